@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of strata from Debian's archive.
+# Used by README's commands and by .ci/run; safe to run repeatedly.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-client-15
+      libboost-dev libgtest-dev googletest cmake g++ make
+      libipc-run-perl python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all dependencies present"

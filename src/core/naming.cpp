@@ -1,0 +1,62 @@
+// Names and quoting for generated SQL; see naming.hpp.
+#include "core/naming.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace strata::core {
+
+std::string QuoteIdent(std::string_view ident) {
+  std::string out;
+  out.reserve(ident.size() + 2);
+  out.push_back('"');
+  for (char c : ident) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string QualifiedName(std::string_view schema, std::string_view name) {
+  return QuoteIdent(schema) + "." + QuoteIdent(name);
+}
+
+std::string QuoteLiteral(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('\'');
+  for (char c : text) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+uint32_t Fnv1a32(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+std::string PartitionName(std::string_view parent, std::string_view suffix) {
+  std::string name;
+  if (parent.size() + 1 + suffix.size() <= kMaxIdentifierBytes) {
+    name.append(parent).append("_").append(suffix);
+    return name;
+  }
+  // Keep room for "_<8 hex>_<suffix>"; cut the parent at a UTF-8 character boundary.
+  char tag[10];
+  std::snprintf(tag, sizeof tag, "_%08x", Fnv1a32(parent));
+  size_t keep = kMaxIdentifierBytes - (sizeof tag - 1) - 1 - suffix.size();
+  if (keep > parent.size()) keep = parent.size();
+  while (keep > 0 && keep < parent.size() && (static_cast<unsigned char>(parent[keep]) & 0xC0) == 0x80) keep--;
+  name.append(parent.substr(0, keep)).append(tag).append("_").append(suffix);
+  return name;
+}
+
+}  // namespace strata::core
