@@ -22,6 +22,8 @@ std::string QualifiedName(std::string_view schema, std::string_view name);
 std::string QuoteLiteral(std::string_view text);
 // <parent>_<suffix>, fitted into 63 bytes.
 std::string PartitionName(std::string_view parent, std::string_view suffix);
+// JSON string literal with escapes ("a\"b").
+std::string JsonString(std::string_view s);
 // 32-bit FNV-1a, stable across platforms (used for name tags and jitter seeds).
 uint32_t Fnv1a32(std::string_view s);
 

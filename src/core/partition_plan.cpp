@@ -63,7 +63,7 @@ Plan PlanMaintenance(const SetSpec& spec, const SetState& state) {
   //    pending detach per parent, and the partition no longer takes rows.
   for (const auto& p : state.partitions)
     if (p.detach_pending)
-      plan.actions.push_back({ActionKind::kFinalizeDetach, p.schema, p.name, p.range, !spec.keep_detached,
+      plan.actions.push_back({ActionKind::kFinalizeDetach, p.id, p.schema, p.name, p.range, !spec.keep_detached,
                               "a concurrent detach was interrupted; finishing it"});
 
   const int64_t reference = ReferenceOf(state);
@@ -80,7 +80,7 @@ Plan PlanMaintenance(const SetSpec& spec, const SetState& state) {
     }
     const Range r{lo, hi};
     if (!OverlapsAny(state, r))
-      plan.actions.push_back({ActionKind::kCreate, spec.schema, PartitionNameFor(spec, r), r, false,
+      plan.actions.push_back({ActionKind::kCreate, 0, spec.schema, PartitionNameFor(spec, r), r, false,
                               lo <= reference ? "the range holding current data has no partition"
                                               : "premake: partition ahead of the data"});
     lo = hi;
@@ -97,7 +97,7 @@ Plan PlanMaintenance(const SetSpec& spec, const SetState& state) {
     std::sort(old.begin(), old.end(),
               [](const ExistingPartition* a, const ExistingPartition* b) { return a->range.lo < b->range.lo; });
     for (const auto* p : old)
-      plan.actions.push_back({ActionKind::kDetach, p->schema, p->name, p->range, !spec.keep_detached,
+      plan.actions.push_back({ActionKind::kDetach, p->id, p->schema, p->name, p->range, !spec.keep_detached,
                               "retention: every key is older than the cutoff"});
   }
   return plan;

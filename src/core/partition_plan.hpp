@@ -28,6 +28,7 @@ struct SetSpec {
 };
 
 struct ExistingPartition {
+  uint32_t id = 0;  // the glue's handle (the partition's oid)
   std::string schema;
   std::string name;
   Range range;
@@ -43,6 +44,7 @@ enum class ActionKind { kFinalizeDetach, kCreate, kDetach };
 
 struct Action {
   ActionKind kind;
+  uint32_t id = 0;  // ExistingPartition::id for actions on existing partitions
   std::string schema;
   std::string name;
   Range range;

@@ -29,6 +29,8 @@ std::string ColumnList(const std::vector<std::string>& columns) {
 
 }  // namespace
 
+std::string KeySql(KeyKind kind, int64_t key) { return Literal(kind, key); }
+
 std::string TableRef::Sql() const { return QualifiedName(schema, name); }
 
 std::string BoundSpecSql(KeyKind kind, const Range& r) {

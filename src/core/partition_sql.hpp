@@ -30,6 +30,8 @@ struct TableRef {
   std::string Sql() const;
 };
 
+// A key as a typed SQL constant: '2026-11-24 00:00:00+00'::timestamptz, 42.
+std::string KeySql(KeyKind kind, int64_t key);
 // FOR VALUES FROM (...) TO (...)
 std::string BoundSpecSql(KeyKind kind, const Range& r);
 // CREATE TABLE new (LIKE parent ...) WITH (...) TABLESPACE ...: a standalone table to be attached.

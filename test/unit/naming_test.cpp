@@ -73,3 +73,7 @@ TEST(PartitionSql, MoveRowsIsOneStatementOverExplicitColumns) {
   EXPECT_EQ(DetachSql(def, part, DetachMode::kConcurrently),
             "ALTER TABLE \"s\".\"ev_default\" DETACH PARTITION \"s\".\"ev_p1000\" CONCURRENTLY");
 }
+
+TEST(Naming, JsonStringEscapes) {
+  EXPECT_EQ(JsonString("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}

@@ -23,7 +23,7 @@ SetSpec DailySpec() {
 // Applies a plan's actions to the state, as the glue would if every action succeeded.
 void Apply(const Plan& plan, SetState* st) {
   for (const auto& a : plan.actions) {
-    if (a.kind == ActionKind::kCreate) st->partitions.push_back({a.schema, a.name, a.range, false});
+    if (a.kind == ActionKind::kCreate) st->partitions.push_back({0, a.schema, a.name, a.range, false});
     if (a.kind == ActionKind::kDetach || a.kind == ActionKind::kFinalizeDetach)
       for (auto it = st->partitions.begin(); it != st->partitions.end(); ++it)
         if (it->name == a.name) {
@@ -64,7 +64,7 @@ TEST(PartitionPlan, IdleWhenEverythingExists) {
 TEST(PartitionPlan, MisalignedExistingPartitionIsNeverOverlapped) {
   SetState st;
   st.reference = Day(2026, 11, 24);
-  st.partitions.push_back({"public", "legacy", Range{Day(2026, 11, 25) + kUsecsPerHour, Day(2026, 11, 27)}, false});
+  st.partitions.push_back({0, "public", "legacy", Range{Day(2026, 11, 25) + kUsecsPerHour, Day(2026, 11, 27)}, false});
   const Plan p = PlanMaintenance(DailySpec(), st);
   for (const auto& a : p.actions) EXPECT_FALSE(a.range.Overlaps(st.partitions[0].range)) << a.name;
   EXPECT_EQ(Count(p, ActionKind::kCreate), 3u);  // 24th, 27th, 28th
@@ -74,7 +74,7 @@ TEST(PartitionPlan, RetentionDetachesOldestFirstAndNeverThePresent) {
   SetSpec spec = DailySpec();
   spec.retention = MakeTimeStep(spec.kind, 0, 3, 0);
   SetState st;
-  for (int d = 1; d <= 10; d++) st.partitions.push_back({"public", "d" + std::to_string(d), Range{Day(2026, 11, d), Day(2026, 11, d + 1)}, false});
+  for (int d = 1; d <= 10; d++) st.partitions.push_back({0, "public", "d" + std::to_string(d), Range{Day(2026, 11, d), Day(2026, 11, d + 1)}, false});
   st.reference = Day(2026, 11, 10) + kUsecsPerHour;
   const Plan p = PlanMaintenance(spec, st);
   std::vector<std::string> detached;
@@ -135,7 +135,7 @@ TEST(PartitionPlan, FarFutureKeysStayInDefaultInsteadOfCreatingThousands) {
   EXPECT_EQ(late.name, "events_p20261103");
   EXPECT_EQ(late.range.lo, Day(2026, 11, 3));
   // A key inside an existing partition's range cannot be in the default; misaligned ones are reported.
-  st.partitions.push_back({"public", "odd", Range{Day(2026, 11, 10) + 1, Day(2026, 11, 10) + 2}, false});
+  st.partitions.push_back({0, "public", "odd", Range{Day(2026, 11, 10) + 1, Day(2026, 11, 10) + 2}, false});
   EXPECT_EQ(DecideDefaultKey(spec, st, Day(2026, 11, 10)).verdict, DefaultVerdict::kOverlapsPartition);
 }
 

@@ -1,0 +1,238 @@
+// Partition sets as strata stores them and as Postgres has them; see catalog.hpp.
+#include "partitions/catalog.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::partitions {
+
+using core::KeyKind;
+
+KeyKind KindOf(Oid type) {
+  switch (type) {
+    case TIMESTAMPTZOID: return KeyKind::kTimestampTz;
+    case TIMESTAMPOID: return KeyKind::kTimestamp;
+    case DATEOID: return KeyKind::kDate;
+    case INT4OID: return KeyKind::kInt32;
+    case INT8OID: return KeyKind::kInt64;
+    default:
+      throw core::Error(ERRCODE_DATATYPE_MISMATCH, "partition key column has an unsupported type",
+                        {}, "strata partitions on timestamptz, timestamp, date, bigint or integer columns.");
+  }
+}
+
+core::Step ParseStep(KeyKind kind, const std::string& text) {
+  if (!core::IsTimeKind(kind)) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    while (end && *end == ' ') end++;
+    if (errno != 0 || end == text.c_str() || *end != '\0')
+      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "invalid partition width \"" + text + "\" for an integer key",
+                        {}, "Give a whole number of key values, for example 100000.");
+    return core::MakeIntStep(kind, v);
+  }
+  Interval* iv = nullptr;
+  const char* t = text.c_str();
+  pg::Call([&] {
+    iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(t), ObjectIdGetDatum(InvalidOid),
+                                               Int32GetDatum(-1)));
+  });
+  return core::MakeTimeStep(kind, iv->month, iv->day, iv->time);
+}
+
+int64_t DatumToKey(Datum d, Oid type) {
+  switch (type) {
+    case TIMESTAMPTZOID:
+    case TIMESTAMPOID: return DatumGetInt64(d);
+    case DATEOID: {
+      const DateADT v = DatumGetDateADT(d);
+      if (DATE_NOT_FINITE(v)) return DATE_IS_NOBEGIN(v) ? core::MinKey(KeyKind::kDate) : core::MaxKey(KeyKind::kDate);
+      return int64_t(v) * USECS_PER_DAY;
+    }
+    case INT4OID: return DatumGetInt32(d);
+    case INT8OID: return DatumGetInt64(d);
+    default: throw core::Error(ERRCODE_DATATYPE_MISMATCH, "unsupported partition key type");
+  }
+}
+
+int64_t ParseKey(const std::string& text, Oid type) {
+  Datum d = 0;
+  const char* t = text.c_str();
+  pg::Call([&] {
+    Oid input, ioparam;
+    getTypeInputInfo(type, &input, &ioparam);
+    d = OidInputFunctionCall(input, const_cast<char*>(t), ioparam, -1);
+  });
+  return DatumToKey(d, type);
+}
+
+int64_t NowKey(KeyKind kind) {
+  const TimestampTz now = GetCurrentTimestamp();
+  if (kind == KeyKind::kTimestampTz) return now;
+  Datum local = 0;
+  pg::Call([&] { local = DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(now)); });
+  return DatumGetTimestamp(local);
+}
+
+std::vector<SetRow> LoadSets(Oid only) {
+  std::vector<SetRow> out;
+  // parent::oid keeps working for dangling rows; the join skips tables dropped behind our back.
+  const std::string sql =
+      "SELECT s.parent::oid, s.control_column, s.key_type::oid, s.partition_interval, s.premake, s.retention, "
+      "s.retention_keep_table, s.default_partition, s.partition_options, s.partition_tablespace, s.enabled, "
+      "n.nspname, c.relname "
+      "FROM strata.partition_set s JOIN pg_catalog.pg_class c ON c.oid = s.parent "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE $1::oid IS NULL OR s.parent = $1::oid ORDER BY s.parent::oid";
+  std::optional<std::string> arg;
+  if (OidIsValid(only)) arg = std::to_string(only);
+  for (const auto& r : pg::Query(sql, {arg})) {
+    SetRow s;
+    s.parent = static_cast<Oid>(std::strtoul(r[0]->c_str(), nullptr, 10));
+    s.column = *r[1];
+    s.key_type = static_cast<Oid>(std::strtoul(r[2]->c_str(), nullptr, 10));
+    s.interval_text = *r[3];
+    s.spec.premake = std::atoi(r[4]->c_str());
+    s.retention_text = r[5];
+    s.spec.keep_detached = *r[6] == "t";
+    s.spec.default_partition = *r[7] == "t";
+    // text[] output: {a=1,"b=2"}; reloption values never need quoting beyond what array_out adds.
+    if (r[8] && *r[8] != "{}") {
+      std::string body = r[8]->substr(1, r[8]->size() - 2), cur;
+      bool quoted = false;
+      for (size_t i = 0; i < body.size(); i++) {
+        char c = body[i];
+        if (c == '"') {
+          quoted = !quoted;
+        } else if (c == '\\' && i + 1 < body.size()) {
+          cur.push_back(body[++i]);
+        } else if (c == ',' && !quoted) {
+          s.tmpl.reloptions.push_back(cur);
+          cur.clear();
+        } else {
+          cur.push_back(c);
+        }
+      }
+      if (!cur.empty()) s.tmpl.reloptions.push_back(cur);
+    }
+    if (r[9]) s.tmpl.tablespace = *r[9];
+    s.enabled = *r[10] == "t";
+    s.spec.schema = *r[11];
+    s.spec.parent = *r[12];
+    s.spec.kind = KindOf(s.key_type);
+    s.spec.step = ParseStep(s.spec.kind, s.interval_text);
+    if (s.retention_text) s.spec.retention = ParseStep(s.spec.kind, *s.retention_text);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Facts ReadFacts(const SetRow& set, bool wait_for_lock) {
+  Facts f;
+  f.state.partitions.reserve(64);
+  bool locked = false;
+  Relation rel = nullptr;
+  PartitionDesc pd = nullptr;
+  const Oid parent = set.parent;
+  pg::Call([&] {
+    // AccessShareLock only conflicts with ACCESS EXCLUSIVE; a worker never queues for it.
+    if (wait_for_lock) {
+      LockRelationOid(parent, AccessShareLock);
+      locked = true;
+    } else {
+      locked = ConditionalLockRelationOid(parent, AccessShareLock);
+    }
+    if (!locked) return;
+    rel = RelationIdGetRelation(parent);
+    if (rel == nullptr) elog(ERROR, "could not open relation %u", parent);
+    f.owner = rel->rd_rel->relowner;
+    pd = RelationGetPartitionDesc(rel, false);
+  });
+  if (!locked) {
+    f.locked_out = true;
+    return f;
+  }
+  // Bounds from the relcache's sorted bound array: indexes[i] is the partition whose upper bound is
+  // datums[i], so its lower bound is datums[i-1] (unbounded below for i == 0).
+  PartitionBoundInfo bi = pd->boundinfo;
+  std::vector<core::Range> ranges(pd->nparts);
+  std::vector<bool> have(pd->nparts, false);
+  if (bi != nullptr && bi->strategy == PARTITION_STRATEGY_RANGE) {
+    for (int i = 0; i < bi->ndatums + 1 && i < bi->nindexes; i++) {
+      const int p = bi->indexes[i];
+      if (p < 0) continue;
+      core::Range r;
+      r.lo = (i == 0 || bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MINVALUE)
+                 ? INT64_MIN
+                 : (bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MAXVALUE ? INT64_MAX
+                                                                          : DatumToKey(bi->datums[i - 1][0], set.key_type));
+      r.hi = (i >= bi->ndatums || bi->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
+                 ? INT64_MAX
+                 : (bi->kind[i][0] == PARTITION_RANGE_DATUM_MINVALUE ? INT64_MIN
+                                                                      : DatumToKey(bi->datums[i][0], set.key_type));
+      ranges[p] = r;
+      have[p] = true;
+    }
+    if (bi->default_index >= 0) f.default_oid = pd->oids[bi->default_index];
+  }
+  for (int p = 0; p < pd->nparts; p++) {
+    if (!have[p]) continue;
+    core::ExistingPartition e;
+    e.id = pd->oids[p];
+    e.range = ranges[p];
+    e.name = pg::RelName(pd->oids[p]);
+    e.schema = pg::RelSchema(pd->oids[p]);
+    if (pd->detached_exist) {
+      const Oid poid = pd->oids[p];
+      bool pending = false;
+      pg::Call([&] { pending = PartitionHasPendingDetach(poid); });
+      e.detach_pending = pending;
+    }
+    f.state.partitions.push_back(std::move(e));
+  }
+  if (OidIsValid(f.default_oid)) {
+    f.default_name = pg::RelName(f.default_oid);
+    f.default_schema = pg::RelSchema(f.default_oid);
+  }
+  pg::Call([&] { RelationClose(rel); });
+
+  if (core::IsTimeKind(set.spec.kind)) {
+    f.state.reference = NowKey(set.spec.kind);
+    return f;
+  }
+  // Integer sets: the data frontier is the largest key in the newest premake+1 partitions (pruning
+  // keeps this to those partitions); with none there, the frontier is below them and nothing is due.
+  if (f.state.partitions.empty()) {
+    Oid t;
+    const std::string sql = "SELECT max(" + core::QuoteIdent(set.column) + ") FROM " +
+                            core::QualifiedName(set.spec.schema, set.spec.parent) +
+                            (OidIsValid(f.default_oid) ? " WHERE tableoid <> " + std::to_string(f.default_oid) : "");
+    if (auto d = pg::QueryDatum(sql, &t)) f.state.reference = DatumToKey(*d, set.key_type);
+    return f;
+  }
+  std::vector<core::Range> sorted;
+  for (const auto& p : f.state.partitions) sorted.push_back(p.range);
+  std::sort(sorted.begin(), sorted.end(), [](const core::Range& a, const core::Range& b) { return a.lo < b.lo; });
+  const size_t from = sorted.size() > size_t(set.spec.premake) + 1 ? sorted.size() - set.spec.premake - 1 : 0;
+  const core::Range& first = sorted[from];
+  std::string sql = "SELECT max(" + core::QuoteIdent(set.column) + ") FROM " +
+                    core::QualifiedName(set.spec.schema, set.spec.parent) + " WHERE ";
+  if (first.lo != INT64_MIN)
+    sql += core::QuoteIdent(set.column) + " >= " + core::KeySql(set.spec.kind, first.lo);
+  else
+    sql += "true";
+  if (OidIsValid(f.default_oid)) sql += " AND tableoid <> " + std::to_string(f.default_oid);
+  Oid t;
+  if (auto d = pg::QueryDatum(sql, &t))
+    f.state.reference = DatumToKey(*d, set.key_type);
+  else
+    f.state.reference = first.lo == INT64_MIN ? first.hi - 1 : first.lo;
+  return f;
+}
+
+}  // namespace strata::partitions

@@ -1,0 +1,426 @@
+// SQL-callable functions of partition sets: create_partition_set, undo_partition_set, run_maintenance,
+// partition_set_state. Each validates its input with a clear error (errcode + hint) before changing
+// anything, checks that the caller owns the table, and runs every DDL with strata.lock_timeout.
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "partitions/catalog.hpp"
+#include "partitions/maintenance.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::partitions {
+namespace {
+
+using core::Error;
+
+std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  const char* s = nullptr;
+  pg::Call([&] { s = text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+  return std::string(s);
+}
+
+bool OwnsTable(Oid relid) {
+  bool owns = false;
+  pg::Call([&] {
+#if PG_VERSION_NUM >= 160000
+    owns = object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+    owns = pg_class_ownercheck(relid, GetUserId());
+#endif
+  });
+  return owns;
+}
+
+void RequireOwner(Oid relid, const std::string& relname) {
+  if (!OwnsTable(relid))
+    throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + relname, {},
+                "Only the owner of a table (or a superuser) can manage its partitions.");
+}
+
+struct ParentInfo {
+  std::string schema, name;
+  Oid key_type = InvalidOid;
+  bool has_default = false;
+};
+
+// Checks that parent is a table partitioned by RANGE on exactly `column`, of a supported type.
+ParentInfo ValidateParent(Oid parent, const std::string& column) {
+  ParentInfo info;
+  char relkind = 0;
+  pg::Call([&] {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(parent));
+    if (HeapTupleIsValid(tup)) {
+      relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+      ReleaseSysCache(tup);
+    }
+  });
+  if (relkind == 0) throw Error(ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(parent) + " does not exist");
+  info.schema = pg::RelSchema(parent);
+  info.name = pg::RelName(parent);
+  const std::string shown = core::QualifiedName(info.schema, info.name);
+  if (relkind != RELKIND_PARTITIONED_TABLE)
+    throw Error(ERRCODE_WRONG_OBJECT_TYPE, "table " + shown + " is not partitioned", {},
+                "Create the table with PARTITION BY RANGE (column) and let strata create its partitions.");
+  RequireOwner(parent, shown);
+  char strategy = 0;
+  int natts = 0;
+  AttrNumber keyatt = 0;
+  Oid default_oid = InvalidOid;
+  pg::Call([&] {
+    Relation rel = relation_open(parent, AccessShareLock);
+    PartitionKey key = RelationGetPartitionKey(rel);
+    strategy = key->strategy;
+    natts = key->partnatts;
+    keyatt = key->partattrs[0];
+    default_oid = get_default_oid_from_partdesc(RelationGetPartitionDesc(rel, true));
+    relation_close(rel, NoLock);
+  });
+  if (strategy != PARTITION_STRATEGY_RANGE)
+    throw Error(ERRCODE_WRONG_OBJECT_TYPE, "table " + shown + " is not partitioned by range", {},
+                "strata manages PARTITION BY RANGE tables only.");
+  if (natts != 1 || keyatt == 0)
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "table " + shown + " has a multi-column or expression partition key",
+                {}, "strata manages tables partitioned by RANGE on one plain column.");
+  AttrNumber attnum = InvalidAttrNumber;
+  const char* col = column.c_str();
+  pg::Call([&] { attnum = get_attnum(parent, col); });
+  if (attnum == InvalidAttrNumber)
+    throw Error(ERRCODE_UNDEFINED_COLUMN, "column \"" + column + "\" of table " + shown + " does not exist");
+  if (attnum != keyatt) {
+    const char* keyname = nullptr;
+    pg::Call([&] { keyname = get_attname(parent, keyatt, false); });
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "column \"" + column + "\" is not the partition key of table " + shown,
+                {}, std::string("The table is partitioned by column \"") + keyname + "\".");
+  }
+  pg::Call([&] { info.key_type = get_atttype(parent, attnum); });
+  (void) KindOf(info.key_type);
+  info.has_default = OidIsValid(default_oid);
+  return info;
+}
+
+std::vector<std::string> TextArrayArg(FunctionCallInfo fcinfo, int n) {
+  std::vector<std::string> out;
+  if (PG_ARGISNULL(n)) return out;
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int count = 0;
+  pg::Call([&] {
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+  });
+  for (int i = 0; i < count; i++) {
+    if (nulls[i]) throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "partition_options must not contain nulls");
+    const char* s = nullptr;
+    pg::Call([&] { s = TextDatumGetCString(elems[i]); });
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+// Validates reloptions the way CREATE TABLE would, before any table is created with them.
+void ValidateReloptions(const std::vector<std::string>& opts) {
+  if (opts.empty()) return;
+  for (const auto& o : opts)
+    if (o.find('=') == std::string::npos)
+      throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "invalid partition option \"" + o + "\"", {},
+                  "Write options as name=value, for example fillfactor=90 or autovacuum_enabled=false.");
+  std::vector<Datum> datums(opts.size());
+  pg::Call([&] {
+    for (size_t i = 0; i < opts.size(); i++) datums[i] = CStringGetTextDatum(opts[i].c_str());
+    ArrayType* arr = construct_array(datums.data(), static_cast<int>(datums.size()), TEXTOID, -1, false, TYPALIGN_INT);
+    (void) heap_reloptions(RELKIND_RELATION, PointerGetDatum(arr), true);
+  });
+}
+
+void NoticeIfNoWorker() {
+  if (!config::preloaded)
+    ereport(NOTICE, (errmsg("strata's background worker is not running: partitions are maintained only when "
+                            "strata.run_maintenance() is called"),
+                     errhint("Add strata to shared_preload_libraries and restart the server.")));
+  else if (!config::enabled)
+    ereport(NOTICE, (errmsg("strata.enabled is off: the background worker does no maintenance"),
+                     errhint("Set strata.enabled = on and reload the configuration.")));
+}
+
+// Runs body with lock_timeout = strata.lock_timeout, restored afterwards.
+template <class F>
+void WithLockTimeout(F&& body) {
+  const int level = pg::NewGucLevel();
+  pg::SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
+  body();
+  pg::RestoreGucs(level);
+}
+
+}  // namespace
+}  // namespace strata::partitions
+
+using namespace strata;
+using namespace strata::partitions;
+
+// strata.create_partition_set(parent, control_column, partition_interval, premake, retention,
+//   retention_keep_table, default_partition, partition_options, partition_tablespace, start_partition)
+STRATA_FUNCTION(strata_create_partition_set) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+    throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "parent, control_column and partition_interval must not be null");
+  const Oid parent = PG_GETARG_OID(0);
+  const std::string column = NameStr(*PG_GETARG_NAME(1));
+  const std::string interval = *TextArg(fcinfo, 2);
+  const int premake = PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3);
+  const auto retention = TextArg(fcinfo, 4);
+  const bool keep = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+  bool want_default = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+  const std::vector<std::string> options = TextArrayArg(fcinfo, 7);
+  std::optional<std::string> tablespace;
+  if (!PG_ARGISNULL(8)) tablespace = NameStr(*PG_GETARG_NAME(8));
+  const auto start = TextArg(fcinfo, 9);
+
+  pg::SpiConnect();
+  const ParentInfo info = ValidateParent(parent, column);
+  const std::string shown = core::QualifiedName(info.schema, info.name);
+  const core::KeyKind kind = KindOf(info.key_type);
+  const core::Step step = ParseStep(kind, interval);
+  if (premake < 0 || premake > 1000)
+    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000", {},
+                      "premake is the number of partitions kept ready ahead of the current one.");
+  std::optional<core::Step> ret;
+  if (retention) ret = ParseStep(kind, *retention);
+  ValidateReloptions(options);
+  if (tablespace) {
+    const char* ts = tablespace->c_str();
+    pg::Call([&] { (void) get_tablespace_oid(ts, false); });
+  }
+  if (!pg::Query("SELECT 1 FROM strata.partition_set WHERE parent = $1::oid", {std::to_string(parent)}).empty())
+    throw core::Error(ERRCODE_DUPLICATE_OBJECT, "table " + shown + " is already a partition set", {},
+                      "Change it with strata.alter_partition_set() or remove it with strata.undo_partition_set().");
+  if (info.has_default && !want_default) {
+    ereport(NOTICE, (errmsg("table %s already has a default partition; strata will keep it empty", shown.c_str()),
+                     errhint("Retention then detaches partitions with a brief ACCESS EXCLUSIVE lock on the parent.")));
+    want_default = true;
+  }
+  std::optional<int64_t> start_key;
+  if (start) start_key = ParseKey(*start, info.key_type);
+
+  // The set's row, in canonical form (the interval as strata reads it back).
+  std::string opts_array = "{";
+  for (size_t i = 0; i < options.size(); i++) opts_array += (i ? "," : "") + core::JsonString(options[i]);
+  opts_array += "}";
+  const std::vector<std::optional<std::string>> args{
+      std::to_string(parent), column, std::to_string(info.key_type), core::StepText(kind, step), std::to_string(premake),
+      ret ? std::optional<std::string>(core::StepText(kind, *ret)) : std::nullopt, keep ? "t" : "f",
+      want_default ? "t" : "f", opts_array, tablespace};
+  const std::string insert =
+      "INSERT INTO strata.partition_set (parent, control_column, key_type, partition_interval, premake, retention, "
+      "retention_keep_table, default_partition, partition_options, partition_tablespace) VALUES ($1::oid::regclass, "
+      "$2, $3::oid::regtype, $4, $5::int, $6, $7::bool, $8::bool, $9::text[], $10)";
+  if (superuser())
+    pg::Query(insert, args);
+  else
+    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(insert, args); });
+
+  int created = 0;
+  WithLockTimeout([&] {
+    std::vector<SetRow> sets = LoadSets(parent);
+    if (sets.size() != 1) throw core::Error(ERRCODE_INTERNAL_ERROR, "partition set vanished while being created");
+    const SetRow& set = sets[0];
+    if (want_default && !info.has_default) {
+      const core::TableRef def{info.schema, core::DefaultPartitionName(set.spec)};
+      pg::Exec(core::CreateDefaultSql(core::TableRef{info.schema, info.name}, def));
+    }
+    if (start_key) created += CreateFrom(set, *start_key, 10000);
+    std::vector<Outcome> outs;
+    MaintainSet(set, Mode::kCreate, GetUserId(), &outs);
+    for (const auto& o : outs)
+      if (o.action == "create" && o.status == "ok") created++;
+  });
+  RecordJob("partition_set_create", shown, "ok", "created partition set", "{\"partitions_created\": " + std::to_string(created) + "}",
+            GetCurrentTimestamp());
+  pg::SpiFinish();
+  NoticeIfNoWorker();
+  PG_RETURN_INT32(created);
+}
+
+// strata.undo_partition_set(parent): stops managing the set; every partition and row stays as it is.
+STRATA_FUNCTION(strata_undo_partition_set) {
+  if (PG_ARGISNULL(0)) throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "parent must not be null");
+  const Oid parent = PG_GETARG_OID(0);
+  pg::SpiConnect();
+  const std::string shown = core::QualifiedName(pg::RelSchema(parent), pg::RelName(parent));
+  RequireOwner(parent, shown);
+  const std::string del = "DELETE FROM strata.partition_set WHERE parent = $1::oid RETURNING 1";
+  std::vector<pg::Row> rows;
+  const std::vector<std::optional<std::string>> args{std::to_string(parent)};
+  if (superuser())
+    rows = pg::Query(del, args);
+  else
+    pg::AsRole(pg::ExtensionOwner(), [&] { rows = pg::Query(del, args); });
+  if (rows.empty())
+    throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
+                      "strata.partition_sets lists the managed tables.");
+  RecordJob("partition_set_undo", shown, "ok", "partition set no longer managed; partitions and data kept", "{}",
+            GetCurrentTimestamp());
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata.run_maintenance(parent regclass DEFAULT NULL): one maintenance pass now, in this transaction.
+STRATA_FUNCTION(strata_run_maintenance) {
+  const Oid only = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+  pg::Call([&] { InitMaterializedSRF(fcinfo, 0); });
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  pg::SpiConnect();
+  std::vector<Outcome> outs;
+  WithLockTimeout([&] {
+    std::vector<SetRow> sets = LoadSets(only);
+    if (OidIsValid(only) && sets.empty()) {
+      const std::string shown = core::QualifiedName(pg::RelSchema(only), pg::RelName(only));
+      throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
+                        "Create one with strata.create_partition_set().");
+    }
+    for (const auto& set : sets) {
+      if (!OwnsTable(set.parent)) {
+        if (OidIsValid(only)) RequireOwner(set.parent, core::QualifiedName(set.spec.schema, set.spec.parent));
+        continue;
+      }
+      if (!set.enabled && !OidIsValid(only)) continue;
+      try {
+        MaintainSet(set, Mode::kSession, GetUserId(), &outs);
+      } catch (const core::Error& e) {
+        outs.push_back({set.parent, "check", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", e.message()});
+      }
+    }
+  });
+  pg::SpiFinish();
+  for (const auto& o : outs) {
+    const char* strs[4] = {o.action.c_str(), o.partition.c_str(), o.status.c_str(), o.message.c_str()};
+    const Oid p = o.parent;
+    pg::Call([&] {
+      Datum values[5];
+      bool nulls[5] = {false, false, false, false, false};
+      values[0] = ObjectIdGetDatum(p);
+      for (int i = 0; i < 4; i++) values[i + 1] = CStringGetTextDatum(strs[i]);
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  NoticeIfNoWorker();
+  return (Datum) 0;
+}
+
+// strata.alter_partition_set(parent, premake, retention, retention_keep_table, partition_options,
+//   partition_tablespace, enabled, clear_retention): NULL arguments leave settings unchanged.
+STRATA_FUNCTION(strata_alter_partition_set) {
+  if (PG_ARGISNULL(0)) throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "parent must not be null");
+  const Oid parent = PG_GETARG_OID(0);
+  pg::SpiConnect();
+  const std::string shown = core::QualifiedName(pg::RelSchema(parent), pg::RelName(parent));
+  RequireOwner(parent, shown);
+  std::vector<SetRow> sets = LoadSets(parent);
+  if (sets.empty())
+    throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
+                      "Create one with strata.create_partition_set().");
+  const core::KeyKind kind = sets[0].spec.kind;
+  std::vector<std::optional<std::string>> args{std::to_string(parent), std::nullopt, std::nullopt, std::nullopt,
+                                               std::nullopt, std::nullopt, std::nullopt};
+  if (!PG_ARGISNULL(1)) {
+    const int premake = PG_GETARG_INT32(1);
+    if (premake < 0 || premake > 1000)
+      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000");
+    args[1] = std::to_string(premake);
+  }
+  if (auto r = TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r));
+  if (!PG_ARGISNULL(3)) args[3] = PG_GETARG_BOOL(3) ? "t" : "f";
+  if (!PG_ARGISNULL(4)) {
+    const std::vector<std::string> options = TextArrayArg(fcinfo, 4);
+    ValidateReloptions(options);
+    std::string arr = "{";
+    for (size_t i = 0; i < options.size(); i++) arr += (i ? "," : "") + core::JsonString(options[i]);
+    args[4] = arr + "}";
+  }
+  if (!PG_ARGISNULL(5)) {
+    const char* ts = NameStr(*PG_GETARG_NAME(5));
+    pg::Call([&] { (void) get_tablespace_oid(ts, false); });
+    args[5] = std::string(ts);
+  }
+  if (!PG_ARGISNULL(6)) args[6] = PG_GETARG_BOOL(6) ? "t" : "f";
+  const bool clear_retention = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
+  const std::string update = std::string(
+      "UPDATE strata.partition_set SET premake = coalesce($2::int, premake), ") +
+      (clear_retention ? "retention = NULL, " : "retention = coalesce($3, retention), ") +
+      "retention_keep_table = coalesce($4::bool, retention_keep_table), "
+      "partition_options = coalesce($5::text[], partition_options), "
+      "partition_tablespace = coalesce($6, partition_tablespace), enabled = coalesce($7::bool, enabled) "
+      "WHERE parent = $1::oid";
+  if (superuser())
+    pg::Query(update, args);
+  else
+    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(update, args); });
+  RecordJob("partition_set_alter", shown, "ok", "partition set settings changed", "{}", GetCurrentTimestamp());
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata.partition_set_state(parent): live state of one set for the strata.partition_sets view.
+STRATA_FUNCTION(strata_partition_set_state) {
+  const Oid parent = PG_GETARG_OID(0);
+  pg::SpiConnect();
+  std::vector<SetRow> sets = LoadSets(parent);
+  if (sets.empty()) {
+    pg::SpiFinish();
+    PG_RETURN_NULL();
+  }
+  const SetRow& set = sets[0];
+  Facts f = ReadFacts(set, true);
+  const core::Plan plan = core::PlanMaintenance(set.spec, f.state);
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  int ahead = 0;
+  std::string pending;
+  for (const auto& p : f.state.partitions) {
+    lo = std::min(lo, p.range.lo);
+    hi = std::max(hi, p.range.hi);
+    if (f.state.reference && p.range.lo > *f.state.reference) ahead++;
+    if (p.detach_pending) pending = core::QualifiedName(p.schema, p.name);
+  }
+  std::optional<std::string> default_rows;
+  if (OidIsValid(f.default_oid)) {
+    const auto rows = pg::Query("SELECT count(*) FROM ONLY " + core::QualifiedName(f.default_schema, f.default_name));
+    default_rows = rows[0][0];
+  }
+  auto bound = [&](int64_t k) -> std::optional<std::string> {
+    if (k == INT64_MAX || k == INT64_MIN || f.state.partitions.empty()) return std::nullopt;
+    return core::KeyLiteral(set.spec.kind, k);
+  };
+  const std::optional<std::string> vals[7] = {
+      std::to_string(f.state.partitions.size()), bound(lo), bound(hi), std::to_string(ahead),
+      default_rows, pending.empty() ? std::nullopt : std::optional<std::string>(pending),
+      std::to_string(plan.actions.size())};
+  pg::SpiFinish();
+  Datum result = 0;
+  pg::Call([&] {
+    TupleDesc td;
+    if (get_call_result_type(fcinfo, nullptr, &td) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+    AttInMetadata* meta = TupleDescGetAttInMetadata(td);
+    char* cvals[7];
+    for (int i = 0; i < 7; i++) cvals[i] = vals[i] ? pstrdup(vals[i]->c_str()) : nullptr;
+    result = HeapTupleGetDatum(BuildTupleFromCStrings(meta, cvals));
+  });
+  return result;
+}
+
+// strata._guard_selftest(kind): raises each kind of error through the guard (regression tests).
+STRATA_FUNCTION(strata_guard_selftest) {
+  const std::string kind = *TextArg(fcinfo, 0);
+  if (kind == "strata") throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "strata error", "some detail", "some hint");
+  if (kind == "bad_alloc") throw std::bad_alloc();
+  if (kind == "std") throw std::runtime_error("std failure");
+  if (kind == "unknown") throw 42;
+  if (kind == "postgres") {
+    // A Postgres ERROR under C++ frames: converted to PgError, re-raised with its SQLSTATE intact.
+    std::string owned = "destructor must run";
+    pg::Call([] { (void) DirectFunctionCall1(int4in, CStringGetDatum("not a number")); });
+  }
+  PG_RETURN_TEXT_P(cstring_to_text("ok"));
+}

@@ -1,0 +1,435 @@
+// Executing partition-maintenance plans; see maintenance.hpp and README.md in this folder.
+#include "partitions/maintenance.hpp"
+
+#include <map>
+
+#include "config.hpp"
+#include "core/backoff.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "core/partition_sql.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::partitions {
+namespace {
+
+using core::Action;
+using core::ActionKind;
+using core::TableRef;
+
+const char* ActionName(ActionKind k) {
+  switch (k) {
+    case ActionKind::kCreate: return "create";
+    case ActionKind::kDetach: return "detach";
+    case ActionKind::kFinalizeDetach: return "finalize_detach";
+  }
+  return "?";
+}
+
+std::string RangeJson(const SetRow& set, const core::Range& r) {
+  return "\"range\": " +
+         core::JsonString("[" + core::KeyLiteral(set.spec.kind, r.lo) + ", " + core::KeyLiteral(set.spec.kind, r.hi) + ")");
+}
+
+// Owner and grants of the parent, applied to each new partition (Postgres does not propagate them).
+void FillOwnershipTemplate(const SetRow& set, core::PartitionTemplate* t) {
+  const auto rows = pg::Query(
+      "SELECT o.rolname, coalesce(g.rolname, ''), a.privilege_type, a.is_grantable "
+      "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles o ON o.oid = c.relowner "
+      "LEFT JOIN LATERAL pg_catalog.aclexplode(c.relacl) a ON a.grantee <> c.relowner "
+      "LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee "
+      "WHERE c.oid = $1::oid",
+      {std::to_string(set.parent)});
+  t->grants.clear();
+  for (const auto& r : rows) {
+    t->owner = *r[0];
+    if (r[2]) t->grants.push_back({*r[1], *r[2], *r[3] == "t"});
+  }
+}
+
+std::vector<std::string> InsertableColumns(Oid parent) {
+  std::vector<std::string> cols;
+  for (const auto& r : pg::Query("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = $1::oid AND attnum > 0 "
+                                 "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                                 {std::to_string(parent)}))
+    cols.push_back(*r[0]);
+  return cols;
+}
+
+// Creates a standalone table for range r, moves default rows of r into it when `from_default`, and
+// attaches it. ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, which does not block inserts.
+uint64_t CreateAndAttach(const SetRow& set, const Facts& facts, const std::string& name, const core::Range& r,
+                         bool from_default) {
+  const TableRef parent{set.spec.schema, set.spec.parent};
+  const TableRef part{set.spec.schema, name};
+  core::PartitionTemplate t = set.tmpl;
+  FillOwnershipTemplate(set, &t);
+  uint64_t moved = 0;
+  if (from_default) {
+    // Stop writers of the default partition (readers continue) so no row of r lands there between the
+    // move and the attach, whose check of the default partition would then fail.
+    pg::Exec(core::LockDefaultSql(TableRef{facts.default_schema, facts.default_name}));
+  }
+  pg::Exec(core::CreateStandaloneSql(parent, part, t));
+  if (from_default)
+    moved = pg::Exec(core::MoveRowsSql(TableRef{facts.default_schema, facts.default_name}, part, set.column,
+                                       InsertableColumns(set.parent), set.spec.kind, r));
+  for (const auto& sql : core::OwnershipSql(part, t)) pg::Exec(sql);
+  pg::Exec(core::AttachSql(parent, part, set.spec.kind, r));
+  return moved;
+}
+
+struct ActionResult {
+  std::string status = "ok";
+  std::string message;
+  uint64_t rows = 0;
+  int attempts = 0;
+};
+
+// Runs `body` with lock_timeout retries: in worker mode each attempt is its own transaction, in
+// session mode its own subtransaction, in create mode it runs directly and errors propagate.
+ActionResult WithRetries(Mode mode, Oid run_as, uint32_t seed, const std::function<void(ActionResult*)>& body,
+                         const std::function<void(const ActionResult&)>& on_success_in_txn) {
+  ActionResult res;
+  const core::Backoff backoff{50, 2000};
+  for (int attempt = 1;; attempt++) {
+    res.attempts = attempt;
+    try {
+      if (mode == Mode::kCreate) {
+        body(&res);
+        return res;
+      }
+      if (mode == Mode::kSession) {
+        pg::InSubTransaction([&] { body(&res); });
+        return res;
+      }
+      pg::BeginWorkerTxn();
+      pg::AsRole(run_as, [&] { body(&res); });
+      if (on_success_in_txn) on_success_in_txn(res);
+      pg::CommitWorkerTxn();
+      return res;
+    } catch (const pg::PgError& e) {
+      if (mode == Mode::kCreate) throw;
+      const int code = e.sqlstate();
+      res.message = e.what();
+      if (mode == Mode::kWorker) pg::AbortWorkerTxn();
+      if (core::IsRetryableSqlstate(code) && attempt < config::ddl_retries) {
+        const long ms = static_cast<long>(backoff.DelayMs(attempt, seed));
+        pg::Call([&] {
+          CHECK_FOR_INTERRUPTS();
+          pg_usleep(ms * 1000L);
+          CHECK_FOR_INTERRUPTS();
+        });
+        continue;
+      }
+      res.status = core::IsRetryableSqlstate(code) ? "skipped" : "failed";
+      if (res.status == "skipped") res.message += " (will retry at the next pass)";
+      return res;
+    }
+  }
+}
+
+std::string Qualified(const std::string& schema, const std::string& name) {
+  return core::QualifiedName(schema, name);
+}
+
+void Finish(Mode mode, const SetRow& set, const std::string& action, const std::string& partition,
+            const ActionResult& r, const std::string& reason, const std::string& extra_json, TimestampTz started,
+            int64_t job, std::vector<Outcome>* out) {
+  const std::string details = "{\"reason\": " + core::JsonString(reason) + ", \"attempts\": " +
+                              std::to_string(r.attempts) + (extra_json.empty() ? "" : ", " + extra_json) + "}";
+  const std::string target = Qualified(set.spec.schema, set.spec.parent);
+  std::string message = r.message.empty() ? reason : r.message;
+  if (mode == Mode::kWorker) {
+    // The success row was written inside the action's transaction; failures are written now.
+    if (r.status != "ok") {
+      pg::BeginWorkerTxn();
+      JobEnd(job, r.status, message, details);
+      pg::CommitWorkerTxn();
+      ereport(LOG, (errmsg("strata: %s of %s for %s: %s", action.c_str(), partition.c_str(), target.c_str(),
+                           message.c_str())));
+    }
+  } else if (mode == Mode::kSession) {
+    RecordJob("partition_" + action, target, r.status, message, details, started);
+  }
+  if (out) out->push_back({set.parent, action, partition, r.status, message});
+}
+
+// Commits a 'running' job row in its own transaction and returns its id.
+int64_t BeginWorkerJob(const std::string& kind, const std::string& target, const std::string& reason,
+                       const std::string& extra, Oid run_as) {
+  pg::BeginWorkerTxn();
+  const int64_t id = JobBegin(kind, target, reason, "{\"reason\": " + core::JsonString(reason) + ", " + extra + "}",
+                              pg::RoleName(run_as));
+  pg::CommitWorkerTxn();
+  return id;
+}
+
+void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode, Oid run_as,
+               std::vector<Outcome>* out, int* failures) {
+  const TimestampTz started = GetCurrentTimestamp();
+  const TableRef parent{set.spec.schema, set.spec.parent};
+  const TableRef part{a.schema, a.name};
+  const std::string action = ActionName(a.kind);
+  const std::string extra = "\"partition\": " + core::JsonString(part.Sql()) + ", " + RangeJson(set, a.range);
+  const std::string target = Qualified(set.spec.schema, set.spec.parent);
+  const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_" + action, target, a.reason, extra, run_as) : 0;
+  auto record_ok = [&](const ActionResult& r) {
+    JobEnd(job, "ok", a.reason,
+           "{\"reason\": " + core::JsonString(a.reason) + ", \"attempts\": " + std::to_string(r.attempts) + ", " + extra + "}");
+  };
+  const uint32_t seed = core::Fnv1a32(a.name);
+  ActionResult r;
+  const bool concurrent = mode == Mode::kWorker && a.kind == ActionKind::kDetach && !OidIsValid(facts.default_oid);
+  if (concurrent) {
+    // DETACH CONCURRENTLY manages its own two transactions at top level; the drop and the job row
+    // follow in a third. If it stops between its transactions, the next pass finishes it (FINALIZE).
+    r.attempts = 1;
+    try {
+      pg::RunTopLevelUtility(core::DetachSql(parent, part, core::DetachMode::kConcurrently), run_as);
+      r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
+        if (a.drop) pg::Exec(core::DropSql(part));
+      }, record_ok);
+    } catch (const pg::PgError& e) {
+      r.status = core::IsRetryableSqlstate(e.sqlstate()) ? "skipped" : "failed";
+      r.message = e.what();
+    }
+  } else {
+    r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
+      switch (a.kind) {
+        case ActionKind::kCreate: CreateAndAttach(set, facts, a.name, a.range, false); break;
+        case ActionKind::kDetach:
+          pg::Exec(core::DetachSql(parent, part, core::DetachMode::kBlocking));
+          if (a.drop) pg::Exec(core::DropSql(part));
+          break;
+        case ActionKind::kFinalizeDetach:
+          pg::Exec(core::DetachSql(parent, part, core::DetachMode::kFinalize));
+          if (a.drop) pg::Exec(core::DropSql(part));
+          break;
+      }
+    }, record_ok);
+  }
+  if (r.status != "ok") ++*failures;
+  Finish(mode, set, action, part.Sql(), r, a.reason, extra, started, job, out);
+}
+
+// Moves rows out of the default partition, one aligned range per transaction, bounded per pass.
+void MoveDefaultRows(const SetRow& set, Facts* facts, Mode mode, Oid run_as, std::vector<Outcome>* out, int* failures) {
+  if (!OidIsValid(facts->default_oid)) return;
+  const TableRef def{facts->default_schema, facts->default_name};
+  int64_t cursor = INT64_MIN;
+  for (int n = 0; n < config::move_max_ranges; n++) {
+    std::string sql = "SELECT min(" + core::QuoteIdent(set.column) + ") FROM ONLY " + def.Sql();
+    if (cursor != INT64_MIN) sql += " WHERE " + core::QuoteIdent(set.column) + " >= " + core::KeySql(set.spec.kind, cursor);
+    std::optional<int64_t> key;
+    auto probe = [&] {
+      Oid t;
+      if (auto d = pg::QueryDatum(sql, &t)) key = DatumToKey(*d, set.key_type);
+    };
+    if (mode == Mode::kWorker) {
+      pg::BeginWorkerTxn();
+      pg::AsRole(run_as, probe);
+      pg::CommitWorkerTxn();
+    } else {
+      probe();
+    }
+    if (!key) return;
+    const core::DefaultDecision d = core::DecideDefaultKey(set.spec, facts->state, *key);
+    cursor = d.range.hi;
+    if (d.verdict != core::DefaultVerdict::kMove) {
+      // Not an action: the rows stay where they are and partition_sets shows them.
+      if (out) out->push_back({set.parent, "move_default", def.Sql(), "left", d.reason});
+      continue;
+    }
+    const TimestampTz started = GetCurrentTimestamp();
+    const std::string target = Qualified(set.spec.schema, set.spec.parent);
+    const std::string part = Qualified(set.spec.schema, d.name);
+    const std::string extra = "\"partition\": " + core::JsonString(part) + ", " + RangeJson(set, d.range);
+    const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_move_default", target, d.reason, extra, run_as) : 0;
+    ActionResult r = WithRetries(mode, run_as, core::Fnv1a32(d.name), [&](ActionResult* res) {
+      res->rows = CreateAndAttach(set, *facts, d.name, d.range, true);
+    }, [&](const ActionResult& res) {
+      JobEnd(job, "ok", "moved " + std::to_string(res.rows) + " rows into a new partition",
+             "{\"reason\": " + core::JsonString(d.reason) + ", \"rows\": " + std::to_string(res.rows) + ", " + extra + "}");
+    });
+    if (r.status == "ok") {
+      facts->state.partitions.push_back({0, set.spec.schema, d.name, d.range, false});
+      r.message = "moved " + std::to_string(r.rows) + " rows into a new partition";
+    } else {
+      ++*failures;
+    }
+    Finish(mode, set, "move_default", part, r, d.reason, extra + ", \"rows\": " + std::to_string(r.rows), started, job, out);
+    if (r.status != "ok") return;
+  }
+}
+
+}  // namespace
+
+int64_t JobBegin(const std::string& kind, const std::string& target, const std::string& message,
+                 const std::string& details_json, const std::string& run_as) {
+  const auto rows = pg::Query(
+      "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as) "
+      "VALUES ($1, $2, 'running', $3, $4::jsonb, $5) RETURNING id",
+      {kind, target, message, details_json, run_as});
+  return std::stoll(*rows.at(0).at(0));
+}
+
+void JobEnd(int64_t id, const std::string& status, const std::string& message, const std::string& details_json) {
+  pg::Query("UPDATE strata.job_runs SET status = $2, message = $3, details = $4::jsonb, "
+            "finished_at = pg_catalog.clock_timestamp() WHERE id = $1::bigint",
+            {std::to_string(id), status, message, details_json});
+}
+
+void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
+               const std::string& message, const std::string& details_json, TimestampTz started) {
+  const char* started_txt = nullptr;
+  pg::Call([&] { started_txt = timestamptz_to_str(started); });
+  const std::string sql =
+      "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as, started_at, finished_at) "
+      "VALUES ($1, $2, $3, $4, $5::jsonb, current_user, $6::timestamptz, pg_catalog.clock_timestamp())";
+  std::vector<std::optional<std::string>> args{kind, target, status, message, details_json, std::string(started_txt)};
+  Oid current;
+  int sec;
+  GetUserIdAndSecContext(&current, &sec);
+  if (superuser_arg(current)) {
+    pg::Query(sql, args);
+  } else {
+    // Callers may maintain their own tables without write access to strata's log.
+    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(sql, args); });
+  }
+}
+
+void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>* out) {
+  Facts facts;
+  core::Plan plan;
+  auto read = [&] {
+    facts = ReadFacts(set, mode != Mode::kWorker);
+    if (!facts.locked_out) plan = core::PlanMaintenance(set.spec, facts.state);
+  };
+  if (mode == Mode::kWorker) {
+    pg::BeginWorkerTxn();
+    read();
+    pg::CommitWorkerTxn();
+  } else {
+    read();
+  }
+  if (facts.locked_out) {
+    if (out) out->push_back({set.parent, "check", Qualified(set.spec.schema, set.spec.parent), "skipped",
+                             "the parent table is locked; will retry at the next pass"});
+    return;
+  }
+  int failures = 0;
+  for (const auto& a : plan.actions) RunAction(set, facts, a, mode, run_as, out, &failures);
+  // Rows wait in the default partition only while their range's partition is missing: the plan above
+  // just created the premade ranges, so remaining rows are late, early or misrouted ones.
+  for (const auto& a : plan.actions)
+    if (a.kind == ActionKind::kCreate) facts.state.partitions.push_back({0, a.schema, a.name, a.range, false});
+  MoveDefaultRows(set, &facts, mode, run_as, out, &failures);
+}
+
+int CreateFrom(const SetRow& set, int64_t start, int limit) {
+  Facts facts = ReadFacts(set, true);
+  const core::Plan plan = core::PlanMaintenance(set.spec, facts.state);
+  if (!plan.premade) return 0;
+  int created = 0;
+  const core::Range first = core::RangeFor(set.spec.kind, set.spec.step, start);
+  std::vector<core::Range> todo;
+  for (int64_t lo = first.lo; lo < plan.premade->lo; lo = core::AddSteps(set.spec.kind, set.spec.step, lo, 1)) {
+    if (static_cast<int>(todo.size()) >= limit)
+      throw core::Error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "start_partition would create more than " +
+                        std::to_string(limit) + " partitions",
+                        {}, "Choose a later start_partition or a wider partition_interval.");
+    todo.push_back({lo, core::AddSteps(set.spec.kind, set.spec.step, lo, 1)});
+  }
+  for (const auto& r : todo) {
+    bool overlaps = false;
+    for (const auto& p : facts.state.partitions) overlaps |= p.range.Overlaps(r);
+    if (overlaps) continue;
+    CreateAndAttach(set, facts, core::PartitionNameFor(set.spec, r), r, false);
+    created++;
+  }
+  return created;
+}
+
+PassSummary WorkerPass() {
+  // Per-set failure backoff across passes (worker-lifetime, C++-only state).
+  static std::map<Oid, std::pair<int, TimestampTz>> backoff;
+  PassSummary sum;
+  std::vector<SetRow> sets;
+  Oid configured_role = InvalidOid;
+  pg::BeginWorkerTxn();
+  sets = LoadSets(InvalidOid);
+  if (config::role != nullptr && config::role[0] != '\0') {
+    const char* rname = config::role;
+    pg::Call([&] { configured_role = get_role_oid(rname, true); });
+    if (!OidIsValid(configured_role)) {
+      pg::CommitWorkerTxn();
+      throw core::Error(ERRCODE_UNDEFINED_OBJECT, std::string("role \"") + rname + "\" given by strata.role does not exist",
+                        {}, "Create the role or change strata.role.");
+    }
+  }
+  pg::CommitWorkerTxn();
+  const TimestampTz now = GetCurrentTimestamp();
+  for (const auto& set : sets) {
+    if (!set.enabled) continue;
+    auto it = backoff.find(set.parent);
+    if (it != backoff.end() && now < it->second.second) continue;
+    sum.sets++;
+    std::vector<Outcome> outs;
+    bool set_failed = false;
+    try {
+      // Maintenance runs as strata.role, or as the parent's owner: never silently as a superuser
+      // unless the table belongs to one.
+      Oid run_as = configured_role;
+      if (!OidIsValid(run_as)) {
+        pg::BeginWorkerTxn();
+        const Oid parent = set.parent;
+        pg::Call([&] {
+          HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(parent));
+          if (HeapTupleIsValid(tup)) {
+            run_as = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+            ReleaseSysCache(tup);
+          }
+        });
+        pg::CommitWorkerTxn();
+      }
+      if (!OidIsValid(run_as)) continue;
+      MaintainSet(set, Mode::kWorker, run_as, &outs);
+    } catch (const pg::PgError& e) {
+      pg::AbortWorkerTxn();
+      set_failed = true;
+      const std::string msg = e.what();
+      ereport(LOG, (errmsg("strata: maintenance of partition set %s.%s failed: %s", set.spec.schema.c_str(),
+                           set.spec.parent.c_str(), msg.c_str())));
+      pg::BeginWorkerTxn();
+      RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", msg, "{}", now);
+      pg::CommitWorkerTxn();
+    } catch (const core::Error& e) {
+      if (IsTransactionState()) pg::AbortWorkerTxn();
+      set_failed = true;
+      pg::BeginWorkerTxn();
+      RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", e.message(), "{}", now);
+      pg::CommitWorkerTxn();
+    }
+    for (const auto& o : outs) {
+      if (o.action == "check" || o.status == "left") continue;
+      sum.actions++;
+      if (o.status == "failed") {
+        set_failed = true;
+        sum.failed++;
+      }
+      if (o.status == "skipped") sum.skipped++;
+    }
+    if (set_failed) {
+      auto& b = backoff[set.parent];
+      b.first++;
+      const core::Backoff policy{int64_t(config::naptime_s) * 1000, 3600 * 1000};
+      b.second = now + policy.DelayMs(b.first, set.parent) * 1000;
+    } else {
+      backoff.erase(set.parent);
+    }
+  }
+  return sum;
+}
+
+}  // namespace strata::partitions

@@ -1,0 +1,53 @@
+// Executing partition-maintenance plans. Terms: a "pass" visits every set once; an "action" is one
+// step of a plan (create, move from default, detach, finalize). Modes:
+//  * kWorker: called by a database worker with no transaction open; every action gets its own short
+//    transaction (DETACH CONCURRENTLY gets its own two), its job_runs row is written before it runs.
+//  * kSession: called from SQL (run_maintenance); every action runs in a subtransaction of the caller's
+//    transaction, so one failing action or set does not abort the others.
+//  * kCreate: inside create_partition_set; any failure raises and rolls the whole call back.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "partitions/catalog.hpp"
+
+namespace strata::partitions {
+
+enum class Mode { kWorker, kSession, kCreate };
+
+struct Outcome {
+  Oid parent = InvalidOid;
+  std::string action;     // create, move_default, detach, finalize_detach, check
+  std::string partition;  // qualified name
+  std::string status;     // ok, skipped (lock not available), failed, left (rows kept in default)
+  std::string message;
+};
+
+// Maintains one set. Worker mode runs as `run_as`; session modes run as the current user.
+void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>* out);
+
+struct PassSummary {
+  int sets = 0;
+  int actions = 0;
+  int failed = 0;
+  int skipped = 0;
+};
+// A worker's pass over every enabled set of its database. Call with no transaction open.
+PassSummary WorkerPass();
+
+// Creates every aligned range from the one holding `start` up to the premade span (create_partition_set's
+// start_partition); refuses more than `limit` partitions.
+int CreateFrom(const SetRow& set, int64_t start, int limit);
+
+// Worker jobs: a 'running' row is committed before the action (so a crash leaves evidence), then
+// updated in the action's own transaction (ok) or after its rollback (failed/skipped).
+int64_t JobBegin(const std::string& kind, const std::string& target, const std::string& message,
+                 const std::string& details_json, const std::string& run_as);
+void JobEnd(int64_t id, const std::string& status, const std::string& message, const std::string& details_json);
+
+// Runs an INSERT into strata.job_runs as the extension owner (session) or directly (worker).
+void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
+               const std::string& message, const std::string& details_json, TimestampTz started);
+
+}  // namespace strata::partitions

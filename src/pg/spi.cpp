@@ -1,0 +1,246 @@
+// Thin guarded wrappers over SPI, transactions, roles and GUCs; see spi.hpp.
+#include "pg/spi.hpp"
+
+namespace strata::pg {
+
+void SpiConnect() {
+  Call([] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  });
+}
+
+void SpiFinish() {
+  Call([] { SPI_finish(); });
+}
+
+uint64_t Exec(const std::string& sql) {
+  uint64_t n = 0;
+  const char* q = sql.c_str();
+  Call([&] {
+    int rc = SPI_execute(q, false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, q);
+    n = SPI_processed;
+  });
+  return n;
+}
+
+std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<std::string>>& args) {
+  std::vector<Row> out;
+  const int nargs = static_cast<int>(args.size());
+  // Text parameters: Postgres resolves their types from the query (unknown-typed literals).
+  std::vector<Oid> types(nargs, TEXTOID);
+  std::vector<Datum> values(nargs);
+  std::vector<char> nulls(nargs, ' ');
+  const char* q = sql.c_str();
+  uint64_t nrows = 0;
+  int ncols = 0;
+  Call([&] {
+    for (int i = 0; i < nargs; i++) {
+      if (args[i])
+        values[i] = CStringGetTextDatum(args[i]->c_str());
+      else
+        nulls[i] = 'n';
+    }
+    int rc = SPI_execute_with_args(q, nargs, types.data(), values.data(), nulls.data(), false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, q);
+    nrows = SPI_processed;
+    ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
+  });
+  out.reserve(nrows);
+  for (uint64_t r = 0; r < nrows; r++) {
+    Row row(ncols);
+    for (int c = 0; c < ncols; c++) {
+      char* v = nullptr;
+      Call([&] { v = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1); });
+      if (v != nullptr) row[c] = std::string(v);
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {
+  const char* q = sql.c_str();
+  bool isnull = true;
+  Datum d = 0;
+  MemoryContext const target = CurrentMemoryContext;
+  Call([&] {
+    int rc = SPI_execute(q, true, 1);
+    if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, q);
+    if (SPI_processed > 0) {
+      TupleDesc td = SPI_tuptable->tupdesc;
+      *type_out = SPI_gettypeid(td, 1);
+      d = SPI_getbinval(SPI_tuptable->vals[0], td, 1, &isnull);
+      if (!isnull) {
+        int16 typlen;
+        bool typbyval;
+        get_typlenbyval(*type_out, &typlen, &typbyval);
+        MemoryContext old = MemoryContextSwitchTo(target);
+        d = datumCopy(d, typbyval, typlen);
+        MemoryContextSwitchTo(old);
+      }
+    }
+  });
+  if (isnull) return std::nullopt;
+  return d;
+}
+
+void BeginWorkerTxn() {
+  Call([] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+  });
+}
+
+void CommitWorkerTxn() {
+  Call([] {
+    SPI_finish();
+    if (ActiveSnapshotSet()) PopActiveSnapshot();
+    CommitTransactionCommand();
+  });
+}
+
+void AbortWorkerTxn() {
+  // AbortCurrentTransaction releases locks, SPI, snapshots and resets the user id; it is the recovery
+  // step after a caught ERROR and does not itself raise one in that state.
+  Call([] {
+    AbortCurrentTransaction();
+    FlushErrorState();
+  });
+}
+
+void InSubTransaction(const std::function<void()>& fn) {
+  MemoryContext const oldcxt = CurrentMemoryContext;
+  ResourceOwner const oldowner = CurrentResourceOwner;
+  Call([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(oldcxt);
+  try {
+    fn();
+  } catch (const PgError&) {
+    Call([] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+    throw;
+  }
+  Call([] { ReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(oldcxt);
+  CurrentResourceOwner = oldowner;
+}
+
+void AsRole(Oid role, const std::function<void()>& fn) {
+  Oid save_user;
+  int save_sec;
+  // GetUserIdAndSecContext/SetUserIdAndSecContext only read and assign globals: they cannot ERROR.
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+  try {
+    fn();
+  } catch (...) {
+    SetUserIdAndSecContext(save_user, save_sec);
+    throw;
+  }
+  SetUserIdAndSecContext(save_user, save_sec);
+}
+
+Oid ExtensionOwner() {
+  Oid owner = InvalidOid;
+  Call([&] {
+    int rc = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'strata'", true, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "extension strata is not installed");
+    bool isnull;
+    owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  });
+  return owner;
+}
+
+int NewGucLevel() {
+  int level = 0;
+  Call([&] { level = NewGUCNestLevel(); });
+  return level;
+}
+
+void SetGuc(const char* name, const std::string& value) {
+  const char* v = value.c_str();
+  Call([&] {
+    (void) set_config_option(name, v, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+  });
+}
+
+void RestoreGucs(int level) {
+  Call([&] { AtEOXact_GUC(true, level); });
+}
+
+void RunTopLevelUtility(const std::string& sql, Oid run_as) {
+  // Modeled on how a simple-query backend runs a statement: parse and plan in a context that survives
+  // the statement's own commits (the portal context), then ProcessUtility as PROCESS_UTILITY_TOPLEVEL
+  // outside any transaction block. DETACH ... CONCURRENTLY commits and restarts the transaction and
+  // keeps names in PortalContext, so that context must outlive both transactions.
+  const char* q = sql.c_str();
+  MemoryContext const caller = CurrentMemoryContext;
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  MemoryContext volatile stmt_cxt = nullptr;
+  MemoryContext volatile save_portal_cxt = PortalContext;
+  try {
+    Call([&] {
+      stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata top-level statement", ALLOCSET_DEFAULT_SIZES);
+      SetCurrentStatementStartTimestamp();
+      StartTransactionCommand();
+      PortalContext = stmt_cxt;
+      SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+      MemoryContextSwitchTo(stmt_cxt);
+      PushActiveSnapshot(GetTransactionSnapshot());
+      List* raw = pg_parse_query(q);
+      if (list_length(raw) != 1) elog(ERROR, "expected one statement: %s", q);
+      RawStmt* rs = linitial_node(RawStmt, raw);
+      List* queries = pg_analyze_and_rewrite_fixedparams(rs, q, nullptr, 0, nullptr);
+      List* plans = pg_plan_queries(queries, q, CURSOR_OPT_PARALLEL_OK, nullptr);
+      PlannedStmt* ps = linitial_node(PlannedStmt, plans);
+      ProcessUtility(ps, q, false, PROCESS_UTILITY_TOPLEVEL, nullptr, nullptr, None_Receiver, nullptr);
+      // Some utility statements pop the active snapshot themselves.
+      if (ActiveSnapshotSet()) PopActiveSnapshot();
+      SetUserIdAndSecContext(save_user, save_sec);
+      MemoryContextSwitchTo(caller);
+      CommitTransactionCommand();
+      PortalContext = save_portal_cxt;
+      MemoryContextDelete(stmt_cxt);
+      stmt_cxt = nullptr;
+    });
+  } catch (const PgError&) {
+    SetUserIdAndSecContext(save_user, save_sec);
+    PortalContext = save_portal_cxt;
+    MemoryContextSwitchTo(caller);
+    AbortWorkerTxn();
+    if (stmt_cxt != nullptr) MemoryContextDelete(stmt_cxt);
+    throw;
+  }
+}
+
+std::string RelName(Oid relid) {
+  const char* n = nullptr;
+  Call([&] {
+    n = get_rel_name(relid);
+    if (n == nullptr) elog(ERROR, "relation %u does not exist", relid);
+  });
+  return n;
+}
+
+std::string RelSchema(Oid relid) {
+  const char* n = nullptr;
+  Call([&] {
+    n = get_namespace_name(get_rel_namespace(relid));
+    if (n == nullptr) elog(ERROR, "schema of relation %u does not exist", relid);
+  });
+  return n;
+}
+
+std::string RoleName(Oid roleid) {
+  const char* n = nullptr;
+  Call([&] { n = GetUserNameFromId(roleid, false); });
+  return n;
+}
+
+}  // namespace strata::pg

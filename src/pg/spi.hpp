@@ -1,0 +1,58 @@
+// Thin guarded wrappers over SPI, transactions, roles and GUCs. Every function here may throw PgError
+// (see guard.hpp); none returns Postgres-owned memory to the caller except where it says so.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+namespace strata::pg {
+
+using Row = std::vector<std::optional<std::string>>;
+
+// SPI_connect / SPI_finish for the current (sub)transaction. No destructor: on error, transaction abort
+// cleans up SPI (AtEOXact_SPI), so unwinding must not call SPI_finish.
+void SpiConnect();
+void SpiFinish();
+// Runs a statement (utility or DML); returns rows processed.
+uint64_t Exec(const std::string& sql);
+// Runs a query with text parameters ($1..$n, NULL when nullopt) and returns its rows as text.
+std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<std::string>>& args = {});
+// Runs a query returning one datum of the first row, first column (binary), or nullopt.
+// The datum is copied into the memory context current before the call (for pass-by-reference types).
+std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);
+
+// Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
+void BeginWorkerTxn();
+void CommitWorkerTxn();
+void AbortWorkerTxn();
+
+// Runs fn in an internal subtransaction; on PgError rolls it back and rethrows.
+void InSubTransaction(const std::function<void()>& fn);
+
+// Runs fn as role (security-restricted, like maintenance commands do), restoring the previous user
+// on the way out, error or not.
+void AsRole(Oid role, const std::function<void()>& fn);
+// The owner of the strata extension in this database (for its catalog writes).
+Oid ExtensionOwner();
+
+// Sets a GUC for the rest of the current (sub)transaction nest; pair with GucNestLevel/RestoreGucs.
+int NewGucLevel();
+void SetGuc(const char* name, const std::string& value);
+void RestoreGucs(int level);
+
+// Runs one utility statement at top level (outside any transaction block) in a worker, so statements
+// that manage their own transactions (DETACH PARTITION CONCURRENTLY) can run. Must be called with no
+// transaction open; opens and commits its own.
+void RunTopLevelUtility(const std::string& sql, Oid run_as);
+
+// Relation name helpers.
+std::string RelName(Oid relid);
+std::string RelSchema(Oid relid);
+std::string RoleName(Oid roleid);
+
+}  // namespace strata::pg

@@ -1,0 +1,15 @@
+// Module entry: _PG_init only calls each module's Init (GUCs, shared memory, workers).
+#include "config.hpp"
+#include "pg/postgres.hpp"
+#include "workers/workers.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+}
+
+void _PG_init(void) {
+  // Nothing here can throw a C++ exception; GUC definition errors are Postgres ERRORs at load time.
+  strata::config::Init();
+  if (process_shared_preload_libraries_in_progress) strata::workers::Init();
+}

@@ -1,0 +1,158 @@
+// A database worker: connects to one database, exits at once if strata is not installed there, then
+// runs a maintenance pass every strata.naptime. Passes are split into short transactions (see
+// src/partitions/README.md); an error that escapes a pass is logged, shown in strata.workers, and the
+// next pass waits with backoff. A fatal error ends only this worker; the launcher restarts it.
+#include <string>
+
+#include "config.hpp"
+#include "core/backoff.hpp"
+#include "core/naming.hpp"
+#include "partitions/maintenance.hpp"
+#include "pg/spi.hpp"
+#include "workers/shmem.hpp"
+
+namespace strata::workers {
+namespace {
+
+DbSlot* my_slot = nullptr;
+
+void SetSlotError(const char* msg) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  strlcpy(my_slot->last_error, msg, sizeof my_slot->last_error);
+  LWLockRelease(shared->lock);
+}
+
+void SetSlotState(SlotState st) {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  my_slot->state = st;
+  LWLockRelease(shared->lock);
+}
+
+// Session settings of the worker: a pinned search_path and strata.lock_timeout on every DDL.
+void ApplySessionSettings() {
+  const std::string lt = std::to_string(config::lock_timeout_ms) + "ms";
+  const char* ltc = lt.c_str();
+  pg::Call([&] {
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("lock_timeout", ltc, PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("application_name", "strata worker", PGC_USERSET, PGC_S_SESSION);
+  });
+}
+
+bool ExtensionInstalled() {
+  bool installed = false;
+  pg::Call([&] {
+    StartTransactionCommand();
+    installed = OidIsValid(get_extension_oid("strata", true));
+    CommitTransactionCommand();
+  });
+  return installed;
+}
+
+void DbWorkerBody(Datum arg) {
+  const Oid dboid = DatumGetObjectId(arg);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  // Connects as the bootstrap superuser to read strata's catalog; user DDL runs as strata.role or the
+  // table's owner (pg::AsRole), never as this superuser.
+  BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  my_slot = FindSlot(dboid, true);
+  if (my_slot != nullptr) {
+    my_slot->pid = MyProcPid;
+    my_slot->state = SlotState::kRunning;
+    my_slot->started_at = GetCurrentTimestamp();
+    my_slot->passes = 0;
+  }
+  LWLockRelease(shared->lock);
+  if (my_slot == nullptr) proc_exit(0);
+  ApplySessionSettings();
+  if (!ExtensionInstalled()) {
+    SetSlotState(SlotState::kNotInstalled);
+    proc_exit(0);
+  }
+  ereport(LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name)));
+  // Jobs left 'running' were cut short by a crash or kill of an earlier worker of this database.
+  pg::BeginWorkerTxn();
+  pg::Exec("UPDATE strata.job_runs SET status = 'crashed', finished_at = pg_catalog.clock_timestamp(), "
+           "message = 'the worker ended before the job finished (crash, kill or shutdown)' WHERE status = 'running'");
+  pg::CommitWorkerTxn();
+
+  int consecutive_errors = 0;
+  TimestampTz last_trim = 0;
+  for (;;) {
+    pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      pg::Call([] { ProcessConfigFile(PGC_SIGHUP); });
+      ApplySessionSettings();
+    }
+    if (!ExtensionInstalled()) {
+      ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting")));
+      SetSlotState(SlotState::kNotInstalled);
+      proc_exit(0);
+    }
+    int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
+    bool in_recovery = false;
+    pg::Call([&] { in_recovery = RecoveryInProgress(); });
+    if (config::enabled && !in_recovery) {
+      const TimestampTz t0 = GetCurrentTimestamp();
+      try {
+        const partitions::PassSummary sum = partitions::WorkerPass();
+        const long ms = static_cast<long>((GetCurrentTimestamp() - t0) / 1000);
+        // Idle passes show in strata.workers only; passes that did something are also in job_runs.
+        if (sum.actions > 0) {
+          pg::BeginWorkerTxn();
+          partitions::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"),
+                                std::to_string(sum.actions) + " actions on " + std::to_string(sum.sets) + " sets",
+                                "{\"sets\": " + std::to_string(sum.sets) + ", \"actions\": " + std::to_string(sum.actions) +
+                                    ", \"failed\": " + std::to_string(sum.failed) + ", \"skipped\": " +
+                                    std::to_string(sum.skipped) + ", \"duration_ms\": " + std::to_string(ms) + "}",
+                                t0);
+          pg::CommitWorkerTxn();
+        }
+        consecutive_errors = 0;
+        SetSlotError("");
+      } catch (...) {
+        int code = 0;
+        const char* msg = pg::CurrentExceptionMessage(&code);
+        ereport(LOG, (errcode(code), errmsg("strata worker: maintenance pass failed: %s", msg)));
+        SetSlotError(msg);
+        pg::AbortWorkerTxn();
+        consecutive_errors++;
+        const core::Backoff b{1000, int64_t(config::naptime_s) * 1000 * 10};
+        sleep_ms = std::max<int64_t>(sleep_ms, b.DelayMs(consecutive_errors, dboid));
+      }
+      LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+      my_slot->last_pass_at = GetCurrentTimestamp();
+      my_slot->passes++;
+      my_slot->naptime_ms = config::naptime_s * 1000;
+      LWLockRelease(shared->lock);
+    }
+    // job_runs is trimmed by age every ten minutes, in bounded batches.
+    const TimestampTz now = GetCurrentTimestamp();
+    if (now - last_trim > int64_t(600) * 1000000) {
+      last_trim = now;
+      try {
+        pg::BeginWorkerTxn();
+        pg::Exec("DELETE FROM strata.job_runs WHERE id IN (SELECT id FROM strata.job_runs WHERE started_at < "
+                 "pg_catalog.now() - pg_catalog.make_interval(secs => " + std::to_string(config::job_runs_retention_s) +
+                 ") LIMIT 10000)");
+        pg::CommitWorkerTxn();
+      } catch (...) {
+        pg::LogCaught("trimming strata.job_runs failed");
+        pg::AbortWorkerTxn();
+      }
+    }
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, static_cast<long>(sleep_ms),
+                     PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+}
+
+}  // namespace
+}  // namespace strata::workers
+
+extern "C" PGDLLEXPORT void strata_db_worker_main(Datum arg);
+void strata_db_worker_main(Datum arg) { strata::pg::GuardWorker(strata::workers::DbWorkerBody, arg); }

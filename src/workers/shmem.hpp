@@ -1,0 +1,36 @@
+// Shared state of the launcher and database workers. One slot per database the launcher has seen;
+// protected by `lock` except the fields a worker owns while running (written only by that worker).
+#pragma once
+
+#include "workers/workers.hpp"
+
+namespace strata::workers {
+
+inline constexpr int kMaxDatabases = 256;
+
+struct DbSlot {
+  Oid dboid;
+  SlotState state;
+  pid_t pid;
+  int failures;              // consecutive failed runs (for the launcher's backoff)
+  TimestampTz next_start;    // launcher: not before this
+  TimestampTz started_at;
+  TimestampTz last_pass_at;  // worker-owned
+  int64 passes;              // worker-owned
+  int naptime_ms;            // worker-owned: the naptime in force
+  char last_error[256];      // worker-owned
+};
+
+struct Shared {
+  LWLock* lock;
+  pid_t launcher_pid;
+  Latch* launcher_latch;
+  DbSlot slots[kMaxDatabases];
+};
+
+extern Shared* shared;
+
+// The slot of a database, or nullptr; with create, claims a free slot.
+DbSlot* FindSlot(Oid dboid, bool create);
+
+}  // namespace strata::workers

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL clusters on loopback for strata's tests, demo and benchmarks.
+# Usage: source this file, then `cluster_start DIR PORT [extra postgresql.conf lines...]`, `q SQL`,
+# `cluster_stop DIR`. The server runs as the invoking user, or as `postgres` when invoked as root.
+PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+if [ "$(id -u)" = 0 ]; then AS_PG=(runuser -u postgres --); else AS_PG=(); fi
+
+cluster_start() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  "${AS_PG[@]}" "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log"; return 1; }
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $port"
+    echo "unix_socket_directories = '$dir'"
+    echo "shared_preload_libraries = 'strata'"
+    echo "max_worker_processes = 16"
+    echo "fsync = off"
+    echo "synchronous_commit = off"
+    echo "full_page_writes = off"
+    echo "strata.naptime = 1"
+    echo "log_min_messages = log"
+    for line in "$@"; do echo "$line"; done
+  } >>"$dir/data/postgresql.conf"
+  cluster_startonly "$dir"
+}
+
+cluster_startonly() {
+  local dir=$1
+  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+    tail -30 "$dir/server.log"; return 1; }
+}
+
+cluster_stop() {
+  local dir=$1 mode=${2:-fast}
+  [ -f "$dir/data/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null 2>&1
+  return 0
+}
+
+# Postmaster pid of a cluster started here (for kill tests: we only signal what we started).
+cluster_pid() { head -1 "$1/data/postmaster.pid"; }
+
+# q [-d DB] SQL: runs SQL, prints unaligned tuples-only output, stops on error.
+q() {
+  local db=${DB:-postgres}
+  if [ "$1" = -d ]; then db=$2; shift 2; fi
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" -X -q -At -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# wait_for SECONDS SQL EXPECTED: polls until SQL prints EXPECTED; returns 1 on timeout.
+wait_for() {
+  local secs=$1 sql=$2 want=$3 got=""
+  local end=$((SECONDS + secs))
+  while [ $SECONDS -lt $end ]; do
+    got=$(q "$sql" 2>/dev/null || true)
+    [ "$got" = "$want" ] && return 0
+    sleep 0.2
+  done
+  echo "wait_for timed out after ${secs}s: [$sql] gave [$got], wanted [$want]" >&2
+  return 1
+}
