@@ -36,6 +36,15 @@ core::Step ParseStep(KeyKind kind, const std::string& text) {
                         {}, "Give a whole number of key values, for example 100000.");
     return core::MakeIntStep(kind, v);
   }
+  // Postgres reads a bare number as seconds; a number given for a time column is a mistake.
+  {
+    char* end = nullptr;
+    (void) std::strtoll(text.c_str(), &end, 10);
+    while (end && *end == ' ') end++;
+    if (end != text.c_str() && end && *end == '\0')
+      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "a number cannot partition a time column", {},
+                        "Give the partition width as an interval, for example '1 day'.");
+  }
   Interval* iv = nullptr;
   const char* t = text.c_str();
   pg::Call([&] {

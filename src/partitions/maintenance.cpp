@@ -249,12 +249,12 @@ void MoveDefaultRows(const SetRow& set, Facts* facts, Mode mode, Oid run_as, std
     ActionResult r = WithRetries(mode, run_as, core::Fnv1a32(d.name), [&](ActionResult* res) {
       res->rows = CreateAndAttach(set, *facts, d.name, d.range, true);
     }, [&](const ActionResult& res) {
-      JobEnd(job, "ok", "moved " + std::to_string(res.rows) + " rows into a new partition",
+      JobEnd(job, "ok", "rows moved home: " + std::to_string(res.rows),
              "{\"reason\": " + core::JsonString(d.reason) + ", \"rows\": " + std::to_string(res.rows) + ", " + extra + "}");
     });
     if (r.status == "ok") {
       facts->state.partitions.push_back({0, set.spec.schema, d.name, d.range, false});
-      r.message = "moved " + std::to_string(r.rows) + " rows into a new partition";
+      r.message = "rows moved home: " + std::to_string(r.rows);
     } else {
       ++*failures;
     }

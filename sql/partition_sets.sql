@@ -1,0 +1,82 @@
+-- Partition sets: creation, naming, premake, templates, retention, default partition, undo.
+-- Integer sets give fixed names; time sets are checked against now() so the test runs any day.
+CREATE ROLE strata_app;
+CREATE ROLE strata_reader;
+CREATE TABLE videos (video_id bigint NOT NULL, title text, score int GENERATED ALWAYS AS (length(title)) STORED,
+                     CHECK (video_id >= 0)) PARTITION BY RANGE (video_id);
+CREATE INDEX ON videos (title);
+ALTER TABLE videos OWNER TO strata_app;
+GRANT SELECT ON videos TO strata_reader;
+INSERT INTO videos (video_id, title) VALUES (1, 'x') ;  -- no partition yet: fails
+SELECT strata.create_partition_set('videos', 'video_id', 1000, premake => 2,
+       partition_options => '{fillfactor=90,autovacuum_vacuum_scale_factor=0.01}');
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound, c.reloptions, c.relowner::regrole,
+       has_table_privilege('strata_reader', c.oid, 'SELECT') AS reader_can_select,
+       (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) AS indexes
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'videos'::regclass ORDER BY c.relname;
+SELECT parent, control_column, key_type, partition_interval, premake, partition_count, oldest_bound, newest_bound,
+       partitions_ahead, default_rows, actions_due FROM strata.partition_sets;
+-- Nothing due: maintenance does nothing.
+SELECT * FROM strata.run_maintenance('videos');
+-- Data reaches the second partition: one more is due, named after its range.
+INSERT INTO videos (video_id, title) SELECT g, 'v' || g FROM generate_series(0, 1500) g;
+SELECT action, partition, status FROM strata.run_maintenance('videos');
+SELECT * FROM strata.run_maintenance('videos');
+-- Retention by key distance: partitions entirely below max - 2500 go; the data in them goes with them.
+SELECT strata.alter_partition_set('videos', retention => '2500');
+INSERT INTO videos (video_id, title) SELECT g, 'v' || g FROM generate_series(1501, 3999) g;
+SELECT action, partition, status FROM strata.run_maintenance('videos') ORDER BY action, partition;
+SELECT min(video_id), max(video_id), count(*) FROM videos;
+SELECT relname FROM pg_class WHERE relname LIKE 'videos_p%' AND relkind = 'r' ORDER BY 1;
+-- Keeping detached tables instead of dropping them.
+SELECT strata.alter_partition_set('videos', retention => '1500', retention_keep_table => true);
+SELECT action, partition, status FROM strata.run_maintenance('videos') ORDER BY action, partition;
+SELECT relname, relispartition FROM pg_class WHERE relname IN ('videos_p1000', 'videos_p2000') ORDER BY 1;
+SELECT count(*) AS kept_rows FROM videos_p1000;
+DROP TABLE videos_p1000;
+-- Settings survive a dump: the configuration table is registered with pg_extension_config_dump.
+SELECT e.extconfig::regclass[] FROM pg_extension e WHERE e.extname = 'strata';
+SELECT partition_interval, premake, retention, retention_keep_table, partition_options FROM strata.partition_set;
+-- A daily timestamptz set: today's partition and two ahead, named from the UTC date.
+CREATE TABLE events (id bigint, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+SELECT strata.create_partition_set('events', 'ts', interval '1 day', premake => 2);
+SELECT count(*) = 3 AS three_partitions,
+       bool_and(c.relname = 'events_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD')) AS named_by_range,
+       min(lo) = date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS starts_today
+  FROM (SELECT c.relname, (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)'))[1]::timestamptz AS lo
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass) c;
+INSERT INTO events SELECT g, now() + (g || ' hours')::interval FROM generate_series(0, 23) g;
+-- start_partition: history back to a date, bounded.
+CREATE TABLE hist (d date NOT NULL) PARTITION BY RANGE (d);
+SELECT strata.create_partition_set('hist', 'd', '1 month', premake => 1, start_partition => (current_date - 95)::text) AS created;
+SELECT count(*) BETWEEN 5 AND 6 AS about_five_months FROM pg_inherits WHERE inhparent = 'hist'::regclass;
+-- A default partition: late rows are moved home, far-future and NULL keys stay (and are reported).
+CREATE TABLE late (id int, ts timestamp NOT NULL, payload text) PARTITION BY RANGE (ts);
+SELECT strata.create_partition_set('late', 'ts', '1 hour', premake => 1, default_partition => true);
+INSERT INTO late VALUES (1, localtimestamp - interval '5 hours', 'late'), (2, localtimestamp - interval '5 hours', 'late'),
+                        (3, localtimestamp - interval '29 hours', 'later'), (4, localtimestamp + interval '10 years', 'future');
+SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+SELECT action, status, message FROM strata.run_maintenance('late') ORDER BY action, message;
+SELECT id, tableoid::regclass = 'late_default'::regclass AS in_default FROM late ORDER BY id;
+SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+-- Names fit 63 bytes and stay unique for any parent name, and identifiers are always quoted.
+CREATE TABLE "Events; DROP TABLE videos" (id int NOT NULL) PARTITION BY RANGE (id);
+SELECT strata.create_partition_set('"Events; DROP TABLE videos"', 'id', 10, premake => 1);
+CREATE TABLE "a_very_long_parent_table_name_that_goes_on_and_on_and_on_forever" (id int NOT NULL) PARTITION BY RANGE (id);
+SELECT strata.create_partition_set('"a_very_long_parent_table_name_that_goes_on_and_on_and_on_forever"', 'id', 10, premake => 0);
+SELECT c.relname, length(c.relname) AS len FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent IN ('"Events; DROP TABLE videos"'::regclass,
+                       '"a_very_long_parent_table_name_that_goes_on_and_on_and_on_forever"'::regclass) ORDER BY 1;
+SELECT to_regclass('videos') IS NOT NULL AS videos_still_there;
+-- Every call was recorded.
+SELECT job_kind, status, count(*) FROM strata.job_runs GROUP BY 1, 2 ORDER BY 1, 2;
+-- Undo stops management and keeps every partition and row; dropping a parent forgets its set.
+SELECT strata.undo_partition_set('events');
+SELECT count(*) AS rows_kept, (SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass) AS partitions_kept FROM events;
+DROP TABLE hist;
+SELECT parent FROM strata.partition_set ORDER BY parent::text;
+DROP TABLE videos, events, late, "Events; DROP TABLE videos", "a_very_long_parent_table_name_that_goes_on_and_on_and_on_forever";
+SELECT count(*) AS sets_left FROM strata.partition_set;
+DROP ROLE strata_app;
+DROP ROLE strata_reader;
