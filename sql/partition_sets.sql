@@ -60,6 +60,17 @@ SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
 SELECT action, status, message FROM strata.run_maintenance('late') ORDER BY action, message;
 SELECT id, tableoid::regclass = 'late_default'::regclass AS in_default FROM late ORDER BY id;
 SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+-- The default-partition trap: a key beyond the horizon waits in the default partition; when premake
+-- reaches its range, the partition is created by moving that row, not by an ATTACH that would fail.
+CREATE TABLE trap (id int NOT NULL) PARTITION BY RANGE (id);
+SELECT strata.create_partition_set('trap', 'id', 100, premake => 1, default_partition => true);
+INSERT INTO trap VALUES (50), (450);
+SELECT action, partition, status, message FROM strata.run_maintenance('trap') ORDER BY 1, 2;
+INSERT INTO trap SELECT g FROM generate_series(100, 399) g;  -- 200..399 land in the default
+SELECT action, partition, status FROM strata.run_maintenance('trap') ORDER BY 1, 2;
+SELECT action, partition, status FROM strata.run_maintenance('trap') ORDER BY 1, 2;
+SELECT tableoid::regclass AS part, count(*) FROM trap GROUP BY 1 ORDER BY 1;
+DROP TABLE trap;
 -- Names fit 63 bytes and stay unique for any parent name, and identifiers are always quoted.
 CREATE TABLE "Events; DROP TABLE videos" (id int NOT NULL) PARTITION BY RANGE (id);
 SELECT strata.create_partition_set('"Events; DROP TABLE videos"', 'id', 10, premake => 1);

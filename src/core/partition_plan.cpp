@@ -108,17 +108,19 @@ DefaultDecision DecideDefaultKey(const SetSpec& spec, const SetState& state, int
   d.range = RangeFor(spec.kind, spec.step, key);
   const int64_t reference = ReferenceOf(state);
   const Range span = PremadeSpan(spec, reference);
-  // For integer sets the frontier moves with the data: the horizon counts from the newest partition.
+  // Time sets: the horizon follows the clock. Integer sets: the frontier moves with the data, so the
+  // horizon is `premake` ranges past the newest partition (a moved row makes its range the frontier).
   int64_t horizon = span.hi;
   if (!IsTimeKind(spec.kind)) {
     for (const auto& p : state.partitions) {
-      if (p.range.hi <= horizon) continue;
+      if (p.range.hi == INT64_MAX) continue;
+      int64_t h;
       try {
-        horizon = AddSteps(spec.kind, spec.step, AlignDown(spec.kind, spec.step, p.range.hi - 1),
-                           int64_t(spec.premake) + 1);
+        h = AddSteps(spec.kind, spec.step, AlignDown(spec.kind, spec.step, p.range.hi), int64_t(spec.premake));
       } catch (const Error&) {
-        horizon = MaxKey(spec.kind);
+        h = MaxKey(spec.kind);
       }
+      horizon = std::max(horizon, h);
     }
   }
   const auto cutoff = RetentionCutoff(spec, reference);

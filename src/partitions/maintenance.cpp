@@ -60,6 +60,9 @@ std::vector<std::string> InsertableColumns(Oid parent) {
 // attaches it. ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, which does not block inserts.
 uint64_t CreateAndAttach(const SetRow& set, const Facts& facts, const std::string& name, const core::Range& r,
                          bool from_default) {
+  // With a default partition every new partition is a move: rows of r may already wait there (a key
+  // that was beyond the horizon when it arrived), and ATTACH would fail on them.
+  from_default = from_default || OidIsValid(facts.default_oid);
   const TableRef parent{set.spec.schema, set.spec.parent};
   const TableRef part{set.spec.schema, name};
   core::PartitionTemplate t = set.tmpl;

@@ -65,7 +65,8 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {
   Datum d = 0;
   MemoryContext const target = CurrentMemoryContext;
   Call([&] {
-    int rc = SPI_execute(q, true, 1);
+    // read_only = false: take a fresh snapshot, so rows changed earlier in this transaction are seen.
+    int rc = SPI_execute(q, false, 1);
     if (rc < 0) elog(ERROR, "SPI_execute failed (%d): %s", rc, q);
     if (SPI_processed > 0) {
       TupleDesc td = SPI_tuptable->tupdesc;

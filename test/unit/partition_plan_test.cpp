@@ -139,6 +139,21 @@ TEST(PartitionPlan, FarFutureKeysStayInDefaultInsteadOfCreatingThousands) {
   EXPECT_EQ(DecideDefaultKey(spec, st, Day(2026, 11, 10)).verdict, DefaultVerdict::kOverlapsPartition);
 }
 
+TEST(PartitionPlan, IntegerHorizonCountsFromTheNewestPartition) {
+  SetSpec spec = DailySpec();
+  spec.kind = KeyKind::kInt32;
+  spec.step = MakeIntStep(spec.kind, 100);
+  spec.premake = 1;
+  spec.default_partition = true;
+  SetState st;
+  st.reference = 150;
+  Apply(PlanMaintenance(spec, st), &st);  // p0..p200 (p100 holds the data, p200 ahead)
+  EXPECT_EQ(DecideDefaultKey(spec, st, 350).verdict, DefaultVerdict::kMove);
+  EXPECT_EQ(DecideDefaultKey(spec, st, 350).name, "events_p300");
+  EXPECT_EQ(DecideDefaultKey(spec, st, 400).verdict, DefaultVerdict::kBeyondHorizon);
+  EXPECT_EQ(DecideDefaultKey(spec, st, 2000000000).verdict, DefaultVerdict::kBeyondHorizon);
+}
+
 TEST(PartitionPlan, SimulatedMonthsNeverLeaveAGapAndRespectRetention) {
   SetSpec spec = DailySpec();
   spec.retention = MakeTimeStep(spec.kind, 0, 30, 0);
