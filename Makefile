@@ -13,9 +13,9 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql results regression.diffs regression.out output_iso
 
 REGRESS = $(basename $(notdir $(wildcard sql/*.sql)))
-REGRESS_OPTS = --temp-config=test/regress.conf --load-extension=strata
+REGRESS_OPTS = --load-extension=strata
 ISOLATION = $(basename $(notdir $(wildcard test/isolation/specs/*.spec)))
-ISOLATION_OPTS = --temp-config=test/regress.conf --load-extension=strata \
+ISOLATION_OPTS = --load-extension=strata \
                  --inputdir=test/isolation --outputdir=output_iso
 
 PG_CONFIG ?= pg_config

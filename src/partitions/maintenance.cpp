@@ -174,7 +174,11 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
   const TableRef parent{set.spec.schema, set.spec.parent};
   const TableRef part{a.schema, a.name};
   const std::string action = ActionName(a.kind);
-  const std::string extra = "\"partition\": " + core::JsonString(part.Sql()) + ", " + RangeJson(set, a.range);
+  const bool concurrent = mode == Mode::kWorker && a.kind == ActionKind::kDetach && !OidIsValid(facts.default_oid);
+  std::string extra = "\"partition\": " + core::JsonString(part.Sql()) + ", " + RangeJson(set, a.range);
+  if (a.kind == ActionKind::kDetach)
+    extra += std::string(", \"mode\": ") + (concurrent ? "\"concurrently\"" : "\"blocking\"") +
+             ", \"drop\": " + (a.drop ? "true" : "false");
   const std::string target = Qualified(set.spec.schema, set.spec.parent);
   const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_" + action, target, a.reason, extra, run_as) : 0;
   auto record_ok = [&](const ActionResult& r) {
@@ -183,7 +187,6 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
   };
   const uint32_t seed = core::Fnv1a32(a.name);
   ActionResult r;
-  const bool concurrent = mode == Mode::kWorker && a.kind == ActionKind::kDetach && !OidIsValid(facts.default_oid);
   if (concurrent) {
     // DETACH CONCURRENTLY manages its own two transactions at top level; the drop and the job row
     // follow in a third. If it stops between its transactions, the next pass finishes it (FINALIZE).

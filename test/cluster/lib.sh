@@ -18,9 +18,7 @@ cluster_start() {
     echo "unix_socket_directories = '$dir'"
     echo "shared_preload_libraries = 'strata'"
     echo "max_worker_processes = 16"
-    echo "fsync = off"
-    echo "synchronous_commit = off"
-    echo "full_page_writes = off"
+    echo "fsync = off"  # safe for process kills (the OS keeps the WAL); commits stay synchronous
     echo "strata.naptime = 1"
     echo "log_min_messages = log"
     for line in "$@"; do echo "$line"; done
@@ -62,3 +60,13 @@ wait_for() {
   echo "wait_for timed out after ${secs}s: [$sql] gave [$got], wanted [$want]" >&2
   return 1
 }
+
+# TAP-like checks: `check "description" command...` prints ok/not ok and counts.
+PASS=0
+FAIL=0
+check() {
+  local desc=$1; shift
+  if "$@"; then PASS=$((PASS + 1)); echo "ok - $desc"; else FAIL=$((FAIL + 1)); echo "not ok - $desc"; fi
+}
+# Last line of every cluster script, parsed by scripts/test.sh.
+finish() { echo "cluster-result: $PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; }
