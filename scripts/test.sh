@@ -42,7 +42,6 @@ source test/cluster/lib.sh
 TMP=$(mktemp -d /tmp/strata-test.XXXXXX)
 export PGPORT=${STRATA_TEST_PORT:-55999}
 trap 'cluster_stop "$TMP" immediate; rm -rf "$TMP"' EXIT
-chmod -R a+rwX "$ROOT" 2>/dev/null || true
 
 section "pg_regress"
 cluster_start "$TMP" "$PGPORT" "$(grep -v '^#' test/regress.conf)" || { echo "0 passed, 1 failed"; exit 1; }
