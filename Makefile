@@ -42,3 +42,13 @@ unit:
 
 isolationcheck:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+.PHONY: demo test bench
+# The main job: a throwaway cluster, sample video data, the worker maintaining partitions.
+demo:
+	bash scripts/demo.sh
+# Every test layer (what CI runs).
+test:
+	bash scripts/test.sh
+bench:
+	bash bench/partitions_bench.sh

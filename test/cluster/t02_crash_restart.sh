@@ -54,7 +54,7 @@ check "the restored database gets its own worker" \
 # A hot standby runs no strata worker.
 mkdir -p "$DIR/standby" && chmod 755 "$DIR/standby"
 [ "$(id -u)" = 0 ] && chown postgres: "$DIR/standby"
-"${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$DIR/standby/data" -R -X stream >/dev/null 2>&1
+"${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PGPORT" -U postgres -D "$DIR/standby/data" -R -X stream -c fast >/dev/null 2>&1
 sed -i "s/^port = .*/port = $STANDBY_PORT/; s#^unix_socket_directories = .*#unix_socket_directories = '$DIR/standby'#" "$DIR/standby/data/postgresql.conf"
 cluster_startonly "$DIR/standby"
 sleep 3
