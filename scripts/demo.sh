@@ -18,6 +18,8 @@ echo "== cluster on 127.0.0.1:$PGPORT with shared_preload_libraries = strata (na
 q -d postgres "CREATE DATABASE videos"
 q "CREATE EXTENSION strata"
 q "CREATE ROLE video_app"
+# The worker maintains each table as its owner: the owner must be allowed to create its partitions.
+q "GRANT CREATE ON SCHEMA public TO video_app"
 q "CREATE TABLE videos (video_id bigint PRIMARY KEY, channel_id int NOT NULL, title text NOT NULL,
      ai_labels text[] NOT NULL DEFAULT '{}', published_at timestamptz NOT NULL)"
 q "CREATE TABLE video_events (video_id bigint NOT NULL, viewer_id bigint NOT NULL, channel_id int NOT NULL,
@@ -26,34 +28,35 @@ q "CREATE INDEX ON video_events (video_id, ts)"
 q "ALTER TABLE video_events OWNER TO video_app"
 q "GRANT SELECT ON video_events TO PUBLIC"
 
-echo "== strata takes over video_events: daily partitions, 3 days premade, 30-day retention, a default partition"
-show "create_partition_set" "SELECT strata.create_partition_set('video_events', 'ts', '1 day', premake => 3, retention => '30 days',
+echo "== strata takes over video_events: daily partitions from 30 days back, 3 days premade, a default partition"
+show "create_partition_set" "SELECT strata.create_partition_set('video_events', 'ts', '1 day', premake => 3,
         default_partition => true, partition_options => '{autovacuum_vacuum_scale_factor=0.02}',
-        start_partition => (now() - interval '40 days')::text) AS partitions_created"
+        start_partition => (now() - interval '30 days')::text) AS partitions_created"
 
-echo "== loading 50,000 videos and 1,000,000 events over the last 40 days (plus 500 late and 3 bogus far-future events)"
+echo "== loading 50,000 videos and 1,000,000 events over the last 30 days (plus 500 late and 3 bogus far-future events)"
 q "INSERT INTO videos SELECT g, g % 500, 'video ' || g, ARRAY['label' || g % 17], now() - random() * interval '90 days'
      FROM generate_series(1, 50000) g"
 q "INSERT INTO video_events SELECT 1 + (random() * 49999)::int, (random() * 200000)::int, g % 500,
-     now() - random() * interval '40 days', CASE WHEN g % 10 = 0 THEN 'like' ELSE 'view' END, (exp(random() * 11))::int
+     now() - random() * interval '30 days', CASE WHEN g % 10 = 0 THEN 'like' ELSE 'view' END, (exp(random() * 14))::int
      FROM generate_series(1, 1000000) g"
 q "DROP TABLE video_events_p$(date -u -d '-1 day' +%Y%m%d)"   # a gap: yesterday's partition went missing
 q "INSERT INTO video_events SELECT 1, g, 1, now() - interval '1 day' - g * interval '1 second', 'view', 1000 FROM generate_series(1, 500) g"
 q "INSERT INTO video_events VALUES (1, 1, 1, now() + interval '30 years', 'view', 5), (1, 2, 1, now() + interval '40 years', 'view', 5),
      (1, 3, 1, now() + interval '50 years', 'view', 5)"
-show "before the worker's next pass" "SELECT parent, partition_count, oldest_bound, newest_bound, partitions_ahead, default_rows
-        FROM strata.partition_sets"
+q "SELECT strata.alter_partition_set('video_events', retention => '21 days')" >/dev/null
+show "before the worker's next pass (retention just set to 21 days)" "SELECT parent, partition_count, oldest_bound, newest_bound,
+        partitions_ahead, default_rows, actions_due FROM strata.partition_sets"
 
-echo "== waiting for the worker (retention drops days older than 30; late rows go home; far-future rows stay)"
+echo "== waiting for the worker (retention drops days older than 21; late rows go home; far-future rows stay)"
 for i in $(seq 1 30); do
-  [ "$(q "SELECT default_rows = 3 AND oldest_bound::timestamptz >= now() - interval '31 days' FROM strata.partition_sets")" = t ] && break
+  [ "$(q "SELECT default_rows = 3 AND oldest_bound::timestamptz >= now() - interval '22 days' FROM strata.partition_sets")" = t ] && break
   sleep 1
 done
 show "strata.workers" "SELECT datname, pid, state, passes, naptime_ms, last_pass_at FROM strata.workers"
 show "strata.partition_sets" "SELECT parent, partition_interval, premake, retention, partition_count, oldest_bound, newest_bound,
         partitions_ahead, default_rows, last_action, last_status FROM strata.partition_sets"
 show "what the worker did (strata.job_runs)" "SELECT job_kind, status, count(*), min(started_at)::time(0) AS first, max(finished_at)::time(0) AS last,
-        max(details->>'rows') AS rows_moved FROM strata.job_runs GROUP BY 1, 2 ORDER BY 1, 2"
+        max(details->>'rows') AS rows_moved, max(details->>'mode') AS detach_mode FROM strata.job_runs GROUP BY 1, 2 ORDER BY 1, 2"
 show "a new partition got the template (owner, grants, reloptions)" "SELECT c.relname, c.relowner::regrole, c.reloptions, c.relacl
         FROM pg_class c WHERE c.relname = 'video_events_p$(date -u -d '-1 day' +%Y%m%d)'"
 show "dashboard: views and watch time per channel, last 7 days, top 5 (partition pruning keeps it to 8 partitions)" \

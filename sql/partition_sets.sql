@@ -60,6 +60,14 @@ SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
 SELECT action, status, message FROM strata.run_maintenance('late') ORDER BY action, message;
 SELECT id, tableoid::regclass = 'late_default'::regclass AS in_default FROM late ORDER BY id;
 SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+-- The default partition gets the template too: owner and grants of the parent, the set's options.
+CREATE TABLE owned (id int NOT NULL) PARTITION BY RANGE (id);
+ALTER TABLE owned OWNER TO strata_app;
+GRANT SELECT ON owned TO strata_reader;
+SELECT strata.create_partition_set('owned', 'id', 100, premake => 0, default_partition => true, partition_options => '{fillfactor=70}');
+SELECT c.relname, c.relowner::regrole, c.reloptions, has_table_privilege('strata_reader', c.oid, 'SELECT') AS reader_can_select
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'owned'::regclass ORDER BY 1;
+DROP TABLE owned;
 -- The default-partition trap: a key beyond the horizon waits in the default partition; when premake
 -- reaches its range, the partition is created by moving that row, not by an ATTACH that would fail.
 CREATE TABLE trap (id int NOT NULL) PARTITION BY RANGE (id);

@@ -108,8 +108,8 @@ std::string MoveRowsSql(const TableRef& def, const TableRef& part, const std::st
          part.Sql() + " (" + cols + ") SELECT " + cols + " FROM moved";
 }
 
-std::string CreateDefaultSql(const TableRef& parent, const TableRef& def) {
-  return "CREATE TABLE " + def.Sql() + " PARTITION OF " + parent.Sql() + " DEFAULT";
+std::string AttachDefaultSql(const TableRef& parent, const TableRef& def) {
+  return "ALTER TABLE " + parent.Sql() + " ATTACH PARTITION " + def.Sql() + " DEFAULT";
 }
 
 }  // namespace strata::core

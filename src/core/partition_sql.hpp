@@ -49,7 +49,8 @@ std::string LockDefaultSql(const TableRef& def);
 // Moves one range's rows out of the default partition into the standalone table, in one statement.
 std::string MoveRowsSql(const TableRef& def, const TableRef& part, const std::string& key_column,
                         const std::vector<std::string>& columns, KeyKind kind, const Range& r);
-// CREATE TABLE def PARTITION OF parent DEFAULT
-std::string CreateDefaultSql(const TableRef& parent, const TableRef& def);
+// ALTER TABLE parent ATTACH PARTITION def DEFAULT (after CreateStandaloneSql and OwnershipSql, so the
+// default partition gets the same template as every other partition).
+std::string AttachDefaultSql(const TableRef& parent, const TableRef& def);
 
 }  // namespace strata::core

@@ -137,6 +137,36 @@ void ValidateReloptions(const std::vector<std::string>& opts) {
   });
 }
 
+// Warns when the role background maintenance will run as cannot create partitions in the schema.
+void WarnIfMaintainerLacksCreate(Oid parent) {
+  Oid role = InvalidOid, nsp = InvalidOid;
+  bool ok = true;
+  const char* rolename = config::role;
+  pg::Call([&] {
+    nsp = get_rel_namespace(parent);
+    role = (rolename && rolename[0]) ? get_role_oid(rolename, true) : InvalidOid;
+    if (!OidIsValid(role)) {
+      HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(parent));
+      if (HeapTupleIsValid(tup)) {
+        role = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+        ReleaseSysCache(tup);
+      }
+    }
+#if PG_VERSION_NUM >= 160000
+    ok = object_aclcheck(NamespaceRelationId, nsp, role, ACL_CREATE) == ACLCHECK_OK;
+#else
+    ok = pg_namespace_aclcheck(nsp, role, ACL_CREATE) == ACLCHECK_OK;
+#endif
+  });
+  if (ok) return;
+  const std::string r = pg::RoleName(role), n = pg::RelSchema(parent);
+  ereport(WARNING, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("role \"%s\", which background maintenance runs as, cannot create tables in schema \"%s\"",
+                           r.c_str(), n.c_str()),
+                    errhint("GRANT CREATE ON SCHEMA %s TO %s, or set strata.role to a role that may.",
+                            core::QuoteIdent(n).c_str(), core::QuoteIdent(r).c_str())));
+}
+
 void NoticeIfNoWorker() {
   if (!config::preloaded)
     ereport(NOTICE, (errmsg("strata's background worker is not running: partitions are maintained only when "
@@ -227,10 +257,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
     std::vector<SetRow> sets = LoadSets(parent);
     if (sets.size() != 1) throw core::Error(ERRCODE_INTERNAL_ERROR, "partition set vanished while being created");
     const SetRow& set = sets[0];
-    if (want_default && !info.has_default) {
-      const core::TableRef def{info.schema, core::DefaultPartitionName(set.spec)};
-      pg::Exec(core::CreateDefaultSql(core::TableRef{info.schema, info.name}, def));
-    }
+    if (want_default && !info.has_default) CreateDefaultPartition(set);
     if (start_key) created += CreateFrom(set, *start_key, 10000);
     std::vector<Outcome> outs;
     MaintainSet(set, Mode::kCreate, GetUserId(), &outs);
@@ -240,6 +267,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
   RecordJob("partition_set_create", shown, "ok", "created partition set", "{\"partitions_created\": " + std::to_string(created) + "}",
             GetCurrentTimestamp());
   pg::SpiFinish();
+  WarnIfMaintainerLacksCreate(parent);
   NoticeIfNoWorker();
   PG_RETURN_INT32(created);
 }

@@ -333,6 +333,16 @@ void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>*
   MoveDefaultRows(set, &facts, mode, run_as, out, &failures);
 }
 
+void CreateDefaultPartition(const SetRow& set) {
+  const TableRef parent{set.spec.schema, set.spec.parent};
+  const TableRef def{set.spec.schema, core::DefaultPartitionName(set.spec)};
+  core::PartitionTemplate t = set.tmpl;
+  FillOwnershipTemplate(set, &t);
+  pg::Exec(core::CreateStandaloneSql(parent, def, t));
+  for (const auto& sql : core::OwnershipSql(def, t)) pg::Exec(sql);
+  pg::Exec(core::AttachDefaultSql(parent, def));
+}
+
 int CreateFrom(const SetRow& set, int64_t start, int limit) {
   Facts facts = ReadFacts(set, true);
   const core::Plan plan = core::PlanMaintenance(set.spec, facts.state);
@@ -348,6 +358,8 @@ int CreateFrom(const SetRow& set, int64_t start, int limit) {
     todo.push_back({lo, core::AddSteps(set.spec.kind, set.spec.step, lo, 1)});
   }
   for (const auto& r : todo) {
+    // History older than the retention cutoff would be detached by the same call: skip it.
+    if (plan.retention_cutoff && r.hi <= *plan.retention_cutoff) continue;
     bool overlaps = false;
     for (const auto& p : facts.state.partitions) overlaps |= p.range.Overlaps(r);
     if (overlaps) continue;

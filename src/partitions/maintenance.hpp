@@ -46,6 +46,9 @@ int64_t JobBegin(const std::string& kind, const std::string& target, const std::
                  const std::string& details_json, const std::string& run_as);
 void JobEnd(int64_t id, const std::string& status, const std::string& message, const std::string& details_json);
 
+// Creates the set's default partition with the partition template and attaches it.
+void CreateDefaultPartition(const SetRow& set);
+
 // Runs an INSERT into strata.job_runs as the extension owner (session) or directly (worker).
 void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
                const std::string& message, const std::string& details_json, TimestampTz started);
