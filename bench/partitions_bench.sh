@@ -25,7 +25,7 @@ cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "max_wal_size = 8GB" "chec
   "strata.naptime = 3600" "max_locks_per_transaction = 1024" "autovacuum = off" >/dev/null
 q -d postgres "CREATE DATABASE bench" && q "CREATE EXTENSION strata" && q "CREATE SCHEMA partman" && q "CREATE EXTENSION pg_partman SCHEMA partman"
 
-ms() { date +%s%N | awk '{printf "%d", $1/1000000}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}'; }
 

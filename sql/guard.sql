@@ -1,21 +1,11 @@
 -- The C++/Postgres error boundary: every kind of error leaves the session usable and keeps its SQLSTATE.
--- err(sql): runs sql and shows SQLSTATE, message, detail and hint of its error (or 'no error').
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE s text; m text; d text; h text;
-BEGIN
-  EXECUTE q;
-  RETURN 'no error';
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-  RETURN s || ': ' || m || coalesce(E'\n  detail: ' || nullif(d, ''), '') || coalesce(E'\n  hint: ' || nullif(h, ''), '');
-END $f$;
 SELECT strata._guard_selftest('ok');
-SELECT pg_temp.err($$SELECT strata._guard_selftest('strata')$$);
+SELECT test_err($$SELECT strata._guard_selftest('strata')$$);
 SELECT 1 AS still_usable;
-SELECT pg_temp.err($$SELECT strata._guard_selftest('postgres')$$);
-SELECT pg_temp.err($$SELECT strata._guard_selftest('bad_alloc')$$);
-SELECT pg_temp.err($$SELECT strata._guard_selftest('std')$$);
-SELECT pg_temp.err($$SELECT strata._guard_selftest('unknown')$$);
+SELECT test_err($$SELECT strata._guard_selftest('postgres')$$);
+SELECT test_err($$SELECT strata._guard_selftest('bad_alloc')$$);
+SELECT test_err($$SELECT strata._guard_selftest('std')$$);
+SELECT test_err($$SELECT strata._guard_selftest('unknown')$$);
 -- Inside a transaction with a savepoint: the error rolls back to it and the transaction goes on.
 BEGIN;
 CREATE TABLE guard_t (x int);

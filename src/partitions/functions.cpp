@@ -160,21 +160,26 @@ void WarnIfMaintainerLacksCreate(Oid parent) {
   });
   if (ok) return;
   const std::string r = pg::RoleName(role), n = pg::RelSchema(parent);
-  ereport(WARNING, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("role \"%s\", which background maintenance runs as, cannot create tables in schema \"%s\"",
-                           r.c_str(), n.c_str()),
-                    errhint("GRANT CREATE ON SCHEMA %s TO %s, or set strata.role to a role that may.",
-                            core::QuoteIdent(n).c_str(), core::QuoteIdent(r).c_str())));
+  const std::string qn = core::QuoteIdent(n), qr = core::QuoteIdent(r);
+  pg::Call([&] {
+    ereport(WARNING, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                      errmsg("role \"%s\", which background maintenance runs as, cannot create tables in schema \"%s\"",
+                             r.c_str(), n.c_str()),
+                      errhint("GRANT CREATE ON SCHEMA %s TO %s, or set strata.role to a role that may.", qn.c_str(),
+                              qr.c_str())));
+  });
 }
 
 void NoticeIfNoWorker() {
-  if (!config::preloaded)
-    ereport(NOTICE, (errmsg("strata's background worker is not running: partitions are maintained only when "
-                            "strata.run_maintenance() is called"),
-                     errhint("Add strata to shared_preload_libraries and restart the server.")));
-  else if (!config::enabled)
-    ereport(NOTICE, (errmsg("strata.enabled is off: the background worker does no maintenance"),
-                     errhint("Set strata.enabled = on and reload the configuration.")));
+  pg::Call([] {
+    if (!config::preloaded)
+      ereport(NOTICE, (errmsg("strata's background worker is not running: partitions are maintained only when "
+                              "strata.run_maintenance() is called"),
+                       errhint("Add strata to shared_preload_libraries and restart the server.")));
+    else if (!config::enabled)
+      ereport(NOTICE, (errmsg("strata.enabled is off: the background worker does no maintenance"),
+                       errhint("Set strata.enabled = on and reload the configuration.")));
+  });
 }
 
 // Runs body with lock_timeout = strata.lock_timeout, restored afterwards.
@@ -228,8 +233,10 @@ STRATA_FUNCTION(strata_create_partition_set) {
     throw core::Error(ERRCODE_DUPLICATE_OBJECT, "table " + shown + " is already a partition set", {},
                       "Change it with strata.alter_partition_set() or remove it with strata.undo_partition_set().");
   if (info.has_default && !want_default) {
-    ereport(NOTICE, (errmsg("table %s already has a default partition; strata will keep it empty", shown.c_str()),
-                     errhint("Retention then detaches partitions with a brief ACCESS EXCLUSIVE lock on the parent.")));
+    pg::Call([&] {
+      ereport(NOTICE, (errmsg("table %s already has a default partition; strata will keep it empty", shown.c_str()),
+                       errhint("Retention then detaches partitions with a brief ACCESS EXCLUSIVE lock on the parent.")));
+    });
     want_default = true;
   }
   std::optional<int64_t> start_key;
@@ -247,10 +254,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
       "INSERT INTO strata.partition_set (parent, control_column, key_type, partition_interval, premake, retention, "
       "retention_keep_table, default_partition, partition_options, partition_tablespace) VALUES ($1::oid::regclass, "
       "$2, $3::oid::regtype, $4, $5::int, $6, $7::bool, $8::bool, $9::text[], $10)";
-  if (superuser())
-    pg::Query(insert, args);
-  else
-    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(insert, args); });
+  pg::AsExtensionOwner([&] { pg::Query(insert, args); });
 
   int created = 0;
   WithLockTimeout([&] {
@@ -282,10 +286,7 @@ STRATA_FUNCTION(strata_undo_partition_set) {
   const std::string del = "DELETE FROM strata.partition_set WHERE parent = $1::oid RETURNING 1";
   std::vector<pg::Row> rows;
   const std::vector<std::optional<std::string>> args{std::to_string(parent)};
-  if (superuser())
-    rows = pg::Query(del, args);
-  else
-    pg::AsRole(pg::ExtensionOwner(), [&] { rows = pg::Query(del, args); });
+  pg::AsExtensionOwner([&] { rows = pg::Query(del, args); });
   if (rows.empty())
     throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
                       "strata.partition_sets lists the managed tables.");
@@ -382,10 +383,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       "partition_options = coalesce($5::text[], partition_options), "
       "partition_tablespace = coalesce($6, partition_tablespace), enabled = coalesce($7::bool, enabled) "
       "WHERE parent = $1::oid";
-  if (superuser())
-    pg::Query(update, args);
-  else
-    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(update, args); });
+  pg::AsExtensionOwner([&] { pg::Query(update, args); });
   RecordJob("partition_set_alter", shown, "ok", "partition set settings changed", "{}", GetCurrentTimestamp());
   pg::SpiFinish();
   PG_RETURN_VOID();

@@ -149,8 +149,10 @@ void Finish(Mode mode, const SetRow& set, const std::string& action, const std::
       pg::BeginWorkerTxn();
       JobEnd(job, r.status, message, details);
       pg::CommitWorkerTxn();
-      ereport(LOG, (errmsg("strata: %s of %s for %s: %s", action.c_str(), partition.c_str(), target.c_str(),
-                           message.c_str())));
+      pg::Call([&] {
+        ereport(LOG, (errmsg("strata: %s of %s for %s: %s", action.c_str(), partition.c_str(), target.c_str(),
+                             message.c_str())));
+      });
     }
   } else if (mode == Mode::kSession) {
     RecordJob("partition_" + action, target, r.status, message, details, started);
@@ -294,15 +296,7 @@ void RecordJob(const std::string& kind, const std::string& target, const std::st
       "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as, started_at, finished_at) "
       "VALUES ($1, $2, $3, $4, $5::jsonb, current_user, $6::timestamptz, pg_catalog.clock_timestamp())";
   std::vector<std::optional<std::string>> args{kind, target, status, message, details_json, std::string(started_txt)};
-  Oid current;
-  int sec;
-  GetUserIdAndSecContext(&current, &sec);
-  if (superuser_arg(current)) {
-    pg::Query(sql, args);
-  } else {
-    // Callers may maintain their own tables without write access to strata's log.
-    pg::AsRole(pg::ExtensionOwner(), [&] { pg::Query(sql, args); });
-  }
+  pg::AsExtensionOwner([&] { pg::Query(sql, args); });
 }
 
 void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>* out) {
@@ -417,8 +411,10 @@ PassSummary WorkerPass() {
       pg::AbortWorkerTxn();
       set_failed = true;
       const std::string msg = e.what();
-      ereport(LOG, (errmsg("strata: maintenance of partition set %s.%s failed: %s", set.spec.schema.c_str(),
-                           set.spec.parent.c_str(), msg.c_str())));
+      pg::Call([&] {
+        ereport(LOG, (errmsg("strata: maintenance of partition set %s.%s failed: %s", set.spec.schema.c_str(),
+                             set.spec.parent.c_str(), msg.c_str())));
+      });
       pg::BeginWorkerTxn();
       RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", msg, "{}", now);
       pg::CommitWorkerTxn();

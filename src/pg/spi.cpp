@@ -156,6 +156,15 @@ Oid ExtensionOwner() {
   return owner;
 }
 
+void AsExtensionOwner(const std::function<void()>& fn) {
+  bool is_super = false;
+  Call([&] { is_super = superuser(); });
+  if (is_super)
+    fn();
+  else
+    AsRole(ExtensionOwner(), fn);
+}
+
 int NewGucLevel() {
   int level = 0;
   Call([&] { level = NewGUCNestLevel(); });

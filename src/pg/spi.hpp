@@ -39,6 +39,9 @@ void InSubTransaction(const std::function<void()>& fn);
 void AsRole(Oid role, const std::function<void()>& fn);
 // The owner of the strata extension in this database (for its catalog writes).
 Oid ExtensionOwner();
+// Runs fn with the rights to write strata's own tables: as is for a superuser, else as the extension
+// owner (callers may manage their own tables without write access to strata's catalog).
+void AsExtensionOwner(const std::function<void()>& fn);
 
 // Sets a GUC for the rest of the current (sub)transaction nest; pair with GucNestLevel/RestoreGucs.
 int NewGucLevel();

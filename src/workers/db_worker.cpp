@@ -72,7 +72,7 @@ void DbWorkerBody(Datum arg) {
     SetSlotState(SlotState::kNotInstalled);
     proc_exit(0);
   }
-  ereport(LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name)));
+  pg::Call([] { ereport(LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
   // Jobs left 'running' were cut short by a crash or kill of an earlier worker of this database.
   pg::BeginWorkerTxn();
   pg::Exec("UPDATE strata.job_runs SET status = 'crashed', finished_at = pg_catalog.clock_timestamp(), "
@@ -89,7 +89,7 @@ void DbWorkerBody(Datum arg) {
       ApplySessionSettings();
     }
     if (!ExtensionInstalled()) {
-      ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting")));
+      pg::Call([] { ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting"))); });
       SetSlotState(SlotState::kNotInstalled);
       proc_exit(0);
     }
@@ -117,7 +117,7 @@ void DbWorkerBody(Datum arg) {
       } catch (...) {
         int code = 0;
         const char* msg = pg::CurrentExceptionMessage(&code);
-        ereport(LOG, (errcode(code), errmsg("strata worker: maintenance pass failed: %s", msg)));
+        pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: maintenance pass failed: %s", msg))); });
         SetSlotError(msg);
         pg::AbortWorkerTxn();
         consecutive_errors++;
@@ -145,9 +145,16 @@ void DbWorkerBody(Datum arg) {
         pg::AbortWorkerTxn();
       }
     }
-    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, static_cast<long>(sleep_ms),
-                     PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
+    // Sleep until the deadline: the latch is also set by Postgres's own signals (sinval catch-up under
+    // heavy DDL, for one), which must not turn into extra passes. SIGHUP and SIGTERM end the wait.
+    const TimestampTz deadline = GetCurrentTimestamp() + sleep_ms * 1000;
+    for (;;) {
+      const long remaining = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+      if (remaining <= 0 || ConfigReloadPending) break;
+      (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+      pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+    }
   }
 }
 

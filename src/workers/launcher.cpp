@@ -125,8 +125,10 @@ void StartDue(TimestampTz now) {
     w.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle* h = nullptr;
     if (!RegisterDynamicBackgroundWorker(&w, &h)) {
-      ereport(LOG, (errmsg("strata launcher: no background worker slot free for database \"%s\"", db.name),
-                    errhint("Increase max_worker_processes.")));
+      pg::Call([&] {
+        ereport(LOG, (errmsg("strata launcher: no background worker slot free for database \"%s\"", db.name),
+                      errhint("Increase max_worker_processes.")));
+      });
       LWLockAcquire(shared->lock, LW_EXCLUSIVE);
       s->state = SlotState::kExited;
       s->next_start = now + int64_t(config::naptime_s) * 1000000;
@@ -169,6 +171,15 @@ void LauncherBody(Datum) {
     }
     const TimestampTz now = GetCurrentTimestamp();
     Reap(now);
+    // A CREATE EXTENSION committed somewhere: databases found without strata are probed again now
+    // (failed workers keep their backoff).
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    if (shared->rescan_requested) {
+      shared->rescan_requested = false;
+      for (auto& s : shared->slots)
+        if (s.state == SlotState::kNotInstalled || s.state == SlotState::kExited) s.next_start = 0;
+    }
+    LWLockRelease(shared->lock);
     if (config::enabled) StartDue(now);
     // Wake at the next due restart or after a naptime, whichever comes first.
     int64_t wait_ms = int64_t(config::naptime_s) * 1000;

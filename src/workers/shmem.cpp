@@ -35,7 +35,8 @@ void ShmemStartup() {
 void XactCallback(XactEvent event, void*) {
   // Runs at commit/abort: only flags and SetLatch, which cannot fail.
   if (event == XACT_EVENT_COMMIT && wake_pending && shared != nullptr) {
-    LWLockAcquire(shared->lock, LW_SHARED);
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    shared->rescan_requested = true;
     if (shared->launcher_latch) SetLatch(shared->launcher_latch);
     LWLockRelease(shared->lock);
   }

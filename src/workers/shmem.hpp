@@ -1,5 +1,7 @@
 // Shared state of the launcher and database workers. One slot per database the launcher has seen;
 // protected by `lock` except the fields a worker owns while running (written only by that worker).
+// LWLockAcquire/Release and SetLatch are called outside pg::Call: they raise no ERROR short of holding more
+// than the fixed number of LWLocks at once, and strata never holds more than this one.
 #pragma once
 
 #include "workers/workers.hpp"
@@ -25,6 +27,7 @@ struct Shared {
   LWLock* lock;
   pid_t launcher_pid;
   Latch* launcher_latch;
+  bool rescan_requested;  // set at the commit of CREATE EXTENSION: probe every database again now
   DbSlot slots[kMaxDatabases];
 };
 
