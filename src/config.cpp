@@ -25,9 +25,12 @@ void Init() {
   DefineCustomStringVariable("strata.role", "Role that background maintenance runs as.",
                              "Empty: each partition set is maintained as the owner of its parent table.",
                              &role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("strata.max_workers", "Maximum number of strata database workers at once.",
-                          "Each needs a slot in max_worker_processes; the launcher takes one more.",
-                          &max_workers, 8, 1, 128, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  // A PGC_POSTMASTER variable can only be defined while preloading (defining it later is FATAL); it
+  // only matters to the workers, which exist only then.
+  if (preloaded)
+    DefineCustomIntVariable("strata.max_workers", "Maximum number of strata database workers at once.",
+                            "Each needs a slot in max_worker_processes; the launcher takes one more.",
+                            &max_workers, 8, 1, 128, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.lock_timeout",
                           "Longest time any DDL run by strata waits for a lock before giving up and retrying.",
                           nullptr, &lock_timeout_ms, 200, 1, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
