@@ -60,6 +60,10 @@ SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
 SELECT action, status, message FROM strata.run_maintenance('late') ORDER BY action, message;
 SELECT id, tableoid::regclass = 'late_default'::regclass AS in_default FROM late ORDER BY id;
 SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+-- Anyone may read the view; rows in a default partition they may not read show as NULL.
+SET ROLE strata_reader;
+SELECT parent, partition_count, default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
+RESET ROLE;
 -- The default partition gets the template too: owner and grants of the parent, the set's options.
 CREATE TABLE owned (id int NOT NULL) PARTITION BY RANGE (id);
 ALTER TABLE owned OWNER TO strata_app;

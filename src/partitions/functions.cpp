@@ -411,7 +411,11 @@ STRATA_FUNCTION(strata_partition_set_state) {
     if (p.detach_pending) pending = core::QualifiedName(p.schema, p.name);
   }
   std::optional<std::string> default_rows;
-  if (OidIsValid(f.default_oid)) {
+  bool may_read_default = false;
+  const Oid def = f.default_oid;
+  pg::Call([&] { may_read_default = OidIsValid(def) && pg_class_aclcheck(def, GetUserId(), ACL_SELECT) == ACLCHECK_OK; });
+  // The view is readable by everyone; the row count only by those who may read the default partition.
+  if (may_read_default) {
     const auto rows = pg::Query("SELECT count(*) FROM ONLY " + core::QualifiedName(f.default_schema, f.default_name));
     default_rows = rows[0][0];
   }
