@@ -1,0 +1,238 @@
+// Quantile sketch with a relative-error guarantee (DDSketch-style log buckets), free of Postgres.
+// Terms: relative accuracy a gives gamma = (1+a)/(1-a); a positive value x falls in bucket
+// ceil(log_gamma(x)), whose representative 2*gamma^i/(gamma+1) is within a*x of every value in it.
+// Negative values use a mirrored store, zeros a counter. Buckets are never collapsed, so merging is
+// adding counts: merged sketches are bit-for-bit the sketch of all values at once, in any order.
+// count, min and max are exact; the mean is derived from the buckets (a floating-point sum would make
+// merges depend on order), so it carries the same relative accuracy for same-signed data.
+#pragma once
+#include "core/no_postgres.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/sketch/bytes.hpp"
+
+namespace strata::core::sketch {
+
+inline constexpr double kQMinAccuracy = 0.001;
+inline constexpr double kQMaxAccuracy = 0.2;
+inline constexpr double kQDefaultAccuracy = 0.005;
+// Bucket indexes of every finite double at the finest accuracy fit in +-(1 << 20).
+inline constexpr int32_t kQMaxIndex = 1 << 20;
+
+inline void CheckQAccuracy(double a) {
+  if (!(a >= kQMinAccuracy && a <= kQMaxAccuracy))
+    throw Error(MakeSqlstate("22023"), "qsketch relative accuracy must be between 0.001 and 0.2", {},
+                "0.005 (the default) keeps every quantile within 0.5% of a value of the data.");
+}
+
+template <class Alloc = std::allocator<uint8_t>>
+class BasicQSketch {
+  using U64Alloc = typename std::allocator_traits<Alloc>::template rebind_alloc<uint64_t>;
+
+  // Counts of a contiguous range of bucket indexes [offset, offset + counts.size()).
+  struct Store {
+    explicit Store(const Alloc& a) : counts(U64Alloc(a)) {}
+    int32_t offset = 0;
+    std::vector<uint64_t, U64Alloc> counts;
+
+    void Add(int32_t idx, uint64_t n) {
+      if (counts.empty()) {
+        offset = idx;
+        counts.assign(1, 0);
+      } else if (idx < offset) {
+        // Grow downwards with headroom, so data arriving in descending order stays amortized O(1).
+        const size_t head = size_t(offset - idx) + counts.size() / 4;
+        counts.insert(counts.begin(), head, 0);
+        offset -= int32_t(head);
+      }
+      const size_t pos = size_t(idx - offset);
+      if (pos >= counts.size()) counts.resize(pos + 1 + counts.size() / 4, 0);
+      counts[pos] += n;
+    }
+    // Drops zero counts at both ends (the canonical form).
+    void Trim() {
+      size_t b = 0;
+      while (b < counts.size() && counts[b] == 0) b++;
+      if (b == counts.size()) {
+        counts.clear();
+        offset = 0;
+        return;
+      }
+      size_t e = counts.size();
+      while (counts[e - 1] == 0) e--;
+      counts.erase(counts.begin() + e, counts.end());
+      counts.erase(counts.begin(), counts.begin() + b);
+      offset += int32_t(b);
+    }
+    uint64_t Total() const {
+      uint64_t t = 0;
+      for (uint64_t c : counts) t += c;
+      return t;
+    }
+  };
+
+ public:
+  explicit BasicQSketch(double accuracy = kQDefaultAccuracy, const Alloc& a = Alloc())
+      : alpha_(accuracy), pos_(a), neg_(a) {
+    CheckQAccuracy(accuracy);
+    gamma_ = (1 + alpha_) / (1 - alpha_);
+    inv_log_gamma_ = 1.0 / std::log(gamma_);
+  }
+
+  double accuracy() const { return alpha_; }
+  uint64_t count() const { return count_; }
+  double min() const { return min_; }
+  double max() const { return max_; }
+
+  void Add(double x) {
+    if (!std::isfinite(x))
+      throw Error(MakeSqlstate("22023"), "qsketch cannot hold NaN or infinity", {},
+                  "Filter such values out, for example WHERE x <> 'NaN' AND x <> 'Infinity'.");
+    if (count_ == 0) {
+      min_ = max_ = x;
+    } else {
+      min_ = std::min(min_, x);
+      max_ = std::max(max_, x);
+    }
+    count_++;
+    if (x > 0)
+      pos_.Add(Index(x), 1);
+    else if (x < 0)
+      neg_.Add(Index(-x), 1);
+    else
+      zero_++;
+  }
+
+  void Merge(const BasicQSketch& o) {
+    if (o.alpha_ != alpha_)
+      throw Error(MakeSqlstate("22023"), "cannot merge qsketches of different relative accuracy", {},
+                  "Build the sketches to be merged with the same relative_accuracy.");
+    if (o.count_ == 0) return;
+    if (count_ == 0) {
+      min_ = o.min_;
+      max_ = o.max_;
+    } else {
+      min_ = std::min(min_, o.min_);
+      max_ = std::max(max_, o.max_);
+    }
+    count_ += o.count_;
+    zero_ += o.zero_;
+    for (size_t i = 0; i < o.pos_.counts.size(); i++)
+      if (o.pos_.counts[i]) pos_.Add(o.pos_.offset + int32_t(i), o.pos_.counts[i]);
+    for (size_t i = 0; i < o.neg_.counts.size(); i++)
+      if (o.neg_.counts[i]) neg_.Add(o.neg_.offset + int32_t(i), o.neg_.counts[i]);
+  }
+
+  // The q-quantile (0 <= q <= 1): a value within the relative accuracy of the data's q-quantile
+  // (lower quantile: rank floor(q * (count - 1))). q = 0 and 1 give the exact min and max.
+  double Quantile(double q) const {
+    if (!(q >= 0 && q <= 1))
+      throw Error(MakeSqlstate("22003"), "quantile must be between 0 and 1");
+    if (count_ == 0) return std::nan("");
+    if (q == 0) return min_;
+    if (q == 1) return max_;
+    const uint64_t rank = static_cast<uint64_t>(q * double(count_ - 1));
+    uint64_t seen = 0;
+    for (size_t i = neg_.counts.size(); i-- > 0;) {
+      seen += neg_.counts[i];
+      if (seen > rank) return Clamp(-Value(neg_.offset + int32_t(i)));
+    }
+    seen += zero_;
+    if (seen > rank) return 0.0;
+    for (size_t i = 0; i < pos_.counts.size(); i++) {
+      seen += pos_.counts[i];
+      if (seen > rank) return Clamp(Value(pos_.offset + int32_t(i)));
+    }
+    return max_;
+  }
+
+  // Mean from bucket representatives (exact when all values sit in one bucket).
+  double Mean() const {
+    if (count_ == 0) return std::nan("");
+    double s = 0;
+    for (size_t i = 0; i < pos_.counts.size(); i++)
+      if (pos_.counts[i]) s += double(pos_.counts[i]) * Value(pos_.offset + int32_t(i));
+    for (size_t i = 0; i < neg_.counts.size(); i++)
+      if (neg_.counts[i]) s -= double(neg_.counts[i]) * Value(neg_.offset + int32_t(i));
+    return std::min(max_, std::max(min_, s / double(count_)));
+  }
+
+  template <class Buf>
+  void Serialize(Buf* out) {
+    pos_.Trim();
+    neg_.Trim();
+    ByteWriter<Buf> w(out);
+    w.U8(kFormatVersion);
+    w.U8(static_cast<uint8_t>(SketchTag::kQSketch));
+    w.F64(alpha_);
+    w.Var(count_);
+    w.Var(zero_);
+    w.F64(min_);
+    w.F64(max_);
+    for (const Store* s : {&pos_, &neg_}) {
+      w.I32(s->offset);
+      w.Var(s->counts.size());
+      for (uint64_t c : s->counts) w.Var(c);
+    }
+  }
+
+  static BasicQSketch Deserialize(const uint8_t* data, size_t len, const Alloc& a = Alloc()) {
+    ByteReader r(data, len);
+    ReadHeader(r, SketchTag::kQSketch);
+    const double alpha = r.F64();
+    if (!(alpha >= kQMinAccuracy && alpha <= kQMaxAccuracy)) Corrupt("relative accuracy out of range");
+    BasicQSketch q(alpha, a);
+    q.count_ = r.Var();
+    q.zero_ = r.Var();
+    q.min_ = r.F64();
+    q.max_ = r.F64();
+    uint64_t sum = q.zero_;
+    for (Store* s : {&q.pos_, &q.neg_}) {
+      s->offset = r.I32();
+      const uint64_t n = r.Var();
+      // Each count takes at least one byte: n is bounded by the input, so is the allocation.
+      if (n > r.remaining()) Corrupt("bucket count exceeds the data");
+      if (s->offset < -kQMaxIndex || s->offset > kQMaxIndex || int64_t(s->offset) + int64_t(n) > kQMaxIndex + 1)
+        Corrupt("bucket index out of range");
+      s->counts.reserve(n);
+      for (uint64_t i = 0; i < n; i++) {
+        const uint64_t c = r.Var();
+        if (c > q.count_) Corrupt("bucket count exceeds the total");
+        sum += c;
+        if (sum > q.count_) Corrupt("bucket counts exceed the total");
+        s->counts.push_back(c);
+      }
+      if (n > 0 && (s->counts.front() == 0 || s->counts.back() == 0)) Corrupt("buckets not trimmed");
+      if (n == 0 && s->offset != 0) Corrupt("empty store with an offset");
+    }
+    r.ExpectEnd();
+    if (sum != q.count_) Corrupt("bucket counts do not add up to the total");
+    if (q.count_ > 0 && !(std::isfinite(q.min_) && std::isfinite(q.max_) && q.min_ <= q.max_))
+      Corrupt("min and max are not a finite range");
+    if (q.count_ == 0 && (q.min_ != 0 || q.max_ != 0)) Corrupt("empty sketch with a range");
+    return q;
+  }
+
+ private:
+  int32_t Index(double x) const {
+    const double l = std::ceil(std::log(x) * inv_log_gamma_);
+    return static_cast<int32_t>(std::max(-double(kQMaxIndex), std::min(double(kQMaxIndex), l)));
+  }
+  double Value(int32_t i) const { return 2.0 * std::pow(gamma_, i) / (gamma_ + 1.0); }
+  double Clamp(double v) const { return std::min(max_, std::max(min_, v)); }
+
+  double alpha_, gamma_, inv_log_gamma_;
+  uint64_t count_ = 0, zero_ = 0;
+  double min_ = 0, max_ = 0;
+  Store pos_, neg_;
+};
+
+using QSketch = BasicQSketch<>;
+
+}  // namespace strata::core::sketch

@@ -1,0 +1,313 @@
+// Unit tests of the sketches: accuracy, exact (bitwise) merges, round trips, hostile input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/sketch/hash.hpp"
+#include "core/sketch/hll.hpp"
+#include "core/sketch/qsketch.hpp"
+#include "core/sketch/topk.hpp"
+
+using namespace strata::core;
+using namespace strata::core::sketch;
+
+namespace {
+
+template <class S>
+std::vector<uint8_t> Bytes(S s) {  // by value: serialization compacts
+  std::vector<uint8_t> out;
+  s.Serialize(&out);
+  return out;
+}
+
+Hll HllOf(uint64_t from, uint64_t to, int p = kHllDefaultPrecision) {
+  Hll h(p);
+  for (uint64_t i = from; i < to; i++) h.AddHash(HashInt64(int64_t(i)));
+  return h;
+}
+
+// Zipf(s) sampler over [1, n] by inverse CDF.
+struct Zipf {
+  Zipf(uint64_t n, double s, uint64_t seed) : rng(seed) {
+    cdf.reserve(n);
+    double sum = 0;
+    for (uint64_t i = 1; i <= n; i++) cdf.push_back(sum += 1.0 / std::pow(double(i), s));
+    for (double& c : cdf) c /= sum;
+  }
+  uint64_t operator()() {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return uint64_t(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin()) + 1;
+  }
+  std::mt19937_64 rng;
+  std::vector<double> cdf;
+};
+
+}  // namespace
+
+TEST(SketchHash, KnownAnswersAreStable) {
+  // XXH3-64 of the empty input, from the XXH3 specification; and strata's integer hashing.
+  EXPECT_EQ(HashBytes("", 0), 0x2D06800538D394C2ULL);
+  EXPECT_EQ(HashInt64(1), HashBytes("\x01\0\0\0\0\0\0\0", 8));
+  EXPECT_EQ(HashInt64(-1), HashBytes("\xff\xff\xff\xff\xff\xff\xff\xff", 8));
+}
+
+TEST(Hll, SmallSetsAreCountedExactly) {
+  for (uint64_t n : {0, 1, 2, 10, 100, 300, 1000, 3000}) {
+    Hll h = HllOf(0, n);
+    EXPECT_TRUE(h.is_sparse()) << n;
+    EXPECT_NEAR(h.Estimate(), double(n), std::max(0.5, n * 0.001)) << n;
+  }
+}
+
+TEST(Hll, AccuracyAcrossScalesWithinFourSigma) {
+  const double sigma = 1.04 / std::sqrt(double(1 << kHllDefaultPrecision));
+  for (uint64_t n : {1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL}) {
+    Hll h = HllOf(n * 7, n * 8);
+    EXPECT_NEAR(h.Estimate() / double(n), 1.0, 4 * sigma) << n;
+  }
+}
+
+TEST(Hll, NoMidRangeBias) {
+  // The mean of 40 independent estimates at 5,000 distinct values (dense, where linear counting and the
+  // raw estimator hand over) is within 4 standard errors of the mean.
+  const double sigma = 1.04 / std::sqrt(double(1 << kHllDefaultPrecision));
+  double sum = 0;
+  for (uint64_t run = 0; run < 40; run++) {
+    Hll h = HllOf(run * 1000003, run * 1000003 + 5000);
+    ASSERT_FALSE(h.is_sparse());
+    sum += h.Estimate() / 5000.0;
+  }
+  EXPECT_NEAR(sum / 40, 1.0, 4 * sigma / std::sqrt(40.0));
+}
+
+TEST(Hll, ZipfAndLogNormalKeysCountDistinctValues) {
+  Zipf z(2000000, 1.1, 7);
+  std::unordered_set<uint64_t> exact;
+  Hll h;
+  for (int i = 0; i < 2000000; i++) {
+    const uint64_t v = z();
+    exact.insert(v);
+    h.AddHash(HashInt64(int64_t(v)));
+  }
+  EXPECT_NEAR(h.Estimate() / double(exact.size()), 1.0, 0.033);
+  std::lognormal_distribution<double> ln(8, 2);
+  std::mt19937_64 rng(3);
+  exact.clear();
+  Hll h2;
+  for (int i = 0; i < 300000; i++) {
+    const uint64_t v = uint64_t(ln(rng));
+    exact.insert(v);
+    h2.AddHash(HashInt64(int64_t(v)));
+  }
+  EXPECT_NEAR(h2.Estimate() / double(exact.size()), 1.0, 0.033);
+}
+
+TEST(Hll, MergeIsExactCommutativeAndAssociativeBitwise) {
+  for (uint64_t n : {500ULL, 2000ULL, 5000ULL, 200000ULL}) {  // sparse, near the switch, dense
+    const auto whole = Bytes(HllOf(0, n));
+    Hll a = HllOf(0, n / 3), b = HllOf(n / 3, 2 * n / 3), c = HllOf(2 * n / 3, n);
+    Hll ab = a;
+    ab.Merge(b);
+    Hll ab_c = ab;
+    ab_c.Merge(c);
+    Hll bc = b;
+    bc.Merge(c);
+    Hll a_bc = a;
+    a_bc.Merge(bc);
+    Hll cba = c;
+    cba.Merge(b);
+    cba.Merge(a);
+    EXPECT_EQ(Bytes(ab_c), whole) << n;
+    EXPECT_EQ(Bytes(a_bc), whole) << n;
+    EXPECT_EQ(Bytes(cba), whole) << n;
+    // Overlapping parts merge to the union.
+    Hll o1 = HllOf(0, 2 * n / 3), o2 = HllOf(n / 3, n);
+    o1.Merge(o2);
+    EXPECT_EQ(Bytes(o1), whole) << n;
+  }
+}
+
+TEST(Hll, DifferentPrecisionsFoldExactly) {
+  for (uint64_t n : {100ULL, 100000ULL}) {
+    Hll fine = HllOf(0, n / 2, 14), coarse = HllOf(n / 2, n, 11);
+    fine.Merge(coarse);
+    EXPECT_EQ(fine.precision(), 11);
+    EXPECT_EQ(Bytes(fine), Bytes(HllOf(0, n, 11))) << n;
+  }
+}
+
+TEST(Hll, RoundTripAndSizes) {
+  for (uint64_t n : {10ULL, 1000ULL, 1000000ULL}) {
+    const auto b = Bytes(HllOf(0, n));
+    Hll back = Hll::Deserialize(b.data(), b.size());
+    EXPECT_EQ(Bytes(back), b);
+    RecordProperty("bytes_at_" + std::to_string(n), int(b.size()));
+  }
+  EXPECT_EQ(Bytes(HllOf(0, 10)).size(), 4u + 4 + 10 * 4);
+  EXPECT_EQ(Bytes(HllOf(0, 1000000)).size(), 4u + (1u << 14) * 6 / 8);
+}
+
+TEST(Hll, EveryTruncationAndRandomCorruptionIsRefusedOrValid) {
+  for (uint64_t n : {10ULL, 100000ULL}) {
+    const auto b = Bytes(HllOf(0, n));
+    for (size_t len = 0; len < b.size(); len++) EXPECT_THROW(Hll::Deserialize(b.data(), len), Error) << len;
+    std::mt19937 rng(1);
+    for (int i = 0; i < 2000; i++) {
+      auto c = b;
+      c[rng() % c.size()] ^= uint8_t(1 + rng() % 255);
+      try {
+        Hll h = Hll::Deserialize(c.data(), c.size());
+        (void) h.Estimate();
+      } catch (const Error& e) {
+        EXPECT_EQ(e.sqlstate(), kInvalidBinary);
+      }
+    }
+  }
+  const uint8_t future[] = {9, 'H', 14, 0, 0, 0, 0, 0};
+  EXPECT_THROW(Hll::Deserialize(future, sizeof future), Error);
+  EXPECT_THROW(Hll(3), Error);
+  EXPECT_THROW(Hll(19), Error);
+}
+
+namespace {
+double ExactQuantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[size_t(q * double(v.size() - 1))];
+}
+}  // namespace
+
+TEST(QSketch, RelativeAccuracyOnLogNormalUniformAndSignedData) {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> ln(9, 1.5);
+  std::uniform_real_distribution<double> un(-1000, 1000);
+  for (int dist = 0; dist < 2; dist++) {
+    std::vector<double> v;
+    QSketch q;
+    for (int i = 0; i < 1000000; i++) {
+      const double x = dist == 0 ? ln(rng) : (i % 100 == 0 ? 0.0 : un(rng));
+      v.push_back(x);
+      q.Add(x);
+    }
+    for (double p : {0.01, 0.5, 0.9, 0.99, 0.999}) {
+      const double exact = ExactQuantile(v, p);
+      EXPECT_LE(std::fabs(q.Quantile(p) - exact), kQDefaultAccuracy * std::fabs(exact) + 1e-12) << dist << " " << p;
+    }
+    EXPECT_EQ(q.Quantile(0), *std::min_element(v.begin(), v.end()));
+    EXPECT_EQ(q.Quantile(1), *std::max_element(v.begin(), v.end()));
+    EXPECT_EQ(q.count(), v.size());
+  }
+}
+
+TEST(QSketch, MeanWithinAccuracyForPositiveData) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> ln(6, 1);
+  QSketch q;
+  double sum = 0;
+  for (int i = 0; i < 100000; i++) {
+    const double x = ln(rng);
+    sum += x;
+    q.Add(x);
+  }
+  EXPECT_NEAR(q.Mean() / (sum / 100000), 1.0, kQDefaultAccuracy);
+}
+
+TEST(QSketch, MergeIsBitwiseTheSketchOfAllValues) {
+  std::mt19937_64 rng(2);
+  std::lognormal_distribution<double> ln(5, 2);
+  std::vector<double> v;
+  for (int i = 0; i < 50000; i++) v.push_back(i % 7 == 0 ? -ln(rng) : (i % 11 == 0 ? 0 : ln(rng)));
+  QSketch whole;
+  for (double x : v) whole.Add(x);
+  // 24 "hourly" parts merged in two different orders and groupings.
+  std::vector<QSketch> parts(24);
+  for (size_t i = 0; i < v.size(); i++) parts[i % 24].Add(v[i]);
+  QSketch fwd, rev, tree;
+  for (auto& p : parts) fwd.Merge(p);
+  for (size_t i = parts.size(); i-- > 0;) rev.Merge(parts[i]);
+  for (size_t i = 0; i < parts.size(); i += 2) {
+    QSketch pair = parts[i + 1];
+    pair.Merge(parts[i]);
+    tree.Merge(pair);
+  }
+  const auto w = Bytes(whole);
+  EXPECT_EQ(Bytes(fwd), w);
+  EXPECT_EQ(Bytes(rev), w);
+  EXPECT_EQ(Bytes(tree), w);
+  QSketch other(0.01);
+  EXPECT_THROW(other.Merge(whole), Error);
+}
+
+TEST(QSketch, RoundTripRefusalsAndHostileInput) {
+  QSketch q;
+  for (double x : {3.0, -2.0, 0.0, 1e300, 1e-300}) q.Add(x);
+  const auto b = Bytes(q);
+  EXPECT_EQ(Bytes(QSketch::Deserialize(b.data(), b.size())), b);
+  for (size_t len = 0; len < b.size(); len++) EXPECT_THROW(QSketch::Deserialize(b.data(), len), Error);
+  std::mt19937 rng(3);
+  for (int i = 0; i < 5000; i++) {
+    auto c = b;
+    c[rng() % c.size()] ^= uint8_t(1 + rng() % 255);
+    try {
+      QSketch d = QSketch::Deserialize(c.data(), c.size());
+      (void) d.Quantile(0.5);
+    } catch (const Error&) {
+    }
+  }
+  EXPECT_THROW(q.Add(std::nan("")), Error);
+  EXPECT_THROW(q.Add(INFINITY), Error);
+  EXPECT_THROW(q.Quantile(1.5), Error);
+  EXPECT_THROW(QSketch(0.5), Error);
+}
+
+TEST(TopK, FindsHeavyHittersWithinTheBound) {
+  Zipf z(100000, 1.2, 9);
+  std::unordered_map<std::string, uint64_t> exact;
+  TopK t(10);
+  for (int i = 0; i < 1000000; i++) {
+    const std::string item = std::to_string(z());
+    exact[item]++;
+    t.Add(item);
+  }
+  EXPECT_LE(t.error(), t.total() / (t.capacity() + 1));
+  std::vector<std::pair<uint64_t, std::string>> truth;
+  for (auto& [item, c] : exact) truth.emplace_back(c, item);
+  std::sort(truth.rbegin(), truth.rend());
+  const auto top = t.Top();
+  ASSERT_EQ(top.size(), 10u);
+  for (size_t i = 0; i < 10; i++) {
+    const uint64_t real = exact[top[i].item];
+    EXPECT_LE(top[i].count, real);
+    EXPECT_LE(real, top[i].count + t.error());
+    EXPECT_EQ(top[i].item, truth[i].second);  // Zipf's head is far above the error bound
+  }
+}
+
+TEST(TopK, MergeKeepsTheBoundAndCommutes) {
+  Zipf z(50000, 1.1, 4);
+  TopK a(5), b(5);
+  std::unordered_map<std::string, uint64_t> exact;
+  for (int i = 0; i < 400000; i++) {
+    const std::string item = std::to_string(z());
+    exact[item]++;
+    (i % 2 ? a : b).Add(item);
+  }
+  TopK ab = a, ba = b;
+  ab.Merge(b);
+  ba.Merge(a);
+  EXPECT_EQ(Bytes(ab), Bytes(ba));
+  EXPECT_LE(ab.error(), ab.total() / (ab.capacity() + 1) + 1);
+  for (const auto& it : ab.Top()) {
+    EXPECT_LE(it.count, exact[it.item]);
+    EXPECT_LE(exact[it.item], it.count + ab.error());
+  }
+  const auto bytes = Bytes(ab);
+  EXPECT_EQ(Bytes(TopK::Deserialize(bytes.data(), bytes.size())), bytes);
+  for (size_t len = 0; len < bytes.size(); len += 7) EXPECT_THROW(TopK::Deserialize(bytes.data(), len), Error);
+  EXPECT_THROW(TopK(0), Error);
+  TopK other(6);
+  EXPECT_THROW(other.Merge(a), Error);
+}
