@@ -2,15 +2,16 @@
 # (pg_regress), `make isolationcheck` (pg_isolation_regress), `make unit` (GoogleTest via CMake/CTest).
 EXTENSION = strata
 MODULE_big = strata
-EXTVERSION = 0.1.0
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard src/partitions/*.cpp) \
+            $(wildcard src/aggregates/*.cpp) \
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql results regression.diffs regression.out output_iso
+# Install and upgrade scripts (released ones are never edited); 0.2.0 installs as 0.1.0 + upgrade.
+DATA = $(wildcard src/sql/$(EXTENSION)--*.sql)
+EXTRA_CLEAN = results regression.diffs regression.out output_iso
 
 REGRESS = $(basename $(notdir $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=strata
@@ -30,9 +31,6 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-$(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION)--$(EXTVERSION).sql
-	cp $< $@
 
 .PHONY: unit isolationcheck
 unit:

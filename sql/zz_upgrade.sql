@@ -1,0 +1,20 @@
+-- Upgrades: install 0.1.0, use it, ALTER EXTENSION UPDATE, and compare with a fresh install.
+CREATE TABLE objects_fresh AS
+  SELECT pg_describe_object(classid, objid, objsubid) AS object FROM pg_depend
+   WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');
+DROP EXTENSION strata CASCADE;
+CREATE EXTENSION strata VERSION '0.1.0';
+CREATE TABLE up (id int NOT NULL) PARTITION BY RANGE (id);
+SELECT strata.create_partition_set('up', 'id', 10, premake => 1);
+ALTER EXTENSION strata UPDATE TO '0.2.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+-- The set survived the update and the new types work.
+SELECT parent, partition_count FROM strata.partition_sets;
+SELECT strata.distinct_count(strata.hll_agg(g)) FROM generate_series(1, 42) g;
+SELECT object FROM objects_fresh EXCEPT
+SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');
+SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata')
+EXCEPT SELECT object FROM objects_fresh;
+DROP TABLE up, objects_fresh;

@@ -1,0 +1,74 @@
+// SQL functions of strata.qsketch: I/O, qsketch_agg, merge, quantile(s), count/min/max/mean.
+#include "aggregates/sketch_glue.hpp"
+#include "core/sketch/qsketch.hpp"
+
+extern "C" {
+#include "utils/array.h"
+}
+
+namespace strata::aggregates {
+namespace {
+
+using QSketch = core::sketch::BasicQSketch<Alloc>;
+
+Datum Trans(FunctionCallInfo fcinfo, double accuracy) {
+  MemoryContext cxt = AggContext(fcinfo);
+  QSketch* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<QSketch*>(PG_GETARG_POINTER(0));
+  if (PG_ARGISNULL(1)) {  // NULLs are skipped; no non-NULL value means a NULL result
+    if (s == nullptr) PG_RETURN_NULL();
+    PG_RETURN_POINTER(s);
+  }
+  if (s == nullptr) s = NewIn<QSketch>(cxt, accuracy);
+  s->Add(PG_GETARG_FLOAT8(1));
+  PG_RETURN_POINTER(s);
+}
+
+QSketch* Arg(FunctionCallInfo fcinfo) { return FromValue<QSketch>(CurrentMemoryContext, PG_GETARG_DATUM(0)); }
+
+}  // namespace
+}  // namespace strata::aggregates
+
+using namespace strata::aggregates;
+namespace pg = strata::pg;
+
+STRATA_FUNCTION(strata_qsketch_in) { return TextIn<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_out) { return TextOut(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_recv) { return BinaryRecv<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_send) { return BinarySend(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_trans) { return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy); }
+STRATA_FUNCTION(strata_qsketch_trans_a) {
+  if (PG_ARGISNULL(1) || !PG_ARGISNULL(0)) return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy);
+  if (PG_ARGISNULL(2))
+    throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "qsketch relative accuracy must not be null");
+  const double a = PG_GETARG_FLOAT8(2);
+  strata::core::sketch::CheckQAccuracy(a);
+  return Trans(fcinfo, a);
+}
+STRATA_FUNCTION(strata_qsketch_final) { return Final<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_combine) { return Combine<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_serial) { return Serial<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_deserial) { return Deserial<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_merge_trans) { return MergeTrans<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_merge) { return MergeValues<QSketch>(fcinfo); }
+STRATA_FUNCTION(strata_qsketch_quantile) { PG_RETURN_FLOAT8(Arg(fcinfo)->Quantile(PG_GETARG_FLOAT8(1))); }
+STRATA_FUNCTION(strata_qsketch_quantiles) {
+  QSketch* s = Arg(fcinfo);
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
+  pg::Call([&] {
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+  });
+  for (int i = 0; i < n; i++) {
+    if (nulls[i]) throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "quantiles must not contain nulls");
+    elems[i] = Float8GetDatum(s->Quantile(DatumGetFloat8(elems[i])));
+  }
+  ArrayType* out = nullptr;
+  pg::Call([&] { out = construct_array(elems, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE); });
+  PG_RETURN_ARRAYTYPE_P(out);
+}
+STRATA_FUNCTION(strata_qsketch_count) { PG_RETURN_INT64(static_cast<int64>(Arg(fcinfo)->count())); }
+STRATA_FUNCTION(strata_qsketch_min) { PG_RETURN_FLOAT8(Arg(fcinfo)->min()); }
+STRATA_FUNCTION(strata_qsketch_max) { PG_RETURN_FLOAT8(Arg(fcinfo)->max()); }
+STRATA_FUNCTION(strata_qsketch_mean) { PG_RETURN_FLOAT8(Arg(fcinfo)->Mean()); }
+STRATA_FUNCTION(strata_qsketch_accuracy) { PG_RETURN_FLOAT8(Arg(fcinfo)->accuracy()); }

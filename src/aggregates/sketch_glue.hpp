@@ -1,0 +1,213 @@
+// Shared Postgres glue of the sketch types: aggregate states as C++ objects in the aggregate memory
+// context (destroyed by a reset callback), conversion between sketches and varlena values, and the
+// text/binary I/O every sketch type has. Terms: a "state" is the transition value of an aggregate
+// (internal), a "value" is a stored sketch (varlena holding the serialized, validated format).
+#pragma once
+
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "core/sketch/bytes.hpp"
+#include "pg/guard.hpp"
+#include "pg/palloc_allocator.hpp"
+
+extern "C" {
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/fmgrprotos.h"
+}
+
+namespace strata::aggregates {
+
+using Alloc = pg::PallocAllocator<uint8_t>;
+
+// A sketch living in a memory context; its destructor runs when the context is reset or deleted.
+template <class Sketch>
+struct Held {
+  Sketch sketch;
+  MemoryContextCallback cb;
+  template <class... Args>
+  explicit Held(Args&&... args) : sketch(std::forward<Args>(args)...) {}
+  static void Destroy(void* arg) noexcept { static_cast<Held*>(arg)->~Held(); }
+};
+
+// Constructs a sketch in cxt (arguments are the sketch's, then the allocator is appended).
+template <class Sketch, class... Args>
+Sketch* NewIn(MemoryContext cxt, Args&&... args) {
+  void* mem = nullptr;
+  pg::Call([&] { mem = MemoryContextAlloc(cxt, sizeof(Held<Sketch>)); });
+  auto* h = new (mem) Held<Sketch>(std::forward<Args>(args)..., Alloc(cxt));
+  h->cb.func = &Held<Sketch>::Destroy;
+  h->cb.arg = h;
+  // Registering a callback only links a struct into the context: it cannot fail.
+  MemoryContextRegisterResetCallback(cxt, &h->cb);
+  return &h->sketch;
+}
+
+// Reads and validates a sketch value into a new sketch in cxt.
+template <class Sketch>
+Sketch* FromValue(MemoryContext cxt, Datum d) {
+  struct varlena* v = nullptr;
+  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(d); });
+  void* mem = nullptr;
+  pg::Call([&] { mem = MemoryContextAlloc(cxt, sizeof(Held<Sketch>)); });
+  auto* h = new (mem) Held<Sketch>(Sketch::Deserialize(reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)),
+                                                       VARSIZE_ANY_EXHDR(v), Alloc(cxt)));
+  h->cb.func = &Held<Sketch>::Destroy;
+  h->cb.arg = h;
+  MemoryContextRegisterResetCallback(cxt, &h->cb);
+  return &h->sketch;
+}
+
+// A palloc'd varlena (bytea layout) holding bytes.
+inline Datum ToVarlena(const std::vector<uint8_t>& bytes) {
+  bytea* out = nullptr;
+  pg::Call([&] {
+    out = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
+    SET_VARSIZE(out, VARHDRSZ + bytes.size());
+    memcpy(VARDATA(out), bytes.data(), bytes.size());
+  });
+  return PointerGetDatum(out);
+}
+
+template <class Sketch>
+Datum ToValue(Sketch* s) {
+  std::vector<uint8_t> bytes;
+  s->Serialize(&bytes);
+  return ToVarlena(bytes);
+}
+
+// The aggregate context of the current call; errors if called outside an aggregate.
+inline MemoryContext AggContext(FunctionCallInfo fcinfo) {
+  MemoryContext cxt = nullptr;
+  if (!AggCheckCallContext(fcinfo, &cxt))
+    throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sketch transition function called outside an aggregate");
+  return cxt;
+}
+
+// Text form: \x followed by the hex of the serialized format (like bytea).
+template <class Sketch>
+Datum TextIn(FunctionCallInfo fcinfo) {
+  const char* s = PG_GETARG_CSTRING(0);
+  const size_t len = strlen(s);
+  if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2 != 0)
+    throw core::Error(ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid input syntax for a sketch", {},
+                      "A sketch is written as \\x followed by hexadecimal digits.");
+  std::vector<uint8_t> bytes((len - 2) / 2);
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < bytes.size(); i++) {
+    const int hi = hex(s[2 + 2 * i]), lo = hex(s[3 + 2 * i]);
+    if (hi < 0 || lo < 0)
+      throw core::Error(ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid hexadecimal digit in a sketch");
+    bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  // Validates fully; stores the canonical re-serialization.
+  Sketch sk = Sketch::Deserialize(bytes.data(), bytes.size(), Alloc(CurrentMemoryContext));
+  return ToValue(&sk);
+}
+
+inline Datum TextOut(FunctionCallInfo fcinfo) {
+  struct varlena* v = nullptr;
+  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0)); });
+  const auto* p = reinterpret_cast<const uint8_t*>(VARDATA_ANY(v));
+  const size_t n = VARSIZE_ANY_EXHDR(v);
+  char* out = nullptr;
+  pg::Call([&] { out = static_cast<char*>(palloc(3 + 2 * n)); });
+  static const char digits[] = "0123456789abcdef";
+  out[0] = '\\';
+  out[1] = 'x';
+  for (size_t i = 0; i < n; i++) {
+    out[2 + 2 * i] = digits[p[i] >> 4];
+    out[3 + 2 * i] = digits[p[i] & 15];
+  }
+  out[2 + 2 * n] = '\0';
+  PG_RETURN_CSTRING(out);
+}
+
+template <class Sketch>
+Datum BinaryRecv(FunctionCallInfo fcinfo) {
+  StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
+  const auto* p = reinterpret_cast<const uint8_t*>(buf->data + buf->cursor);
+  const size_t n = static_cast<size_t>(buf->len - buf->cursor);
+  Sketch sk = Sketch::Deserialize(p, n, Alloc(CurrentMemoryContext));
+  buf->cursor = buf->len;
+  return ToValue(&sk);
+}
+
+inline Datum BinarySend(FunctionCallInfo fcinfo) {
+  struct varlena* v = nullptr;
+  pg::Call([&] { v = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0)); });
+  // The send form is the stored format itself, as bytea.
+  return PointerGetDatum(v);
+}
+
+// serialfunc / deserialfunc for parallel aggregation: the stored format.
+template <class Sketch>
+Datum Serial(FunctionCallInfo fcinfo) {
+  Sketch* s = reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0));
+  return ToValue(s);
+}
+
+template <class Sketch>
+Datum Deserial(FunctionCallInfo fcinfo) {
+  return PointerGetDatum(FromValue<Sketch>(AggContext(fcinfo), PG_GETARG_DATUM(0)));
+}
+
+// combinefunc: merges the second state into the first (either may be NULL).
+template <class Sketch>
+Datum Combine(FunctionCallInfo fcinfo) {
+  (void) AggContext(fcinfo);
+  Sketch* a = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0));
+  Sketch* b = PG_ARGISNULL(1) ? nullptr : reinterpret_cast<Sketch*>(PG_GETARG_POINTER(1));
+  if (b == nullptr) {
+    if (a == nullptr) PG_RETURN_NULL();
+    PG_RETURN_POINTER(a);
+  }
+  // States reaching a combine function were made by the transition or deserial function in the
+  // aggregate context, so one can be returned as it is.
+  if (a == nullptr) PG_RETURN_POINTER(b);
+  a->Merge(*b);
+  PG_RETURN_POINTER(a);
+}
+
+// merge(sketch) aggregate transition: state (internal) merged with one stored value.
+template <class Sketch>
+Datum MergeTrans(FunctionCallInfo fcinfo) {
+  MemoryContext cxt = AggContext(fcinfo);
+  Sketch* state = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0));
+  if (PG_ARGISNULL(1)) {
+    if (state == nullptr) PG_RETURN_NULL();
+    PG_RETURN_POINTER(state);
+  }
+  if (state == nullptr) PG_RETURN_POINTER(FromValue<Sketch>(cxt, PG_GETARG_DATUM(1)));
+  Sketch* v = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(1));
+  state->Merge(*v);
+  PG_RETURN_POINTER(state);
+}
+
+// Two-argument merge of stored values (NULL-tolerant), for INSERT ... ON CONFLICT DO UPDATE.
+template <class Sketch>
+Datum MergeValues(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0) && PG_ARGISNULL(1)) PG_RETURN_NULL();
+  if (PG_ARGISNULL(0)) PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+  if (PG_ARGISNULL(1)) PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+  Sketch* a = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(0));
+  Sketch* b = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(1));
+  a->Merge(*b);
+  return ToValue(a);
+}
+
+// finalfunc: the state as a stored value (NULL when no row was aggregated).
+template <class Sketch>
+Datum Final(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  return ToValue(reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0)));
+}
+
+}  // namespace strata::aggregates

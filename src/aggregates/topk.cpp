@@ -1,0 +1,111 @@
+// SQL functions of strata.topk: I/O, topk_agg, merge, topk_items.
+#include <charconv>
+
+#include "aggregates/sketch_glue.hpp"
+#include "core/sketch/topk.hpp"
+
+namespace strata::aggregates {
+namespace {
+
+using TopK = core::sketch::BasicTopK<Alloc>;
+
+// Items are the values' text form; integers and text take allocation-free paths.
+struct ItemInfo {
+  Oid type;
+  FmgrInfo out;
+};
+
+ItemInfo* Resolve(FunctionCallInfo fcinfo) {
+  if (fcinfo->flinfo->fn_extra != nullptr) return static_cast<ItemInfo*>(fcinfo->flinfo->fn_extra);
+  ItemInfo* it = nullptr;
+  pg::Call([&] {
+    it = static_cast<ItemInfo*>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ItemInfo)));
+    it->type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (!OidIsValid(it->type)) elog(ERROR, "could not determine the type of the aggregated value");
+    Oid out;
+    bool varlena;
+    getTypeOutputInfo(it->type, &out, &varlena);
+    fmgr_info_cxt(out, &it->out, fcinfo->flinfo->fn_mcxt);
+    fcinfo->flinfo->fn_extra = it;
+  });
+  return it;
+}
+
+void AddValue(TopK* s, const ItemInfo* it, Datum d) {
+  char buf[24];
+  switch (it->type) {
+    case INT8OID:
+    case INT4OID:
+    case INT2OID: {
+      const int64 v = it->type == INT8OID ? DatumGetInt64(d) : it->type == INT4OID ? DatumGetInt32(d) : DatumGetInt16(d);
+      const auto r = std::to_chars(buf, buf + sizeof buf, v);
+      s->Add(std::string_view(buf, size_t(r.ptr - buf)));
+      return;
+    }
+    case TEXTOID:
+    case VARCHAROID: {
+      struct varlena* v = reinterpret_cast<struct varlena*>(DatumGetPointer(d));
+      if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v)) pg::Call([&] { v = pg_detoast_datum_packed(v); });
+      s->Add(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+      return;
+    }
+    default: {
+      char* str = nullptr;
+      pg::Call([&] { str = OutputFunctionCall(const_cast<FmgrInfo*>(&it->out), d); });
+      s->Add(std::string_view(str));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata::aggregates
+
+using namespace strata::aggregates;
+namespace pg = strata::pg;
+
+STRATA_FUNCTION(strata_topk_in) { return TextIn<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_out) { return TextOut(fcinfo); }
+STRATA_FUNCTION(strata_topk_recv) { return BinaryRecv<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_send) { return BinarySend(fcinfo); }
+STRATA_FUNCTION(strata_topk_trans) {
+  MemoryContext cxt = AggContext(fcinfo);
+  TopK* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<TopK*>(PG_GETARG_POINTER(0));
+  if (PG_ARGISNULL(1)) {  // NULLs are skipped; no non-NULL value means a NULL result
+    if (s == nullptr) PG_RETURN_NULL();
+    PG_RETURN_POINTER(s);
+  }
+  if (s == nullptr) {
+    if (PG_ARGISNULL(2)) throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "topk k must not be null");
+    const int32 k = PG_GETARG_INT32(2);
+    strata::core::sketch::CheckTopK(k);
+    s = NewIn<TopK>(cxt, static_cast<uint32_t>(k));
+  }
+  AddValue(s, Resolve(fcinfo), PG_GETARG_DATUM(1));
+  PG_RETURN_POINTER(s);
+}
+STRATA_FUNCTION(strata_topk_final) { return Final<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_combine) { return Combine<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_serial) { return Serial<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_deserial) { return Deserial<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_merge_trans) { return MergeTrans<TopK>(fcinfo); }
+STRATA_FUNCTION(strata_topk_merge) { return MergeValues<TopK>(fcinfo); }
+// topk_items(topk) -> setof (item text, count bigint, error bigint): the k heaviest items. Every true
+// count is in [count, count + error].
+STRATA_FUNCTION(strata_topk_items) {
+  TopK* s = FromValue<TopK>(CurrentMemoryContext, PG_GETARG_DATUM(0));
+  const auto items = s->Top();
+  const int64 err = static_cast<int64>(s->error());
+  pg::Call([&] { InitMaterializedSRF(fcinfo, 0); });
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  for (const auto& it : items) {
+    const std::string& item = it.item;
+    const int64 c = static_cast<int64>(it.count);
+    pg::Call([&] {
+      Datum v[3] = {PointerGetDatum(cstring_to_text_with_len(item.data(), int(item.size()))), Int64GetDatum(c),
+                    Int64GetDatum(err)};
+      bool n[3] = {false, false, false};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+    });
+  }
+  return (Datum) 0;
+}
