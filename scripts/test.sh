@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer of strata and ends with one line "N passed, N failed" across all layers:
-#   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan
+#   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan; libFuzzer on every
+#      sketch reader for a bounded time
 #   2. pg_regress (sql/, expected/) on a throwaway cluster with shared_preload_libraries = strata
 #   3. pg_isolation_regress specs (test/isolation/)
 #   4. cluster scripts (test/cluster/t*.sh): workers, SIGHUP, SIGKILL, restarts, standby
@@ -37,6 +38,12 @@ for variant in plain sanitize; do
     add 0 1
   fi
 done
+
+section "fuzzing (libFuzzer + ASan/UBSan, ${STRATA_FUZZ_SECONDS:-20}s per reader)"
+out=$(bash test/fuzz/run.sh "${STRATA_FUZZ_SECONDS:-20}" 2>&1)
+echo "$out" | grep -E "^(ok|not ok)|ERROR|SUMMARY"
+res=$(echo "$out" | sed -n 's/^fuzz-result: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+if [ -n "$res" ]; then add $res; else echo "$out" | tail -20; add 0 1; fi
 
 source test/cluster/lib.sh
 TMP=$(mktemp -d /tmp/strata-test.XXXXXX)

@@ -1,0 +1,38 @@
+// Writes a seed corpus of valid sketches (small, sparse, dense; empty, signed; few, many items).
+#include <cstdio>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+#include "core/sketch/hash.hpp"
+#include "core/sketch/hll.hpp"
+#include "core/sketch/qsketch.hpp"
+#include "core/sketch/topk.hpp"
+
+using namespace strata::core::sketch;
+
+template <class S>
+void Write(const std::string& dir, const std::string& name, S s) {
+  std::vector<uint8_t> b;
+  s.Serialize(&b);
+  mkdir(dir.c_str(), 0755);
+  FILE* f = std::fopen((dir + "/" + name).c_str(), "wb");
+  std::fwrite(b.data(), 1, b.size(), f);
+  std::fclose(f);
+}
+
+int main(int, char** argv) {
+  const std::string out = argv[1];
+  for (int n : {1, 50, 5000}) {
+    Hll h(n > 1000 ? 10 : 14);
+    for (int i = 0; i < n; i++) h.AddHash(HashInt64(i));
+    Write(out + "/corpus_hll", "n" + std::to_string(n), h);
+    QSketch q;
+    for (int i = 0; i < n; i++) q.Add(i % 3 == 0 ? -i : i * 1.5);
+    Write(out + "/corpus_qsketch", "n" + std::to_string(n), q);
+    TopK t(3);
+    for (int i = 0; i < n; i++) t.Add(std::to_string(i % 17));
+    Write(out + "/corpus_topk", "n" + std::to_string(n), t);
+  }
+  return 0;
+}
