@@ -186,8 +186,12 @@ Datum MergeTrans(FunctionCallInfo fcinfo) {
     PG_RETURN_POINTER(state);
   }
   if (state == nullptr) PG_RETURN_POINTER(FromValue<Sketch>(cxt, PG_GETARG_DATUM(1)));
-  Sketch* v = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(1));
-  state->Merge(*v);
+  // Merge straight from the stored bytes: no per-row sketch object. (A value that fails validation
+  // raises, and the aggregate's partial state is discarded with the query.)
+  struct varlena* v = nullptr;
+  const Datum d = PG_GETARG_DATUM(1);
+  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(d); });
+  state->MergeSerialized(reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v));
   PG_RETURN_POINTER(state);
 }
 

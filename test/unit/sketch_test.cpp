@@ -131,6 +131,20 @@ TEST(Hll, MergeIsExactCommutativeAndAssociativeBitwise) {
   }
 }
 
+TEST(Hll, MergeFromBytesEqualsMerge) {
+  for (uint64_t n : {500ULL, 200000ULL}) {
+    Hll a = HllOf(0, n / 2), b = HllOf(n / 3, n), c = a;
+    const auto bb = Bytes(b);
+    c.MergeSerialized(bb.data(), bb.size());
+    a.Merge(b);
+    EXPECT_EQ(Bytes(c), Bytes(a)) << n;
+    for (size_t len = 0; len < bb.size(); len += 97) {
+      Hll d = HllOf(0, 10);
+      EXPECT_THROW(d.MergeSerialized(bb.data(), len), Error);
+    }
+  }
+}
+
 TEST(Hll, DifferentPrecisionsFoldExactly) {
   for (uint64_t n : {100ULL, 100000ULL}) {
     Hll fine = HllOf(0, n / 2, 14), coarse = HllOf(n / 2, n, 11);

@@ -87,6 +87,56 @@ class BasicHll {
     }
   }
 
+  // Merges a serialized sketch straight from its bytes, validating as it reads (the same checks as
+  // Deserialize); no intermediate sketch is built. On an error the partial merge must be discarded.
+  void MergeSerialized(const uint8_t* data, size_t len) {
+    ByteReader r(data, len);
+    ReadHeader(r, SketchTag::kHll);
+    const int p = r.U8();
+    if (p < kHllMinPrecision || p > kHllMaxPrecision) Corrupt("hll precision out of range");
+    if (p != p_) {
+      Merge(Deserialize(data, len, sparse_.get_allocator()));
+      return;
+    }
+    const uint8_t form = r.U8();
+    if (form == 0) {
+      const uint32_t n = r.U32();
+      if (n > sparse_limit()) Corrupt("too many sparse entries");
+      if (r.remaining() != size_t(n) * 4) Corrupt("sparse length mismatch");
+      uint32_t prev = 0;
+      for (uint32_t i = 0; i < n; i++) {
+        const uint32_t e = r.U32();
+        const uint32_t rank = e & 63;
+        if (rank < 1 || rank > 64 - kHllSparsePrecision + 1) Corrupt("sparse rank out of range");
+        if (i > 0 && (e >> 6) <= (prev >> 6)) Corrupt("sparse entries not strictly ascending");
+        prev = e;
+        if (dense_.empty())
+          buffer_.push_back(e);
+        else
+          SetFromSparse(e);
+      }
+      Compact();
+    } else if (form == 1) {
+      const size_t m = registers();
+      if (r.remaining() != m * 6 / 8) Corrupt("dense length mismatch");
+      if (dense_.empty()) ToDense();
+      const uint8_t* b = r.Bytes(m * 6 / 8);
+      const uint8_t max_rank = static_cast<uint8_t>(65 - p_);
+      uint8_t bad = 0;
+      for (size_t i = 0; i < m; i += 4, b += 3) {
+        const uint32_t v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16;
+        for (int j = 0; j < 4; j++) {
+          const uint8_t reg = static_cast<uint8_t>((v >> (6 * j)) & 63);
+          bad |= reg > max_rank;
+          if (reg > dense_[i + j]) dense_[i + j] = reg;
+        }
+      }
+      if (bad) Corrupt("register out of range");
+    } else {
+      Corrupt("unknown hll form");
+    }
+  }
+
   // Brings the sketch to its canonical form (sorted sparse entries, or dense).
   void Compact() {
     if (buffer_.empty()) return;

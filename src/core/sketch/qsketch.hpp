@@ -163,6 +163,11 @@ class BasicQSketch {
     return std::min(max_, std::max(min_, s / double(count_)));
   }
 
+  // Merges a serialized sketch (validated by Deserialize).
+  void MergeSerialized(const uint8_t* data, size_t len) {
+    Merge(Deserialize(data, len, Alloc(pos_.counts.get_allocator())));
+  }
+
   template <class Buf>
   void Serialize(Buf* out) {
     pos_.Trim();

@@ -94,6 +94,11 @@ class BasicTopK {
     return all;
   }
 
+  // Merges a serialized sketch (validated by Deserialize).
+  void MergeSerialized(const uint8_t* data, size_t len) {
+    Merge(Deserialize(data, len, Alloc(alloc_)));
+  }
+
   template <class Buf>
   void Serialize(Buf* out) {
     if (counts_.size() > capacity_) Compact(capacity_);
