@@ -90,10 +90,7 @@ Datum Trans(FunctionCallInfo fcinfo, int precision) {
 using namespace strata::aggregates;
 namespace pg = strata::pg;
 
-STRATA_FUNCTION(strata_hll_in) { return TextIn<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_out) { return TextOut(fcinfo); }
-STRATA_FUNCTION(strata_hll_recv) { return BinaryRecv<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_send) { return BinarySend(fcinfo); }
+STRATA_SKETCH_FUNCTIONS(hll, Hll)
 STRATA_FUNCTION(strata_hll_trans) { return Trans(fcinfo, strata::core::sketch::kHllDefaultPrecision); }
 STRATA_FUNCTION(strata_hll_trans_p) {
   if (PG_ARGISNULL(1) || !PG_ARGISNULL(0)) return Trans(fcinfo, strata::core::sketch::kHllDefaultPrecision);
@@ -103,12 +100,6 @@ STRATA_FUNCTION(strata_hll_trans_p) {
   strata::core::sketch::CheckHllPrecision(p);
   return Trans(fcinfo, p);
 }
-STRATA_FUNCTION(strata_hll_final) { return Final<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_combine) { return Combine<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_serial) { return Serial<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_deserial) { return Deserial<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_merge_trans) { return MergeTrans<Hll>(fcinfo); }
-STRATA_FUNCTION(strata_hll_merge) { return MergeValues<Hll>(fcinfo); }
 STRATA_FUNCTION(strata_hll_distinct_count) {
   Hll* s = FromValue<Hll>(CurrentMemoryContext, PG_GETARG_DATUM(0));
   PG_RETURN_INT64(static_cast<int64>(std::llround(s->Estimate())));

@@ -31,10 +31,7 @@ QSketch* Arg(FunctionCallInfo fcinfo) { return FromValue<QSketch>(CurrentMemoryC
 using namespace strata::aggregates;
 namespace pg = strata::pg;
 
-STRATA_FUNCTION(strata_qsketch_in) { return TextIn<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_out) { return TextOut(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_recv) { return BinaryRecv<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_send) { return BinarySend(fcinfo); }
+STRATA_SKETCH_FUNCTIONS(qsketch, QSketch)
 STRATA_FUNCTION(strata_qsketch_trans) { return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy); }
 STRATA_FUNCTION(strata_qsketch_trans_a) {
   if (PG_ARGISNULL(1) || !PG_ARGISNULL(0)) return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy);
@@ -44,12 +41,6 @@ STRATA_FUNCTION(strata_qsketch_trans_a) {
   strata::core::sketch::CheckQAccuracy(a);
   return Trans(fcinfo, a);
 }
-STRATA_FUNCTION(strata_qsketch_final) { return Final<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_combine) { return Combine<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_serial) { return Serial<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_deserial) { return Deserial<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_merge_trans) { return MergeTrans<QSketch>(fcinfo); }
-STRATA_FUNCTION(strata_qsketch_merge) { return MergeValues<QSketch>(fcinfo); }
 STRATA_FUNCTION(strata_qsketch_quantile) { PG_RETURN_FLOAT8(Arg(fcinfo)->Quantile(PG_GETARG_FLOAT8(1))); }
 STRATA_FUNCTION(strata_qsketch_quantiles) {
   QSketch* s = Arg(fcinfo);

@@ -215,3 +215,17 @@ Datum Final(FunctionCallInfo fcinfo) {
 }
 
 }  // namespace strata::aggregates
+
+// Declares the SQL functions every sketch type has (text and binary I/O, aggregate support, merges):
+// strata_<name>_in/_out/_recv/_send/_final/_combine/_serial/_deserial/_merge_trans/_merge.
+#define STRATA_SKETCH_FUNCTIONS(name, Type)                                                     \
+  STRATA_FUNCTION(strata_##name##_in) { return ::strata::aggregates::TextIn<Type>(fcinfo); }    \
+  STRATA_FUNCTION(strata_##name##_out) { return ::strata::aggregates::TextOut(fcinfo); }        \
+  STRATA_FUNCTION(strata_##name##_recv) { return ::strata::aggregates::BinaryRecv<Type>(fcinfo); } \
+  STRATA_FUNCTION(strata_##name##_send) { return ::strata::aggregates::BinarySend(fcinfo); }    \
+  STRATA_FUNCTION(strata_##name##_final) { return ::strata::aggregates::Final<Type>(fcinfo); }  \
+  STRATA_FUNCTION(strata_##name##_combine) { return ::strata::aggregates::Combine<Type>(fcinfo); } \
+  STRATA_FUNCTION(strata_##name##_serial) { return ::strata::aggregates::Serial<Type>(fcinfo); } \
+  STRATA_FUNCTION(strata_##name##_deserial) { return ::strata::aggregates::Deserial<Type>(fcinfo); } \
+  STRATA_FUNCTION(strata_##name##_merge_trans) { return ::strata::aggregates::MergeTrans<Type>(fcinfo); } \
+  STRATA_FUNCTION(strata_##name##_merge) { return ::strata::aggregates::MergeValues<Type>(fcinfo); }

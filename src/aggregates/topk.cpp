@@ -63,10 +63,7 @@ void AddValue(TopK* s, const ItemInfo* it, Datum d) {
 using namespace strata::aggregates;
 namespace pg = strata::pg;
 
-STRATA_FUNCTION(strata_topk_in) { return TextIn<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_out) { return TextOut(fcinfo); }
-STRATA_FUNCTION(strata_topk_recv) { return BinaryRecv<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_send) { return BinarySend(fcinfo); }
+STRATA_SKETCH_FUNCTIONS(topk, TopK)
 STRATA_FUNCTION(strata_topk_trans) {
   MemoryContext cxt = AggContext(fcinfo);
   TopK* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<TopK*>(PG_GETARG_POINTER(0));
@@ -83,12 +80,6 @@ STRATA_FUNCTION(strata_topk_trans) {
   AddValue(s, Resolve(fcinfo), PG_GETARG_DATUM(1));
   PG_RETURN_POINTER(s);
 }
-STRATA_FUNCTION(strata_topk_final) { return Final<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_combine) { return Combine<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_serial) { return Serial<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_deserial) { return Deserial<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_merge_trans) { return MergeTrans<TopK>(fcinfo); }
-STRATA_FUNCTION(strata_topk_merge) { return MergeValues<TopK>(fcinfo); }
 // topk_items(topk) -> setof (item text, count bigint, error bigint): the k heaviest items. Every true
 // count is in [count, count + error].
 STRATA_FUNCTION(strata_topk_items) {

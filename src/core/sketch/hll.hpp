@@ -103,13 +103,8 @@ class BasicHll {
       const uint32_t n = r.U32();
       if (n > sparse_limit()) Corrupt("too many sparse entries");
       if (r.remaining() != size_t(n) * 4) Corrupt("sparse length mismatch");
-      uint32_t prev = 0;
-      for (uint32_t i = 0; i < n; i++) {
-        const uint32_t e = r.U32();
-        const uint32_t rank = e & 63;
-        if (rank < 1 || rank > 64 - kHllSparsePrecision + 1) Corrupt("sparse rank out of range");
-        if (i > 0 && (e >> 6) <= (prev >> 6)) Corrupt("sparse entries not strictly ascending");
-        prev = e;
+      for (uint32_t i = 0, prev = 0; i < n; i++) {
+        const uint32_t e = ReadSparseEntry(r, i, &prev);
         if (dense_.empty())
           buffer_.push_back(e);
         else
@@ -217,14 +212,9 @@ class BasicHll {
       if (n > h.sparse_limit()) Corrupt("too many sparse entries");
       if (r.remaining() != size_t(n) * 4) Corrupt("sparse length mismatch");
       h.sparse_.reserve(n);
-      uint32_t prev = 0;
-      for (uint32_t i = 0; i < n; i++) {
-        const uint32_t e = r.U32();
-        const uint32_t rank = e & 63;
-        if (rank < 1 || rank > 64 - kHllSparsePrecision + 1) Corrupt("sparse rank out of range");
-        if (i > 0 && (e >> 6) <= (prev >> 6)) Corrupt("sparse entries not strictly ascending");
+      for (uint32_t i = 0, prev = 0; i < n; i++) {
+        const uint32_t e = ReadSparseEntry(r, i, &prev);
         h.sparse_.push_back(e);
-        prev = e;
       }
     } else if (form == 1) {
       const size_t m = h.registers();
@@ -254,6 +244,16 @@ class BasicHll {
 
  private:
   static constexpr size_t kBufferSize = 256;
+
+  // Reads the i-th sparse entry of a serialized sketch and checks its rank and ascending order.
+  static uint32_t ReadSparseEntry(ByteReader& r, uint32_t i, uint32_t* prev) {
+    const uint32_t e = r.U32();
+    const uint32_t rank = e & 63;
+    if (rank < 1 || rank > 64 - kHllSparsePrecision + 1) Corrupt("sparse rank out of range");
+    if (i > 0 && (e >> 6) <= (*prev >> 6)) Corrupt("sparse entries not strictly ascending");
+    *prev = e;
+    return e;
+  }
 
   static uint32_t SparseEntry(uint64_t h) {
     const uint32_t idx = static_cast<uint32_t>(h >> (64 - kHllSparsePrecision));
