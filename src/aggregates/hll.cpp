@@ -72,16 +72,9 @@ inline uint64_t HashValue(const HashInfo* h, Datum d) {
 }
 
 Datum Trans(FunctionCallInfo fcinfo, int precision) {
-  MemoryContext cxt = AggContext(fcinfo);
-  Hll* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Hll*>(PG_GETARG_POINTER(0));
-  // Like SQL's own aggregates: NULLs are skipped, and no non-NULL value means a NULL result.
-  if (PG_ARGISNULL(1)) {
-    if (s == nullptr) PG_RETURN_NULL();
-    PG_RETURN_POINTER(s);
-  }
-  if (s == nullptr) s = NewIn<Hll>(cxt, precision);
-  s->AddHash(HashValue(ResolveHash(fcinfo, 1), PG_GETARG_DATUM(1)));
-  PG_RETURN_POINTER(s);
+  return TransStep<Hll>(
+      fcinfo, [&](MemoryContext cxt) { return NewIn<Hll>(cxt, precision); },
+      [&](Hll* s) { s->AddHash(HashValue(ResolveHash(fcinfo, 1), PG_GETARG_DATUM(1))); });
 }
 
 }  // namespace
@@ -93,12 +86,14 @@ namespace pg = strata::pg;
 STRATA_SKETCH_FUNCTIONS(hll, Hll)
 STRATA_FUNCTION(strata_hll_trans) { return Trans(fcinfo, strata::core::sketch::kHllDefaultPrecision); }
 STRATA_FUNCTION(strata_hll_trans_p) {
-  if (PG_ARGISNULL(1) || !PG_ARGISNULL(0)) return Trans(fcinfo, strata::core::sketch::kHllDefaultPrecision);
-  if (PG_ARGISNULL(2))
-    throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "hll precision must not be null");
-  const int p = PG_GETARG_INT32(2);
-  strata::core::sketch::CheckHllPrecision(p);
-  return Trans(fcinfo, p);
+  return TransStep<Hll>(
+      fcinfo,
+      [&](MemoryContext cxt) {
+        if (PG_ARGISNULL(2)) throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "hll precision must not be null");
+        strata::core::sketch::CheckHllPrecision(PG_GETARG_INT32(2));
+        return NewIn<Hll>(cxt, PG_GETARG_INT32(2));
+      },
+      [&](Hll* s) { s->AddHash(HashValue(ResolveHash(fcinfo, 1), PG_GETARG_DATUM(1))); });
 }
 STRATA_FUNCTION(strata_hll_distinct_count) {
   Hll* s = FromValue<Hll>(CurrentMemoryContext, PG_GETARG_DATUM(0));

@@ -11,16 +11,10 @@ namespace {
 
 using QSketch = core::sketch::BasicQSketch<Alloc>;
 
-Datum Trans(FunctionCallInfo fcinfo, double accuracy) {
-  MemoryContext cxt = AggContext(fcinfo);
-  QSketch* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<QSketch*>(PG_GETARG_POINTER(0));
-  if (PG_ARGISNULL(1)) {  // NULLs are skipped; no non-NULL value means a NULL result
-    if (s == nullptr) PG_RETURN_NULL();
-    PG_RETURN_POINTER(s);
-  }
-  if (s == nullptr) s = NewIn<QSketch>(cxt, accuracy);
-  s->Add(PG_GETARG_FLOAT8(1));
-  PG_RETURN_POINTER(s);
+// make(cxt) creates the state (checking the aggregate's parameters); every value is added.
+template <class Make>
+Datum Trans(FunctionCallInfo fcinfo, Make&& make) {
+  return TransStep<QSketch>(fcinfo, make, [&](QSketch* s) { s->Add(PG_GETARG_FLOAT8(1)); });
 }
 
 QSketch* Arg(FunctionCallInfo fcinfo) { return FromValue<QSketch>(CurrentMemoryContext, PG_GETARG_DATUM(0)); }
@@ -32,14 +26,16 @@ using namespace strata::aggregates;
 namespace pg = strata::pg;
 
 STRATA_SKETCH_FUNCTIONS(qsketch, QSketch)
-STRATA_FUNCTION(strata_qsketch_trans) { return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy); }
+STRATA_FUNCTION(strata_qsketch_trans) {
+  return Trans(fcinfo, [](MemoryContext cxt) { return NewIn<QSketch>(cxt, strata::core::sketch::kQDefaultAccuracy); });
+}
 STRATA_FUNCTION(strata_qsketch_trans_a) {
-  if (PG_ARGISNULL(1) || !PG_ARGISNULL(0)) return Trans(fcinfo, strata::core::sketch::kQDefaultAccuracy);
-  if (PG_ARGISNULL(2))
-    throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "qsketch relative accuracy must not be null");
-  const double a = PG_GETARG_FLOAT8(2);
-  strata::core::sketch::CheckQAccuracy(a);
-  return Trans(fcinfo, a);
+  return Trans(fcinfo, [&](MemoryContext cxt) {
+    if (PG_ARGISNULL(2))
+      throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "qsketch relative accuracy must not be null");
+    strata::core::sketch::CheckQAccuracy(PG_GETARG_FLOAT8(2));
+    return NewIn<QSketch>(cxt, PG_GETARG_FLOAT8(2));
+  });
 }
 STRATA_FUNCTION(strata_qsketch_quantile) { PG_RETURN_FLOAT8(Arg(fcinfo)->Quantile(PG_GETARG_FLOAT8(1))); }
 STRATA_FUNCTION(strata_qsketch_quantiles) {

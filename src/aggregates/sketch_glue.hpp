@@ -22,22 +22,29 @@ namespace strata::aggregates {
 
 using Alloc = pg::PallocAllocator<uint8_t>;
 
+// The aggregate context of the current call; errors if called outside an aggregate.
+inline MemoryContext AggContext(FunctionCallInfo fcinfo) {
+  MemoryContext cxt = nullptr;
+  if (!AggCheckCallContext(fcinfo, &cxt))
+    throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sketch transition function called outside an aggregate");
+  return cxt;
+}
+
 // A sketch living in a memory context; its destructor runs when the context is reset or deleted.
 template <class Sketch>
 struct Held {
   Sketch sketch;
   MemoryContextCallback cb;
-  template <class... Args>
-  explicit Held(Args&&... args) : sketch(std::forward<Args>(args)...) {}
+  explicit Held(Sketch&& s) : sketch(std::move(s)) {}
   static void Destroy(void* arg) noexcept { static_cast<Held*>(arg)->~Held(); }
 };
 
-// Constructs a sketch in cxt (arguments are the sketch's, then the allocator is appended).
-template <class Sketch, class... Args>
-Sketch* NewIn(MemoryContext cxt, Args&&... args) {
+// Places the sketch make(allocator) returns in cxt and registers its destructor with the context.
+template <class Sketch, class Make>
+Sketch* Place(MemoryContext cxt, Make&& make) {
   void* mem = nullptr;
   pg::Call([&] { mem = MemoryContextAlloc(cxt, sizeof(Held<Sketch>)); });
-  auto* h = new (mem) Held<Sketch>(std::forward<Args>(args)..., Alloc(cxt));
+  auto* h = new (mem) Held<Sketch>(make(Alloc(cxt)));
   h->cb.func = &Held<Sketch>::Destroy;
   h->cb.arg = h;
   // Registering a callback only links a struct into the context: it cannot fail.
@@ -45,19 +52,40 @@ Sketch* NewIn(MemoryContext cxt, Args&&... args) {
   return &h->sketch;
 }
 
+// Constructs a sketch in cxt from its parameters (the allocator is appended).
+template <class Sketch, class... Args>
+Sketch* NewIn(MemoryContext cxt, Args... args) {
+  return Place<Sketch>(cxt, [&](const Alloc& a) { return Sketch(args..., a); });
+}
+
+// The bytes of a stored sketch value (detoasted).
+inline std::pair<const uint8_t*, size_t> ValueBytes(Datum d) {
+  struct varlena* v = nullptr;
+  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(d); });
+  return {reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v)};
+}
+
 // Reads and validates a sketch value into a new sketch in cxt.
 template <class Sketch>
 Sketch* FromValue(MemoryContext cxt, Datum d) {
-  struct varlena* v = nullptr;
-  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(d); });
-  void* mem = nullptr;
-  pg::Call([&] { mem = MemoryContextAlloc(cxt, sizeof(Held<Sketch>)); });
-  auto* h = new (mem) Held<Sketch>(Sketch::Deserialize(reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)),
-                                                       VARSIZE_ANY_EXHDR(v), Alloc(cxt)));
-  h->cb.func = &Held<Sketch>::Destroy;
-  h->cb.arg = h;
-  MemoryContextRegisterResetCallback(cxt, &h->cb);
-  return &h->sketch;
+  const auto [p, n] = ValueBytes(d);
+  return Place<Sketch>(cxt, [&](const Alloc& a) { return Sketch::Deserialize(p, n, a); });
+}
+
+// Transition skeleton shared by the sketch aggregates: NULL values are skipped (no non-NULL value means
+// a NULL result, as with SQL's own aggregates); the state is made on the first value by make(cxt),
+// where the aggregate's parameters are checked; add(state) adds the current value.
+template <class Sketch, class Make, class Add>
+Datum TransStep(FunctionCallInfo fcinfo, Make&& make, Add&& add) {
+  MemoryContext cxt = AggContext(fcinfo);
+  Sketch* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0));
+  if (PG_ARGISNULL(1)) {
+    if (s == nullptr) PG_RETURN_NULL();
+    PG_RETURN_POINTER(s);
+  }
+  if (s == nullptr) s = make(cxt);
+  add(s);
+  PG_RETURN_POINTER(s);
 }
 
 // A palloc'd varlena (bytea layout) holding bytes.
@@ -76,14 +104,6 @@ Datum ToValue(Sketch* s) {
   std::vector<uint8_t> bytes;
   s->Serialize(&bytes);
   return ToVarlena(bytes);
-}
-
-// The aggregate context of the current call; errors if called outside an aggregate.
-inline MemoryContext AggContext(FunctionCallInfo fcinfo) {
-  MemoryContext cxt = nullptr;
-  if (!AggCheckCallContext(fcinfo, &cxt))
-    throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sketch transition function called outside an aggregate");
-  return cxt;
 }
 
 // Text form: \x followed by the hex of the serialized format (like bytea).
@@ -188,10 +208,8 @@ Datum MergeTrans(FunctionCallInfo fcinfo) {
   if (state == nullptr) PG_RETURN_POINTER(FromValue<Sketch>(cxt, PG_GETARG_DATUM(1)));
   // Merge straight from the stored bytes: no per-row sketch object. (A value that fails validation
   // raises, and the aggregate's partial state is discarded with the query.)
-  struct varlena* v = nullptr;
-  const Datum d = PG_GETARG_DATUM(1);
-  pg::Call([&] { v = PG_DETOAST_DATUM_PACKED(d); });
-  state->MergeSerialized(reinterpret_cast<const uint8_t*>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v));
+  const auto [p, n] = ValueBytes(PG_GETARG_DATUM(1));
+  state->MergeSerialized(p, n);
   PG_RETURN_POINTER(state);
 }
 

@@ -65,20 +65,14 @@ namespace pg = strata::pg;
 
 STRATA_SKETCH_FUNCTIONS(topk, TopK)
 STRATA_FUNCTION(strata_topk_trans) {
-  MemoryContext cxt = AggContext(fcinfo);
-  TopK* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<TopK*>(PG_GETARG_POINTER(0));
-  if (PG_ARGISNULL(1)) {  // NULLs are skipped; no non-NULL value means a NULL result
-    if (s == nullptr) PG_RETURN_NULL();
-    PG_RETURN_POINTER(s);
-  }
-  if (s == nullptr) {
-    if (PG_ARGISNULL(2)) throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "topk k must not be null");
-    const int32 k = PG_GETARG_INT32(2);
-    strata::core::sketch::CheckTopK(k);
-    s = NewIn<TopK>(cxt, static_cast<uint32_t>(k));
-  }
-  AddValue(s, Resolve(fcinfo), PG_GETARG_DATUM(1));
-  PG_RETURN_POINTER(s);
+  return TransStep<TopK>(
+      fcinfo,
+      [&](MemoryContext cxt) {
+        if (PG_ARGISNULL(2)) throw strata::core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "topk k must not be null");
+        strata::core::sketch::CheckTopK(PG_GETARG_INT32(2));
+        return NewIn<TopK>(cxt, static_cast<uint32_t>(PG_GETARG_INT32(2)));
+      },
+      [&](TopK* s) { AddValue(s, Resolve(fcinfo), PG_GETARG_DATUM(1)); });
 }
 // topk_items(topk) -> setof (item text, count bigint, error bigint): the k heaviest items. Every true
 // count is in [count, count + error].

@@ -93,7 +93,7 @@ std::vector<SetRow> LoadSets(Oid only) {
   // parent::oid keeps working for dangling rows; the join skips tables dropped behind our back.
   const std::string sql =
       "SELECT s.parent::oid, s.control_column, s.key_type::oid, s.partition_interval, s.premake, s.retention, "
-      "s.retention_keep_table, s.default_partition, s.partition_options, s.partition_tablespace, s.enabled, "
+      "s.retention_keep_table, s.default_partition, NULL, s.partition_tablespace, s.enabled, "
       "n.nspname, c.relname "
       "FROM strata.partition_set s JOIN pg_catalog.pg_class c ON c.oid = s.parent "
       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -110,25 +110,6 @@ std::vector<SetRow> LoadSets(Oid only) {
     s.retention_text = r[5];
     s.spec.keep_detached = *r[6] == "t";
     s.spec.default_partition = *r[7] == "t";
-    // text[] output: {a=1,"b=2"}; reloption values never need quoting beyond what array_out adds.
-    if (r[8] && *r[8] != "{}") {
-      std::string body = r[8]->substr(1, r[8]->size() - 2), cur;
-      bool quoted = false;
-      for (size_t i = 0; i < body.size(); i++) {
-        char c = body[i];
-        if (c == '"') {
-          quoted = !quoted;
-        } else if (c == '\\' && i + 1 < body.size()) {
-          cur.push_back(body[++i]);
-        } else if (c == ',' && !quoted) {
-          s.tmpl.reloptions.push_back(cur);
-          cur.clear();
-        } else {
-          cur.push_back(c);
-        }
-      }
-      if (!cur.empty()) s.tmpl.reloptions.push_back(cur);
-    }
     if (r[9]) s.tmpl.tablespace = *r[9];
     s.enabled = *r[10] == "t";
     s.spec.schema = *r[11];
@@ -137,6 +118,18 @@ std::vector<SetRow> LoadSets(Oid only) {
     s.spec.step = ParseStep(s.spec.kind, s.interval_text);
     if (s.retention_text) s.spec.retention = ParseStep(s.spec.kind, *s.retention_text);
     out.push_back(std::move(s));
+  }
+  // Options one per row (Postgres splits the array; out is ordered by parent, as is this query).
+  if (!out.empty()) {
+    size_t i = 0;
+    for (const auto& r : pg::Query("SELECT s.parent::oid, o FROM strata.partition_set s, "
+                                   "pg_catalog.unnest(s.partition_options) WITH ORDINALITY AS u(o, n) "
+                                   "WHERE $1::oid IS NULL OR s.parent = $1::oid ORDER BY s.parent::oid, u.n",
+                                   {arg})) {
+      const Oid parent = static_cast<Oid>(std::strtoul(r[0]->c_str(), nullptr, 10));
+      while (i < out.size() && out[i].parent < parent) i++;
+      if (i < out.size() && out[i].parent == parent) out[i].tmpl.reloptions.push_back(*r[1]);
+    }
   }
   return out;
 }

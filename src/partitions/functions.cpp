@@ -122,6 +122,13 @@ std::vector<std::string> TextArrayArg(FunctionCallInfo fcinfo, int n) {
   return out;
 }
 
+// A JSON array of strings, for passing a text[] as one text parameter.
+std::string JsonArray(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); i++) out += (i ? "," : "") + core::JsonString(items[i]);
+  return out + "]";
+}
+
 // Validates reloptions the way CREATE TABLE would, before any table is created with them.
 void ValidateReloptions(const std::vector<std::string>& opts) {
   if (opts.empty()) return;
@@ -243,9 +250,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
   if (start) start_key = ParseKey(*start, info.key_type);
 
   // The set's row, in canonical form (the interval as strata reads it back).
-  std::string opts_array = "{";
-  for (size_t i = 0; i < options.size(); i++) opts_array += (i ? "," : "") + core::JsonString(options[i]);
-  opts_array += "}";
+  const std::string opts_array = JsonArray(options);
   const std::vector<std::optional<std::string>> args{
       std::to_string(parent), column, std::to_string(info.key_type), core::StepText(kind, step), std::to_string(premake),
       ret ? std::optional<std::string>(core::StepText(kind, *ret)) : std::nullopt, keep ? "t" : "f",
@@ -253,7 +258,8 @@ STRATA_FUNCTION(strata_create_partition_set) {
   const std::string insert =
       "INSERT INTO strata.partition_set (parent, control_column, key_type, partition_interval, premake, retention, "
       "retention_keep_table, default_partition, partition_options, partition_tablespace) VALUES ($1::oid::regclass, "
-      "$2, $3::oid::regtype, $4, $5::int, $6, $7::bool, $8::bool, $9::text[], $10)";
+      "$2, $3::oid::regtype, $4, $5::int, $6, $7::bool, $8::bool, "
+      "ARRAY(SELECT pg_catalog.jsonb_array_elements_text($9::jsonb)), $10)";
   pg::AsExtensionOwner([&] { pg::Query(insert, args); });
 
   int created = 0;
@@ -365,9 +371,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
   if (!PG_ARGISNULL(4)) {
     const std::vector<std::string> options = TextArrayArg(fcinfo, 4);
     ValidateReloptions(options);
-    std::string arr = "{";
-    for (size_t i = 0; i < options.size(); i++) arr += (i ? "," : "") + core::JsonString(options[i]);
-    args[4] = arr + "}";
+    args[4] = JsonArray(options);
   }
   if (!PG_ARGISNULL(5)) {
     const char* ts = NameStr(*PG_GETARG_NAME(5));
@@ -380,7 +384,8 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       "UPDATE strata.partition_set SET premake = coalesce($2::int, premake), ") +
       (clear_retention ? "retention = NULL, " : "retention = coalesce($3, retention), ") +
       "retention_keep_table = coalesce($4::bool, retention_keep_table), "
-      "partition_options = coalesce($5::text[], partition_options), "
+      "partition_options = CASE WHEN $5 IS NULL THEN partition_options "
+      "ELSE ARRAY(SELECT pg_catalog.jsonb_array_elements_text($5::jsonb)) END, "
       "partition_tablespace = coalesce($6, partition_tablespace), enabled = coalesce($7::bool, enabled) "
       "WHERE parent = $1::oid";
   pg::AsExtensionOwner([&] { pg::Query(update, args); });

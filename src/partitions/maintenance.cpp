@@ -56,13 +56,13 @@ std::vector<std::string> InsertableColumns(Oid parent) {
   return cols;
 }
 
-// Creates a standalone table for range r, moves default rows of r into it when `from_default`, and
+// Creates a standalone table for range r, moves rows of r out of the default partition when the set has
+// one, and
 // attaches it. ATTACH takes SHARE UPDATE EXCLUSIVE on the parent, which does not block inserts.
-uint64_t CreateAndAttach(const SetRow& set, const Facts& facts, const std::string& name, const core::Range& r,
-                         bool from_default) {
+uint64_t CreateAndAttach(const SetRow& set, const Facts& facts, const std::string& name, const core::Range& r) {
   // With a default partition every new partition is a move: rows of r may already wait there (a key
   // that was beyond the horizon when it arrived), and ATTACH would fail on them.
-  from_default = from_default || OidIsValid(facts.default_oid);
+  const bool from_default = OidIsValid(facts.default_oid);
   const TableRef parent{set.spec.schema, set.spec.parent};
   const TableRef part{set.spec.schema, name};
   core::PartitionTemplate t = set.tmpl;
@@ -205,7 +205,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
   } else {
     r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
       switch (a.kind) {
-        case ActionKind::kCreate: CreateAndAttach(set, facts, a.name, a.range, false); break;
+        case ActionKind::kCreate: CreateAndAttach(set, facts, a.name, a.range); break;
         case ActionKind::kDetach:
           pg::Exec(core::DetachSql(parent, part, core::DetachMode::kBlocking));
           if (a.drop) pg::Exec(core::DropSql(part));
@@ -255,7 +255,7 @@ void MoveDefaultRows(const SetRow& set, Facts* facts, Mode mode, Oid run_as, std
     const std::string extra = "\"partition\": " + core::JsonString(part) + ", " + RangeJson(set, d.range);
     const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_move_default", target, d.reason, extra, run_as) : 0;
     ActionResult r = WithRetries(mode, run_as, core::Fnv1a32(d.name), [&](ActionResult* res) {
-      res->rows = CreateAndAttach(set, *facts, d.name, d.range, true);
+      res->rows = CreateAndAttach(set, *facts, d.name, d.range);
     }, [&](const ActionResult& res) {
       JobEnd(job, "ok", "rows moved home: " + std::to_string(res.rows),
              "{\"reason\": " + core::JsonString(d.reason) + ", \"rows\": " + std::to_string(res.rows) + ", " + extra + "}");
@@ -318,6 +318,9 @@ void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>*
                              "the parent table is locked; will retry at the next pass"});
     return;
   }
+  // The worker runs as strata.role, or else as the parent's owner (read with the facts): never silently
+  // as a superuser unless the table belongs to one.
+  if (mode == Mode::kWorker && !OidIsValid(run_as)) run_as = facts.owner;
   int failures = 0;
   for (const auto& a : plan.actions) RunAction(set, facts, a, mode, run_as, out, &failures);
   // Rows wait in the default partition only while their range's partition is missing: the plan above
@@ -357,7 +360,7 @@ int CreateFrom(const SetRow& set, int64_t start, int limit) {
     bool overlaps = false;
     for (const auto& p : facts.state.partitions) overlaps |= p.range.Overlaps(r);
     if (overlaps) continue;
-    CreateAndAttach(set, facts, core::PartitionNameFor(set.spec, r), r, false);
+    CreateAndAttach(set, facts, core::PartitionNameFor(set.spec, r), r);
     created++;
   }
   return created;
@@ -390,23 +393,7 @@ PassSummary WorkerPass() {
     std::vector<Outcome> outs;
     bool set_failed = false;
     try {
-      // Maintenance runs as strata.role, or as the parent's owner: never silently as a superuser
-      // unless the table belongs to one.
-      Oid run_as = configured_role;
-      if (!OidIsValid(run_as)) {
-        pg::BeginWorkerTxn();
-        const Oid parent = set.parent;
-        pg::Call([&] {
-          HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(parent));
-          if (HeapTupleIsValid(tup)) {
-            run_as = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-            ReleaseSysCache(tup);
-          }
-        });
-        pg::CommitWorkerTxn();
-      }
-      if (!OidIsValid(run_as)) continue;
-      MaintainSet(set, Mode::kWorker, run_as, &outs);
+      MaintainSet(set, Mode::kWorker, configured_role, &outs);
     } catch (const pg::PgError& e) {
       pg::AbortWorkerTxn();
       set_failed = true;

@@ -24,7 +24,8 @@ struct Outcome {
   std::string message;
 };
 
-// Maintains one set. Worker mode runs as `run_as`; session modes run as the current user.
+// Maintains one set. Worker mode runs as `run_as` (InvalidOid: the parent's owner); session modes run
+// as the current user.
 void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>* out);
 
 struct PassSummary {

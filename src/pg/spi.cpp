@@ -46,14 +46,18 @@ std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<s
     nrows = SPI_processed;
     ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
   });
+  // Text of every cell in one guarded call (palloc'd in the caller's context), then C++ strings outside it.
+  char** cells = nullptr;
+  Call([&] {
+    cells = static_cast<char**>(palloc(sizeof(char*) * (nrows * ncols + 1)));
+    for (uint64_t r = 0; r < nrows; r++)
+      for (int c = 0; c < ncols; c++) cells[r * ncols + c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
+  });
   out.reserve(nrows);
   for (uint64_t r = 0; r < nrows; r++) {
     Row row(ncols);
-    for (int c = 0; c < ncols; c++) {
-      char* v = nullptr;
-      Call([&] { v = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1); });
-      if (v != nullptr) row[c] = std::string(v);
-    }
+    for (int c = 0; c < ncols; c++)
+      if (const char* v = cells[r * ncols + c]) row[c] = v;
     out.push_back(std::move(row));
   }
   return out;
