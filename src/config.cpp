@@ -14,6 +14,7 @@ char* databases = nullptr;
 int ddl_retries = 3;
 int job_runs_retention_s = 7 * 24 * 3600;
 int move_max_ranges = 16;
+int rollup_wait_ms = 2000;
 bool preloaded = false;
 
 void Init() {
@@ -38,6 +39,10 @@ void Init() {
   DefineCustomStringVariable("strata.databases", "Databases the strata launcher serves.",
                              "Comma-separated names; empty means every database with the extension.",
                              &databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.rollup_wait_timeout",
+                          "Longest time a rollup refresh waits for in-flight writers before skipping new rows.",
+                          "The refresh polls; it never queues on a lock, so writers are never blocked by it.",
+                          &rollup_wait_ms, 2000, 0, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.ddl_retries", "Attempts of a DDL statement that lost a lock race, per pass.",
                           nullptr, &ddl_retries, 3, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.job_runs_retention", "Age after which rows of strata.job_runs are deleted.",

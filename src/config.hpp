@@ -12,6 +12,7 @@ extern char* databases;          // strata.databases: comma list restricting dat
 extern int ddl_retries;          // strata.ddl_retries: attempts of a DDL that hit lock_timeout (user)
 extern int job_runs_retention_s; // strata.job_runs_retention: age after which job_runs rows go (SIGHUP)
 extern int move_max_ranges;      // strata.default_move_max_ranges: ranges moved out of a default per pass (user)
+extern int rollup_wait_ms;       // strata.rollup_wait_timeout: wait for in-flight writers per refresh (user)
 
 // True when strata was loaded by shared_preload_libraries (workers exist).
 extern bool preloaded;

@@ -18,27 +18,8 @@ namespace {
 
 using core::Error;
 
-std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n) {
-  if (PG_ARGISNULL(n)) return std::nullopt;
-  const char* s = nullptr;
-  pg::Call([&] { s = text_to_cstring(PG_GETARG_TEXT_PP(n)); });
-  return std::string(s);
-}
-
-bool OwnsTable(Oid relid) {
-  bool owns = false;
-  pg::Call([&] {
-#if PG_VERSION_NUM >= 160000
-    owns = object_ownercheck(RelationRelationId, relid, GetUserId());
-#else
-    owns = pg_class_ownercheck(relid, GetUserId());
-#endif
-  });
-  return owns;
-}
-
 void RequireOwner(Oid relid, const std::string& relname) {
-  if (!OwnsTable(relid))
+  if (!pg::OwnsTable(relid))
     throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + relname, {},
                 "Only the owner of a table (or a superuser) can manage its partitions.");
 }
@@ -189,14 +170,6 @@ void NoticeIfNoWorker() {
   });
 }
 
-// Runs body with lock_timeout = strata.lock_timeout, restored afterwards.
-template <class F>
-void WithLockTimeout(F&& body) {
-  const int level = pg::NewGucLevel();
-  pg::SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
-  body();
-  pg::RestoreGucs(level);
-}
 
 }  // namespace
 }  // namespace strata::partitions
@@ -211,15 +184,15 @@ STRATA_FUNCTION(strata_create_partition_set) {
     throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "parent, control_column and partition_interval must not be null");
   const Oid parent = PG_GETARG_OID(0);
   const std::string column = NameStr(*PG_GETARG_NAME(1));
-  const std::string interval = *TextArg(fcinfo, 2);
+  const std::string interval = *pg::TextArg(fcinfo, 2);
   const int premake = PG_ARGISNULL(3) ? 4 : PG_GETARG_INT32(3);
-  const auto retention = TextArg(fcinfo, 4);
+  const auto retention = pg::TextArg(fcinfo, 4);
   const bool keep = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
   bool want_default = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
   const std::vector<std::string> options = TextArrayArg(fcinfo, 7);
   std::optional<std::string> tablespace;
   if (!PG_ARGISNULL(8)) tablespace = NameStr(*PG_GETARG_NAME(8));
-  const auto start = TextArg(fcinfo, 9);
+  const auto start = pg::TextArg(fcinfo, 9);
 
   pg::SpiConnect();
   const ParentInfo info = ValidateParent(parent, column);
@@ -263,7 +236,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
   pg::AsExtensionOwner([&] { pg::Query(insert, args); });
 
   int created = 0;
-  WithLockTimeout([&] {
+  pg::WithLockTimeout([&] {
     std::vector<SetRow> sets = LoadSets(parent);
     if (sets.size() != 1) throw core::Error(ERRCODE_INTERNAL_ERROR, "partition set vanished while being created");
     const SetRow& set = sets[0];
@@ -309,7 +282,7 @@ STRATA_FUNCTION(strata_run_maintenance) {
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   pg::SpiConnect();
   std::vector<Outcome> outs;
-  WithLockTimeout([&] {
+  pg::WithLockTimeout([&] {
     std::vector<SetRow> sets = LoadSets(only);
     if (OidIsValid(only) && sets.empty()) {
       const std::string shown = core::QualifiedName(pg::RelSchema(only), pg::RelName(only));
@@ -317,7 +290,7 @@ STRATA_FUNCTION(strata_run_maintenance) {
                         "Create one with strata.create_partition_set().");
     }
     for (const auto& set : sets) {
-      if (!OwnsTable(set.parent)) {
+      if (!pg::OwnsTable(set.parent)) {
         if (OidIsValid(only)) RequireOwner(set.parent, core::QualifiedName(set.spec.schema, set.spec.parent));
         continue;
       }
@@ -366,7 +339,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000");
     args[1] = std::to_string(premake);
   }
-  if (auto r = TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r));
+  if (auto r = pg::TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r));
   if (!PG_ARGISNULL(3)) args[3] = PG_GETARG_BOOL(3) ? "t" : "f";
   if (!PG_ARGISNULL(4)) {
     const std::vector<std::string> options = TextArrayArg(fcinfo, 4);
@@ -447,7 +420,7 @@ STRATA_FUNCTION(strata_partition_set_state) {
 
 // strata._guard_selftest(kind): raises each kind of error through the guard (regression tests).
 STRATA_FUNCTION(strata_guard_selftest) {
-  const std::string kind = *TextArg(fcinfo, 0);
+  const std::string kind = *pg::TextArg(fcinfo, 0);
   if (kind == "strata") throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "strata error", "some detail", "some hint");
   if (kind == "bad_alloc") throw std::bad_alloc();
   if (kind == "std") throw std::runtime_error("std failure");

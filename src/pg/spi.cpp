@@ -1,5 +1,6 @@
 // Thin guarded wrappers over SPI, transactions, roles and GUCs; see spi.hpp.
 #include "pg/spi.hpp"
+#include "config.hpp"
 
 namespace strata::pg {
 
@@ -255,6 +256,32 @@ std::string RoleName(Oid roleid) {
   const char* n = nullptr;
   Call([&] { n = GetUserNameFromId(roleid, false); });
   return n;
+}
+
+std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  const char* s = nullptr;
+  Call([&] { s = text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+  return std::string(s);
+}
+
+bool OwnsTable(Oid relid) {
+  bool owns = false;
+  Call([&] {
+#if PG_VERSION_NUM >= 160000
+    owns = object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+    owns = pg_class_ownercheck(relid, GetUserId());
+#endif
+  });
+  return owns;
+}
+
+void WithLockTimeout(const std::function<void()>& body) {
+  const int level = NewGucLevel();
+  SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
+  body();
+  RestoreGucs(level);
 }
 
 }  // namespace strata::pg

@@ -53,6 +53,13 @@ void RestoreGucs(int level);
 // transaction open; opens and commits its own.
 void RunTopLevelUtility(const std::string& sql, Oid run_as);
 
+// The text argument n of a SQL function call, or nullopt for NULL.
+std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n);
+// Whether the current user owns the relation (or is a superuser).
+bool OwnsTable(Oid relid);
+// Runs body with lock_timeout = strata.lock_timeout (every DDL strata runs), restored afterwards.
+void WithLockTimeout(const std::function<void()>& body);
+
 // Relation name helpers.
 std::string RelName(Oid relid);
 std::string RelSchema(Oid relid);

@@ -8,6 +8,7 @@
 #include "core/backoff.hpp"
 #include "core/naming.hpp"
 #include "partitions/maintenance.hpp"
+#include "rollups/rollup.hpp"
 #include "pg/spi.hpp"
 #include "workers/shmem.hpp"
 
@@ -112,6 +113,8 @@ void DbWorkerBody(Datum arg) {
                                 t0);
           pg::CommitWorkerTxn();
         }
+        const int64_t next_rollup_ms = rollups::WorkerPass();
+        if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
         consecutive_errors = 0;
         SetSlotError("");
       } catch (...) {

@@ -1,0 +1,255 @@
+// SQL text for incremental rollups (see rollup_sql.hpp for the terms).
+#include "core/rollup_sql.hpp"
+
+#include "core/naming.hpp"
+
+namespace strata::core::rollup {
+namespace {
+
+constexpr const char* kRowsColumn = "__strata_rows";
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); i++) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+// Every stored column in table order: bucket, dims, measure state columns.
+std::vector<std::string> AllColumns(const Spec& s) {
+  std::vector<std::string> cols{QuoteIdent(s.bucket_name)};
+  for (const auto& d : s.dims) cols.push_back(QuoteIdent(d.name));
+  for (const auto& m : s.measures)
+    for (const auto& c : StateColumns(m)) cols.push_back(QuoteIdent(c));
+  return cols;
+}
+
+std::vector<std::string> KeyColumns(const Spec& s) {
+  std::vector<std::string> cols{QuoteIdent(s.bucket_name)};
+  for (const auto& d : s.dims) cols.push_back(QuoteIdent(d.name));
+  return cols;
+}
+
+std::string WhereClause(const Spec& s, const std::string& filter) {
+  std::string w = s.where.empty() ? "" : "(" + s.where + ")";
+  if (!filter.empty()) w += (w.empty() ? "" : " AND ") + std::string("(") + filter + ")";
+  return w.empty() ? "" : " WHERE " + w;
+}
+
+std::string QueueDependents(const std::vector<Dependent>& deps, const std::string& from, size_t first) {
+  std::string out;
+  for (size_t i = 0; i < deps.size(); i++)
+    out += ", __strata_d" + std::to_string(first + i) + " AS (INSERT INTO " + deps[i].pending_table +
+           " (b) SELECT DISTINCT " + deps[i].bucket_expr + " FROM " + from + " WHERE " + deps[i].bucket_expr +
+           " IS NOT NULL)";
+  return out;
+}
+
+}  // namespace
+
+std::string KindName(MeasureKind k) {
+  switch (k) {
+    case MeasureKind::kCount: return "count";
+    case MeasureKind::kSum: return "sum";
+    case MeasureKind::kMin: return "min";
+    case MeasureKind::kMax: return "max";
+    case MeasureKind::kAvg: return "avg";
+    case MeasureKind::kHll: return "hll_agg";
+    case MeasureKind::kQsketch: return "qsketch_agg";
+    case MeasureKind::kTopk: return "topk_agg";
+    case MeasureKind::kMerge: return "merge";
+  }
+  return "count";
+}
+
+bool KindFromName(const std::string& name, MeasureKind* out) {
+  for (MeasureKind k : {MeasureKind::kCount, MeasureKind::kSum, MeasureKind::kMin, MeasureKind::kMax, MeasureKind::kAvg,
+                        MeasureKind::kHll, MeasureKind::kQsketch, MeasureKind::kTopk, MeasureKind::kMerge}) {
+    if (KindName(k) == name) {
+      *out = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> StateColumns(const Measure& m) {
+  if (m.kind == MeasureKind::kAvg) return {m.name + "__sum", m.name + "__count"};
+  return {m.name};
+}
+
+std::vector<std::string> StateAggregates(const Measure& m) {
+  const std::string& a = m.args;
+  switch (m.kind) {
+    case MeasureKind::kCount: return {a.empty() ? "count(*)" : "count(" + a + ")"};
+    case MeasureKind::kSum: return {"sum(" + a + ")"};
+    case MeasureKind::kMin: return {"min(" + a + ")"};
+    case MeasureKind::kMax: return {"max(" + a + ")"};
+    case MeasureKind::kAvg: return {"sum(" + a + ")", "count(" + a + ")"};
+    case MeasureKind::kHll: return {"strata.hll_agg(" + a + ")"};
+    case MeasureKind::kQsketch: return {"strata.qsketch_agg(" + a + ")"};
+    case MeasureKind::kTopk: return {"strata.topk_agg(" + a + ")"};
+    case MeasureKind::kMerge: return {"strata.merge(" + a + ")"};
+  }
+  return {};
+}
+
+std::string BucketEnd(const Spec& s, const std::string& start) {
+  if (s.time_zone.empty()) return start + " + " + s.bucket_width;
+  // Calendar arithmetic in the bucket's own zone, whatever the session's TimeZone is.
+  const std::string z = QuoteLiteral(s.time_zone);
+  return "((" + start + " AT TIME ZONE " + z + ") + " + s.bucket_width + ") AT TIME ZONE " + z;
+}
+
+std::string MergeExpr(MeasureKind kind, const std::string& column) {
+  const std::string old = "t." + column;
+  const std::string add = "EXCLUDED." + column;
+  switch (kind) {
+    case MeasureKind::kCount:
+    case MeasureKind::kSum:
+    case MeasureKind::kAvg:
+      // A sum over only NULL inputs is NULL: keep whichever side has a value.
+      return "COALESCE(" + old + " + " + add + ", " + old + ", " + add + ")";
+    case MeasureKind::kMin: return "LEAST(" + old + ", " + add + ")";
+    case MeasureKind::kMax: return "GREATEST(" + old + ", " + add + ")";
+    case MeasureKind::kHll:
+    case MeasureKind::kQsketch:
+    case MeasureKind::kTopk:
+    case MeasureKind::kMerge: return "strata.merge(" + old + ", " + add + ")";
+  }
+  return add;
+}
+
+std::string CombineExpr(const Measure& m) {
+  const std::string c = QuoteIdent(m.name);
+  switch (m.kind) {
+    case MeasureKind::kCount: return "sum(" + c + ")::bigint";
+    case MeasureKind::kSum: return "sum(" + c + ")::" + m.state_type;
+    case MeasureKind::kMin: return "min(" + c + ")";
+    case MeasureKind::kMax: return "max(" + c + ")";
+    case MeasureKind::kAvg:
+      return "(sum(" + QuoteIdent(m.name + "__sum") + ")::numeric / NULLIF(sum(" + QuoteIdent(m.name + "__count") +
+             "), 0))::" + m.result_type;
+    case MeasureKind::kHll:
+    case MeasureKind::kQsketch:
+    case MeasureKind::kTopk:
+    case MeasureKind::kMerge: return "strata.merge(" + c + ")";
+  }
+  return c;
+}
+
+std::string StateSelect(const Spec& s, const std::string& filter, const std::string& from_extra, bool with_row_count) {
+  std::vector<std::string> items{s.bucket_expr + " AS " + QuoteIdent(s.bucket_name)};
+  for (const auto& d : s.dims) items.push_back(d.expr + " AS " + QuoteIdent(d.name));
+  for (const auto& m : s.measures) {
+    const auto aggs = StateAggregates(m);
+    const auto cols = StateColumns(m);
+    for (size_t i = 0; i < aggs.size(); i++) items.push_back(aggs[i] + " AS " + QuoteIdent(cols[i]));
+  }
+  if (with_row_count) items.push_back(std::string("count(*) AS ") + kRowsColumn);
+  std::vector<std::string> group;
+  for (size_t i = 1; i <= 1 + s.dims.size(); i++) group.push_back(std::to_string(i));
+  return "SELECT " + Join(items, ", ") + " FROM " + s.source + from_extra + WhereClause(s, filter) + " GROUP BY " +
+         Join(group, ", ");
+}
+
+std::vector<std::string> CreateTablesSql(const Spec& s) {
+  return {
+      "CREATE TABLE " + s.data_table + " AS " + StateSelect(s, "false") + " WITH NO DATA",
+      // NULLS NOT DISTINCT (PostgreSQL 15+): a NULL dimension is one group, as GROUP BY makes it.
+      "ALTER TABLE " + s.data_table + " ADD UNIQUE NULLS NOT DISTINCT (" + Join(KeyColumns(s), ", ") + ")",
+      "CREATE TABLE " + s.pending_table + " (b " + s.bucket_type + " NOT NULL)",
+      "CREATE INDEX ON " + s.pending_table + " (b)",
+  };
+}
+
+std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
+  const std::string order = QuoteIdent(s.order_column);
+  const std::string filter = order + " > $1::bigint AND " + order + " <= $2::bigint";
+  std::vector<std::string> sets;
+  for (const auto& m : s.measures)
+    for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
+  const std::string cols = Join(AllColumns(s), ", ");
+  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_up AS (INSERT INTO " +
+                    s.data_table + " AS t (" + cols + ") SELECT " + cols + " FROM __strata_agg ON CONFLICT (" +
+                    Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ") + " RETURNING t." +
+                    QuoteIdent(s.bucket_name) + ")";
+  sql += QueueDependents(deps, "__strata_up", 0);
+  sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) +
+         "), 0) FROM __strata_agg)::bigint, (SELECT count(*) FROM __strata_up)";
+  return sql;
+}
+
+std::string TakePendingSql(const Spec& s) {
+  // Whole buckets are taken (every queued copy of each), newest first. Rows queued by transactions
+  // still in flight are invisible here and stay for the next refresh.
+  return "WITH __strata_pick AS (SELECT DISTINCT b FROM " + s.pending_table +
+         " ORDER BY b DESC LIMIT $1::int), __strata_taken AS (DELETE FROM " + s.pending_table +
+         " p USING __strata_pick k WHERE p.b = k.b RETURNING p.b) SELECT "
+         "(array_agg(DISTINCT b) FILTER (WHERE $2::timestamptz IS NULL OR b >= $2::timestamptz))::text, "
+         "(array_agg(DISTINCT b) FILTER (WHERE b < $2::timestamptz))::text, "
+         "count(DISTINCT b) FILTER (WHERE $2::timestamptz IS NULL OR b >= $2::timestamptz), "
+         "count(DISTINCT b) FILTER (WHERE b < $2::timestamptz) FROM __strata_taken";
+}
+
+std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps) {
+  const std::string list = "$1::" + s.bucket_type + "[]";
+  const std::string t = QuoteIdent(s.time_column);
+  const std::string join = " JOIN unnest(" + list + ") AS __strata_u(__strata_b) ON " + t + " >= __strata_u.__strata_b AND " +
+                           t + " < " + BucketEnd(s, "__strata_u.__strata_b");
+  std::string filter = s.bucket_expr + " = __strata_u.__strata_b";
+  if (!s.source_is_rollup) {
+    const std::string order = QuoteIdent(s.order_column);
+    filter += " AND " + order + " > $2::bigint AND " + order + " <= $3::bigint";
+  }
+  const std::string cols = Join(AllColumns(s), ", ");
+  std::string insert = "WITH __strata_ins AS (INSERT INTO " + s.data_table + " (" + cols + ") " +
+                       StateSelect(s, filter, join) + ")";
+  insert += QueueDependents(deps, "unnest(" + list + ") AS __strata_r(" + QuoteIdent(s.bucket_name) + ")", 0);
+  insert += " SELECT 1";
+  return {"DELETE FROM " + s.data_table + " WHERE " + QuoteIdent(s.bucket_name) + " = ANY (" + list + ")", insert};
+}
+
+std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name) {
+  const std::string cond = (s.where.empty() ? "" : "(" + s.where + ") AND ") + s.bucket_expr + " IS NOT NULL";
+  return "CREATE FUNCTION " + function_name +
+         "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS "
+         "$strata_inv$\nBEGIN\n"
+         "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
+         "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
+         " FROM __strata_old WHERE " + cond + ";\n"
+         "  IF TG_OP = 'UPDATE' THEN\n"
+         "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
+         " FROM __strata_new WHERE " + cond + ";\n"
+         "  END IF;\n  RETURN NULL;\nEND\n$strata_inv$";
+}
+
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime) {
+  std::vector<std::string> keys = KeyColumns(s);
+  std::vector<std::string> out = keys;
+  if (!realtime || s.source_is_rollup) {
+    for (const auto& m : s.measures) {
+      if (m.kind == MeasureKind::kAvg)
+        out.push_back("(" + QuoteIdent(m.name + "__sum") + "::numeric / NULLIF(" + QuoteIdent(m.name + "__count") +
+                      ", 0))::" + m.result_type + " AS " + QuoteIdent(m.name));
+      else
+        out.push_back(QuoteIdent(m.name));
+    }
+    return "CREATE VIEW " + view_name + " AS SELECT " + Join(out, ", ") + " FROM " + s.data_table;
+  }
+  for (const auto& m : s.measures) out.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
+  const std::string order = QuoteIdent(s.order_column);
+  const std::string id = std::to_string(s.id);
+  // The tail: rows not yet absorbed, i.e. above the watermark or (during a backfill) at or below the
+  // backfill cursor. The lookups are stable functions, evaluated once per scan, so the order column's
+  // index bounds the scan.
+  const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
+  const std::string tail_old = StateSelect(s, order + " <= strata.rollup_backfill_cursor(" + id + ")");
+  return "CREATE VIEW " + view_name + " AS SELECT " + Join(out, ", ") + " FROM (SELECT " + Join(AllColumns(s), ", ") +
+         " FROM " + s.data_table + " UNION ALL " + tail_new + " UNION ALL " + tail_old + ") AS __strata_all GROUP BY " +
+         Join(keys, ", ");
+}
+
+}  // namespace strata::core::rollup

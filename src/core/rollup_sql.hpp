@@ -1,0 +1,105 @@
+// SQL text for incremental rollups, free of Postgres. Terms:
+//  * source: the table a rollup reads (a raw table, a partitioned table, or another rollup's data table);
+//  * order column: a sequence-filled bigint on a raw source; a row is "absorbed" once its value lies in
+//    the processed interval (cursor, watermark] of the rollup;
+//  * bucket: the time-bucket expression (date_trunc / date_bin of one timestamp column); a bucket covers
+//    [b, b + width) of that column;
+//  * state columns: what the rollup table stores per group (avg is stored as a sum and a count);
+//  * append: aggregate the rows of an order-column interval and merge them into existing groups;
+//  * recompute: replace whole buckets by aggregating the source again (after UPDATE/DELETE, and for
+//    rollups of rollups);
+//  * pending table: the buckets waiting for a recompute (filled by statement triggers on the source, or
+//    by the refresh of the rollup this one reads).
+// Every expression in a Spec is SQL text already deparsed by Postgres with qualified names; every name
+// is a raw identifier (quoted here).
+#pragma once
+#include "core/no_postgres.hpp"
+
+#include <string>
+#include <vector>
+
+namespace strata::core::rollup {
+
+enum class MeasureKind { kCount, kSum, kMin, kMax, kAvg, kHll, kQsketch, kTopk, kMerge };
+
+struct Measure {
+  std::string name;         // output column name
+  MeasureKind kind = MeasureKind::kCount;
+  std::string args;         // the deparsed argument list ("" for count(*)), e.g. "viewer_id, 12"
+  std::string state_type;   // type of the stored column (avg: type of the sum)
+  std::string result_type;  // type the view shows (avg: the avg's type)
+};
+
+struct Dim {
+  std::string name;  // output column name
+  std::string expr;  // deparsed expression (a column reference)
+};
+
+struct Spec {
+  std::string source;        // qualified name of the relation aggregated
+  bool source_is_rollup = false;
+  std::string order_column;  // raw sources only
+  std::string bucket_name;
+  std::string bucket_expr;   // e.g. date_trunc('hour'::text, ts)
+  std::string bucket_type;   // e.g. timestamp with time zone
+  std::string bucket_width;  // SQL interval expression, e.g. '01:00:00'::interval
+  std::string time_column;   // the column inside bucket_expr
+  std::string time_zone;     // timestamptz buckets: the zone they are cut in ("" otherwise)
+  std::vector<Dim> dims;
+  std::vector<Measure> measures;
+  std::string where;         // deparsed WHERE clause or ""
+  std::string data_table;    // qualified rollup table
+  std::string pending_table; // qualified pending table (column "b")
+  int id = 0;                // catalog id (used in the real-time view's watermark lookups)
+};
+
+// A rollup that reads this one: its pending table and its bucket expression over this rollup's columns.
+struct Dependent {
+  std::string pending_table;
+  std::string bucket_expr;
+};
+
+// Name of the i-th stored column(s) of a measure: avg -> name__sum, name__count.
+std::vector<std::string> StateColumns(const Measure& m);
+// The measure as the aggregate that computes its state column(s) from source rows.
+std::vector<std::string> StateAggregates(const Measure& m);
+
+// SELECT bucket, dims, state aggregates FROM source WHERE <where> AND (<filter>) GROUP BY ...
+// `from_extra` is appended to the FROM clause (a join with the bucket list for recomputes).
+std::string StateSelect(const Spec& s, const std::string& filter, const std::string& from_extra = "",
+                        bool with_row_count = false);
+
+// CREATE TABLE <data_table> AS <state select> WITH NO DATA, its unique key and the pending table.
+std::vector<std::string> CreateTablesSql(const Spec& s);
+
+// Append rows with $1 < order_column <= $2; returns (rows read, groups written) as one row. Buckets it
+// touched are queued for every dependent in the same statement.
+std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps);
+
+// Takes up to $1 buckets from the pending table (newest first). Returns one row: the buckets to
+// recompute as a text array, those older than $2 (frozen_before) as another, and their two counts.
+std::string TakePendingSql(const Spec& s);
+
+// Replaces the buckets in $1 (a text array of bucket values): deletes their groups, aggregates them
+// again from source rows (raw source: only absorbed rows, $2 < order_column <= $3), queues dependents.
+// Two statements, run in order in one transaction.
+std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps);
+
+// The statement trigger function body (plpgsql) that queues the buckets of updated/deleted rows.
+std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name);
+
+// The reader's view: materialized groups plus, in real-time mode, the unabsorbed tail of a raw
+// source aggregated on the fly, merged per group.
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime);
+
+// The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
+std::string BucketEnd(const Spec& s, const std::string& start);
+// Merge of an existing state column with a new one (ON CONFLICT DO UPDATE).
+std::string MergeExpr(MeasureKind kind, const std::string& column);
+// Aggregate that combines state rows of one group (the view's re-aggregation).
+std::string CombineExpr(const Measure& m);
+// Parses/prints measure kinds for the catalog.
+std::string KindName(MeasureKind k);
+bool KindFromName(const std::string& name, MeasureKind* out);
+
+}  // namespace strata::core::rollup

@@ -1,0 +1,634 @@
+// Defining rollups: strata.create_rollup, drop_rollup, alter_rollup. The query is parsed and analyzed
+// by Postgres itself; the analyzed tree is checked against the supported shape (one time bucket,
+// plain-column dimensions, supported aggregates, one source table, an immutable WHERE) and each part
+// is deparsed with search_path pinned to pg_catalog, so the stored SQL names everything qualified.
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "core/rollup_sql.hpp"
+#include "partitions/maintenance.hpp"
+#include "rollups/rollup.hpp"
+
+namespace strata::rollups {
+namespace {
+
+using core::Error;
+namespace rs = core::rollup;
+
+constexpr const char* kShapeHint =
+    "A rollup query is SELECT <time bucket>, <columns>, <aggregates> FROM <one table> [WHERE ...] GROUP BY "
+    "<the bucket and the columns>.";
+
+Error Unsupported(const std::string& what, const std::string& hint = kShapeHint) {
+  return Error(ERRCODE_FEATURE_NOT_SUPPORTED, "rollup query: " + what + " is not supported", {}, hint);
+}
+
+std::string Deparse(Node* e, List* ctx) {
+  const char* s = nullptr;
+  pg::Call([&] { s = deparse_expression(e, ctx, false, false); });
+  return s;
+}
+
+std::string FormatType(Oid type) {
+  const char* s = nullptr;
+  pg::Call([&] { s = format_type_be(type); });
+  return s;
+}
+
+void FuncName(Oid fn, std::string* name, Oid* nsp) {
+  const char* n = nullptr;
+  pg::Call([&] {
+    n = get_func_name(fn);
+    *nsp = get_func_namespace(fn);
+  });
+  *name = n ? n : "";
+}
+
+Oid StrataNamespace() {
+  Oid nsp = InvalidOid;
+  pg::Call([&] { nsp = get_namespace_oid("strata", false); });
+  return nsp;
+}
+
+// date_trunc units and the interval one bucket spans.
+std::optional<std::string> UnitWidth(std::string unit) {
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (!unit.empty() && unit.back() == 's' && unit != "microseconds" && unit != "milliseconds") unit.pop_back();
+  static const std::pair<const char*, const char*> kUnits[] = {
+      {"microseconds", "1 microsecond"}, {"milliseconds", "1 millisecond"}, {"second", "1 second"},
+      {"minute", "1 minute"}, {"hour", "1 hour"}, {"day", "1 day"}, {"week", "7 days"}, {"month", "1 month"},
+      {"quarter", "3 months"}, {"year", "1 year"}, {"decade", "10 years"}, {"century", "100 years"},
+      {"millennium", "1000 years"}};
+  for (const auto& [u, w] : kUnits)
+    if (unit == u) return std::string(w);
+  return std::nullopt;
+}
+
+struct Parsed {
+  Oid source = InvalidOid;
+  char relkind = 0;
+  rs::Spec spec;
+  std::vector<std::string> used_columns;  // source columns the query reads
+};
+
+bool IsTimestamp(Oid t) { return t == TIMESTAMPOID || t == TIMESTAMPTZOID; }
+
+// Recognizes the time bucket; false when `e` is not a bucket function at all.
+bool ReadBucket(Node* e, Oid rel, List* ctx, const std::string& zone, rs::Spec* s) {
+  if (!IsA(e, FuncExpr)) return false;
+  FuncExpr* f = reinterpret_cast<FuncExpr*>(e);
+  std::string name;
+  Oid nsp = InvalidOid;
+  FuncName(f->funcid, &name, &nsp);
+  if (nsp != PG_CATALOG_NAMESPACE || (name != "date_trunc" && name != "date_bin")) return false;
+  const int nargs = list_length(f->args);
+  Node* col = static_cast<Node*>(lsecond(f->args));
+  if (!IsA(col, Var) || !IsTimestamp(exprType(col)))
+    throw Unsupported("a time bucket over an expression or a non-timestamp column",
+                      "Bucket a timestamp or timestamptz column directly, e.g. date_trunc('hour', ts).");
+  const std::string column = Deparse(col, ctx);
+  const char* attname = nullptr;
+  pg::Call([&] { attname = get_attname(rel, reinterpret_cast<Var*>(col)->varattno, false); });
+  s->bucket_type = FormatType(exprType(e));
+  if (name == "date_trunc") {
+    if (nargs != 2)
+      throw Unsupported("date_trunc with a time zone argument",
+                        "date_trunc on a timestamptz column is cut in the session's time zone at creation; use "
+                        "date_bin for fixed-width buckets.");
+    Node* unit = static_cast<Node*>(linitial(f->args));
+    if (!IsA(unit, Const) || reinterpret_cast<Const*>(unit)->constisnull)
+      throw Unsupported("a date_trunc unit that is not a constant");
+    const char* u = nullptr;
+    pg::Call([&] { u = TextDatumGetCString(reinterpret_cast<Const*>(unit)->constvalue); });
+    const auto width = UnitWidth(u);
+    if (!width) throw Unsupported(std::string("the date_trunc unit \"") + u + "\"", "Use a unit from microseconds to millennium.");
+    s->bucket_width = core::QuoteLiteral(*width) + "::interval";
+    if (exprType(col) == TIMESTAMPTZOID) {
+      // Cut in an explicit zone (the creator's TimeZone), so the worker, the real-time view and every
+      // reader agree on bucket boundaries whatever their own TimeZone setting.
+      s->time_zone = zone;
+      s->bucket_expr = "pg_catalog.date_trunc(" + core::QuoteLiteral(u) + ", " + column + ", " +
+                       core::QuoteLiteral(zone) + ")";
+    } else {
+      s->bucket_expr = Deparse(e, ctx);
+    }
+  } else {
+    Node* stride = static_cast<Node*>(linitial(f->args));
+    Node* origin = static_cast<Node*>(lthird(f->args));
+    if (!IsA(stride, Const) || !IsA(origin, Const)) throw Unsupported("a date_bin stride or origin that is not a constant");
+    s->bucket_width = Deparse(stride, ctx);
+    s->bucket_expr = Deparse(e, ctx);
+  }
+  s->time_column = attname;
+  return true;
+}
+
+void ReadMeasure(Aggref* agg, const std::string& name, List* ctx, Oid strata_nsp, rs::Measure* m) {
+  std::string fn;
+  Oid nsp = InvalidOid;
+  FuncName(agg->aggfnoid, &fn, &nsp);
+  if (agg->aggdistinct)
+    throw Unsupported(fn + "(DISTINCT ...)",
+                      "Distinct counts cannot be maintained incrementally; use strata.hll_agg(...) and "
+                      "strata.distinct_count() on the rollup.");
+  if (agg->aggorder) throw Unsupported("ORDER BY inside the aggregate " + fn + "()");
+  if (agg->aggfilter) throw Unsupported("FILTER on " + fn + "()", "Put the condition in the WHERE clause or define another rollup.");
+  if (agg->aggkind != AGGKIND_NORMAL)
+    throw Unsupported("the ordered-set aggregate " + fn + "()", "Use strata.qsketch_agg() and strata.quantile() for percentiles.");
+  bool ok = false;
+  if (nsp == PG_CATALOG_NAMESPACE) {
+    ok = fn == "count" || fn == "sum" || fn == "min" || fn == "max" || fn == "avg";
+  } else if (nsp == strata_nsp) {
+    ok = fn == "hll_agg" || fn == "qsketch_agg" || fn == "topk_agg" || fn == "merge";
+  }
+  if (!ok || !rs::KindFromName(fn, &m->kind))
+    throw Unsupported("the aggregate " + fn + "()",
+                      "Supported measures: count, sum, min, max, avg, strata.hll_agg, strata.qsketch_agg, "
+                      "strata.topk_agg and strata.merge.");
+  m->name = name;
+  std::vector<std::string> args;
+  ListCell* lc;
+  foreach (lc, agg->args) args.push_back(Deparse(reinterpret_cast<Node*>(lfirst_node(TargetEntry, lc)->expr), ctx));
+  for (size_t i = 0; i < args.size(); i++) m->args += (i ? ", " : "") + args[i];
+  m->state_type = m->result_type = FormatType(agg->aggtype);
+}
+
+// Parses and analyzes the query with the caller's search_path, then (search_path pinned by the caller
+// of Deparse... see CreateRollup) reads it into a spec.
+Parsed Analyze(const std::string& query) {
+  Parsed p;
+  List* raw = nullptr;
+  pg::Call([&] { raw = raw_parser(query.c_str(), RAW_PARSE_DEFAULT); });
+  if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+    throw Error(ERRCODE_SYNTAX_ERROR, "rollup query must be a single SELECT statement", {}, kShapeHint);
+  Query* q = nullptr;
+  RawStmt* stmt = linitial_node(RawStmt, raw);
+  pg::Call([&] { q = parse_analyze_fixedparams(stmt, query.c_str(), nullptr, 0, nullptr); });
+  if (q->cteList) throw Unsupported("WITH");
+  if (q->setOperations) throw Unsupported("UNION, INTERSECT or EXCEPT");
+  if (q->hasWindowFuncs) throw Unsupported("a window function");
+  if (q->hasTargetSRFs) throw Unsupported("a set-returning function in the select list");
+  if (q->hasSubLinks) throw Unsupported("a subquery", "A rollup reads one table; join when querying the rollup's view.");
+  if (q->distinctClause) throw Unsupported("DISTINCT");
+  if (q->sortClause) throw Unsupported("ORDER BY", "Order rows when querying the rollup's view.");
+  if (q->limitCount || q->limitOffset) throw Unsupported("LIMIT or OFFSET");
+  if (q->havingQual) throw Unsupported("HAVING", "Filter groups when querying the rollup's view.");
+  if (q->groupingSets) throw Unsupported("GROUPING SETS, ROLLUP or CUBE", "Define one rollup per grouping.");
+  if (q->rowMarks) throw Unsupported("FOR UPDATE or FOR SHARE");
+  if (!q->groupClause || !q->hasAggs)
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query must aggregate with GROUP BY", {}, kShapeHint);
+  FromExpr* from = q->jointree;
+  if (list_length(from->fromlist) != 1 || !IsA(linitial(from->fromlist), RangeTblRef))
+    throw Unsupported("a join or more than one table in FROM", "A rollup reads one table; join when querying its view.");
+  RangeTblEntry* rte = rt_fetch(linitial_node(RangeTblRef, from->fromlist)->rtindex, q->rtable);
+  if (rte->rtekind != RTE_RELATION) throw Unsupported("a subquery or function in FROM", "A rollup reads one table.");
+  p.source = rte->relid;
+  p.relkind = rte->relkind;
+
+  // Names used to read, and bitmap of source columns referenced anywhere.
+  const char* relname = nullptr;
+  List* ctx = nullptr;
+  pg::Call([&] {
+    relname = get_rel_name(p.source);
+    ctx = deparse_context_for(relname, p.source);
+  });
+  Bitmapset* used = nullptr;
+  pg::Call([&] {
+    pull_varattnos(reinterpret_cast<Node*>(q->targetList), 1, &used);
+    pull_varattnos(from->quals, 1, &used);
+  });
+  for (int x = -1;;) {
+    pg::Call([&] { x = bms_next_member(used, x); });
+    if (x < 0) break;
+    const AttrNumber att = x + FirstLowInvalidHeapAttributeNumber;
+    if (att <= 0) throw Unsupported("a system column");
+    const char* n = nullptr;
+    pg::Call([&] { n = get_attname(p.source, att, false); });
+    p.used_columns.push_back(n);
+  }
+
+  const char* zone = nullptr;
+  pg::Call([&] { zone = pg_get_timezone_name(session_timezone); });
+  const Oid strata_nsp = StrataNamespace();
+  std::set<std::string> names;
+  int buckets = 0;
+  ListCell* lc;
+  foreach (lc, q->targetList) {
+    TargetEntry* tle = lfirst_node(TargetEntry, lc);
+    if (tle->resjunk)
+      throw Unsupported("a GROUP BY expression that is not in the select list", "List every GROUP BY expression in the select list.");
+    const std::string name = tle->resname ? tle->resname : "?column?";
+    if (!names.insert(name).second)
+      throw Error(ERRCODE_DUPLICATE_COLUMN, "rollup query: column name \"" + name + "\" appears twice", {},
+                  "Name every output column with AS.");
+    if (name.rfind("__strata", 0) == 0 || name.size() > 55)
+      throw Error(ERRCODE_INVALID_NAME, "rollup query: column name \"" + name + "\" is reserved or too long", {},
+                  "Use a name of at most 55 bytes that does not start with __strata.");
+    Node* e = reinterpret_cast<Node*>(tle->expr);
+    if (IsA(e, Aggref)) {
+      rs::Measure m;
+      ReadMeasure(reinterpret_cast<Aggref*>(e), name, ctx, strata_nsp, &m);
+      p.spec.measures.push_back(m);
+    } else if (tle->ressortgroupref != 0) {
+      if (ReadBucket(e, p.source, ctx, zone ? zone : "UTC", &p.spec)) {
+        if (++buckets > 1)
+          throw Unsupported("more than one time bucket", "Group by one time bucket; other columns are dimensions.");
+        p.spec.bucket_name = name;
+        if (!p.spec.dims.empty() || !p.spec.measures.empty())
+          throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query: the time bucket must be the first output column", {},
+                      kShapeHint);
+      } else if (IsA(e, Var)) {
+        p.spec.dims.push_back({name, Deparse(e, ctx)});
+      } else {
+        throw Unsupported("the grouping expression " + Deparse(e, ctx),
+                          "Group by plain columns and one time bucket (date_trunc or date_bin on a timestamp column).");
+      }
+    } else {
+      throw Unsupported("the output column \"" + name + "\" (only single aggregate calls are measures)",
+                        "Compute ratios and other expressions when querying the rollup's view.");
+    }
+    bool mutable_expr = false;
+    if (!IsA(e, FuncExpr) || tle->ressortgroupref == 0) pg::Call([&] { mutable_expr = contain_mutable_functions(e); });
+    if (mutable_expr)
+      throw Unsupported("the non-immutable expression in \"" + name + "\"", "Measures must give the same value at every refresh.");
+  }
+  if (buckets == 0)
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query must group by a time bucket", {},
+                "Add date_trunc('hour', <timestamp column>) or date_bin(...) as the first column and to GROUP BY.");
+  if (p.spec.measures.empty())
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query has no measures", {}, kShapeHint);
+  if (from->quals) {
+    bool mutable_where = false;
+    pg::Call([&] { mutable_where = contain_mutable_functions(from->quals); });
+    if (mutable_where)
+      throw Unsupported("a WHERE clause that is not immutable (e.g. now())",
+                        "A rollup's filter must select the same rows at every refresh; filter by time when "
+                        "querying the rollup's view.");
+    p.spec.where = Deparse(from->quals, ctx);
+  }
+  return p;
+}
+
+struct OrderInfo {
+  std::string column, sequence;
+};
+
+// The sequence-filled column whose values tell new rows from processed ones.
+OrderInfo FindOrderColumn(Oid source, const std::string& shown, const std::optional<std::string>& given) {
+  const auto rows = pg::Query(
+      "SELECT a.attname, a.attnotnull, a.atttypid::regtype::text, s.seq, q.seqcache, "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum) "
+      "FROM pg_catalog.pg_attribute a "
+      "CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) AS seq) s "
+      "LEFT JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.seq::regclass "
+      "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+      "  AND CASE WHEN $2::name IS NULL THEN s.seq IS NOT NULL ELSE a.attname = $2::name END",
+      {std::to_string(source), given});
+  const std::string hint =
+      "Add a column filled by a sequence, e.g. ALTER TABLE " + shown +
+      " ADD COLUMN ingest_id bigint GENERATED ALWAYS AS IDENTITY, or pass order_column => <such a column>.";
+  if (rows.empty()) {
+    if (given) throw Error(ERRCODE_UNDEFINED_COLUMN, "column \"" + *given + "\" of " + shown + " does not exist");
+    throw Error(ERRCODE_INVALID_TABLE_DEFINITION, "table " + shown + " has no column filled by a sequence", {}, hint);
+  }
+  if (rows.size() > 1) {
+    std::string list;
+    for (const auto& r : rows) list += (list.empty() ? "" : ", ") + *r[0];
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "table " + shown + " has several sequence-filled columns (" + list + ")",
+                {}, "Choose one with order_column => ...");
+  }
+  const auto& r = rows[0];
+  const std::string col = *r[0];
+  if (!r[3])
+    throw Error(ERRCODE_INVALID_TABLE_DEFINITION, "column \"" + col + "\" of " + shown + " is not filled by a sequence", {},
+                "Use an identity or serial column, or ALTER SEQUENCE ... OWNED BY " + shown + "." + col + ".");
+  if (*r[2] != "bigint" && *r[2] != "integer" && *r[2] != "smallint")
+    throw Error(ERRCODE_DATATYPE_MISMATCH, "column \"" + col + "\" must be an integer column, not " + *r[2]);
+  if (*r[1] != "t")
+    throw Error(ERRCODE_INVALID_TABLE_DEFINITION, "column \"" + col + "\" of " + shown + " must be NOT NULL", {},
+                "A row without a value would never be picked up; ALTER TABLE " + shown + " ALTER COLUMN " +
+                    core::QuoteIdent(col) + " SET NOT NULL.");
+  if (r[4] && std::stoll(*r[4]) > 1)
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + *r[3] + " has CACHE " + *r[4],
+                "Each backend hands out its cached values later, out of commit order, so a refresh could pass "
+                "rows that commit after it.",
+                "ALTER SEQUENCE " + *r[3] + " CACHE 1.");
+  if (*r[5] != "t")
+    pg::Call([&] {
+      ereport(NOTICE, (errmsg("no index starts with column \"%s\" of %s: every refresh will scan the whole table",
+                              col.c_str(), shown.c_str()),
+                       errhint("CREATE INDEX ON %s (%s).", shown.c_str(), core::QuoteIdent(col).c_str())));
+    });
+  return {col, *r[3]};
+}
+
+std::string QualifiedRel(Oid rel) { return core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel)); }
+
+// Resolves name (possibly schema-qualified) to the schema and relation name of a new view.
+void ResolveNewName(const std::string& name, std::string* schema, std::string* rel) {
+  const char* nsp = nullptr;
+  const char* relname = nullptr;
+  bool exists = false;
+  pg::Call([&] {
+#if PG_VERSION_NUM >= 160000
+    List* names = stringToQualifiedNameList(name.c_str(), nullptr);
+#else
+    List* names = stringToQualifiedNameList(name.c_str());
+#endif
+    RangeVar* rv = makeRangeVarFromNameList(names);
+    Oid nspid = RangeVarGetCreationNamespace(rv);
+    nsp = get_namespace_name(nspid);
+    relname = rv->relname;
+    exists = OidIsValid(get_relname_relid(rv->relname, nspid));
+  });
+  if (exists)
+    throw Error(ERRCODE_DUPLICATE_TABLE, std::string("relation \"") + relname + "\" already exists", {},
+                "A rollup's name becomes its view; choose another name.");
+  *schema = nsp;
+  *rel = relname;
+}
+
+void InsertCatalog(const rs::Spec& s, const Parsed& p, const std::string& view, const std::string& query,
+                   const std::optional<int>& source_rollup, int level, bool realtime, const std::string& interval,
+                   int64_t batch, const OrderInfo& order, const std::string& change_fn) {
+  std::vector<std::optional<std::string>> args{
+      std::to_string(s.id), view, s.data_table, s.pending_table, std::to_string(p.source),
+      source_rollup ? std::optional<std::string>(std::to_string(*source_rollup)) : std::nullopt,
+      std::to_string(level), query,
+      order.column.empty() ? std::nullopt : std::optional<std::string>(order.column),
+      order.sequence.empty() ? std::nullopt : std::optional<std::string>(order.sequence),
+      s.bucket_name, s.bucket_expr, s.bucket_type, s.bucket_width, s.time_column, s.time_zone, s.where,
+      realtime ? "true" : "false", interval, std::to_string(batch),
+      change_fn.empty() ? std::nullopt : std::optional<std::string>(change_fn)};
+  pg::AsExtensionOwner([&] {
+    pg::Query("INSERT INTO strata.rollup (id, view, data_table, pending_table, source, source_rollup, level, query, "
+              "order_column, order_sequence, bucket_name, bucket_expr, bucket_type, bucket_width, time_column, time_zone, "
+              "where_clause, realtime, refresh_interval, batch_size, change_function) VALUES ($1::int, $2::regclass, "
+              "$3::regclass, $4::regclass, $5::oid, $6::int, $7::int, $8, $9::name, $10::regclass, $11, $12, $13, $14, "
+              "$15, $16, $17, $18::boolean, $19::interval, $20::bigint, $21)",
+              args);
+    int ord = 0;
+    for (const auto& d : s.dims)
+      pg::Query("INSERT INTO strata.rollup_column (rollup_id, ord, role, name, expr) VALUES ($1::int, $2::int, "
+                "'dimension', $3, $4)",
+                {std::to_string(s.id), std::to_string(++ord), d.name, d.expr});
+    for (const auto& m : s.measures)
+      pg::Query("INSERT INTO strata.rollup_column (rollup_id, ord, role, name, kind, expr, state_type, result_type) "
+                "VALUES ($1::int, $2::int, 'measure', $3, $4, $5, $6, $7)",
+                {std::to_string(s.id), std::to_string(++ord), m.name, rs::KindName(m.kind), m.args, m.state_type,
+                 m.result_type});
+  });
+}
+
+}  // namespace
+
+// Creates the statement triggers and (PostgreSQL 15/16: identity is not inherited by partitions) the
+// order column's default on every leaf partition of a raw source that lacks them. Returns the number
+// of leaves changed. DDL runs with strata.lock_timeout.
+int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                      const std::string& sequence) {
+  const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
+  const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
+  const auto rels = pg::Query(
+      "SELECT t.relid::regclass::text, "
+      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = $2), "
+      "  t.isleaf AND t.level > 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a "
+      "    ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = t.relid AND a.attname = $3::name) "
+      "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.relid AND a.attname = $3::name "
+      "    AND a.attidentity = '') "
+      "FROM pg_catalog.pg_partition_tree($1::oid) t WHERE t.isleaf OR t.level = 0",
+      {std::to_string(source), upd, order_column});
+  int changed = 0;
+  for (const auto& r : rels) {
+    const std::string rel = *r[0];
+    if (*r[1] == "t") {
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(upd) + " AFTER UPDATE ON " + rel +
+               " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
+               change_fn + "()");
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(del) + " AFTER DELETE ON " + rel +
+               " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
+      changed++;
+    }
+    if (*r[2] == "t") {
+      pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+               " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
+      changed++;
+    }
+  }
+  return changed;
+}
+
+void PinSessionForRollupSql() {
+  pg::SetGuc("search_path", "pg_catalog, pg_temp");
+  pg::SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
+}
+
+}  // namespace strata::rollups
+
+using namespace strata;
+using namespace strata::rollups;
+namespace rs = strata::core::rollup;
+
+// strata.create_rollup(name, query, realtime, refresh_interval, batch_size, order_column, backfill)
+STRATA_FUNCTION(strata_create_rollup) {
+  for (int i : {0, 1, 2, 3, 4, 6})
+    if (PG_ARGISNULL(i))
+      throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "arguments of create_rollup must not be null (except order_column)");
+  const std::string name = *pg::TextArg(fcinfo, 0);
+  const std::string query = *pg::TextArg(fcinfo, 1);
+  const bool realtime = PG_GETARG_BOOL(2);
+  const char* interval_txt = nullptr;
+  Interval* iv = PG_GETARG_INTERVAL_P(3);
+  pg::Call([&] { interval_txt = DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(iv))); });
+  const std::string interval = interval_txt;
+  const int64_t batch = PG_GETARG_INT64(4);
+  std::optional<std::string> order_given;
+  if (!PG_ARGISNULL(5)) order_given = NameStr(*PG_GETARG_NAME(5));
+  const bool backfill = PG_GETARG_BOOL(6);
+  if (batch <= 0)
+    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive", {},
+                      "batch_size is the number of source rows one refresh transaction processes.");
+  if (iv->month < 0 || iv->day < 0 || iv->time < 0)
+    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_interval must not be negative");
+
+  pg::SpiConnect();
+  std::string schema, rel;
+  ResolveNewName(name, &schema, &rel);
+  Parsed p = Analyze(query);
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  rs::Spec& s = p.spec;
+  const std::string shown = QualifiedRel(p.source);
+  AclResult acl = ACLCHECK_OK;
+  pg::Call([&] { acl = pg_class_aclcheck(p.source, GetUserId(), ACL_SELECT); });
+  if (acl != ACLCHECK_OK)
+    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + shown, {},
+                      "The creator of a rollup must be able to read its source.");
+
+  // A rollup over another rollup reads that rollup's table; everything else must be a table.
+  std::optional<int> source_rollup;
+  int lvl = 0;
+  const auto parent = pg::Query("SELECT id, data_table::oid, level FROM strata.rollup WHERE view = $1::oid OR "
+                                "data_table = $1::oid FOR UPDATE",
+                                {std::to_string(p.source)});
+  if (!parent.empty()) {
+    source_rollup = std::stoi(*parent[0][0]);
+    lvl = std::stoi(*parent[0][2]) + 1;
+    const Oid data = static_cast<Oid>(std::stoul(*parent[0][1]));
+    for (const auto& c : p.used_columns) {
+      AttrNumber att = InvalidAttrNumber;
+      pg::Call([&] { att = get_attnum(data, c.c_str()); });
+      if (att == InvalidAttrNumber)
+        throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "column \"" + c + "\" of rollup " + shown + " is an average",
+                          "An average cannot be re-aggregated from averages.",
+                          "Roll up sum and count measures of the source rollup instead.");
+    }
+    p.source = data;
+    s.source_is_rollup = true;
+  } else if (p.relkind != RELKIND_RELATION && p.relkind != RELKIND_PARTITIONED_TABLE) {
+    throw core::Error(ERRCODE_WRONG_OBJECT_TYPE, shown + " is not a table or a rollup", {},
+                      "A rollup reads a table, a partitioned table or another rollup.");
+  }
+  s.source = QualifiedRel(p.source);
+  OrderInfo order;
+  if (!s.source_is_rollup) {
+    order = FindOrderColumn(p.source, s.source, order_given);
+    s.order_column = order.column;
+  }
+  pg::AsExtensionOwner([&] { s.id = std::stoi(*pg::Query("SELECT pg_catalog.nextval('strata.rollup_id_seq')")[0][0]); });
+  s.data_table = core::QualifiedName(schema, core::PartitionName(rel, "data"));
+  s.pending_table = core::QualifiedName(schema, core::PartitionName(rel, "pending"));
+  const std::string view = core::QualifiedName(schema, rel);
+  std::string change_fn;
+  for (const auto& sql : rs::CreateTablesSql(s)) pg::Exec(sql);
+  pg::Exec(rs::ViewSql(s, view, realtime));
+
+  int64_t watermark = 0;
+  std::optional<int64_t> cursor, floor;
+  if (!s.source_is_rollup) {
+    change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
+    pg::Exec(rs::InvalidationFunctionSql(s, change_fn));
+    // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
+    // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
+    // row, and the backfill below sees them all.
+    EnsureSourceHooks(s.id, p.source, change_fn, order.column, order.sequence);
+    const auto cur = pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " + order.sequence);
+    watermark = std::stoll(*cur.at(0).at(0));
+    if (backfill) {
+      const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
+      if (mn.at(0).at(0) && std::stoll(*mn[0][0]) < watermark) {
+        floor = std::stoll(*mn[0][0]);
+        cursor = watermark;
+      }
+    }
+  } else if (backfill) {
+    // Every bucket of the source rollup is queued; refreshes compute them newest first.
+    pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source + " WHERE " +
+             s.bucket_expr + " IS NOT NULL");
+  }
+  InsertCatalog(s, p, view, query, source_rollup, lvl, realtime, interval, batch, order, change_fn);
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint "
+              "WHERE id = $1::int",
+              {std::to_string(s.id), std::to_string(watermark),
+               cursor ? std::optional<std::string>(std::to_string(*cursor)) : std::nullopt,
+               floor ? std::optional<std::string>(std::to_string(*floor)) : std::nullopt});
+  });
+  partitions::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
+                        "{\"watermark\": " + std::to_string(watermark) + ", \"backfill\": " +
+                            (cursor || s.source_is_rollup ? "true" : "false") + "}",
+                        GetCurrentTimestamp());
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_INT32(s.id);
+}
+
+// strata.drop_rollup(name, if_exists): drops the view, the tables, the triggers and the catalog row.
+STRATA_FUNCTION(strata_drop_rollup) {
+  if (PG_ARGISNULL(0)) throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "name must not be null");
+  const std::string name = *pg::TextArg(fcinfo, 0);
+  const bool if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+  pg::SpiConnect();
+  std::optional<int> id;
+  try {
+    id = RollupIdByName(name);
+  } catch (const core::Error& e) {
+    if (!if_exists) throw;
+    pg::Call([&] { ereport(NOTICE, (errmsg("rollup \"%s\" does not exist, skipping", name.c_str()))); });
+  }
+  if (id) {
+    const int level = pg::NewGucLevel();
+    PinSessionForRollupSql();
+    const Rollup r = LoadRollup(*id, true);
+    if (!pg::OwnsTable(r.data_oid))
+      throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view);
+    const auto deps = pg::Query("SELECT view::text FROM strata.rollup WHERE source_rollup = $1::int", {std::to_string(*id)});
+    if (!deps.empty())
+      throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "rollup " + r.view + " is read by rollup " + *deps[0][0], {},
+                        "Drop the rollups that read it first.");
+    const auto fn = pg::Query("SELECT change_function FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)});
+    if (!r.spec.source_is_rollup) {
+      for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname FROM pg_catalog.pg_trigger g WHERE "
+                                     "g.tgname IN ($1, $2)",
+                                     {"strata_rollup_" + std::to_string(*id) + "_upd",
+                                      "strata_rollup_" + std::to_string(*id) + "_del"}))
+        pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]);
+    }
+    pg::Exec("DROP VIEW " + r.view);
+    pg::Exec("DROP TABLE " + r.spec.data_table + ", " + r.spec.pending_table);
+    if (!fn.empty() && fn[0][0]) pg::Exec("DROP FUNCTION " + *fn[0][0] + "()");
+    pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
+    partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
+    pg::RestoreGucs(level);
+  }
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata.alter_rollup(name, refresh_interval, realtime, batch_size, enabled)
+STRATA_FUNCTION(strata_alter_rollup) {
+  if (PG_ARGISNULL(0)) throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "name must not be null");
+  const std::string name = *pg::TextArg(fcinfo, 0);
+  pg::SpiConnect();
+  const int id = RollupIdByName(name);
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  Rollup r = LoadRollup(id, true);
+  if (!pg::OwnsTable(r.data_oid)) throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view);
+  std::vector<std::optional<std::string>> args{std::to_string(id), std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+  if (!PG_ARGISNULL(1)) {
+    Interval* iv = PG_GETARG_INTERVAL_P(1);
+    if (iv->month < 0 || iv->day < 0 || iv->time < 0)
+      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_interval must not be negative");
+    const char* t = nullptr;
+    pg::Call([&] { t = DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(iv))); });
+    args[1] = std::string(t);
+  }
+  if (!PG_ARGISNULL(2)) args[2] = PG_GETARG_BOOL(2) ? "true" : "false";
+  if (!PG_ARGISNULL(3)) {
+    if (PG_GETARG_INT64(3) <= 0) throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive");
+    args[3] = std::to_string(PG_GETARG_INT64(3));
+  }
+  if (!PG_ARGISNULL(4)) args[4] = PG_GETARG_BOOL(4) ? "true" : "false";
+  if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != r.realtime) {
+    std::string sql = rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2));
+    sql.replace(0, std::string("CREATE VIEW").size(), "CREATE OR REPLACE VIEW");
+    pg::Exec(sql);
+  }
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
+              "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "
+              "enabled = COALESCE($5::boolean, enabled) WHERE id = $1::int",
+              args);
+  });
+  partitions::RecordJob("rollup_alter", r.view, "ok", "rollup settings changed", "{}", GetCurrentTimestamp());
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}

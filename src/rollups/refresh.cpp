@@ -1,0 +1,445 @@
+// Refreshing rollups: one bounded step (RefreshStep), the SQL entry strata.refresh_rollup, the
+// worker's pass over due rollups, and the writer wait. Transaction boundaries: a step runs entirely
+// in one transaction (the worker commits after each; refresh_rollup runs its steps in the caller's),
+// so the rollup rows and the progress marker always commit together.
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "core/rollup_sql.hpp"
+#include "partitions/maintenance.hpp"
+#include "rollups/rollup.hpp"
+
+extern "C" {
+#include "storage/sinvaladt.h"
+}
+
+namespace strata::rollups {
+namespace {
+
+namespace rs = core::rollup;
+using Args = std::vector<std::optional<std::string>>;
+
+std::optional<std::string> Opt(const std::optional<int64_t>& v) {
+  return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+std::optional<int64_t> OptInt(const std::optional<std::string>& v) {
+  return v ? std::optional<int64_t>(std::stoll(*v)) : std::nullopt;
+}
+
+// Buckets recomputed per step: bounded so one transaction stays short (a bucket holds many rows).
+int64_t BucketsPerStep(int64_t batch_size) { return std::clamp<int64_t>(batch_size / 10000, 1, 1000); }
+
+std::string StepJson(const StepResult& r, int steps, double ms) {
+  return "{\"rows\": " + std::to_string(r.rows) + ", \"groups\": " + std::to_string(r.groups) +
+         ", \"buckets_recomputed\": " + std::to_string(r.buckets) + ", \"buckets_frozen\": " + std::to_string(r.frozen) +
+         ", \"steps\": " + std::to_string(steps) + ", \"caught_up\": " + (r.more || r.waited_out ? "false" : "true") +
+         ", \"waiting_for_writers\": " + (r.waited_out ? "true" : "false") + ", \"duration_ms\": " +
+         std::to_string(static_cast<int64_t>(ms)) + (r.note.empty() ? "" : ", \"note\": " + core::JsonString(r.note)) + "}";
+}
+
+void Accumulate(StepResult* total, const StepResult& r) {
+  total->rows += r.rows;
+  total->groups += r.groups;
+  total->buckets += r.buckets;
+  total->frozen += r.frozen;
+  total->waited_out = r.waited_out;
+  total->more = r.more;
+  if (!r.note.empty()) total->note = r.note;
+}
+
+}  // namespace
+
+Rollup LoadRollup(int id, bool lock) {
+  std::vector<pg::Row> rows, cols;
+  pg::AsExtensionOwner([&] {
+    rows = pg::Query(
+        "SELECT id, view::text, data_table::oid, source::oid, source_rollup, order_sequence::text, watermark, "
+        "backfill_cursor, backfill_floor, frozen_before::text, batch_size, realtime, source::text, order_column, "
+        "bucket_name, bucket_expr, bucket_type, bucket_width, time_column, time_zone, where_clause, data_table::text, "
+        "pending_table::text FROM strata.rollup WHERE id = $1::int" +
+            std::string(lock ? " FOR UPDATE NOWAIT" : ""),
+        {std::to_string(id)});
+    cols = pg::Query("SELECT role, name, kind, expr, state_type, result_type FROM strata.rollup_column "
+                     "WHERE rollup_id = $1::int ORDER BY ord",
+                     {std::to_string(id)});
+  });
+  if (rows.empty()) throw core::Error(ERRCODE_UNDEFINED_OBJECT, "rollup " + std::to_string(id) + " does not exist");
+  const auto& w = rows[0];
+  Rollup r;
+  r.id = id;
+  r.view = *w[1];
+  r.data_oid = static_cast<Oid>(std::stoul(*w[2]));
+  r.source_oid = static_cast<Oid>(std::stoul(*w[3]));
+  if (w[4]) r.source_rollup = std::stoi(*w[4]);
+  r.order_sequence = w[5].value_or("");
+  r.watermark = w[6] ? std::stoll(*w[6]) : 0;
+  r.cursor = OptInt(w[7]);
+  r.floor = OptInt(w[8]);
+  r.frozen_before = w[9];
+  r.batch_size = std::stoll(*w[10]);
+  r.realtime = *w[11] == "t";
+  auto& s = r.spec;
+  s.id = id;
+  s.source = *w[12];
+  s.source_is_rollup = r.source_rollup.has_value();
+  s.order_column = w[13].value_or("");
+  s.bucket_name = *w[14];
+  s.bucket_expr = *w[15];
+  s.bucket_type = *w[16];
+  s.bucket_width = *w[17];
+  s.time_column = *w[18];
+  s.time_zone = *w[19];
+  s.where = *w[20];
+  s.data_table = *w[21];
+  s.pending_table = *w[22];
+  for (const auto& c : cols) {
+    if (*c[0] == "dimension") {
+      s.dims.push_back({*c[1], *c[3]});
+    } else {
+      rs::Measure m;
+      m.name = *c[1];
+      rs::KindFromName(*c[2], &m.kind);
+      m.args = *c[3];
+      m.state_type = c[4].value_or("");
+      m.result_type = c[5].value_or("");
+      s.measures.push_back(m);
+    }
+  }
+  return r;
+}
+
+int RollupIdByName(const std::string& name) {
+  std::vector<pg::Row> rows;
+  rows = pg::Query("SELECT r.id FROM strata.rollup r WHERE r.view = pg_catalog.to_regclass($1)", {name});
+  if (rows.empty())
+    throw core::Error(ERRCODE_UNDEFINED_OBJECT, "rollup \"" + name + "\" does not exist", {},
+                      "strata.rollups lists the rollups of this database.");
+  return std::stoi(*rows[0][0]);
+}
+
+std::vector<rs::Dependent> LoadDependents(int id) {
+  std::vector<rs::Dependent> deps;
+  for (const auto& r : pg::Query("SELECT pending_table::text, bucket_expr FROM strata.rollup WHERE source_rollup = $1::int "
+                                 "ORDER BY id",
+                                 {std::to_string(id)}))
+    deps.push_back({*r[0], *r[1]});
+  return deps;
+}
+
+bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
+  bool done = true;
+  int pid = 0;
+  pg::Call([&] {
+    // Like CREATE INDEX CONCURRENTLY's wait phase, but polling: VirtualXactLock(..., false) only asks
+    // whether the transaction ended, so the refresher never sits in a lock queue where it would hold
+    // up writers queued behind it. Every leaf is checked: a writer inserting into a partition directly
+    // holds RowExclusiveLock on that partition only.
+    List* rels = find_all_inheritors(rel, NoLock, nullptr);
+    List* waits = NIL;
+    ListCell* lc;
+    foreach (lc, rels) {
+      LOCKTAG tag;
+      SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(lc));
+      VirtualTransactionId* v = GetLockConflicts(&tag, ShareLock, nullptr);
+      for (; VirtualTransactionIdIsValid(*v); v++) {
+#if PG_VERSION_NUM >= 170000
+        PGPROC* proc = ProcNumberGetProc(v->procNumber);
+#else
+        PGPROC* proc = BackendIdGetProc(v->backendId);
+#endif
+        if (proc != nullptr && (proc->statusFlags & PROC_IS_AUTOVACUUM)) continue;
+        waits = lappend(waits, v);
+      }
+    }
+    const TimestampTz deadline = GetCurrentTimestamp() + int64_t(timeout_ms) * 1000;
+    foreach (lc, waits) {
+      VirtualTransactionId* v = static_cast<VirtualTransactionId*>(lfirst(lc));
+      while (!VirtualXactLock(*v, false)) {
+        if (GetCurrentTimestamp() >= deadline) {
+#if PG_VERSION_NUM >= 170000
+          PGPROC* proc = ProcNumberGetProc(v->procNumber);
+#else
+          PGPROC* proc = BackendIdGetProc(v->backendId);
+#endif
+          pid = proc ? proc->pid : 0;
+          done = false;
+          return;
+        }
+        (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+      }
+    }
+  });
+  if (!done && waiting_for) *waiting_for = "a transaction writing to the source is still open (pid " + std::to_string(pid) + ")";
+  return done;
+}
+
+StepResult RefreshStep(Rollup& r) {
+  StepResult res;
+  const rs::Spec& s = r.spec;
+  const auto deps = LoadDependents(r.id);
+  int64_t watermark = r.watermark;
+  if (!s.source_is_rollup) {
+    // New rows: (watermark, hi]. hi comes from the sequence before the wait, so every row with a value
+    // <= hi was written by a transaction that had already taken its lock when we looked.
+    const auto cur = pg::Query("SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, q.seqcache "
+                               "FROM " + r.order_sequence + " s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass",
+                               {r.order_sequence});
+    if (std::stoll(*cur.at(0).at(1)) > 1)
+      throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + r.order_sequence + " has CACHE " + *cur[0][1],
+                        "Cached values are handed out out of commit order; the rollup cannot tell which rows are new.",
+                        "ALTER SEQUENCE " + r.order_sequence + " CACHE 1.");
+    const int64_t upper = std::stoll(*cur[0][0]);
+    const int64_t hi = std::min(upper, watermark + r.batch_size);
+    if (hi > watermark) {
+      if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res.note)) {
+        res.waited_out = true;
+      } else {
+        const auto out = pg::Query(rs::AppendSql(s, deps), {std::to_string(watermark), std::to_string(hi)});
+        res.rows += std::stoll(*out[0][0]);
+        res.groups += std::stoll(*out[0][1]);
+        watermark = hi;
+        res.more = hi < upper;
+      }
+    }
+  }
+  // Buckets queued by UPDATE/DELETE (or by the source rollup) are recomputed from absorbed rows only.
+  const int64_t limit = BucketsPerStep(r.batch_size);
+  const auto taken = pg::Query(rs::TakePendingSql(s), {std::to_string(limit), r.frozen_before});
+  const int64_t n = std::stoll(*taken[0][2]);
+  const int64_t nfrozen = std::stoll(*taken[0][3]);
+  if (nfrozen > 0) {
+    // Raw rows of these buckets were dropped by retention: their rollup rows stay as they are.
+    const Args a{std::to_string(r.id), *taken[0][1]};
+    pg::AsExtensionOwner([&] {
+      pg::Query("INSERT INTO strata.rollup_frozen_bucket (rollup_id, bucket) SELECT $1::int, b::text FROM "
+                "unnest($2::" + s.bucket_type + "[]) b ON CONFLICT DO NOTHING", a);
+    });
+    res.frozen = nfrozen;
+  }
+  if (n > 0) {
+    const auto stmts = rs::RecomputeSql(s, deps);
+    pg::Query(stmts[0], {*taken[0][0]});
+    if (s.source_is_rollup)
+      pg::Query(stmts[1], {*taken[0][0]});
+    else
+      pg::Query(stmts[1], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
+    res.buckets = n;
+  }
+  if (n + nfrozen >= limit) res.more = true;
+  // Backfill: the next batch below the cursor, newest first, merged like new rows.
+  std::optional<int64_t> cursor = r.cursor;
+  if (!s.source_is_rollup && cursor && r.floor) {
+    const int64_t lo = std::max(*r.floor, *cursor - r.batch_size);
+    const auto out = pg::Query(rs::AppendSql(s, deps), {std::to_string(lo), std::to_string(*cursor)});
+    res.rows += std::stoll(*out[0][0]);
+    res.groups += std::stoll(*out[0][1]);
+    cursor = lo <= *r.floor ? std::nullopt : std::optional<int64_t>(lo);
+    if (cursor) res.more = true;
+  }
+  const Args a{std::to_string(r.id), std::to_string(watermark), Opt(cursor), std::to_string(res.rows),
+               std::to_string(res.buckets), res.more || res.waited_out ? "true" : "false"};
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, "
+              "last_refresh_at = pg_catalog.now(), rows_processed = rows_processed + $4::bigint, last_rows = $4::bigint, "
+              "buckets_recomputed = buckets_recomputed + $5::bigint, "
+              "caught_up_at = CASE WHEN $6::boolean THEN caught_up_at ELSE pg_catalog.clock_timestamp() END, "
+              "last_error = NULL WHERE id = $1::int",
+              a);
+  });
+  r.watermark = watermark;
+  r.cursor = cursor;
+  return res;
+}
+
+namespace {
+
+// Repairs missing change triggers on leaves attached since the last refresh (a short DDL with
+// strata.lock_timeout; a failure is reported and retried next time).
+void RepairHooks(const Rollup& r, StepResult* res) {
+  if (r.spec.source_is_rollup) return;
+  const auto fn = pg::Query("SELECT change_function, order_column, order_sequence::text FROM strata.rollup WHERE id = $1::int",
+                            {std::to_string(r.id)});
+  try {
+    pg::InSubTransaction([&] { EnsureSourceHooks(r.id, r.source_oid, *fn[0][0], *fn[0][1], *fn[0][2]); });
+  } catch (const pg::PgError& e) {
+    res->note = std::string("could not add change triggers to new partitions yet: ") + e.what();
+  }
+}
+
+double MsSince(TimestampTz t0) { return static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0; }
+
+}  // namespace
+
+int64_t WorkerPass() {
+  std::vector<pg::Row> rollups;
+  Oid configured_role = InvalidOid;
+  pg::BeginWorkerTxn();
+  if (config::role != nullptr && config::role[0] != '\0') {
+    const char* rname = config::role;
+    pg::Call([&] { configured_role = get_role_oid(rname, false); });
+  }
+  // A database still at an extension version without rollups has nothing to do here.
+  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t")) {
+    pg::CommitWorkerTxn();
+    return -1;
+  }
+  rollups = pg::Query(
+      "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
+      "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
+      "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
+      "ORDER BY r.level, r.id");
+  pg::CommitWorkerTxn();
+  int64_t next_ms = -1;
+  for (const auto& row : rollups) {
+    if (*row[3] != "t") {
+      const int64_t ms = std::stoll(*row[4]);
+      next_ms = next_ms < 0 ? ms : std::min(next_ms, ms);
+      continue;
+    }
+    const int id = std::stoi(*row[0]);
+    const Oid run_as = OidIsValid(configured_role) ? configured_role : static_cast<Oid>(std::stoul(*row[1]));
+    const std::string view = *row[2];
+    const TimestampTz deadline = GetCurrentTimestamp() + int64_t(10) * 1000000;  // per rollup per pass
+    for (int step = 1;; step++) {
+      const TimestampTz t0 = GetCurrentTimestamp();
+      StepResult res;
+      try {
+        pg::BeginWorkerTxn();
+        const int level = pg::NewGucLevel();
+        PinSessionForRollupSql();
+        Rollup r = LoadRollup(id, true);
+        pg::AsRole(run_as, [&] {
+          if (step == 1) RepairHooks(r, &res);
+          const std::string note = res.note;
+          res = RefreshStep(r);
+          if (res.note.empty()) res.note = note;
+        });
+        // Steps that did something are recorded in the same transaction as their effect.
+        if (res.rows || res.buckets || res.frozen || res.waited_out || !res.note.empty())
+          partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
+                                res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
+                                                                std::to_string(res.buckets) + " buckets recomputed",
+                                StepJson(res, 1, MsSince(t0)), t0);
+        pg::AsExtensionOwner([&] {
+          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8 WHERE id = $1::int",
+                    {std::to_string(id), std::to_string(MsSince(t0))});
+        });
+        pg::RestoreGucs(level);
+        pg::CommitWorkerTxn();
+      } catch (...) {
+        int code = 0;
+        const std::string msg = pg::CurrentExceptionMessage(&code);
+        pg::AbortWorkerTxn();
+        if (code == ERRCODE_LOCK_NOT_AVAILABLE) break;  // another refresh of it is running
+        pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s", view.c_str(), msg.c_str()))); });
+        try {
+          pg::BeginWorkerTxn();
+          pg::AsExtensionOwner([&] {
+            pg::Query("UPDATE strata.rollup SET last_error = $2, last_error_at = pg_catalog.now(), "
+                      "last_refresh_at = pg_catalog.now() WHERE id = $1::int",
+                      {std::to_string(id), msg});
+          });
+          partitions::RecordJob("rollup_refresh", view, "failed", msg, "{}", t0);
+          pg::CommitWorkerTxn();
+        } catch (...) {
+          pg::LogCaught("recording a failed rollup refresh");
+          pg::AbortWorkerTxn();
+        }
+        break;
+      }
+      if (!res.more || res.waited_out || GetCurrentTimestamp() >= deadline) break;
+    }
+  }
+  return next_ms;
+}
+
+std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition) {
+  std::vector<std::string> out;
+  const auto rows = pg::Query("SELECT view::text, order_column, watermark, backfill_cursor, pending_table::text FROM strata.rollup "
+                              "WHERE source = $1::oid AND source_rollup IS NULL ORDER BY id",
+                              {std::to_string(parent)});
+  for (const auto& r : rows) {
+    const std::string col = core::QuoteIdent(*r[1]);
+    std::string sql = "SELECT EXISTS (SELECT 1 FROM " + partition + " WHERE " + col + " > $1::bigint) OR EXISTS (SELECT 1 FROM " +
+                      *r[4] + ")";
+    if (r[3]) sql += " OR EXISTS (SELECT 1 FROM " + partition + " WHERE " + col + " <= $2::bigint)";
+    const auto e = pg::Query(sql, {r[2], r[3]});
+    if (*e[0][0] == "t") out.push_back(*r[0]);
+  }
+  return out;
+}
+
+void MarkFrozenBefore(Oid parent, const std::string& bound) {
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET frozen_before = GREATEST(frozen_before, $2::timestamptz) "
+              "WHERE source = $1::oid AND source_rollup IS NULL",
+              {std::to_string(parent), bound});
+  });
+}
+
+}  // namespace strata::rollups
+
+using namespace strata;
+using namespace strata::rollups;
+
+// strata.refresh_rollup(name, max_steps): refreshes now, in the caller's transaction, until caught up.
+STRATA_FUNCTION(strata_refresh_rollup) {
+  if (PG_ARGISNULL(0)) throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "name must not be null");
+  const std::string name = *pg::TextArg(fcinfo, 0);
+  const int max_steps = PG_ARGISNULL(1) ? INT_MAX : PG_GETARG_INT32(1);
+  if (max_steps <= 0) throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "max_steps must be positive");
+  if (IsolationUsesXactSnapshot())
+    throw core::Error(ERRCODE_ACTIVE_SQL_TRANSACTION, "refresh_rollup must run at READ COMMITTED isolation",
+                      "With one snapshot for the whole transaction the refresh could not see rows that commit "
+                      "during it, and would pass them by.",
+                      "Run it in its own transaction or at READ COMMITTED.");
+  const TimestampTz t0 = GetCurrentTimestamp();
+  pg::SpiConnect();
+  const int id = RollupIdByName(name);
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  Rollup r = LoadRollup(id, true);
+  if (!pg::OwnsTable(r.data_oid))
+    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view, {},
+                      "Only the rollup's owner refreshes it by hand; the background worker refreshes every rollup.");
+  StepResult total;
+  if (!r.spec.source_is_rollup) {
+    const auto fn = pg::Query("SELECT change_function, order_column, order_sequence::text FROM strata.rollup WHERE id = $1::int",
+                              {std::to_string(id)});
+    EnsureSourceHooks(id, r.source_oid, *fn[0][0], *fn[0][1], *fn[0][2]);
+  }
+  int steps = 0;
+  do {
+    Accumulate(&total, RefreshStep(r));
+    steps++;
+  } while (total.more && !total.waited_out && steps < max_steps);
+  const double ms = MsSince(t0);
+  const std::string json = StepJson(total, steps, ms);
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8 WHERE id = $1::int",
+              {std::to_string(id), std::to_string(ms)});
+  });
+  partitions::RecordJob("rollup_refresh", r.view, total.waited_out ? "skipped" : "ok",
+                        total.waited_out ? total.note : "refreshed by refresh_rollup()", json, t0);
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  Datum d = 0;
+  pg::Call([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
+  PG_RETURN_DATUM(d);
+}
+
+// strata.wait_for_writers(rel, timeout_ms): the refresh's writer wait, exposed for tests and tools.
+STRATA_FUNCTION(strata_wait_for_writers) {
+  const Oid rel = PG_GETARG_OID(0);
+  const int timeout = PG_GETARG_INT32(1);
+  if (timeout < 0) throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "timeout_ms must not be negative");
+  PG_RETURN_BOOL(WaitForWriters(rel, timeout, nullptr));
+}

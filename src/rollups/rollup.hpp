@@ -1,0 +1,77 @@
+// Incremental rollups: definition (define.cpp) and refresh (refresh.cpp). Terms as in
+// core/rollup_sql.hpp; the design note is README.md in this folder.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rollup_sql.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::rollups {
+
+// A catalog row with its spec, read with search_path pinned to pg_catalog (names come back qualified).
+struct Rollup {
+  int id = 0;
+  std::string view;            // qualified
+  Oid data_oid = InvalidOid;
+  Oid source_oid = InvalidOid;
+  std::optional<int> source_rollup;
+  std::string order_sequence;  // qualified, raw sources only
+  int64_t watermark = 0;
+  std::optional<int64_t> cursor, floor;
+  std::optional<std::string> frozen_before;
+  int64_t batch_size = 0;
+  bool realtime = true;
+  core::rollup::Spec spec;
+};
+
+// Loads one rollup by catalog id (FOR UPDATE NOWAIT when `lock`: one refresh at a time per rollup).
+Rollup LoadRollup(int id, bool lock);
+// Resolves a rollup name (its view, as regclass text) to its id; errors when it is not a rollup.
+int RollupIdByName(const std::string& name);
+// The rollups that read this one (their pending tables get this one's changed buckets).
+std::vector<core::rollup::Dependent> LoadDependents(int id);
+
+// Creates the change triggers (and, where identity is not inherited, the order column's default) on
+// the source and every leaf partition lacking them; returns how many relations it changed.
+int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                      const std::string& sequence);
+
+// Pins search_path to pg_catalog, pg_temp and lock_timeout to strata.lock_timeout for the rest of the
+// current GUC nest level (generated SQL is fully qualified).
+void PinSessionForRollupSql();
+
+struct StepResult {
+  int64_t rows = 0;          // source rows aggregated (appends and backfill)
+  int64_t groups = 0;        // rollup rows written by appends
+  int64_t buckets = 0;       // buckets recomputed
+  int64_t frozen = 0;        // buckets left frozen (raw rows gone)
+  bool waited_out = false;   // writers were still in flight: the append part was skipped
+  bool more = false;         // another step would find work
+  std::string note;
+};
+
+// One bounded step of a refresh in the current transaction: appends the next batch of absorbed rows,
+// recomputes queued buckets, backfills one batch. Progress commits with the caller's transaction.
+StepResult RefreshStep(Rollup& r);
+
+// The worker's pass over due rollups, sources before dependents (no transaction open on entry). Runs
+// as strata.role, or else as each rollup table's owner. Returns milliseconds until the next rollup is
+// due (-1: none).
+int64_t WorkerPass();
+
+// Waits by polling (never queueing on a lock) until every transaction holding a lock that conflicts
+// with ShareLock on rel or any partition of it has ended; false on timeout. Autovacuum is not waited for.
+bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for);
+
+// Before retention drops a partition: the names of rollups on `parent` that have not yet absorbed
+// every row of `partition` (empty: safe to drop).
+std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition);
+// After retention dropped raw data of `parent` below `bound` (a timestamptz literal): buckets before
+// it are final in every rollup reading `parent`.
+void MarkFrozenBefore(Oid parent, const std::string& bound);
+
+}  // namespace strata::rollups

@@ -1,0 +1,121 @@
+// Unit tests of the rollup SQL generator: the statements' shape for each measure kind and source kind.
+// (Their behaviour on a real server is covered by sql/rollups.sql and the cluster tests.)
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/rollup_sql.hpp"
+
+namespace r = strata::core::rollup;
+
+namespace {
+
+r::Spec HourlySpec() {
+  r::Spec s;
+  s.id = 7;
+  s.source = "\"public\".\"events\"";
+  s.order_column = "id";
+  s.bucket_name = "bucket";
+  s.bucket_expr = "date_trunc('hour'::text, ts)";
+  s.bucket_type = "timestamp with time zone";
+  s.bucket_width = "'01:00:00'::interval";
+  s.time_column = "ts";
+  s.dims = {{"channel", "channel"}};
+  s.measures = {{"views", r::MeasureKind::kCount, "", "bigint", "bigint"},
+                {"watch", r::MeasureKind::kAvg, "watch_ms", "bigint", "numeric"},
+                {"viewers", r::MeasureKind::kHll, "viewer_id", "strata.hll", "strata.hll"},
+                {"longest", r::MeasureKind::kMax, "watch_ms", "integer", "integer"}};
+  s.where = "kind = 'view'::text";
+  s.data_table = "\"public\".\"hourly_data\"";
+  s.pending_table = "\"public\".\"hourly_pending\"";
+  return s;
+}
+
+bool Has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST(RollupSql, AvgIsStoredAsSumAndCount) {
+  const auto s = HourlySpec();
+  EXPECT_EQ(r::StateColumns(s.measures[1]), (std::vector<std::string>{"watch__sum", "watch__count"}));
+  EXPECT_EQ(r::StateAggregates(s.measures[1]), (std::vector<std::string>{"sum(watch_ms)", "count(watch_ms)"}));
+  EXPECT_EQ(r::StateAggregates(s.measures[0]), (std::vector<std::string>{"count(*)"}));
+  const std::string sel = r::StateSelect(s, "false");
+  EXPECT_EQ(sel,
+            "SELECT date_trunc('hour'::text, ts) AS \"bucket\", channel AS \"channel\", count(*) AS \"views\", "
+            "sum(watch_ms) AS \"watch__sum\", count(watch_ms) AS \"watch__count\", strata.hll_agg(viewer_id) AS "
+            "\"viewers\", max(watch_ms) AS \"longest\" FROM \"public\".\"events\" WHERE (kind = 'view'::text) AND "
+            "(false) GROUP BY 1, 2");
+}
+
+TEST(RollupSql, AppendMergesEveryMeasureAndQueuesDependents) {
+  const auto s = HourlySpec();
+  const std::string sql = r::AppendSql(s, {{"\"public\".\"daily_pending\"", "date_trunc('day'::text, bucket)"}});
+  EXPECT_TRUE(Has(sql, "\"id\" > $1::bigint AND \"id\" <= $2::bigint"));
+  EXPECT_TRUE(Has(sql, "ON CONFLICT (\"bucket\", \"channel\") DO UPDATE SET"));
+  EXPECT_TRUE(Has(sql, "\"views\" = COALESCE(t.\"views\" + EXCLUDED.\"views\", t.\"views\", EXCLUDED.\"views\")"));
+  EXPECT_TRUE(Has(sql, "\"viewers\" = strata.merge(t.\"viewers\", EXCLUDED.\"viewers\")"));
+  EXPECT_TRUE(Has(sql, "\"longest\" = GREATEST(t.\"longest\", EXCLUDED.\"longest\")"));
+  EXPECT_TRUE(Has(sql, "\"watch__count\" = COALESCE("));
+  EXPECT_TRUE(Has(sql, "INSERT INTO \"public\".\"daily_pending\" (b) SELECT DISTINCT date_trunc('day'::text, bucket) "
+                       "FROM __strata_up"));
+  EXPECT_TRUE(Has(sql, "count(*) AS __strata_rows"));
+  EXPECT_EQ(r::MergeExpr(r::MeasureKind::kMin, "\"m\""), "LEAST(t.\"m\", EXCLUDED.\"m\")");
+}
+
+TEST(RollupSql, RecomputeReadsOnlyAbsorbedRowsOfRawSources) {
+  auto s = HourlySpec();
+  auto stmts = r::RecomputeSql(s, {});
+  ASSERT_EQ(stmts.size(), 2u);
+  EXPECT_EQ(stmts[0], "DELETE FROM \"public\".\"hourly_data\" WHERE \"bucket\" = ANY ($1::timestamp with time zone[])");
+  EXPECT_TRUE(Has(stmts[1], "\"ts\" >= __strata_u.__strata_b AND \"ts\" < __strata_u.__strata_b + '01:00:00'::interval"));
+  EXPECT_TRUE(Has(stmts[1], "\"id\" > $2::bigint AND \"id\" <= $3::bigint"));
+  EXPECT_TRUE(Has(stmts[1], "date_trunc('hour'::text, ts) = __strata_u.__strata_b"));
+  s.source_is_rollup = true;
+  stmts = r::RecomputeSql(s, {{"\"p\"", "x"}});
+  EXPECT_FALSE(Has(stmts[1], "$2"));
+  EXPECT_TRUE(Has(stmts[1], "FROM unnest($1::timestamp with time zone[]) AS __strata_r(\"bucket\")"));
+}
+
+TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
+  const auto s = HourlySpec();
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true);
+  EXPECT_TRUE(Has(v, "\"id\" > strata.rollup_watermark(7)"));
+  EXPECT_TRUE(Has(v, "\"id\" <= strata.rollup_backfill_cursor(7)"));
+  EXPECT_TRUE(Has(v, "sum(\"views\")::bigint AS \"views\""));
+  EXPECT_TRUE(Has(v, "strata.merge(\"viewers\") AS \"viewers\""));
+  EXPECT_TRUE(Has(v, "(sum(\"watch__sum\")::numeric / NULLIF(sum(\"watch__count\"), 0))::numeric AS \"watch\""));
+  EXPECT_TRUE(Has(v, "GROUP BY \"bucket\", \"channel\""));
+  const std::string m = r::ViewSql(s, "\"public\".\"hourly\"", false);
+  EXPECT_FALSE(Has(m, "UNION ALL"));
+  EXPECT_FALSE(Has(m, "GROUP BY"));
+  EXPECT_TRUE(Has(m, "(\"watch__sum\"::numeric / NULLIF(\"watch__count\", 0))::numeric AS \"watch\""));
+}
+
+TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
+  const auto s = HourlySpec();
+  const std::string f = r::InvalidationFunctionSql(s, "\"public\".\"f\"");
+  EXPECT_TRUE(Has(f, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
+  EXPECT_TRUE(Has(f, "FROM __strata_old WHERE (kind = 'view'::text) AND date_trunc('hour'::text, ts) IS NOT NULL"));
+  EXPECT_TRUE(Has(f, "FROM __strata_new"));
+  EXPECT_TRUE(Has(r::TakePendingSql(s), "ORDER BY b DESC LIMIT $1::int"));
+}
+
+TEST(RollupSql, ZonedBucketsEndInTheirOwnZone) {
+  auto s = HourlySpec();
+  EXPECT_EQ(r::BucketEnd(s, "x"), "x + '01:00:00'::interval");
+  s.time_zone = "Europe/Paris";
+  EXPECT_EQ(r::BucketEnd(s, "x"), "((x AT TIME ZONE 'Europe/Paris') + '01:00:00'::interval) AT TIME ZONE 'Europe/Paris'");
+}
+
+TEST(RollupSql, KindNamesRoundTrip) {
+  for (auto k : {r::MeasureKind::kCount, r::MeasureKind::kSum, r::MeasureKind::kMin, r::MeasureKind::kMax,
+                 r::MeasureKind::kAvg, r::MeasureKind::kHll, r::MeasureKind::kQsketch, r::MeasureKind::kTopk,
+                 r::MeasureKind::kMerge}) {
+    r::MeasureKind back;
+    ASSERT_TRUE(r::KindFromName(r::KindName(k), &back));
+    EXPECT_EQ(back, k);
+  }
+  r::MeasureKind back;
+  EXPECT_FALSE(r::KindFromName("median", &back));
+}
