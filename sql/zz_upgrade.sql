@@ -1,4 +1,4 @@
--- Upgrades: install 0.1.0, use it, ALTER EXTENSION UPDATE, and compare with a fresh install.
+-- Upgrades: install 0.1.0, use it, ALTER EXTENSION UPDATE step by step, and compare with a fresh install.
 CREATE TABLE objects_fresh AS
   SELECT pg_describe_object(classid, objid, objsubid) AS object FROM pg_depend
    WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');
@@ -11,6 +11,10 @@ SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- The set survived the update and the new types work.
 SELECT parent, partition_count FROM strata.partition_sets;
 SELECT strata.distinct_count(strata.hll_agg(g)) FROM generate_series(1, 42) g;
+-- 0.2.0 -> 0.3.0 (rollups); the worker and retention cope with a database still at 0.2.0.
+ALTER EXTENSION strata UPDATE TO '0.3.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT count(*) AS rollups FROM strata.rollups;
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

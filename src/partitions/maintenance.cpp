@@ -9,6 +9,7 @@
 #include "core/naming.hpp"
 #include "core/partition_sql.hpp"
 #include "pg/spi.hpp"
+#include "rollups/rollup.hpp"
 
 namespace strata::partitions {
 namespace {
@@ -170,6 +171,51 @@ int64_t BeginWorkerJob(const std::string& kind, const std::string& target, const
   return id;
 }
 
+// Retention never drops rows a rollup has not absorbed yet: the detach waits (recorded as skipped)
+// until every rollup reading the set has processed the partition's rows and queued recomputes. Once
+// allowed, the rollups are told that buckets before the partition's upper bound are final (their raw
+// rows are going), so a later UPDATE/DELETE never recomputes them from partial data.
+bool RollupsAllowDetach(const SetRow& set, const Action& a, const TableRef& part, Mode mode, Oid run_as,
+                        const std::string& extra, TimestampTz started, std::vector<Outcome>* out) {
+  std::vector<std::string> waiting;
+  auto check = [&] {
+    waiting = rollups::RollupsNotDone(set.parent, part.Sql());
+    const bool time = set.spec.kind != core::KeyKind::kInt32 && set.spec.kind != core::KeyKind::kInt64;
+    if (waiting.empty() && time) rollups::MarkFrozenBefore(set.parent, core::KeySql(set.spec.kind, a.range.hi));
+  };
+  std::string failure;
+  try {
+    if (mode == Mode::kWorker) {
+      pg::BeginWorkerTxn();
+      pg::AsRole(run_as, check);
+      pg::CommitWorkerTxn();
+    } else {
+      check();
+    }
+  } catch (const pg::PgError& e) {
+    if (mode == Mode::kWorker) pg::AbortWorkerTxn();
+    if (mode == Mode::kCreate) throw;
+    failure = e.what();
+  }
+  if (waiting.empty() && failure.empty()) return true;
+  std::string names;
+  for (const auto& w : waiting) names += (names.empty() ? "" : ", ") + w;
+  ActionResult r;
+  r.status = failure.empty() ? "skipped" : "failed";
+  r.message = failure.empty() ? "waiting for rollup " + names + " to absorb the partition's rows before retention drops it"
+                              : "could not check the rollups reading this set: " + failure;
+  if (mode == Mode::kWorker) {
+    pg::BeginWorkerTxn();
+    RecordJob("partition_detach", Qualified(set.spec.schema, set.spec.parent), r.status, r.message,
+              "{\"reason\": " + core::JsonString(a.reason) + ", " + extra + "}", started);
+    pg::CommitWorkerTxn();
+    if (out) out->push_back({set.parent, "detach", part.Sql(), r.status, r.message});
+  } else {
+    Finish(mode, set, "detach", part.Sql(), r, a.reason, extra, started, 0, out);
+  }
+  return false;
+}
+
 void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode, Oid run_as,
                std::vector<Outcome>* out, int* failures) {
   const TimestampTz started = GetCurrentTimestamp();
@@ -182,6 +228,10 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
     extra += std::string(", \"mode\": ") + (concurrent ? "\"concurrently\"" : "\"blocking\"") +
              ", \"drop\": " + (a.drop ? "true" : "false");
   const std::string target = Qualified(set.spec.schema, set.spec.parent);
+  if (a.kind == ActionKind::kDetach && !RollupsAllowDetach(set, a, part, mode, run_as, extra, started, out)) {
+    ++*failures;
+    return;
+  }
   const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_" + action, target, a.reason, extra, run_as) : 0;
   auto record_ok = [&](const ActionResult& r) {
     JobEnd(job, "ok", a.reason,

@@ -137,10 +137,10 @@ void ReadMeasure(Aggref* agg, const std::string& name, List* ctx, Oid strata_nsp
     throw Unsupported(fn + "(DISTINCT ...)",
                       "Distinct counts cannot be maintained incrementally; use strata.hll_agg(...) and "
                       "strata.distinct_count() on the rollup.");
-  if (agg->aggorder) throw Unsupported("ORDER BY inside the aggregate " + fn + "()");
-  if (agg->aggfilter) throw Unsupported("FILTER on " + fn + "()", "Put the condition in the WHERE clause or define another rollup.");
   if (agg->aggkind != AGGKIND_NORMAL)
     throw Unsupported("the ordered-set aggregate " + fn + "()", "Use strata.qsketch_agg() and strata.quantile() for percentiles.");
+  if (agg->aggorder) throw Unsupported("ORDER BY inside the aggregate " + fn + "()");
+  if (agg->aggfilter) throw Unsupported("FILTER on " + fn + "()", "Put the condition in the WHERE clause or define another rollup.");
   bool ok = false;
   if (nsp == PG_CATALOG_NAMESPACE) {
     ok = fn == "count" || fn == "sum" || fn == "min" || fn == "max" || fn == "avg";

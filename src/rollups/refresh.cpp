@@ -363,8 +363,14 @@ int64_t WorkerPass() {
 
 std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition) {
   std::vector<std::string> out;
-  const auto rows = pg::Query("SELECT view::text, order_column, watermark, backfill_cursor, pending_table::text FROM strata.rollup "
-                              "WHERE source = $1::oid AND source_rollup IS NULL ORDER BY id",
+  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t"))
+    return out;
+  // Names are built qualified here: this runs from partition maintenance with the session's search_path.
+  const auto rows = pg::Query("SELECT r.view::text, r.order_column, r.watermark, r.backfill_cursor, "
+                              "pg_catalog.format('%I.%I', n.nspname, c.relname) FROM strata.rollup r "
+                              "JOIN pg_catalog.pg_class c ON c.oid = r.pending_table "
+                              "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE r.source = $1::oid AND r.source_rollup IS NULL ORDER BY r.id",
                               {std::to_string(parent)});
   for (const auto& r : rows) {
     const std::string col = core::QuoteIdent(*r[1]);
@@ -377,11 +383,13 @@ std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition
   return out;
 }
 
-void MarkFrozenBefore(Oid parent, const std::string& bound) {
+void MarkFrozenBefore(Oid parent, const std::string& bound_sql) {
+  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t"))
+    return;
   pg::AsExtensionOwner([&] {
-    pg::Query("UPDATE strata.rollup SET frozen_before = GREATEST(frozen_before, $2::timestamptz) "
+    pg::Query("UPDATE strata.rollup SET frozen_before = GREATEST(frozen_before, (" + bound_sql + ")::timestamptz) "
               "WHERE source = $1::oid AND source_rollup IS NULL",
-              {std::to_string(parent), bound});
+              {std::to_string(parent)});
   });
 }
 

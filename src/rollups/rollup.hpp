@@ -70,8 +70,8 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for);
 // Before retention drops a partition: the names of rollups on `parent` that have not yet absorbed
 // every row of `partition` (empty: safe to drop).
 std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition);
-// After retention dropped raw data of `parent` below `bound` (a timestamptz literal): buckets before
-// it are final in every rollup reading `parent`.
-void MarkFrozenBefore(Oid parent, const std::string& bound);
+// Before retention drops raw data of `parent` below `bound_sql` (a SQL expression of the partition
+// key): buckets before it become final in every rollup reading `parent`.
+void MarkFrozenBefore(Oid parent, const std::string& bound_sql);
 
 }  // namespace strata::rollups

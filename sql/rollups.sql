@@ -1,0 +1,144 @@
+-- Incremental rollups: the API, every measure, both view modes, change handling, retention, refusals.
+SET TimeZone = 'UTC';
+CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, viewer bigint,
+                 watch_ms int, kind text, label text) PARTITION BY RANGE (ts);
+CREATE TABLE ev_p20260101 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
+CREATE TABLE ev_p20260102 PARTITION OF ev FOR VALUES FROM ('2026-01-02') TO ('2026-01-03');
+CREATE TABLE ev_p20260103 PARTITION OF ev FOR VALUES FROM ('2026-01-03') TO ('2026-01-04');
+CREATE TABLE ev_p20260104 PARTITION OF ev FOR VALUES FROM ('2026-01-04') TO ('2026-01-05');
+CREATE INDEX ON ev (id);
+INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label)
+SELECT timestamptz '2026-01-01' + (g % 96) * interval '1 hour' + (g % 7) * interval '1 minute', g % 3, g % 41,
+       (g * 37) % 5000, CASE WHEN g % 9 = 0 THEN 'ad' ELSE 'view' END, 'l' || (g % 4)
+FROM generate_series(1, 3000) g;
+
+-- A rollup with every measure; history is backfilled by refreshes, newest first.
+SELECT strata.create_rollup('ev_hourly', $q$
+  SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
+         sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
+         strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 3) AS labels
+  FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$, batch_size => 1000);
+SELECT name, source, level, realtime, watermark, lag_rows, backfill_done FROM strata.rollups;
+\d ev_hourly
+-- What the rollup must equal: the same query over the raw rows.
+CREATE VIEW ev_direct AS
+  SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
+         sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
+         strata.hll_agg(viewer)::text AS viewers, strata.qsketch_agg(watch_ms)::text AS watch_q,
+         strata.topk_agg(label, 3)::text AS labels
+  FROM ev WHERE kind = 'view' GROUP BY 1, 2;
+CREATE FUNCTION rollup_diff(v regclass) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE n bigint; cols text := 'bucket, channel, views, watched, watch, shortest, longest, avg_watch, '
+                                'viewers::text, watch_q::text, labels::text';
+BEGIN
+  EXECUTE format('SELECT count(*) FROM ((SELECT %s FROM %s EXCEPT ALL SELECT * FROM ev_direct) UNION ALL '
+                 '(SELECT * FROM ev_direct EXCEPT ALL SELECT %s FROM %s)) d', cols, v, cols, v) INTO n;
+  RETURN n;
+END $f$;
+-- Real-time mode: correct before any refresh (everything is still tail).
+SELECT rollup_diff('ev_hourly') AS realtime_diff_before_refresh;
+SELECT (strata.refresh_rollup('ev_hourly') - 'duration_ms') AS first_refresh;
+SELECT name, lag_rows, pending_buckets, backfill_done, backfill_progress, rows_processed FROM strata.rollups;
+SELECT rollup_diff('ev_hourly') AS realtime_diff;
+SELECT strata.alter_rollup('ev_hourly', realtime => false);
+SELECT rollup_diff('ev_hourly') AS materialized_diff;
+
+-- New rows, late rows (an old hour), a direct insert into a partition, updates and deletes.
+INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label) VALUES
+  ('2026-01-04 10:05', 1, 7, 100, 'view', 'l1'), ('2026-01-01 00:10', 2, 900, 10, 'view', 'l9');
+INSERT INTO ev_p20260102 (ts, channel, viewer, watch_ms, kind, label) VALUES ('2026-01-02 03:00', 0, 901, 5, 'view', 'l0');
+UPDATE ev SET watch_ms = watch_ms + 1 WHERE id % 50 = 0;
+UPDATE ev SET channel = NULL WHERE id = 4;
+DELETE FROM ev WHERE id % 97 = 0;
+SELECT rollup_diff('ev_hourly') AS stale_materialized_diff_is_nonzero_before_refresh;
+SELECT (strata.refresh_rollup('ev_hourly') - 'duration_ms' - 'groups') AS refresh_after_changes;
+SELECT rollup_diff('ev_hourly') AS materialized_diff_after_refresh;
+SELECT strata.alter_rollup('ev_hourly', realtime => true);
+SELECT rollup_diff('ev_hourly') AS realtime_diff_after_refresh;
+-- A NULL dimension is one group (NULLS NOT DISTINCT key), merged like any other.
+SELECT bucket, channel, views FROM ev_hourly WHERE channel IS NULL;
+
+-- Rollup of a rollup: daily from hourly, refreshed from the hourly rollup's changes.
+SELECT strata.create_rollup('ev_daily', $q$
+  SELECT date_trunc('day', bucket) AS day, channel, sum(views) AS views, strata.merge(viewers) AS viewers,
+         max(longest) AS longest FROM ev_hourly GROUP BY 1, 2 $q$);
+SELECT (strata.refresh_rollup('ev_daily') - 'duration_ms') AS daily_first;
+CREATE VIEW ev_daily_direct AS
+  SELECT date_trunc('day', ts) AS day, channel, count(*) AS views, strata.hll_agg(viewer)::text AS viewers,
+         max(watch_ms) AS longest FROM ev WHERE kind = 'view' GROUP BY 1, 2;
+UPDATE ev SET viewer = 12345 WHERE id = 10;
+SELECT (strata.refresh_rollup('ev_hourly') - 'duration_ms' - 'groups' - 'rows') AS hourly;
+SELECT (strata.refresh_rollup('ev_daily') - 'duration_ms') AS daily;
+SELECT count(*) AS daily_diff FROM ((SELECT day, channel, views, viewers::text, longest FROM ev_daily
+  EXCEPT ALL SELECT * FROM ev_daily_direct) UNION ALL (SELECT * FROM ev_daily_direct
+  EXCEPT ALL SELECT day, channel, views, viewers::text, longest FROM ev_daily)) d;
+SELECT name, source_rollup, level FROM strata.rollups ORDER BY level;
+
+-- Retention waits for the rollups, then drops; the rollups keep the buckets; later changes to rows of
+-- dropped buckets' days cannot be recomputed, so those buckets are frozen, not wiped.
+INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label) VALUES ('2026-01-01 05:00', 1, 1, 1, 'view', 'l1');
+SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => 1, retention => '3 days');
+SELECT action, partition, status, message FROM strata.run_maintenance('ev') WHERE action = 'detach';
+SELECT count(*) AS partitions_left, bool_or(inhrelid = 'ev_p20260101'::regclass) AS waiting_one_kept
+  FROM pg_inherits WHERE inhparent = 'ev'::regclass;
+SELECT (strata.refresh_rollup('ev_hourly') - 'duration_ms' - 'groups' - 'rows') AS absorbed;
+SELECT action, status FROM strata.run_maintenance('ev') WHERE action = 'detach' ORDER BY partition;
+SELECT frozen_before FROM strata.rollup WHERE view = 'ev_hourly'::regclass;
+-- Changes queued for buckets whose raw rows are gone are not recomputed (that would wipe them): the
+-- buckets are frozen and listed.
+INSERT INTO ev_hourly_pending (b) VALUES ('2026-01-01 05:00'), ('2026-01-03 01:00');
+SELECT (strata.refresh_rollup('ev_hourly') - 'duration_ms' - 'groups' - 'rows') AS frozen_refresh;
+SELECT bucket FROM strata.rollup_frozen_bucket ORDER BY bucket;
+SELECT name, frozen_buckets FROM strata.rollups WHERE name = 'ev_hourly'::regclass;
+SELECT count(*) AS hourly_rows_kept, sum(views) AS views_kept FROM ev_hourly_data WHERE bucket < '2026-01-02';
+SELECT count(*) AS daily_rows_kept FROM ev_daily WHERE day < '2026-01-02';
+
+-- Refusals, each naming the unsupported part.
+CREATE TABLE plain (id bigserial, ts timestamp NOT NULL, d date, a int, b text);
+CREATE TABLE noseq (id bigint NOT NULL, ts timestamp);
+CREATE TABLE cached (id bigint GENERATED ALWAYS AS IDENTITY (CACHE 20), ts timestamp);
+CREATE TABLE nullable (id bigint DEFAULT 0, ts timestamp);
+CREATE SEQUENCE nullable_seq OWNED BY nullable.id;
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT a, count(*) FROM plain GROUP BY a')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts), count(DISTINCT a) AS n FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, percentile_cont(0.5) WITHIN GROUP (ORDER BY a) AS p FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, string_agg(b, '','') AS s FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, sum(a) / count(*) AS r FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain WHERE ts > now() - interval ''1 day'' GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain p JOIN noseq n USING (ts) GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain GROUP BY 1 HAVING count(*) > 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, lower(b) AS lb, count(*) AS n FROM plain GROUP BY 1, 2')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', d) AS h, count(*) AS n FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT a, date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain GROUP BY 1, 2')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) FILTER (WHERE a > 1) AS n FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain GROUP BY 1; SELECT 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM noseq GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM cached GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM nullable GROUP BY 1', order_column => 'id')$$);
+SELECT test_err($$SELECT strata.create_rollup('ev_hourly', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.create_rollup('r1', 'SELECT date_trunc(''hour'', ts) AS h, count(*) AS n FROM plain GROUP BY 1', batch_size => 0)$$);
+SELECT test_err($$SELECT strata.create_rollup('r2', 'SELECT date_trunc(''day'', bucket) AS d, sum(avg_watch) AS s FROM ev_hourly GROUP BY 1')$$);
+SELECT test_err($$SELECT strata.refresh_rollup('nope')$$);
+SELECT test_err($$SELECT strata.drop_rollup('ev_hourly')$$);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT test_err($$SELECT strata.refresh_rollup('ev_hourly')$$);
+ROLLBACK;
+-- A date_bin bucket and a plain table work too; the change of CACHE is caught at refresh.
+SELECT strata.create_rollup('plain_15m', $q$SELECT date_bin('15 minutes', ts, '2000-01-01') AS b, a, count(*) AS n
+  FROM plain GROUP BY 1, 2$q$, realtime => false) > 0 AS created;
+INSERT INTO plain (ts, a) SELECT timestamp '2026-01-01' + g * interval '4 minutes', g % 2 FROM generate_series(1, 20) g;
+SELECT (strata.refresh_rollup('plain_15m') - 'duration_ms') AS r;
+SELECT b, a, n FROM plain_15m ORDER BY b, a LIMIT 4;
+ALTER SEQUENCE plain_id_seq CACHE 10;
+SELECT test_err($$SELECT strata.refresh_rollup('plain_15m')$$);
+-- Dropping removes every object and the catalog rows.
+SELECT strata.drop_rollup('plain_15m');
+SELECT strata.drop_rollup('plain_15m', if_exists => true);
+SELECT strata.drop_rollup('ev_daily');
+SELECT strata.drop_rollup('ev_hourly');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS rollups_left FROM strata.rollup;
+DROP VIEW ev_direct, ev_daily_direct;
+DROP FUNCTION rollup_diff(regclass);
+DROP TABLE ev, plain, noseq, cached, nullable;
