@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Rollup benchmark, side by side in one run on one throwaway cluster (ratios; this machine is shared):
+#  1. ingest (pgbench, single-row INSERTs) into a table with no rollup vs 3 strata rollups vs a
+#     trigger-maintained rollup (the pg_ivm style, plpgsql row trigger upserting a summary);
+#  2. full build of an hour x channel rollup (count, sum): strata vs CREATE/REFRESH MATERIALIZED VIEW;
+#  3. refresh after a 50,000-row batch in the last day: strata incremental vs REFRESH MATERIALIZED VIEW;
+#  4. refresh throughput with count, sum, hll and qsketch measures (source rows per second, one core);
+#  5. a dashboard query (views and watch time per channel, last 7 days, top 20) on the rollup's
+#     real-time view vs a plain table holding the same rows vs the raw table; p95 while pgbench inserts.
+# ROWS (default 5000000 over 30 days, ~1,000 channels), REPS (default 3). Not run by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-5000000}
+REPS=${REPS:-3}
+bash scripts/install-deps.sh >/dev/null
+make -s -j2 >/dev/null && make -s install >/dev/null
+source test/cluster/lib.sh
+DIR=$(mktemp -d /tmp/strata-rbench.XXXXXX)
+chmod 755 "$DIR"
+export PGPORT=${PGPORT:-55760} DB=bench
+trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
+cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "work_mem = 256MB" "max_parallel_workers_per_gather = 0" \
+  "jit = off" "strata.enabled = off" "synchronous_commit = off" >/dev/null
+q -d postgres "CREATE DATABASE bench"
+q "CREATE EXTENSION strata"
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+timeit() {  # median ms of REPS runs of a SQL script
+  local t=() s
+  for _ in $(seq 1 "$REPS"); do [ -n "${2:-}" ] && q "$2" >/dev/null; s=$(ms); q "$1" >/dev/null; t+=($(( $(ms) - s ))); done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PGPORT -U postgres -n"
+
+echo "== 1. ingest: single-row INSERTs, pgbench 2 clients, 3 x 10 s per variant, interleaved"
+q "CREATE TABLE ing_none (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
+q "CREATE TABLE ing_strata (LIKE ing_none INCLUDING ALL, id bigint GENERATED ALWAYS AS IDENTITY)" 2>/dev/null || \
+  q "CREATE TABLE ing_strata (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
+q "CREATE TABLE ing_trigger (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
+for t in ing_none ing_strata ing_trigger; do q "CREATE INDEX ON $t (id)"; done
+q "SELECT strata.create_rollup('ing_r1', \$\$SELECT date_trunc('hour', ts) AS b, channel, count(*) AS n, sum(watch_ms) AS w FROM ing_strata GROUP BY 1, 2\$\$)" >/dev/null 2>&1
+q "SELECT strata.create_rollup('ing_r2', \$\$SELECT date_trunc('day', ts) AS b, channel, strata.hll_agg(viewer) AS v FROM ing_strata GROUP BY 1, 2\$\$)" >/dev/null 2>&1
+q "SELECT strata.create_rollup('ing_r3', \$\$SELECT date_trunc('minute', ts) AS b, count(*) AS n, strata.qsketch_agg(watch_ms) AS q FROM ing_strata GROUP BY 1\$\$)" >/dev/null 2>&1
+q "CREATE TABLE trig_summary (b timestamptz, channel int, n bigint, w bigint, PRIMARY KEY (b, channel));
+   CREATE FUNCTION trig_upsert() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+     INSERT INTO trig_summary VALUES (date_trunc('hour', NEW.ts), NEW.channel, 1, NEW.watch_ms)
+     ON CONFLICT (b, channel) DO UPDATE SET n = trig_summary.n + 1, w = trig_summary.w + EXCLUDED.w; RETURN NULL; END \$\$;
+   CREATE TRIGGER t AFTER INSERT ON ing_trigger FOR EACH ROW EXECUTE FUNCTION trig_upsert();"
+declare -A TPS
+for t in ing_none ing_strata ing_trigger; do TPS[$t]=""; done
+for r in 1 2 3; do
+  for t in ing_none ing_strata ing_trigger; do
+    echo "INSERT INTO $t (channel, viewer, watch_ms) VALUES ((random() * 1000)::int, (random() * 1e6)::bigint, (random() * 1e4)::int);" >"$DIR/ins_$t.sql"
+    tps=$($PGB -c 2 -j 2 -T 10 -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    TPS[$t]="${TPS[$t]} $tps"
+  done
+done
+med() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+N=$(med "${TPS[ing_none]}"); S=$(med "${TPS[ing_strata]}"); T=$(med "${TPS[ing_trigger]}")
+printf "   no rollup          %9.0f tps\n   3 strata rollups   %9.0f tps  (%s of no rollup)\n   trigger rollup     %9.0f tps  (%s of no rollup)\n" \
+  "$N" "$S" "$(ratio "$S" "$N")" "$T" "$(ratio "$T" "$N")"
+
+echo "== generating $ROWS events over 30 days, ~1,000 channels"
+q "CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, viewer bigint, watch_ms int)"
+q "INSERT INTO ev (ts, channel, viewer, watch_ms) SELECT timestamptz '2026-01-01' + random() * interval '30 days',
+     (random() * 990)::int, (random() * 1e6)::bigint, (exp(7 + random() * 3))::int FROM generate_series(1, $ROWS)"
+q "CREATE INDEX ON ev (id)"
+q "VACUUM ANALYZE ev"
+Q="SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, sum(watch_ms) AS watch FROM ev GROUP BY 1, 2"
+
+echo "== 2. full build, hour x channel, count + sum (median of $REPS)"
+T_MV=$(timeit "CREATE MATERIALIZED VIEW mv AS $Q" "DROP MATERIALIZED VIEW IF EXISTS mv")
+T_RMV=$(timeit "REFRESH MATERIALIZED VIEW mv")
+T_ST=$(timeit "SELECT strata.create_rollup('r', \$\$$Q\$\$, batch_size => 100000000); SELECT strata.refresh_rollup('r')" \
+  "SELECT strata.drop_rollup('r', if_exists => true)")
+GROUPS=$(q "SELECT count(*) FROM r_data")
+printf "   CREATE MATERIALIZED VIEW  %6s ms\n   REFRESH MATERIALIZED VIEW %6s ms\n   strata create + refresh   %6s ms  (%s x the matview refresh; %s groups)\n" \
+  "$T_MV" "$T_RMV" "$T_ST" "$(ratio "$T_ST" "$T_RMV")" "$GROUPS"
+
+echo "== 3. after a 50,000-row batch in the last day (median of $REPS)"
+BATCH="INSERT INTO ev (ts, channel, viewer, watch_ms) SELECT timestamptz '2026-01-30' + random() * interval '1 day',
+     (random() * 990)::int, (random() * 1e6)::bigint, (exp(7 + random() * 3))::int FROM generate_series(1, 50000)"
+T_INC=$(timeit "SELECT strata.refresh_rollup('r')" "$BATCH")
+T_RMV2=$(timeit "REFRESH MATERIALIZED VIEW mv" "$BATCH")
+printf "   strata incremental refresh   %6s ms\n   REFRESH MATERIALIZED VIEW    %6s ms  (strata %sx faster)\n   incremental / full build     %s%%  (target < 2%%)\n" \
+  "$T_INC" "$T_RMV2" "$(ratio "$T_RMV2" "$T_INC")" "$(awk -v a="$T_INC" -v b="$T_ST" 'BEGIN{printf "%.2f", 100*a/b}')"
+
+echo "== 4. refresh throughput with count, sum, hll and qsketch (one core)"
+NOW_ROWS=$(q "SELECT count(*) FROM ev")
+T_TP=$(timeit "SELECT strata.create_rollup('r4', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
+  sum(watch_ms) AS watch, strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS wq FROM ev GROUP BY 1, 2\$\$,
+  batch_size => 1000000); SELECT strata.refresh_rollup('r4')" "SELECT strata.drop_rollup('r4', if_exists => true)")
+printf "   %s source rows in %s ms: %s rows/s (batches of 1,000,000 rows)\n" "$NOW_ROWS" "$T_TP" \
+  "$(awk -v n="$NOW_ROWS" -v t="$T_TP" 'BEGIN{printf "%.0f", n*1000/t}')"
+
+echo "== 5. dashboard: views and watch per channel, last 7 days, top 20 (p95 of 30, pgbench inserting meanwhile)"
+q "CREATE TABLE r_plain AS SELECT * FROM r"
+q "ANALYZE r_plain; ANALYZE r_data"
+q "$BATCH" >/dev/null   # an unrefreshed tail of 50,000 rows for the real-time view
+echo "INSERT INTO ev (ts, channel, viewer, watch_ms) VALUES (timestamptz '2026-01-30' + random() * interval '1 day', (random() * 990)::int, 1, 1);" >"$DIR/ins_ev.sql"
+$PGB -c 1 -T 600 -R 200 -f "$DIR/ins_ev.sql" bench >/dev/null 2>&1 &
+INGEST=$!
+dash() {  # p95 ms of 30 runs
+  local t=() s
+  for _ in $(seq 1 30); do s=$(date +%s%N); q "$1" >/dev/null; t+=($(( ($(date +%s%N) - s) / 1000 ))); done
+  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]/1000}'
+}
+D="SELECT channel, sum(views) AS views, sum(watch) AS watch FROM %s WHERE bucket >= timestamptz '2026-01-31' - interval '7 days' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+DR="SELECT channel, count(*) AS views, sum(watch_ms) AS watch FROM ev WHERE ts >= timestamptz '2026-01-31' - interval '7 days' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+P_VIEW=$(dash "$(printf "$D" r)"); P_PLAIN=$(dash "$(printf "$D" r_plain)"); P_RAW=$(dash "$DR")
+kill $INGEST 2>/dev/null || true
+printf "   rollup view (real-time, 50k-row tail) %7s ms  (%sx the plain table)\n   plain table of the rollup rows        %7s ms\n   raw table                             %7s ms  (%sx the rollup view)\n" \
+  "$P_VIEW" "$(ratio "$P_VIEW" "$P_PLAIN")" "$P_PLAIN" "$P_RAW" "$(ratio "$P_RAW" "$P_VIEW")"
