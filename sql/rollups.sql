@@ -132,6 +132,23 @@ SELECT (strata.refresh_rollup('plain_15m') - 'duration_ms') AS r;
 SELECT b, a, n FROM plain_15m ORDER BY b, a LIMIT 4;
 ALTER SEQUENCE plain_id_seq CACHE 10;
 SELECT test_err($$SELECT strata.refresh_rollup('plain_15m')$$);
+-- A role without any right on strata's catalog creates, refreshes and drops its own rollups, including
+-- a rollup of a rollup; it cannot refresh or drop someone else's.
+CREATE ROLE rollup_owner;
+GRANT CREATE ON SCHEMA public TO rollup_owner;
+ALTER TABLE plain OWNER TO rollup_owner;
+ALTER SEQUENCE plain_id_seq CACHE 1;
+SET ROLE rollup_owner;
+SELECT strata.create_rollup('own_hourly', $q$SELECT date_trunc('hour', ts) AS h, count(*) AS n FROM plain GROUP BY 1$q$) > 0 AS created;
+SELECT strata.create_rollup('own_daily', $q$SELECT date_trunc('day', h) AS d, sum(n) AS n FROM own_hourly GROUP BY 1$q$) > 0 AS created;
+SELECT (strata.refresh_rollup('own_hourly') ->> 'rows') AS rows, (strata.refresh_rollup('own_daily') ->> 'buckets_recomputed') AS daily;
+SELECT d, n FROM own_daily;
+SELECT test_err($$SELECT strata.refresh_rollup('ev_hourly')$$);
+SELECT strata.drop_rollup('own_daily'), strata.drop_rollup('own_hourly');
+RESET ROLE;
+ALTER TABLE plain OWNER TO CURRENT_USER;
+REVOKE CREATE ON SCHEMA public FROM rollup_owner;
+DROP ROLE rollup_owner;
 -- Dropping removes every object and the catalog rows.
 SELECT strata.drop_rollup('plain_15m');
 SELECT strata.drop_rollup('plain_15m', if_exists => true);

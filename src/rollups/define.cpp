@@ -474,9 +474,13 @@ STRATA_FUNCTION(strata_create_rollup) {
   // A rollup over another rollup reads that rollup's table; everything else must be a table.
   std::optional<int> source_rollup;
   int lvl = 0;
-  const auto parent = pg::Query("SELECT id, data_table::oid, level FROM strata.rollup WHERE view = $1::oid OR "
-                                "data_table = $1::oid FOR UPDATE",
-                                {std::to_string(p.source)});
+  // Locking the source rollup's catalog row serializes with its refresh (which queues our buckets).
+  std::vector<pg::Row> parent;
+  pg::AsExtensionOwner([&] {
+    parent = pg::Query("SELECT id, data_table::oid, level FROM strata.rollup WHERE view = $1::oid OR "
+                       "data_table = $1::oid FOR UPDATE",
+                       {std::to_string(p.source)});
+  });
   if (!parent.empty()) {
     source_rollup = std::stoi(*parent[0][0]);
     lvl = std::stoi(*parent[0][2]) + 1;
