@@ -344,8 +344,12 @@ void RecordJob(const std::string& kind, const std::string& target, const std::st
   pg::Call([&] { started_txt = timestamptz_to_str(started); });
   const std::string sql =
       "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as, started_at, finished_at) "
-      "VALUES ($1, $2, $3, $4, $5::jsonb, current_user, $6::timestamptz, pg_catalog.clock_timestamp())";
-  std::vector<std::optional<std::string>> args{kind, target, status, message, details_json, std::string(started_txt)};
+      "VALUES ($1, $2, $3, $4, $5::jsonb, $7, $6::timestamptz, pg_catalog.clock_timestamp())";
+  // The role the work ran as, read before switching to the extension owner for the insert.
+  Oid user = InvalidOid;
+  pg::Call([&] { user = GetUserId(); });
+  std::vector<std::optional<std::string>> args{kind, target, status, message, details_json, std::string(started_txt),
+                                               pg::RoleName(user)};
   pg::AsExtensionOwner([&] { pg::Query(sql, args); });
 }
 
