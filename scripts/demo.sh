@@ -79,11 +79,11 @@ DASH="SELECT channel_id, sum(views) AS views, round(sum(watch_ms) / 3600000.0, 1
         round(strata.quantile(strata.merge(watch_q), 0.99)) AS p99_watch_ms
    FROM channel_hourly WHERE bucket >= date_trunc('hour', now()) - interval '7 days' GROUP BY 1 ORDER BY views DESC LIMIT 5"
 RAW="SELECT channel_id, count(*) AS views, round(sum(watch_ms) / 3600000.0, 1) AS watch_hours, count(DISTINCT viewer_id) AS unique_viewers,
-        percentile_cont(0.99) WITHIN GROUP (ORDER BY watch_ms) AS p99_watch_ms
+        percentile_disc(0.99) WITHIN GROUP (ORDER BY watch_ms) AS p99_watch_ms
    FROM video_events WHERE kind = 'view' AND ts >= date_trunc('hour', now()) - interval '7 days' GROUP BY 1 ORDER BY views DESC LIMIT 5"
 timed() { echo; echo "-- $1"; "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d videos -X -P pager=off -c '\timing on' -c "$2" | grep -v '^Timing is on'; }
 timed "dashboard from the rollup view channel_hourly (views, watch hours, unique viewers, p99 watch time)" "$DASH"
-timed "the same dashboard from the raw events (exact count(DISTINCT) and percentile_cont)" "$RAW"
+timed "the same dashboard from the raw events (exact count(DISTINCT) and percentile_disc)" "$RAW"
 echo "(Known gap, issue #4 still open: the real-time view re-aggregates each stored hour to merge the unrefreshed"
 echo " tail, which costs a sketch merge per hour and channel; see README, benchmark results.)"
 sleep 3

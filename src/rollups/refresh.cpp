@@ -321,13 +321,13 @@ int64_t WorkerPass() {
           const std::string note = res.note;
           res = RefreshStep(r);
           if (res.note.empty()) res.note = note;
+          // Steps that did something are recorded in the same transaction as their effect (as run_as).
+          if (res.rows || res.buckets || res.frozen || res.waited_out || !res.note.empty())
+            partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
+                                  res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
+                                                                  std::to_string(res.buckets) + " buckets recomputed",
+                                  StepJson(res, 1, MsSince(t0)), t0);
         });
-        // Steps that did something are recorded in the same transaction as their effect.
-        if (res.rows || res.buckets || res.frozen || res.waited_out || !res.note.empty())
-          partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
-                                res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
-                                                                std::to_string(res.buckets) + " buckets recomputed",
-                                StepJson(res, 1, MsSince(t0)), t0);
         pg::AsExtensionOwner([&] {
           pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8 WHERE id = $1::int",
                     {std::to_string(id), std::to_string(MsSince(t0))});
