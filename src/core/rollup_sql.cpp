@@ -226,7 +226,8 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
          "  END IF;\n  RETURN NULL;\nEND\n$strata_inv$";
 }
 
-std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime) {
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace) {
+  const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
   std::vector<std::string> keys = KeyColumns(s);
   std::vector<std::string> out = keys;
   if (!realtime || s.source_is_rollup) {
@@ -237,7 +238,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime) 
       else
         out.push_back(QuoteIdent(m.name));
     }
-    return "CREATE VIEW " + view_name + " AS SELECT " + Join(out, ", ") + " FROM " + s.data_table;
+    return create + view_name + " AS SELECT " + Join(out, ", ") + " FROM " + s.data_table;
   }
   for (const auto& m : s.measures) out.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
   const std::string order = QuoteIdent(s.order_column);
@@ -247,7 +248,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime) 
   // index bounds the scan.
   const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
   const std::string tail_old = StateSelect(s, order + " <= strata.rollup_backfill_cursor(" + id + ")");
-  return "CREATE VIEW " + view_name + " AS SELECT " + Join(out, ", ") + " FROM (SELECT " + Join(AllColumns(s), ", ") +
+  return create + view_name + " AS SELECT " + Join(out, ", ") + " FROM (SELECT " + Join(AllColumns(s), ", ") +
          " FROM " + s.data_table + " UNION ALL " + tail_new + " UNION ALL " + tail_old + ") AS __strata_all GROUP BY " +
          Join(keys, ", ");
 }

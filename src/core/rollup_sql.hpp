@@ -90,7 +90,8 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
 
 // The reader's view: materialized groups plus, in real-time mode, the unabsorbed tail of a raw
 // source aggregated on the fly, merged per group.
-std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime);
+// `or_replace` swaps the view of an existing rollup (same columns in both modes).
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace = false);
 
 // The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
 std::string BucketEnd(const Spec& s, const std::string& start);

@@ -275,6 +275,16 @@ Parsed Analyze(const std::string& query) {
   return p;
 }
 
+// The interval argument n as text, refused when negative.
+std::string IntervalArg(FunctionCallInfo fcinfo, int n, const char* what) {
+  Interval* iv = PG_GETARG_INTERVAL_P(n);
+  if (iv->month < 0 || iv->day < 0 || iv->time < 0)
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, std::string(what) + " must not be negative");
+  const char* t = nullptr;
+  pg::Call([&] { t = DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(iv))); });
+  return t;
+}
+
 struct OrderInfo {
   std::string column, sequence;
 };
@@ -443,10 +453,7 @@ STRATA_FUNCTION(strata_create_rollup) {
   const std::string name = *pg::TextArg(fcinfo, 0);
   const std::string query = *pg::TextArg(fcinfo, 1);
   const bool realtime = PG_GETARG_BOOL(2);
-  const char* interval_txt = nullptr;
-  Interval* iv = PG_GETARG_INTERVAL_P(3);
-  pg::Call([&] { interval_txt = DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(iv))); });
-  const std::string interval = interval_txt;
+  const std::string interval = IntervalArg(fcinfo, 3, "refresh_interval");
   const int64_t batch = PG_GETARG_INT64(4);
   std::optional<std::string> order_given;
   if (!PG_ARGISNULL(5)) order_given = NameStr(*PG_GETARG_NAME(5));
@@ -454,8 +461,6 @@ STRATA_FUNCTION(strata_create_rollup) {
   if (batch <= 0)
     throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive", {},
                       "batch_size is the number of source rows one refresh transaction processes.");
-  if (iv->month < 0 || iv->day < 0 || iv->time < 0)
-    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_interval must not be negative");
 
   pg::SpiConnect();
   std::string schema, rel;
@@ -576,7 +581,6 @@ STRATA_FUNCTION(strata_drop_rollup) {
     if (!deps.empty())
       throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "rollup " + r.view + " is read by rollup " + *deps[0][0], {},
                         "Drop the rollups that read it first.");
-    const auto fn = pg::Query("SELECT change_function FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)});
     if (!r.spec.source_is_rollup) {
       for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname FROM pg_catalog.pg_trigger g WHERE "
                                      "g.tgname IN ($1, $2)",
@@ -586,7 +590,7 @@ STRATA_FUNCTION(strata_drop_rollup) {
     }
     pg::Exec("DROP VIEW " + r.view);
     pg::Exec("DROP TABLE " + r.spec.data_table + ", " + r.spec.pending_table);
-    if (!fn.empty() && fn[0][0]) pg::Exec("DROP FUNCTION " + *fn[0][0] + "()");
+    if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
     pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
     pg::RestoreGucs(level);
@@ -606,25 +610,14 @@ STRATA_FUNCTION(strata_alter_rollup) {
   Rollup r = LoadRollup(id, true);
   if (!pg::OwnsTable(r.data_oid)) throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view);
   std::vector<std::optional<std::string>> args{std::to_string(id), std::nullopt, std::nullopt, std::nullopt, std::nullopt};
-  if (!PG_ARGISNULL(1)) {
-    Interval* iv = PG_GETARG_INTERVAL_P(1);
-    if (iv->month < 0 || iv->day < 0 || iv->time < 0)
-      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "refresh_interval must not be negative");
-    const char* t = nullptr;
-    pg::Call([&] { t = DatumGetCString(DirectFunctionCall1(interval_out, PointerGetDatum(iv))); });
-    args[1] = std::string(t);
-  }
+  if (!PG_ARGISNULL(1)) args[1] = IntervalArg(fcinfo, 1, "refresh_interval");
   if (!PG_ARGISNULL(2)) args[2] = PG_GETARG_BOOL(2) ? "true" : "false";
   if (!PG_ARGISNULL(3)) {
     if (PG_GETARG_INT64(3) <= 0) throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive");
     args[3] = std::to_string(PG_GETARG_INT64(3));
   }
   if (!PG_ARGISNULL(4)) args[4] = PG_GETARG_BOOL(4) ? "true" : "false";
-  if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != r.realtime) {
-    std::string sql = rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2));
-    sql.replace(0, std::string("CREATE VIEW").size(), "CREATE OR REPLACE VIEW");
-    pg::Exec(sql);
-  }
+  if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != r.realtime) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true));
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
               "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "

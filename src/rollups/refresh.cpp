@@ -62,7 +62,7 @@ Rollup LoadRollup(int id, bool lock) {
         "SELECT id, view::text, data_table::oid, source::oid, source_rollup, order_sequence::text, watermark, "
         "backfill_cursor, backfill_floor, frozen_before::text, batch_size, realtime, source::text, order_column, "
         "bucket_name, bucket_expr, bucket_type, bucket_width, time_column, time_zone, where_clause, data_table::text, "
-        "pending_table::text FROM strata.rollup WHERE id = $1::int" +
+        "pending_table::text, change_function FROM strata.rollup WHERE id = $1::int" +
             std::string(lock ? " FOR UPDATE NOWAIT" : ""),
         {std::to_string(id)});
     cols = pg::Query("SELECT role, name, kind, expr, state_type, result_type FROM strata.rollup_column "
@@ -98,6 +98,7 @@ Rollup LoadRollup(int id, bool lock) {
   s.where = *w[20];
   s.data_table = *w[21];
   s.pending_table = *w[22];
+  r.change_function = w[23].value_or("");
   for (const auto& c : cols) {
     if (*c[0] == "dimension") {
       s.dims.push_back({*c[1], *c[3]});
@@ -123,6 +124,10 @@ int RollupIdByName(const std::string& name) {
   return std::stoi(*rows[0][0]);
 }
 
+bool RollupCatalogExists() {
+  return pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NOT NULL")[0][0] == std::optional<std::string>("t");
+}
+
 std::vector<rs::Dependent> LoadDependents(int id) {
   std::vector<rs::Dependent> deps;
   for (const auto& r : pg::Query("SELECT pending_table::text, bucket_expr FROM strata.rollup WHERE source_rollup = $1::int "
@@ -131,6 +136,19 @@ std::vector<rs::Dependent> LoadDependents(int id) {
     deps.push_back({*r[0], *r[1]});
   return deps;
 }
+
+namespace {
+
+// The PGPROC of a virtual transaction's backend (may be null once it is gone). Cannot ERROR.
+PGPROC* ProcOf(const VirtualTransactionId& v) {
+#if PG_VERSION_NUM >= 170000
+  return ProcNumberGetProc(v.procNumber);
+#else
+  return BackendIdGetProc(v.backendId);
+#endif
+}
+
+}  // namespace
 
 bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
   bool done = true;
@@ -148,11 +166,7 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
       SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(lc));
       VirtualTransactionId* v = GetLockConflicts(&tag, ShareLock, nullptr);
       for (; VirtualTransactionIdIsValid(*v); v++) {
-#if PG_VERSION_NUM >= 170000
-        PGPROC* proc = ProcNumberGetProc(v->procNumber);
-#else
-        PGPROC* proc = BackendIdGetProc(v->backendId);
-#endif
+        PGPROC* proc = ProcOf(*v);
         if (proc != nullptr && (proc->statusFlags & PROC_IS_AUTOVACUUM)) continue;
         waits = lappend(waits, v);
       }
@@ -162,11 +176,7 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
       VirtualTransactionId* v = static_cast<VirtualTransactionId*>(lfirst(lc));
       while (!VirtualXactLock(*v, false)) {
         if (GetCurrentTimestamp() >= deadline) {
-#if PG_VERSION_NUM >= 170000
-          PGPROC* proc = ProcNumberGetProc(v->procNumber);
-#else
-          PGPROC* proc = BackendIdGetProc(v->backendId);
-#endif
+          PGPROC* proc = ProcOf(*v);
           pid = proc ? proc->pid : 0;
           done = false;
           return;
@@ -265,10 +275,8 @@ namespace {
 // strata.lock_timeout; a failure is reported and retried next time).
 void RepairHooks(const Rollup& r, StepResult* res) {
   if (r.spec.source_is_rollup) return;
-  const auto fn = pg::Query("SELECT change_function, order_column, order_sequence::text FROM strata.rollup WHERE id = $1::int",
-                            {std::to_string(r.id)});
   try {
-    pg::InSubTransaction([&] { EnsureSourceHooks(r.id, r.source_oid, *fn[0][0], *fn[0][1], *fn[0][2]); });
+    pg::InSubTransaction([&] { EnsureSourceHooks(r); });
   } catch (const pg::PgError& e) {
     res->note = std::string("could not add change triggers to new partitions yet: ") + e.what();
   }
@@ -287,7 +295,7 @@ int64_t WorkerPass() {
     pg::Call([&] { configured_role = get_role_oid(rname, false); });
   }
   // A database still at an extension version without rollups has nothing to do here.
-  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t")) {
+  if (!RollupCatalogExists()) {
     pg::CommitWorkerTxn();
     return -1;
   }
@@ -363,7 +371,7 @@ int64_t WorkerPass() {
 
 std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition) {
   std::vector<std::string> out;
-  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t"))
+  if (!RollupCatalogExists())
     return out;
   // Names are built qualified here: this runs from partition maintenance with the session's search_path.
   const auto rows = pg::Query("SELECT r.view::text, r.order_column, r.watermark, r.backfill_cursor, "
@@ -384,7 +392,7 @@ std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition
 }
 
 void MarkFrozenBefore(Oid parent, const std::string& bound_sql) {
-  if (pg::Query("SELECT pg_catalog.to_regclass('strata.rollup') IS NULL")[0][0] == std::optional<std::string>("t"))
+  if (!RollupCatalogExists())
     return;
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET frozen_before = GREATEST(frozen_before, (" + bound_sql + ")::timestamptz) "
@@ -419,11 +427,7 @@ STRATA_FUNCTION(strata_refresh_rollup) {
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view, {},
                       "Only the rollup's owner refreshes it by hand; the background worker refreshes every rollup.");
   StepResult total;
-  if (!r.spec.source_is_rollup) {
-    const auto fn = pg::Query("SELECT change_function, order_column, order_sequence::text FROM strata.rollup WHERE id = $1::int",
-                              {std::to_string(id)});
-    EnsureSourceHooks(id, r.source_oid, *fn[0][0], *fn[0][1], *fn[0][2]);
-  }
+  if (!r.spec.source_is_rollup) EnsureSourceHooks(r);
   int steps = 0;
   do {
     Accumulate(&total, RefreshStep(r));

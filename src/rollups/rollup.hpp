@@ -20,6 +20,7 @@ struct Rollup {
   Oid source_oid = InvalidOid;
   std::optional<int> source_rollup;
   std::string order_sequence;  // qualified, raw sources only
+  std::string change_function; // qualified statement trigger function, raw sources only
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
   std::optional<std::string> frozen_before;
@@ -39,6 +40,11 @@ std::vector<core::rollup::Dependent> LoadDependents(int id);
 // the source and every leaf partition lacking them; returns how many relations it changed.
 int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
                       const std::string& sequence);
+inline int EnsureSourceHooks(const Rollup& r) {
+  return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence);
+}
+// Whether this database's strata has the rollup catalog (false while the extension is at 0.2.0).
+bool RollupCatalogExists();
 
 // Pins search_path to pg_catalog, pg_temp and lock_timeout to strata.lock_timeout for the rest of the
 // current GUC nest level (generated SQL is fully qualified).
