@@ -132,6 +132,23 @@ SELECT (strata.refresh_rollup('plain_15m') - 'duration_ms') AS r;
 SELECT b, a, n FROM plain_15m ORDER BY b, a LIMIT 4;
 ALTER SEQUENCE plain_id_seq CACHE 10;
 SELECT test_err($$SELECT strata.refresh_rollup('plain_15m')$$);
+-- Stored SQL names everything qualified: a WHERE calling a function of the caller's search_path still
+-- works in the change trigger and the worker, which run with search_path pinned to pg_catalog. The
+-- source is a plain (unpartitioned) table: its UPDATEs are tracked too.
+ALTER SEQUENCE plain_id_seq CACHE 1;
+CREATE FUNCTION public.is_even(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 % 2 = 0';
+SELECT strata.create_rollup('even_15m', $q$SELECT date_bin('15 minutes', ts, '2000-01-01') AS b, count(*) AS n
+  FROM plain WHERE is_even(a) GROUP BY 1$q$, realtime => false) > 0 AS created;
+SELECT where_clause FROM strata.rollup WHERE view = 'even_15m'::regclass;
+SELECT (strata.refresh_rollup('even_15m') - 'duration_ms') AS r;
+UPDATE plain SET a = a + 1 WHERE id % 4 = 0;
+SELECT (strata.refresh_rollup('even_15m') - 'duration_ms') AS after_update;
+SELECT count(*) AS mismatches FROM ((SELECT b, n FROM even_15m EXCEPT
+  SELECT date_bin('15 minutes', ts, '2000-01-01'), count(*) FROM plain WHERE a % 2 = 0 GROUP BY 1) UNION ALL
+  (SELECT date_bin('15 minutes', ts, '2000-01-01'), count(*) FROM plain WHERE a % 2 = 0 GROUP BY 1 EXCEPT
+  SELECT b, n FROM even_15m)) d;
+SELECT strata.drop_rollup('even_15m');
+DROP FUNCTION public.is_even(int);
 -- A role without any right on strata's catalog creates, refreshes and drops its own rollups, including
 -- a rollup of a rollup; it cannot refresh or drop someone else's.
 CREATE ROLE rollup_owner;

@@ -159,8 +159,9 @@ void ReadMeasure(Aggref* agg, const std::string& name, List* ctx, Oid strata_nsp
   m->state_type = m->result_type = FormatType(agg->aggtype);
 }
 
-// Parses and analyzes the query with the caller's search_path, then (search_path pinned by the caller
-// of Deparse... see CreateRollup) reads it into a spec.
+// Parses and analyzes the query with the caller's search_path, then pins the session (see
+// PinSessionForRollupSql) before reading it into a spec, so every deparsed name comes out qualified
+// and every constant in an unambiguous style. Call inside a GUC nest level the caller restores.
 Parsed Analyze(const std::string& query) {
   Parsed p;
   List* raw = nullptr;
@@ -170,6 +171,7 @@ Parsed Analyze(const std::string& query) {
   Query* q = nullptr;
   RawStmt* stmt = linitial_node(RawStmt, raw);
   pg::Call([&] { q = parse_analyze_fixedparams(stmt, query.c_str(), nullptr, 0, nullptr); });
+  PinSessionForRollupSql();
   if (q->cteList) throw Unsupported("WITH");
   if (q->setOperations) throw Unsupported("UNION, INTERSECT or EXCEPT");
   if (q->hasWindowFuncs) throw Unsupported("a window function");
@@ -412,7 +414,10 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
       "    ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = t.relid AND a.attname = $3::name) "
       "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.relid AND a.attname = $3::name "
       "    AND a.attidentity = '') "
-      "FROM pg_catalog.pg_partition_tree($1::oid) t WHERE t.isleaf OR t.level = 0",
+      // pg_partition_tree() is empty for a table that is neither partitioned nor a partition.
+      "FROM (SELECT relid, isleaf, level FROM pg_catalog.pg_partition_tree($1::oid) UNION ALL "
+      "      SELECT $1::oid::regclass, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree($1::oid))) t "
+      "WHERE t.isleaf OR t.level = 0",
       {std::to_string(source), upd, order_column});
   int changed = 0;
   for (const auto& r : rels) {
@@ -436,6 +441,10 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
 
 void PinSessionForRollupSql() {
   pg::SetGuc("search_path", "pg_catalog, pg_temp");
+  // Deparsed constants are written, and read back by the worker, in these styles whatever the
+  // creator's or the worker's own settings are.
+  pg::SetGuc("DateStyle", "ISO, YMD");
+  pg::SetGuc("IntervalStyle", "postgres");
   pg::SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
 }
 
@@ -465,9 +474,8 @@ STRATA_FUNCTION(strata_create_rollup) {
   pg::SpiConnect();
   std::string schema, rel;
   ResolveNewName(name, &schema, &rel);
-  Parsed p = Analyze(query);
   const int level = pg::NewGucLevel();
-  PinSessionForRollupSql();
+  Parsed p = Analyze(query);
   rs::Spec& s = p.spec;
   const std::string shown = QualifiedRel(p.source);
   AclResult acl = ACLCHECK_OK;

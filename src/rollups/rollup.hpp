@@ -46,8 +46,9 @@ inline int EnsureSourceHooks(const Rollup& r) {
 // Whether this database's strata has the rollup catalog (false while the extension is at 0.2.0).
 bool RollupCatalogExists();
 
-// Pins search_path to pg_catalog, pg_temp and lock_timeout to strata.lock_timeout for the rest of the
-// current GUC nest level (generated SQL is fully qualified).
+// Pins search_path to pg_catalog, pg_temp, DateStyle to ISO, IntervalStyle to postgres and lock_timeout
+// to strata.lock_timeout for the rest of the current GUC nest level (generated SQL is fully qualified,
+// its constants unambiguous).
 void PinSessionForRollupSql();
 
 struct StepResult {
