@@ -1,0 +1,220 @@
+// The vacuum-scheduling policy (see vacuum_policy.hpp).
+#include "core/vacuum_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.hpp"
+
+namespace strata::core::vacuum {
+namespace {
+
+// Class order of the plan: lower runs first.
+int ClassRank(ActionKind k) {
+  switch (k) {
+    case ActionKind::kUrgentVacuum: return 0;
+    case ActionKind::kFreezeCold: return 1;
+    case ActionKind::kAnalyzeParent: return 2;
+    case ActionKind::kAnalyzeHot: return 3;
+    case ActionKind::kFreezeHot: return 4;
+    case ActionKind::kVacuumDead: return 5;
+  }
+  return 6;
+}
+
+std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c);
+  return buf;
+}
+
+std::string Count(int64_t v) { return std::to_string(v); }
+
+bool AnalyzedRecently(const TableFacts& f, const Config& cfg) {
+  return f.seconds_since_analyze >= 0 && f.seconds_since_analyze < cfg.analyze_min_interval_s;
+}
+
+}  // namespace
+
+double AgeFraction(const TableFacts& f, const Config& cfg) {
+  const double x = cfg.freeze_max_age > 0 ? double(f.xid_age) / double(cfg.freeze_max_age) : 0;
+  const double m = cfg.multixact_freeze_max_age > 0 ? double(f.mxid_age) / double(cfg.multixact_freeze_max_age) : 0;
+  return std::max(x, m);
+}
+
+std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg) {
+  std::vector<Action> plan;
+  for (size_t i = 0; i < facts.size(); i++) {
+    const TableFacts& f = facts[i];
+    auto add = [&](ActionKind kind, double score, std::string reason) {
+      Action a;
+      a.kind = kind;
+      a.fact = i;
+      a.relid = f.relid;
+      a.urgent = kind == ActionKind::kUrgentVacuum;
+      a.score = score;
+      a.reason = std::move(reason);
+      if (!f.ov.enabled) a.decision = Decision::kSkippedOverride;
+      plan.push_back(std::move(a));
+    };
+    if (f.is_parent) {
+      // A parent's statistics come only from an ANALYZE of the parent itself; autovacuum never does it.
+      if (f.live_tuples <= 0 && f.changes <= 0) continue;
+      if (AnalyzedRecently(f, cfg)) continue;
+      const double fraction = f.ov.analyze_fraction.value_or(cfg.parent_analyze_fraction);
+      if (f.seconds_since_analyze < 0) {
+        add(ActionKind::kAnalyzeParent, 1e18, "partitioned table has never been analyzed: plans on it run without statistics");
+        continue;
+      }
+      if (f.changes_at_analyze < 0) {
+        // Analyzed by someone else; strata has no baseline yet. Its first ANALYZE sets one.
+        add(ActionKind::kAnalyzeParent, f.live_tuples,
+            "no record of the partitions' changes at the last analyze; analyzing once to take a baseline");
+        continue;
+      }
+      const int64_t changed = std::llabs(f.changes - f.changes_at_analyze);
+      const double needed = std::max<double>(double(cfg.parent_analyze_min_rows), fraction * f.live_tuples);
+      if (double(changed) >= needed)
+        add(ActionKind::kAnalyzeParent, f.live_tuples > 0 ? changed / f.live_tuples : double(changed),
+            Count(changed) + " rows changed in its partitions since the last analyze (threshold " +
+                Count(int64_t(needed)) + ")");
+      continue;
+    }
+    // Leaves.
+    const double age = AgeFraction(f, cfg);
+    if (age >= cfg.urgent_fraction) {
+      add(ActionKind::kUrgentVacuum, age,
+          Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
+              double(f.xid_age), double(f.mxid_age), age * 100));
+      continue;  // the urgent VACUUM (FREEZE) covers freezing and dead tuples
+    }
+    const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);
+    const bool cold = f.seconds_since_write >= 0 && f.seconds_since_write >= cold_after;
+    const bool hot = f.seconds_since_write >= 0 && f.seconds_since_write < cold_after;
+    if (cold && f.ov.freeze && (f.pages > 0 || f.live_tuples > 0) && f.changes != f.changes_at_freeze) {
+      add(ActionKind::kFreezeCold, age,
+          Fmt("no writes for %.0f s (cold after %.0f s): freezing it once so it never needs an anti-wraparound vacuum "
+              "(xid age %.0f)", f.seconds_since_write, cold_after, double(f.xid_age)));
+      continue;
+    }
+    if (hot && !AnalyzedRecently(f, cfg)) {
+      const double fraction = f.ov.analyze_fraction.value_or(cfg.hot_analyze_fraction);
+      const double needed = std::max<double>(double(cfg.hot_analyze_min_rows), fraction * f.live_tuples);
+      if (double(f.mod_since_analyze) >= needed)
+        add(ActionKind::kAnalyzeHot, f.live_tuples > 0 ? f.mod_since_analyze / f.live_tuples : 1.0,
+            Count(f.mod_since_analyze) + " rows modified since the last analyze of this hot partition (threshold " +
+                Count(int64_t(needed)) + ", autovacuum's would be " + Count(int64_t(50 + 0.1 * f.live_tuples)) + ")");
+    }
+    const bool insert_mostly = double(f.dead_tuples) <= cfg.hot_freeze_max_dead * std::max(f.live_tuples, 1.0);
+    const double ins_needed = std::max<double>(double(cfg.hot_freeze_min_rows), cfg.hot_freeze_fraction * f.live_tuples);
+    if (hot && f.ov.freeze && insert_mostly && double(f.ins_since_vacuum) >= ins_needed) {
+      add(ActionKind::kFreezeHot, double(f.ins_since_vacuum),
+          Count(f.ins_since_vacuum) + " rows inserted since the last vacuum of this insert-mostly partition (threshold " +
+              Count(int64_t(ins_needed)) + ", before autovacuum's " + Count(int64_t(1000 + 0.2 * f.live_tuples)) +
+              "): freezing the new pages in the same pass that sets them all-visible");
+      continue;
+    }
+    const double dead_needed = std::max<double>(double(cfg.dead_min), cfg.dead_fraction * f.live_tuples);
+    if (double(f.dead_tuples) >= dead_needed)
+      add(ActionKind::kVacuumDead, double(f.dead_tuples),
+          Count(f.dead_tuples) + " dead tuples (threshold " + Count(int64_t(dead_needed)) + ")");
+  }
+
+  std::stable_sort(plan.begin(), plan.end(), [](const Action& a, const Action& b) {
+    const int ra = ClassRank(a.kind), rb = ClassRank(b.kind);
+    if (ra != rb) return ra < rb;
+    return a.score > b.score;
+  });
+
+  // Decisions: overrides, windows (non-urgent only), then the per-pass budget in plan order.
+  const bool in_window = InWindow(cfg.windows, cfg.minute_of_day);
+  int run = 0;
+  int64_t pages = 0;
+  for (Action& a : plan) {
+    if (a.decision == Decision::kSkippedOverride) {
+      a.reason += "; skipped: the table's vacuum policy says never touch it";
+      continue;
+    }
+    if (!a.urgent && !in_window) {
+      a.decision = Decision::kDeferredWindow;
+      a.reason += "; deferred: outside the maintenance window";
+      continue;
+    }
+    const int64_t p = facts[a.fact].pages;
+    const bool over_pages = cfg.max_pages > 0 && run > 0 && pages + p > cfg.max_pages;
+    if (run >= cfg.max_actions || over_pages) {
+      a.decision = Decision::kDeferredBudget;
+      a.reason += over_pages ? "; deferred: this pass's page budget is spent" : "; deferred: this pass's action budget is spent";
+      continue;
+    }
+    run++;
+    pages += p;
+  }
+  return plan;
+}
+
+bool InWindow(const std::vector<Window>& windows, int minute) {
+  if (windows.empty()) return true;
+  for (const Window& w : windows) {
+    if (w.start <= w.end ? (minute >= w.start && minute < w.end) : (minute >= w.start || minute < w.end)) return true;
+  }
+  return false;
+}
+
+std::vector<Window> ParseWindows(const std::string& text) {
+  std::vector<Window> out;
+  size_t pos = 0;
+  auto bad = [&](const std::string& part) {
+    return Error(sqlstate::kInvalidParameterValue, "invalid maintenance window \"" + part + "\"",
+                 "A window is HH:MM-HH:MM on a 24-hour clock.",
+                 "Use for example '01:00-05:00, 22:00-23:30'; a window may wrap past midnight ('22:00-04:00').");
+  };
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    std::string part = text.substr(pos, comma - pos);
+    const size_t b = part.find_first_not_of(" \t");
+    const size_t e = part.find_last_not_of(" \t");
+    part = b == std::string::npos ? "" : part.substr(b, e - b + 1);
+    pos = comma + 1;
+    if (part.empty()) {
+      if (comma == text.size() && out.empty() && text.find_first_not_of(" \t") == std::string::npos) break;
+      throw bad(part);
+    }
+    int h1, m1, h2, m2;
+    char tail;
+    if (std::sscanf(part.c_str(), "%d:%d-%d:%d%c", &h1, &m1, &h2, &m2, &tail) != 4) throw bad(part);
+    auto ok = [](int h, int m, bool end) { return m >= 0 && m < 60 && h >= 0 && (h < 24 || (end && h == 24 && m == 0)); };
+    if (!ok(h1, m1, false) || !ok(h2, m2, true)) throw bad(part);
+    const Window w{h1 * 60 + m1, (h2 * 60 + m2) % 1440};
+    if (w.start == w.end && !(h2 == 24 || (h1 == 0 && m1 == 0 && h2 == 0 && m2 == 0))) throw bad(part);
+    out.push_back(w.start == w.end ? Window{0, 1440} : w);
+    if (comma == text.size()) break;
+  }
+  return out;
+}
+
+const char* KindName(ActionKind k) {
+  switch (k) {
+    case ActionKind::kUrgentVacuum: return "vacuum_urgent";
+    case ActionKind::kFreezeCold: return "vacuum_freeze";
+    case ActionKind::kAnalyzeParent: return "analyze_parent";
+    case ActionKind::kAnalyzeHot: return "analyze_hot";
+    case ActionKind::kFreezeHot: return "vacuum_freeze_hot";
+    case ActionKind::kVacuumDead: return "vacuum_dead";
+  }
+  return "?";
+}
+
+const char* DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kRun: return "run";
+    case Decision::kDeferredWindow: return "deferred: window";
+    case Decision::kDeferredBudget: return "deferred: budget";
+    case Decision::kSkippedOverride: return "skipped: override";
+  }
+  return "?";
+}
+
+}  // namespace strata::core::vacuum
