@@ -1,6 +1,8 @@
 // strata's GUCs; see config.hpp.
 #include "config.hpp"
 
+#include "core/error.hpp"
+#include "core/vacuum_policy.hpp"
 #include "pg/postgres.hpp"
 
 namespace strata::config {
@@ -16,6 +18,36 @@ int job_runs_retention_s = 7 * 24 * 3600;
 int move_max_ranges = 16;
 int rollup_wait_ms = 2000;
 bool preloaded = false;
+bool vacuum_enabled = true;
+char* vacuum_window = nullptr;
+int vacuum_cold_after_s = 3600;
+double vacuum_urgent_age = 0.8;
+double vacuum_parent_analyze_fraction = 0.05;
+double vacuum_hot_analyze_fraction = 0.02;
+double vacuum_hot_freeze_fraction = 0.2;
+int vacuum_analyze_min_interval_s = 60;
+int vacuum_max_actions = 1;
+int vacuum_max_pages = 0;
+double vacuum_cost_delay_ms = 2;
+int vacuum_cost_limit = 200;
+int vacuum_statistics_target = -1;
+
+namespace {
+// GUC check hook: a window list that does not parse is refused at SET / reload, with the parser's words.
+// Check hooks must not throw or ERROR: the core's exception is caught here.
+bool CheckVacuumWindow(char** newval, void**, GucSource) {
+  try {
+    (void) core::vacuum::ParseWindows(*newval == nullptr ? "" : *newval);
+    return true;
+  } catch (const core::Error& e) {
+    GUC_check_errmsg("%s", e.message().c_str());
+    GUC_check_errhint("%s", e.hint().c_str());
+  } catch (...) {
+    GUC_check_errmsg("invalid maintenance window");
+  }
+  return false;
+}
+}  // namespace
 
 void Init() {
   preloaded = process_shared_preload_libraries_in_progress;
@@ -51,6 +83,46 @@ void Init() {
   DefineCustomIntVariable("strata.default_move_max_ranges",
                           "Ranges moved out of a default partition per set and pass.", nullptr,
                           &move_max_ranges, 16, 1, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("strata.vacuum_enabled", "Enables strata's vacuum scheduler in the database workers.",
+                           nullptr, &vacuum_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("strata.vacuum_window", "Maintenance windows for non-urgent vacuum and analyze work.",
+                             "'HH:MM-HH:MM' ranges in the server's time zone, comma-separated; empty: any time. "
+                             "Urgent wraparound work ignores windows.",
+                             &vacuum_window, "", PGC_SIGHUP, 0, CheckVacuumWindow, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_cold_after", "A partition not written for this long is cold and gets frozen.",
+                          nullptr, &vacuum_cold_after_s, 3600, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                          nullptr);
+  DefineCustomRealVariable("strata.vacuum_urgent_age",
+                           "Fraction of autovacuum_freeze_max_age from which a table is vacuumed urgently.", nullptr,
+                           &vacuum_urgent_age, 0.8, 0.05, 0.99, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.vacuum_parent_analyze_fraction",
+                           "Rows changed in its partitions, relative to its size, that make a partitioned table "
+                           "be analyzed again.", nullptr, &vacuum_parent_analyze_fraction, 0.05, 0.0, 100.0,
+                           PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.vacuum_hot_analyze_fraction",
+                           "Rows modified, relative to its size, that make a hot partition be analyzed.", nullptr,
+                           &vacuum_hot_analyze_fraction, 0.02, 0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.vacuum_hot_freeze_fraction",
+                           "Rows inserted since the last vacuum, relative to its size, that make strata freeze an "
+                           "insert-mostly hot partition; 0 disables.", nullptr, &vacuum_hot_freeze_fraction, 0.2,
+                           0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_analyze_min_interval", "Shortest time between two analyzes of one table.",
+                          nullptr, &vacuum_analyze_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_max_actions", "Vacuum and analyze actions per pass (run one at a time).",
+                          nullptr, &vacuum_max_actions, 1, 1, 1000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_max_pages", "Page budget of one pass's actions; 0 means none.",
+                          "The first action of a pass always runs, however large.", &vacuum_max_pages, 0, 0,
+                          INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.vacuum_cost_delay", "vacuum_cost_delay of strata's vacuums; -1 uses vacuum_cost_delay.",
+                           nullptr, &vacuum_cost_delay_ms, 2, -1, 100, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                           nullptr);
+  DefineCustomIntVariable("strata.vacuum_cost_limit", "vacuum_cost_limit of strata's vacuums; -1 uses vacuum_cost_limit.",
+                          nullptr, &vacuum_cost_limit, 200, -1, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_statistics_target",
+                          "Statistics target of strata's ANALYZE of partitioned tables; -1 uses default_statistics_target.",
+                          "The sample is 300 rows per unit, drawn across all partitions.", &vacuum_statistics_target,
+                          -1, -1, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("strata");
 }
 

@@ -14,6 +14,21 @@ extern int job_runs_retention_s; // strata.job_runs_retention: age after which j
 extern int move_max_ranges;      // strata.default_move_max_ranges: ranges moved out of a default per pass (user)
 extern int rollup_wait_ms;       // strata.rollup_wait_timeout: wait for in-flight writers per refresh (user)
 
+// Vacuum scheduler (src/vacuum/); all SIGHUP: set in postgresql.conf, read by vacuum_plan() too.
+extern bool vacuum_enabled;            // strata.vacuum_enabled
+extern char* vacuum_window;            // strata.vacuum_window: 'HH:MM-HH:MM, ...' for non-urgent work
+extern int vacuum_cold_after_s;        // strata.vacuum_cold_after
+extern double vacuum_urgent_age;       // strata.vacuum_urgent_age: fraction of autovacuum_freeze_max_age
+extern double vacuum_parent_analyze_fraction;  // strata.vacuum_parent_analyze_fraction
+extern double vacuum_hot_analyze_fraction;     // strata.vacuum_hot_analyze_fraction
+extern double vacuum_hot_freeze_fraction;      // strata.vacuum_hot_freeze_fraction (0 = off)
+extern int vacuum_analyze_min_interval_s;      // strata.vacuum_analyze_min_interval
+extern int vacuum_max_actions;         // strata.vacuum_max_actions: per pass, run one at a time
+extern int vacuum_max_pages;           // strata.vacuum_max_pages: page budget per pass (0 = none)
+extern double vacuum_cost_delay_ms;    // strata.vacuum_cost_delay (-1 = vacuum_cost_delay)
+extern int vacuum_cost_limit;          // strata.vacuum_cost_limit (-1 = vacuum_cost_limit)
+extern int vacuum_statistics_target;   // strata.vacuum_statistics_target for parent ANALYZE (-1 = default)
+
 // True when strata was loaded by shared_preload_libraries (workers exist).
 extern bool preloaded;
 

@@ -60,7 +60,7 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     };
     if (f.is_parent) {
       // A parent's statistics come only from an ANALYZE of the parent itself; autovacuum never does it.
-      if (f.live_tuples <= 0 && f.changes <= 0) continue;
+      if (f.pages <= 0 && f.live_tuples <= 0 && f.changes <= 0) continue;
       if (AnalyzedRecently(f, cfg)) continue;
       const double fraction = f.ov.analyze_fraction.value_or(cfg.parent_analyze_fraction);
       if (f.seconds_since_analyze < 0) {
@@ -141,7 +141,9 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
       a.reason += "; deferred: outside the maintenance window";
       continue;
     }
-    const int64_t p = facts[a.fact].pages;
+    // ANALYZE reads a sample (300 x statistics target rows), not the whole table.
+    const bool analyze = a.kind == ActionKind::kAnalyzeParent || a.kind == ActionKind::kAnalyzeHot;
+    const int64_t p = analyze ? std::min<int64_t>(facts[a.fact].pages, 30000) : facts[a.fact].pages;
     const bool over_pages = cfg.max_pages > 0 && run > 0 && pages + p > cfg.max_pages;
     if (run >= cfg.max_actions || over_pages) {
       a.decision = Decision::kDeferredBudget;

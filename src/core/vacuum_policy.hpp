@@ -31,7 +31,7 @@ struct TableFacts {
   uint32_t relid = 0;      // the glue's handle (the table's oid)
   std::string name;        // qualified, for reasons and display
   bool is_parent = false;  // partitioned table
-  int64_t pages = 0;       // relpages (leaf)
+  int64_t pages = 0;       // current size in pages (parent: summed over its leaves)
   double live_tuples = 0;  // reltuples (leaf) or the sum over leaves (parent)
   int64_t dead_tuples = 0;
   int64_t mod_since_analyze = 0;  // leaf: n_mod_since_analyze

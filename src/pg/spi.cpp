@@ -187,6 +187,83 @@ void RestoreGucs(int level) {
   Call([&] { AtEOXact_GUC(true, level); });
 }
 
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as) {
+  // Modeled on autovacuum_do_vac_analyze: a VacuumRelation carrying the OID is used as is (no expansion
+  // to partitions), and vacuum() runs each table in its own transaction for VACUUM. Its working context
+  // hangs below PortalContext, which a worker does not have: give it one that outlives those commits.
+  VacuumRun out;
+  MemoryContext const caller = CurrentMemoryContext;
+  Oid save_user;
+  int save_sec;
+  GetUserIdAndSecContext(&save_user, &save_sec);
+  MemoryContext volatile stmt_cxt = nullptr;
+  MemoryContext volatile save_portal_cxt = PortalContext;
+  const BufferUsage before = pgBufferUsage;
+  try {
+    Call([&] {
+      stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata vacuum", ALLOCSET_DEFAULT_SIZES);
+      SetCurrentStatementStartTimestamp();
+      StartTransactionCommand();
+      PortalContext = stmt_cxt;
+      MemoryContextSwitchTo(stmt_cxt);
+      SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+      PushActiveSnapshot(GetTransactionSnapshot());
+      VacuumParams params;
+      memset(&params, 0, sizeof params);
+      params.options = (analyze_only ? VACOPT_ANALYZE : VACOPT_VACUUM | VACOPT_PROCESS_TOAST) | VACOPT_SKIP_LOCKED |
+                       (freeze ? VACOPT_FREEZE : 0);
+#if PG_VERSION_NUM >= 160000
+      params.options |= analyze_only ? 0 : VACOPT_PROCESS_MAIN;
+#endif
+      const int age = freeze ? 0 : -1;
+      params.freeze_min_age = age;
+      params.freeze_table_age = age;
+      params.multixact_freeze_min_age = age;
+      params.multixact_freeze_table_age = age;
+      params.is_wraparound = false;
+      params.log_min_duration = -1;
+      params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+      params.truncate = VACOPTVALUE_DISABLED;
+      params.nworkers = -1;
+      List* rels = list_make1(makeVacuumRelation(nullptr, relid, NIL));
+#if PG_VERSION_NUM >= 160000
+      BufferAccessStrategy strategy = GetAccessStrategy(BAS_VACUUM);
+      vacuum(rels, &params, strategy, stmt_cxt, true);
+#else
+      vacuum(rels, &params, nullptr, true);
+#endif
+      // VACUUM pops the snapshot and commits per table, then starts a fresh transaction to return in.
+      if (ActiveSnapshotSet()) PopActiveSnapshot();
+      SetUserIdAndSecContext(save_user, save_sec);
+      MemoryContextSwitchTo(caller);
+      CommitTransactionCommand();
+      PortalContext = save_portal_cxt;
+      MemoryContextDelete(stmt_cxt);
+      stmt_cxt = nullptr;
+    });
+  } catch (const PgError&) {
+    SetUserIdAndSecContext(save_user, save_sec);
+    PortalContext = save_portal_cxt;
+    MemoryContextSwitchTo(caller);
+    AbortWorkerTxn();
+    if (stmt_cxt != nullptr) MemoryContextDelete(stmt_cxt);
+    throw;
+  }
+  out.hit = pgBufferUsage.shared_blks_hit - before.shared_blks_hit;
+  out.read = pgBufferUsage.shared_blks_read - before.shared_blks_read;
+  out.dirtied = pgBufferUsage.shared_blks_dirtied - before.shared_blks_dirtied;
+  return out;
+}
+
+bool CanLockForVacuum(Oid relid) {
+  bool ok = false;
+  Call([&] {
+    ok = ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock);
+    if (ok) UnlockRelationOid(relid, ShareUpdateExclusiveLock);
+  });
+  return ok;
+}
+
 void RunTopLevelUtility(const std::string& sql, Oid run_as) {
   // Modeled on how a simple-query backend runs a statement: parse and plan in a context that survives
   // the statement's own commits (the portal context), then ProcessUtility as PROCESS_UTILITY_TOPLEVEL

@@ -53,6 +53,23 @@ void RestoreGucs(int level);
 // transaction open; opens and commits its own.
 void RunTopLevelUtility(const std::string& sql, Oid run_as);
 
+// Buffers a VACUUM or ANALYZE touched (from pgBufferUsage, shared buffers).
+struct VacuumRun {
+  int64_t hit = 0;
+  int64_t read = 0;
+  int64_t dirtied = 0;
+};
+// Runs VACUUM or ANALYZE of exactly this relation at top level in a worker, as run_as (Postgres then
+// switches to the table owner itself). For a partitioned table ANALYZE builds the parent's inheritance
+// statistics from one sample across its partitions and does not also analyze each partition (the
+// relation is named by OID, as autovacuum does). Options: SKIP_LOCKED, no truncation (which would take
+// an ACCESS EXCLUSIVE lock and block inserts), no parallel workers; freeze adds FREEZE. Must be called
+// with no transaction open; opens and commits its own.
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as);
+// Whether a SHARE UPDATE EXCLUSIVE lock (what VACUUM and ANALYZE take) on relid can be had right now;
+// taken without waiting and released at once. Needs an open transaction.
+bool CanLockForVacuum(Oid relid);
+
 // The text argument n of a SQL function call, or nullopt for NULL.
 std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n);
 // Whether the current user owns the relation (or is a superuser).

@@ -9,6 +9,7 @@
 #include "core/naming.hpp"
 #include "partitions/maintenance.hpp"
 #include "rollups/rollup.hpp"
+#include "vacuum/scheduler.hpp"
 #include "pg/spi.hpp"
 #include "workers/shmem.hpp"
 
@@ -115,6 +116,9 @@ void DbWorkerBody(Datum arg) {
         }
         const int64_t next_rollup_ms = rollups::WorkerPass();
         if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
+        // Vacuum scheduling last: its actions are the longest. Work left by the per-pass budget
+        // continues after a short nap, so partitions and rollups still get their turn in between.
+        if (vacuum::WorkerPass()) sleep_ms = std::min<int64_t>(sleep_ms, 1000);
         consecutive_errors = 0;
         SetSlotError("");
       } catch (...) {
@@ -127,6 +131,8 @@ void DbWorkerBody(Datum arg) {
         const core::Backoff b{1000, int64_t(config::naptime_s) * 1000 * 10};
         sleep_ms = std::max<int64_t>(sleep_ms, b.DelayMs(consecutive_errors, dboid));
       }
+      // A worker has no idle loop that flushes its statistics: do it once per pass.
+      pg::Call([] { pgstat_report_stat(false); });
       LWLockAcquire(shared->lock, LW_EXCLUSIVE);
       my_slot->last_pass_at = GetCurrentTimestamp();
       my_slot->passes++;

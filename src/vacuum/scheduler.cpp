@@ -1,0 +1,287 @@
+// The vacuum scheduler's glue (see scheduler.hpp and README.md): facts, tracking, the worker pass.
+#include "vacuum/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "config.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "partitions/maintenance.hpp"
+
+namespace strata::vacuum {
+namespace cv = core::vacuum;
+namespace {
+
+// Every partitioned table outside the system schemas (temporary ones excluded: only their session can
+// vacuum them), and every leaf partition with storage below one. $1: only what the current user may read.
+const char* kTreeCte =
+    "parents AS ("
+    " SELECT c.oid AS relid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind = 'p' AND c.relpersistence <> 't' AND n.nspname <> 'pg_catalog'"
+    " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast'"
+    " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))),"
+    " leaves AS ("
+    " SELECT DISTINCT t.relid::pg_catalog.oid AS relid FROM parents p CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t"
+    " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
+    " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))),"
+    " leafstat AS ("
+    " SELECT l.relid, pg_catalog.pg_stat_get_tuples_inserted(l.relid) + pg_catalog.pg_stat_get_tuples_updated(l.relid)"
+    " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS changes FROM leaves l),"
+    " rels AS ("
+    " SELECT l.relid, false AS is_parent, ls.changes FROM leaves l JOIN leafstat ls USING (relid)"
+    " UNION ALL"
+    " SELECT p.relid, true, (SELECT COALESCE(sum(ls.changes), 0)::bigint FROM pg_catalog.pg_partition_tree(p.relid) t"
+    " JOIN leafstat ls ON ls.relid = t.relid::pg_catalog.oid) FROM parents p)";
+
+double Num(const std::optional<std::string>& v, double dflt) { return v ? std::stod(*v) : dflt; }
+int64_t Int(const std::optional<std::string>& v, int64_t dflt) { return v ? std::stoll(*v) : dflt; }
+
+// The role actions run as: strata.role if set, else the table's owner.
+Oid ConfiguredRole() {
+  Oid role = InvalidOid;
+  if (config::role != nullptr && config::role[0] != '\0') {
+    const char* rname = config::role;
+    pg::Call([&] { role = get_role_oid(rname, true); });
+    if (!OidIsValid(role))
+      throw core::Error(ERRCODE_UNDEFINED_OBJECT, std::string("role \"") + rname + "\" given by strata.role does not exist",
+                        {}, "Create the role or change strata.role.");
+  }
+  return role;
+}
+
+// Reads an integer server setting (autovacuum_freeze_max_age and friends).
+int64_t IntSetting(const char* name) {
+  const char* v = nullptr;
+  pg::Call([&] { v = GetConfigOption(name, false, false); });
+  return std::stoll(v);
+}
+
+// Sets (or, with nullptr, resets) a setting of this worker session. SetConfigOption ERRORs only on a
+// bad name or value, which pg::Call turns into an exception.
+void SetSessionGuc(const char* name, const std::optional<std::string>& value) {
+  const char* v = value ? value->c_str() : nullptr;
+  pg::Call([&] { SetConfigOption(name, v, PGC_SUSET, PGC_S_SESSION); });
+}
+
+// The cost budget of strata's vacuums, applied to this worker session before each pass.
+void ApplyCostSettings() {
+  if (config::vacuum_cost_delay_ms >= 0) SetSessionGuc("vacuum_cost_delay", std::to_string(config::vacuum_cost_delay_ms));
+  else SetSessionGuc("vacuum_cost_delay", std::nullopt);
+  if (config::vacuum_cost_limit >= 0) SetSessionGuc("vacuum_cost_limit", std::to_string(config::vacuum_cost_limit));
+  else SetSessionGuc("vacuum_cost_limit", std::nullopt);
+}
+
+}  // namespace
+
+bool CatalogExists() {
+  return pg::Query("SELECT pg_catalog.to_regclass('strata.vacuum_policy') IS NOT NULL")[0][0] ==
+         std::optional<std::string>("t");
+}
+
+Snapshot ReadSnapshot(bool for_session) {
+  Snapshot s;
+  cv::Config& c = s.cfg;
+  c.freeze_max_age = IntSetting("autovacuum_freeze_max_age");
+  c.multixact_freeze_max_age = IntSetting("autovacuum_multixact_freeze_max_age");
+  c.urgent_fraction = config::vacuum_urgent_age;
+  c.cold_after_s = config::vacuum_cold_after_s;
+  c.parent_analyze_fraction = config::vacuum_parent_analyze_fraction;
+  c.hot_analyze_fraction = config::vacuum_hot_analyze_fraction;
+  c.hot_freeze_fraction = config::vacuum_hot_freeze_fraction > 0 ? config::vacuum_hot_freeze_fraction : 1e300;
+  c.analyze_min_interval_s = config::vacuum_analyze_min_interval_s;
+  c.max_actions = config::vacuum_max_actions;
+  c.max_pages = config::vacuum_max_pages;
+  c.windows = cv::ParseWindows(config::vacuum_window == nullptr ? "" : config::vacuum_window);
+  const std::string sess = for_session ? "true" : "false";
+  if (!for_session) {
+    // Tracking: when did each table's change counter last move? One statement, bounded by the number
+    // of partitions; rows of dropped tables go.
+    pg::Query(std::string("WITH ") + kTreeCte +
+                  " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at)"
+                  " SELECT relid, changes, pg_catalog.now() FROM rels"
+                  " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
+                  " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END"
+                  " WHERE s.changes <> EXCLUDED.changes",
+              {sess});
+    pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
+             "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
+  }
+  const auto rows = pg::Query(
+      std::string("WITH ") + kTreeCte +
+          " SELECT r.relid, r.is_parent, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
+          " c.relowner, CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(pg_catalog.pg_relation_size(t.relid)), 0)"
+          "   FROM pg_catalog.pg_partition_tree(r.relid) t WHERE t.isleaf) ELSE pg_catalog.pg_relation_size(r.relid) END"
+          "   / pg_catalog.current_setting('block_size')::int,"
+          " CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(GREATEST(lc.reltuples, 0)), 0) FROM"
+          "   pg_catalog.pg_partition_tree(r.relid) t JOIN pg_catalog.pg_class lc ON lc.oid = t.relid AND lc.relkind = 'r')"
+          "  ELSE GREATEST(c.reltuples, 0) END,"
+          " pg_catalog.pg_stat_get_dead_tuples(r.relid), pg_catalog.pg_stat_get_mod_since_analyze(r.relid),"
+          " pg_catalog.pg_stat_get_ins_since_vacuum(r.relid),"
+          " CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.age(c.relfrozenxid) END,"
+          " CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.mxid_age(c.relminmxid) END,"
+          " r.changes,"
+          " EXTRACT(epoch FROM pg_catalog.now() - st.changed_at), EXTRACT(epoch FROM pg_catalog.now() - st.seen_at),"
+          " EXTRACT(epoch FROM pg_catalog.now() - NULLIF(GREATEST("
+          "   COALESCE(pg_catalog.pg_stat_get_last_analyze_time(r.relid), '-infinity'),"
+          "   COALESCE(pg_catalog.pg_stat_get_last_autoanalyze_time(r.relid), '-infinity'),"
+          "   COALESCE(st.analyzed_at, '-infinity')), '-infinity')),"
+          " st.analyzed_changes, st.frozen_changes,"
+          " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction"
+          " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
+          " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+          " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
+          " LEFT JOIN LATERAL (SELECT p.* FROM pg_catalog.pg_partition_ancestors(r.relid) WITH ORDINALITY a(relid, ord)"
+          "   JOIN strata.vacuum_policy p ON p.relid::pg_catalog.oid = a.relid ORDER BY a.ord LIMIT 1) v ON true"
+          " ORDER BY r.is_parent DESC, c.oid",
+      {sess});
+  for (const auto& r : rows) {
+    if (r.size() != 21) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
+    cv::TableFacts f;
+    f.relid = static_cast<uint32_t>(std::stoul(*r[0]));
+    f.is_parent = *r[1] == "t";
+    f.name = *r[2];
+    f.pages = Int(r[4], 0);
+    f.live_tuples = Num(r[5], 0);
+    f.dead_tuples = Int(r[6], 0);
+    f.mod_since_analyze = Int(r[7], 0);
+    f.ins_since_vacuum = Int(r[8], 0);
+    f.xid_age = Int(r[9], 0);
+    f.mxid_age = Int(r[10], 0);
+    f.changes = Int(r[11], 0);
+    if (r[19]) f.ov.cold_after_s = std::stod(*r[19]);
+    const double cold_after = f.ov.cold_after_s.value_or(c.cold_after_s);
+    // Since the last write: known once a change was seen; before that, at least since first seen, which
+    // counts only once that alone makes the table cold (a table first seen just now is neither).
+    if (r[12]) f.seconds_since_write = std::stod(*r[12]);
+    else if (r[13] && std::stod(*r[13]) >= cold_after) f.seconds_since_write = std::stod(*r[13]);
+    f.seconds_since_analyze = Num(r[14], -1);
+    f.changes_at_analyze = Int(r[15], -1);
+    f.changes_at_freeze = Int(r[16], -1);
+    if (r[17]) f.ov.enabled = *r[17] == "t";
+    if (r[18]) f.ov.freeze = *r[18] == "t";
+    if (r[20]) f.ov.analyze_fraction = std::stod(*r[20]);
+    s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
+             "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
+             "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f}",
+             (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
+             (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
+             f.seconds_since_write, f.seconds_since_analyze);
+    s.facts_json.push_back(buf);
+    s.facts.push_back(std::move(f));
+  }
+  c.minute_of_day = static_cast<int>(
+      std::stoi(*pg::Query("SELECT (EXTRACT(hour FROM LOCALTIMESTAMP) * 60 + "
+                           "EXTRACT(minute FROM LOCALTIMESTAMP))::int")[0][0]));
+  return s;
+}
+
+bool WorkerPass() {
+  if (!config::vacuum_enabled) return false;
+  ApplyCostSettings();
+  Snapshot snap;
+  std::vector<cv::Action> plan;
+  Oid role = InvalidOid;
+  pg::BeginWorkerTxn();
+  if (!CatalogExists()) {
+    pg::CommitWorkerTxn();
+    return false;
+  }
+  role = ConfiguredRole();
+  snap = ReadSnapshot(false);
+  plan = cv::PlanVacuum(snap.facts, snap.cfg);
+  pg::CommitWorkerTxn();
+
+  bool left = false;
+  for (const cv::Action& a : plan) {
+    if (a.decision == cv::Decision::kDeferredBudget) left = true;
+    if (a.decision != cv::Decision::kRun) continue;
+    const cv::TableFacts& f = snap.facts[a.fact];
+    const Oid relid = a.relid;
+    const Oid run_as = OidIsValid(role) ? role : snap.owners[a.fact];
+    const std::string kind = cv::KindName(a.kind);
+    const TimestampTz started = GetCurrentTimestamp();
+    // The lock probe, the role check and the 'running' row share one short transaction.
+    pg::BeginWorkerTxn();
+    const bool exists = pg::Query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid", {std::to_string(relid)}).size() == 1;
+    std::string skip;
+    if (!exists) skip = "the table no longer exists";
+    else if (!pg::CanLockForVacuum(relid))
+      skip = "lock not available (another session holds a conflicting lock); retrying next pass";
+    else if (OidIsValid(role) &&
+             pg::Query("SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE') OR pg_catalog.pg_has_role($1::oid, "
+                       "d.datdba, 'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
+                       "AND d.datname = pg_catalog.current_database()",
+                       {std::to_string(role), std::to_string(relid)})[0][0] != std::optional<std::string>("t"))
+      skip = "strata.role does not own this table or the database, so it may not vacuum it";
+    const std::string before = snap.facts_json[a.fact];
+    const std::string detail_head = "{\"reason\": " + core::JsonString(a.reason) + ", \"before\": " + before;
+    int64_t job = 0;
+    pg::AsExtensionOwner([&] {
+      if (!skip.empty()) {
+        partitions::RecordJob(kind, f.name, "skipped", skip, detail_head + "}", started);
+      } else {
+        job = partitions::JobBegin(kind, f.name, a.reason, detail_head + "}", pg::RoleName(run_as));
+      }
+    });
+    pg::CommitWorkerTxn();
+    if (!skip.empty()) {
+      pg::Call([&] { ereport(LOG, (errmsg("strata vacuum: %s of %s skipped: %s", kind.c_str(), f.name.c_str(), skip.c_str()))); });
+      continue;
+    }
+    pg::Call([&] {
+      ereport(LOG, (errmsg("strata vacuum: %s of %s", kind.c_str(), f.name.c_str()), errdetail("%s", a.reason.c_str())));
+    });
+    // Statistics target of a parent ANALYZE: set for this worker session only, for the action's length.
+    const bool analyze = a.kind == cv::ActionKind::kAnalyzeParent || a.kind == cv::ActionKind::kAnalyzeHot;
+    const bool freeze = a.kind == cv::ActionKind::kUrgentVacuum || a.kind == cv::ActionKind::kFreezeCold ||
+                        a.kind == cv::ActionKind::kFreezeHot;
+    std::string status = "ok", message = a.reason, error;
+    pg::VacuumRun buf;
+    const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
+    try {
+      if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
+      buf = pg::RunVacuum(relid, analyze, freeze, run_as);
+      if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+    } catch (const pg::PgError& e) {
+      if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+      error = e.what();
+      status = e.sqlstate() == ERRCODE_LOCK_NOT_AVAILABLE ? "skipped" : "failed";
+      message = status == "skipped" ? "lock not available within strata.lock_timeout; retrying next pass: " + error : error;
+      pg::Call([&] {
+        ereport(LOG, (errmsg("strata vacuum: %s of %s %s: %s", kind.c_str(), f.name.c_str(), status.c_str(), error.c_str())));
+      });
+    }
+    // Facts after, and the tracking that keeps unchanged tables from being processed again.
+    pg::BeginWorkerTxn();
+    std::string after = "null";
+    const auto now_facts = ReadSnapshot(false);
+    for (size_t i = 0; i < now_facts.facts.size(); i++)
+      if (now_facts.facts[i].relid == relid) after = now_facts.facts_json[i];
+    if (status == "ok") {
+      pg::AsExtensionOwner([&] {
+        if (freeze && a.kind != cv::ActionKind::kFreezeHot)
+          pg::Query("UPDATE strata.vacuum_state SET frozen_changes = $2::bigint, frozen_at = pg_catalog.now() "
+                    "WHERE relid = $1::oid",
+                    {std::to_string(relid), std::to_string(f.changes)});
+        if (a.kind == cv::ActionKind::kAnalyzeParent)
+          pg::Query("UPDATE strata.vacuum_state SET analyzed_changes = $2::bigint, analyzed_at = pg_catalog.now() "
+                    "WHERE relid = $1::oid",
+                    {std::to_string(relid), std::to_string(f.changes)});
+      });
+    }
+    const long ms = static_cast<long>((GetCurrentTimestamp() - started) / 1000);
+    const std::string details = detail_head + ", \"after\": " + after + ", \"duration_ms\": " + std::to_string(ms) +
+                                ", \"buffers\": {\"hit\": " + std::to_string(buf.hit) + ", \"read\": " +
+                                std::to_string(buf.read) + ", \"dirtied\": " + std::to_string(buf.dirtied) + "}" +
+                                (error.empty() ? "" : ", \"error\": " + core::JsonString(error)) + "}";
+    pg::AsExtensionOwner([&] { partitions::JobEnd(job, status, message, details); });
+    pg::CommitWorkerTxn();
+  }
+  return left;
+}
+
+}  // namespace strata::vacuum

@@ -1,0 +1,33 @@
+// The vacuum scheduler's glue: gathers facts about partitioned tables and their partitions from the
+// catalogs and the cumulative statistics, asks the core policy (core/vacuum_policy.hpp) for a plan,
+// and runs it from the database worker. The design note is README.md in this folder.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/vacuum_policy.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::vacuum {
+
+// Facts as the policy sees them, plus what the glue needs to run an action.
+struct Snapshot {
+  std::vector<core::vacuum::TableFacts> facts;
+  std::vector<Oid> owners;             // per fact: the table's owner
+  std::vector<std::string> facts_json; // per fact: the facts as JSON (for job_runs and vacuum_plan)
+  core::vacuum::Config cfg;
+};
+
+// Reads the facts in the current transaction (SPI connected). for_session: only tables the current
+// user may read, and no tracking update (a dry run writes nothing).
+Snapshot ReadSnapshot(bool for_session);
+// Whether the vacuum catalog exists (a database still at an extension version before 0.4.0 has none).
+bool CatalogExists();
+
+// One scheduler pass of the database worker: track changes, plan, run up to strata.vacuum_max_actions
+// actions one at a time. Returns true when runnable work was left for a later pass (budget).
+bool WorkerPass();
+
+}  // namespace strata::vacuum
