@@ -15,6 +15,10 @@ SELECT strata.distinct_count(strata.hll_agg(g)) FROM generate_series(1, 42) g;
 ALTER EXTENSION strata UPDATE TO '0.3.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT count(*) AS rollups FROM strata.rollups;
+-- 0.3.0 -> 0.4.0 (vacuum scheduling); the worker skips the scheduler in a database still at 0.3.0.
+ALTER EXTENSION strata UPDATE TO '0.4.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT count(*) AS planned_for_up FROM strata.vacuum_plan() WHERE relation LIKE 'public.up%';
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

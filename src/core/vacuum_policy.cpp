@@ -182,7 +182,7 @@ std::vector<Window> ParseWindows(const std::string& text) {
     pos = comma + 1;
     if (part.empty()) {
       if (comma == text.size() && out.empty() && text.find_first_not_of(" \t") == std::string::npos) break;
-      throw bad(part);
+      throw bad(text);  // an empty entry: show the whole list
     }
     int h1, m1, h2, m2;
     char tail;

@@ -20,7 +20,7 @@ void CheckTarget(Oid relid) {
     throw core::Error(ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relid) + " does not exist");
   const std::string shown = Shown(relid);
   if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
-    throw core::Error(ERRCODE_WRONG_OBJECT_TYPE, "\"" + shown + "\" is not a table or partitioned table", {},
+    throw core::Error(ERRCODE_WRONG_OBJECT_TYPE, shown + " is not a table or partitioned table", {},
                       "Vacuum policies apply to tables and to partitioned tables (and through them to their partitions).");
   if (!pg::OwnsTable(relid))
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + shown, {},
