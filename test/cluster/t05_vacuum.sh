@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The vacuum scheduler on a live server: a partitioned parent gets statistics without any manual
+# ANALYZE; cold partitions get frozen (relfrozenxid age drops); overrides are honoured; a maintenance
+# window keeps non-urgent work out while urgent wraparound work still runs; a lock held on a partition
+# makes the scheduler skip it and come back, and inserts into it never wait.
+# autovacuum is off so what happens is strata's doing; autovacuum_freeze_max_age is at its minimum
+# (100,000) so a few tens of thousands of transactions make tables "urgent" (strata.vacuum_urgent_age 0.5).
+set -u
+source "$(dirname "$0")/lib.sh"
+DIR=$(mktemp -d /tmp/strata-t05.XXXXXX)
+export PGPORT=${PGPORT_BASE:-56500}
+export DB=vt
+trap 'kill $(jobs -p) 2>/dev/null; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
+
+cluster_start "$DIR" "$PGPORT" "autovacuum = off" "autovacuum_freeze_max_age = 100000" \
+  "strata.vacuum_cold_after = 3" "strata.vacuum_max_actions = 20" "strata.vacuum_urgent_age = 0.5" \
+  "strata.vacuum_analyze_min_interval = 0" || exit 1
+q -d postgres "CREATE DATABASE vt"
+q "CREATE EXTENSION strata"
+q "CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS \$\$ BEGIN FOR i IN 1..n LOOP PERFORM pg_catalog.txid_current(); COMMIT; END LOOP; END \$\$"
+jobs_for() { q "SELECT count(*) FROM strata.vacuum_activity WHERE relation LIKE '$1' AND status = '${2:-ok}'${3:+ AND action = '$3'}"; }
+age_of() { q "SELECT age(relfrozenxid) FROM pg_class WHERE oid = '$1'::regclass"; }
+newest_job() { q "SELECT count(*) FROM strata.vacuum_activity"; }
+
+# 1. Overrides: a set marked "never touch" gets no action, and the dry run says why.
+q "CREATE TABLE ev (ts timestamptz NOT NULL, video_id bigint, watch_ms int) PARTITION BY RANGE (ts)"
+q "SELECT strata.set_vacuum_policy('ev', enabled => false)"
+q "SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => 1, start_partition => (now() - interval '4 days')::text)" >/dev/null
+q "INSERT INTO ev SELECT now() - (g % 4) * interval '1 day' - interval '1 hour', g % 1000, g FROM generate_series(1, 40000) g"
+OLD=$(q "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = 'ev'::regclass AND pg_relation_size(c.oid) > 0 ORDER BY c.relname LIMIT 1")
+q "CALL burn(3000)"
+sleep 6
+check "override enabled => false: no action on the set" test "$(jobs_for 'public.ev%' ok)" = 0
+check "... and vacuum_plan says it is skipped by the override" \
+  test "$(q "SELECT count(*) FROM strata.vacuum_plan() WHERE relation LIKE 'public.ev%' AND decision = 'skipped: override'")" -ge 2
+check "... while the parent has no statistics" \
+  test "$(q "SELECT count(*) FROM pg_stats WHERE tablename = 'ev'")" = 0
+age_before=$(age_of "$OLD")
+
+# 2. Without the override: the parent is analyzed and the cold partitions frozen, no manual ANALYZE.
+q "SELECT strata.reset_vacuum_policy('ev')" >/dev/null
+check "the partitioned parent gets statistics (pg_stats, inherited) without a manual ANALYZE" \
+  wait_for 30 "SELECT count(*) > 0 FROM pg_stats WHERE tablename = 'ev' AND inherited" t
+check "... recorded in job_runs as analyze_parent" test "$(jobs_for 'public.ev' ok analyze_parent)" -ge 1
+check "a cold partition is frozen within a few naptimes" wait_for 30 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = '$OLD' AND action = 'vacuum_freeze' AND status = 'ok'" t
+age_after=$(age_of "$OLD")
+check "... its relfrozenxid age dropped ($age_before -> $age_after)" test "$age_after" -lt "$age_before"
+check "... the job row has its reason, facts before and after, buffers" test "$(q "SELECT (facts_before->>'xid_age')::int >= $age_before
+  AND (facts_after->>'xid_age')::int < $age_before AND reason LIKE 'no writes for%' AND (buffers->>'dirtied')::int > 0
+  FROM strata.vacuum_activity WHERE relation = '$OLD' AND action = 'vacuum_freeze' ORDER BY id DESC LIMIT 1")" = t
+n1=$(jobs_for "$OLD" ok vacuum_freeze)
+sleep 4
+check "... and is not frozen again while nothing changed" test "$(jobs_for "$OLD" ok vacuum_freeze)" = "$n1"
+check "the worker logs each action with its reason" grep -q "strata vacuum: vacuum_freeze of $OLD" "$DIR/server.log"
+
+# 3. A maintenance window that is not now keeps non-urgent work out; urgent work still runs.
+win_start=$(q "SELECT to_char(now() + interval '2 hours', 'HH24:MI')")
+win_end=$(q "SELECT to_char(now() + interval '3 hours', 'HH24:MI')")
+q -d postgres "ALTER SYSTEM SET strata.vacuum_window = '$win_start-$win_end'"
+q -d postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 2
+q "CREATE TABLE ev2 (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts)"
+q "CREATE TABLE ev2_a PARTITION OF ev2 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+q "INSERT INTO ev2 SELECT '2026-06-01', g FROM generate_series(1, 5000) g"
+sleep 6
+check "outside the window: no action on a new table" test "$(jobs_for 'public.ev2%' ok)" = 0
+check "... vacuum_plan shows its work deferred by the window" \
+  test "$(q "SELECT count(*) FROM strata.vacuum_plan() WHERE relation LIKE 'public.ev2%' AND decision = 'deferred: window'")" -ge 2
+q "CALL burn(52000)"
+check "urgent wraparound work ignores the window (age over 50% of autovacuum_freeze_max_age)" wait_for 60 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev2_a' AND action = 'vacuum_urgent' AND status = 'ok'" t
+check "... its age is back under the urgent threshold" test "$(age_of ev2_a)" -lt 50000
+check "... while the parent's ANALYZE (not urgent) still waits for the window" test "$(jobs_for 'public.ev2' ok analyze_parent)" = 0
+check "no anti-wraparound autovacuum was needed" bash -c "! grep -q 'to prevent wraparound' '$DIR/server.log'"
+q -d postgres "ALTER SYSTEM RESET strata.vacuum_window"
+q -d postgres "SELECT pg_reload_conf()" >/dev/null
+check "once the window is lifted, the deferred work runs" wait_for 30 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev2' AND action = 'analyze_parent'" t
+
+# 4. A lock held on a partition: the scheduler skips it and comes back; inserts never wait.
+q "CREATE TABLE ev3 (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts)"
+q "CREATE TABLE ev3_a PARTITION OF ev3 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+q "SELECT strata.set_vacuum_policy('ev3', enabled => false)"
+q "INSERT INTO ev3 SELECT '2026-06-01', g FROM generate_series(1, 5000) g"
+sleep 1
+"$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d vt -X -q -c \
+  "BEGIN; LOCK TABLE ev3_a IN SHARE UPDATE EXCLUSIVE MODE; SELECT pg_sleep(10); COMMIT;" >/dev/null 2>&1 &
+locker=$!
+sleep 1
+q "SELECT strata.reset_vacuum_policy('ev3')" >/dev/null
+check "a partition locked by another session is skipped, and job_runs says why" wait_for 20 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev3_a' AND status = 'skipped' AND reason LIKE 'lock not available%'" t
+check "... inserts into it go through meanwhile (statement_timeout 2s)" \
+  q "SET statement_timeout = '2s'; INSERT INTO ev3 SELECT '2026-06-02', g FROM generate_series(1, 100) g"
+check "... and no strata process waits on a lock" \
+  test "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.backend_type LIKE 'strata%'")" = 0
+wait $locker
+check "after the lock is gone, the scheduler comes back and freezes it" wait_for 30 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev3_a' AND action = 'vacuum_freeze' AND status = 'ok'" t
+check "no action failed" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE status = 'failed'")" = 0
+check "no worker errors in the log" bash -c "! grep -E 'strata (worker|vacuum).*(failed|ERROR)' '$DIR/server.log'"
+finish
