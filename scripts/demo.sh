@@ -11,11 +11,11 @@ DIR=${DEMO_DIR:-/tmp/strata-demo}
 export PGPORT=${PGPORT:-55800} DB=videos
 cluster_stop "$DIR" immediate 2>/dev/null || true
 rm -rf "$DIR"
-cluster_start "$DIR" "$PGPORT" "strata.naptime = 2" >/dev/null
+cluster_start "$DIR" "$PGPORT" "strata.naptime = 2" "strata.vacuum_cold_after = 30" "strata.vacuum_max_actions = 8" >/dev/null
 [ "${KEEP:-0}" = 1 ] || trap 'cluster_stop "$DIR"; rm -rf "$DIR"' EXIT
 show() { echo; echo "-- $1"; "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d videos -X -P pager=off -c "$2"; }
 
-echo "== cluster on 127.0.0.1:$PGPORT with shared_preload_libraries = strata (naptime 2 s)"
+echo "== cluster on 127.0.0.1:$PGPORT with shared_preload_libraries = strata (naptime 2 s; partitions count as cold after 30 s)"
 q -d postgres "CREATE DATABASE videos"
 q "CREATE EXTENSION strata"
 q "CREATE ROLE video_app"
@@ -91,6 +91,14 @@ show "after the worker's next refresh (the late row went into its own hour, noth
   "SELECT name, watermark, lag_rows, pending_buckets, last_rows, rows_processed FROM strata.rollups"
 show "what the worker did (strata.job_runs, rollups)" "SELECT job_kind, status, count(*), sum((details->>'rows')::bigint) AS rows,
         max(run_as) AS run_as FROM strata.job_runs WHERE job_kind LIKE 'rollup%' GROUP BY 1, 2 ORDER BY 1, 2"
+show "the vacuum scheduler: what it did (strata.vacuum_activity; autovacuum never analyzes partitioned parents)" \
+  "SELECT action, count(*), min(relation) AS first_relation, sum((buffers->>'dirtied')::int) AS pages_dirtied,
+          max(duration)::interval(0) AS longest, max(reason) FILTER (WHERE action = 'analyze_parent') AS why_parent
+     FROM strata.vacuum_activity WHERE status = 'ok' GROUP BY 1 ORDER BY 1"
+show "the parent video_events has planner statistics now, without anyone running ANALYZE" \
+  "SELECT attname, n_distinct, inherited FROM pg_stats WHERE tablename = 'video_events' ORDER BY attname LIMIT 4"
+show "what it would do next and why (strata.vacuum_plan(), a dry run)" \
+  "SELECT priority, action, relation, decision, left(reason, 90) AS reason FROM strata.vacuum_plan() LIMIT 5"
 echo
 [ "${KEEP:-0}" = 1 ] && echo "Cluster left running: psql -h 127.0.0.1 -p $PGPORT -U postgres videos   (stop: pg_ctl -D $DIR/data stop)"
 exit 0

@@ -84,9 +84,12 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     // Leaves.
     const double age = AgeFraction(f, cfg);
     if (age >= cfg.urgent_fraction) {
+      const bool unchanged = f.changes_at_freeze >= 0 && f.changes == f.changes_at_freeze;
       add(ActionKind::kUrgentVacuum, age,
           Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
-              double(f.xid_age), double(f.mxid_age), age * 100));
+              double(f.xid_age), double(f.mxid_age), age * 100) +
+              (unchanged ? "; unchanged since strata froze it: visibility map only, no index cleanup" : ""));
+      plan.back().index_cleanup = !unchanged;
       continue;  // the urgent VACUUM (FREEZE) covers freezing and dead tuples
     }
     const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);

@@ -86,6 +86,7 @@ struct Action {
   bool urgent = false;
   double score = 0;      // order within a kind: higher first
   Decision decision = Decision::kRun;
+  bool index_cleanup = true;  // false: nothing changed since strata froze it, so nothing to clean in indexes
   std::string reason;    // why the action is needed, and why it is deferred if it is
 };
 

@@ -187,7 +187,7 @@ void RestoreGucs(int level) {
   Call([&] { AtEOXact_GUC(true, level); });
 }
 
-VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as) {
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, bool index_cleanup, Oid run_as) {
   // Modeled on autovacuum_do_vac_analyze: a VacuumRelation carrying the OID is used as is (no expansion
   // to partitions), and vacuum() runs each table in its own transaction for VACUUM. Its working context
   // hangs below PortalContext, which a worker does not have: give it one that outlives those commits.
@@ -199,6 +199,7 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as) {
   MemoryContext volatile stmt_cxt = nullptr;
   MemoryContext volatile save_portal_cxt = PortalContext;
   const BufferUsage before = pgBufferUsage;
+  const WalUsage wal_before = pgWalUsage;
   try {
     Call([&] {
       stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata vacuum", ALLOCSET_DEFAULT_SIZES);
@@ -222,7 +223,7 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as) {
       params.multixact_freeze_table_age = age;
       params.is_wraparound = false;
       params.log_min_duration = -1;
-      params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+      params.index_cleanup = index_cleanup ? VACOPTVALUE_UNSPECIFIED : VACOPTVALUE_DISABLED;
       params.truncate = VACOPTVALUE_DISABLED;
       params.nworkers = -1;
       List* rels = list_make1(makeVacuumRelation(nullptr, relid, NIL));
@@ -252,6 +253,7 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, Oid run_as) {
   out.hit = pgBufferUsage.shared_blks_hit - before.shared_blks_hit;
   out.read = pgBufferUsage.shared_blks_read - before.shared_blks_read;
   out.dirtied = pgBufferUsage.shared_blks_dirtied - before.shared_blks_dirtied;
+  out.wal_bytes = static_cast<int64_t>(pgWalUsage.wal_bytes - wal_before.wal_bytes);
   return out;
 }
 

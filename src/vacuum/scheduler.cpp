@@ -244,7 +244,7 @@ bool WorkerPass() {
     const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
     try {
       if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-      buf = pg::RunVacuum(relid, analyze, freeze, run_as);
+      buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
       if (set_target) SetSessionGuc("default_statistics_target", nullptr);
     } catch (const pg::PgError& e) {
       if (set_target) SetSessionGuc("default_statistics_target", nullptr);
@@ -276,7 +276,8 @@ bool WorkerPass() {
     const long ms = static_cast<long>((GetCurrentTimestamp() - started) / 1000);
     const std::string details = detail_head + ", \"after\": " + after + ", \"duration_ms\": " + std::to_string(ms) +
                                 ", \"buffers\": {\"hit\": " + std::to_string(buf.hit) + ", \"read\": " +
-                                std::to_string(buf.read) + ", \"dirtied\": " + std::to_string(buf.dirtied) + "}" +
+                                std::to_string(buf.read) + ", \"dirtied\": " + std::to_string(buf.dirtied) +
+                                ", \"wal_bytes\": " + std::to_string(buf.wal_bytes) + "}" +
                                 (error.empty() ? "" : ", \"error\": " + core::JsonString(error)) + "}";
     pg::AsExtensionOwner([&] { partitions::JobEnd(job, status, message, details); });
     pg::CommitWorkerTxn();

@@ -57,6 +57,18 @@ TEST(VacuumPolicy, UrgentFirstOldestFirst) {
   EXPECT_NE(plan[3].reason.find("never been analyzed"), std::string::npos);
 }
 
+TEST(VacuumPolicy, UrgentRevisitOfUnchangedFrozenLeafSkipsIndexes) {
+  Config c = Cfg();
+  TableFacts f = Leaf(1, 170000000, 90000);
+  auto plan = PlanVacuum({f}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_TRUE(plan[0].index_cleanup);
+  f.changes_at_freeze = f.changes;
+  plan = PlanVacuum({f}, c);
+  EXPECT_FALSE(plan[0].index_cleanup);
+  EXPECT_NE(plan[0].reason.find("no index cleanup"), std::string::npos);
+}
+
 TEST(VacuumPolicy, MultixactAgeCountsToo) {
   Config c = Cfg();
   TableFacts f = Leaf(1, 1000);
