@@ -83,8 +83,12 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     }
     // Leaves.
     const double age = AgeFraction(f, cfg);
-    if (age >= cfg.urgent_fraction) {
-      const bool unchanged = f.changes_at_freeze >= 0 && f.changes == f.changes_at_freeze;
+    // A leaf unchanged since strata froze it is all-frozen: its revisit reads only the visibility map
+    // and takes seconds however large the table, so it needs less lead time and waits until halfway
+    // between urgent_fraction and autovacuum's limit (fewer revisits over the table's life).
+    const bool unchanged = f.changes_at_freeze >= 0 && f.changes == f.changes_at_freeze;
+    const double urgent_at = unchanged ? cfg.urgent_fraction + (1 - cfg.urgent_fraction) / 2 : cfg.urgent_fraction;
+    if (age >= urgent_at) {
       add(ActionKind::kUrgentVacuum, age,
           Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
               double(f.xid_age), double(f.mxid_age), age * 100) +

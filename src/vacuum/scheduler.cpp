@@ -263,7 +263,7 @@ bool WorkerPass() {
       if (now_facts.facts[i].relid == relid) after = now_facts.facts_json[i];
     if (status == "ok") {
       pg::AsExtensionOwner([&] {
-        if (freeze && a.kind != cv::ActionKind::kFreezeHot)
+        if (freeze)
           pg::Query("UPDATE strata.vacuum_state SET frozen_changes = $2::bigint, frozen_at = pg_catalog.now() "
                     "WHERE relid = $1::oid",
                     {std::to_string(relid), std::to_string(f.changes)});

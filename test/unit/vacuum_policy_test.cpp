@@ -64,7 +64,11 @@ TEST(VacuumPolicy, UrgentRevisitOfUnchangedFrozenLeafSkipsIndexes) {
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_TRUE(plan[0].index_cleanup);
   f.changes_at_freeze = f.changes;
+  // Unchanged and all-frozen: the cheap revisit waits until halfway to autovacuum's limit (0.9).
+  EXPECT_TRUE(PlanVacuum({f}, c).empty());
+  f.xid_age = 181000000;
   plan = PlanVacuum({f}, c);
+  ASSERT_EQ(plan.size(), 1u);
   EXPECT_FALSE(plan[0].index_cleanup);
   EXPECT_NE(plan[0].reason.find("no index cleanup"), std::string::npos);
 }
@@ -382,7 +386,7 @@ class Model {
       Part& t = parts_[a.relid];
       const int64_t before = res_.pages_scanned;
       Vacuum(t, true, xid_);
-      if (a.kind != ActionKind::kFreezeHot) t.changes_at_freeze = t.changes;
+      t.changes_at_freeze = t.changes;
       sched_budget_ -= res_.pages_scanned - before;
     }
     sched_budget_ = std::min<int64_t>(sched_budget_, 0);
