@@ -79,7 +79,7 @@ bool CatalogExists() {
          std::optional<std::string>("t");
 }
 
-Snapshot ReadSnapshot(bool for_session) {
+Snapshot ReadSnapshot(bool for_session, Oid only) {
   Snapshot s;
   cv::Config& c = s.cfg;
   c.freeze_max_age = IntSetting("autovacuum_freeze_max_age");
@@ -94,7 +94,9 @@ Snapshot ReadSnapshot(bool for_session) {
   c.max_pages = config::vacuum_max_pages;
   c.windows = cv::ParseWindows(config::vacuum_window == nullptr ? "" : config::vacuum_window);
   const std::string sess = for_session ? "true" : "false";
-  if (!for_session) {
+  const std::optional<std::string> only_arg =
+      OidIsValid(only) ? std::optional<std::string>(std::to_string(only)) : std::nullopt;
+  if (!for_session && !OidIsValid(only)) {
     // Tracking: when did each table's change counter last move? One statement, bounded by the number
     // of partitions; rows of dropped tables go.
     pg::Query(std::string("WITH ") + kTreeCte +
@@ -133,8 +135,9 @@ Snapshot ReadSnapshot(bool for_session) {
           " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
           " LEFT JOIN LATERAL (SELECT p.* FROM pg_catalog.pg_partition_ancestors(r.relid) WITH ORDINALITY a(relid, ord)"
           "   JOIN strata.vacuum_policy p ON p.relid::pg_catalog.oid = a.relid ORDER BY a.ord LIMIT 1) v ON true"
+          " WHERE $2::oid IS NULL OR r.relid = $2::oid"
           " ORDER BY r.is_parent DESC, c.oid",
-      {sess});
+      {sess, only_arg});
   for (const auto& r : rows) {
     if (r.size() != 21) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
     cv::TableFacts f;
@@ -258,9 +261,8 @@ bool WorkerPass() {
     // Facts after, and the tracking that keeps unchanged tables from being processed again.
     pg::BeginWorkerTxn();
     std::string after = "null";
-    const auto now_facts = ReadSnapshot(false);
-    for (size_t i = 0; i < now_facts.facts.size(); i++)
-      if (now_facts.facts[i].relid == relid) after = now_facts.facts_json[i];
+    const Snapshot now_facts = ReadSnapshot(false, relid);
+    if (!now_facts.facts_json.empty()) after = now_facts.facts_json[0];
     if (status == "ok") {
       pg::AsExtensionOwner([&] {
         if (freeze)

@@ -21,8 +21,9 @@ struct Snapshot {
 };
 
 // Reads the facts in the current transaction (SPI connected). for_session: only tables the current
-// user may read, and no tracking update (a dry run writes nothing).
-Snapshot ReadSnapshot(bool for_session);
+// user may read, and no tracking update (a dry run writes nothing). only: just this table's facts
+// (no tracking update either), as after an action.
+Snapshot ReadSnapshot(bool for_session, Oid only = InvalidOid);
 // Whether the vacuum catalog exists (a database still at an extension version before 0.4.0 has none).
 bool CatalogExists();
 
