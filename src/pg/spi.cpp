@@ -187,53 +187,29 @@ void RestoreGucs(int level) {
   Call([&] { AtEOXact_GUC(true, level); });
 }
 
-VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, bool index_cleanup, Oid run_as) {
-  // Modeled on autovacuum_do_vac_analyze: a VacuumRelation carrying the OID is used as is (no expansion
-  // to partitions), and vacuum() runs each table in its own transaction for VACUUM. Its working context
-  // hangs below PortalContext, which a worker does not have: give it one that outlives those commits.
-  VacuumRun out;
+namespace {
+// Runs body at top level in a worker, outside any transaction block, as run_as: opens a transaction with
+// a snapshot, gives the statement a context that outlives the commits it may do itself (as
+// PortalContext, which utility code and vacuum() allocate under), commits, and cleans up on error. The
+// body runs inside pg::Call and must not own objects with destructors.
+void AtTopLevel(Oid run_as, const std::function<void(MemoryContext)>& body) {
   MemoryContext const caller = CurrentMemoryContext;
   Oid save_user;
   int save_sec;
   GetUserIdAndSecContext(&save_user, &save_sec);
   MemoryContext volatile stmt_cxt = nullptr;
   MemoryContext volatile save_portal_cxt = PortalContext;
-  const BufferUsage before = pgBufferUsage;
-  const WalUsage wal_before = pgWalUsage;
   try {
     Call([&] {
-      stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata vacuum", ALLOCSET_DEFAULT_SIZES);
+      stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata top-level statement", ALLOCSET_DEFAULT_SIZES);
       SetCurrentStatementStartTimestamp();
       StartTransactionCommand();
       PortalContext = stmt_cxt;
-      MemoryContextSwitchTo(stmt_cxt);
       SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+      MemoryContextSwitchTo(stmt_cxt);
       PushActiveSnapshot(GetTransactionSnapshot());
-      VacuumParams params;
-      memset(&params, 0, sizeof params);
-      params.options = (analyze_only ? VACOPT_ANALYZE : VACOPT_VACUUM | VACOPT_PROCESS_TOAST) | VACOPT_SKIP_LOCKED |
-                       (freeze ? VACOPT_FREEZE : 0);
-#if PG_VERSION_NUM >= 160000
-      params.options |= analyze_only ? 0 : VACOPT_PROCESS_MAIN;
-#endif
-      const int age = freeze ? 0 : -1;
-      params.freeze_min_age = age;
-      params.freeze_table_age = age;
-      params.multixact_freeze_min_age = age;
-      params.multixact_freeze_table_age = age;
-      params.is_wraparound = false;
-      params.log_min_duration = -1;
-      params.index_cleanup = index_cleanup ? VACOPTVALUE_UNSPECIFIED : VACOPTVALUE_DISABLED;
-      params.truncate = VACOPTVALUE_DISABLED;
-      params.nworkers = -1;
-      List* rels = list_make1(makeVacuumRelation(nullptr, relid, NIL));
-#if PG_VERSION_NUM >= 160000
-      BufferAccessStrategy strategy = GetAccessStrategy(BAS_VACUUM);
-      vacuum(rels, &params, strategy, stmt_cxt, true);
-#else
-      vacuum(rels, &params, nullptr, true);
-#endif
-      // VACUUM pops the snapshot and commits per table, then starts a fresh transaction to return in.
+      body(stmt_cxt);
+      // Statements that commit per table (VACUUM, DETACH CONCURRENTLY) pop the snapshot themselves.
       if (ActiveSnapshotSet()) PopActiveSnapshot();
       SetUserIdAndSecContext(save_user, save_sec);
       MemoryContextSwitchTo(caller);
@@ -250,6 +226,40 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, bool index_cleanu
     if (stmt_cxt != nullptr) MemoryContextDelete(stmt_cxt);
     throw;
   }
+}
+}  // namespace
+
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, bool index_cleanup, Oid run_as) {
+  // Modeled on autovacuum_do_vac_analyze: a VacuumRelation carrying the OID is used as is (no expansion
+  // to partitions), and vacuum() runs each table in its own transaction for VACUUM.
+  const BufferUsage before = pgBufferUsage;
+  const WalUsage wal_before = pgWalUsage;
+  AtTopLevel(run_as, [&]([[maybe_unused]] MemoryContext stmt_cxt) {
+    VacuumParams params;
+    memset(&params, 0, sizeof params);
+    params.options = (analyze_only ? VACOPT_ANALYZE : VACOPT_VACUUM | VACOPT_PROCESS_TOAST) | VACOPT_SKIP_LOCKED |
+                     (freeze ? VACOPT_FREEZE : 0);
+#if PG_VERSION_NUM >= 160000
+    params.options |= analyze_only ? 0 : VACOPT_PROCESS_MAIN;
+#endif
+    const int age = freeze ? 0 : -1;
+    params.freeze_min_age = age;
+    params.freeze_table_age = age;
+    params.multixact_freeze_min_age = age;
+    params.multixact_freeze_table_age = age;
+    params.is_wraparound = false;
+    params.log_min_duration = -1;
+    params.index_cleanup = index_cleanup ? VACOPTVALUE_UNSPECIFIED : VACOPTVALUE_DISABLED;
+    params.truncate = VACOPTVALUE_DISABLED;
+    params.nworkers = -1;
+    List* rels = list_make1(makeVacuumRelation(nullptr, relid, NIL));
+#if PG_VERSION_NUM >= 160000
+    vacuum(rels, &params, GetAccessStrategy(BAS_VACUUM), stmt_cxt, true);
+#else
+    vacuum(rels, &params, nullptr, true);
+#endif
+  });
+  VacuumRun out;
   out.hit = pgBufferUsage.shared_blks_hit - before.shared_blks_hit;
   out.read = pgBufferUsage.shared_blks_read - before.shared_blks_read;
   out.dirtied = pgBufferUsage.shared_blks_dirtied - before.shared_blks_dirtied;
@@ -267,50 +277,19 @@ bool CanLockForVacuum(Oid relid) {
 }
 
 void RunTopLevelUtility(const std::string& sql, Oid run_as) {
-  // Modeled on how a simple-query backend runs a statement: parse and plan in a context that survives
-  // the statement's own commits (the portal context), then ProcessUtility as PROCESS_UTILITY_TOPLEVEL
-  // outside any transaction block. DETACH ... CONCURRENTLY commits and restarts the transaction and
-  // keeps names in PortalContext, so that context must outlive both transactions.
+  // Modeled on how a simple-query backend runs a statement: parse, analyze and plan, then ProcessUtility
+  // as PROCESS_UTILITY_TOPLEVEL. DETACH ... CONCURRENTLY commits and restarts the transaction and keeps
+  // names in PortalContext, which AtTopLevel makes outlive both transactions.
   const char* q = sql.c_str();
-  MemoryContext const caller = CurrentMemoryContext;
-  Oid save_user;
-  int save_sec;
-  GetUserIdAndSecContext(&save_user, &save_sec);
-  MemoryContext volatile stmt_cxt = nullptr;
-  MemoryContext volatile save_portal_cxt = PortalContext;
-  try {
-    Call([&] {
-      stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata top-level statement", ALLOCSET_DEFAULT_SIZES);
-      SetCurrentStatementStartTimestamp();
-      StartTransactionCommand();
-      PortalContext = stmt_cxt;
-      SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-      MemoryContextSwitchTo(stmt_cxt);
-      PushActiveSnapshot(GetTransactionSnapshot());
-      List* raw = pg_parse_query(q);
-      if (list_length(raw) != 1) elog(ERROR, "expected one statement: %s", q);
-      RawStmt* rs = linitial_node(RawStmt, raw);
-      List* queries = pg_analyze_and_rewrite_fixedparams(rs, q, nullptr, 0, nullptr);
-      List* plans = pg_plan_queries(queries, q, CURSOR_OPT_PARALLEL_OK, nullptr);
-      PlannedStmt* ps = linitial_node(PlannedStmt, plans);
-      ProcessUtility(ps, q, false, PROCESS_UTILITY_TOPLEVEL, nullptr, nullptr, None_Receiver, nullptr);
-      // Some utility statements pop the active snapshot themselves.
-      if (ActiveSnapshotSet()) PopActiveSnapshot();
-      SetUserIdAndSecContext(save_user, save_sec);
-      MemoryContextSwitchTo(caller);
-      CommitTransactionCommand();
-      PortalContext = save_portal_cxt;
-      MemoryContextDelete(stmt_cxt);
-      stmt_cxt = nullptr;
-    });
-  } catch (const PgError&) {
-    SetUserIdAndSecContext(save_user, save_sec);
-    PortalContext = save_portal_cxt;
-    MemoryContextSwitchTo(caller);
-    AbortWorkerTxn();
-    if (stmt_cxt != nullptr) MemoryContextDelete(stmt_cxt);
-    throw;
-  }
+  AtTopLevel(run_as, [&](MemoryContext) {
+    List* raw = pg_parse_query(q);
+    if (list_length(raw) != 1) elog(ERROR, "expected one statement: %s", q);
+    RawStmt* rs = linitial_node(RawStmt, raw);
+    List* queries = pg_analyze_and_rewrite_fixedparams(rs, q, nullptr, 0, nullptr);
+    List* plans = pg_plan_queries(queries, q, CURSOR_OPT_PARALLEL_OK, nullptr);
+    PlannedStmt* ps = linitial_node(PlannedStmt, plans);
+    ProcessUtility(ps, q, false, PROCESS_UTILITY_TOPLEVEL, nullptr, nullptr, None_Receiver, nullptr);
+  });
 }
 
 std::string RelName(Oid relid) {
