@@ -11,7 +11,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 # Install and upgrade scripts (released ones are never edited); 0.2.0 installs as 0.1.0 + upgrade.
 DATA = $(wildcard src/sql/$(EXTENSION)--*.sql)
-EXTRA_CLEAN = results regression.diffs regression.out output_iso
+EXTRA_CLEAN = results regression.diffs regression.out output_iso $(OBJS:.o=.d)
 
 REGRESS = $(basename $(notdir $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=strata
@@ -23,6 +23,9 @@ PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers \
               -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CPPFLAGS = -Isrc
+# Header dependencies: each object also writes a .d file next to it, read back below, so a change to a
+# header rebuilds every file that includes it (PGXS tracks only sources).
+PG_CXXFLAGS += -MMD -MP
 SHLIB_LINK = -lstdc++
 
 # PGXS would also compile every file to LLVM bitcode with clang and none of our C++ flags, for JIT
@@ -31,6 +34,7 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+-include $(OBJS:.o=.d)
 
 .PHONY: unit isolationcheck
 unit:
