@@ -90,6 +90,8 @@ SELECT test_err($$SELECT '\x09480e0000000000'::strata.hll$$);
 SELECT test_err($$SELECT '\x01510e0000000000'::strata.hll$$);
 SELECT test_err($$SELECT '\x01480e00020000000100000001000000'::strata.hll$$);
 SELECT test_err($$SELECT '\x0148zz'::strata.hll$$);
+-- A sparse entry with an index beyond 25 bits (it would address past the registers once dense).
+SELECT test_err($$SELECT '\x01480400010000005b3f8080'::strata.hll$$);
 SELECT test_err($$SELECT strata.qsketch_agg(x) FROM (VALUES ('NaN'::float8)) v(x)$$);
 SELECT test_err($$SELECT strata.qsketch_agg(x, 0.5) FROM (VALUES (1.0)) v(x)$$);
 SELECT test_err($$SELECT strata.quantile(strata.qsketch_agg(g), 1.5) FROM generate_series(1, 3) g$$);

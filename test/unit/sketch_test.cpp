@@ -10,6 +10,7 @@
 #include "core/sketch/hash.hpp"
 #include "core/sketch/hll.hpp"
 #include "core/sketch/qsketch.hpp"
+#include "core/sketch/registers.hpp"
 #include "core/sketch/topk.hpp"
 
 using namespace strata::core;
@@ -165,6 +166,48 @@ TEST(Hll, RoundTripAndSizes) {
   EXPECT_EQ(Bytes(HllOf(0, 1000000)).size(), 4u + (1u << 14) * 6 / 8);
 }
 
+TEST(Hll, PackedRegisterKernelsAgree) {
+  // The SIMD kernel (where the CPU has it) and the scalar loop give the same registers and maximum,
+  // for every precision's size, random registers (0..63, beyond any valid rank) and random targets.
+  std::mt19937 rng(7);
+  for (size_t m : {16u, 32u, 64u, 1024u, 4096u, 16384u, 262144u}) {
+    for (int round = 0; round < 3; round++) {
+      std::vector<uint8_t> regs(m), packed(m / 4 * 3);
+      for (size_t i = 0; i < m; i++) regs[i] = uint8_t(rng() % (round == 0 ? 64 : 52));
+      for (size_t i = 0; i < m; i += 4) {
+        const uint32_t v = uint32_t(regs[i]) | uint32_t(regs[i + 1]) << 6 | uint32_t(regs[i + 2]) << 12 |
+                           uint32_t(regs[i + 3]) << 18;
+        packed[i / 4 * 3] = uint8_t(v);
+        packed[i / 4 * 3 + 1] = uint8_t(v >> 8);
+        packed[i / 4 * 3 + 2] = uint8_t(v >> 16);
+      }
+      std::vector<uint8_t> into(m);
+      for (auto& x : into) x = uint8_t(rng() % 40);
+      std::vector<uint8_t> want = into;
+      for (size_t i = 0; i < m; i++) want[i] = std::max(want[i], regs[i]);
+      const uint8_t top = *std::max_element(regs.begin(), regs.end());
+      auto a = into;
+      EXPECT_EQ(MaxPackedScalar(packed.data(), a.data(), m), top) << m;
+      EXPECT_EQ(a, want) << m;
+      auto b = into;
+      EXPECT_EQ(MaxPacked(packed.data(), b.data(), m), top) << m;
+      EXPECT_EQ(b, want) << m;
+#ifdef STRATA_HAVE_SSSE3_KERNEL
+      if (__builtin_cpu_supports("ssse3")) {
+        auto c = into;
+        EXPECT_EQ(MaxPackedSsse3(packed.data(), c.data(), m), top) << m;
+        EXPECT_EQ(c, want) << m;
+      }
+      if (__builtin_cpu_supports("avx2")) {
+        auto d = into;
+        EXPECT_EQ(MaxPackedAvx2(packed.data(), d.data(), m), top) << m;
+        EXPECT_EQ(d, want) << m;
+      }
+#endif
+    }
+  }
+}
+
 TEST(Hll, EveryTruncationAndRandomCorruptionIsRefusedOrValid) {
   for (uint64_t n : {10ULL, 100000ULL}) {
     const auto b = Bytes(HllOf(0, n));
@@ -181,6 +224,12 @@ TEST(Hll, EveryTruncationAndRandomCorruptionIsRefusedOrValid) {
       }
     }
   }
+  // A sparse entry whose index field has its 26th bit set (found by the fuzzer): accepted before, it
+  // indexed past the registers once a merge turned the sketch dense.
+  const uint8_t wide[] = {1, 'H', 4, 0, 1, 0, 0, 0, 0x5b, 0x3f, 0x80, 0x80};
+  EXPECT_THROW(Hll::Deserialize(wide, sizeof wide), Error);
+  Hll big = HllOf(0, 300);
+  EXPECT_THROW(big.MergeSerialized(wide, sizeof wide), Error);
   const uint8_t future[] = {9, 'H', 14, 0, 0, 0, 0, 0};
   EXPECT_THROW(Hll::Deserialize(future, sizeof future), Error);
   EXPECT_THROW(Hll(3), Error);

@@ -48,6 +48,7 @@ class ByteReader {
   }
   // LEB128 unsigned varint, at most 10 bytes.
   uint64_t Var() {
+    if (p_ != end_ && *p_ < 0x80) return *p_++;  // one byte: most counts
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       const uint8_t b = U8();

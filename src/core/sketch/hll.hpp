@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "core/sketch/bytes.hpp"
+#include "core/sketch/registers.hpp"
 
 namespace strata::core::sketch {
 
@@ -49,13 +50,18 @@ class BasicHll {
   // Sparse entries beyond this make the dense form smaller: the sketch converts.
   size_t sparse_limit() const { return (size_t(registers()) * 6 / 8) / 4; }
 
-  // Adds one 64-bit hash. Branch-light and allocation-free except when the sparse buffer fills.
+  // Adds one 64-bit hash. Branch-light and allocation-free except when the sparse buffer fills. Both
+  // forms buffer additions (sparse: entries to sort in; dense: register updates) and apply them in
+  // batches: with many groups at once (an hourly GROUP BY holds hundreds of 16 kB register arrays) a
+  // direct register update is a cache and TLB miss per row, while a batch of updates to one array
+  // overlaps its misses.
   void AddHash(uint64_t h) {
     if (!dense_.empty()) {
       const uint32_t idx = static_cast<uint32_t>(h >> (64 - p_));
       const uint64_t w = h << p_;
-      const uint8_t rank = w == 0 ? static_cast<uint8_t>(65 - p_) : static_cast<uint8_t>(__builtin_clzll(w) + 1);
-      if (rank > dense_[idx]) dense_[idx] = rank;
+      const uint32_t rank = w == 0 ? uint32_t(65 - p_) : uint32_t(__builtin_clzll(w) + 1);
+      buffer_.push_back(idx << 8 | rank);
+      if (buffer_.size() >= kDenseBuffer) FlushDense();
       return;
     }
     buffer_.push_back(SparseEntry(h));
@@ -64,6 +70,7 @@ class BasicHll {
 
   // Merges other into this one; exact. Different precisions fold to the lower one.
   void Merge(const BasicHll& other_in) {
+    Compact();
     if (other_in.p_ < p_) FoldTo(other_in.p_);
     const BasicHll* other = &other_in;
     BasicHll folded(other_in.p_, sparse_.get_allocator());
@@ -84,12 +91,14 @@ class BasicHll {
       for (uint32_t e : other->buffer_) SetFromSparse(e);
     } else {
       for (size_t i = 0; i < dense_.size(); i++) dense_[i] = std::max(dense_[i], other->dense_[i]);
+      ApplyDense(other->buffer_.data(), other->buffer_.size());  // other's pending updates
     }
   }
 
   // Merges a serialized sketch straight from its bytes, validating as it reads (the same checks as
   // Deserialize); no intermediate sketch is built. On an error the partial merge must be discarded.
   void MergeSerialized(const uint8_t* data, size_t len) {
+    Compact();
     ByteReader r(data, len);
     ReadHeader(r, SketchTag::kHll);
     const int p = r.U8();
@@ -116,17 +125,7 @@ class BasicHll {
       if (r.remaining() != m * 6 / 8) Corrupt("dense length mismatch");
       if (dense_.empty()) ToDense();
       const uint8_t* b = r.Bytes(m * 6 / 8);
-      const uint8_t max_rank = static_cast<uint8_t>(65 - p_);
-      uint8_t bad = 0;
-      for (size_t i = 0; i < m; i += 4, b += 3) {
-        const uint32_t v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16;
-        for (int j = 0; j < 4; j++) {
-          const uint8_t reg = static_cast<uint8_t>((v >> (6 * j)) & 63);
-          bad |= reg > max_rank;
-          if (reg > dense_[i + j]) dense_[i + j] = reg;
-        }
-      }
-      if (bad) Corrupt("register out of range");
+      if (MaxPacked(b, dense_.data(), m) > 65 - p_) Corrupt("register out of range");
     } else {
       Corrupt("unknown hll form");
     }
@@ -136,8 +135,7 @@ class BasicHll {
   void Compact() {
     if (buffer_.empty()) return;
     if (!dense_.empty()) {
-      for (uint32_t e : buffer_) SetFromSparse(e);
-      buffer_.clear();
+      FlushDense();
       return;
     }
     std::sort(buffer_.begin(), buffer_.end());
@@ -220,16 +218,7 @@ class BasicHll {
       const size_t m = h.registers();
       if (r.remaining() != m * 6 / 8) Corrupt("dense length mismatch");
       h.dense_.assign(m, 0);
-      const uint8_t max_rank = static_cast<uint8_t>(65 - p);
-      for (size_t i = 0; i < m; i += 4) {
-        const uint8_t* b = r.Bytes(3);
-        const uint32_t v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16;
-        for (int j = 0; j < 4; j++) {
-          const uint8_t reg = static_cast<uint8_t>((v >> (6 * j)) & 63);
-          if (reg > max_rank) Corrupt("register out of range");
-          h.dense_[i + j] = reg;
-        }
-      }
+      if (MaxPacked(r.Bytes(m * 6 / 8), h.dense_.data(), m) > 65 - p) Corrupt("register out of range");
     } else {
       Corrupt("unknown hll form");
     }
@@ -243,13 +232,17 @@ class BasicHll {
   }
 
  private:
-  static constexpr size_t kBufferSize = 256;
+  static constexpr size_t kBufferSize = 256;  // sparse form: entries sorted in per batch
+  static constexpr size_t kDenseBuffer = 128;  // dense form: register updates per batch
 
   // Reads the i-th sparse entry of a serialized sketch and checks its rank and ascending order.
   static uint32_t ReadSparseEntry(ByteReader& r, uint32_t i, uint32_t* prev) {
     const uint32_t e = r.U32();
     const uint32_t rank = e & 63;
     if (rank < 1 || rank > 64 - kHllSparsePrecision + 1) Corrupt("sparse rank out of range");
+    // 32 bits hold a 26-bit index field: a 25-bit index must leave the top bit clear (it would index
+    // past the registers when the sketch turns dense).
+    if ((e >> 6) >> kHllSparsePrecision) Corrupt("sparse index out of range");
     if (i > 0 && (e >> 6) <= (*prev >> 6)) Corrupt("sparse entries not strictly ascending");
     *prev = e;
     return e;
@@ -276,6 +269,20 @@ class BasicHll {
     if (rank > dense_[idx]) dense_[idx] = rank;
   }
 
+  // Dense-form buffer entries are (register index << 8 | rank) at the sketch's precision.
+  void ApplyDense(const uint32_t* e, size_t n) {
+    uint8_t* d = dense_.data();
+    for (size_t i = 0; i < n; i++) {
+      const uint32_t idx = e[i] >> 8;
+      const uint8_t rank = static_cast<uint8_t>(e[i]);
+      d[idx] = std::max(d[idx], rank);
+    }
+  }
+  void FlushDense() {
+    ApplyDense(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+
   void ToDense() {
     dense_.assign(registers(), 0);
     for (uint32_t e : sparse_) SetFromSparse(e);
@@ -294,6 +301,7 @@ class BasicHll {
       Compact();
       return;
     }
+    FlushDense();
     const uint32_t shift = p_ - np;
     std::vector<uint8_t, U8Alloc> folded(size_t(1) << np, 0, dense_.get_allocator());
     for (uint32_t j = 0; j < dense_.size(); j++) {
@@ -334,7 +342,7 @@ class BasicHll {
 
   int p_;
   std::vector<uint32_t, U32Alloc> sparse_;  // canonical: sorted, one entry per 25-bit index
-  std::vector<uint32_t, U32Alloc> buffer_;  // recent additions, unsorted
+  std::vector<uint32_t, U32Alloc> buffer_;  // recent additions: sparse entries, or dense register updates
   std::vector<uint8_t, U8Alloc> dense_;     // registers; empty while sparse
 };
 
