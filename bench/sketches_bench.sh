@@ -26,11 +26,15 @@ q "CREATE TABLE ev AS SELECT (random() * 1000000)::bigint AS video_id,
      exp(7 + 1.5 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS watch_ms,
      (g % 720) AS hour FROM generate_series(1, $ROWS) g"
 q "VACUUM ANALYZE ev"
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-timeit() {  # median ms of REPS runs of a query
-  local t=() s
-  for _ in $(seq 1 "$REPS"); do s=$(ms); q "$1" >/dev/null; t+=($(( $(ms) - s ))); done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# Median ms of REPS runs of a query, timed by psql (\timing) inside one session: connection start-up is
+# not counted. WARM=1 first runs it once untimed (for queries of a few ms, where the first run in a
+# session pays for loading libraries and catalog caches).
+timeit() {
+  local script="\\timing on" i
+  [ "${WARM:-0}" = 1 ] && script="$1;"$'\n'"$script"
+  for i in $(seq 1 "$REPS"); do script+=$'\n'"$1;"; done
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$DB" -X -q -At -v ON_ERROR_STOP=1 -o /dev/null <<<"$script" |
+    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]}'
 }
 FLOOR=$(timeit "SELECT count(video_id) FROM ev")
 row() { printf "   %-44s %7s ms  %5.2fx scan\n" "$1" "$2" "$(awk -v a="$2" -v b="$FLOOR" 'BEGIN{print a/b}')"; }
@@ -57,9 +61,13 @@ echo "== merging 720 hourly sketches into one"
 q "CREATE TABLE hourly AS SELECT hour, hll_add_agg(hll_hash_bigint(video_id)) AS ah, tdigest(watch_ms, 100) AS at,
      strata.hll_agg(video_id) AS sh, strata.qsketch_agg(watch_ms) AS sq,
      count(DISTINCT video_id) AS exact_distinct FROM ev GROUP BY hour"
+export WARM=1 REPS=$((REPS * 3))
 printf "   %-44s %7s ms\n" "strata.merge(hll) + merge(qsketch)" "$(timeit "SELECT strata.merge(sh), strata.merge(sq) FROM hourly")"
 printf "   %-44s %7s ms\n" "hll_union_agg + tdigest(tdigest)" "$(timeit "SELECT hll_union_agg(ah), tdigest(at) FROM hourly")"
 printf "   %-44s %7s ms\n" "strata.merge(hll) alone" "$(timeit "SELECT strata.merge(sh) FROM hourly")"
+printf "   %-44s %7s ms\n" "strata.merge(qsketch) alone" "$(timeit "SELECT strata.merge(sq) FROM hourly")"
+printf "   %-44s %7s ms\n" "hll_union_agg alone" "$(timeit "SELECT hll_union_agg(ah) FROM hourly")"
+unset WARM; REPS=$((REPS / 3))
 
 echo "== accuracy"
 EXACT=$(q "SELECT count(DISTINCT video_id) FROM ev")
