@@ -93,6 +93,28 @@ SELECT name, frozen_buckets FROM strata.rollups WHERE name = 'ev_hourly'::regcla
 SELECT count(*) AS hourly_rows_kept, sum(views) AS views_kept FROM ev_hourly_data WHERE bucket < '2026-01-02';
 SELECT count(*) AS daily_rows_kept FROM ev_daily WHERE day < '2026-01-02';
 
+-- Bucket expressions: a fixed-width unit in a zone with a fixed UTC offset is stored as date_bin (the same
+-- buckets, integer arithmetic); calendar units and zones with daylight saving time keep date_trunc in the
+-- creator's zone. Each equals the GROUP BY in its creator's zone, read from a session in another zone.
+SET TimeZone = 'Etc/GMT-5';
+SELECT strata.create_rollup('ev_day_p5', $q$SELECT date_trunc('day', ts) AS d, count(*) AS n FROM ev GROUP BY 1$q$) > 0 AS created;
+SET TimeZone = 'America/New_York';
+SELECT strata.create_rollup('ev_day_ny', $q$SELECT date_trunc('day', ts) AS d, count(*) AS n FROM ev GROUP BY 1$q$) > 0 AS created;
+SELECT strata.create_rollup('ev_week_ny', $q$SELECT date_trunc('week', ts) AS d, count(*) AS n FROM ev GROUP BY 1$q$) > 0 AS created;
+SET TimeZone = 'UTC';
+SELECT view, bucket_expr FROM strata.rollup WHERE view::text IN ('ev_hourly', 'ev_day_p5', 'ev_day_ny', 'ev_week_ny') ORDER BY view::text;
+SELECT (strata.refresh_rollup(v) - 'duration_ms' - 'groups' - 'rows') AS r FROM unnest('{ev_day_p5,ev_day_ny,ev_week_ny}'::text[]) v;
+SELECT z, count(n) AS mismatches FROM (
+  (SELECT 'p5' AS z, d, n FROM ev_day_p5 EXCEPT SELECT 'p5', date_trunc('day', ts, 'Etc/GMT-5'), count(*) FROM ev GROUP BY 2)
+  UNION ALL (SELECT 'p5', date_trunc('day', ts, 'Etc/GMT-5'), count(*) FROM ev GROUP BY 2 EXCEPT SELECT 'p5', d, n FROM ev_day_p5)
+  UNION ALL (SELECT 'ny', d, n FROM ev_day_ny EXCEPT SELECT 'ny', date_trunc('day', ts, 'America/New_York'), count(*) FROM ev GROUP BY 2)
+  UNION ALL (SELECT 'ny', date_trunc('day', ts, 'America/New_York'), count(*) FROM ev GROUP BY 2 EXCEPT SELECT 'ny', d, n FROM ev_day_ny)
+  UNION ALL (SELECT 'wk', d, n FROM ev_week_ny EXCEPT SELECT 'wk', date_trunc('week', ts, 'America/New_York'), count(*) FROM ev GROUP BY 2)
+  UNION ALL (SELECT 'wk', date_trunc('week', ts, 'America/New_York'), count(*) FROM ev GROUP BY 2 EXCEPT SELECT 'wk', d, n FROM ev_week_ny)
+  UNION ALL SELECT z, NULL, NULL FROM unnest('{p5,ny,wk}'::text[]) z) m
+GROUP BY z ORDER BY z;
+SELECT strata.drop_rollup(v) FROM unnest('{ev_day_p5,ev_day_ny,ev_week_ny}'::text[]) v;
+
 -- Refusals, each naming the unsupported part.
 CREATE TABLE plain (id bigserial, ts timestamp NOT NULL, d date, a int, b text);
 CREATE TABLE noseq (id bigint NOT NULL, ts timestamp);
@@ -149,6 +171,30 @@ SELECT count(*) AS mismatches FROM ((SELECT b, n FROM even_15m EXCEPT
   SELECT b, n FROM even_15m)) d;
 SELECT strata.drop_rollup('even_15m');
 DROP FUNCTION public.is_even(int);
+-- The real-time view reads stored groups of buckets the tail does not touch as they are and re-aggregates
+-- the rest; NULL buckets (a nullable time column) always take the re-aggregated way. It equals the GROUP BY
+-- during the backfill, after it, with a tail in old, new and NULL buckets, and after the tail is absorbed.
+CREATE TABLE nts (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp, a int);
+CREATE INDEX ON nts (id);
+INSERT INTO nts (ts, a) SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE timestamp '2026-01-01' + g * interval '7 minutes' END, g % 3
+  FROM generate_series(1, 200) g;
+SELECT strata.create_rollup('nts_h', $q$SELECT date_trunc('hour', ts) AS h, a, count(*) AS n, sum(a) AS s FROM nts GROUP BY 1, 2$q$,
+  batch_size => 50) > 0 AS created;
+CREATE VIEW nts_direct AS SELECT date_trunc('hour', ts) AS h, a, count(*) AS n, sum(a) AS s FROM nts GROUP BY 1, 2;
+CREATE FUNCTION nts_diff() RETURNS bigint LANGUAGE sql AS $f$
+  SELECT count(*) FROM ((SELECT * FROM nts_h EXCEPT ALL SELECT * FROM nts_direct) UNION ALL
+                        (SELECT * FROM nts_direct EXCEPT ALL SELECT * FROM nts_h)) d $f$;
+SELECT nts_diff() AS during_backfill;
+SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
+SELECT nts_diff() AS after_backfill;
+INSERT INTO nts (ts, a) VALUES ('2026-01-01 01:10', 1), ('2026-02-01 00:00', 2), (NULL, 0), (NULL, 2), ('2026-01-01 05:00', 0);
+SELECT nts_diff() AS with_tail, (SELECT lag_rows FROM strata.rollups WHERE name = 'nts_h'::regclass) AS tail_rows;
+SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
+SELECT nts_diff() AS absorbed;
+SELECT strata.drop_rollup('nts_h');
+DROP FUNCTION nts_diff();
+DROP VIEW nts_direct;
+DROP TABLE nts;
 -- A role without any right on strata's catalog creates, refreshes and drops its own rollups, including
 -- a rollup of a rollup; it cannot refresh or drop someone else's.
 CREATE ROLE rollup_owner;

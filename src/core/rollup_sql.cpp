@@ -1,6 +1,8 @@
 // SQL text for incremental rollups (see rollup_sql.hpp for the terms).
 #include "core/rollup_sql.hpp"
 
+#include <cstdio>
+
 #include "core/naming.hpp"
 
 namespace strata::core::rollup {
@@ -48,6 +50,28 @@ std::string QueueDependents(const std::vector<Dependent>& deps, const std::strin
 }
 
 }  // namespace
+
+std::optional<std::string> DateBinForTrunc(const std::string& width, const std::string& column, bool with_zone,
+                                           std::optional<long> utc_offset_s) {
+  static const char* const kFixed[] = {"1 microsecond", "1 millisecond", "1 second", "1 minute",
+                                       "1 hour", "1 day", "7 days"};
+  bool fixed = false;
+  for (const char* w : kFixed) fixed = fixed || width == w;
+  if (!fixed) return std::nullopt;
+  std::string origin;
+  if (with_zone) {
+    // Offsets are within +-16 h, so local midnight of 2000-01-03 is between Jan 2 08:00 and Jan 3 16:00 UTC.
+    if (!utc_offset_s || *utc_offset_s < -16 * 3600 || *utc_offset_s > 16 * 3600) return std::nullopt;
+    const long s = 2 * 86400 - *utc_offset_s;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "2000-01-%02ld %02ld:%02ld:%02ld+00", 1 + s / 86400, s % 86400 / 3600,
+                  s % 3600 / 60, s % 60);
+    origin = QuoteLiteral(buf) + "::timestamp with time zone";
+  } else {
+    origin = "'2000-01-03 00:00:00'::timestamp without time zone";
+  }
+  return "pg_catalog.date_bin(" + QuoteLiteral(width) + "::interval, " + column + ", " + origin + ")";
+}
 
 std::string KindName(MeasureKind k) {
   switch (k) {
@@ -157,9 +181,10 @@ std::string StateSelect(const Spec& s, const std::string& filter, const std::str
 
 std::vector<std::string> CreateTablesSql(const Spec& s) {
   return {
-      "CREATE TABLE " + s.data_table + " AS " + StateSelect(s, "false") + " WITH NO DATA",
-      // NULLS NOT DISTINCT (PostgreSQL 15+): a NULL dimension is one group, as GROUP BY makes it.
-      "ALTER TABLE " + s.data_table + " ADD UNIQUE NULLS NOT DISTINCT (" + Join(KeyColumns(s), ", ") + ")",
+      // Room on each page for the new version of an updated group: refreshes update recent groups in
+      // place (HOT, no new index entry) instead of moving them.
+      "CREATE TABLE " + s.data_table + " WITH (fillfactor = 90) AS " + StateSelect(s, "false") + " WITH NO DATA",
+      AddKeySql(s),
       "CREATE TABLE " + s.pending_table + " (b " + s.bucket_type + " NOT NULL)",
       "CREATE INDEX ON " + s.pending_table + " (b)",
   };
@@ -179,6 +204,23 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   sql += QueueDependents(deps, "__strata_up", 0);
   sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) +
          "), 0) FROM __strata_agg)::bigint, (SELECT count(*) FROM __strata_up)";
+  return sql;
+}
+
+std::string AddKeySql(const Spec& s) {
+  // NULLS NOT DISTINCT (PostgreSQL 15+): a NULL dimension is one group, as GROUP BY makes it.
+  return "ALTER TABLE " + s.data_table + " ADD UNIQUE NULLS NOT DISTINCT (" + Join(KeyColumns(s), ", ") + ")";
+}
+
+std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps) {
+  const std::string order = QuoteIdent(s.order_column);
+  const std::string filter = order + " > $1::bigint AND " + order + " <= $2::bigint";
+  const std::string cols = Join(AllColumns(s), ", ");
+  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_ins AS (INSERT INTO " +
+                    s.data_table + " (" + cols + ") SELECT " + cols + " FROM __strata_agg)";
+  sql += QueueDependents(deps, "__strata_agg", 0);
+  sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) + "), 0) FROM __strata_agg)::bigint, "
+         "(SELECT count(*) FROM __strata_agg)";
   return sql;
 }
 
@@ -228,29 +270,48 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
 
 std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace) {
   const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
-  std::vector<std::string> keys = KeyColumns(s);
-  std::vector<std::string> out = keys;
-  if (!realtime || s.source_is_rollup) {
-    for (const auto& m : s.measures) {
-      if (m.kind == MeasureKind::kAvg)
-        out.push_back("(" + QuoteIdent(m.name + "__sum") + "::numeric / NULLIF(" + QuoteIdent(m.name + "__count") +
-                      ", 0))::" + m.result_type + " AS " + QuoteIdent(m.name));
-      else
-        out.push_back(QuoteIdent(m.name));
-    }
-    return create + view_name + " AS SELECT " + Join(out, ", ") + " FROM " + s.data_table;
+  const std::vector<std::string> keys = KeyColumns(s);
+  // The stored groups as readers see them (avg finished from its sum and count), columns of alias `d`.
+  std::vector<std::string> stored;
+  for (const auto& k : keys) stored.push_back("d." + k + " AS " + k);
+  for (const auto& m : s.measures) {
+    const std::string n = QuoteIdent(m.name);
+    if (m.kind == MeasureKind::kAvg)
+      stored.push_back("(d." + QuoteIdent(m.name + "__sum") + "::numeric / NULLIF(d." + QuoteIdent(m.name + "__count") +
+                       ", 0))::" + m.result_type + " AS " + n);
+    else
+      stored.push_back("d." + n + " AS " + n);
   }
-  for (const auto& m : s.measures) out.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
+  if (!realtime || s.source_is_rollup)
+    return create + view_name + " AS SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d";
+
+  std::vector<std::string> combined = keys;
+  for (const auto& m : s.measures) combined.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
   const std::string order = QuoteIdent(s.order_column);
   const std::string id = std::to_string(s.id);
+  const std::string cols = Join(AllColumns(s), ", ");
+  const std::string b = QuoteIdent(s.bucket_name);
+  const std::string group = " GROUP BY " + Join(keys, ", ");
   // The tail: rows not yet absorbed, i.e. above the watermark or (during a backfill) at or below the
   // backfill cursor. The lookups are stable functions, evaluated once per scan, so the order column's
-  // index bounds the scan.
+  // index bounds the scan; "cursor IS [NOT] NULL" is a one-time filter that switches whole arms off.
+  const std::string cursor = "strata.rollup_backfill_cursor(" + id + ")";
   const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
-  const std::string tail_old = StateSelect(s, order + " <= strata.rollup_backfill_cursor(" + id + ")");
-  return create + view_name + " AS SELECT " + Join(out, ", ") + " FROM (SELECT " + Join(AllColumns(s), ", ") +
-         " FROM " + s.data_table + " UNION ALL " + tail_new + " UNION ALL " + tail_old + ") AS __strata_all GROUP BY " +
-         Join(keys, ", ");
+  const std::string tail_old = StateSelect(s, order + " <= " + cursor);
+  // After the backfill, only groups of buckets the tail touches are re-aggregated: the other stored
+  // groups are read as they are (a dashboard over days of history then costs about what the same query
+  // over a plain table does). Buckets are matched by equality, so NULL buckets go the re-aggregated way.
+  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + ") ";
+  sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + cursor + " IS NULL AND d." + b +
+         " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM __strata_tail t WHERE t." + b + " = d." + b + ")";
+  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE d." +
+         b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b + " IS NOT NULL)) UNION ALL SELECT " +
+         cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
+         " FROM __strata_tail) AS __strata_touched WHERE " + cursor + " IS NULL" + group;
+  // During a backfill the old tail can be any part of history: every group is re-aggregated.
+  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " UNION ALL " +
+         tail_new + " UNION ALL " + tail_old + ") AS __strata_all WHERE " + cursor + " IS NOT NULL" + group;
+  return sql;
 }
 
 }  // namespace strata::core::rollup

@@ -15,6 +15,7 @@
 #pragma once
 #include "core/no_postgres.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,14 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps);
 // recompute as a text array, those older than $2 (frozen_before) as another, and their two counts.
 std::string TakePendingSql(const Spec& s);
 
+// The append for an empty data table created in the current transaction (the first build): a plain
+// INSERT of the aggregated groups (one statement's groups are distinct, so nothing can conflict), to be
+// run while the table's unique constraint is dropped and re-added after it (one index build instead of
+// a speculative insertion per group). Same parameters and result row as AppendSql.
+std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps);
+// The data table's unique key (as CreateTablesSql adds it).
+std::string AddKeySql(const Spec& s);
+
 // Replaces the buckets in $1 (a text array of bucket values): deletes their groups, aggregates them
 // again from source rows (raw source: only absorbed rows, $2 < order_column <= $3), queues dependents.
 // Two statements, run in order in one transaction.
@@ -100,6 +109,15 @@ std::string MergeExpr(MeasureKind kind, const std::string& column);
 // Aggregate that combines state rows of one group (the view's re-aggregation).
 std::string CombineExpr(const Measure& m);
 // Parses/prints measure kinds for the catalog.
+// date_trunc(unit, column[, zone]) rewritten as date_bin when every bucket has the same width: units up
+// to a week (width "1 microsecond" .. "7 days", as UnitWidth names them) and, for timestamptz, a zone with
+// a fixed UTC offset (utc_offset_s: seconds east of UTC; nullopt for a timestamp column). date_bin is
+// integer arithmetic on the stored value; date_trunc converts each value to broken-down local time and
+// back, which costs a sixth of a rollup's build. The buckets are the same: date_bin's origin is Monday
+// 2000-01-03 00:00 local time, so weeks start on Monday as date_trunc's do. nullopt otherwise.
+std::optional<std::string> DateBinForTrunc(const std::string& width, const std::string& column, bool with_zone,
+                                           std::optional<long> utc_offset_s);
+
 std::string KindName(MeasureKind k);
 bool KindFromName(const std::string& name, MeasureKind* out);
 

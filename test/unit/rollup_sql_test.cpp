@@ -86,10 +86,16 @@ TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   EXPECT_TRUE(Has(v, "strata.merge(\"viewers\") AS \"viewers\""));
   EXPECT_TRUE(Has(v, "(sum(\"watch__sum\")::numeric / NULLIF(sum(\"watch__count\"), 0))::numeric AS \"watch\""));
   EXPECT_TRUE(Has(v, "GROUP BY \"bucket\", \"channel\""));
+  // Stored groups of buckets the tail does not touch are read as they are; the rest re-aggregated.
+  EXPECT_TRUE(Has(v, "NOT EXISTS (SELECT 1 FROM __strata_tail t WHERE t.\"bucket\" = d.\"bucket\")"));
+  EXPECT_TRUE(Has(v, "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t"));
+  EXPECT_TRUE(Has(v, "d.\"bucket\" IS NULL UNION ALL"));
+  EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NULL"));
+  EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NOT NULL"));
   const std::string m = r::ViewSql(s, "\"public\".\"hourly\"", false);
   EXPECT_FALSE(Has(m, "UNION ALL"));
   EXPECT_FALSE(Has(m, "GROUP BY"));
-  EXPECT_TRUE(Has(m, "(\"watch__sum\"::numeric / NULLIF(\"watch__count\", 0))::numeric AS \"watch\""));
+  EXPECT_TRUE(Has(m, "(d.\"watch__sum\"::numeric / NULLIF(d.\"watch__count\", 0))::numeric AS \"watch\""));
 }
 
 TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
@@ -118,4 +124,24 @@ TEST(RollupSql, KindNamesRoundTrip) {
   }
   r::MeasureKind back;
   EXPECT_FALSE(r::KindFromName("median", &back));
+}
+
+TEST(RollupSql, FixedWidthTruncIsDateBinAtLocalMondayMidnight) {
+  using strata::core::rollup::DateBinForTrunc;
+  // UTC: origin is 2000-01-03 00:00 UTC (a Monday).
+  EXPECT_EQ(*DateBinForTrunc("1 hour", "ts", true, 0),
+            "pg_catalog.date_bin('1 hour'::interval, ts, '2000-01-03 00:00:00+00'::timestamp with time zone)");
+  // +05:30 (east): local midnight is 18:30 UTC the day before.
+  EXPECT_EQ(*DateBinForTrunc("7 days", "ts", true, 5 * 3600 + 1800),
+            "pg_catalog.date_bin('7 days'::interval, ts, '2000-01-02 18:30:00+00'::timestamp with time zone)");
+  // UTC-5 (west): 05:00 UTC.
+  EXPECT_EQ(*DateBinForTrunc("1 day", "ts", true, -5 * 3600),
+            "pg_catalog.date_bin('1 day'::interval, ts, '2000-01-03 05:00:00+00'::timestamp with time zone)");
+  EXPECT_EQ(*DateBinForTrunc("1 minute", "t", false, std::nullopt),
+            "pg_catalog.date_bin('1 minute'::interval, t, '2000-01-03 00:00:00'::timestamp without time zone)");
+  // Calendar units, zones with daylight saving time (no fixed offset) and absurd offsets keep date_trunc.
+  EXPECT_FALSE(DateBinForTrunc("1 month", "ts", true, 0));
+  EXPECT_FALSE(DateBinForTrunc("1 year", "ts", false, std::nullopt));
+  EXPECT_FALSE(DateBinForTrunc("1 hour", "ts", true, std::nullopt));
+  EXPECT_FALSE(DateBinForTrunc("1 hour", "ts", true, 20 * 3600));
 }
