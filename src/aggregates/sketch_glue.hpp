@@ -4,6 +4,8 @@
 // (internal), a "value" is a stored sketch (varlena holding the serialized, validated format).
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
@@ -88,22 +90,55 @@ Datum TransStep(FunctionCallInfo fcinfo, Make&& make, Add&& add) {
   PG_RETURN_POINTER(s);
 }
 
-// A palloc'd varlena (bytea layout) holding bytes.
-inline Datum ToVarlena(const std::vector<uint8_t>& bytes) {
-  bytea* out = nullptr;
-  pg::Call([&] {
-    out = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-    SET_VARSIZE(out, VARHDRSZ + bytes.size());
-    memcpy(VARDATA(out), bytes.data(), bytes.size());
-  });
-  return PointerGetDatum(out);
-}
+// The byte container sketches serialize into when producing a value: a palloc'd varlena in the current
+// memory context that grows with repalloc, so the value is written in place (no intermediate vector,
+// no copy). Offers what ByteWriter uses: push_back, insert at the end, reserve, size.
+class VarlenaBuf {
+ public:
+  VarlenaBuf() { Grow(64); }
+  size_t size() const { return len_; }
+  uint8_t* end() { return Data() + len_; }
+  void reserve(size_t n) {
+    if (n > cap_) Grow(n);
+  }
+  void push_back(uint8_t b) {
+    if (len_ == cap_) Grow(cap_ * 2);
+    Data()[len_++] = b;
+  }
+  void insert(uint8_t* /* end */, const uint8_t* first, const uint8_t* last) {
+    const size_t n = static_cast<size_t>(last - first);
+    if (len_ + n > cap_) Grow(std::max(cap_ * 2, len_ + n));
+    memcpy(Data() + len_, first, n);
+    len_ += n;
+  }
+  void insert(uint8_t* /* end */, size_t n, uint8_t value) {
+    if (len_ + n > cap_) Grow(std::max(cap_ * 2, len_ + n));
+    memset(Data() + len_, value, n);
+    len_ += n;
+  }
+  Datum Finish() {
+    SET_VARSIZE(p_, VARHDRSZ + len_);
+    return PointerGetDatum(p_);
+  }
+
+ private:
+  uint8_t* Data() { return reinterpret_cast<uint8_t*>(p_) + VARHDRSZ; }
+  void Grow(size_t cap) {
+    // Values are bounded by the sketch's own limits; MaxAllocSize is checked by palloc itself.
+    pg::Call([&] {
+      p_ = p_ == nullptr ? static_cast<char*>(palloc(VARHDRSZ + cap)) : static_cast<char*>(repalloc(p_, VARHDRSZ + cap));
+    });
+    cap_ = cap;
+  }
+  char* p_ = nullptr;
+  size_t len_ = 0, cap_ = 0;
+};
 
 template <class Sketch>
 Datum ToValue(Sketch* s) {
-  std::vector<uint8_t> bytes;
-  s->Serialize(&bytes);
-  return ToVarlena(bytes);
+  VarlenaBuf out;
+  s->Serialize(&out);
+  return out.Finish();
 }
 
 // Text form: \x followed by the hex of the serialized format (like bytea).

@@ -197,13 +197,22 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   for (const auto& m : s.measures)
     for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
   const std::string cols = Join(AllColumns(s), ", ");
-  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_up AS (INSERT INTO " +
-                    s.data_table + " AS t (" + cols + ") SELECT " + cols + " FROM __strata_agg ON CONFLICT (" +
-                    Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ") + " RETURNING t." +
-                    QuoteIdent(s.bucket_name) + ")";
-  sql += QueueDependents(deps, "__strata_up", 0);
+  const std::string b = QuoteIdent(s.bucket_name);
+  // Groups in buckets past the newest stored one cannot exist yet (only this refresher writes the
+  // table): a plain INSERT, without a speculative insertion per group; the rest merge ON CONFLICT. With
+  // rows arriving in time order that is most new groups. Both parts read the same snapshot's maximum.
+  // (The maximum is a CTE, read once before either insert: re-reading it after the first insert would
+  // walk every index entry that insert added.)
+  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_top AS (SELECT max(" + b +
+                    ") AS m FROM " + s.data_table + "), __strata_new AS (INSERT INTO " + s.data_table + " AS t (" + cols +
+                    ") SELECT " + cols + " FROM __strata_agg a, __strata_top x WHERE a." + b + " IS NOT NULL AND (x.m IS NULL OR a." +
+                    b + " > x.m) RETURNING t." + b + "), __strata_up AS (INSERT INTO " + s.data_table + " AS t (" + cols +
+                    ") SELECT " + cols + " FROM __strata_agg a, __strata_top x WHERE a." + b + " IS NULL OR a." + b +
+                    " <= x.m ON CONFLICT (" +
+                    Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ") + " RETURNING t." + b + ")";
+  sql += QueueDependents(deps, "(SELECT " + b + " FROM __strata_new UNION ALL SELECT " + b + " FROM __strata_up) AS __strata_w", 0);
   sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) +
-         "), 0) FROM __strata_agg)::bigint, (SELECT count(*) FROM __strata_up)";
+         "), 0) FROM __strata_agg)::bigint, (SELECT count(*) FROM __strata_new) + (SELECT count(*) FROM __strata_up)";
   return sql;
 }
 

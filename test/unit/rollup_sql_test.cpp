@@ -58,7 +58,11 @@ TEST(RollupSql, AppendMergesEveryMeasureAndQueuesDependents) {
   EXPECT_TRUE(Has(sql, "\"longest\" = GREATEST(t.\"longest\", EXCLUDED.\"longest\")"));
   EXPECT_TRUE(Has(sql, "\"watch__count\" = COALESCE("));
   EXPECT_TRUE(Has(sql, "INSERT INTO \"public\".\"daily_pending\" (b) SELECT DISTINCT date_trunc('day'::text, bucket) "
-                       "FROM __strata_up"));
+                       "FROM (SELECT \"bucket\" FROM __strata_new UNION ALL SELECT \"bucket\" FROM __strata_up)"));
+  // Buckets past the newest stored one are inserted plainly; the others (and NULL buckets) merge.
+  EXPECT_TRUE(Has(sql, "__strata_top AS (SELECT max(\"bucket\") AS m FROM \"public\".\"hourly_data\")"));
+  EXPECT_TRUE(Has(sql, "WHERE a.\"bucket\" IS NOT NULL AND (x.m IS NULL OR a.\"bucket\" > x.m) RETURNING"));
+  EXPECT_TRUE(Has(sql, "WHERE a.\"bucket\" IS NULL OR a.\"bucket\" <= x.m ON CONFLICT"));
   EXPECT_TRUE(Has(sql, "count(*) AS __strata_rows"));
   EXPECT_EQ(r::MergeExpr(r::MeasureKind::kMin, "\"m\""), "LEAST(t.\"m\", EXCLUDED.\"m\")");
 }

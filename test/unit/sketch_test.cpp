@@ -374,3 +374,20 @@ TEST(TopK, MergeKeepsTheBoundAndCommutes) {
   TopK other(6);
   EXPECT_THROW(other.Merge(a), Error);
 }
+
+TEST(QSketch, SerializingBufferedValuesEqualsSerializingAppliedOnes) {
+  // Serialize merges buffered values in from their sorted indexes; the bytes must be those of the same
+  // sketch with every value applied to the stores (Quantile applies them), for every fill of the buffer
+  // and with values on both sides of zero and repeated buckets.
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> ln(3, 2);
+  for (int n : {0, 1, 2, 7, 63, 64, 65, 129, 1000}) {
+    QSketch q;
+    for (int i = 0; i < n; i++) q.Add(i % 5 == 0 ? -ln(rng) : (i % 13 == 0 ? 0.0 : (i % 3 == 0 ? 42.0 : ln(rng))));
+    const auto buffered = Bytes(q);
+    (void) q.Quantile(0.5);
+    EXPECT_EQ(buffered, Bytes(q)) << n;
+    const QSketch back = QSketch::Deserialize(buffered.data(), buffered.size());
+    EXPECT_EQ(Bytes(back), buffered) << n;
+  }
+}

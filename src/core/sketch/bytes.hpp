@@ -106,6 +106,10 @@ class ByteWriter {
     const auto* b = static_cast<const uint8_t*>(p);
     out_->insert(out_->end(), b, b + n);
   }
+  // n zero bytes (a run of varint zeros) at once.
+  void Zeros(size_t n) { out_->insert(out_->end(), n, uint8_t(0)); }
+  // Room for n more bytes, so the writes that follow do not reallocate.
+  void Reserve(size_t n) { out_->reserve(out_->size() + n); }
 
  private:
   Buf* out_;

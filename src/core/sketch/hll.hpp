@@ -179,6 +179,7 @@ class BasicHll {
   void Serialize(Buf* out) {
     Compact();
     ByteWriter<Buf> w(out);
+    w.Reserve(8 + (dense_.empty() ? sparse_.size() * 4 : dense_.size() * 6 / 8));
     w.U8(kFormatVersion);
     w.U8(static_cast<uint8_t>(SketchTag::kHll));
     w.U8(static_cast<uint8_t>(p_));

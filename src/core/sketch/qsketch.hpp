@@ -69,21 +69,6 @@ class BasicQSketch {
       uint64_t* c = counts.data();
       for (size_t i = 0; i < n; i++) c[idx[i] - offset]++;
     }
-    // Drops zero counts at both ends (the canonical form).
-    void Trim() {
-      size_t b = 0;
-      while (b < counts.size() && counts[b] == 0) b++;
-      if (b == counts.size()) {
-        counts.clear();
-        offset = 0;
-        return;
-      }
-      size_t e = counts.size();
-      while (counts[e - 1] == 0) e--;
-      counts.erase(counts.begin() + e, counts.end());
-      counts.erase(counts.begin(), counts.begin() + b);
-      offset += int32_t(b);
-    }
     uint64_t Total() const {
       uint64_t t = 0;
       for (uint64_t c : counts) t += c;
@@ -214,12 +199,24 @@ class BasicQSketch {
     return sizeof(*this) + (pos_.counts.capacity() + neg_.counts.capacity() + pending_.capacity()) * 8;
   }
 
+  // Canonical serialization (trimmed stores). Buffered values are merged in on the fly, from their sorted
+  // bucket indexes, without growing the stores: a small group spread over hundreds of buckets (a rollup
+  // refresh finalizes thousands of them) allocates nothing but the output.
   template <class Buf>
-  void Serialize(Buf* out) {
-    Flush();
-    pos_.Trim();
-    neg_.Trim();
+  void Serialize(Buf* out) const {
+    int32_t pos[kPending], neg[kPending];
+    size_t np = 0, nn = 0;
+    for (double x : pending_) {
+      if (x > 0)
+        pos[np++] = Index(x);
+      else
+        neg[nn++] = Index(-x);
+    }
+    std::sort(pos, pos + np);
+    std::sort(neg, neg + nn);
     ByteWriter<Buf> w(out);
+    // Header and counts of up to 127 take about this much; larger counts may grow the buffer once more.
+    w.Reserve(64 + pos_.counts.size() + neg_.counts.size() + np + nn);
     w.U8(kFormatVersion);
     w.U8(static_cast<uint8_t>(SketchTag::kQSketch));
     w.F64(alpha_);
@@ -227,11 +224,8 @@ class BasicQSketch {
     w.Var(zero_);
     w.F64(min_);
     w.F64(max_);
-    for (const Store* s : {&pos_, &neg_}) {
-      w.I32(s->offset);
-      w.Var(s->counts.size());
-      for (uint64_t c : s->counts) w.Var(c);
-    }
+    WriteStore(w, pos_, pos, np);
+    WriteStore(w, neg_, neg, nn);
   }
 
   static BasicQSketch Deserialize(const uint8_t* data, size_t len, const Alloc& a = Alloc()) {
@@ -243,6 +237,56 @@ class BasicQSketch {
 
  private:
   static constexpr size_t kPending = 64;
+
+  // One store as offset, bucket count and counts (zero runs written at once), with the sorted indexes
+  // idx[0..n) of buffered values added.
+  template <class Buf>
+  static void WriteStore(ByteWriter<Buf>& w, const Store& s, const int32_t* idx, size_t n) {
+    const uint64_t* c = s.counts.data();
+    int64_t first = 0, last = -1;  // nonzero range of the stored counts, as positions in c
+    while (first < int64_t(s.counts.size()) && c[first] == 0) first++;
+    if (first < int64_t(s.counts.size())) {
+      last = int64_t(s.counts.size()) - 1;
+      while (c[last] == 0) last--;
+    }
+    const bool stored = last >= first;
+    if (!stored && n == 0) {
+      w.I32(0);
+      w.Var(0);
+      return;
+    }
+    int64_t lo = stored ? s.offset + first : idx[0], hi = stored ? s.offset + last : idx[n - 1];
+    if (n > 0) {
+      lo = std::min<int64_t>(lo, idx[0]);
+      hi = std::max<int64_t>(hi, idx[n - 1]);
+    }
+    w.I32(static_cast<int32_t>(lo));
+    w.Var(static_cast<uint64_t>(hi - lo + 1));
+    const int64_t slo = s.offset + first, shi = s.offset + last;  // empty range when !stored
+    size_t k = 0;
+    for (int64_t i = lo; i <= hi;) {
+      uint64_t v = (stored && i >= slo && i <= shi) ? c[i - s.offset] : 0;
+      while (k < n && idx[k] == i) {
+        v++;
+        k++;
+      }
+      if (v != 0) {
+        w.Var(v);
+        i++;
+        continue;
+      }
+      // A run of empty buckets up to the next buffered index or stored count.
+      int64_t next = k < n ? idx[k] : hi + 1;
+      if (stored)
+        for (int64_t j = std::max(i + 1, slo); j <= std::min(shi, next - 1); j++)
+          if (c[j - s.offset] != 0) {
+            next = j;
+            break;
+          }
+      w.Zeros(static_cast<size_t>(next - i));
+      i = next;
+    }
+  }
 
   static double ReadAccuracy(ByteReader& r) {
     ReadHeader(r, SketchTag::kQSketch);
