@@ -4,7 +4,9 @@
 #     trigger-maintained rollup (the pg_ivm style, plpgsql row trigger upserting a summary);
 #  2. full build of an hour x channel rollup (count, sum): strata vs CREATE/REFRESH MATERIALIZED VIEW;
 #  3. refresh after a 50,000-row batch in the last day: strata incremental vs REFRESH MATERIALIZED VIEW;
-#  4. refresh throughput with count, sum, hll and qsketch measures (source rows per second, one core);
+#  4. refresh throughput with count, sum, hll and qsketch measures (source rows per second, one core),
+#     rows arriving in time order and in random order, vs a hand-written upsert-merge with
+#     postgresql-hll and tdigest (INSERT ... GROUP BY ... ON CONFLICT DO UPDATE with hll_union/tdigest_union);
 #  5. a dashboard query (views and watch time per channel, last 7 days, top 20) on the rollup's
 #     real-time view vs a plain table holding the same rows vs the raw table; p95 while pgbench inserts.
 # ROWS (default 5000000 over 30 days, ~1,000 channels), REPS (default 3). Not run by CI.
@@ -12,7 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-5000000}
 REPS=${REPS:-3}
+# TP_BATCH (default 1000000): rows per batch in the throughput measurement.
 bash scripts/install-deps.sh >/dev/null
+for p in postgresql-15-hll postgresql-15-tdigest; do
+  dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "install ok installed" || \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
+done
 make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
 DIR=$(mktemp -d /tmp/strata-rbench.XXXXXX)
@@ -22,12 +29,23 @@ trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "work_mem = 256MB" "max_parallel_workers_per_gather = 0" \
   "jit = off" "strata.enabled = off" "synchronous_commit = off" >/dev/null
 q -d postgres "CREATE DATABASE bench"
-q "CREATE EXTENSION strata"
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-timeit() {  # median ms of REPS runs of a SQL script
-  local t=() s
-  for _ in $(seq 1 "$REPS"); do [ -n "${2:-}" ] && q "$2" >/dev/null; s=$(ms); q "$1" >/dev/null; t+=($(( $(ms) - s ))); done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+q "CREATE EXTENSION strata; CREATE EXTENSION hll; CREATE EXTENSION tdigest"
+# Times are taken by psql (\timing) inside one session, so connection start-up is not counted.
+# session_times SCRIPT: the "Time:" values (ms) of the statements run with timing on, one per line.
+session_times() {
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$DB" -X -q -At -v ON_ERROR_STOP=1 -o /dev/null <<<"$1" |
+    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+timeit() {  # median ms of REPS runs of SQL $1 (one statement string), each after the untimed SQL $2
+  local script="" i
+  for i in $(seq 1 "$REPS"); do
+    [ -n "${2:-}" ] && script+="\\timing off"$'\n'"$2;"$'\n'
+    script+="\\timing on"$'\n'"BEGIN;"$'\n'"$1;"$'\n'"COMMIT;"$'\n'"\\timing off"$'\n'
+  done
+  # Each timed run is BEGIN; statements; COMMIT: sum the times of one run's statements.
+  local n; n=$(( $(grep -o ';' <<<"$1" | wc -l) + 3 ))
+  session_times "$script" | awk -v n="$n" '{s += $1} NR % n == 0 {print s; s = 0}' | sort -n |
+    awk '{a[NR]=$1} END {printf "%.0f\n", a[int((NR+1)/2)]}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PGPORT -U postgres -n"
@@ -85,13 +103,41 @@ T_RMV2=$(timeit "REFRESH MATERIALIZED VIEW mv" "$BATCH")
 printf "   strata incremental refresh   %6s ms\n   REFRESH MATERIALIZED VIEW    %6s ms  (strata %sx faster)\n   incremental / full build     %s%%  (target < 2%%)\n" \
   "$T_INC" "$T_RMV2" "$(ratio "$T_RMV2" "$T_INC")" "$(awk -v a="$T_INC" -v b="$T_ST" 'BEGIN{printf "%.2f", 100*a/b}')"
 
-echo "== 4. refresh throughput with count, sum, hll and qsketch (one core)"
-NOW_ROWS=$(q "SELECT count(*) FROM ev")
-T_TP=$(timeit "SELECT strata.create_rollup('r4', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
-  sum(watch_ms) AS watch, strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS wq FROM ev GROUP BY 1, 2\$\$,
-  batch_size => 1000000); SELECT strata.refresh_rollup('r4')" "SELECT strata.drop_rollup('r4', if_exists => true)")
-printf "   %s source rows in %s ms: %s rows/s (batches of 1,000,000 rows)\n" "$NOW_ROWS" "$T_TP" \
-  "$(awk -v n="$NOW_ROWS" -v t="$T_TP" 'BEGIN{printf "%.0f", n*1000/t}')"
+TPB=${TP_BATCH:-1000000}
+echo "== 4. refresh throughput with count, sum, hll and qsketch (one core): 4 batches of $TPB new rows"
+# A rollup over an empty table, then batches of new rows (30 days of events in all, ~1,000 channels, so a
+# group gets about 7 rows); each batch absorbed by one refresh, and by the hand-written upsert-merge into
+# its own table. Time order: each batch covers the next 6 days; random order: every batch all 30 days.
+throughput() {  # $1 = table, $2 = timestamp expression of row g of batch k; prints "strata_rows_s hand_rows_s"
+  local t=$1 ts=$2 k out sms=() hms=()
+  q "CREATE TABLE $t (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, viewer bigint, watch_ms int);
+     CREATE INDEX ON $t (id);
+     CREATE TABLE ${t}_hand (bucket timestamptz, channel int, views bigint, watch bigint, viewers hll, wq tdigest,
+                             PRIMARY KEY (bucket, channel))"
+  q "SELECT strata.create_rollup('${t}_r', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
+     sum(watch_ms) AS watch, strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS wq FROM $t GROUP BY 1, 2\$\$,
+     batch_size => $TPB)" >/dev/null
+  for k in 0 1 2 3; do
+    q "INSERT INTO $t (ts, channel, viewer, watch_ms) SELECT ${ts//@K@/$k}, (random() * 990)::int, (random() * 1e6)::bigint,
+       (exp(7 + random() * 3))::int FROM generate_series(1, $TPB) g"
+    out=$(session_times "\\timing on
+SELECT strata.refresh_rollup('${t}_r');
+INSERT INTO ${t}_hand AS h SELECT date_trunc('hour', ts), channel, count(*), sum(watch_ms), hll_add_agg(hll_hash_bigint(viewer)),
+  tdigest(watch_ms, 100) FROM $t WHERE id > $k * $TPB AND id <= ($k + 1) * $TPB GROUP BY 1, 2
+  ON CONFLICT (bucket, channel) DO UPDATE SET views = h.views + EXCLUDED.views, watch = h.watch + EXCLUDED.watch,
+  viewers = hll_union(h.viewers, EXCLUDED.viewers), wq = tdigest_union(h.wq, EXCLUDED.wq, true);")
+    sms+=("$(sed -n 1p <<<"$out")"); hms+=("$(sed -n 2p <<<"$out")")
+  done
+  printf '%s %s\n' "$(printf '%s\n' "${sms[@]}" | sort -n | awk -v n="$TPB" '{a[NR]=$1} END {printf "%.0f", n*1000/((a[2]+a[3])/2)}')" \
+    "$(printf '%s\n' "${hms[@]}" | sort -n | awk -v n="$TPB" '{a[NR]=$1} END {printf "%.0f", n*1000/((a[2]+a[3])/2)}')"
+}
+read -r S_ORD H_ORD < <(throughput st_ord "timestamptz '2026-01-01' + (@K@ * $TPB + g) * interval '30 days' / $((4 * TPB))")
+read -r S_RND H_RND < <(throughput st_rnd "timestamptz '2026-01-01' + random() * interval '30 days'")
+printf "   time order:   strata %9s rows/s   hand-written upsert-merge (postgresql-hll + tdigest) %9s rows/s  (%sx)\n" \
+  "$S_ORD" "$H_ORD" "$(ratio "$S_ORD" "$H_ORD")"
+printf "   random order: strata %9s rows/s   hand-written upsert-merge (postgresql-hll + tdigest) %9s rows/s  (%sx)\n" \
+  "$S_RND" "$H_RND" "$(ratio "$S_RND" "$H_RND")"
+printf "   (medians of the 4 batches; every batch of the random order touches every group of the month)\n"
 
 echo "== 5. dashboard: views and watch per channel, last 7 days, top 20 (p95 of 30, pgbench inserting meanwhile)"
 q "CREATE TABLE r_plain AS SELECT * FROM r"
@@ -100,10 +146,10 @@ q "$BATCH" >/dev/null   # an unrefreshed tail of 50,000 rows for the real-time v
 echo "INSERT INTO ev (ts, channel, viewer, watch_ms) VALUES (timestamptz '2026-01-30' + random() * interval '1 day', (random() * 990)::int, 1, 1);" >"$DIR/ins_ev.sql"
 $PGB -c 1 -T 600 -R 200 -f "$DIR/ins_ev.sql" bench >/dev/null 2>&1 &
 INGEST=$!
-dash() {  # p95 ms of 30 runs
-  local t=() s
-  for _ in $(seq 1 30); do s=$(date +%s%N); q "$1" >/dev/null; t+=($(( ($(date +%s%N) - s) / 1000 ))); done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]/1000}'
+dash() {  # p95 ms of 30 runs in one session (after one untimed run)
+  local script="$1;"$'\n'"\\timing on" i
+  for i in $(seq 1 30); do script+=$'\n'"$1;"; done
+  session_times "$script" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]}'
 }
 D="SELECT channel, sum(views) AS views, sum(watch) AS watch FROM %s WHERE bucket >= timestamptz '2026-01-31' - interval '7 days' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
 DR="SELECT channel, count(*) AS views, sum(watch_ms) AS watch FROM ev WHERE ts >= timestamptz '2026-01-31' - interval '7 days' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
