@@ -254,9 +254,11 @@ Datum MergeValues(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0) && PG_ARGISNULL(1)) PG_RETURN_NULL();
   if (PG_ARGISNULL(0)) PG_RETURN_DATUM(PG_GETARG_DATUM(1));
   if (PG_ARGISNULL(1)) PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+  // The second value merges straight from its bytes (validated as it is read): one sketch object per
+  // call, which matters in an ON CONFLICT upsert that merges every group of a batch.
   Sketch* a = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(0));
-  Sketch* b = FromValue<Sketch>(CurrentMemoryContext, PG_GETARG_DATUM(1));
-  a->Merge(*b);
+  const auto [p, n] = ValueBytes(PG_GETARG_DATUM(1));
+  a->MergeSerialized(p, n);
   return ToValue(a);
 }
 
