@@ -16,12 +16,10 @@ ROWS=${ROWS:-5000000}
 REPS=${REPS:-3}
 # TP_BATCH (default 1000000): rows per batch in the throughput measurement.
 bash scripts/install-deps.sh >/dev/null
-for p in postgresql-15-hll postgresql-15-tdigest; do
-  dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "install ok installed" || \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
-done
-make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
+source bench/lib.sh
+bench_packages postgresql-15-hll postgresql-15-tdigest
+make -s -j2 >/dev/null && make -s install >/dev/null
 DIR=$(mktemp -d /tmp/strata-rbench.XXXXXX)
 chmod 755 "$DIR"
 export PGPORT=${PGPORT:-55760} DB=bench
@@ -30,12 +28,7 @@ cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "work_mem = 256MB" "max_pa
   "jit = off" "strata.enabled = off" "synchronous_commit = off" >/dev/null
 q -d postgres "CREATE DATABASE bench"
 q "CREATE EXTENSION strata; CREATE EXTENSION hll; CREATE EXTENSION tdigest"
-# Times are taken by psql (\timing) inside one session, so connection start-up is not counted.
-# session_times SCRIPT: the "Time:" values (ms) of the statements run with timing on, one per line.
-session_times() {
-  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$DB" -X -q -At -v ON_ERROR_STOP=1 -o /dev/null <<<"$1" |
-    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
-}
+# Times are taken by psql (\timing) inside one session (bench/lib.sh), so connection start-up is not counted.
 timeit() {  # median ms of REPS runs of SQL $1 (one statement string), each after the untimed SQL $2
   local script="" i
   for i in $(seq 1 "$REPS"); do
@@ -44,8 +37,7 @@ timeit() {  # median ms of REPS runs of SQL $1 (one statement string), each afte
   done
   # Each timed run is BEGIN; statements; COMMIT: sum the times of one run's statements.
   local n; n=$(( $(grep -o ';' <<<"$1" | wc -l) + 3 ))
-  session_times "$script" | awk -v n="$n" '{s += $1} NR % n == 0 {print s; s = 0}' | sort -n |
-    awk '{a[NR]=$1} END {printf "%.0f\n", a[int((NR+1)/2)]}'
+  session_times "$script" | awk -v n="$n" '{s += $1} NR % n == 0 {print s; s = 0}' | median
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PGPORT -U postgres -n"

@@ -8,12 +8,10 @@ cd "$(dirname "$0")/.."
 ROWS=${ROWS:-10000000}
 REPS=${REPS:-3}
 bash scripts/install-deps.sh >/dev/null
-for p in postgresql-15-hll postgresql-15-tdigest; do
-  dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "install ok installed" || \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
-done
-make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
+source bench/lib.sh
+bench_packages postgresql-15-hll postgresql-15-tdigest
+make -s -j2 >/dev/null && make -s install >/dev/null
 DIR=$(mktemp -d /tmp/strata-sbench.XXXXXX)
 export PGPORT=${PGPORT:-55750} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
@@ -33,8 +31,7 @@ timeit() {
   local script="\\timing on" i
   [ "${WARM:-0}" = 1 ] && script="$1;"$'\n'"$script"
   for i in $(seq 1 "$REPS"); do script+=$'\n'"$1;"; done
-  "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$DB" -X -q -At -v ON_ERROR_STOP=1 -o /dev/null <<<"$script" |
-    sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]}'
+  session_times "$script" | median
 }
 FLOOR=$(timeit "SELECT count(video_id) FROM ev")
 row() { printf "   %-44s %7s ms  %5.2fx scan\n" "$1" "$2" "$(awk -v a="$2" -v b="$FLOOR" 'BEGIN{print a/b}')"; }
