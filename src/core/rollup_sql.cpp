@@ -40,6 +40,18 @@ std::string WhereClause(const Spec& s, const std::string& filter) {
   return w.empty() ? "" : " WHERE " + w;
 }
 
+// The start of an append: the source rows with order values in ($1, $2] aggregated, with their row
+// count, as CTE __strata_agg.
+std::string AggregateRange(const Spec& s) {
+  const std::string order = QuoteIdent(s.order_column);
+  return "WITH __strata_agg AS (" + StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true) + ")";
+}
+
+// The number of source rows an append read (first column of its result).
+std::string RowsRead() {
+  return std::string("(SELECT COALESCE(sum(") + kRowsColumn + "), 0) FROM __strata_agg)::bigint";
+}
+
 std::string QueueDependents(const std::vector<Dependent>& deps, const std::string& from, size_t first) {
   std::string out;
   for (size_t i = 0; i < deps.size(); i++)
@@ -191,8 +203,6 @@ std::vector<std::string> CreateTablesSql(const Spec& s) {
 }
 
 std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
-  const std::string order = QuoteIdent(s.order_column);
-  const std::string filter = order + " > $1::bigint AND " + order + " <= $2::bigint";
   std::vector<std::string> sets;
   for (const auto& m : s.measures)
     for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
@@ -203,7 +213,7 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   // rows arriving in time order that is most new groups. Both parts read the same snapshot's maximum.
   // (The maximum is a CTE, read once before either insert: re-reading it after the first insert would
   // walk every index entry that insert added.)
-  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_top AS (SELECT max(" + b +
+  std::string sql = AggregateRange(s) + ", __strata_top AS (SELECT max(" + b +
                     ") AS m FROM " + s.data_table + "), __strata_new AS (INSERT INTO " + s.data_table + " AS t (" + cols +
                     ") SELECT " + cols + " FROM __strata_agg a, __strata_top x WHERE a." + b + " IS NOT NULL AND (x.m IS NULL OR a." +
                     b + " > x.m) RETURNING t." + b + "), __strata_up AS (INSERT INTO " + s.data_table + " AS t (" + cols +
@@ -211,8 +221,7 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
                     " <= x.m ON CONFLICT (" +
                     Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ") + " RETURNING t." + b + ")";
   sql += QueueDependents(deps, "(SELECT " + b + " FROM __strata_new UNION ALL SELECT " + b + " FROM __strata_up) AS __strata_w", 0);
-  sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) +
-         "), 0) FROM __strata_agg)::bigint, (SELECT count(*) FROM __strata_new) + (SELECT count(*) FROM __strata_up)";
+  sql += " SELECT " + RowsRead() + ", (SELECT count(*) FROM __strata_new) + (SELECT count(*) FROM __strata_up)";
   return sql;
 }
 
@@ -222,14 +231,11 @@ std::string AddKeySql(const Spec& s) {
 }
 
 std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps) {
-  const std::string order = QuoteIdent(s.order_column);
-  const std::string filter = order + " > $1::bigint AND " + order + " <= $2::bigint";
   const std::string cols = Join(AllColumns(s), ", ");
-  std::string sql = "WITH __strata_agg AS (" + StateSelect(s, filter, "", true) + "), __strata_ins AS (INSERT INTO " +
-                    s.data_table + " (" + cols + ") SELECT " + cols + " FROM __strata_agg)";
+  std::string sql = AggregateRange(s) + ", __strata_ins AS (INSERT INTO " + s.data_table + " (" + cols + ") SELECT " +
+                    cols + " FROM __strata_agg)";
   sql += QueueDependents(deps, "__strata_agg", 0);
-  sql += " SELECT (SELECT COALESCE(sum(" + std::string(kRowsColumn) + "), 0) FROM __strata_agg)::bigint, "
-         "(SELECT count(*) FROM __strata_agg)";
+  sql += " SELECT " + RowsRead() + ", (SELECT count(*) FROM __strata_agg)";
   return sql;
 }
 

@@ -56,25 +56,26 @@ void Accumulate(StepResult* total, const StepResult& r) {
 // True when the data table was created by the current transaction and holds no rows: the first build
 // of a rollup created and refreshed in one transaction. Nobody else can see such a table, so dropping and
 // re-adding its unique key around the load blocks no one.
-bool NewAndEmpty(const rs::Spec& s) {
-  const Oid relid = static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::regclass::oid", {s.data_table}).at(0).at(0)));
+bool NewAndEmpty(const Rollup& r) {
   bool fresh = false;
   pg::Call([&] {
-    Relation rel = RelationIdGetRelation(relid);
+    Relation rel = RelationIdGetRelation(r.data_oid);
     if (rel == nullptr) return;
     fresh = rel->rd_createSubid != InvalidSubTransactionId;
     RelationClose(rel);
   });
-  return fresh && pg::OwnsTable(relid) && *pg::Query("SELECT NOT EXISTS (SELECT 1 FROM " + s.data_table + ")").at(0).at(0) == "t";
+  return fresh && pg::OwnsTable(r.data_oid) &&
+         *pg::Query("SELECT NOT EXISTS (SELECT 1 FROM " + r.spec.data_table + ")").at(0).at(0) == "t";
 }
 
 // Merges the source rows with order values in (lo, hi] into the data table; returns the append's
 // result row (rows read, groups written). An empty table created in this transaction is bulk-loaded.
-pg::Row Append(const rs::Spec& s, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi) {
+pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi) {
+  const rs::Spec& s = r.spec;
   const Args bounds{std::to_string(lo), std::to_string(hi)};
-  if (!NewAndEmpty(s)) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
-  const auto key = pg::Query("SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND contype = 'u'",
-                             {s.data_table});
+  if (!NewAndEmpty(r)) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
+  const auto key = pg::Query("SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = $1::oid AND contype = 'u'",
+                             {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
   auto out = pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
@@ -241,7 +242,7 @@ StepResult RefreshStep(Rollup& r) {
       if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res.note)) {
         res.waited_out = true;
       } else {
-        const auto out = Append(s, deps, watermark, hi);
+        const auto out = Append(r, deps, watermark, hi);
         res.rows += std::stoll(*out[0]);
         res.groups += std::stoll(*out[1]);
         watermark = hi;
@@ -277,7 +278,7 @@ StepResult RefreshStep(Rollup& r) {
   std::optional<int64_t> cursor = r.cursor;
   if (!s.source_is_rollup && cursor && r.floor) {
     const int64_t lo = std::max(*r.floor, *cursor - r.batch_size);
-    const auto out = Append(s, deps, lo, *cursor);
+    const auto out = Append(r, deps, lo, *cursor);
     res.rows += std::stoll(*out[0]);
     res.groups += std::stoll(*out[1]);
     cursor = lo <= *r.floor ? std::nullopt : std::optional<int64_t>(lo);

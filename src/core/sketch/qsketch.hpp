@@ -113,17 +113,7 @@ class BasicQSketch {
 
   // Applies the buffered values to the bucket stores.
   void Flush() {
-    int32_t pos[kPending], neg[kPending];
-    size_t np = 0, nn = 0;
-    for (size_t i = 0; i < pending_.size(); i++) {
-      const double x = pending_[i];
-      if (x > 0)
-        pos[np++] = Index(x);
-      else
-        neg[nn++] = Index(-x);
-    }
-    pos_.AddEach(pos, np);
-    neg_.AddEach(neg, nn);
+    AddPendingOf(*this);
     pending_.clear();
   }
 
@@ -145,7 +135,7 @@ class BasicQSketch {
       if (o.pos_.counts[i]) pos_.Add(o.pos_.offset + int32_t(i), o.pos_.counts[i]);
     for (size_t i = 0; i < o.neg_.counts.size(); i++)
       if (o.neg_.counts[i]) neg_.Add(o.neg_.offset + int32_t(i), o.neg_.counts[i]);
-    for (double x : o.pending_) AddToStore(x);  // o's buffered values
+    AddPendingOf(o);  // o's buffered values
   }
 
   // The q-quantile (0 <= q <= 1): a value within the relative accuracy of the data's q-quantile
@@ -206,12 +196,7 @@ class BasicQSketch {
   void Serialize(Buf* out) const {
     int32_t pos[kPending], neg[kPending];
     size_t np = 0, nn = 0;
-    for (double x : pending_) {
-      if (x > 0)
-        pos[np++] = Index(x);
-      else
-        neg[nn++] = Index(-x);
-    }
+    PendingIndexes(pos, &np, neg, &nn);
     std::sort(pos, pos + np);
     std::sort(neg, neg + nn);
     ByteWriter<Buf> w(out);
@@ -345,11 +330,23 @@ class BasicQSketch {
     zero_ += zero;
   }
 
-  void AddToStore(double x) {
-    if (x > 0)
-      pos_.Add(Index(x), 1);
-    else
-      neg_.Add(Index(-x), 1);
+  // The bucket indexes of the buffered values, positive and negative apart (at most kPending each).
+  void PendingIndexes(int32_t* pos, size_t* np, int32_t* neg, size_t* nn) const {
+    for (double x : pending_) {
+      if (x > 0)
+        pos[(*np)++] = Index(x);
+      else
+        neg[(*nn)++] = Index(-x);
+    }
+  }
+
+  // Adds o's buffered values (o may be this sketch) to this sketch's stores.
+  void AddPendingOf(const BasicQSketch& o) {
+    int32_t pos[kPending], neg[kPending];
+    size_t np = 0, nn = 0;
+    o.PendingIndexes(pos, &np, neg, &nn);
+    pos_.AddEach(pos, np);
+    neg_.AddEach(neg, nn);
   }
 
   int32_t Index(double x) const {
