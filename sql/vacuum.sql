@@ -33,6 +33,16 @@ SELECT strata.reset_vacuum_policy('vac.other');
 SELECT * FROM vac_plan;
 SELECT strata.reset_vacuum_policy('vac.other');
 
+-- Insert-vacuum handover: an empty partition made ahead of need is handed over (its autovacuum insert
+-- trigger raised so strata's hot freezes come first); one with its own insert reloption is left alone.
+CREATE TABLE vac.hand (ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+CREATE TABLE vac.hand_a PARTITION OF vac.hand FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE vac.hand_b PARTITION OF vac.hand FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')
+  WITH (autovacuum_vacuum_insert_scale_factor = 0.05);
+SELECT action, relation, reason, facts->>'autovacuum_insert_scale' AS av_scale
+  FROM strata.vacuum_plan() WHERE relation LIKE 'vac.hand%' ORDER BY relation, action;
+DROP TABLE vac.hand;
+
 -- Refusals.
 SELECT test_err($$SELECT strata.set_vacuum_policy(NULL)$$);
 SELECT test_err($$SELECT strata.set_vacuum_policy('vac_plan')$$);

@@ -19,6 +19,10 @@ SELECT count(*) AS rollups FROM strata.rollups;
 ALTER EXTENSION strata UPDATE TO '0.4.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT count(*) AS planned_for_up FROM strata.vacuum_plan() WHERE relation LIKE 'public.up%';
+-- 0.4.0 -> 0.5.0 (insert-vacuum handover: vacuum_activity lists it).
+ALTER EXTENSION strata UPDATE TO '0.5.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%insert_handover%' AS lists_handover;
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

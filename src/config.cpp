@@ -24,7 +24,8 @@ int vacuum_cold_after_s = 3600;
 double vacuum_urgent_age = 0.8;
 double vacuum_parent_analyze_fraction = 0.05;
 double vacuum_hot_analyze_fraction = 0.02;
-double vacuum_hot_freeze_fraction = 0.2;
+double vacuum_hot_freeze_fraction = 0.5;
+bool vacuum_insert_handover = true;
 int vacuum_analyze_min_interval_s = 60;
 int vacuum_max_actions = 1;
 int vacuum_max_pages = 0;
@@ -104,8 +105,14 @@ void Init() {
                            &vacuum_hot_analyze_fraction, 0.02, 0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomRealVariable("strata.vacuum_hot_freeze_fraction",
                            "Rows inserted since the last vacuum, relative to its size, that make strata freeze an "
-                           "insert-mostly hot partition; 0 disables.", nullptr, &vacuum_hot_freeze_fraction, 0.2,
+                           "insert-mostly hot partition; 0 disables.", nullptr, &vacuum_hot_freeze_fraction, 0.5,
                            0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("strata.vacuum_insert_handover",
+                           "Hands autovacuum's insert-triggered vacuums of hot partitions over to strata's hot freezes.",
+                           "Sets autovacuum_vacuum_insert_scale_factor to twice strata.vacuum_hot_freeze_fraction on "
+                           "insert-mostly partitions in use that have no insert reloption, so autovacuum's insert "
+                           "vacuum stays a fallback.",
+                           &vacuum_insert_handover, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.vacuum_analyze_min_interval", "Shortest time between two analyzes of one table.",
                           nullptr, &vacuum_analyze_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);

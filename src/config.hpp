@@ -22,6 +22,7 @@ extern double vacuum_urgent_age;       // strata.vacuum_urgent_age: fraction of 
 extern double vacuum_parent_analyze_fraction;  // strata.vacuum_parent_analyze_fraction
 extern double vacuum_hot_analyze_fraction;     // strata.vacuum_hot_analyze_fraction
 extern double vacuum_hot_freeze_fraction;      // strata.vacuum_hot_freeze_fraction (0 = off)
+extern bool vacuum_insert_handover;           // strata.vacuum_insert_handover
 extern int vacuum_analyze_min_interval_s;      // strata.vacuum_analyze_min_interval
 extern int vacuum_max_actions;         // strata.vacuum_max_actions: per pass, run one at a time
 extern int vacuum_max_pages;           // strata.vacuum_max_pages: page budget per pass (0 = none)

@@ -15,12 +15,13 @@ int ClassRank(ActionKind k) {
   switch (k) {
     case ActionKind::kUrgentVacuum: return 0;
     case ActionKind::kFreezeCold: return 1;
-    case ActionKind::kAnalyzeParent: return 2;
-    case ActionKind::kAnalyzeHot: return 3;
-    case ActionKind::kFreezeHot: return 4;
-    case ActionKind::kVacuumDead: return 5;
+    case ActionKind::kInsertHandover: return 2;
+    case ActionKind::kAnalyzeParent: return 3;
+    case ActionKind::kAnalyzeHot: return 4;
+    case ActionKind::kFreezeHot: return 5;
+    case ActionKind::kVacuumDead: return 6;
   }
-  return 6;
+  return 7;
 }
 
 std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
@@ -114,11 +115,27 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
                 Count(int64_t(needed)) + ", autovacuum's would be " + Count(int64_t(50 + 0.1 * f.live_tuples)) + ")");
     }
     const bool insert_mostly = double(f.dead_tuples) <= cfg.hot_freeze_max_dead * std::max(f.live_tuples, 1.0);
-    const double ins_needed = std::max<double>(double(cfg.hot_freeze_min_rows), cfg.hot_freeze_fraction * f.live_tuples);
-    if (hot && f.ov.freeze && insert_mostly && double(f.ins_since_vacuum) >= ins_needed) {
+    const bool hot_freezes = f.ov.freeze && cfg.hot_freeze_fraction > 0;
+    // Autovacuum's insert trigger for this leaf as it stands (infinite when disabled).
+    const double av_trigger = f.av_insert_threshold < 0 ? HUGE_VAL
+                                                        : double(f.av_insert_threshold) + f.av_insert_scale * f.live_tuples;
+    // Handed over: a hot leaf, or an empty one (made ahead of need). A leaf with data that strata has
+    // not seen written yet waits until it is (a cold one needs no handover).
+    const bool fresh = f.pages <= 0 && f.live_tuples <= 0;
+    if ((hot || fresh) && f.ov.enabled && hot_freezes && insert_mostly && cfg.insert_handover_scale > 0 && !f.insert_reloption &&
+        f.av_insert_threshold >= 0) {
+      add(ActionKind::kInsertHandover, f.live_tuples,
+          "autovacuum's insert vacuum comes at " + Count(f.av_insert_threshold) + " + " + Fmt("%g", f.av_insert_scale) +
+              " x rows inserted; setting " + HandoverSetting(cfg) + " (a fallback behind strata's hot freeze at " +
+              Fmt("%g", cfg.hot_freeze_fraction) + " x rows)");
+    }
+    const double ins_needed = std::max<double>(double(cfg.hot_freeze_min_rows),
+                                               std::min(cfg.hot_freeze_fraction * f.live_tuples, av_trigger));
+    if (hot && hot_freezes && insert_mostly && double(f.ins_since_vacuum) >= ins_needed) {
       add(ActionKind::kFreezeHot, double(f.ins_since_vacuum),
           Count(f.ins_since_vacuum) + " rows inserted since the last vacuum of this insert-mostly partition (threshold " +
-              Count(int64_t(ins_needed)) + ", before autovacuum's " + Count(int64_t(1000 + 0.2 * f.live_tuples)) +
+              Count(int64_t(ins_needed)) + ", autovacuum's " +
+              (f.av_insert_threshold < 0 ? std::string("disabled") : Count(int64_t(av_trigger))) +
               "): freezing the new pages in the same pass that sets them all-visible");
       continue;
     }
@@ -150,7 +167,8 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     }
     // ANALYZE reads a sample (300 x statistics target rows), not the whole table.
     const bool analyze = a.kind == ActionKind::kAnalyzeParent || a.kind == ActionKind::kAnalyzeHot;
-    const int64_t p = analyze ? std::min<int64_t>(facts[a.fact].pages, 30000) : facts[a.fact].pages;
+    const int64_t p = a.kind == ActionKind::kInsertHandover ? 0
+                      : analyze ? std::min<int64_t>(facts[a.fact].pages, 30000) : facts[a.fact].pages;
     const bool over_pages = cfg.max_pages > 0 && run > 0 && pages + p > cfg.max_pages;
     if (run >= cfg.max_actions || over_pages) {
       a.decision = Decision::kDeferredBudget;
@@ -212,8 +230,13 @@ const char* KindName(ActionKind k) {
     case ActionKind::kAnalyzeHot: return "analyze_hot";
     case ActionKind::kFreezeHot: return "vacuum_freeze_hot";
     case ActionKind::kVacuumDead: return "vacuum_dead";
+    case ActionKind::kInsertHandover: return "insert_handover";
   }
   return "?";
+}
+
+std::string HandoverSetting(const Config& cfg) {
+  return Fmt("autovacuum_vacuum_insert_scale_factor = %g", cfg.insert_handover_scale);
 }
 
 const char* DecisionName(Decision d) {

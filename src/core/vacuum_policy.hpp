@@ -43,6 +43,11 @@ struct TableFacts {
   double seconds_since_analyze = -1;  // -1 never analyzed
   int64_t changes_at_analyze = -1;    // parent: changes when strata last analyzed it; -1 none
   int64_t changes_at_freeze = -1;     // leaf: changes when strata last froze it; -1 none
+  // Leaf: autovacuum's insert trigger for this table (reloption, else the server setting): it vacuums
+  // once ins_since_vacuum > insert_threshold + insert_scale * reltuples; threshold -1 disables it.
+  int64_t av_insert_threshold = 1000;
+  double av_insert_scale = 0.2;
+  bool insert_reloption = false;      // either is set as a reloption on the table (by anyone)
   Override ov;
 };
 
@@ -62,11 +67,15 @@ struct Config {
   double hot_analyze_fraction = 0.02;     // modifications since the last ANALYZE of a hot leaf
   int64_t hot_analyze_min_rows = 500;
   double analyze_min_interval_s = 60;     // never analyze the same table more often than this
-  // Insert-only hot leaves: strata's VACUUM (FREEZE) runs before autovacuum's insert-triggered vacuum
-  // (1000 + 0.2 * reltuples inserted) would, so each page is read once and frozen in that same pass
-  // instead of being read again by a later aggressive vacuum.
-  double hot_freeze_fraction = 0.2;
+  // Insert-mostly hot leaves: strata's VACUUM (FREEZE) once inserts since the last vacuum reach
+  // max(min rows, fraction * rows), and never later than autovacuum's insert trigger, so each page is
+  // read once and frozen in that same pass instead of being read again by a later aggressive vacuum.
+  double hot_freeze_fraction = 0.5;
   int64_t hot_freeze_min_rows = 10000;
+  // Insert-vacuum handover: a hot or new insert-mostly leaf without insert reloptions gets
+  // autovacuum_vacuum_insert_scale_factor = this, so autovacuum's insert-triggered vacuum becomes a
+  // fallback behind strata's hot freezes instead of running several times as often. 0: no handover.
+  double insert_handover_scale = 1.0;
   double hot_freeze_max_dead = 0.01;      // only while dead tuples stay below this fraction (insert-mostly)
   double dead_fraction = 0.1;             // dead tuples relative to live ones that warrant a VACUUM
   int64_t dead_min = 10000;
@@ -76,7 +85,7 @@ struct Config {
   int minute_of_day = 0;       // now, local time
 };
 
-enum class ActionKind { kUrgentVacuum, kFreezeCold, kAnalyzeParent, kAnalyzeHot, kFreezeHot, kVacuumDead };
+enum class ActionKind { kUrgentVacuum, kFreezeCold, kAnalyzeParent, kAnalyzeHot, kFreezeHot, kVacuumDead, kInsertHandover };
 enum class Decision { kRun, kDeferredWindow, kDeferredBudget, kSkippedOverride };
 
 struct Action {
@@ -90,8 +99,9 @@ struct Action {
   std::string reason;    // why the action is needed, and why it is deferred if it is
 };
 
-// The ordered plan: urgent vacuums (oldest first), then cold freezes (oldest first), parent ANALYZEs,
-// hot-leaf ANALYZEs, hot-leaf freezes, dead-tuple VACUUMs. Actions that are not needed are absent.
+// The ordered plan: urgent vacuums (oldest first), then cold freezes (oldest first), insert-vacuum
+// handovers, parent ANALYZEs, hot-leaf ANALYZEs, hot-leaf freezes, dead-tuple VACUUMs. Actions that are
+// not needed are absent.
 std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg);
 
 // The age fraction of a leaf (see the file comment).
@@ -103,6 +113,8 @@ bool InWindow(const std::vector<Window>& windows, int minute);
 std::vector<Window> ParseWindows(const std::string& text);
 
 const char* KindName(ActionKind k);       // "vacuum_urgent", "vacuum_freeze", "analyze_parent", ...
+// The reloption text a handover sets, e.g. "autovacuum_vacuum_insert_scale_factor = 1".
+std::string HandoverSetting(const Config& cfg);
 const char* DecisionName(Decision d);     // "run", "deferred: window", "deferred: budget", "skipped: override"
 
 }  // namespace strata::core::vacuum

@@ -57,6 +57,12 @@ int64_t IntSetting(const char* name) {
   return std::stoll(v);
 }
 
+double RealSetting(const char* name) {
+  const char* v = nullptr;
+  pg::Call([&] { v = GetConfigOption(name, false, false); });
+  return std::stod(v);
+}
+
 // Sets (or, with nullptr, resets) a setting of this worker session. SetConfigOption ERRORs only on a
 // bad name or value, which pg::Call turns into an exception.
 void SetSessionGuc(const char* name, const std::optional<std::string>& value) {
@@ -72,6 +78,21 @@ void ApplyCostSettings() {
   else SetSessionGuc("vacuum_cost_limit", std::nullopt);
 }
 
+// The insert-vacuum handover: ALTER TABLE ... SET (setting) as run_as, under strata.lock_timeout, in a
+// transaction of its own (SHARE UPDATE EXCLUSIVE, as a VACUUM: inserts go on). The name is read by OID
+// now, so a rename since the facts were read does not matter. Throws PgError; the caller aborts.
+void SetInsertReloption(Oid relid, const std::string& setting, Oid run_as) {
+  pg::BeginWorkerTxn();
+  const auto name = pg::Query("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) "
+                              "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE c.oid = $1::oid",
+                              {std::to_string(relid)});
+  if (name.size() == 1 && name[0][0]) {
+    pg::AsRole(run_as, [&] { pg::WithLockTimeout([&] { pg::Exec("ALTER TABLE " + *name[0][0] + " SET (" + setting + ")"); }); });
+  }
+  pg::CommitWorkerTxn();
+}
+
 }  // namespace
 
 bool CatalogExists() {
@@ -84,11 +105,15 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
   cv::Config& c = s.cfg;
   c.freeze_max_age = IntSetting("autovacuum_freeze_max_age");
   c.multixact_freeze_max_age = IntSetting("autovacuum_multixact_freeze_max_age");
+  const int64_t av_insert_threshold = IntSetting("autovacuum_vacuum_insert_threshold");
+  const double av_insert_scale = RealSetting("autovacuum_vacuum_insert_scale_factor");
   c.urgent_fraction = config::vacuum_urgent_age;
   c.cold_after_s = config::vacuum_cold_after_s;
   c.parent_analyze_fraction = config::vacuum_parent_analyze_fraction;
   c.hot_analyze_fraction = config::vacuum_hot_analyze_fraction;
-  c.hot_freeze_fraction = config::vacuum_hot_freeze_fraction > 0 ? config::vacuum_hot_freeze_fraction : 1e300;
+  c.hot_freeze_fraction = config::vacuum_hot_freeze_fraction;
+  c.insert_handover_scale =
+      config::vacuum_insert_handover ? std::min(100.0, 2 * config::vacuum_hot_freeze_fraction) : 0.0;
   c.analyze_min_interval_s = config::vacuum_analyze_min_interval_s;
   c.max_actions = config::vacuum_max_actions;
   c.max_pages = config::vacuum_max_pages;
@@ -129,17 +154,24 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           "   COALESCE(pg_catalog.pg_stat_get_last_autoanalyze_time(r.relid), '-infinity'),"
           "   COALESCE(st.analyzed_at, '-infinity')), '-infinity')),"
           " st.analyzed_changes, st.frozen_changes,"
-          " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction"
+          " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction,"
+          " ro.thr, ro.scale"
           " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
           " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
           " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
           " LEFT JOIN LATERAL (SELECT p.* FROM pg_catalog.pg_partition_ancestors(r.relid) WITH ORDINALITY a(relid, ord)"
           "   JOIN strata.vacuum_policy p ON p.relid::pg_catalog.oid = a.relid ORDER BY a.ord LIMIT 1) v ON true"
+          " LEFT JOIN LATERAL (SELECT"
+          "   CASE WHEN bool_or(pg_catalog.split_part(o, '=', 1) = 'autovacuum_enabled'"
+          "     AND NOT pg_catalog.split_part(o, '=', 2)::bool) THEN '-1' ELSE"
+          "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_threshold') END AS thr,"
+          "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_scale_factor') AS scale"
+          "   FROM pg_catalog.unnest(c.reloptions) o) ro ON true"
           " WHERE $2::oid IS NULL OR r.relid = $2::oid"
           " ORDER BY r.is_parent DESC, c.oid",
       {sess, only_arg});
   for (const auto& r : rows) {
-    if (r.size() != 21) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
+    if (r.size() != 23) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
     cv::TableFacts f;
     f.relid = static_cast<uint32_t>(std::stoul(*r[0]));
     f.is_parent = *r[1] == "t";
@@ -164,15 +196,19 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     if (r[17]) f.ov.enabled = *r[17] == "t";
     if (r[18]) f.ov.freeze = *r[18] == "t";
     if (r[20]) f.ov.analyze_fraction = std::stod(*r[20]);
+    f.insert_reloption = r[21].has_value() || r[22].has_value();
+    f.av_insert_threshold = r[21] ? std::stoll(*r[21]) : av_insert_threshold;
+    f.av_insert_scale = r[22] ? std::stod(*r[22]) : av_insert_scale;
     s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
-    char buf[512];
+    char buf[768];
     snprintf(buf, sizeof buf,
              "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
              "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
-             "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f}",
+             "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
+             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g}",
              (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
              (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
-             f.seconds_since_write, f.seconds_since_analyze);
+             f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale);
     s.facts_json.push_back(buf);
     s.facts.push_back(std::move(f));
   }
@@ -206,6 +242,7 @@ bool WorkerPass() {
     const Oid relid = a.relid;
     const Oid run_as = OidIsValid(role) ? role : snap.owners[a.fact];
     const std::string kind = cv::KindName(a.kind);
+    const bool handover = a.kind == cv::ActionKind::kInsertHandover;
     const TimestampTz started = GetCurrentTimestamp();
     // The lock probe, the role check and the 'running' row share one short transaction.
     pg::BeginWorkerTxn();
@@ -214,6 +251,11 @@ bool WorkerPass() {
     if (!exists) skip = "the table no longer exists";
     else if (!pg::CanLockForVacuum(relid))
       skip = "lock not available (another session holds a conflicting lock); retrying next pass";
+    else if (OidIsValid(role) && handover &&
+             pg::Query("SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE') FROM pg_catalog.pg_class c "
+                       "WHERE c.oid = $2::oid",
+                       {std::to_string(role), std::to_string(relid)})[0][0] != std::optional<std::string>("t"))
+      skip = "strata.role does not own this table, so it may not change its storage parameters";
     else if (OidIsValid(role) &&
              pg::Query("SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE') OR pg_catalog.pg_has_role($1::oid, "
                        "d.datdba, 'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
@@ -246,10 +288,15 @@ bool WorkerPass() {
     pg::VacuumRun buf;
     const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
     try {
-      if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-      buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
-      if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+      if (handover) {
+        SetInsertReloption(relid, cv::HandoverSetting(snap.cfg), run_as);
+      } else {
+        if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
+        buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
+        if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+      }
     } catch (const pg::PgError& e) {
+      if (IsTransactionState()) pg::AbortWorkerTxn();
       if (set_target) SetSessionGuc("default_statistics_target", nullptr);
       error = e.what();
       status = e.sqlstate() == ERRCODE_LOCK_NOT_AVAILABLE ? "skipped" : "failed";

@@ -54,6 +54,16 @@ sleep 4
 check "... and is not frozen again while nothing changed" test "$(jobs_for "$OLD" ok vacuum_freeze)" = "$n1"
 check "the worker logs each action with its reason" grep -q "strata vacuum: vacuum_freeze of $OLD" "$DIR/server.log"
 
+# 2b. Insert-vacuum handover: a partition made ahead of need (empty) gets autovacuum's insert trigger
+# raised to a fallback behind strata's hot freezes, recorded like every action.
+NEXT=$(q "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = 'ev'::regclass AND pg_relation_size(c.oid) = 0 ORDER BY c.relname DESC LIMIT 1")
+check "an empty premade partition ($NEXT) is handed over: autovacuum_vacuum_insert_scale_factor=1" wait_for 30 \
+  "SELECT 'autovacuum_vacuum_insert_scale_factor=1' = ANY(reloptions) FROM pg_class WHERE oid = '$NEXT'::regclass" t
+check "... recorded in vacuum_activity as insert_handover with its reason" \
+  test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = '$NEXT' AND action = 'insert_handover' AND status = 'ok' AND reason LIKE 'autovacuum''s insert vacuum comes at%'")" = 1
+sleep 3
+check "... and not repeated" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = '$NEXT' AND action = 'insert_handover'")" = 1
+
 # 3. A maintenance window that is not now keeps non-urgent work out; urgent work still runs.
 win_start=$(q "SELECT to_char(now() + interval '2 hours', 'HH24:MI')")
 win_end=$(q "SELECT to_char(now() + interval '3 hours', 'HH24:MI')")

@@ -23,6 +23,7 @@ TableFacts Leaf(uint32_t id, int64_t xid_age, double since_write = 0) {
   f.changes = 100000;
   f.seconds_since_write = since_write;
   f.seconds_since_analyze = 1e6;
+  f.insert_reloption = true;  // handed over already (HandoverOfInsertVacuums covers the handover)
   return f;
 }
 
@@ -138,6 +139,75 @@ TEST(VacuumPolicy, HotAnalyzeBeforeAutovacuum) {
   EXPECT_TRUE(PlanVacuum({hot}, c).empty());
 }
 
+TEST(VacuumPolicy, HandoverOfInsertVacuums) {
+  Config c = Cfg();
+  TableFacts hot = Leaf(1, 1000, 5);
+  hot.insert_reloption = false;
+  hot.ins_since_vacuum = 21000;  // autovacuum's trigger: 1000 + 0.2 x 100,000
+  auto plan = PlanVacuum({hot}, c);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kInsertHandover);
+  EXPECT_NE(plan[0].reason.find("autovacuum_vacuum_insert_scale_factor = 1"), std::string::npos) << plan[0].reason;
+  // Until the handover is done, the hot freeze comes no later than autovacuum's insert trigger.
+  EXPECT_EQ(plan[1].kind, ActionKind::kFreezeHot);
+  EXPECT_EQ(HandoverSetting(c), "autovacuum_vacuum_insert_scale_factor = 1");
+  // Handed over (autovacuum now at 1000 + 1.0 x rows): strata's own threshold, 0.5 x rows, applies.
+  hot.insert_reloption = true;
+  hot.av_insert_scale = 1.0;
+  EXPECT_TRUE(PlanVacuum({hot}, c).empty());
+  hot.ins_since_vacuum = 50000;
+  plan = PlanVacuum({hot}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kFreezeHot);
+  // A reloption someone else set is respected, and strata still comes before it.
+  hot.av_insert_scale = 0.1;
+  hot.ins_since_vacuum = 11000;
+  plan = PlanVacuum({hot}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kFreezeHot);
+  // An empty partition (made ahead of need) is handed over before its first row, quiet or not.
+  TableFacts fresh = Leaf(2, 10, 90000);
+  fresh.insert_reloption = false;
+  fresh.pages = 0;
+  fresh.live_tuples = 0;
+  plan = PlanVacuum({fresh}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kInsertHandover);
+  EXPECT_EQ(plan[0].decision, Decision::kRun);
+  // No handover: cold, not insert-mostly, proactive freezing off, disabled, insert vacuums off, or
+  // handover or hot freezes turned off.
+  TableFacts unseen = Leaf(4, 10, -1);  // has data, no write seen yet: waits until one is
+  unseen.insert_reloption = false;
+  EXPECT_TRUE(PlanVacuum({unseen}, c).empty());
+  auto none = [&](TableFacts f, Config cc) {
+    for (const Action& a : PlanVacuum({f}, cc)) EXPECT_NE(a.kind, ActionKind::kInsertHandover);
+  };
+  TableFacts base = Leaf(3, 10, 5);
+  base.insert_reloption = false;
+  TableFacts x = base;
+  x.seconds_since_write = 90000;
+  x.changes_at_freeze = x.changes;
+  none(x, c);
+  x = base;
+  x.dead_tuples = 5000;
+  none(x, c);
+  x = base;
+  x.ov.freeze = false;
+  none(x, c);
+  x = base;
+  x.ov.enabled = false;
+  none(x, c);
+  x = base;
+  x.av_insert_threshold = -1;
+  none(x, c);
+  Config off = c;
+  off.insert_handover_scale = 0;
+  none(base, off);
+  off = c;
+  off.hot_freeze_fraction = 0;
+  none(base, off);
+}
+
 TEST(VacuumPolicy, DeadTuples) {
   Config c = Cfg();
   TableFacts t = Leaf(1, 1000, 5);
@@ -222,8 +292,10 @@ TEST(VacuumPolicy, ParseWindows) {
 // vacuum exceed 1000 + 0.2 * reltuples (non-aggressive: scans pages not all-visible, freezes tuples
 // older than vacuum_freeze_min_age), an anti-wraparound aggressive vacuum when the age exceeds
 // autovacuum_freeze_max_age; tables in catalog order (no priority), within a page throughput per hour
-// (its cost limit). The scheduler run adds strata's policy each hour before autovacuum, within the same
-// page throughput; its freezes are VACUUM (FREEZE): aggressive with a freeze limit of "now".
+// (its cost limit); its insert trigger uses the partition's insert scale factor (0.2, or what a handover
+// set). The scheduler run adds strata's policy each hour before autovacuum, within the same page
+// throughput; its freezes are VACUUM (FREEZE): aggressive with a freeze limit of "now"; a handover
+// changes the partition's insert scale factor and reads nothing.
 namespace sim {
 
 struct Chunk {
@@ -242,6 +314,8 @@ struct Part {
   int64_t last_write_hour = -1;
   int64_t created_hour = 0;
   int64_t changes_at_freeze = -1;
+  double insert_scale = 0.2;  // autovacuum_vacuum_insert_scale_factor (a handover raises it)
+  bool insert_reloption = false;
 };
 
 struct Result {
@@ -251,6 +325,7 @@ struct Result {
   int64_t antiwrap = 0;          // autovacuum's forced anti-wraparound vacuums
   int64_t pages_scanned = 0;
   int64_t peak_pages_per_hour = 0;
+  int64_t by_kind[9] = {};       // strata's actions by ActionKind; [7] autovacuum insert-triggered, [8] anti-wraparound
 };
 
 struct Params {
@@ -346,8 +421,10 @@ class Model {
       const int64_t before = res_.pages_scanned;
       if (age > p_.freeze_max_age) {
         res_.antiwrap++;
+        res_.by_kind[8]++;
         Vacuum(t, true, xid_ - p_.freeze_min_age);
-      } else if (t.ins_since_vacuum > 1000 + t.rows / 5) {
+      } else if (double(t.ins_since_vacuum) > 1000 + t.insert_scale * double(t.rows)) {
+        res_.by_kind[7]++;
         Vacuum(t, age > p_.freeze_table_age, xid_ - p_.freeze_min_age);
       }
       av_budget_ -= res_.pages_scanned - before;
@@ -376,6 +453,8 @@ class Model {
       f.seconds_since_write = t.last_write_hour < 0 ? double(hour_ - t.created_hour) * 3600
                                                     : double(hour_ - t.last_write_hour) * 3600;
       f.seconds_since_analyze = 1e9;  // analyze is not modelled here
+      f.av_insert_scale = t.insert_scale;
+      f.insert_reloption = t.insert_reloption;
       facts.push_back(f);
     }
     sched_budget_ += p_.strata_pages_per_hour;
@@ -384,7 +463,14 @@ class Model {
       if (a.decision != Decision::kRun) continue;
       if (a.kind == ActionKind::kAnalyzeHot || a.kind == ActionKind::kAnalyzeParent) continue;  // not modelled
       Part& t = parts_[a.relid];
+      if (a.kind == ActionKind::kInsertHandover) {
+        res_.by_kind[int(a.kind)]++;
+        t.insert_scale = c.insert_handover_scale;
+        t.insert_reloption = true;
+        continue;
+      }
       const int64_t before = res_.pages_scanned;
+      res_.by_kind[int(a.kind)]++;
       Vacuum(t, true, xid_);
       t.changes_at_freeze = t.changes;
       sched_budget_ -= res_.pages_scanned - before;
@@ -417,7 +503,15 @@ TEST(VacuumSimulation, MonthsOfPartitionsUnderInsertLoad) {
                 what, (long long) r.max_age, (long long) r.antiwrap, (long long) r.vacuums,
                 (long long) r.vacuums_with_pages, (long long) r.pages_scanned, (long long) r.peak_pages_per_hour);
   };
+  auto kinds = [](const sim::Result& r) {
+    std::printf("    by kind: urgent %lld  freeze_cold %lld  freeze_hot %lld  handovers %lld  autovacuum insert %lld  "
+                "anti-wraparound %lld\n",
+                (long long) r.by_kind[0], (long long) r.by_kind[1], (long long) r.by_kind[4], (long long) r.by_kind[6],
+                (long long) r.by_kind[7], (long long) r.by_kind[8]);
+  };
   show("autovacuum only", base);
+  kinds(base);
+  kinds(sched);
   show("with strata", sched);
   // Without the scheduler the backfilled history hits the threshold together and the storm outlasts it.
   EXPECT_GT(base.max_age, p.freeze_max_age);
@@ -425,10 +519,13 @@ TEST(VacuumSimulation, MonthsOfPartitionsUnderInsertLoad) {
   // With it: the maximum age stays below autovacuum's threshold; no forced anti-wraparound vacuum.
   EXPECT_LT(sched.max_age, p.freeze_max_age);
   EXPECT_EQ(sched.antiwrap, 0);
-  // Fewer pages read in all: hot freezes replace autovacuum's insert-triggered vacuums and freeze what
-  // they read, so no page is read a second time by an aggressive vacuum. The count of vacuums is not
-  // lower: strata revisits a frozen partition at urgent_fraction of the freeze max age (reading only
-  // its visibility map) where autovacuum would come at 1.0 with a forced, uncancellable vacuum.
+  // Fewer and smaller vacuums: hot partitions are handed over (autovacuum's insert trigger raised to
+  // 1.0 x rows, a fallback) and frozen by strata at 0.5 x rows, each freeze reading only new pages and
+  // freezing them in that read, so no aggressive vacuum reads them again. The revisits of frozen
+  // partitions read only the visibility map.
+  EXPECT_LT(sched.vacuums, base.vacuums);
+  EXPECT_LT(sched.vacuums_with_pages, base.vacuums_with_pages);
   EXPECT_LT(sched.pages_scanned, base.pages_scanned);
-  EXPECT_LE(sched.vacuums_with_pages, base.vacuums_with_pages * 11 / 10);
+  EXPECT_LT(sched.pages_scanned * base.vacuums, base.pages_scanned * sched.vacuums);  // pages per vacuum
+  EXPECT_GT(sched.by_kind[int(ActionKind::kInsertHandover)], 0);
 }
