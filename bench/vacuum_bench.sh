@@ -91,8 +91,7 @@ avstats() {
 read -r av_a wrap_a buf_a wal_a <<<"$(avstats "$ROOT/a")"
 read -r av_b wrap_b buf_b wal_b <<<"$(avstats "$ROOT/b")"
 read -r st_n st_buf st_wal <<<"$(qa "SELECT count(*), COALESCE(sum((buffers->>'hit')::bigint + (buffers->>'read')::bigint), 0),
-   COALESCE(sum((buffers->>'wal_bytes')::bigint), 0) FROM strata.vacuum_activity WHERE status = 'ok' AND action <> 'analyze_parent'
-   AND action <> 'analyze_hot'" | tr '|' ' ')"
+   COALESCE(sum((buffers->>'wal_bytes')::bigint), 0) FROM strata.vacuum_activity WHERE status = 'ok' AND action LIKE 'vacuum%'" | tr '|' ' ')"
 st_kinds=$(qa "SELECT string_agg(action || ' ' || n, ', ') FROM (SELECT action, count(*) n FROM strata.vacuum_activity
    WHERE status = 'ok' GROUP BY 1 ORDER BY 1) s")
 tps_a=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$ROOT/pgbench_a.txt" | head -1)

@@ -109,9 +109,9 @@ void Init() {
                            0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("strata.vacuum_insert_handover",
                            "Hands autovacuum's insert-triggered vacuums of hot partitions over to strata's hot freezes.",
-                           "Sets autovacuum_vacuum_insert_scale_factor to twice strata.vacuum_hot_freeze_fraction on "
-                           "insert-mostly partitions in use that have no insert reloption, so autovacuum's insert "
-                           "vacuum stays a fallback.",
+                           "Sets autovacuum_vacuum_insert_threshold = 20000 and autovacuum_vacuum_insert_scale_factor "
+                           "= twice strata.vacuum_hot_freeze_fraction on insert-mostly partitions in use or empty that "
+                           "have no insert reloption, so autovacuum's insert vacuum stays a fallback.",
                            &vacuum_insert_handover, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.vacuum_analyze_min_interval", "Shortest time between two analyzes of one table.",
                           nullptr, &vacuum_analyze_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,

@@ -236,7 +236,8 @@ const char* KindName(ActionKind k) {
 }
 
 std::string HandoverSetting(const Config& cfg) {
-  return Fmt("autovacuum_vacuum_insert_scale_factor = %g", cfg.insert_handover_scale);
+  return "autovacuum_vacuum_insert_threshold = " + Count(2 * cfg.hot_freeze_min_rows) +
+         Fmt(", autovacuum_vacuum_insert_scale_factor = %g", cfg.insert_handover_scale);
 }
 
 const char* DecisionName(Decision d) {

@@ -72,9 +72,11 @@ struct Config {
   // read once and frozen in that same pass instead of being read again by a later aggressive vacuum.
   double hot_freeze_fraction = 0.5;
   int64_t hot_freeze_min_rows = 10000;
-  // Insert-vacuum handover: a hot or new insert-mostly leaf without insert reloptions gets
-  // autovacuum_vacuum_insert_scale_factor = this, so autovacuum's insert-triggered vacuum becomes a
-  // fallback behind strata's hot freezes instead of running several times as often. 0: no handover.
+  // Insert-vacuum handover: a hot or empty insert-mostly leaf without insert reloptions gets
+  // autovacuum_vacuum_insert_scale_factor = this and autovacuum_vacuum_insert_threshold = twice
+  // hot_freeze_min_rows, so autovacuum's insert-triggered vacuum becomes a fallback behind strata's hot
+  // freezes instead of running several times as often (and once more on every freshly filled
+  // partition, whose reltuples is still 0). 0: no handover.
   double insert_handover_scale = 1.0;
   double hot_freeze_max_dead = 0.01;      // only while dead tuples stay below this fraction (insert-mostly)
   double dead_fraction = 0.1;             // dead tuples relative to live ones that warrant a VACUUM
@@ -113,7 +115,8 @@ bool InWindow(const std::vector<Window>& windows, int minute);
 std::vector<Window> ParseWindows(const std::string& text);
 
 const char* KindName(ActionKind k);       // "vacuum_urgent", "vacuum_freeze", "analyze_parent", ...
-// The reloption text a handover sets, e.g. "autovacuum_vacuum_insert_scale_factor = 1".
+// The reloptions a handover sets: "autovacuum_vacuum_insert_threshold = 20000,
+// autovacuum_vacuum_insert_scale_factor = 1" by default.
 std::string HandoverSetting(const Config& cfg);
 const char* DecisionName(Decision d);     // "run", "deferred: window", "deferred: budget", "skipped: override"
 

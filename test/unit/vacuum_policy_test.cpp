@@ -147,12 +147,14 @@ TEST(VacuumPolicy, HandoverOfInsertVacuums) {
   auto plan = PlanVacuum({hot}, c);
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_EQ(plan[0].kind, ActionKind::kInsertHandover);
-  EXPECT_NE(plan[0].reason.find("autovacuum_vacuum_insert_scale_factor = 1"), std::string::npos) << plan[0].reason;
+  EXPECT_NE(plan[0].reason.find("autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 1"),
+            std::string::npos) << plan[0].reason;
   // Until the handover is done, the hot freeze comes no later than autovacuum's insert trigger.
   EXPECT_EQ(plan[1].kind, ActionKind::kFreezeHot);
-  EXPECT_EQ(HandoverSetting(c), "autovacuum_vacuum_insert_scale_factor = 1");
-  // Handed over (autovacuum now at 1000 + 1.0 x rows): strata's own threshold, 0.5 x rows, applies.
+  EXPECT_EQ(HandoverSetting(c), "autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 1");
+  // Handed over (autovacuum now at 20000 + 1.0 x rows): strata's own threshold, 0.5 x rows, applies.
   hot.insert_reloption = true;
+  hot.av_insert_threshold = 20000;
   hot.av_insert_scale = 1.0;
   EXPECT_TRUE(PlanVacuum({hot}, c).empty());
   hot.ins_since_vacuum = 50000;
@@ -160,6 +162,7 @@ TEST(VacuumPolicy, HandoverOfInsertVacuums) {
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_EQ(plan[0].kind, ActionKind::kFreezeHot);
   // A reloption someone else set is respected, and strata still comes before it.
+  hot.av_insert_threshold = 1000;
   hot.av_insert_scale = 0.1;
   hot.ins_since_vacuum = 11000;
   plan = PlanVacuum({hot}, c);
@@ -314,7 +317,8 @@ struct Part {
   int64_t last_write_hour = -1;
   int64_t created_hour = 0;
   int64_t changes_at_freeze = -1;
-  double insert_scale = 0.2;  // autovacuum_vacuum_insert_scale_factor (a handover raises it)
+  double insert_scale = 0.2;  // autovacuum_vacuum_insert_scale_factor and _threshold (a handover raises them)
+  int64_t insert_threshold = 1000;
   bool insert_reloption = false;
 };
 
@@ -423,7 +427,7 @@ class Model {
         res_.antiwrap++;
         res_.by_kind[8]++;
         Vacuum(t, true, xid_ - p_.freeze_min_age);
-      } else if (double(t.ins_since_vacuum) > 1000 + t.insert_scale * double(t.rows)) {
+      } else if (double(t.ins_since_vacuum) > double(t.insert_threshold) + t.insert_scale * double(t.rows)) {
         res_.by_kind[7]++;
         Vacuum(t, age > p_.freeze_table_age, xid_ - p_.freeze_min_age);
       }
@@ -454,6 +458,7 @@ class Model {
                                                     : double(hour_ - t.last_write_hour) * 3600;
       f.seconds_since_analyze = 1e9;  // analyze is not modelled here
       f.av_insert_scale = t.insert_scale;
+      f.av_insert_threshold = t.insert_threshold;
       f.insert_reloption = t.insert_reloption;
       facts.push_back(f);
     }
@@ -466,6 +471,7 @@ class Model {
       if (a.kind == ActionKind::kInsertHandover) {
         res_.by_kind[int(a.kind)]++;
         t.insert_scale = c.insert_handover_scale;
+        t.insert_threshold = 2 * c.hot_freeze_min_rows;
         t.insert_reloption = true;
         continue;
       }
