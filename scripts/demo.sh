@@ -97,7 +97,7 @@ show "the vacuum scheduler: what it did (strata.vacuum_activity; autovacuum neve
           max(duration)::interval(0) AS longest, max(reason) FILTER (WHERE action = 'analyze_parent') AS why_parent
      FROM strata.vacuum_activity WHERE status = 'ok' GROUP BY 1 ORDER BY 1"
 # The scheduler may first have analyzed the parent while the load was still uncommitted (it saw no rows);
-# it analyzes again once the partitions' changes pass the threshold and the minimum interval has passed.
+# a parent without statistics is analyzed again as soon as its partitions changed.
 for _ in $(seq 1 40); do
   [ "$(q -d videos "SELECT count(*) FROM pg_stats WHERE tablename = 'video_events'")" != 0 ] && break
   sleep 1

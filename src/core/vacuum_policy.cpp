@@ -62,6 +62,16 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     if (f.is_parent) {
       // A parent's statistics come only from an ANALYZE of the parent itself; autovacuum never does it.
       if (f.pages <= 0 && f.live_tuples <= 0 && f.changes <= 0) continue;
+      // Analyzed, yet without statistics: its last ANALYZE saw no committed rows (a load was still in
+      // flight). Once its partitions changed since, it is analyzed again at once: neither the minimum
+      // interval nor the change threshold applies, and nothing is repeated while nothing changes.
+      if (!f.has_stats && f.seconds_since_analyze >= 0 && f.changes_at_analyze >= 0 &&
+          f.changes != f.changes_at_analyze) {
+        add(ActionKind::kAnalyzeParent, 1e17,
+            "partitioned table has no statistics (its last analyze saw no committed rows) and its partitions "
+            "changed since: plans on it run without statistics");
+        continue;
+      }
       if (AnalyzedRecently(f, cfg)) continue;
       const double fraction = f.ov.analyze_fraction.value_or(cfg.parent_analyze_fraction);
       if (f.seconds_since_analyze < 0) {

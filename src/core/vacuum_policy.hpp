@@ -42,6 +42,7 @@ struct TableFacts {
   double seconds_since_write = -1;    // since `changes` last moved; -1 unknown (first seen just now)
   double seconds_since_analyze = -1;  // -1 never analyzed
   int64_t changes_at_analyze = -1;    // parent: changes when strata last analyzed it; -1 none
+  bool has_stats = true;              // parent: it has inherited statistics (pg_stats)
   int64_t changes_at_freeze = -1;     // leaf: changes when strata last froze it; -1 none
   // Leaf: autovacuum's insert trigger for this table (reloption, else the server setting): it vacuums
   // once ins_since_vacuum > insert_threshold + insert_scale * reltuples; threshold -1 disables it.

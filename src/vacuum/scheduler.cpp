@@ -155,7 +155,9 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           "   COALESCE(st.analyzed_at, '-infinity')), '-infinity')),"
           " st.analyzed_changes, st.frozen_changes,"
           " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction,"
-          " ro.thr, ro.scale"
+          " ro.thr, ro.scale,"
+          " NOT r.is_parent OR EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps WHERE ps.schemaname = n.nspname"
+          "   AND ps.tablename = c.relname AND ps.inherited)"
           " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
           " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
           " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
@@ -171,7 +173,7 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           " ORDER BY r.is_parent DESC, c.oid",
       {sess, only_arg});
   for (const auto& r : rows) {
-    if (r.size() != 23) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
+    if (r.size() != 24) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
     cv::TableFacts f;
     f.relid = static_cast<uint32_t>(std::stoul(*r[0]));
     f.is_parent = *r[1] == "t";
@@ -199,16 +201,18 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     f.insert_reloption = r[21].has_value() || r[22].has_value();
     f.av_insert_threshold = r[21] ? std::stoll(*r[21]) : av_insert_threshold;
     f.av_insert_scale = r[22] ? std::stod(*r[22]) : av_insert_scale;
+    f.has_stats = r[23] == std::optional<std::string>("t");
     s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
     char buf[768];
     snprintf(buf, sizeof buf,
              "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
              "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
              "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
-             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g}",
+             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s}",
              (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
              (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
-             f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale);
+             f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale,
+             f.has_stats ? "true" : "false");
     s.facts_json.push_back(buf);
     s.facts.push_back(std::move(f));
   }

@@ -108,6 +108,23 @@ check "... and no strata process waits on a lock" \
 wait $locker
 check "after the lock is gone, the scheduler comes back and freezes it" wait_for 30 \
   "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev3_a' AND action = 'vacuum_freeze' AND status = 'ok'" t
+# 5. A parent analyzed while its first load was still uncommitted has no statistics; once the load
+# commits, its partitions changed and it is analyzed again at once, despite a one-hour minimum interval.
+q -d postgres "ALTER SYSTEM SET strata.vacuum_analyze_min_interval = '1h'" >/dev/null
+q -d postgres "SELECT pg_reload_conf()" >/dev/null
+q "CREATE TABLE ev4 (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts)"
+q "CREATE TABLE ev4_a PARTITION OF ev4 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+"$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d vt -X -q -c \
+  "BEGIN; INSERT INTO ev4 SELECT '2026-06-01', g FROM generate_series(1, 5000) g; SELECT pg_sleep(8); COMMIT;" >/dev/null 2>&1 &
+loader=$!
+check "a parent is analyzed while its load is uncommitted" wait_for 20 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.ev4' AND action = 'analyze_parent' AND status = 'ok'" t
+check "... and has no statistics then" test "$(q "SELECT count(*) FROM pg_stats WHERE tablename = 'ev4'")" = 0
+wait $loader
+check "once the load committed it is analyzed again and has statistics (minimum interval 1 h)" wait_for 20 \
+  "SELECT count(*) > 0 FROM pg_stats WHERE tablename = 'ev4' AND inherited" t
+check "... and the job says why" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = 'public.ev4'
+  AND action = 'analyze_parent' AND reason LIKE '%no statistics (its last analyze saw no committed rows)%'")" = 1
 check "no action failed" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE status = 'failed'")" = 0
 check "no worker errors in the log" bash -c "! grep -E 'strata (worker|vacuum).*(failed|ERROR)' '$DIR/server.log'"
 finish

@@ -121,6 +121,19 @@ TEST(VacuumPolicy, ParentAnalyzeOnlyWhenChangedEnough) {
   p.seconds_since_analyze = 600;
   p.changes_at_analyze = p.changes + 200000;
   EXPECT_EQ(PlanVacuum({p}, c).size(), 1u);
+  // Analyzed while a load was uncommitted: no statistics. Once the partitions changed, analyzed again
+  // at once (no minimum interval, no threshold); not while nothing changed.
+  p.has_stats = false;
+  p.seconds_since_analyze = 5;
+  p.changes_at_analyze = p.changes;
+  EXPECT_TRUE(PlanVacuum({p}, c).empty());
+  p.changes_at_analyze = p.changes - 10;
+  plan = PlanVacuum({p}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kAnalyzeParent);
+  EXPECT_NE(plan[0].reason.find("no statistics"), std::string::npos);
+  p.has_stats = true;
+  EXPECT_TRUE(PlanVacuum({p}, c).empty());
   // An empty parent is left alone.
   TableFacts e = Parent(2);
   e.live_tuples = 0;
