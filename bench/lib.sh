@@ -1,5 +1,14 @@
 #!/usr/bin/env bash
-# Shared helpers of the benchmarks (sourced after test/cluster/lib.sh, with PGPORT and DB set).
+# Shared helpers of the benchmarks (sourced from the project root after test/cluster/lib.sh; the
+# timing helpers need PGPORT and DB set).
+
+# bench_prepare [PKG...]: installs strata's dependencies and the Debian packages a benchmark compares
+# against, then builds and installs strata.
+bench_prepare() {
+  bash scripts/install-deps.sh >/dev/null
+  bench_packages "$@"
+  make -s -j2 >/dev/null && make -s install >/dev/null
+}
 
 # bench_packages PKG...: installs Debian packages a benchmark compares against, when missing.
 bench_packages() {

@@ -12,12 +12,9 @@ ROWS=${ROWS:-2000000}
 ROUNDS=${ROUNDS:-3}
 SETS=${SETS:-500}
 SECONDS_LAT=${SECONDS_LAT:-15}
-bash scripts/install-deps.sh >/dev/null
-if ! dpkg-query -W -f='${Status}' postgresql-15-partman 2>/dev/null | grep -q "install ok installed"; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-partman >/dev/null
-fi
-make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
+source bench/lib.sh
+bench_prepare postgresql-15-partman
 DIR=$(mktemp -d /tmp/strata-bench.XXXXXX)
 export PGPORT=${PGPORT:-55700} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT

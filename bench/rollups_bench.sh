@@ -15,11 +15,9 @@ cd "$(dirname "$0")/.."
 ROWS=${ROWS:-5000000}
 REPS=${REPS:-3}
 # TP_BATCH (default 1000000): rows per batch in the throughput measurement.
-bash scripts/install-deps.sh >/dev/null
 source test/cluster/lib.sh
 source bench/lib.sh
-bench_packages postgresql-15-hll postgresql-15-tdigest
-make -s -j2 >/dev/null && make -s install >/dev/null
+bench_prepare postgresql-15-hll postgresql-15-tdigest
 DIR=$(mktemp -d /tmp/strata-rbench.XXXXXX)
 chmod 755 "$DIR"
 export PGPORT=${PGPORT:-55760} DB=bench

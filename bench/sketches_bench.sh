@@ -7,11 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-10000000}
 REPS=${REPS:-3}
-bash scripts/install-deps.sh >/dev/null
 source test/cluster/lib.sh
 source bench/lib.sh
-bench_packages postgresql-15-hll postgresql-15-tdigest
-make -s -j2 >/dev/null && make -s install >/dev/null
+bench_prepare postgresql-15-hll postgresql-15-tdigest
 DIR=$(mktemp -d /tmp/strata-sbench.XXXXXX)
 export PGPORT=${PGPORT:-55750} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT

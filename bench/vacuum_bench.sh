@@ -18,9 +18,9 @@ ROWS_PER_DAY=${ROWS_PER_DAY:-20000}
 SECONDS_RUN=${DURATION:-240}
 CLIENTS=${CLIENTS:-2}
 RATE=${RATE:-2000}
-bash scripts/install-deps.sh >/dev/null
-make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
+source bench/lib.sh
+bench_prepare
 ROOT=$(mktemp -d /tmp/strata-vbench.XXXXXX)
 chmod 755 "$ROOT"
 PORT_A=${PORT_A:-55810}

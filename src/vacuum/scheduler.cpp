@@ -50,17 +50,11 @@ Oid ConfiguredRole() {
   return role;
 }
 
-// Reads an integer server setting (autovacuum_freeze_max_age and friends).
-int64_t IntSetting(const char* name) {
+// Reads a server setting as text (autovacuum_freeze_max_age and friends).
+std::string Setting(const char* name) {
   const char* v = nullptr;
   pg::Call([&] { v = GetConfigOption(name, false, false); });
-  return std::stoll(v);
-}
-
-double RealSetting(const char* name) {
-  const char* v = nullptr;
-  pg::Call([&] { v = GetConfigOption(name, false, false); });
-  return std::stod(v);
+  return v;
 }
 
 // Sets (or, with nullptr, resets) a setting of this worker session. SetConfigOption ERRORs only on a
@@ -103,10 +97,10 @@ bool CatalogExists() {
 Snapshot ReadSnapshot(bool for_session, Oid only) {
   Snapshot s;
   cv::Config& c = s.cfg;
-  c.freeze_max_age = IntSetting("autovacuum_freeze_max_age");
-  c.multixact_freeze_max_age = IntSetting("autovacuum_multixact_freeze_max_age");
-  const int64_t av_insert_threshold = IntSetting("autovacuum_vacuum_insert_threshold");
-  const double av_insert_scale = RealSetting("autovacuum_vacuum_insert_scale_factor");
+  c.freeze_max_age = std::stoll(Setting("autovacuum_freeze_max_age"));
+  c.multixact_freeze_max_age = std::stoll(Setting("autovacuum_multixact_freeze_max_age"));
+  const int64_t av_insert_threshold = std::stoll(Setting("autovacuum_vacuum_insert_threshold"));
+  const double av_insert_scale = std::stod(Setting("autovacuum_vacuum_insert_scale_factor"));
   c.urgent_fraction = config::vacuum_urgent_age;
   c.cold_after_s = config::vacuum_cold_after_s;
   c.parent_analyze_fraction = config::vacuum_parent_analyze_fraction;
@@ -255,17 +249,21 @@ bool WorkerPass() {
     if (!exists) skip = "the table no longer exists";
     else if (!pg::CanLockForVacuum(relid))
       skip = "lock not available (another session holds a conflicting lock); retrying next pass";
-    else if (OidIsValid(role) && handover &&
-             pg::Query("SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE') FROM pg_catalog.pg_class c "
-                       "WHERE c.oid = $2::oid",
-                       {std::to_string(role), std::to_string(relid)})[0][0] != std::optional<std::string>("t"))
-      skip = "strata.role does not own this table, so it may not change its storage parameters";
-    else if (OidIsValid(role) &&
-             pg::Query("SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE') OR pg_catalog.pg_has_role($1::oid, "
-                       "d.datdba, 'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
-                       "AND d.datname = pg_catalog.current_database()",
-                       {std::to_string(role), std::to_string(relid)})[0][0] != std::optional<std::string>("t"))
-      skip = "strata.role does not own this table or the database, so it may not vacuum it";
+    else if (OidIsValid(role)) {
+      // strata.role may vacuum a table it owns or in a database it owns; a handover (ALTER TABLE) needs
+      // the table itself.
+      const auto may = pg::Query(
+          "SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE'), pg_catalog.pg_has_role($1::oid, d.datdba, "
+          "'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
+          "AND d.datname = pg_catalog.current_database()",
+          {std::to_string(role), std::to_string(relid)})[0];
+      const bool owns_table = may[0] == std::optional<std::string>("t");
+      const bool owns_db = may[1] == std::optional<std::string>("t");
+      if (handover && !owns_table)
+        skip = "strata.role does not own this table, so it may not change its storage parameters";
+      else if (!owns_table && !owns_db)
+        skip = "strata.role does not own this table or the database, so it may not vacuum it";
+    }
     const std::string before = snap.facts_json[a.fact];
     const std::string detail_head = "{\"reason\": " + core::JsonString(a.reason) + ", \"before\": " + before;
     int64_t job = 0;
