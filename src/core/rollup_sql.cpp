@@ -42,10 +42,7 @@ std::string WhereClause(const Spec& s, const std::string& filter) {
 
 // The start of an append: the source rows with order values in ($1, $2] aggregated, with their row
 // count, as CTE __strata_agg.
-std::string AggregateRange(const Spec& s) {
-  const std::string order = QuoteIdent(s.order_column);
-  return "WITH __strata_agg AS (" + StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true) + ")";
-}
+std::string AggregateRange(const Spec& s) { return "WITH __strata_agg AS (" + AppendSelectSql(s) + ")"; }
 
 // The number of source rows an append read (first column of its result).
 std::string RowsRead() {
@@ -223,6 +220,11 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   sql += QueueDependents(deps, "(SELECT " + b + " FROM __strata_new UNION ALL SELECT " + b + " FROM __strata_up) AS __strata_w", 0);
   sql += " SELECT " + RowsRead() + ", (SELECT count(*) FROM __strata_new) + (SELECT count(*) FROM __strata_up)";
   return sql;
+}
+
+std::string AppendSelectSql(const Spec& s) {
+  const std::string order = QuoteIdent(s.order_column);
+  return StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true);
 }
 
 std::string AddKeySql(const Spec& s) {

@@ -86,6 +86,9 @@ std::string TakePendingSql(const Spec& s);
 // run while the table's unique constraint is dropped and re-added after it (one index build instead of
 // a speculative insertion per group). Same parameters and result row as AppendSql.
 std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps);
+// The groups of the source rows with $1 < order_column <= $2: the data table's columns in order, then
+// the number of source rows of each group (bigint). For a bulk load without SQL in between.
+std::string AppendSelectSql(const Spec& s);
 // The data table's unique key (as CreateTablesSql adds it).
 std::string AddKeySql(const Spec& s);
 

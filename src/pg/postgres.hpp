@@ -5,7 +5,9 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
@@ -56,6 +58,8 @@ extern "C" {
 #include "commands/tablespace.h"
 #include "commands/vacuum.h"
 #include "executor/instrument.h"
+#include "executor/tuptable.h"
+#include "tcop/dest.h"
 #include "nodes/makefuncs.h"
 #include "utils/tuplestore.h"
 #include "utils/guc.h"

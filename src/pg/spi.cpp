@@ -91,6 +91,113 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {
   return d;
 }
 
+namespace {
+
+// A DestReceiver that buffers result rows in table slots and writes them kMaxBuffered at a time.
+constexpr int kMaxBuffered = 1000;
+
+struct BulkDest {
+  DestReceiver pub;  // first: Postgres casts between the two
+  Relation rel;
+  TupleTableSlot* slots[kMaxBuffered];
+  int buffered;
+  int ncols;  // columns written (the result's last column is summed, not written)
+  BulkInsertState bistate;
+  CommandId cid;
+  int64 rows;
+  int64 sum_last;
+};
+
+void BulkFlush(BulkDest* d) {
+  if (d->buffered == 0) return;
+  table_multi_insert(d->rel, d->slots, d->buffered, d->cid, TABLE_INSERT_SKIP_FSM, d->bistate);
+  for (int i = 0; i < d->buffered; i++) ExecClearTuple(d->slots[i]);
+  d->buffered = 0;
+}
+
+bool BulkReceive(TupleTableSlot* slot, DestReceiver* self) {
+  auto* d = reinterpret_cast<BulkDest*>(self);
+  slot_getallattrs(slot);
+  if (slot->tts_isnull[d->ncols]) elog(ERROR, "bulk insert: the row count column is NULL");
+  d->sum_last += DatumGetInt64(slot->tts_values[d->ncols]);
+  TupleTableSlot* out = d->slots[d->buffered];
+  ExecClearTuple(out);
+  for (int i = 0; i < d->ncols; i++) {
+    out->tts_values[i] = slot->tts_values[i];
+    out->tts_isnull[i] = slot->tts_isnull[i];
+  }
+  ExecStoreVirtualTuple(out);
+  ExecMaterializeSlot(out);  // own copy: the executor reuses the result slot's memory
+  d->rows++;
+  if (++d->buffered == kMaxBuffered) BulkFlush(d);
+  return true;
+}
+
+void BulkStartup(DestReceiver* self, int, TupleDesc typeinfo) {
+  auto* d = reinterpret_cast<BulkDest*>(self);
+  if (typeinfo->natts != d->ncols + 1)
+    elog(ERROR, "bulk insert: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
+}
+
+void BulkShutdown(DestReceiver* self) { BulkFlush(reinterpret_cast<BulkDest*>(self)); }
+void BulkDestroy(DestReceiver*) {}
+
+}  // namespace
+
+bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                     int64_t* rows, int64_t* sum_last) {
+  const char* q = sql.c_str();
+  const int nargs = static_cast<int>(args.size());
+  std::vector<const char*> texts(nargs, nullptr);
+  for (int i = 0; i < nargs; i++)
+    if (args[i]) texts[i] = args[i]->c_str();
+  bool done = false;
+  Call([&] {
+    Relation rel = table_open(relid, RowExclusiveLock);
+    List* indexes = RelationGetIndexList(rel);
+    const bool plain = rel->rd_rel->relkind == RELKIND_RELATION && indexes == NIL && rel->trigdesc == nullptr &&
+                       rel->rd_att->constr == nullptr && rel->rd_createSubid != InvalidSubTransactionId;
+    list_free(indexes);
+    if (!plain) {
+      table_close(rel, RowExclusiveLock);
+      return;
+    }
+    ParamListInfo params = makeParamList(nargs);
+    for (int i = 0; i < nargs; i++) {
+      params->params[i].ptype = TEXTOID;
+      params->params[i].pflags = PARAM_FLAG_CONST;
+      params->params[i].isnull = texts[i] == nullptr;
+      params->params[i].value = texts[i] ? CStringGetTextDatum(texts[i]) : 0;
+    }
+    auto* d = static_cast<BulkDest*>(palloc0(sizeof(BulkDest)));
+    d->pub.receiveSlot = BulkReceive;
+    d->pub.rStartup = BulkStartup;
+    d->pub.rShutdown = BulkShutdown;
+    d->pub.rDestroy = BulkDestroy;
+    d->pub.mydest = DestNone;
+    d->rel = rel;
+    d->ncols = RelationGetDescr(rel)->natts;
+    d->bistate = GetBulkInsertState();
+    d->cid = GetCurrentCommandId(true);
+    // Slots (and the tuples they hold) in this context: the executor's own is gone when SPI returns.
+    for (int i = 0; i < kMaxBuffered; i++) d->slots[i] = table_slot_create(rel, nullptr);
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof(options));
+    options.params = params;
+    options.dest = &d->pub;
+    const int rc = SPI_execute_extended(q, &options);
+    if (rc < 0) elog(ERROR, "SPI_execute_extended failed (%d): %s", rc, q);
+    for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->slots[i]);
+    FreeBulkInsertState(d->bistate);
+    table_finish_bulk_insert(rel, TABLE_INSERT_SKIP_FSM);
+    *rows = d->rows;
+    *sum_last = d->sum_last;
+    table_close(rel, RowExclusiveLock);
+    done = true;
+  });
+  return done;
+}
+
 void BeginWorkerTxn() {
   Call([] {
     SetCurrentStatementStartTimestamp();

@@ -26,6 +26,14 @@ std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<s
 // The datum is copied into the memory context current before the call (for pass-by-reference types).
 std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);
 
+// Runs a query (text parameters as in Query) and writes its rows into the table `relid`, without the
+// last result column, with heap multi-inserts as COPY does (a WAL record per page of rows, free-space
+// map skipped). Only for a plain table with no index, trigger or constraint, that no one else can see
+// yet (created by this transaction); returns false without running anything otherwise. The last result
+// column must be a bigint: its sum is stored in *sum_last, the number of rows in *rows.
+bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                     int64_t* rows, int64_t* sum_last);
+
 // Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
 void BeginWorkerTxn();
 void CommitWorkerTxn();

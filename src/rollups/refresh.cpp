@@ -78,7 +78,15 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
                              {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
-  auto out = pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
+  // No dependent to queue buckets for (the usual case: nothing can read a table this transaction just
+  // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
+  // as COPY writes them, without an INSERT statement in between.
+  int64_t rows = 0, groups = 0;
+  pg::Row out;
+  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, &groups, &rows))
+    out = {std::to_string(rows), std::to_string(groups)};
+  else
+    out = pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
   return out;
 }

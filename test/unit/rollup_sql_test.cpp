@@ -149,3 +149,15 @@ TEST(RollupSql, FixedWidthTruncIsDateBinAtLocalMondayMidnight) {
   EXPECT_FALSE(DateBinForTrunc("1 hour", "ts", true, std::nullopt));
   EXPECT_FALSE(DateBinForTrunc("1 hour", "ts", true, 20 * 3600));
 }
+
+TEST(RollupSql, BulkLoadSelectHasTheTableColumnsThenTheRowCount) {
+  // The first build's bulk load writes every column but the last into the data table in order, and
+  // sums the last (source rows per group): the column order must be the data table's.
+  const auto s = HourlySpec();
+  EXPECT_EQ(r::AppendSelectSql(s),
+            "SELECT date_trunc('hour'::text, ts) AS \"bucket\", channel AS \"channel\", count(*) AS \"views\", "
+            "sum(watch_ms) AS \"watch__sum\", count(watch_ms) AS \"watch__count\", strata.hll_agg(viewer_id) AS "
+            "\"viewers\", max(watch_ms) AS \"longest\", count(*) AS __strata_rows FROM \"public\".\"events\" WHERE "
+            "(kind = 'view'::text) AND (\"id\" > $1::bigint AND \"id\" <= $2::bigint) GROUP BY 1, 2");
+  EXPECT_TRUE(Has(r::BulkAppendSql(s, {}), "WITH __strata_agg AS (" + r::AppendSelectSql(s) + ")"));
+}
