@@ -6,6 +6,11 @@
 #include "core/sketch/hll.hpp"
 
 namespace strata::aggregates {
+
+// Every buffer of the sketch is allocated in its context (see ContextOwned).
+template <>
+struct ContextOwned<core::sketch::BasicHll<Alloc>> : std::true_type {};
+
 namespace {
 
 using Hll = core::sketch::BasicHll<Alloc>;

@@ -7,6 +7,11 @@ extern "C" {
 }
 
 namespace strata::aggregates {
+
+// Every buffer of the sketch is allocated in its context (see ContextOwned).
+template <>
+struct ContextOwned<core::sketch::BasicQSketch<Alloc>> : std::true_type {};
+
 namespace {
 
 using QSketch = core::sketch::BasicQSketch<Alloc>;

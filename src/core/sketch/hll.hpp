@@ -64,6 +64,9 @@ class BasicHll {
       if (buffer_.size() >= kDenseBuffer) FlushDense();
       return;
     }
+    // A group's first value sizes the buffer for a few more at once: most rollup groups hold a handful
+    // of values, and growing 1, 2, 4, 8 would allocate four times.
+    if (buffer_.capacity() == 0) buffer_.reserve(kFirstBuffer);
     buffer_.push_back(SparseEntry(h));
     if (buffer_.size() >= kBufferSize) Compact();
   }
@@ -139,18 +142,16 @@ class BasicHll {
       return;
     }
     std::sort(buffer_.begin(), buffer_.end());
+    if (sparse_.empty()) {  // the first compaction (often the only one): dedup in place, no new vector
+      buffer_.resize(KeepLargestRankPerIndex(buffer_.data(), buffer_.size()));
+      sparse_.swap(buffer_);
+      if (sparse_.size() > sparse_limit()) ToDense();
+      return;
+    }
     std::vector<uint32_t, U32Alloc> merged(sparse_.get_allocator());
     merged.reserve(sparse_.size() + buffer_.size());
     std::merge(sparse_.begin(), sparse_.end(), buffer_.begin(), buffer_.end(), std::back_inserter(merged));
-    // Sorted as (index, rank): keep the last (largest rank) entry of each index.
-    size_t out = 0;
-    for (size_t i = 0; i < merged.size(); i++) {
-      if (out > 0 && (merged[out - 1] >> 6) == (merged[i] >> 6))
-        merged[out - 1] = merged[i];
-      else
-        merged[out++] = merged[i];
-    }
-    merged.resize(out);
+    merged.resize(KeepLargestRankPerIndex(merged.data(), merged.size()));
     sparse_.swap(merged);
     buffer_.clear();
     if (sparse_.size() > sparse_limit()) ToDense();
@@ -235,6 +236,21 @@ class BasicHll {
  private:
   static constexpr size_t kBufferSize = 256;  // sparse form: entries sorted in per batch
   static constexpr size_t kDenseBuffer = 128;  // dense form: register updates per batch
+
+  static constexpr size_t kFirstBuffer = 8;     // sparse form: buffer capacity at the first value
+
+  // Sorted entries (index << 6 | rank): keeps the last (largest rank) entry of each index; returns the
+  // new count.
+  static size_t KeepLargestRankPerIndex(uint32_t* e, size_t n) {
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (out > 0 && (e[out - 1] >> 6) == (e[i] >> 6))
+        e[out - 1] = e[i];
+      else
+        e[out++] = e[i];
+    }
+    return out;
+  }
 
   // Reads the i-th sparse entry of a serialized sketch and checks its rank and ascending order.
   static uint32_t ReadSparseEntry(ByteReader& r, uint32_t i, uint32_t* prev) {

@@ -107,6 +107,7 @@ class BasicQSketch {
       zero_++;
       return;
     }
+    if (pending_.capacity() == 0) pending_.reserve(kFirstPending);  // one allocation for a small group
     pending_.push_back(x);
     if (pending_.size() >= kPending) Flush();
   }
@@ -222,6 +223,7 @@ class BasicQSketch {
 
  private:
   static constexpr size_t kPending = 64;
+  static constexpr size_t kFirstPending = 8;
 
   // One store as offset, bucket count and counts (zero runs written at once), with the sorted indexes
   // idx[0..n) of buffered values added.
