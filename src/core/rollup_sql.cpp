@@ -9,6 +9,7 @@ namespace strata::core::rollup {
 namespace {
 
 constexpr const char* kRowsColumn = "__strata_rows";
+constexpr const char* kNewColumn = "__strata_new";
 
 std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
@@ -173,7 +174,8 @@ std::string CombineExpr(const Measure& m) {
   return c;
 }
 
-std::string StateSelect(const Spec& s, const std::string& filter, const std::string& from_extra, bool with_row_count) {
+std::string StateSelect(const Spec& s, const std::string& filter, const std::string& from_extra, bool with_row_count,
+                        const std::string& last_item) {
   std::vector<std::string> items{s.bucket_expr + " AS " + QuoteIdent(s.bucket_name)};
   for (const auto& d : s.dims) items.push_back(d.expr + " AS " + QuoteIdent(d.name));
   for (const auto& m : s.measures) {
@@ -182,6 +184,7 @@ std::string StateSelect(const Spec& s, const std::string& filter, const std::str
     for (size_t i = 0; i < aggs.size(); i++) items.push_back(aggs[i] + " AS " + QuoteIdent(cols[i]));
   }
   if (with_row_count) items.push_back(std::string("count(*) AS ") + kRowsColumn);
+  if (!last_item.empty()) items.push_back(last_item);
   std::vector<std::string> group;
   for (size_t i = 1; i <= 1 + s.dims.size(); i++) group.push_back(std::to_string(i));
   return "SELECT " + Join(items, ", ") + " FROM " + s.source + from_extra + WhereClause(s, filter) + " GROUP BY " +
@@ -225,6 +228,26 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
 std::string AppendSelectSql(const Spec& s) {
   const std::string order = QuoteIdent(s.order_column);
   return StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true);
+}
+
+std::string SplitAppendSelectSql(const Spec& s) {
+  // Positional GROUP BY: the bucket expression here is the grouped first column, so it may be compared.
+  // A group is new when its bucket is past the newest stored one (read once, as an InitPlan, before the
+  // first row comes out and so before anything is written); NULL buckets and older ones are not.
+  const std::string order = QuoteIdent(s.order_column);
+  return StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true,
+                     "COALESCE(" + s.bucket_expr + " > (SELECT max(" + QuoteIdent(s.bucket_name) + ") FROM " + s.data_table +
+                         "), " + s.bucket_expr + " IS NOT NULL) AS " + kNewColumn);
+}
+
+std::string UpsertArraysSql(const Spec& s) {
+  std::vector<std::string> sets, params;
+  for (const auto& m : s.measures)
+    for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
+  const auto cols = AllColumns(s);
+  for (size_t i = 1; i <= cols.size(); i++) params.push_back("$" + std::to_string(i));
+  return "INSERT INTO " + s.data_table + " AS t (" + Join(cols, ", ") + ") SELECT * FROM unnest(" + Join(params, ", ") +
+         ") ON CONFLICT (" + Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ");
 }
 
 std::string AddKeySql(const Spec& s) {

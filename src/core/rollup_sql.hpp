@@ -67,8 +67,9 @@ std::vector<std::string> StateAggregates(const Measure& m);
 
 // SELECT bucket, dims, state aggregates FROM source WHERE <where> AND (<filter>) GROUP BY ...
 // `from_extra` is appended to the FROM clause (a join with the bucket list for recomputes).
+// `last_item` (a select-list item) is added after the row count.
 std::string StateSelect(const Spec& s, const std::string& filter, const std::string& from_extra = "",
-                        bool with_row_count = false);
+                        bool with_row_count = false, const std::string& last_item = "");
 
 // CREATE TABLE <data_table> AS <state select> WITH NO DATA, its unique key and the pending table.
 std::vector<std::string> CreateTablesSql(const Spec& s);
@@ -89,6 +90,14 @@ std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps);
 // The groups of the source rows with $1 < order_column <= $2: the data table's columns in order, then
 // the number of source rows of each group (bigint). For a bulk load without SQL in between.
 std::string AppendSelectSql(const Spec& s);
+// The append of $1 < order_column <= $2 done by a receiver instead of one statement: the groups (the
+// data table's columns in order), the source rows of each (bigint) and whether the group is in a bucket
+// past the newest stored one (boolean: such a group cannot exist yet and is inserted directly; the others
+// merge through UpsertArraysSql).
+std::string SplitAppendSelectSql(const Spec& s);
+// Merges groups given as one array per data table column ($1..$n, in column order) into the data table:
+// INSERT ... SELECT * FROM unnest(...) ON CONFLICT DO UPDATE, each measure merged as in AppendSql.
+std::string UpsertArraysSql(const Spec& s);
 // The data table's unique key (as CreateTablesSql adds it).
 std::string AddKeySql(const Spec& s);
 

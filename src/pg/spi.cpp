@@ -142,7 +142,191 @@ void BulkStartup(DestReceiver* self, int, TupleDesc typeinfo) {
 void BulkShutdown(DestReceiver* self) { BulkFlush(reinterpret_cast<BulkDest*>(self)); }
 void BulkDestroy(DestReceiver*) {}
 
+// The receiver of SplitAppendQuery: flagged rows as in BulkDest (plus index entries), others aside.
+struct SplitDest {
+  BulkDest bulk;  // first: the DestReceiver
+  EState* estate;
+  ResultRelInfo* rri;
+  Tuplestorestate* aside;
+  MemoryContext home;  // where the result's tuple descriptor is kept
+  TupleDesc result;
+  int64 aside_rows;
+};
+
+void SplitFlush(SplitDest* d) {
+  BulkDest* b = &d->bulk;
+  if (b->buffered == 0) return;
+  table_multi_insert(b->rel, b->slots, b->buffered, b->cid, 0, b->bistate);
+  for (int i = 0; i < b->buffered; i++) {
+    if (d->rri->ri_NumIndices > 0) {
+      List* recheck = ExecInsertIndexTuples(d->rri, b->slots[i], d->estate, false, false, nullptr, NIL
+#if PG_VERSION_NUM >= 160000
+                                            , false
+#endif
+      );
+      list_free(recheck);
+    }
+    ExecClearTuple(b->slots[i]);
+  }
+  ResetPerTupleExprContext(d->estate);
+  b->buffered = 0;
+}
+
+bool SplitReceive(TupleTableSlot* slot, DestReceiver* self) {
+  auto* d = reinterpret_cast<SplitDest*>(self);
+  BulkDest* b = &d->bulk;
+  slot_getallattrs(slot);
+  const int flag = b->ncols + 1;
+  if (slot->tts_isnull[b->ncols] || slot->tts_isnull[flag]) elog(ERROR, "split append: NULL row count or flag");
+  b->sum_last += DatumGetInt64(slot->tts_values[b->ncols]);
+  if (!DatumGetBool(slot->tts_values[flag])) {
+    tuplestore_puttupleslot(d->aside, slot);
+    d->aside_rows++;
+    return true;
+  }
+  TupleTableSlot* out = b->slots[b->buffered];
+  ExecClearTuple(out);
+  for (int i = 0; i < b->ncols; i++) {
+    out->tts_values[i] = slot->tts_values[i];
+    out->tts_isnull[i] = slot->tts_isnull[i];
+  }
+  ExecStoreVirtualTuple(out);
+  ExecMaterializeSlot(out);
+  b->rows++;
+  if (++b->buffered == kMaxBuffered) SplitFlush(d);
+  return true;
+}
+
+void SplitStartup(DestReceiver* self, int, TupleDesc typeinfo) {
+  auto* d = reinterpret_cast<SplitDest*>(self);
+  if (typeinfo->natts != d->bulk.ncols + 2)
+    elog(ERROR, "split append: query returns %d columns, table has %d", typeinfo->natts, d->bulk.ncols);
+  MemoryContext old = MemoryContextSwitchTo(d->home);
+  d->result = CreateTupleDescCopy(typeinfo);
+  MemoryContextSwitchTo(old);
+}
+
+void SplitShutdown(DestReceiver* self) { SplitFlush(reinterpret_cast<SplitDest*>(self)); }
+
+constexpr int kUpsertChunk = 10000;
+
+// Merges the rows set aside, kUpsertChunk at a time, through upsert_sql (one array per column).
+int64 UpsertAside(SplitDest* d, const char* upsert_sql, const Oid* array_types) {
+  const int ncols = d->bulk.ncols;
+  TupleDesc desc = RelationGetDescr(d->bulk.rel);
+  MemoryContext chunk = AllocSetContextCreate(CurrentMemoryContext, "strata upsert chunk", ALLOCSET_DEFAULT_SIZES);
+  auto** values = static_cast<Datum**>(palloc(sizeof(Datum*) * ncols));
+  auto** nulls = static_cast<bool**>(palloc(sizeof(bool*) * ncols));
+  for (int c = 0; c < ncols; c++) {
+    values[c] = static_cast<Datum*>(palloc(sizeof(Datum) * kUpsertChunk));
+    nulls[c] = static_cast<bool*>(palloc(sizeof(bool) * kUpsertChunk));
+  }
+  Datum* params = static_cast<Datum*>(palloc(sizeof(Datum) * ncols));
+  TupleTableSlot* rs = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+  int64 merged = 0;
+  int n = 0;
+  auto run = [&] {
+    if (n == 0) return;
+    MemoryContext old = MemoryContextSwitchTo(chunk);
+    for (int c = 0; c < ncols; c++) {
+      Form_pg_attribute a = TupleDescAttr(desc, c);
+      int dims[1] = {n}, lbs[1] = {1};
+      params[c] = PointerGetDatum(construct_md_array(values[c], nulls[c], 1, dims, lbs, a->atttypid, a->attlen,
+                                                     a->attbyval, a->attalign));
+    }
+    MemoryContextSwitchTo(old);
+    const int rc = SPI_execute_with_args(upsert_sql, ncols, const_cast<Oid*>(array_types), params, nullptr, false, 0);
+    if (rc != SPI_OK_INSERT) elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, upsert_sql);
+    merged += n;
+    n = 0;
+    MemoryContextReset(chunk);
+  };
+  tuplestore_rescan(d->aside);
+  while (tuplestore_gettupleslot(d->aside, true, false, rs)) {
+    slot_getallattrs(rs);
+    MemoryContext old = MemoryContextSwitchTo(chunk);
+    for (int c = 0; c < ncols; c++) {
+      Form_pg_attribute a = TupleDescAttr(desc, c);
+      nulls[c][n] = rs->tts_isnull[c];
+      values[c][n] = rs->tts_isnull[c] ? 0 : datumCopy(rs->tts_values[c], a->attbyval, a->attlen);
+    }
+    MemoryContextSwitchTo(old);
+    if (++n == kUpsertChunk) run();
+  }
+  run();
+  ExecDropSingleTupleTableSlot(rs);
+  MemoryContextDelete(chunk);
+  return merged;
+}
+
 }  // namespace
+
+bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                      const std::string& upsert_sql, SplitAppendCounts* out) {
+  const char* q = sql.c_str();
+  const char* up = upsert_sql.c_str();
+  const int nargs = static_cast<int>(args.size());
+  std::vector<const char*> texts(nargs, nullptr);
+  for (int i = 0; i < nargs; i++)
+    if (args[i]) texts[i] = args[i]->c_str();
+  bool done = false;
+  Call([&] {
+    Relation rel = table_open(relid, RowExclusiveLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == nullptr && desc->constr == nullptr;
+    Oid* array_types = static_cast<Oid*>(palloc(sizeof(Oid) * desc->natts));
+    for (int c = 0; plain && c < desc->natts; c++) {
+      array_types[c] = TupleDescAttr(desc, c)->attisdropped ? InvalidOid : get_array_type(TupleDescAttr(desc, c)->atttypid);
+      plain = array_types[c] != InvalidOid;
+    }
+    if (!plain) {
+      table_close(rel, RowExclusiveLock);
+      return;
+    }
+    ParamListInfo params = makeParamList(nargs);
+    for (int i = 0; i < nargs; i++) {
+      params->params[i].ptype = TEXTOID;
+      params->params[i].pflags = PARAM_FLAG_CONST;
+      params->params[i].isnull = texts[i] == nullptr;
+      params->params[i].value = texts[i] ? CStringGetTextDatum(texts[i]) : 0;
+    }
+    auto* d = static_cast<SplitDest*>(palloc0(sizeof(SplitDest)));
+    d->bulk.pub.receiveSlot = SplitReceive;
+    d->bulk.pub.rStartup = SplitStartup;
+    d->bulk.pub.rShutdown = SplitShutdown;
+    d->bulk.pub.rDestroy = BulkDestroy;
+    d->bulk.pub.mydest = DestNone;
+    d->bulk.rel = rel;
+    d->bulk.ncols = desc->natts;
+    d->bulk.bistate = GetBulkInsertState();
+    d->bulk.cid = GetCurrentCommandId(true);
+    for (int i = 0; i < kMaxBuffered; i++) d->bulk.slots[i] = table_slot_create(rel, nullptr);
+    d->home = CurrentMemoryContext;
+    d->estate = CreateExecutorState();
+    d->rri = makeNode(ResultRelInfo);
+    InitResultRelInfo(d->rri, rel, 1, nullptr, 0);
+    ExecOpenIndices(d->rri, false);
+    d->aside = tuplestore_begin_heap(false, false, work_mem);
+    SPIExecuteOptions options;
+    memset(&options, 0, sizeof(options));
+    options.params = params;
+    options.dest = &d->bulk.pub;
+    const int rc = SPI_execute_extended(q, &options);
+    if (rc < 0) elog(ERROR, "SPI_execute_extended failed (%d): %s", rc, q);
+    for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->bulk.slots[i]);
+    FreeBulkInsertState(d->bulk.bistate);
+    table_finish_bulk_insert(rel, 0);
+    ExecCloseIndices(d->rri);
+    FreeExecutorState(d->estate);
+    out->rows = d->bulk.sum_last;
+    out->inserted = d->bulk.rows;
+    out->merged = d->aside_rows > 0 ? UpsertAside(d, up, array_types) : 0;
+    tuplestore_end(d->aside);
+    table_close(rel, RowExclusiveLock);
+    done = true;
+  });
+  return done;
+}
 
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int64_t* rows, int64_t* sum_last) {

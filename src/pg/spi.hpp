@@ -34,6 +34,21 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int64_t* rows, int64_t* sum_last);
 
+// Runs a grouped query (text parameters as in Query) whose rows are the table's columns in order, then
+// a bigint (source rows of the group, summed into rows) and a boolean (the group cannot be in the table
+// yet). Flagged groups are written with heap multi-inserts and their index entries made as COPY does
+// (inserted); the others are kept aside and merged afterwards by upsert_sql, which takes one array
+// parameter per column, in chunks of up to 10,000 groups (merged). Only for a plain table with no
+// trigger or constraint and an array type for every column; returns false without running anything
+// otherwise.
+struct SplitAppendCounts {
+  int64_t rows = 0;
+  int64_t inserted = 0;
+  int64_t merged = 0;
+};
+bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                      const std::string& upsert_sql, SplitAppendCounts* out);
+
 // Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
 void BeginWorkerTxn();
 void CommitWorkerTxn();

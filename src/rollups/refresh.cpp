@@ -73,7 +73,15 @@ bool NewAndEmpty(const Rollup& r) {
 pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi) {
   const rs::Spec& s = r.spec;
   const Args bounds{std::to_string(lo), std::to_string(hi)};
-  if (!NewAndEmpty(r)) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
+  if (!NewAndEmpty(r)) {
+    // Groups past the newest stored bucket go straight into heap pages (no speculative insertion, no
+    // CTE holding every group); the rest merge ON CONFLICT. A dependent to queue buckets for, or a
+    // table a plain heap insert would bypass something of, takes the one-statement append.
+    pg::SplitAppendCounts n;
+    if (deps.empty() && pg::SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::UpsertArraysSql(s), &n))
+      return {std::to_string(n.rows), std::to_string(n.inserted + n.merged)};
+    return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
+  }
   const auto key = pg::Query("SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = $1::oid AND contype = 'u'",
                              {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);

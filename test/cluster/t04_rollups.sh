@@ -23,6 +23,13 @@ q "SELECT strata.create_rollup('hourly', \$\$SELECT date_trunc('hour', ts) AS bu
      sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
      strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 8) AS labels
      FROM events GROUP BY 1, 2\$\$, refresh_interval => '200 ms', batch_size => 5000)" >/dev/null
+# A second rollup of the raw rows with no rollup reading it: its appends take the split path (groups in
+# new buckets written directly, the others merged), where the hourly one (read by daily) takes the
+# one-statement path. Ten-minute buckets: most batches touch both the newest stored bucket and new ones.
+q "SELECT strata.create_rollup('tenmin', \$\$SELECT date_bin('10 minutes', ts, timestamptz '2000-01-01 00:00+00') AS bucket,
+     channel, count(*) AS views, sum(watch_ms) AS watch, min(watch_ms) AS shortest, avg(watch_ms) AS avg_watch,
+     strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 8) AS labels
+     FROM events GROUP BY 1, 2\$\$, refresh_interval => '250 ms', batch_size => 700)" >/dev/null
 q "SELECT strata.create_rollup('daily', \$\$SELECT date_trunc('day', bucket) AS day, channel, sum(views) AS views,
      strata.merge(viewers) AS viewers, max(longest) AS longest FROM hourly GROUP BY 1, 2\$\$, refresh_interval => '300 ms')" >/dev/null
 
@@ -82,6 +89,24 @@ hourly_diff="SET TimeZone = 'UTC'; SELECT count(*) FROM (
           viewers::text, watch_q::text, labels::text FROM hourly_data)) d"
 check "hourly rollup table equals GROUP BY over the raw rows (exact measures and bitwise sketches)" \
   test "$(q "$hourly_diff")" = 0
+tenmin_diff="SELECT count(*) FROM (
+  (SELECT bucket, channel, views, watch, shortest, round(avg_watch__sum::numeric / avg_watch__count, 6),
+          viewers::text, watch_q::text, labels::text FROM tenmin_data
+   EXCEPT ALL
+   SELECT date_bin('10 minutes', ts, timestamptz '2000-01-01 00:00+00'), channel, count(*), sum(watch_ms), min(watch_ms),
+          round(avg(watch_ms), 6), strata.hll_agg(viewer)::text, strata.qsketch_agg(watch_ms)::text,
+          strata.topk_agg(label, 8)::text
+   FROM events GROUP BY 1, 2)
+  UNION ALL
+  (SELECT date_bin('10 minutes', ts, timestamptz '2000-01-01 00:00+00'), channel, count(*), sum(watch_ms), min(watch_ms),
+          round(avg(watch_ms), 6), strata.hll_agg(viewer)::text, strata.qsketch_agg(watch_ms)::text,
+          strata.topk_agg(label, 8)::text
+   FROM events GROUP BY 1, 2
+   EXCEPT ALL
+   SELECT bucket, channel, views, watch, shortest, round(avg_watch__sum::numeric / avg_watch__count, 6),
+          viewers::text, watch_q::text, labels::text FROM tenmin_data)) d"
+check "ten-minute rollup (appends split into direct inserts and merges) equals GROUP BY over the raw rows" \
+  test "$(q "$tenmin_diff")" = 0
 daily_diff="SET TimeZone = 'UTC'; SELECT count(*) FROM (
   (SELECT day, channel, views, viewers::text, longest FROM daily_data EXCEPT ALL
    SELECT date_trunc('day', ts), channel, count(*), strata.hll_agg(viewer)::text, max(watch_ms) FROM events GROUP BY 1, 2)

@@ -161,3 +161,19 @@ TEST(RollupSql, BulkLoadSelectHasTheTableColumnsThenTheRowCount) {
             "(kind = 'view'::text) AND (\"id\" > $1::bigint AND \"id\" <= $2::bigint) GROUP BY 1, 2");
   EXPECT_TRUE(Has(r::BulkAppendSql(s, {}), "WITH __strata_agg AS (" + r::AppendSelectSql(s) + ")"));
 }
+
+TEST(RollupSql, SplitAppendMarksGroupsPastTheNewestStoredBucket) {
+  const auto s = HourlySpec();
+  const std::string sql = r::SplitAppendSelectSql(s);
+  // The data table's columns, the row count, then the "new" flag; the same rows as the plain append.
+  EXPECT_TRUE(Has(sql, "max(watch_ms) AS \"longest\", count(*) AS __strata_rows, COALESCE(date_trunc('hour'::text, ts) > "
+                       "(SELECT max(\"bucket\") FROM \"public\".\"hourly_data\"), date_trunc('hour'::text, ts) IS NOT NULL) "
+                       "AS __strata_new FROM \"public\".\"events\" WHERE (kind = 'view'::text) AND (\"id\" > $1::bigint AND "
+                       "\"id\" <= $2::bigint) GROUP BY 1, 2"));
+  const std::string up = r::UpsertArraysSql(s);
+  EXPECT_EQ(up.substr(0, up.find(" DO UPDATE SET ")),
+            "INSERT INTO \"public\".\"hourly_data\" AS t (\"bucket\", \"channel\", \"views\", \"watch__sum\", \"watch__count\", "
+            "\"viewers\", \"longest\") SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (\"bucket\", \"channel\")");
+  EXPECT_TRUE(Has(up, "\"viewers\" = strata.merge(t.\"viewers\", EXCLUDED.\"viewers\")"));
+  EXPECT_TRUE(Has(up, "\"longest\" = GREATEST(t.\"longest\", EXCLUDED.\"longest\")"));
+}
