@@ -93,33 +93,71 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {
 
 namespace {
 
-// A DestReceiver that buffers result rows in table slots and writes them kMaxBuffered at a time.
+// Direct heap writes from a query's result: the rows go from the executor into heap pages with
+// multi-inserts, kMaxBuffered at a time, as COPY writes them, without an INSERT statement in between.
+// The result's columns are the table's, then a bigint (source rows of the group, summed), then for a
+// split append a boolean: false sets the row aside, to be merged by an upsert statement afterwards.
 constexpr int kMaxBuffered = 1000;
+constexpr int kUpsertChunk = 10000;
 
-struct BulkDest {
-  DestReceiver pub;  // first: Postgres casts between the two
-  Relation rel;
-  TupleTableSlot* slots[kMaxBuffered];
-  int buffered;
-  int ncols;  // columns written (the result's last column is summed, not written)
-  BulkInsertState bistate;
-  CommandId cid;
-  int64 rows;
-  int64 sum_last;
+enum class DirectMode {
+  kFirstBuild,  // a table made by this transaction, with no index: every row written, FSM skipped
+  kSplit,       // flagged rows written (with their index entries), the others merged afterwards
 };
 
-void BulkFlush(BulkDest* d) {
+struct DirectDest {
+  DestReceiver pub;  // first: Postgres casts between the two
+  DirectMode mode;
+  Relation rel;
+  int ncols;  // the table's columns
+  TupleTableSlot* slots[kMaxBuffered];
+  int buffered;
+  BulkInsertState bistate;
+  CommandId cid;
+  EState* estate;       // index entries of written rows
+  ResultRelInfo* rri;
+  Tuplestorestate* aside;
+  MemoryContext home;   // where the result's tuple descriptor is kept
+  TupleDesc result;
+  int64 written;
+  int64 aside_rows;
+  int64 source_rows;
+};
+
+int InsertOptions(const DirectDest* d) { return d->mode == DirectMode::kFirstBuild ? TABLE_INSERT_SKIP_FSM : 0; }
+
+void DirectFlush(DirectDest* d) {
   if (d->buffered == 0) return;
-  table_multi_insert(d->rel, d->slots, d->buffered, d->cid, TABLE_INSERT_SKIP_FSM, d->bistate);
-  for (int i = 0; i < d->buffered; i++) ExecClearTuple(d->slots[i]);
+  table_multi_insert(d->rel, d->slots, d->buffered, d->cid, InsertOptions(d), d->bistate);
+  for (int i = 0; i < d->buffered; i++) {
+    if (d->rri->ri_NumIndices > 0) {
+      List* recheck = ExecInsertIndexTuples(d->rri, d->slots[i], d->estate, false, false, nullptr, NIL
+#if PG_VERSION_NUM >= 160000
+                                            , false
+#endif
+      );
+      list_free(recheck);
+    }
+    ExecClearTuple(d->slots[i]);
+  }
+  ResetPerTupleExprContext(d->estate);
   d->buffered = 0;
 }
 
-bool BulkReceive(TupleTableSlot* slot, DestReceiver* self) {
-  auto* d = reinterpret_cast<BulkDest*>(self);
+bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
+  auto* d = reinterpret_cast<DirectDest*>(self);
   slot_getallattrs(slot);
-  if (slot->tts_isnull[d->ncols]) elog(ERROR, "bulk insert: the row count column is NULL");
-  d->sum_last += DatumGetInt64(slot->tts_values[d->ncols]);
+  const int rows = d->ncols, flag = d->ncols + 1;
+  if (slot->tts_isnull[rows]) elog(ERROR, "direct write: NULL row count");
+  d->source_rows += DatumGetInt64(slot->tts_values[rows]);
+  if (d->mode == DirectMode::kSplit) {
+    if (slot->tts_isnull[flag]) elog(ERROR, "direct write: NULL flag");
+    if (!DatumGetBool(slot->tts_values[flag])) {
+      tuplestore_puttupleslot(d->aside, slot);
+      d->aside_rows++;
+      return true;
+    }
+  }
   TupleTableSlot* out = d->slots[d->buffered];
   ExecClearTuple(out);
   for (int i = 0; i < d->ncols; i++) {
@@ -128,92 +166,28 @@ bool BulkReceive(TupleTableSlot* slot, DestReceiver* self) {
   }
   ExecStoreVirtualTuple(out);
   ExecMaterializeSlot(out);  // own copy: the executor reuses the result slot's memory
-  d->rows++;
-  if (++d->buffered == kMaxBuffered) BulkFlush(d);
+  d->written++;
+  if (++d->buffered == kMaxBuffered) DirectFlush(d);
   return true;
 }
 
-void BulkStartup(DestReceiver* self, int, TupleDesc typeinfo) {
-  auto* d = reinterpret_cast<BulkDest*>(self);
-  if (typeinfo->natts != d->ncols + 1)
-    elog(ERROR, "bulk insert: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
-}
-
-void BulkShutdown(DestReceiver* self) { BulkFlush(reinterpret_cast<BulkDest*>(self)); }
-void BulkDestroy(DestReceiver*) {}
-
-// The receiver of SplitAppendQuery: flagged rows as in BulkDest (plus index entries), others aside.
-struct SplitDest {
-  BulkDest bulk;  // first: the DestReceiver
-  EState* estate;
-  ResultRelInfo* rri;
-  Tuplestorestate* aside;
-  MemoryContext home;  // where the result's tuple descriptor is kept
-  TupleDesc result;
-  int64 aside_rows;
-};
-
-void SplitFlush(SplitDest* d) {
-  BulkDest* b = &d->bulk;
-  if (b->buffered == 0) return;
-  table_multi_insert(b->rel, b->slots, b->buffered, b->cid, 0, b->bistate);
-  for (int i = 0; i < b->buffered; i++) {
-    if (d->rri->ri_NumIndices > 0) {
-      List* recheck = ExecInsertIndexTuples(d->rri, b->slots[i], d->estate, false, false, nullptr, NIL
-#if PG_VERSION_NUM >= 160000
-                                            , false
-#endif
-      );
-      list_free(recheck);
-    }
-    ExecClearTuple(b->slots[i]);
-  }
-  ResetPerTupleExprContext(d->estate);
-  b->buffered = 0;
-}
-
-bool SplitReceive(TupleTableSlot* slot, DestReceiver* self) {
-  auto* d = reinterpret_cast<SplitDest*>(self);
-  BulkDest* b = &d->bulk;
-  slot_getallattrs(slot);
-  const int flag = b->ncols + 1;
-  if (slot->tts_isnull[b->ncols] || slot->tts_isnull[flag]) elog(ERROR, "split append: NULL row count or flag");
-  b->sum_last += DatumGetInt64(slot->tts_values[b->ncols]);
-  if (!DatumGetBool(slot->tts_values[flag])) {
-    tuplestore_puttupleslot(d->aside, slot);
-    d->aside_rows++;
-    return true;
-  }
-  TupleTableSlot* out = b->slots[b->buffered];
-  ExecClearTuple(out);
-  for (int i = 0; i < b->ncols; i++) {
-    out->tts_values[i] = slot->tts_values[i];
-    out->tts_isnull[i] = slot->tts_isnull[i];
-  }
-  ExecStoreVirtualTuple(out);
-  ExecMaterializeSlot(out);
-  b->rows++;
-  if (++b->buffered == kMaxBuffered) SplitFlush(d);
-  return true;
-}
-
-void SplitStartup(DestReceiver* self, int, TupleDesc typeinfo) {
-  auto* d = reinterpret_cast<SplitDest*>(self);
-  if (typeinfo->natts != d->bulk.ncols + 2)
-    elog(ERROR, "split append: query returns %d columns, table has %d", typeinfo->natts, d->bulk.ncols);
+void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
+  auto* d = reinterpret_cast<DirectDest*>(self);
+  const int extra = d->mode == DirectMode::kSplit ? 2 : 1;
+  if (typeinfo->natts != d->ncols + extra)
+    elog(ERROR, "direct write: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->result = CreateTupleDescCopy(typeinfo);
   MemoryContextSwitchTo(old);
 }
 
-void SplitShutdown(DestReceiver* self) { SplitFlush(reinterpret_cast<SplitDest*>(self)); }
-
-constexpr int kUpsertChunk = 10000;
+void DirectShutdown(DestReceiver* self) { DirectFlush(reinterpret_cast<DirectDest*>(self)); }
+void DirectDestroy(DestReceiver*) {}
 
 // Merges the rows set aside, kUpsertChunk at a time, through upsert_sql (one array per column).
-int64 UpsertAside(SplitDest* d, const char* upsert_sql, const Oid* array_types) {
-  const int ncols = d->bulk.ncols;
-  TupleDesc desc = RelationGetDescr(d->bulk.rel);
+int64 UpsertAside(DirectDest* d, const char* upsert_sql, const Oid* array_types) {
+  const int ncols = d->ncols;
+  TupleDesc desc = RelationGetDescr(d->rel);
   MemoryContext chunk = AllocSetContextCreate(CurrentMemoryContext, "strata upsert chunk", ALLOCSET_DEFAULT_SIZES);
   auto** values = static_cast<Datum**>(palloc(sizeof(Datum*) * ncols));
   auto** nulls = static_cast<bool**>(palloc(sizeof(bool*) * ncols));
@@ -259,10 +233,11 @@ int64 UpsertAside(SplitDest* d, const char* upsert_sql, const Oid* array_types) 
   return merged;
 }
 
-}  // namespace
-
-bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                      const std::string& upsert_sql, SplitAppendCounts* out) {
+// Runs sql into relid as `mode` says; false (nothing run) when the table would have something bypassed
+// by direct heap writes: not a plain table, a trigger or constraint, for a first build an index or not
+// made by this transaction, for a split a column type without an array type.
+bool RunDirect(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid, DirectMode mode,
+               const std::string& upsert_sql, SplitAppendCounts* out) {
   const char* q = sql.c_str();
   const char* up = upsert_sql.c_str();
   const int nargs = static_cast<int>(args.size());
@@ -274,9 +249,15 @@ bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<st
     Relation rel = table_open(relid, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
     bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == nullptr && desc->constr == nullptr;
+    if (plain && mode == DirectMode::kFirstBuild) {
+      List* indexes = RelationGetIndexList(rel);
+      plain = indexes == NIL && rel->rd_createSubid != InvalidSubTransactionId;
+      list_free(indexes);
+    }
     Oid* array_types = static_cast<Oid*>(palloc(sizeof(Oid) * desc->natts));
-    for (int c = 0; plain && c < desc->natts; c++) {
-      array_types[c] = TupleDescAttr(desc, c)->attisdropped ? InvalidOid : get_array_type(TupleDescAttr(desc, c)->atttypid);
+    for (int c = 0; plain && mode == DirectMode::kSplit && c < desc->natts; c++) {
+      const Form_pg_attribute a = TupleDescAttr(desc, c);
+      array_types[c] = a->attisdropped ? InvalidOid : get_array_type(a->atttypid);
       plain = array_types[c] != InvalidOid;
     }
     if (!plain) {
@@ -290,17 +271,19 @@ bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<st
       params->params[i].isnull = texts[i] == nullptr;
       params->params[i].value = texts[i] ? CStringGetTextDatum(texts[i]) : 0;
     }
-    auto* d = static_cast<SplitDest*>(palloc0(sizeof(SplitDest)));
-    d->bulk.pub.receiveSlot = SplitReceive;
-    d->bulk.pub.rStartup = SplitStartup;
-    d->bulk.pub.rShutdown = SplitShutdown;
-    d->bulk.pub.rDestroy = BulkDestroy;
-    d->bulk.pub.mydest = DestNone;
-    d->bulk.rel = rel;
-    d->bulk.ncols = desc->natts;
-    d->bulk.bistate = GetBulkInsertState();
-    d->bulk.cid = GetCurrentCommandId(true);
-    for (int i = 0; i < kMaxBuffered; i++) d->bulk.slots[i] = table_slot_create(rel, nullptr);
+    auto* d = static_cast<DirectDest*>(palloc0(sizeof(DirectDest)));
+    d->pub.receiveSlot = DirectReceive;
+    d->pub.rStartup = DirectStartup;
+    d->pub.rShutdown = DirectShutdown;
+    d->pub.rDestroy = DirectDestroy;
+    d->pub.mydest = DestNone;
+    d->mode = mode;
+    d->rel = rel;
+    d->ncols = desc->natts;
+    d->bistate = GetBulkInsertState();
+    d->cid = GetCurrentCommandId(true);
+    // Slots (and the tuples they hold) in this context: the executor's own is gone when SPI returns.
+    for (int i = 0; i < kMaxBuffered; i++) d->slots[i] = table_slot_create(rel, nullptr);
     d->home = CurrentMemoryContext;
     d->estate = CreateExecutorState();
     d->rri = makeNode(ResultRelInfo);
@@ -310,16 +293,16 @@ bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<st
     SPIExecuteOptions options;
     memset(&options, 0, sizeof(options));
     options.params = params;
-    options.dest = &d->bulk.pub;
+    options.dest = &d->pub;
     const int rc = SPI_execute_extended(q, &options);
     if (rc < 0) elog(ERROR, "SPI_execute_extended failed (%d): %s", rc, q);
-    for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->bulk.slots[i]);
-    FreeBulkInsertState(d->bulk.bistate);
-    table_finish_bulk_insert(rel, 0);
+    for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->slots[i]);
+    FreeBulkInsertState(d->bistate);
+    table_finish_bulk_insert(rel, InsertOptions(d));
     ExecCloseIndices(d->rri);
     FreeExecutorState(d->estate);
-    out->rows = d->bulk.sum_last;
-    out->inserted = d->bulk.rows;
+    out->rows = d->source_rows;
+    out->inserted = d->written;
     out->merged = d->aside_rows > 0 ? UpsertAside(d, up, array_types) : 0;
     tuplestore_end(d->aside);
     table_close(rel, RowExclusiveLock);
@@ -328,58 +311,20 @@ bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<st
   return done;
 }
 
+}  // namespace
+
+bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                      const std::string& upsert_sql, SplitAppendCounts* out) {
+  return RunDirect(sql, args, relid, DirectMode::kSplit, upsert_sql, out);
+}
+
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int64_t* rows, int64_t* sum_last) {
-  const char* q = sql.c_str();
-  const int nargs = static_cast<int>(args.size());
-  std::vector<const char*> texts(nargs, nullptr);
-  for (int i = 0; i < nargs; i++)
-    if (args[i]) texts[i] = args[i]->c_str();
-  bool done = false;
-  Call([&] {
-    Relation rel = table_open(relid, RowExclusiveLock);
-    List* indexes = RelationGetIndexList(rel);
-    const bool plain = rel->rd_rel->relkind == RELKIND_RELATION && indexes == NIL && rel->trigdesc == nullptr &&
-                       rel->rd_att->constr == nullptr && rel->rd_createSubid != InvalidSubTransactionId;
-    list_free(indexes);
-    if (!plain) {
-      table_close(rel, RowExclusiveLock);
-      return;
-    }
-    ParamListInfo params = makeParamList(nargs);
-    for (int i = 0; i < nargs; i++) {
-      params->params[i].ptype = TEXTOID;
-      params->params[i].pflags = PARAM_FLAG_CONST;
-      params->params[i].isnull = texts[i] == nullptr;
-      params->params[i].value = texts[i] ? CStringGetTextDatum(texts[i]) : 0;
-    }
-    auto* d = static_cast<BulkDest*>(palloc0(sizeof(BulkDest)));
-    d->pub.receiveSlot = BulkReceive;
-    d->pub.rStartup = BulkStartup;
-    d->pub.rShutdown = BulkShutdown;
-    d->pub.rDestroy = BulkDestroy;
-    d->pub.mydest = DestNone;
-    d->rel = rel;
-    d->ncols = RelationGetDescr(rel)->natts;
-    d->bistate = GetBulkInsertState();
-    d->cid = GetCurrentCommandId(true);
-    // Slots (and the tuples they hold) in this context: the executor's own is gone when SPI returns.
-    for (int i = 0; i < kMaxBuffered; i++) d->slots[i] = table_slot_create(rel, nullptr);
-    SPIExecuteOptions options;
-    memset(&options, 0, sizeof(options));
-    options.params = params;
-    options.dest = &d->pub;
-    const int rc = SPI_execute_extended(q, &options);
-    if (rc < 0) elog(ERROR, "SPI_execute_extended failed (%d): %s", rc, q);
-    for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->slots[i]);
-    FreeBulkInsertState(d->bistate);
-    table_finish_bulk_insert(rel, TABLE_INSERT_SKIP_FSM);
-    *rows = d->rows;
-    *sum_last = d->sum_last;
-    table_close(rel, RowExclusiveLock);
-    done = true;
-  });
-  return done;
+  SplitAppendCounts n;
+  if (!RunDirect(sql, args, relid, DirectMode::kFirstBuild, "", &n)) return false;
+  *rows = n.inserted;
+  *sum_last = n.rows;
+  return true;
 }
 
 void BeginWorkerTxn() {
