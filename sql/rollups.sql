@@ -62,23 +62,21 @@ SELECT bucket, channel, views FROM ev_hourly WHERE channel IS NULL;
 -- executor into heap pages, no INSERT statement) and its unique key is built afterwards. It must equal
 -- the direct GROUP BY (sketches bitwise, NULL dimension included) and have its key. A second rollup
 -- made in the same transaction over the first one (a dependent to queue buckets for) takes the SQL path.
-BEGIN;
-SELECT strata.create_rollup('ev_once', $q$
+-- The query of ev_hourly, as the direct GROUP BY it must equal.
+CREATE TEMP TABLE once_query AS SELECT $q$
   SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
          sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
          strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 3) AS labels
-  FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$, batch_size => 1000000, realtime => false);
+  FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$ AS q;
+BEGIN;
+SELECT strata.create_rollup('ev_once', (SELECT q FROM once_query), batch_size => 1000000, realtime => false);
 SELECT (strata.refresh_rollup('ev_once') - 'duration_ms') AS first_build;
 SELECT (SELECT count(*) FROM ev_once_data) AS groups, (SELECT count(*) FROM ev WHERE kind = 'view') AS rows;
 COMMIT;
 SELECT rollup_diff('ev_once') AS first_build_diff;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'ev_once_data';
 BEGIN;
-SELECT strata.create_rollup('ev_once2', $q$
-  SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
-         sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
-         strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 3) AS labels
-  FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$, batch_size => 1000000, realtime => false);
+SELECT strata.create_rollup('ev_once2', (SELECT q FROM once_query), batch_size => 1000000, realtime => false);
 SELECT strata.create_rollup('ev_once2_daily', $q$
   SELECT date_trunc('day', bucket) AS day, sum(views) AS views FROM ev_once2 GROUP BY 1 $q$);
 SELECT (strata.refresh_rollup('ev_once2') - 'duration_ms') AS first_build_with_dependent;
@@ -91,6 +89,7 @@ SELECT count(*) AS daily_diff FROM (
   (SELECT date_trunc('day', ts), count(*) FROM ev WHERE kind = 'view' GROUP BY 1 EXCEPT ALL
    SELECT day, views FROM ev_once2_daily)) d;
 SELECT strata.drop_rollup('ev_once2_daily'), strata.drop_rollup('ev_once2'), strata.drop_rollup('ev_once');
+DROP TABLE once_query;
 
 -- Rollup of a rollup: daily from hourly, refreshed from the hourly rollup's changes.
 SELECT strata.create_rollup('ev_daily', $q$

@@ -41,6 +41,13 @@ std::string WhereClause(const Spec& s, const std::string& filter) {
   return w.empty() ? "" : " WHERE " + w;
 }
 
+// The order values in ($first, $(first + 1)]: the rows an append or recompute reads.
+std::string OrderRange(const Spec& s, int first) {
+  const std::string order = QuoteIdent(s.order_column);
+  return order + " > $" + std::to_string(first) + "::bigint AND " + order + " <= $" + std::to_string(first + 1) +
+         "::bigint";
+}
+
 // The start of an append: the source rows with order values in ($1, $2] aggregated, with their row
 // count, as CTE __strata_agg.
 std::string AggregateRange(const Spec& s) { return "WITH __strata_agg AS (" + AppendSelectSql(s) + ")"; }
@@ -225,17 +232,13 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   return sql;
 }
 
-std::string AppendSelectSql(const Spec& s) {
-  const std::string order = QuoteIdent(s.order_column);
-  return StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true);
-}
+std::string AppendSelectSql(const Spec& s) { return StateSelect(s, OrderRange(s, 1), "", true); }
 
 std::string SplitAppendSelectSql(const Spec& s) {
   // Positional GROUP BY: the bucket expression here is the grouped first column, so it may be compared.
   // A group is new when its bucket is past the newest stored one (read once, as an InitPlan, before the
   // first row comes out and so before anything is written); NULL buckets and older ones are not.
-  const std::string order = QuoteIdent(s.order_column);
-  return StateSelect(s, order + " > $1::bigint AND " + order + " <= $2::bigint", "", true,
+  return StateSelect(s, OrderRange(s, 1), "", true,
                      "COALESCE(" + s.bucket_expr + " > (SELECT max(" + QuoteIdent(s.bucket_name) + ") FROM " + s.data_table +
                          "), " + s.bucket_expr + " IS NOT NULL) AS " + kNewColumn);
 }
@@ -282,10 +285,7 @@ std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent
   const std::string join = " JOIN unnest(" + list + ") AS __strata_u(__strata_b) ON " + t + " >= __strata_u.__strata_b AND " +
                            t + " < " + BucketEnd(s, "__strata_u.__strata_b");
   std::string filter = s.bucket_expr + " = __strata_u.__strata_b";
-  if (!s.source_is_rollup) {
-    const std::string order = QuoteIdent(s.order_column);
-    filter += " AND " + order + " > $2::bigint AND " + order + " <= $3::bigint";
-  }
+  if (!s.source_is_rollup) filter += " AND " + OrderRange(s, 2);
   const std::string cols = Join(AllColumns(s), ", ");
   std::string insert = "WITH __strata_ins AS (INSERT INTO " + s.data_table + " (" + cols + ") " +
                        StateSelect(s, filter, join) + ")";

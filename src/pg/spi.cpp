@@ -237,7 +237,7 @@ int64 UpsertAside(DirectDest* d, const char* upsert_sql, const Oid* array_types)
 // by direct heap writes: not a plain table, a trigger or constraint, for a first build an index or not
 // made by this transaction, for a split a column type without an array type.
 bool RunDirect(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid, DirectMode mode,
-               const std::string& upsert_sql, SplitAppendCounts* out) {
+               const std::string& upsert_sql, DirectWriteCounts* out) {
   const char* q = sql.c_str();
   const char* up = upsert_sql.c_str();
   const int nargs = static_cast<int>(args.size());
@@ -302,7 +302,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     ExecCloseIndices(d->rri);
     FreeExecutorState(d->estate);
     out->rows = d->source_rows;
-    out->inserted = d->written;
+    out->written = d->written;
     out->merged = d->aside_rows > 0 ? UpsertAside(d, up, array_types) : 0;
     tuplestore_end(d->aside);
     table_close(rel, RowExclusiveLock);
@@ -314,17 +314,13 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
 }  // namespace
 
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                      const std::string& upsert_sql, SplitAppendCounts* out) {
+                      const std::string& upsert_sql, DirectWriteCounts* out) {
   return RunDirect(sql, args, relid, DirectMode::kSplit, upsert_sql, out);
 }
 
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                     int64_t* rows, int64_t* sum_last) {
-  SplitAppendCounts n;
-  if (!RunDirect(sql, args, relid, DirectMode::kFirstBuild, "", &n)) return false;
-  *rows = n.inserted;
-  *sum_last = n.rows;
-  return true;
+                     DirectWriteCounts* out) {
+  return RunDirect(sql, args, relid, DirectMode::kFirstBuild, "", out);
 }
 
 void BeginWorkerTxn() {

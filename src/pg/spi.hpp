@@ -26,28 +26,24 @@ std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<s
 // The datum is copied into the memory context current before the call (for pass-by-reference types).
 std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);
 
-// Runs a query (text parameters as in Query) and writes its rows into the table `relid`, without the
-// last result column, with heap multi-inserts as COPY does (a WAL record per page of rows, free-space
-// map skipped). Only for a plain table with no index, trigger or constraint, that no one else can see
-// yet (created by this transaction); returns false without running anything otherwise. The last result
-// column must be a bigint: its sum is stored in *sum_last, the number of rows in *rows.
-bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                     int64_t* rows, int64_t* sum_last);
-
-// Runs a grouped query (text parameters as in Query) whose rows are the table's columns in order, then
-// a bigint (source rows of the group, summed into rows) and a boolean (the group cannot be in the table
-// yet). Flagged groups are written with heap multi-inserts and their index entries made as COPY does
-// (inserted); the others are kept aside and merged afterwards by upsert_sql, which takes one array
-// parameter per column, in chunks of up to 10,000 groups (merged). Only for a plain table with no
-// trigger or constraint and an array type for every column; returns false without running anything
-// otherwise.
-struct SplitAppendCounts {
+// Direct writes of a grouped query's rows into the table `relid` (text parameters as in Query): the
+// result's columns are the table's in order, then a bigint (source rows of the group, summed into
+// `rows`), and for SplitAppendQuery a boolean. Rows go into heap pages with multi-inserts, as COPY writes
+// them (`written`); both return false without running anything when the table has something such
+// writes would bypass (not a plain table, a trigger or constraint).
+struct DirectWriteCounts {
   int64_t rows = 0;
-  int64_t inserted = 0;
+  int64_t written = 0;
   int64_t merged = 0;
 };
+// A first build: the table was made by this transaction and has no index; free-space map skipped.
+bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
+                     DirectWriteCounts* out);
+// An append: rows flagged true are written with their index entries made as COPY makes them; the others
+// are kept aside and merged afterwards by upsert_sql, which takes one array parameter per column, in
+// chunks of up to 10,000 groups (`merged`). Also false when a column type has no array type.
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                      const std::string& upsert_sql, SplitAppendCounts* out);
+                      const std::string& upsert_sql, DirectWriteCounts* out);
 
 // Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
 void BeginWorkerTxn();

@@ -77,9 +77,9 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
     // Groups past the newest stored bucket go straight into heap pages (no speculative insertion, no
     // CTE holding every group); the rest merge ON CONFLICT. A dependent to queue buckets for, or a
     // table a plain heap insert would bypass something of, takes the one-statement append.
-    pg::SplitAppendCounts n;
+    pg::DirectWriteCounts n;
     if (deps.empty() && pg::SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::UpsertArraysSql(s), &n))
-      return {std::to_string(n.rows), std::to_string(n.inserted + n.merged)};
+      return {std::to_string(n.rows), std::to_string(n.written + n.merged)};
     return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   }
   const auto key = pg::Query("SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = $1::oid AND contype = 'u'",
@@ -89,12 +89,10 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
   // No dependent to queue buckets for (the usual case: nothing can read a table this transaction just
   // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
   // as COPY writes them, without an INSERT statement in between.
-  int64_t rows = 0, groups = 0;
-  pg::Row out;
-  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, &groups, &rows))
-    out = {std::to_string(rows), std::to_string(groups)};
-  else
-    out = pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
+  pg::DirectWriteCounts n;
+  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, &n)
+                          ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
+                          : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
   return out;
 }
