@@ -338,15 +338,43 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   const std::string cursor = "strata.rollup_backfill_cursor(" + id + ")";
   const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
   const std::string tail_old = StateSelect(s, order + " <= " + cursor);
-  // After the backfill, only groups of buckets the tail touches are re-aggregated: the other stored
-  // groups are read as they are (a dashboard over days of history then costs about what the same query
-  // over a plain table does). Buckets are matched by equality, so NULL buckets go the re-aggregated way.
-  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + ") ";
+  // After the backfill only the stored groups the tail touches are re-aggregated with it; the others are
+  // read as they are (a dashboard over days of history then costs about what the same query over a plain
+  // table does). A stored group outside the tail's bucket range passes on two comparisons (one arm with
+  // one filter: arms split by range would each visit most heap pages, a first build writing groups in
+  // hash order); inside it, its key is looked up in a hashed subplan of the tail's keys. Keys are
+  // compared with `=`, which never matches NULL, so groups with a NULL dimension go by bucket instead
+  // (re-aggregated when the tail touches their bucket) and NULL buckets always go the re-aggregated way.
+  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull;
+  for (const auto& k : keys) {
+    tkeys.push_back("t." + k);
+    dkeys.push_back("d." + k);
+  }
+  for (const auto& d : s.dims) {
+    tnotnull.push_back("t." + QuoteIdent(d.name) + " IS NOT NULL");
+    dnull.push_back("d." + QuoteIdent(d.name) + " IS NULL");
+  }
+  const std::string dkey = s.dims.empty() ? dkeys[0] : "(" + Join(dkeys, ", ") + ")";
+  const std::string tail_keys = "(SELECT " + Join(tkeys, ", ") + " FROM __strata_tail t WHERE " + Join(tnotnull, " AND ") + ")";
+  const std::string tail_buckets = "(SELECT t." + b + " FROM __strata_tail t WHERE t." + b + " IS NOT NULL)";
+  const std::string touched_buckets = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b +
+                                      " IS NOT NULL))";
+  const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
+  std::string untouched = dkey + " NOT IN " + tail_keys;
+  if (!s.dims.empty())
+    untouched = "(NOT " + any_null_dim + " AND " + untouched + ") OR (" + any_null_dim + " AND d." + b + " NOT IN " + tail_buckets + ")";
+  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT min(" + b +
+                    ") AS lo, max(" + b + ") AS hi FROM __strata_tail) ";
   sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + cursor + " IS NULL AND d." + b +
-         " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM __strata_tail t WHERE t." + b + " = d." + b + ")";
-  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE d." +
-         b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b + " IS NOT NULL)) UNION ALL SELECT " +
-         cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
+         " IS NOT NULL AND (d." + b + " < (SELECT lo FROM __strata_range) OR d." + b + " > (SELECT hi FROM __strata_range) OR " +
+         untouched + ")";
+  // The touched groups: found by key (the bucket condition lets the planner read only touched buckets),
+  // groups with a NULL dimension in touched buckets, NULL buckets, and the tail itself.
+  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
+         touched_buckets + " AND " + dkey + " IN " + tail_keys;
+  if (!s.dims.empty())
+    sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + touched_buckets + " AND " + any_null_dim;
+  sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
          " FROM __strata_tail) AS __strata_touched WHERE " + cursor + " IS NULL" + group;
   // During a backfill the old tail can be any part of history: every group is re-aggregated.
   sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " UNION ALL " +

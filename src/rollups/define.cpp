@@ -637,7 +637,7 @@ STRATA_FUNCTION(strata_alter_rollup) {
     args[3] = std::to_string(PG_GETARG_INT64(3));
   }
   if (!PG_ARGISNULL(4)) args[4] = PG_GETARG_BOOL(4) ? "true" : "false";
-  if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) != r.realtime) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true));
+  if (!PG_ARGISNULL(2)) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true));
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
               "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "

@@ -81,6 +81,17 @@ TEST(RollupSql, RecomputeReadsOnlyAbsorbedRowsOfRawSources) {
   EXPECT_TRUE(Has(stmts[1], "FROM unnest($1::timestamp with time zone[]) AS __strata_r(\"bucket\")"));
 }
 
+TEST(RollupSql, RealTimeViewWithoutDimensionsMatchesByBucket) {
+  auto s = HourlySpec();
+  s.dims.clear();
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true);
+  const std::string tail = "(SELECT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL)";
+  EXPECT_TRUE(Has(v, "(SELECT hi FROM __strata_range) OR d.\"bucket\" NOT IN " + tail + ")"));
+  EXPECT_TRUE(Has(v, "IS NOT NULL)) AND d.\"bucket\" IN " + tail + " UNION ALL"));
+  EXPECT_FALSE(Has(v, "IS NULL OR"));
+  EXPECT_FALSE(Has(v, "NOT (("));
+}
+
 TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   const auto s = HourlySpec();
   const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true);
@@ -90,9 +101,19 @@ TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   EXPECT_TRUE(Has(v, "strata.merge(\"viewers\") AS \"viewers\""));
   EXPECT_TRUE(Has(v, "(sum(\"watch__sum\")::numeric / NULLIF(sum(\"watch__count\"), 0))::numeric AS \"watch\""));
   EXPECT_TRUE(Has(v, "GROUP BY \"bucket\", \"channel\""));
-  // Stored groups of buckets the tail does not touch are read as they are; the rest re-aggregated.
-  EXPECT_TRUE(Has(v, "NOT EXISTS (SELECT 1 FROM __strata_tail t WHERE t.\"bucket\" = d.\"bucket\")"));
-  EXPECT_TRUE(Has(v, "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t"));
+  // Stored groups the tail does not touch are read as they are: outside the tail's bucket range on two
+  // comparisons, inside it by a hashed NOT IN of the tail's keys; no join.
+  const std::string tail_keys = "(SELECT t.\"bucket\", t.\"channel\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL AND "
+                                "t.\"channel\" IS NOT NULL)";
+  EXPECT_TRUE(Has(v, "__strata_range AS (SELECT min(\"bucket\") AS lo, max(\"bucket\") AS hi FROM __strata_tail)"));
+  EXPECT_TRUE(Has(v, "d.\"bucket\" < (SELECT lo FROM __strata_range) OR d.\"bucket\" > (SELECT hi FROM __strata_range) OR (NOT (d.\"channel\" IS NULL) AND (d.\"bucket\", d.\"channel\") NOT IN " + tail_keys + ")"));
+  EXPECT_FALSE(Has(v, "NOT EXISTS"));
+  // A group with a NULL dimension never equals a key: it goes by bucket, both ways.
+  EXPECT_TRUE(Has(v, "OR ((d.\"channel\" IS NULL) AND d.\"bucket\" NOT IN (SELECT t.\"bucket\" FROM __strata_tail t WHERE "
+                     "t.\"bucket\" IS NOT NULL))"));
+  const std::string touched = "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL))";
+  EXPECT_TRUE(Has(v, touched + " AND (d.\"bucket\", d.\"channel\") IN " + tail_keys + " UNION ALL"));
+  EXPECT_TRUE(Has(v, touched + " AND (d.\"channel\" IS NULL) UNION ALL"));
   EXPECT_TRUE(Has(v, "d.\"bucket\" IS NULL UNION ALL"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NULL"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NOT NULL"));
