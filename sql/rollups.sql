@@ -75,6 +75,10 @@ SELECT (SELECT count(*) FROM ev_once_data) AS groups, (SELECT count(*) FROM ev W
 COMMIT;
 SELECT rollup_diff('ev_once') AS first_build_diff;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'ev_once_data';
+-- Its groups are written in bucket order (the aggregation emits them in hash order), NULL bucket last.
+SELECT count(*) AS out_of_bucket_order FROM (
+  SELECT bucket, lag(bucket) OVER w AS prev, row_number() OVER w AS n FROM ev_once_data WINDOW w AS (ORDER BY ctid)) s
+  WHERE n > 1 AND ((prev IS NULL AND bucket IS NOT NULL) OR bucket < prev);
 BEGIN;
 SELECT strata.create_rollup('ev_once2', (SELECT q FROM once_query), batch_size => 1000000, realtime => false);
 SELECT strata.create_rollup('ev_once2_daily', $q$

@@ -70,6 +70,12 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
+#if PG_VERSION_NUM >= 160000
+#include "utils/tuplesortvariants.h"
+#else
+#include "utils/tuplesort.h"
+#endif
 }
 
 #if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 180000

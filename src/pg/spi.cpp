@@ -97,6 +97,11 @@ namespace {
 // multi-inserts, kMaxBuffered at a time, as COPY writes them, without an INSERT statement in between.
 // The result's columns are the table's, then a bigint (source rows of the group, summed), then for a
 // split append a boolean: false sets the row aside, to be merged by an upsert statement afterwards.
+// A first build sorts the rows by bucket before writing them (an aggregation emits groups in hash
+// order): the pages then hold neighbouring buckets, as appends in time order leave them, so a range of
+// buckets (a dashboard's last days) is on few pages. Sorting by the bucket alone is cheap (a single
+// 8-byte key: 30 ms for 712,000 groups) and the key's index build that follows gets partly ordered
+// input (330 -> 250 ms); sorting by the whole key cost 230 ms and saved only 190 in the index build.
 constexpr int kMaxBuffered = 1000;
 constexpr int kUpsertChunk = 10000;
 
@@ -117,6 +122,8 @@ struct DirectDest {
   EState* estate;       // index entries of written rows
   ResultRelInfo* rri;
   Tuplestorestate* aside;
+  int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
+  Tuplesortstate* sorter;
   MemoryContext home;   // where the result's tuple descriptor is kept
   TupleDesc result;
   int64 written;
@@ -144,6 +151,8 @@ void DirectFlush(DirectDest* d) {
   d->buffered = 0;
 }
 
+void DirectBuffer(DirectDest* d, TupleTableSlot* slot);
+
 bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   slot_getallattrs(slot);
@@ -158,16 +167,11 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
       return true;
     }
   }
-  TupleTableSlot* out = d->slots[d->buffered];
-  ExecClearTuple(out);
-  for (int i = 0; i < d->ncols; i++) {
-    out->tts_values[i] = slot->tts_values[i];
-    out->tts_isnull[i] = slot->tts_isnull[i];
+  if (d->sorter != nullptr) {
+    tuplesort_puttupleslot(d->sorter, slot);
+    return true;
   }
-  ExecStoreVirtualTuple(out);
-  ExecMaterializeSlot(out);  // own copy: the executor reuses the result slot's memory
-  d->written++;
-  if (++d->buffered == kMaxBuffered) DirectFlush(d);
+  DirectBuffer(d, slot);
   return true;
 }
 
@@ -178,11 +182,55 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
     elog(ERROR, "direct write: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->result = CreateTupleDescCopy(typeinfo);
+  if (d->sort_keys > 0) {
+    // Ascending, NULLs last, the columns' collations: the order of the key's btree index.
+    const int n = d->sort_keys;
+    auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
+    auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+    auto* colls = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+    auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
+    for (int i = 0; i < n; i++) {
+      const Form_pg_attribute a = TupleDescAttr(typeinfo, i);
+      attrs[i] = static_cast<AttrNumber>(i + 1);
+      ops[i] = lookup_type_cache(a->atttypid, TYPECACHE_LT_OPR)->lt_opr;
+      colls[i] = a->attcollation;
+      if (!OidIsValid(ops[i])) elog(ERROR, "direct write: no ordering operator for type %u", a->atttypid);
+    }
+    // A bulk operation like CREATE INDEX: maintenance_work_mem, or work_mem when that is larger.
+    d->sorter = tuplesort_begin_heap(d->result, n, attrs, ops, colls, nulls_first, Max(work_mem, maintenance_work_mem), nullptr,
+                                     TUPLESORT_NONE);
+  }
   MemoryContextSwitchTo(old);
 }
 
-void DirectShutdown(DestReceiver* self) { DirectFlush(reinterpret_cast<DirectDest*>(self)); }
+void DirectShutdown(DestReceiver* self) {
+  auto* d = reinterpret_cast<DirectDest*>(self);
+  if (d->sorter != nullptr) {
+    tuplesort_performsort(d->sorter);
+    TupleTableSlot* sorted = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+    while (tuplesort_gettupleslot(d->sorter, true, false, sorted, nullptr)) DirectBuffer(d, sorted);
+    ExecDropSingleTupleTableSlot(sorted);
+    tuplesort_end(d->sorter);
+    d->sorter = nullptr;
+  }
+  DirectFlush(d);
+}
 void DirectDestroy(DestReceiver*) {}
+
+// Copies the table's columns of `slot` into the next buffered slot; flushes a full buffer.
+void DirectBuffer(DirectDest* d, TupleTableSlot* slot) {
+  slot_getallattrs(slot);
+  TupleTableSlot* out = d->slots[d->buffered];
+  ExecClearTuple(out);
+  for (int i = 0; i < d->ncols; i++) {
+    out->tts_values[i] = slot->tts_values[i];
+    out->tts_isnull[i] = slot->tts_isnull[i];
+  }
+  ExecStoreVirtualTuple(out);
+  ExecMaterializeSlot(out);  // own copy: the executor reuses the result slot's memory
+  d->written++;
+  if (++d->buffered == kMaxBuffered) DirectFlush(d);
+}
 
 // Merges the rows set aside, kUpsertChunk at a time, through upsert_sql (one array per column).
 int64 UpsertAside(DirectDest* d, const char* upsert_sql, const Oid* array_types) {
@@ -237,7 +285,7 @@ int64 UpsertAside(DirectDest* d, const char* upsert_sql, const Oid* array_types)
 // by direct heap writes: not a plain table, a trigger or constraint, for a first build an index or not
 // made by this transaction, for a split a column type without an array type.
 bool RunDirect(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid, DirectMode mode,
-               const std::string& upsert_sql, DirectWriteCounts* out) {
+               int sort_keys, const std::string& upsert_sql, DirectWriteCounts* out) {
   const char* q = sql.c_str();
   const char* up = upsert_sql.c_str();
   const int nargs = static_cast<int>(args.size());
@@ -278,6 +326,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->pub.rDestroy = DirectDestroy;
     d->pub.mydest = DestNone;
     d->mode = mode;
+    d->sort_keys = mode == DirectMode::kFirstBuild ? std::clamp(sort_keys, 0, static_cast<int>(desc->natts)) : 0;
     d->rel = rel;
     d->ncols = desc->natts;
     d->bistate = GetBulkInsertState();
@@ -315,12 +364,12 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
 
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                       const std::string& upsert_sql, DirectWriteCounts* out) {
-  return RunDirect(sql, args, relid, DirectMode::kSplit, upsert_sql, out);
+  return RunDirect(sql, args, relid, DirectMode::kSplit, 0, upsert_sql, out);
 }
 
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                     DirectWriteCounts* out) {
-  return RunDirect(sql, args, relid, DirectMode::kFirstBuild, "", out);
+                     int sort_keys, DirectWriteCounts* out) {
+  return RunDirect(sql, args, relid, DirectMode::kFirstBuild, sort_keys, "", out);
 }
 
 void BeginWorkerTxn() {

@@ -2,6 +2,7 @@
 // (see guard.hpp); none returns Postgres-owned memory to the caller except where it says so.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,9 +37,11 @@ struct DirectWriteCounts {
   int64_t written = 0;
   int64_t merged = 0;
 };
-// A first build: the table was made by this transaction and has no index; free-space map skipped.
+// A first build: the table was made by this transaction and has no index; free-space map skipped. The
+// rows are written in the order of their first `sort_keys` columns (ascending, NULLs last, as a btree
+// orders them; sorted within the larger of work_mem and maintenance_work_mem, spilling beyond it).
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                     DirectWriteCounts* out);
+                     int sort_keys, DirectWriteCounts* out);
 // An append: rows flagged true are written with their index entries made as COPY makes them; the others
 // are kept aside and merged afterwards by upsert_sql, which takes one array parameter per column, in
 // chunks of up to 10,000 groups (`merged`). Also false when a column type has no array type.

@@ -88,9 +88,9 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
   // No dependent to queue buckets for (the usual case: nothing can read a table this transaction just
   // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
-  // as COPY writes them, without an INSERT statement in between.
+  // as COPY writes them, without an INSERT statement in between, sorted by bucket (column 1).
   pg::DirectWriteCounts n;
-  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, &n)
+  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, 1, &n)
                           ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
                           : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
