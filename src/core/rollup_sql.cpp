@@ -57,6 +57,15 @@ std::string RowsRead() {
   return std::string("(SELECT COALESCE(sum(") + kRowsColumn + "), 0) FROM __strata_agg)::bigint";
 }
 
+// " ON CONFLICT (<key>) DO UPDATE SET <each state column merged with EXCLUDED's>": how an append merges a
+// group into the stored one (target alias t).
+std::string OnConflictMerge(const Spec& s) {
+  std::vector<std::string> sets;
+  for (const auto& m : s.measures)
+    for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
+  return " ON CONFLICT (" + Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ");
+}
+
 std::string QueueDependents(const std::vector<Dependent>& deps, const std::string& from, size_t first) {
   std::string out;
   for (size_t i = 0; i < deps.size(); i++)
@@ -210,9 +219,6 @@ std::vector<std::string> CreateTablesSql(const Spec& s) {
 }
 
 std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
-  std::vector<std::string> sets;
-  for (const auto& m : s.measures)
-    for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
   const std::string cols = Join(AllColumns(s), ", ");
   const std::string b = QuoteIdent(s.bucket_name);
   // Groups in buckets past the newest stored one cannot exist yet (only this refresher writes the
@@ -225,8 +231,7 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
                     ") SELECT " + cols + " FROM __strata_agg a, __strata_top x WHERE a." + b + " IS NOT NULL AND (x.m IS NULL OR a." +
                     b + " > x.m) RETURNING t." + b + "), __strata_up AS (INSERT INTO " + s.data_table + " AS t (" + cols +
                     ") SELECT " + cols + " FROM __strata_agg a, __strata_top x WHERE a." + b + " IS NULL OR a." + b +
-                    " <= x.m ON CONFLICT (" +
-                    Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ") + " RETURNING t." + b + ")";
+                    " <= x.m" + OnConflictMerge(s) + " RETURNING t." + b + ")";
   sql += QueueDependents(deps, "(SELECT " + b + " FROM __strata_new UNION ALL SELECT " + b + " FROM __strata_up) AS __strata_w", 0);
   sql += " SELECT " + RowsRead() + ", (SELECT count(*) FROM __strata_new) + (SELECT count(*) FROM __strata_up)";
   return sql;
@@ -244,13 +249,11 @@ std::string SplitAppendSelectSql(const Spec& s) {
 }
 
 std::string UpsertArraysSql(const Spec& s) {
-  std::vector<std::string> sets, params;
-  for (const auto& m : s.measures)
-    for (const auto& c : StateColumns(m)) sets.push_back(QuoteIdent(c) + " = " + MergeExpr(m.kind, QuoteIdent(c)));
+  std::vector<std::string> params;
   const auto cols = AllColumns(s);
   for (size_t i = 1; i <= cols.size(); i++) params.push_back("$" + std::to_string(i));
   return "INSERT INTO " + s.data_table + " AS t (" + Join(cols, ", ") + ") SELECT * FROM unnest(" + Join(params, ", ") +
-         ") ON CONFLICT (" + Join(KeyColumns(s), ", ") + ") DO UPDATE SET " + Join(sets, ", ");
+         ")" + OnConflictMerge(s);
 }
 
 std::string AddKeySql(const Spec& s) {
