@@ -93,13 +93,14 @@ Sketch* FromValue(MemoryContext cxt, Datum d) {
 // where the aggregate's parameters are checked; add(state) adds the current value.
 template <class Sketch, class Make, class Add>
 Datum TransStep(FunctionCallInfo fcinfo, Make&& make, Add&& add) {
-  MemoryContext cxt = AggContext(fcinfo);
+  // A non-NULL internal state can only come from an earlier call of this aggregate (SQL cannot make
+  // one), so the aggregate context is looked up (and checked) when the state is made.
   Sketch* s = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Sketch*>(PG_GETARG_POINTER(0));
   if (PG_ARGISNULL(1)) {
     if (s == nullptr) PG_RETURN_NULL();
     PG_RETURN_POINTER(s);
   }
-  if (s == nullptr) s = make(cxt);
+  if (s == nullptr) s = make(AggContext(fcinfo));
   add(s);
   PG_RETURN_POINTER(s);
 }
