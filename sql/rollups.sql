@@ -223,13 +223,24 @@ CREATE FUNCTION nts_diff() RETURNS bigint LANGUAGE sql AS $f$
   SELECT count(*) FROM ((SELECT * FROM nts_h EXCEPT ALL SELECT * FROM nts_direct) UNION ALL
                         (SELECT * FROM nts_direct EXCEPT ALL SELECT * FROM nts_h)) d $f$;
 SELECT nts_diff() AS during_backfill;
+-- While a backfill is left the view's arms are gated on the backfill cursor and it has the arm that
+-- re-aggregates everything; the refresh that finishes the backfill replaces it by the form without
+-- them (its note says so).
+CREATE FUNCTION view_gated(v regclass) RETURNS boolean LANGUAGE sql AS $f$
+  SELECT EXISTS (SELECT 1 FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                 WHERE w.ev_class = v AND d.refobjid = 'strata.rollup_backfill_cursor(integer)'::regprocedure) $f$;
+SELECT view_gated('nts_h') AS gated_during_backfill;
 SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
+SELECT view_gated('nts_h') AS gated_after_backfill, pg_get_viewdef('nts_h') LIKE '%__strata_all%' AS backfill_arm;
 SELECT nts_diff() AS after_backfill;
 INSERT INTO nts (ts, a) VALUES ('2026-01-01 01:10', 1), ('2026-02-01 00:00', 2), (NULL, 0), (NULL, 2), ('2026-01-01 05:00', 0),
   ('2026-01-01 07:40', NULL), ('2026-01-01 09:05', 2), (NULL, NULL);
 SELECT nts_diff() AS with_tail, (SELECT lag_rows FROM strata.rollups WHERE name = 'nts_h'::regclass) AS tail_rows;
 SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
 SELECT nts_diff() AS absorbed;
+-- alter_rollup re-creates the view in the form the backfill state calls for.
+SELECT strata.alter_rollup('nts_h', realtime => true);
+SELECT view_gated('nts_h') AS gated_after_alter, nts_diff() AS after_alter;
 SELECT strata.drop_rollup('nts_h');
 DROP FUNCTION nts_diff();
 DROP VIEW nts_direct;

@@ -311,7 +311,7 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
          "  END IF;\n  RETURN NULL;\nEND\n$strata_inv$";
 }
 
-std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace) {
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill) {
   const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
   const std::vector<std::string> keys = KeyColumns(s);
   // The stored groups as readers see them (avg finished from its sum and count), columns of alias `d`.
@@ -368,7 +368,10 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
     untouched = "(NOT " + any_null_dim + " AND " + untouched + ") OR (" + any_null_dim + " AND d." + b + " NOT IN " + tail_buckets + ")";
   std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT min(" + b +
                     ") AS lo, max(" + b + ") AS hi FROM __strata_tail) ";
-  sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + cursor + " IS NULL AND d." + b +
+  // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
+  // (a gating Result node costs a step per stored row read).
+  const std::string gate = backfill ? cursor + " IS NULL AND " : "";
+  sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate + "d." + b +
          " IS NOT NULL AND (d." + b + " < (SELECT lo FROM __strata_range) OR d." + b + " > (SELECT hi FROM __strata_range) OR " +
          untouched + ")";
   // The touched groups: found by key (the bucket condition lets the planner read only touched buckets),
@@ -378,7 +381,8 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   if (!s.dims.empty())
     sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + touched_buckets + " AND " + any_null_dim;
   sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
-         " FROM __strata_tail) AS __strata_touched WHERE " + cursor + " IS NULL" + group;
+         " FROM __strata_tail) AS __strata_touched" + (backfill ? " WHERE " + cursor + " IS NULL" : std::string()) + group;
+  if (!backfill) return sql;
   // During a backfill the old tail can be any part of history: every group is re-aggregated.
   sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " UNION ALL " +
          tail_new + " UNION ALL " + tail_old + ") AS __strata_all WHERE " + cursor + " IS NOT NULL" + group;

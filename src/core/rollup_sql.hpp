@@ -111,8 +111,11 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
 
 // The reader's view: materialized groups plus, in real-time mode, the unabsorbed tail of a raw
 // source aggregated on the fly, merged per group.
-// `or_replace` swaps the view of an existing rollup (same columns in both modes).
-std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace = false);
+// `or_replace` swaps the view of an existing rollup (same columns in every form). `backfill`: the form
+// for a rollup whose backfill has not finished (every arm gated on the backfill cursor, plus the arm
+// that re-aggregates everything while it runs); without it the view is only correct once the cursor is
+// NULL for good, and costs less per read (no gating node per stored row, no backfill arm to plan).
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill);
 
 // The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
 std::string BucketEnd(const Spec& s, const std::string& start);

@@ -536,7 +536,6 @@ STRATA_FUNCTION(strata_create_rollup) {
   const std::string view = core::QualifiedName(schema, rel);
   std::string change_fn;
   for (const auto& sql : rs::CreateTablesSql(s)) pg::Exec(sql);
-  pg::Exec(rs::ViewSql(s, view, realtime));
 
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
@@ -561,6 +560,8 @@ STRATA_FUNCTION(strata_create_rollup) {
     pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source + " WHERE " +
              s.bucket_expr + " IS NOT NULL");
   }
+  // The view's form depends on whether a backfill is left to do (see ViewSql).
+  pg::Exec(rs::ViewSql(s, view, realtime, false, cursor.has_value()));
   InsertCatalog(s, p, view, query, source_rollup, lvl, realtime, interval, batch, order, change_fn);
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint "
@@ -637,7 +638,7 @@ STRATA_FUNCTION(strata_alter_rollup) {
     args[3] = std::to_string(PG_GETARG_INT64(3));
   }
   if (!PG_ARGISNULL(4)) args[4] = PG_GETARG_BOOL(4) ? "true" : "false";
-  if (!PG_ARGISNULL(2)) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true));
+  if (!PG_ARGISNULL(2)) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true, r.cursor.has_value()));
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
               "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "

@@ -235,6 +235,35 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
   return done;
 }
 
+namespace {
+
+// Once no backfill is left, the view is replaced by its form without the backfill arm and gating (see
+// ViewSql), when it still has them: right after the backfill's last batch, and at later refreshes if
+// that failed. CREATE OR REPLACE VIEW takes ACCESS EXCLUSIVE on the view, so it runs under
+// strata.lock_timeout in a subtransaction: behind a long read it gives up, the view keeps the gated
+// form (correct, a little slower) and the next refresh tries again. Only a role with the view owner's
+// privileges may replace it; otherwise the view keeps the gated form until its owner refreshes it or
+// runs alter_rollup(realtime => true).
+void SettleView(const Rollup& r, StepResult* res) {
+  if (!r.realtime || r.spec.source_is_rollup || r.cursor) return;
+  const auto form = pg::Query(
+      "SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE'), EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w "
+      "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid "
+      "WHERE w.ev_class = c.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass "
+      "AND d.refobjid = 'strata.rollup_backfill_cursor(integer)'::pg_catalog.regprocedure) "
+      "FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass",
+      {r.view});
+  if (form.empty() || *form[0][0] != "t" || *form[0][1] != "t") return;
+  try {
+    pg::InSubTransaction([&] { pg::Exec(rs::ViewSql(r.spec, r.view, true, true, false)); });
+    res->note = "backfill done: view replaced without its backfill arm";
+  } catch (const pg::PgError& e) {
+    res->note = std::string("backfill done; the view keeps its backfill arm for now: ") + e.what();
+  }
+}
+
+}  // namespace
+
 StepResult RefreshStep(Rollup& r) {
   StepResult res;
   const rs::Spec& s = r.spec;
@@ -310,6 +339,7 @@ StepResult RefreshStep(Rollup& r) {
   });
   r.watermark = watermark;
   r.cursor = cursor;
+  SettleView(r, &res);
   return res;
 }
 

@@ -116,6 +116,13 @@ daily_diff="SET TimeZone = 'UTC'; SELECT count(*) FROM (
 check "daily rollup of the hourly rollup equals GROUP BY over the raw rows" test "$(q "$daily_diff")" = 0
 check "some late rows, updates, deletes and rollbacks happened (the test exercised them)" \
   test "$(q "SELECT buckets_recomputed > 0 AND rows_processed > 20000 FROM strata.rollups WHERE name = 'hourly'::regclass")" = t
+check "the worker replaced the real-time views by their form without the backfill arm once the backfill was done" \
+  test "$(q "SELECT count(*) FROM strata.rollup r WHERE r.realtime AND r.source_rollup IS NULL AND EXISTS (
+              SELECT 1 FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+              WHERE w.ev_class = r.view AND d.refobjid = 'strata.rollup_backfill_cursor(integer)'::regprocedure)")" = 0
+check "the replacement is recorded in job_runs" \
+  test "$(q "SELECT count(DISTINCT target) FROM strata.job_runs WHERE job_kind = 'rollup_refresh'
+              AND details->>'note' = 'backfill done: view replaced without its backfill arm'")" = 2
 check "no refresh failed" test "$(q "SELECT count(*) FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND status = 'failed'")" = 0
 # The real-time view is exact too, with rows the worker has not seen yet.
 q "INSERT INTO events (ts, channel, viewer, watch_ms, label) VALUES (now(), 1, 1, 1, 'l1')"

@@ -84,7 +84,7 @@ TEST(RollupSql, RecomputeReadsOnlyAbsorbedRowsOfRawSources) {
 TEST(RollupSql, RealTimeViewWithoutDimensionsMatchesByBucket) {
   auto s = HourlySpec();
   s.dims.clear();
-  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true);
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true, false, true);
   const std::string tail = "(SELECT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL)";
   EXPECT_TRUE(Has(v, "(SELECT hi FROM __strata_range) OR d.\"bucket\" NOT IN " + tail + ")"));
   EXPECT_TRUE(Has(v, "IS NOT NULL)) AND d.\"bucket\" IN " + tail + " UNION ALL"));
@@ -94,7 +94,7 @@ TEST(RollupSql, RealTimeViewWithoutDimensionsMatchesByBucket) {
 
 TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   const auto s = HourlySpec();
-  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true);
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true, false, true);
   EXPECT_TRUE(Has(v, "\"id\" > strata.rollup_watermark(7)"));
   EXPECT_TRUE(Has(v, "\"id\" <= strata.rollup_backfill_cursor(7)"));
   EXPECT_TRUE(Has(v, "sum(\"views\")::bigint AS \"views\""));
@@ -117,10 +117,29 @@ TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   EXPECT_TRUE(Has(v, "d.\"bucket\" IS NULL UNION ALL"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NULL"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NOT NULL"));
-  const std::string m = r::ViewSql(s, "\"public\".\"hourly\"", false);
+  const std::string m = r::ViewSql(s, "\"public\".\"hourly\"", false, false, true);
   EXPECT_FALSE(Has(m, "UNION ALL"));
   EXPECT_FALSE(Has(m, "GROUP BY"));
   EXPECT_TRUE(Has(m, "(d.\"watch__sum\"::numeric / NULLIF(d.\"watch__count\", 0))::numeric AS \"watch\""));
+}
+
+TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
+  const auto s = HourlySpec();
+  const std::string gated = r::ViewSql(s, "\"public\".\"hourly\"", true, true, true);
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true, true, false);
+  EXPECT_TRUE(Has(v, "CREATE OR REPLACE VIEW \"public\".\"hourly\" AS WITH __strata_tail AS ("));
+  EXPECT_TRUE(Has(v, "\"id\" > strata.rollup_watermark(7)"));
+  EXPECT_FALSE(Has(v, "rollup_backfill_cursor"));
+  EXPECT_FALSE(Has(v, "__strata_all"));
+  // The same two arms as the gated form, without the gate.
+  EXPECT_TRUE(Has(v, " FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" IS NOT NULL AND (d.\"bucket\" < (SELECT lo FROM __strata_range)"));
+  EXPECT_TRUE(Has(gated, " FROM \"public\".\"hourly_data\" d WHERE strata.rollup_backfill_cursor(7) IS NULL AND d.\"bucket\" IS NOT NULL AND (d.\"bucket\" < (SELECT lo FROM __strata_range)"));
+  // The touched arm ends the view.
+  const std::string end = "FROM __strata_tail) AS __strata_touched GROUP BY \"bucket\", \"channel\"";
+  ASSERT_GE(v.size(), end.size());
+  EXPECT_EQ(v.substr(v.size() - end.size()), end);
+  // Materialized-only views are the same in both forms.
+  EXPECT_EQ(r::ViewSql(s, "x", false, false, true), r::ViewSql(s, "x", false, false, false));
 }
 
 TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
