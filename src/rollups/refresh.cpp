@@ -254,12 +254,15 @@ void SettleView(const Rollup& r, StepResult* res) {
       "FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass",
       {r.view});
   if (form.empty() || *form[0][0] != "t" || *form[0][1] != "t") return;
+  // Added to the step's note, not over it: the same step may have waited out writers and said so.
+  std::string said;
   try {
     pg::InSubTransaction([&] { pg::Exec(rs::ViewSql(r.spec, r.view, true, true, false)); });
-    res->note = "backfill done: view replaced without its backfill arm";
+    said = "backfill done: view replaced without its backfill arm";
   } catch (const pg::PgError& e) {
-    res->note = std::string("backfill done; the view keeps its backfill arm for now: ") + e.what();
+    said = std::string("backfill done; the view keeps its backfill arm for now: ") + e.what();
   }
+  res->note += (res->note.empty() ? "" : "; ") + said;
 }
 
 }  // namespace
