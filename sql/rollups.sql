@@ -208,6 +208,42 @@ SELECT count(*) AS mismatches FROM ((SELECT b, n FROM even_15m EXCEPT
   SELECT b, n FROM even_15m)) d;
 SELECT strata.drop_rollup('even_15m');
 DROP FUNCTION public.is_even(int);
+-- Appends merge a batch's groups into the stored ones without SQL (key index probe, update in place,
+-- insert when the group is new in an old bucket), as the ON CONFLICT merge would: NULL dimensions are
+-- one group, sums add with a NULL side giving the other, min/max ignore NULLs, sketches merge (NULL
+-- sketches included). Batches: newest bucket first, then an older bucket (all merged), with NULL and
+-- non-NULL values on either side, each checked against the direct GROUP BY (sketches bitwise).
+CREATE TABLE mrg (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp NOT NULL, d int, x int, v bigint);
+CREATE INDEX ON mrg (id);
+SELECT strata.create_rollup('mrg_h', $q$SELECT date_trunc('hour', ts) AS b, d, count(*) AS n, count(x) AS nx,
+  sum(x) AS s, min(x) AS lo, max(x) AS hi, avg(x) AS a, strata.hll_agg(v) AS u, strata.qsketch_agg(x) AS q,
+  strata.topk_agg(x, 2) AS t FROM mrg GROUP BY 1, 2$q$, realtime => false) > 0 AS created;
+CREATE VIEW mrg_direct AS SELECT date_trunc('hour', ts) AS b, d, count(*) AS n, count(x) AS nx, sum(x) AS s,
+  min(x) AS lo, max(x) AS hi, avg(x) AS a, strata.hll_agg(v)::text AS u, strata.qsketch_agg(x)::text AS q,
+  strata.topk_agg(x, 2)::text AS t FROM mrg GROUP BY 1, 2;
+CREATE FUNCTION mrg_diff() RETURNS bigint LANGUAGE sql AS $f$
+  SELECT count(*) FROM ((SELECT b, d, n, nx, s, lo, hi, a, u::text, q::text, t::text FROM mrg_h EXCEPT ALL
+    SELECT * FROM mrg_direct) UNION ALL (SELECT * FROM mrg_direct EXCEPT ALL
+    SELECT b, d, n, nx, s, lo, hi, a, u::text, q::text, t::text FROM mrg_h)) x $f$;
+INSERT INTO mrg (ts, d, x, v) VALUES ('2026-01-01 05:10', 1, 10, 1), ('2026-01-01 05:20', NULL, NULL, NULL),
+  ('2026-01-01 04:00', 2, NULL, NULL), ('2026-01-01 04:30', NULL, 7, 3), ('2026-01-01 04:40', 3, -2, 9);
+SELECT (strata.refresh_rollup('mrg_h') - 'duration_ms') AS first, mrg_diff() AS diff;
+-- Into stored groups (an older bucket than the newest: no group is "past the newest"), and new groups there.
+INSERT INTO mrg (ts, d, x, v) VALUES ('2026-01-01 04:05', 2, 5, 4), ('2026-01-01 04:50', NULL, NULL, NULL),
+  ('2026-01-01 04:55', 3, NULL, NULL), ('2026-01-01 04:15', 4, 1, 1), ('2026-01-01 05:30', NULL, -4, 2),
+  ('2026-01-01 05:40', 1, NULL, NULL), ('2026-01-01 03:00', NULL, 0, 0);
+BEGIN;
+SELECT (strata.refresh_rollup('mrg_h') - 'duration_ms') AS merged, mrg_diff() AS diff;
+SELECT n_tup_upd AS stored_groups_updated FROM pg_stat_xact_user_tables WHERE relname = 'mrg_h_data';
+COMMIT;
+INSERT INTO mrg (ts, d, x, v) SELECT '2026-01-01 04:00'::timestamp + g * interval '1 minute', NULLIF(g % 5, 0), g, g % 7
+  FROM generate_series(1, 50) g;
+SELECT (strata.refresh_rollup('mrg_h') - 'duration_ms') AS again, mrg_diff() AS diff;
+SELECT b, d, n, nx, s, lo, hi, a FROM mrg_h WHERE b = '2026-01-01 04:00' ORDER BY d NULLS FIRST;
+SELECT strata.drop_rollup('mrg_h');
+DROP FUNCTION mrg_diff();
+DROP VIEW mrg_direct;
+DROP TABLE mrg;
 -- The real-time view reads stored groups of buckets the tail does not touch as they are and re-aggregates
 -- the rest; NULL buckets (a nullable time column) always take the re-aggregated way, groups with a NULL
 -- dimension go by bucket. It equals the GROUP BY

@@ -248,12 +248,24 @@ std::string SplitAppendSelectSql(const Spec& s) {
                          "), " + s.bucket_expr + " IS NOT NULL) AS " + kNewColumn);
 }
 
-std::string UpsertArraysSql(const Spec& s) {
-  std::vector<std::string> params;
-  const auto cols = AllColumns(s);
-  for (size_t i = 1; i <= cols.size(); i++) params.push_back("$" + std::to_string(i));
-  return "INSERT INTO " + s.data_table + " AS t (" + Join(cols, ", ") + ") SELECT * FROM unnest(" + Join(params, ", ") +
-         ")" + OnConflictMerge(s);
+std::vector<ColumnMerge> ColumnMerges(const Spec& s) {
+  std::vector<ColumnMerge> out(1 + s.dims.size(), ColumnMerge::kKey);
+  for (const auto& m : s.measures) {
+    ColumnMerge c = ColumnMerge::kSketchMerge;
+    switch (m.kind) {
+      case MeasureKind::kCount:
+      case MeasureKind::kSum:
+      case MeasureKind::kAvg: c = ColumnMerge::kAdd; break;
+      case MeasureKind::kMin: c = ColumnMerge::kLeast; break;
+      case MeasureKind::kMax: c = ColumnMerge::kGreatest; break;
+      case MeasureKind::kHll:
+      case MeasureKind::kQsketch:
+      case MeasureKind::kTopk:
+      case MeasureKind::kMerge: c = ColumnMerge::kSketchMerge; break;
+    }
+    out.insert(out.end(), StateColumns(m).size(), c);
+  }
+  return out;
 }
 
 std::string AddKeySql(const Spec& s) {

@@ -93,13 +93,16 @@ std::string AppendSelectSql(const Spec& s);
 // The append of $1 < order_column <= $2 done by a receiver instead of one statement: the groups (the
 // data table's columns in order), the source rows of each (bigint) and whether the group is in a bucket
 // past the newest stored one (boolean: such a group cannot exist yet and is inserted directly; the others
-// merge through UpsertArraysSql).
+// are merged into their stored groups as ColumnMerges says).
 std::string SplitAppendSelectSql(const Spec& s);
-// Merges groups given as one array per data table column ($1..$n, in column order) into the data table:
-// INSERT ... SELECT * FROM unnest(...) ON CONFLICT DO UPDATE, each measure merged as in AppendSql.
-std::string UpsertArraysSql(const Spec& s);
 // The data table's unique key (as CreateTablesSql adds it).
 std::string AddKeySql(const Spec& s);
+// How each data table column (in column order) combines a stored group with a batch's group of the same
+// key, as MergeExpr does it in SQL: key columns keep the stored value; counts and sums (avg's two
+// columns too) add, a NULL side giving the other; min/max keep the lesser/greater non-NULL value;
+// sketches go through the two-argument strata.merge(stored, new). For merging without SQL in between.
+enum class ColumnMerge { kKey, kAdd, kLeast, kGreatest, kSketchMerge };
+std::vector<ColumnMerge> ColumnMerges(const Spec& s);
 
 // Replaces the buckets in $1 (a text array of bucket values): deletes their groups, aggregates them
 // again from source rows (raw source: only absorbed rows, $2 < order_column <= $3), queues dependents.

@@ -103,7 +103,6 @@ namespace {
 // 8-byte key: 30 ms for 712,000 groups) and the key's index build that follows gets partly ordered
 // input (330 -> 250 ms); sorting by the whole key cost 230 ms and saved only 190 in the index build.
 constexpr int kMaxBuffered = 1000;
-constexpr int kUpsertChunk = 10000;
 
 enum class DirectMode {
   kFirstBuild,  // a table made by this transaction, with no index: every row written, FSM skipped
@@ -232,62 +231,201 @@ void DirectBuffer(DirectDest* d, TupleTableSlot* slot) {
   if (++d->buffered == kMaxBuffered) DirectFlush(d);
 }
 
-// Merges the rows set aside, kUpsertChunk at a time, through upsert_sql (one array per column).
-int64 UpsertAside(DirectDest* d, const char* upsert_sql, const Oid* array_types) {
+// A data table column's merge (core::rollup::ColumnMerge), resolved to the function that does it.
+struct ResolvedMerge {
+  core::rollup::ColumnMerge kind;
+  FmgrInfo fn;    // kAdd: the type's pg_catalog.+; kLeast/kGreatest: its btree comparison; kSketchMerge: strata.merge
+  Oid collation;  // the column's
+};
+
+// Resolves each column's merge and finds the unique btree index on the key columns (the leading kKey
+// ones, in order: the data table's key); nullptr when any part is missing (the caller then leaves the
+// append to SQL). The functions are the ones the SQL merge (MergeExpr) calls.
+Relation ResolveMerges(Relation rel, ResultRelInfo* rri, const std::vector<core::rollup::ColumnMerge>& plan,
+                       ResolvedMerge* out) {
+  using core::rollup::ColumnMerge;
+  TupleDesc desc = RelationGetDescr(rel);
+  if (static_cast<int>(plan.size()) != desc->natts) return nullptr;
+  int nkeys = 0;
+  while (nkeys < desc->natts && plan[nkeys] == ColumnMerge::kKey) nkeys++;
+  for (int c = 0; c < desc->natts; c++) {
+    const Form_pg_attribute a = TupleDescAttr(desc, c);
+    if (a->attisdropped || (c >= nkeys && plan[c] == ColumnMerge::kKey)) return nullptr;
+    const Oid t = a->atttypid;
+    out[c].kind = plan[c];
+    out[c].collation = a->attcollation;
+    Oid fn = InvalidOid;
+    switch (plan[c]) {
+      case ColumnMerge::kKey: continue;
+      case ColumnMerge::kAdd: {
+        const Oid op = OpernameGetOprid(list_make2(makeString(pstrdup("pg_catalog")), makeString(pstrdup("+"))), t, t);
+        fn = OidIsValid(op) ? get_opcode(op) : InvalidOid;
+        if (OidIsValid(fn) && !func_strict(fn)) fn = InvalidOid;  // the NULL handling below assumes strict
+        break;
+      }
+      case ColumnMerge::kLeast:
+      case ColumnMerge::kGreatest: fn = lookup_type_cache(t, TYPECACHE_CMP_PROC)->cmp_proc; break;
+      case ColumnMerge::kSketchMerge: {
+        Oid args[2] = {t, t};
+        fn = LookupFuncName(list_make2(makeString(pstrdup("strata")), makeString(pstrdup("merge"))), 2, args, true);
+        break;
+      }
+    }
+    if (!OidIsValid(fn) || (plan[c] != ColumnMerge::kLeast && plan[c] != ColumnMerge::kGreatest && get_func_rettype(fn) != t))
+      return nullptr;
+    fmgr_info(fn, &out[c].fn);
+  }
+  for (int i = 0; nkeys > 0 && i < rri->ri_NumIndices; i++) {
+    Relation idx = rri->ri_IndexRelationDescs[i];
+    const Form_pg_index ix = idx->rd_index;
+    bool match = ix->indisunique && ix->indimmediate && ix->indisvalid && ix->indnkeyatts == nkeys &&
+                 idx->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(idx) == NIL &&
+                 RelationGetIndexPredicate(idx) == NIL;
+    for (int k = 0; match && k < nkeys; k++) match = ix->indkey.values[k] == k + 1;
+    if (match) return idx;
+  }
+  return nullptr;
+}
+
+// One column of a stored group merged with the batch's (stored: s/sn, batch: b/bn), as MergeExpr does it.
+Datum MergeColumn(ResolvedMerge* m, Datum s, bool sn, Datum b, bool bn, bool* isnull) {
+  using core::rollup::ColumnMerge;
+  *isnull = false;
+  switch (m->kind) {
+    case ColumnMerge::kKey: *isnull = sn; return s;
+    case ColumnMerge::kAdd:  // COALESCE(s + b, s, b)
+    case ColumnMerge::kLeast:  // LEAST / GREATEST: NULLs ignored; on a tie the stored value stays
+    case ColumnMerge::kGreatest:
+      if (sn || bn) {
+        *isnull = sn && bn;
+        return sn ? b : s;
+      }
+      if (m->kind == ColumnMerge::kAdd) return FunctionCall2Coll(&m->fn, m->collation, s, b);
+      {
+        const int cmp = DatumGetInt32(FunctionCall2Coll(&m->fn, m->collation, b, s));
+        return (m->kind == ColumnMerge::kLeast ? cmp < 0 : cmp > 0) ? b : s;
+      }
+    case ColumnMerge::kSketchMerge: {  // strata.merge(s, b), called on NULL input
+      LOCAL_FCINFO(fcinfo, 2);
+      InitFunctionCallInfoData(*fcinfo, &m->fn, 2, m->collation, nullptr, nullptr);
+      fcinfo->args[0].value = s;
+      fcinfo->args[0].isnull = sn;
+      fcinfo->args[1].value = b;
+      fcinfo->args[1].isnull = bn;
+      if (m->fn.fn_strict && (sn || bn)) {
+        *isnull = true;
+        return 0;
+      }
+      const Datum r = FunctionCallInvoke(fcinfo);
+      *isnull = fcinfo->isnull;
+      return r;
+    }
+  }
+  return 0;
+}
+
+// Merges the groups set aside into the data table without SQL in between: each group's stored row is
+// found through the key index and updated in place (a HOT update when its page has room; index entries
+// otherwise), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
+// the speculative insertion, the tuple lock (and its WAL record) and the executor per group. Only the
+// refresher writes the table (it holds the rollup's catalog row lock), and the batch's groups have
+// distinct keys, so a group's stored row is read once, before this command changed it; a row someone
+// else changed meanwhile raises "tuple concurrently updated" (the step rolls back and is retried).
+int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
+  Relation rel = d->rel;
   const int ncols = d->ncols;
-  TupleDesc desc = RelationGetDescr(d->rel);
-  MemoryContext chunk = AllocSetContextCreate(CurrentMemoryContext, "strata upsert chunk", ALLOCSET_DEFAULT_SIZES);
-  auto** values = static_cast<Datum**>(palloc(sizeof(Datum*) * ncols));
-  auto** nulls = static_cast<bool**>(palloc(sizeof(bool*) * ncols));
-  for (int c = 0; c < ncols; c++) {
-    values[c] = static_cast<Datum*>(palloc(sizeof(Datum) * kUpsertChunk));
-    nulls[c] = static_cast<bool*>(palloc(sizeof(bool) * kUpsertChunk));
+  const int nkeys = idx->rd_index->indnkeyatts;
+  CommandCounterIncrement();  // the rows this command inserted are seen (none has a key of the batch)
+  Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+  // Per key column: an equality key (the index's operator family) and an IS NULL key (NULLS NOT DISTINCT).
+  auto* eq = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
+  auto* isnull_key = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
+  auto* keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
+  for (int k = 0; k < nkeys; k++) {
+    const Oid type = idx->rd_opcintype[k];
+    const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTEqualStrategyNumber);
+    if (!OidIsValid(op)) elog(ERROR, "direct merge: no equality operator for key column %d", k + 1);
+    ScanKeyInit(&eq[k], static_cast<AttrNumber>(k + 1), BTEqualStrategyNumber, get_opcode(op), 0);
+    eq[k].sk_collation = idx->rd_indcollation[k];
+    ScanKeyEntryInitialize(&isnull_key[k], SK_ISNULL | SK_SEARCHNULL, static_cast<AttrNumber>(k + 1), InvalidStrategy,
+                           InvalidOid, InvalidOid, InvalidOid, 0);
   }
-  Datum* params = static_cast<Datum*>(palloc(sizeof(Datum) * ncols));
-  TupleTableSlot* rs = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+  IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+  TupleTableSlot* stored = table_slot_create(rel, nullptr);
+  TupleTableSlot* out = table_slot_create(rel, nullptr);
+  TupleTableSlot* batch = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+  MemoryContext per_group = AllocSetContextCreate(CurrentMemoryContext, "strata merge group", ALLOCSET_DEFAULT_SIZES);
+  const CommandId cid = GetCurrentCommandId(true);
   int64 merged = 0;
-  int n = 0;
-  auto run = [&] {
-    if (n == 0) return;
-    MemoryContext old = MemoryContextSwitchTo(chunk);
-    for (int c = 0; c < ncols; c++) {
-      Form_pg_attribute a = TupleDescAttr(desc, c);
-      int dims[1] = {n}, lbs[1] = {1};
-      params[c] = PointerGetDatum(construct_md_array(values[c], nulls[c], 1, dims, lbs, a->atttypid, a->attlen,
-                                                     a->attbyval, a->attalign));
-    }
-    MemoryContextSwitchTo(old);
-    const int rc = SPI_execute_with_args(upsert_sql, ncols, const_cast<Oid*>(array_types), params, nullptr, false, 0);
-    if (rc != SPI_OK_INSERT) elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, upsert_sql);
-    merged += n;
-    n = 0;
-    MemoryContextReset(chunk);
-  };
   tuplestore_rescan(d->aside);
-  while (tuplestore_gettupleslot(d->aside, true, false, rs)) {
-    slot_getallattrs(rs);
-    MemoryContext old = MemoryContextSwitchTo(chunk);
-    for (int c = 0; c < ncols; c++) {
-      Form_pg_attribute a = TupleDescAttr(desc, c);
-      nulls[c][n] = rs->tts_isnull[c];
-      values[c][n] = rs->tts_isnull[c] ? 0 : datumCopy(rs->tts_values[c], a->attbyval, a->attlen);
+  while (tuplestore_gettupleslot(d->aside, true, false, batch)) {
+    CHECK_FOR_INTERRUPTS();
+    slot_getallattrs(batch);
+    for (int k = 0; k < nkeys; k++) {
+      keys[k] = batch->tts_isnull[k] ? isnull_key[k] : eq[k];
+      if (!batch->tts_isnull[k]) keys[k].sk_argument = batch->tts_values[k];
     }
+    // The scan keeps what it allocates across rescans: not in the per-group context.
+    index_rescan(scan, keys, nkeys, nullptr, 0);
+    const bool found = index_getnext_slot(scan, ForwardScanDirection, stored);
+    MemoryContext old = MemoryContextSwitchTo(per_group);
+    ExecClearTuple(out);
+    if (found) {
+      slot_getallattrs(stored);
+      for (int c = 0; c < ncols; c++)
+        out->tts_values[c] = MergeColumn(&merges[c], stored->tts_values[c], stored->tts_isnull[c], batch->tts_values[c],
+                                         batch->tts_isnull[c], &out->tts_isnull[c]);
+    } else {
+      for (int c = 0; c < ncols; c++) {
+        out->tts_values[c] = batch->tts_values[c];
+        out->tts_isnull[c] = batch->tts_isnull[c];
+      }
+    }
+    ExecStoreVirtualTuple(out);
+    bool new_index_entries = true;
+    [[maybe_unused]] bool only_summarizing = false;
+    if (found) {
+#if PG_VERSION_NUM >= 160000
+      TU_UpdateIndexes update_indexes;
+      simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &update_indexes);
+      new_index_entries = update_indexes != TU_None;
+      only_summarizing = update_indexes == TU_Summarizing;
+#else
+      simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &new_index_entries);
+#endif
+    } else {
+      table_tuple_insert(rel, out, cid, 0, nullptr);
+    }
+    if (new_index_entries && d->rri->ri_NumIndices > 0) {
+      List* recheck = ExecInsertIndexTuples(d->rri, out, d->estate, found, false, nullptr, NIL
+#if PG_VERSION_NUM >= 160000
+                                            , only_summarizing
+#endif
+      );
+      list_free(recheck);
+    }
+    ExecClearTuple(out);
+    ExecClearTuple(stored);
     MemoryContextSwitchTo(old);
-    if (++n == kUpsertChunk) run();
+    MemoryContextReset(per_group);
+    ResetPerTupleExprContext(d->estate);
+    merged++;
   }
-  run();
-  ExecDropSingleTupleTableSlot(rs);
-  MemoryContextDelete(chunk);
+  index_endscan(scan);
+  ExecDropSingleTupleTableSlot(batch);
+  ExecDropSingleTupleTableSlot(out);
+  ExecDropSingleTupleTableSlot(stored);
+  MemoryContextDelete(per_group);
+  UnregisterSnapshot(snap);
   return merged;
 }
 
 // Runs sql into relid as `mode` says; false (nothing run) when the table would have something bypassed
-// by direct heap writes: not a plain table, a trigger or constraint, for a first build an index or not
-// made by this transaction, for a split a column type without an array type.
+// by direct heap writes: not a plain table, a trigger, constraint or row security, for a first build an
+// index or not made by this transaction, for a split a column merge or the key index not found.
 bool RunDirect(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid, DirectMode mode,
-               int sort_keys, const std::string& upsert_sql, DirectWriteCounts* out) {
+               int sort_keys, const std::vector<core::rollup::ColumnMerge>* merge_plan, DirectWriteCounts* out) {
   const char* q = sql.c_str();
-  const char* up = upsert_sql.c_str();
   const int nargs = static_cast<int>(args.size());
   std::vector<const char*> texts(nargs, nullptr);
   for (int i = 0; i < nargs; i++)
@@ -296,19 +434,29 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
   Call([&] {
     Relation rel = table_open(relid, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
-    bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == nullptr && desc->constr == nullptr;
+    bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == nullptr && desc->constr == nullptr &&
+                 !rel->rd_rel->relrowsecurity;
     if (plain && mode == DirectMode::kFirstBuild) {
       List* indexes = RelationGetIndexList(rel);
       plain = indexes == NIL && rel->rd_createSubid != InvalidSubTransactionId;
       list_free(indexes);
     }
-    Oid* array_types = static_cast<Oid*>(palloc(sizeof(Oid) * desc->natts));
-    for (int c = 0; plain && mode == DirectMode::kSplit && c < desc->natts; c++) {
-      const Form_pg_attribute a = TupleDescAttr(desc, c);
-      array_types[c] = a->attisdropped ? InvalidOid : get_array_type(a->atttypid);
-      plain = array_types[c] != InvalidOid;
-    }
     if (!plain) {
+      table_close(rel, RowExclusiveLock);
+      return;
+    }
+    auto* d = static_cast<DirectDest*>(palloc0(sizeof(DirectDest)));
+    d->estate = CreateExecutorState();
+    d->rri = makeNode(ResultRelInfo);
+    // No range table: an index insertion of an update then reads no updated columns (ExecGetUpdatedCols
+    // gives NULL), so it passes btree the "key unchanged" hint, which is true of every merge.
+    InitResultRelInfo(d->rri, rel, 0, nullptr, 0);
+    ExecOpenIndices(d->rri, false);
+    auto* merges = static_cast<ResolvedMerge*>(palloc0(sizeof(ResolvedMerge) * desc->natts));
+    Relation key_index = nullptr;
+    if (mode == DirectMode::kSplit && (key_index = ResolveMerges(rel, d->rri, *merge_plan, merges)) == nullptr) {
+      ExecCloseIndices(d->rri);
+      FreeExecutorState(d->estate);
       table_close(rel, RowExclusiveLock);
       return;
     }
@@ -319,7 +467,6 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
       params->params[i].isnull = texts[i] == nullptr;
       params->params[i].value = texts[i] ? CStringGetTextDatum(texts[i]) : 0;
     }
-    auto* d = static_cast<DirectDest*>(palloc0(sizeof(DirectDest)));
     d->pub.receiveSlot = DirectReceive;
     d->pub.rStartup = DirectStartup;
     d->pub.rShutdown = DirectShutdown;
@@ -334,10 +481,6 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     // Slots (and the tuples they hold) in this context: the executor's own is gone when SPI returns.
     for (int i = 0; i < kMaxBuffered; i++) d->slots[i] = table_slot_create(rel, nullptr);
     d->home = CurrentMemoryContext;
-    d->estate = CreateExecutorState();
-    d->rri = makeNode(ResultRelInfo);
-    InitResultRelInfo(d->rri, rel, 1, nullptr, 0);
-    ExecOpenIndices(d->rri, false);
     d->aside = tuplestore_begin_heap(false, false, work_mem);
     SPIExecuteOptions options;
     memset(&options, 0, sizeof(options));
@@ -348,12 +491,12 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     for (int i = 0; i < kMaxBuffered; i++) ExecDropSingleTupleTableSlot(d->slots[i]);
     FreeBulkInsertState(d->bistate);
     table_finish_bulk_insert(rel, InsertOptions(d));
-    ExecCloseIndices(d->rri);
-    FreeExecutorState(d->estate);
     out->rows = d->source_rows;
     out->written = d->written;
-    out->merged = d->aside_rows > 0 ? UpsertAside(d, up, array_types) : 0;
+    out->merged = d->aside_rows > 0 ? MergeAside(d, merges, key_index) : 0;
     tuplestore_end(d->aside);
+    ExecCloseIndices(d->rri);
+    FreeExecutorState(d->estate);
     table_close(rel, RowExclusiveLock);
     done = true;
   });
@@ -363,13 +506,13 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
 }  // namespace
 
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                      const std::string& upsert_sql, DirectWriteCounts* out) {
-  return RunDirect(sql, args, relid, DirectMode::kSplit, 0, upsert_sql, out);
+                      const std::vector<core::rollup::ColumnMerge>& merges, DirectWriteCounts* out) {
+  return RunDirect(sql, args, relid, DirectMode::kSplit, 0, &merges, out);
 }
 
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int sort_keys, DirectWriteCounts* out) {
-  return RunDirect(sql, args, relid, DirectMode::kFirstBuild, sort_keys, "", out);
+  return RunDirect(sql, args, relid, DirectMode::kFirstBuild, sort_keys, nullptr, out);
 }
 
 void BeginWorkerTxn() {

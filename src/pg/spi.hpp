@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rollup_sql.hpp"
 #include "pg/guard.hpp"
 
 namespace strata::pg {
@@ -43,10 +44,12 @@ struct DirectWriteCounts {
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int sort_keys, DirectWriteCounts* out);
 // An append: rows flagged true are written with their index entries made as COPY makes them; the others
-// are kept aside and merged afterwards by upsert_sql, which takes one array parameter per column, in
-// chunks of up to 10,000 groups (`merged`). Also false when a column type has no array type.
+// are kept aside (a tuplestore, spilling past work_mem) and merged afterwards into the stored groups,
+// column by column as `merges` says (one entry per table column; the leading kKey columns must be the
+// table's unique btree key), each group found through the key index and updated in place, or inserted
+// when not stored yet (`merged`). Also false when a merge function or the key index is missing.
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
-                      const std::string& upsert_sql, DirectWriteCounts* out);
+                      const std::vector<core::rollup::ColumnMerge>& merges, DirectWriteCounts* out);
 
 // Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
 void BeginWorkerTxn();

@@ -75,10 +75,11 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
   const Args bounds{std::to_string(lo), std::to_string(hi)};
   if (!NewAndEmpty(r)) {
     // Groups past the newest stored bucket go straight into heap pages (no speculative insertion, no
-    // CTE holding every group); the rest merge ON CONFLICT. A dependent to queue buckets for, or a
-    // table a plain heap insert would bypass something of, takes the one-statement append.
+    // CTE holding every group); the rest merge into their stored rows, found through the key index. A
+    // dependent to queue buckets for, or a table a direct heap write would bypass something of, takes
+    // the one-statement append.
     pg::DirectWriteCounts n;
-    if (deps.empty() && pg::SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::UpsertArraysSql(s), &n))
+    if (deps.empty() && pg::SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::ColumnMerges(s), &n))
       return {std::to_string(n.rows), std::to_string(n.written + n.merged)};
     return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   }

@@ -210,10 +210,20 @@ TEST(RollupSql, SplitAppendMarksGroupsPastTheNewestStoredBucket) {
                        "(SELECT max(\"bucket\") FROM \"public\".\"hourly_data\"), date_trunc('hour'::text, ts) IS NOT NULL) "
                        "AS __strata_new FROM \"public\".\"events\" WHERE (kind = 'view'::text) AND (\"id\" > $1::bigint AND "
                        "\"id\" <= $2::bigint) GROUP BY 1, 2"));
-  const std::string up = r::UpsertArraysSql(s);
-  EXPECT_EQ(up.substr(0, up.find(" DO UPDATE SET ")),
-            "INSERT INTO \"public\".\"hourly_data\" AS t (\"bucket\", \"channel\", \"views\", \"watch__sum\", \"watch__count\", "
-            "\"viewers\", \"longest\") SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (\"bucket\", \"channel\")");
-  EXPECT_TRUE(Has(up, "\"viewers\" = strata.merge(t.\"viewers\", EXCLUDED.\"viewers\")"));
-  EXPECT_TRUE(Has(up, "\"longest\" = GREATEST(t.\"longest\", EXCLUDED.\"longest\")"));
+}
+
+TEST(RollupSql, ColumnMergesFollowTheDataTableColumnsAndTheSqlMerge) {
+  // One entry per data table column, in the data table's column order (AllColumns): avg's two columns
+  // both add, as its two SET items in AppendSql do; max keeps the greater, the sketch goes through strata.merge.
+  using M = r::ColumnMerge;
+  const auto s = HourlySpec();
+  EXPECT_EQ(r::ColumnMerges(s), (std::vector<M>{M::kKey, M::kKey, M::kAdd, M::kAdd, M::kAdd, M::kSketchMerge, M::kGreatest}));
+  auto t = s;
+  t.dims.clear();
+  t.measures = {{"lo", r::MeasureKind::kMin, "x", "integer", "integer"},
+                {"q", r::MeasureKind::kQsketch, "x", "strata.qsketch", "strata.qsketch"},
+                {"k", r::MeasureKind::kTopk, "x, 5", "strata.topk", "strata.topk"},
+                {"m", r::MeasureKind::kMerge, "viewers", "strata.hll", "strata.hll"},
+                {"s", r::MeasureKind::kSum, "x", "bigint", "bigint"}};
+  EXPECT_EQ(r::ColumnMerges(t), (std::vector<M>{M::kKey, M::kLeast, M::kSketchMerge, M::kSketchMerge, M::kSketchMerge, M::kAdd}));
 }
