@@ -174,6 +174,23 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
+// Sorts rows of `desc` by their first n columns: ascending, NULLs last, the columns' collations (the
+// order of the key's btree index), within mem kB, spilling beyond it.
+Tuplesortstate* KeySorter(TupleDesc desc, int n, int mem) {
+  auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
+  auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+  auto* colls = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+  auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
+  for (int i = 0; i < n; i++) {
+    const Form_pg_attribute a = TupleDescAttr(desc, i);
+    attrs[i] = static_cast<AttrNumber>(i + 1);
+    ops[i] = lookup_type_cache(a->atttypid, TYPECACHE_LT_OPR)->lt_opr;
+    colls[i] = a->attcollation;
+    if (!OidIsValid(ops[i])) elog(ERROR, "direct write: no ordering operator for type %u", a->atttypid);
+  }
+  return tuplesort_begin_heap(desc, n, attrs, ops, colls, nulls_first, mem, nullptr, TUPLESORT_NONE);
+}
+
 void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   const int extra = d->mode == DirectMode::kSplit ? 2 : 1;
@@ -181,24 +198,8 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
     elog(ERROR, "direct write: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->result = CreateTupleDescCopy(typeinfo);
-  if (d->sort_keys > 0) {
-    // Ascending, NULLs last, the columns' collations: the order of the key's btree index.
-    const int n = d->sort_keys;
-    auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
-    auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
-    auto* colls = static_cast<Oid*>(palloc(sizeof(Oid) * n));
-    auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
-    for (int i = 0; i < n; i++) {
-      const Form_pg_attribute a = TupleDescAttr(typeinfo, i);
-      attrs[i] = static_cast<AttrNumber>(i + 1);
-      ops[i] = lookup_type_cache(a->atttypid, TYPECACHE_LT_OPR)->lt_opr;
-      colls[i] = a->attcollation;
-      if (!OidIsValid(ops[i])) elog(ERROR, "direct write: no ordering operator for type %u", a->atttypid);
-    }
-    // A bulk operation like CREATE INDEX: maintenance_work_mem, or work_mem when that is larger.
-    d->sorter = tuplesort_begin_heap(d->result, n, attrs, ops, colls, nulls_first, Max(work_mem, maintenance_work_mem), nullptr,
-                                     TUPLESORT_NONE);
-  }
+  // A bulk operation like CREATE INDEX: maintenance_work_mem, or work_mem when that is larger.
+  if (d->sort_keys > 0) d->sorter = KeySorter(d->result, d->sort_keys, Max(work_mem, maintenance_work_mem));
   MemoryContextSwitchTo(old);
 }
 
@@ -239,8 +240,9 @@ struct ResolvedMerge {
 };
 
 // Resolves each column's merge and finds the unique btree index on the key columns (the leading kKey
-// ones, in order: the data table's key); nullptr when any part is missing (the caller then leaves the
-// append to SQL). The functions are the ones the SQL merge (MergeExpr) calls.
+// ones, in order: the data table's key); nullptr when any part is missing, or another index is unique
+// or an exclusion constraint (the caller then leaves the append to SQL). The functions are the ones the
+// SQL merge (MergeExpr) calls.
 Relation ResolveMerges(Relation rel, ResultRelInfo* rri, const std::vector<core::rollup::ColumnMerge>& plan,
                        ResolvedMerge* out) {
   using core::rollup::ColumnMerge;
@@ -275,6 +277,7 @@ Relation ResolveMerges(Relation rel, ResultRelInfo* rri, const std::vector<core:
       return nullptr;
     fmgr_info(fn, &out[c].fn);
   }
+  Relation key = nullptr;
   for (int i = 0; nkeys > 0 && i < rri->ri_NumIndices; i++) {
     Relation idx = rri->ri_IndexRelationDescs[i];
     const Form_pg_index ix = idx->rd_index;
@@ -282,9 +285,13 @@ Relation ResolveMerges(Relation rel, ResultRelInfo* rri, const std::vector<core:
                  idx->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(idx) == NIL &&
                  RelationGetIndexPredicate(idx) == NIL;
     for (int k = 0; match && k < nkeys; k++) match = ix->indkey.values[k] == k + 1;
-    if (match) return idx;
+    if (match && key == nullptr) {
+      key = idx;
+    } else if (ix->indisunique || ix->indisexclusion) {
+      return nullptr;  // another uniqueness to check: left to SQL
+    }
   }
-  return nullptr;
+  return key;
 }
 
 // One column of a stored group merged with the batch's (stored: s/sn, batch: b/bn), as MergeExpr does it.
@@ -322,6 +329,34 @@ Datum MergeColumn(ResolvedMerge* m, Datum s, bool sn, Datum b, bool bn, bool* is
     }
   }
   return 0;
+}
+
+// Index entries for the new version of a stored group that could not be a HOT update. The key did not
+// change and the old version holds it, so the key index gets the entry without a uniqueness check (which
+// would visit the old version's heap page, and on a full leaf page start a bottom-up deletion pass that
+// cannot free this transaction's own old versions); other indexes are non-unique (ResolveMerges).
+void UpdatedRowIndexEntries(DirectDest* d, TupleTableSlot* slot, bool only_summarizing) {
+  ResultRelInfo* rri = d->rri;
+  ExprContext* econtext = GetPerTupleExprContext(d->estate);
+  econtext->ecxt_scantuple = slot;
+  Datum values[INDEX_MAX_KEYS];
+  bool isnull[INDEX_MAX_KEYS];
+  for (int i = 0; i < rri->ri_NumIndices; i++) {
+    Relation ir = rri->ri_IndexRelationDescs[i];
+    IndexInfo* ii = rri->ri_IndexRelationInfo[i];
+    if (ir == nullptr || !ii->ii_ReadyForInserts) continue;
+#if PG_VERSION_NUM >= 160000
+    if (only_summarizing && !ii->ii_Summarizing) continue;
+#else
+    (void) only_summarizing;
+#endif
+    if (ii->ii_Predicate != NIL) {
+      if (ii->ii_PredicateState == nullptr) ii->ii_PredicateState = ExecPrepareQual(ii->ii_Predicate, d->estate);
+      if (!ExecQual(ii->ii_PredicateState, econtext)) continue;
+    }
+    FormIndexDatum(ii, slot, d->estate, values, isnull);
+    (void) index_insert(ir, values, isnull, &slot->tts_tid, d->rel, UNIQUE_CHECK_NO, false, ii);
+  }
 }
 
 // Merges the groups set aside into the data table without SQL in between: each group's stored row is
@@ -396,10 +431,12 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     } else {
       table_tuple_insert(rel, out, cid, 0, nullptr);
     }
-    if (new_index_entries && d->rri->ri_NumIndices > 0) {
-      List* recheck = ExecInsertIndexTuples(d->rri, out, d->estate, found, false, nullptr, NIL
+    if (new_index_entries && found) {
+      UpdatedRowIndexEntries(d, out, only_summarizing);
+    } else if (new_index_entries && d->rri->ri_NumIndices > 0) {
+      List* recheck = ExecInsertIndexTuples(d->rri, out, d->estate, false, false, nullptr, NIL
 #if PG_VERSION_NUM >= 160000
-                                            , only_summarizing
+                                            , false
 #endif
       );
       list_free(recheck);
@@ -448,9 +485,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     auto* d = static_cast<DirectDest*>(palloc0(sizeof(DirectDest)));
     d->estate = CreateExecutorState();
     d->rri = makeNode(ResultRelInfo);
-    // No range table: an index insertion of an update then reads no updated columns (ExecGetUpdatedCols
-    // gives NULL), so it passes btree the "key unchanged" hint, which is true of every merge.
-    InitResultRelInfo(d->rri, rel, 0, nullptr, 0);
+    InitResultRelInfo(d->rri, rel, 1, nullptr, 0);
     ExecOpenIndices(d->rri, false);
     auto* merges = static_cast<ResolvedMerge*>(palloc0(sizeof(ResolvedMerge) * desc->natts));
     Relation key_index = nullptr;
