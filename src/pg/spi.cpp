@@ -96,7 +96,7 @@ namespace {
 // Direct heap writes from a query's result: the rows go from the executor into heap pages with
 // multi-inserts, kMaxBuffered at a time, as COPY writes them, without an INSERT statement in between.
 // The result's columns are the table's, then a bigint (source rows of the group, summed), then for a
-// split append a boolean: false sets the row aside, to be merged by an upsert statement afterwards.
+// split append a boolean: false sets the row aside, to be merged into the stored groups afterwards.
 // A first build sorts the rows by bucket before writing them (an aggregation emits groups in hash
 // order): the pages then hold neighbouring buckets, as appends in time order leave them, so a range of
 // buckets (a dashboard's last days) is on few pages. Sorting by the bucket alone is cheap (a single
