@@ -321,3 +321,29 @@ SELECT count(*) AS rollups_left FROM strata.rollup;
 DROP VIEW ev_direct, ev_daily_direct;
 DROP FUNCTION rollup_diff(regclass);
 DROP TABLE ev, plain, noseq, cached, nullable;
+-- Dropped outside drop_rollup(): DROP TABLE <source> CASCADE takes the real-time view with it; the rollup
+-- is unregistered with the rollup that reads it, their change trigger and pending tables go, their data
+-- tables are kept (and said so), strata.rollups keeps working, and job_runs records it.
+CREATE TABLE gone_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, c int);
+CREATE INDEX ON gone_src (id);
+INSERT INTO gone_src (ts, c) SELECT timestamptz '2026-01-01' + g * interval '10 minutes', g % 3 FROM generate_series(1, 30) g;
+SELECT strata.create_rollup('gone_h', $q$SELECT date_trunc('hour', ts) AS b, c, count(*) AS n FROM gone_src GROUP BY 1, 2$q$) > 0 AS created;
+SELECT strata.create_rollup('gone_d', $q$SELECT date_trunc('day', b) AS d, sum(n) AS n FROM gone_h GROUP BY 1$q$) > 0 AS created;
+SELECT (strata.refresh_rollup('gone_h') - 'duration_ms') IS NOT NULL AS refreshed;
+SELECT count(*) AS change_triggers FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_rollup_%';
+DROP TABLE gone_src CASCADE;
+SELECT count(*) AS rollups_listed FROM strata.rollups;
+SELECT to_regclass('gone_h_data') IS NOT NULL AS hourly_data_kept, to_regclass('gone_d_data') IS NOT NULL AS daily_data_kept,
+       to_regclass('gone_h_pending') IS NULL AS pending_gone, to_regprocedure('gone_h_changes()') IS NULL AS function_gone,
+       to_regclass('gone_d') IS NOT NULL AS daily_view_left_as_plain_view;
+SELECT sum(n) AS rows_still_counted FROM gone_h_data;
+SELECT target, status, message FROM strata.job_runs WHERE job_kind = 'rollup_drop' AND target LIKE '%gone%' ORDER BY id;
+-- Dropping the kept table (CASCADE: the daily view reads it) frees the names for a new rollup.
+DROP TABLE gone_h_data, gone_d_data CASCADE;
+CREATE TABLE gone_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, c int);
+SELECT strata.create_rollup('gone_h', $q$SELECT date_trunc('hour', ts) AS b, c, count(*) AS n FROM gone_src GROUP BY 1, 2$q$) > 0 AS created_again;
+-- Dropping just the view of a rollup unregisters it too (the source keeps no trigger of it).
+DROP VIEW gone_h;
+SELECT count(*) AS change_triggers_left FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS rollups_left FROM strata.rollup;
+DROP TABLE gone_src, gone_h_data;

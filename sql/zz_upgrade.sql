@@ -23,6 +23,10 @@ SELECT count(*) AS planned_for_up FROM strata.vacuum_plan() WHERE relation LIKE 
 ALTER EXTENSION strata UPDATE TO '0.5.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%insert_handover%' AS lists_handover;
+-- 0.5.0 -> 0.6.0 (a rollup whose objects are dropped outside drop_rollup() is unregistered).
+ALTER EXTENSION strata UPDATE TO '0.6.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT prosrc LIKE '%unregistered%' AS unregisters_rollups FROM pg_proc WHERE oid = 'strata._on_sql_drop()'::regprocedure;
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

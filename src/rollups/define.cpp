@@ -602,6 +602,9 @@ STRATA_FUNCTION(strata_drop_rollup) {
     if (!deps.empty())
       throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "rollup " + r.view + " is read by rollup " + *deps[0][0], {},
                         "Drop the rollups that read it first.");
+    // The catalog row goes first: the sql_drop event trigger unregisters a rollup whose objects are
+    // dropped by anything else, and must find nothing to do here.
+    pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
     if (!r.spec.source_is_rollup) {
       for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname FROM pg_catalog.pg_trigger g WHERE "
                                      "g.tgname IN ($1, $2)",
@@ -612,7 +615,6 @@ STRATA_FUNCTION(strata_drop_rollup) {
     pg::Exec("DROP VIEW " + r.view);
     pg::Exec("DROP TABLE " + r.spec.data_table + ", " + r.spec.pending_table);
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
-    pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
     pg::RestoreGucs(level);
   }
