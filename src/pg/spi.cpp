@@ -281,8 +281,10 @@ Relation ResolveMerges(Relation rel, ResultRelInfo* rri, const std::vector<core:
   for (int i = 0; nkeys > 0 && i < rri->ri_NumIndices; i++) {
     Relation idx = rri->ri_IndexRelationDescs[i];
     const Form_pg_index ix = idx->rd_index;
-    bool match = ix->indisunique && ix->indimmediate && ix->indisvalid && ix->indnkeyatts == nkeys &&
-                 idx->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(idx) == NIL &&
+    // NULLS NOT DISTINCT, as strata makes the key: the probe's IS NULL keys then find the one stored group
+    // a NULL dimension has, as ON CONFLICT would (with NULLs distinct it would never match one).
+    bool match = ix->indisunique && ix->indnullsnotdistinct && ix->indimmediate && ix->indisvalid &&
+                 ix->indnkeyatts == nkeys && idx->rd_rel->relam == BTREE_AM_OID && RelationGetIndexExpressions(idx) == NIL &&
                  RelationGetIndexPredicate(idx) == NIL;
     for (int k = 0; match && k < nkeys; k++) match = ix->indkey.values[k] == k + 1;
     if (match && key == nullptr) {
@@ -313,16 +315,16 @@ Datum MergeColumn(ResolvedMerge* m, Datum s, bool sn, Datum b, bool bn, bool* is
         return (m->kind == ColumnMerge::kLeast ? cmp < 0 : cmp > 0) ? b : s;
       }
     case ColumnMerge::kSketchMerge: {  // strata.merge(s, b), called on NULL input
+      if (m->fn.fn_strict && (sn || bn)) {
+        *isnull = true;
+        return 0;
+      }
       LOCAL_FCINFO(fcinfo, 2);
       InitFunctionCallInfoData(*fcinfo, &m->fn, 2, m->collation, nullptr, nullptr);
       fcinfo->args[0].value = s;
       fcinfo->args[0].isnull = sn;
       fcinfo->args[1].value = b;
       fcinfo->args[1].isnull = bn;
-      if (m->fn.fn_strict && (sn || bn)) {
-        *isnull = true;
-        return 0;
-      }
       const Datum r = FunctionCallInvoke(fcinfo);
       *isnull = fcinfo->isnull;
       return r;
@@ -360,8 +362,8 @@ void UpdatedRowIndexEntries(DirectDest* d, TupleTableSlot* slot, bool only_summa
 }
 
 // Merges the groups set aside into the data table without SQL in between: each group's stored row is
-// found through the key index and updated in place (a HOT update when its page has room; index entries
-// otherwise), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
+// found through the key index and updated in place (a HOT update when its page has room; new index
+// entries otherwise, see UpdatedRowIndexEntries), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
 // the speculative insertion, the tuple lock (and its WAL record) and the executor per group. Only the
 // refresher writes the table (it holds the rollup's catalog row lock), and the batch's groups have
 // distinct keys, so a group's stored row is read once, before this command changed it; a row someone

@@ -32,7 +32,7 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);
 // result's columns are the table's in order, then a bigint (source rows of the group, summed into
 // `rows`), and for SplitAppendQuery a boolean. Rows go into heap pages with multi-inserts, as COPY writes
 // them (`written`); both return false without running anything when the table has something such
-// writes would bypass (not a plain table, a trigger or constraint).
+// writes would bypass (not a plain table, a trigger, constraint or row security).
 struct DirectWriteCounts {
   int64_t rows = 0;
   int64_t written = 0;
