@@ -287,6 +287,13 @@ INSERT INTO nts (ts, a) VALUES ('2026-01-01 01:10', 1), ('2026-02-01 00:00', 2),
 SELECT nts_diff() AS with_tail, (SELECT lag_rows FROM strata.rollups WHERE name = 'nts_h'::regclass) AS tail_rows;
 SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
 SELECT nts_diff() AS absorbed;
+-- A tail of more than 1,000 groups is joined over the buckets it touches instead of looked up group by
+-- group (stored groups updated, new ones, a NULL dimension).
+INSERT INTO nts (ts, a) SELECT timestamp '2026-01-01' + (g % 20) * interval '1 hour', NULLIF(g % 1100, 7) FROM generate_series(1, 1500) g;
+SELECT nts_diff() AS with_big_tail, (SELECT count(*) FROM (SELECT DISTINCT date_trunc('hour', ts), a FROM nts
+  WHERE id > (SELECT watermark FROM strata.rollups WHERE name = 'nts_h'::regclass)) g) AS tail_groups;
+SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
+SELECT nts_diff() AS absorbed_big;
 -- alter_rollup re-creates the view in the form the backfill state calls for.
 SELECT strata.alter_rollup('nts_h', realtime => true);
 SELECT view_gated('nts_h') AS gated_after_alter, nts_diff() AS after_alter;

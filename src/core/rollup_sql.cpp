@@ -379,16 +379,29 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   if (!s.dims.empty())
     untouched = "(NOT " + any_null_dim + " AND " + untouched + ") OR (" + any_null_dim + " AND d." + b + " NOT IN " + tail_buckets + ")";
   std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT min(" + b +
-                    ") AS lo, max(" + b + ") AS hi FROM __strata_tail) ";
+                    ") AS lo, max(" + b + ") AS hi, count(*) AS n FROM __strata_tail) ";
   // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
   // (a gating Result node costs a step per stored row read).
   const std::string gate = backfill ? cursor + " IS NULL AND " : "";
+  // An empty tail (lo is NULL) passes every stored group on one test of a parameter.
   sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate + "d." + b +
-         " IS NOT NULL AND (d." + b + " < (SELECT lo FROM __strata_range) OR d." + b + " > (SELECT hi FROM __strata_range) OR " +
-         untouched + ")";
-  // The touched groups: found by key (the bucket condition lets the planner read only touched buckets),
-  // groups with a NULL dimension in touched buckets, NULL buckets, and the tail itself.
-  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
+         " IS NOT NULL AND ((SELECT lo FROM __strata_range) IS NULL OR d." + b + " < (SELECT lo FROM __strata_range) OR d." + b +
+         " > (SELECT hi FROM __strata_range) OR " + untouched + ")";
+  // The touched groups: found by key, groups with a NULL dimension in touched buckets, NULL buckets, and
+  // the tail itself. A tail of up to kViewProbeLimit groups looks each one up in the key index (a
+  // nested loop the planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral
+  // subquery apart); a bigger one is joined by the planner over the touched buckets only. The group
+  // count is a one-time filter, so only one of the two arms runs.
+  std::vector<std::string> probe{"d." + b + " = t." + b}, probed;
+  for (const auto& d : s.dims) probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
+  for (const auto& c : AllColumns(s)) probed.push_back("__strata_p." + c);
+  const std::string tail_count = "(SELECT n FROM __strata_range)";
+  const std::string limit = std::to_string(kViewProbeLimit);
+  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + Join(probed, ", ") +
+         " FROM __strata_tail t CROSS JOIN LATERAL (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
+         Join(probe, " AND ") + " LIMIT 1) AS __strata_p WHERE " + Join(tnotnull, " AND ") + " AND " + tail_count +
+         " <= " + limit;
+  sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + tail_count + " > " + limit + " AND " +
          touched_buckets + " AND " + dkey + " IN " + tail_keys;
   if (!s.dims.empty())
     sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + touched_buckets + " AND " + any_null_dim;

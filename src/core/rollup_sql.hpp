@@ -119,6 +119,9 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
 // that re-aggregates everything while it runs); without it the view is only correct once the cursor is
 // NULL for good, and costs less per read (no gating node per stored row, no backfill arm to plan).
 std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill);
+// The real-time view looks up the stored groups of a tail of up to this many groups one by one in the
+// key index (about 2 microseconds each); a bigger tail is joined over the buckets it touches.
+constexpr long kViewProbeLimit = 1000;
 
 // The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
 std::string BucketEnd(const Spec& s, const std::string& start);

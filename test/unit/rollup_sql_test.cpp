@@ -88,8 +88,10 @@ TEST(RollupSql, RealTimeViewWithoutDimensionsMatchesByBucket) {
   const std::string tail = "(SELECT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL)";
   EXPECT_TRUE(Has(v, "(SELECT hi FROM __strata_range) OR d.\"bucket\" NOT IN " + tail + ")"));
   EXPECT_TRUE(Has(v, "IS NOT NULL)) AND d.\"bucket\" IN " + tail + " UNION ALL"));
-  EXPECT_FALSE(Has(v, "IS NULL OR"));
+  EXPECT_FALSE(Has(v, "d.\"bucket\" IS NULL OR"));
   EXPECT_FALSE(Has(v, "NOT (("));
+  EXPECT_TRUE(Has(v, "CROSS JOIN LATERAL (SELECT \"bucket\", \"views\", \"watch__sum\", \"watch__count\", \"viewers\", "
+                     "\"longest\" FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" = t.\"bucket\" LIMIT 1)"));
 }
 
 TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
@@ -105,14 +107,22 @@ TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   // comparisons, inside it by a hashed NOT IN of the tail's keys; no join.
   const std::string tail_keys = "(SELECT t.\"bucket\", t.\"channel\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL AND "
                                 "t.\"channel\" IS NOT NULL)";
-  EXPECT_TRUE(Has(v, "__strata_range AS (SELECT min(\"bucket\") AS lo, max(\"bucket\") AS hi FROM __strata_tail)"));
+  EXPECT_TRUE(Has(v, "__strata_range AS (SELECT min(\"bucket\") AS lo, max(\"bucket\") AS hi, count(*) AS n FROM __strata_tail)"));
   EXPECT_TRUE(Has(v, "d.\"bucket\" < (SELECT lo FROM __strata_range) OR d.\"bucket\" > (SELECT hi FROM __strata_range) OR (NOT (d.\"channel\" IS NULL) AND (d.\"bucket\", d.\"channel\") NOT IN " + tail_keys + ")"));
   EXPECT_FALSE(Has(v, "NOT EXISTS"));
   // A group with a NULL dimension never equals a key: it goes by bucket, both ways.
   EXPECT_TRUE(Has(v, "OR ((d.\"channel\" IS NULL) AND d.\"bucket\" NOT IN (SELECT t.\"bucket\" FROM __strata_tail t WHERE "
                      "t.\"bucket\" IS NOT NULL))"));
   const std::string touched = "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL))";
-  EXPECT_TRUE(Has(v, touched + " AND (d.\"bucket\", d.\"channel\") IN " + tail_keys + " UNION ALL"));
+  // Touched groups: probed one by one in the key index for a small tail, joined over the touched
+  // buckets for a big one; the tail's group count switches between the two.
+  EXPECT_TRUE(Has(v, "SELECT __strata_p.\"bucket\", __strata_p.\"channel\", __strata_p.\"views\", "));
+  EXPECT_TRUE(Has(v, "CROSS JOIN LATERAL (SELECT \"bucket\", \"channel\", \"views\", \"watch__sum\", "
+                     "\"watch__count\", \"viewers\", \"longest\" FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" = t.\"bucket\" AND "
+                     "d.\"channel\" = t.\"channel\" LIMIT 1) AS __strata_p WHERE t.\"bucket\" IS NOT NULL AND "
+                     "t.\"channel\" IS NOT NULL AND (SELECT n FROM __strata_range) <= 1000 UNION ALL"));
+  EXPECT_TRUE(Has(v, "d WHERE (SELECT n FROM __strata_range) > 1000 AND " + touched + " AND (d.\"bucket\", "
+                     "d.\"channel\") IN " + tail_keys + " UNION ALL"));
   EXPECT_TRUE(Has(v, touched + " AND (d.\"channel\" IS NULL) UNION ALL"));
   EXPECT_TRUE(Has(v, "d.\"bucket\" IS NULL UNION ALL"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NULL"));
@@ -132,8 +142,8 @@ TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
   EXPECT_FALSE(Has(v, "rollup_backfill_cursor"));
   EXPECT_FALSE(Has(v, "__strata_all"));
   // The same two arms as the gated form, without the gate.
-  EXPECT_TRUE(Has(v, " FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" IS NOT NULL AND (d.\"bucket\" < (SELECT lo FROM __strata_range)"));
-  EXPECT_TRUE(Has(gated, " FROM \"public\".\"hourly_data\" d WHERE strata.rollup_backfill_cursor(7) IS NULL AND d.\"bucket\" IS NOT NULL AND (d.\"bucket\" < (SELECT lo FROM __strata_range)"));
+  EXPECT_TRUE(Has(v, " FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" IS NOT NULL AND ((SELECT lo FROM __strata_range) IS NULL OR d.\"bucket\" < (SELECT lo FROM __strata_range)"));
+  EXPECT_TRUE(Has(gated, " FROM \"public\".\"hourly_data\" d WHERE strata.rollup_backfill_cursor(7) IS NULL AND d.\"bucket\" IS NOT NULL AND ((SELECT lo FROM __strata_range) IS NULL OR d.\"bucket\" < (SELECT lo FROM __strata_range)"));
   // The touched arm ends the view.
   const std::string end = "FROM __strata_tail) AS __strata_touched GROUP BY \"bucket\", \"channel\"";
   ASSERT_GE(v.size(), end.size());
