@@ -123,6 +123,9 @@ struct DirectDest {
   Tuplestorestate* aside;
   int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
   Tuplesortstate* sorter;
+  int64 bucket_unit;    // first build: microseconds per unit of the bucket column (0: no layout by age)
+  bool have_newest;
+  int64 newest;         // the newest non-NULL bucket received
   MemoryContext home;   // where the result's tuple descriptor is kept
   TupleDesc result;
   int64 written;
@@ -167,6 +170,11 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
     }
   }
   if (d->sorter != nullptr) {
+    if (d->bucket_unit > 0 && !slot->tts_isnull[0]) {
+      const int64 b = d->bucket_unit == 1 ? DatumGetInt64(slot->tts_values[0]) : DatumGetDateADT(slot->tts_values[0]);
+      if (!d->have_newest || b > d->newest) d->newest = b;
+      d->have_newest = true;
+    }
     tuplesort_puttupleslot(d->sorter, slot);
     return true;
   }
@@ -203,12 +211,44 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   MemoryContextSwitchTo(old);
 }
 
+// The fillfactor multi-inserts of this relation leave room by (heap_multi_insert reads it from the
+// relcache entry's options at each call). Set in this backend's entry only, for the pages of a first
+// build; a rebuild of the entry reads the catalog's value again.
+int Fillfactor(Relation rel) {
+  const auto* o = reinterpret_cast<const StdRdOptions*>(rel->rd_options);
+  return o != nullptr ? o->fillfactor : HEAP_DEFAULT_FILLFACTOR;
+}
+void SetFillfactor(Relation rel, int fillfactor) {
+  auto* o = reinterpret_cast<StdRdOptions*>(rel->rd_options);
+  if (o != nullptr) o->fillfactor = fillfactor;
+}
+
 void DirectShutdown(DestReceiver* self) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   if (d->sorter != nullptr) {
     tuplesort_performsort(d->sorter);
     TupleTableSlot* sorted = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
-    while (tuplesort_gettupleslot(d->sorter, true, false, sorted, nullptr)) DirectBuffer(d, sorted);
+    // Buckets come in ascending order, NULLs last: packed pages first, then the recent window's.
+    const int table_fillfactor = Fillfactor(d->rel);
+    const bool layout = d->have_newest && d->rel->rd_options != nullptr;
+    bool recent = !layout;
+    if (layout) SetFillfactor(d->rel, core::rollup::kPackedFillfactor);
+    while (tuplesort_gettupleslot(d->sorter, true, false, sorted, nullptr)) {
+      if (!recent) {
+        slot_getsomeattrs(sorted, 1);
+        const int64 b = sorted->tts_isnull[0]       ? 0
+                        : d->bucket_unit == 1      ? DatumGetInt64(sorted->tts_values[0])
+                                                   : DatumGetDateADT(sorted->tts_values[0]);
+        if (sorted->tts_isnull[0] || core::rollup::RecentBucket(b, d->newest, d->bucket_unit)) {
+          recent = true;
+          DirectFlush(d);
+          SetFillfactor(d->rel, core::rollup::kRecentFillfactor);
+        }
+      }
+      DirectBuffer(d, sorted);
+    }
+    DirectFlush(d);
+    if (layout) SetFillfactor(d->rel, table_fillfactor);
     ExecDropSingleTupleTableSlot(sorted);
     tuplesort_end(d->sorter);
     d->sorter = nullptr;
@@ -511,6 +551,12 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->pub.mydest = DestNone;
     d->mode = mode;
     d->sort_keys = mode == DirectMode::kFirstBuild ? std::clamp(sort_keys, 0, static_cast<int>(desc->natts)) : 0;
+    if (d->sort_keys > 0) {
+      const Oid bucket_type = TupleDescAttr(desc, 0)->atttypid;
+      d->bucket_unit = bucket_type == TIMESTAMPOID || bucket_type == TIMESTAMPTZOID ? 1
+                       : bucket_type == DATEOID                                   ? USECS_PER_DAY
+                                                                                  : 0;
+    }
     d->rel = rel;
     d->ncols = desc->natts;
     d->bistate = GetBulkInsertState();

@@ -2,6 +2,7 @@
 // (Their behaviour on a real server is covered by sql/rollups.sql and the cluster tests.)
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "core/rollup_sql.hpp"
@@ -236,4 +237,20 @@ TEST(RollupSql, ColumnMergesFollowTheDataTableColumnsAndTheSqlMerge) {
                 {"m", r::MeasureKind::kMerge, "viewers", "strata.hll", "strata.hll"},
                 {"s", r::MeasureKind::kSum, "x", "bigint", "bigint"}};
   EXPECT_EQ(r::ColumnMerges(t), (std::vector<M>{M::kKey, M::kLeast, M::kSketchMerge, M::kSketchMerge, M::kSketchMerge, M::kAdd}));
+}
+
+TEST(RollupSql, FirstBuildLeavesRoomInTheNewestDayOfBuckets) {
+  const int64_t hour = int64_t{3600} * 1000000, day = 24 * hour;
+  const int64_t newest = 1000 * day;
+  EXPECT_TRUE(r::RecentBucket(newest, newest, 1));
+  EXPECT_TRUE(r::RecentBucket(newest - 23 * hour, newest, 1));
+  EXPECT_FALSE(r::RecentBucket(newest - day, newest, 1));
+  EXPECT_FALSE(r::RecentBucket(newest - 30 * day, newest, 1));
+  // Date buckets count days: only the newest day is recent.
+  EXPECT_TRUE(r::RecentBucket(9000, 9000, day));
+  EXPECT_FALSE(r::RecentBucket(8999, 9000, day));
+  // Near the lower end of the range (-infinity) nothing overflows: everything is recent.
+  EXPECT_TRUE(r::RecentBucket(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 5, 1));
+  EXPECT_FALSE(r::RecentBucket(0, std::numeric_limits<int64_t>::max(), 1));
+  EXPECT_GT(r::kPackedFillfactor, r::kRecentFillfactor);
 }
