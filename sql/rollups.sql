@@ -294,6 +294,12 @@ SELECT nts_diff() AS with_big_tail, (SELECT count(*) FROM (SELECT DISTINCT date_
   WHERE id > (SELECT watermark FROM strata.rollups WHERE name = 'nts_h'::regclass)) g) AS tail_groups;
 SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
 SELECT nts_diff() AS absorbed_big;
+-- An infinite bucket: an empty tail lets stored groups through below 'infinity', the group at it too.
+INSERT INTO nts (ts, a) VALUES ('infinity', 1), ('-infinity', 2);
+SELECT nts_diff() AS infinite_in_tail;
+SELECT (strata.refresh_rollup('nts_h') - 'duration_ms' - 'steps' - 'rows' - 'groups') AS r;
+SELECT nts_diff() AS infinite_absorbed, (SELECT lag_rows FROM strata.rollups WHERE name = 'nts_h'::regclass) AS tail_rows,
+  (SELECT count(*) FROM nts_h WHERE h IN ('infinity', '-infinity')) AS infinite_groups;
 -- alter_rollup re-creates the view in the form the backfill state calls for.
 SELECT strata.alter_rollup('nts_h', realtime => true);
 SELECT view_gated('nts_h') AS gated_after_alter, nts_diff() AS after_alter;
@@ -354,3 +360,27 @@ DROP VIEW gone_h;
 SELECT count(*) AS change_triggers_left FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_rollup_%';
 SELECT count(*) AS rollups_left FROM strata.rollup;
 DROP TABLE gone_src, gone_h_data;
+-- A first build packs the pages of older buckets full and leaves room in the newest day's (for an
+-- update of each group in place); later writes go by the table's fillfactor (90).
+CREATE TABLE lay (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, ch int);
+CREATE INDEX ON lay (id);
+INSERT INTO lay (ts, ch) SELECT timestamptz '2026-03-01 00:00+00' + (g / 50) * interval '1 hour', g % 50 FROM generate_series(0, 11999) g;
+BEGIN;
+SELECT strata.create_rollup('lay_h', $q$SELECT date_trunc('hour', ts) AS h, ch, count(*) AS n FROM lay GROUP BY 1, 2$q$) > 0 AS created;
+SELECT (strata.refresh_rollup('lay_h')->>'rows')::int AS rows;
+COMMIT;
+CREATE FUNCTION lay_pages() RETURNS TABLE (recent boolean, pages bigint, median_groups_per_page bigint) LANGUAGE sql AS $f$
+  SELECT recent, count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY n) FROM (
+    SELECT (ctid::text::point)[0] AS page, count(*) AS n,
+           bool_and(h > (SELECT max(h) FROM lay_h_data WHERE h < 'infinity') - interval '1 day') AS recent
+    FROM lay_h_data GROUP BY 1) p GROUP BY 1 ORDER BY 1 $f$;
+SELECT * FROM lay_pages();
+SELECT reloptions FROM pg_class WHERE relname = 'lay_h_data';
+-- Each group of the newest day updated once: in place (HOT), on the pages it is on.
+INSERT INTO lay (ts, ch) SELECT timestamptz '2026-03-10 00:30+00' + (g / 50) * interval '1 hour', g % 50 FROM generate_series(0, 1199) g;
+SELECT (strata.refresh_rollup('lay_h')->>'rows')::int AS rows;
+SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'lay_h_data';
+SELECT * FROM lay_pages();
+SELECT strata.drop_rollup('lay_h');
+DROP FUNCTION lay_pages();
+DROP TABLE lay;

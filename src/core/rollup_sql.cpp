@@ -386,15 +386,17 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   std::string untouched = dkey + " NOT IN " + tail_keys;
   if (!s.dims.empty())
     untouched = "(NOT " + any_null_dim + " AND " + untouched + ") OR (" + any_null_dim + " AND d." + b + " NOT IN " + tail_buckets + ")";
-  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT min(" + b +
-                    ") AS lo, max(" + b + ") AS hi, count(*) AS n FROM __strata_tail) ";
+  // An empty tail has lo 'infinity': every stored group passes on one comparison (one in an infinite
+  // bucket goes on to the NOT IN, which an empty tail passes too).
+  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new +
+                    "), __strata_range AS (SELECT COALESCE(min(" + b + "), 'infinity'::" + s.bucket_type + ") AS lo, max(" +
+                    b + ") AS hi, count(*) AS n FROM __strata_tail) ";
   // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
   // (a gating Result node costs a step per stored row read).
   const std::string gate = backfill ? cursor + " IS NULL AND " : "";
-  // An empty tail (lo is NULL) passes every stored group on one test of a parameter.
   sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate + "d." + b +
-         " IS NOT NULL AND ((SELECT lo FROM __strata_range) IS NULL OR d." + b + " < (SELECT lo FROM __strata_range) OR d." + b +
-         " > (SELECT hi FROM __strata_range) OR " + untouched + ")";
+         " IS NOT NULL AND (d." + b + " < (SELECT lo FROM __strata_range) OR d." + b + " > (SELECT hi FROM __strata_range) OR " +
+         untouched + ")";
   // The touched groups: found by key, groups with a NULL dimension in touched buckets, NULL buckets, and
   // the tail itself. A tail of up to kViewProbeLimit groups looks each one up in the key index (a
   // nested loop the planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral
