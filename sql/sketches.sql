@@ -101,3 +101,16 @@ SELECT test_err($$SELECT strata.merge(strata.topk_agg(g, 2), strata.topk_agg(g, 
 SELECT test_err($$SELECT '\x0151'::strata.qsketch$$);
 SELECT test_err($$SELECT '\x0154'::strata.topk$$);
 DROP TABLE views, daily;
+-- A qsketch written by strata 0.6 (format version 1: every bucket of its span, a byte each) still reads
+-- (its input re-encodes it) and merges; sketches written now store a group spread over many buckets sparse.
+CREATE TEMP TABLE qs_v1 AS SELECT '\x01517b14ae47e17a743f05000000000000c09240000000000082d440c60200009f0201000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000010000000100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000010000000000'::text AS v1;
+CREATE TEMP VIEW qs_five AS SELECT x FROM (VALUES (1200), (2500), (2600), (9000), (21000)) v(x);
+SELECT length(v1) / 2 - 1 AS v1_bytes, octet_length(v1::strata.qsketch::text) / 2 - 1 AS read_back_bytes,
+       substr(v1::strata.qsketch::text, 1, 4) AS read_back_version,
+       v1::strata.qsketch::text = (SELECT strata.qsketch_agg(x)::text FROM qs_five) AS same_as_aggregated_now,
+       round(strata.quantile(v1::strata.qsketch, 0.5)::numeric, 3) AS median FROM qs_v1;
+SELECT strata.merge(q)::text = (SELECT strata.qsketch_agg(x)::text FROM (SELECT x FROM qs_five UNION ALL SELECT x FROM qs_five) d)
+       AS merges_with_a_new_one
+  FROM (SELECT v1::strata.qsketch FROM qs_v1 UNION ALL SELECT strata.qsketch_agg(x) FROM qs_five) s(q);
+DROP VIEW qs_five;
+DROP TABLE qs_v1;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -324,6 +325,95 @@ TEST(QSketch, RoundTripRefusalsAndHostileInput) {
   EXPECT_THROW(q.Add(INFINITY), Error);
   EXPECT_THROW(q.Quantile(1.5), Error);
   EXPECT_THROW(QSketch(0.5), Error);
+}
+
+// The version 1 (dense only) bytes of a sketch of positive values at the default accuracy, written out by
+// hand as strata 0.6 wrote them: they must read back as the same sketch.
+std::vector<uint8_t> QSketchV1(const std::vector<double>& xs) {
+  const double a = kQDefaultAccuracy, inv_log_gamma = 1.0 / std::log((1 + a) / (1 - a));
+  std::map<int32_t, uint64_t> counts;
+  for (double x : xs) counts[int32_t(std::ceil(std::log(x) * inv_log_gamma))]++;
+  std::vector<uint8_t> out;
+  ByteWriter<std::vector<uint8_t>> w(&out);
+  w.U8(1);
+  w.U8('Q');
+  w.F64(a);
+  w.Var(xs.size());
+  w.Var(0);
+  w.F64(*std::min_element(xs.begin(), xs.end()));
+  w.F64(*std::max_element(xs.begin(), xs.end()));
+  const int32_t lo = counts.begin()->first, hi = counts.rbegin()->first;
+  w.I32(lo);
+  w.Var(uint64_t(hi - lo + 1));
+  for (int32_t i = lo; i <= hi; i++) w.Var(counts.count(i) ? counts[i] : 0);
+  w.I32(0);
+  w.Var(0);
+  return out;
+}
+
+TEST(QSketch, StoresAreSparseWhenShorterAndVersionOneStillReads) {
+  // Five log-normal watch times span ~300 buckets: sparse, a few bytes a value.
+  const std::vector<double> few{1200, 2500, 2600, 9000, 21000};
+  QSketch q;
+  for (double x : few) q.Add(x);
+  const auto b = Bytes(q);
+  EXPECT_EQ(b[0], kQSketchFormatVersion);
+  EXPECT_LT(b.size(), 50u);
+  const auto v1 = QSketchV1(few);
+  EXPECT_GT(v1.size(), 250u);
+  QSketch old = QSketch::Deserialize(v1.data(), v1.size());
+  EXPECT_EQ(Bytes(old), b);
+  QSketch merged;
+  merged.MergeSerialized(v1.data(), v1.size());
+  merged.MergeSerialized(b.data(), b.size());
+  QSketch twice;
+  for (double x : few) twice.Add(x), twice.Add(x);
+  EXPECT_EQ(Bytes(merged), Bytes(twice));
+  // Many values over few buckets: dense (a byte a bucket beats gap + count pairs), also as version 1.
+  std::vector<double> many;
+  for (int i = 0; i < 2000; i++) many.push_back(100 + (i % 97) * 0.1);
+  QSketch d;
+  for (double x : many) d.Add(x);
+  const auto db = Bytes(d);
+  const auto dv1 = QSketchV1(many);
+  EXPECT_EQ(db.size(), dv1.size());  // same dense body, header differs only in its version byte
+  EXPECT_EQ(Bytes(QSketch::Deserialize(dv1.data(), dv1.size())), db);
+  // Sparse stores: every truncation, a gap past the span and an empty bucket are refused.
+  for (size_t len = 0; len < b.size(); len++) EXPECT_THROW(QSketch::Deserialize(b.data(), len), Error);
+  // A sparse store written by hand: counts 1 at indexes 100 and 109 (span 10, gap 8).
+  const auto sparse = [](uint64_t gap, uint64_t second) {
+    std::vector<uint8_t> out;
+    ByteWriter<std::vector<uint8_t>> w(&out);
+    w.U8(2);
+    w.U8('Q');
+    w.F64(kQDefaultAccuracy);
+    w.Var(2);
+    w.Var(0);
+    w.F64(2.7);
+    w.F64(2.9);
+    w.I32(100);
+    w.Var(10 << 1 | 1);
+    w.Var(1);
+    w.Var(gap);
+    w.Var(second);
+    w.I32(0);
+    w.Var(0);
+    return out;
+  };
+  const auto message = [](const std::vector<uint8_t>& bytes) -> std::string {
+    try {
+      (void) QSketch::Deserialize(bytes.data(), bytes.size());
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "read";
+  };
+  EXPECT_EQ(message(sparse(8, 1)), "read");
+  EXPECT_NE(message(sparse(9, 1)).find("bucket index past the store"), std::string::npos);
+  EXPECT_NE(message(sparse(8, 0)).find("empty bucket in a sparse store"), std::string::npos);
+  EXPECT_EQ(message(sparse(7, 1)).rfind("invalid sketch: ", 0), 0u);  // short of the span: reads on into the next store
+  const uint8_t future[] = {3, 'Q'};
+  EXPECT_THROW(QSketch::Deserialize(future, sizeof future), Error);
 }
 
 TEST(TopK, FindsHeavyHittersWithinTheBound) {

@@ -116,16 +116,31 @@ class ByteWriter {
 };
 
 // Sketch format header: version and a type tag, then the type's parameters.
-inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr uint8_t kFormatVersion = 1;  // hll, topk
+// qsketch: version 2 writes each bucket store dense or sparse, whichever is shorter; version 1 (dense
+// only) is still read.
+inline constexpr uint8_t kQSketchFormatVersion = 2;
 enum class SketchTag : uint8_t { kHll = 'H', kQSketch = 'Q', kTopK = 'T' };
 
-inline void ReadHeader(ByteReader& r, SketchTag tag) {
+// Reads a sketch header of type `tag`; returns its format version (1..newest).
+inline uint8_t ReadHeader(ByteReader& r, SketchTag tag, uint8_t newest = kFormatVersion) {
   const uint8_t version = r.U8();
   const uint8_t t = r.U8();
   if (t != static_cast<uint8_t>(tag)) Corrupt("wrong sketch type");
-  if (version != kFormatVersion)
+  if (version < 1 || version > newest)
     throw Error(kInvalidBinary, "unsupported sketch format version " + std::to_string(version), {},
                 "The value was written by a newer strata; upgrade the extension to read it.");
+  return version;
+}
+
+// Bytes of v as a varint.
+inline size_t VarSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
 }
 
 }  // namespace strata::core::sketch

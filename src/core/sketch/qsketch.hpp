@@ -179,10 +179,11 @@ class BasicQSketch {
   // Deserialize); no intermediate sketch. On an error the partial merge must be discarded.
   void MergeSerialized(const uint8_t* data, size_t len) {
     ByteReader r(data, len);
-    if (ReadAccuracy(r) != alpha_)
+    uint8_t version = 0;
+    if (ReadAccuracy(r, &version) != alpha_)
       throw Error(MakeSqlstate("22023"), "cannot merge qsketches of different relative accuracy", {},
                   "Build the sketches to be merged with the same relative_accuracy.");
-    MergeBody(r);
+    MergeBody(r, version);
   }
 
   // Bytes held in memory (tests; the planner's per-group estimate).
@@ -203,7 +204,7 @@ class BasicQSketch {
     ByteWriter<Buf> w(out);
     // Header and counts of up to 127 take about this much; larger counts may grow the buffer once more.
     w.Reserve(64 + pos_.counts.size() + neg_.counts.size() + np + nn);
-    w.U8(kFormatVersion);
+    w.U8(kQSketchFormatVersion);
     w.U8(static_cast<uint8_t>(SketchTag::kQSketch));
     w.F64(alpha_);
     w.Var(count_);
@@ -216,8 +217,9 @@ class BasicQSketch {
 
   static BasicQSketch Deserialize(const uint8_t* data, size_t len, const Alloc& a = Alloc()) {
     ByteReader r(data, len);
-    BasicQSketch q(ReadAccuracy(r), a);
-    q.MergeBody(r);
+    uint8_t version = 0;
+    BasicQSketch q(ReadAccuracy(r, &version), a);
+    q.MergeBody(r, version);
     return q;
   }
 
@@ -225,58 +227,72 @@ class BasicQSketch {
   static constexpr size_t kPending = 64;
   static constexpr size_t kFirstPending = 8;
 
-  // One store as offset, bucket count and counts (zero runs written at once), with the sorted indexes
-  // idx[0..n) of buffered values added.
+  // Calls f(index, count) for each nonzero bucket of store s with the sorted buffered indexes
+  // idx[0..n) added, in ascending index order.
+  template <class F>
+  static void ForEachBucket(const Store& s, const int32_t* idx, size_t n, F&& f) {
+    const uint64_t* c = s.counts.data();
+    const int64_t size = int64_t(s.counts.size());
+    constexpr int64_t kNone = INT64_MAX;
+    int64_t i = 0;
+    size_t k = 0;
+    for (;;) {
+      while (i < size && c[i] == 0) i++;
+      const int64_t stored = i < size ? s.offset + i : kNone, buffered = k < n ? idx[k] : kNone;
+      const int64_t at = std::min(stored, buffered);
+      if (at == kNone) return;
+      uint64_t v = 0;
+      if (stored == at) v = c[i++];
+      while (k < n && idx[k] == at) {
+        v++;
+        k++;
+      }
+      f(at, v);
+    }
+  }
+
+  // One store: the index of its first nonzero bucket, then (span << 1 | sparse) where span reaches its
+  // last nonzero bucket, then either every count of the span (dense: an empty bucket is one zero byte)
+  // or the first count followed by (gap to the next nonzero bucket - 1, count) pairs (sparse), whichever
+  // is shorter (dense on a tie), so equal sketches serialize equally. A small group spread over
+  // hundreds of buckets (a log-normal watch time: 5 values over ~300 buckets) takes a few bytes a value
+  // instead of a byte a bucket. An empty store is offset 0, span 0.
   template <class Buf>
   static void WriteStore(ByteWriter<Buf>& w, const Store& s, const int32_t* idx, size_t n) {
-    const uint64_t* c = s.counts.data();
-    int64_t first = 0, last = -1;  // nonzero range of the stored counts, as positions in c
-    while (first < int64_t(s.counts.size()) && c[first] == 0) first++;
-    if (first < int64_t(s.counts.size())) {
-      last = int64_t(s.counts.size()) - 1;
-      while (c[last] == 0) last--;
-    }
-    const bool stored = last >= first;
-    if (!stored && n == 0) {
+    int64_t lo = 0, hi = -1, prev = 0;
+    size_t nonzero = 0, count_bytes = 0, gap_bytes = 0;
+    ForEachBucket(s, idx, n, [&](int64_t i, uint64_t v) {
+      if (nonzero == 0)
+        lo = i;
+      else
+        gap_bytes += VarSize(uint64_t(i - prev - 1));
+      prev = hi = i;
+      nonzero++;
+      count_bytes += VarSize(v);
+    });
+    if (nonzero == 0) {
       w.I32(0);
       w.Var(0);
       return;
     }
-    int64_t lo = stored ? s.offset + first : idx[0], hi = stored ? s.offset + last : idx[n - 1];
-    if (n > 0) {
-      lo = std::min<int64_t>(lo, idx[0]);
-      hi = std::max<int64_t>(hi, idx[n - 1]);
-    }
+    const uint64_t span = uint64_t(hi - lo + 1);
+    const bool sparse = count_bytes + gap_bytes < count_bytes + (span - nonzero);
     w.I32(static_cast<int32_t>(lo));
-    w.Var(static_cast<uint64_t>(hi - lo + 1));
-    const int64_t slo = s.offset + first, shi = s.offset + last;  // empty range when !stored
-    size_t k = 0;
-    for (int64_t i = lo; i <= hi;) {
-      uint64_t v = (stored && i >= slo && i <= shi) ? c[i - s.offset] : 0;
-      while (k < n && idx[k] == i) {
-        v++;
-        k++;
+    w.Var(span << 1 | (sparse ? 1 : 0));
+    int64_t next = lo;
+    ForEachBucket(s, idx, n, [&](int64_t i, uint64_t v) {
+      if (sparse) {
+        if (i != lo) w.Var(uint64_t(i - next));
+      } else {
+        w.Zeros(static_cast<size_t>(i - next));
       }
-      if (v != 0) {
-        w.Var(v);
-        i++;
-        continue;
-      }
-      // A run of empty buckets up to the next buffered index or stored count.
-      int64_t next = k < n ? idx[k] : hi + 1;
-      if (stored)
-        for (int64_t j = std::max(i + 1, slo); j <= std::min(shi, next - 1); j++)
-          if (c[j - s.offset] != 0) {
-            next = j;
-            break;
-          }
-      w.Zeros(static_cast<size_t>(next - i));
-      i = next;
-    }
+      next = i + 1;
+      w.Var(v);
+    });
   }
 
-  static double ReadAccuracy(ByteReader& r) {
-    ReadHeader(r, SketchTag::kQSketch);
+  static double ReadAccuracy(ByteReader& r, uint8_t* version) {
+    *version = ReadHeader(r, SketchTag::kQSketch, kQSketchFormatVersion);
     const double alpha = r.F64();
     if (!(alpha >= kQMinAccuracy && alpha <= kQMaxAccuracy)) Corrupt("relative accuracy out of range");
     return alpha;
@@ -284,7 +300,7 @@ class BasicQSketch {
 
   // Reads the rest of a serialized sketch (after the accuracy) and adds it to this one, validating
   // every field: counts add up, stores are trimmed and in range, min and max are a finite range.
-  void MergeBody(ByteReader& r) {
+  void MergeBody(ByteReader& r, uint8_t version) {
     Flush();
     const uint64_t count = r.Var(), zero = r.Var();
     const double mn = r.F64(), mx = r.F64();
@@ -292,25 +308,44 @@ class BasicQSketch {
     if (zero > count) Corrupt("bucket counts exceed the total");
     for (Store* s : {&pos_, &neg_}) {
       const int32_t offset = r.I32();
-      const uint64_t n = r.Var();
-      // Each count takes at least one byte: n is bounded by the input, so is the allocation.
-      if (n > r.remaining()) Corrupt("bucket count exceeds the data");
+      const uint64_t code = r.Var();
+      const uint64_t n = version >= 2 ? code >> 1 : code;  // the span of bucket indexes
+      const bool sparse = version >= 2 && (code & 1) != 0;
+      // A dense count takes at least one byte: n is bounded by the input, so is the allocation. A
+      // sparse span is bounded by the index range: at most 2^21 buckets (16 MB), the widest store any
+      // sketch can hold in memory.
+      if (!sparse && n > r.remaining()) Corrupt("bucket count exceeds the data");
       if (offset < -kQMaxIndex || offset > kQMaxIndex || int64_t(offset) + int64_t(n) > kQMaxIndex + 1)
         Corrupt("bucket index out of range");
       if (n == 0) {
-        if (offset != 0) Corrupt("empty store with an offset");
+        if (offset != 0 || sparse) Corrupt("empty store with an offset");
         continue;
       }
       s->Add(offset, 0);  // room for [offset, offset + n) at once
       s->Add(offset + int32_t(n - 1), 0);
       uint64_t* c = s->counts.data() + (offset - s->offset);
+      const auto take = [&](uint64_t i) {
+        const uint64_t v = r.Var();
+        if (v > count - sum) Corrupt("bucket counts exceed the total");
+        sum += v;
+        c[i] += v;
+        return v;
+      };
+      if (sparse) {
+        // Nonzero counts at strictly increasing indexes, the first at 0 and the last at n - 1.
+        if (take(0) == 0) Corrupt("buckets not trimmed");
+        for (uint64_t i = 0; i < n - 1;) {
+          const uint64_t gap = r.Var();
+          if (gap >= n - 1 - i) Corrupt("bucket index past the store");
+          i += gap + 1;
+          if (take(i) == 0) Corrupt("empty bucket in a sparse store");
+        }
+        continue;
+      }
       uint64_t first = 0, last = 0;
       for (uint64_t i = 0; i < n; i++) {
-        last = r.Var();
+        last = take(i);
         if (i == 0) first = last;
-        if (last > count - sum) Corrupt("bucket counts exceed the total");
-        sum += last;
-        c[i] += last;
       }
       if (first == 0 || last == 0) Corrupt("buckets not trimmed");
     }
