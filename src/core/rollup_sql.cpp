@@ -324,11 +324,9 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
          "  END IF;\n  RETURN NULL;\nEND\n$strata_inv$";
 }
 
-bool RecentBucket(int64_t bucket, int64_t newest, int64_t micros_per_unit) {
-  if (micros_per_unit <= 0) return true;
-  const int64_t window = kRecentWindowMicros / micros_per_unit;  // whole units; 0 keeps only the newest
-  if (newest < std::numeric_limits<int64_t>::min() + window) return true;
-  return bucket > newest - window;
+bool RecentBucket(int64_t bucket, int64_t newest) {
+  if (newest < std::numeric_limits<int64_t>::min() + kRecentWindowMicros) return true;
+  return bucket > newest - kRecentWindowMicros;
 }
 
 std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill) {

@@ -125,14 +125,13 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
 // at kRecentFillfactor, leaving room for each group of a page to take one update in place (HOT; a
 // 50,000-row batch in the last day touches ~90% of its stored groups); older buckets, rarely updated
 // again, are packed full (kPackedFillfactor) so range reads over history visit fewer pages. Later
-// writes use the table's own fillfactor. Buckets of a type other than timestamp, timestamptz or date
-// keep the table's fillfactor.
+// writes use the table's own fillfactor.
 constexpr int kPackedFillfactor = 100;
 constexpr int kRecentFillfactor = 50;
 constexpr int64_t kRecentWindowMicros = int64_t{86400} * 1000000;
-// Whether a bucket (microseconds, or days for a date bucket: `micros_per_unit` 86,400,000,000) is in
-// the recent window of the newest bucket `newest`; saturating near the ends of the range.
-bool RecentBucket(int64_t bucket, int64_t newest, int64_t micros_per_unit);
+// Whether a bucket (a timestamp: microseconds) is in the recent window of the newest bucket `newest`;
+// saturating near the lower end of the range.
+bool RecentBucket(int64_t bucket, int64_t newest);
 
 // The real-time view looks up the stored groups of a tail of up to this many groups one by one in the
 // key index (about 2 microseconds each); a bigger tail is joined over the buckets it touches.

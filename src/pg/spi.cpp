@@ -123,7 +123,7 @@ struct DirectDest {
   Tuplestorestate* aside;
   int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
   Tuplesortstate* sorter;
-  int64 bucket_unit;    // first build: microseconds per unit of the bucket column (0: no layout by age)
+  bool by_age;         // first build with a timestamp bucket (column 1): pages laid out by bucket age
   bool have_newest;
   int64 newest;         // the newest non-NULL bucket received
   MemoryContext home;   // where the result's tuple descriptor is kept
@@ -170,8 +170,8 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
     }
   }
   if (d->sorter != nullptr) {
-    if (d->bucket_unit > 0 && !slot->tts_isnull[0]) {
-      const int64 b = d->bucket_unit == 1 ? DatumGetInt64(slot->tts_values[0]) : DatumGetDateADT(slot->tts_values[0]);
+    if (d->by_age && !slot->tts_isnull[0]) {
+      const int64 b = DatumGetTimestamp(slot->tts_values[0]);
       if (!d->have_newest || b > d->newest) d->newest = b;
       d->have_newest = true;
     }
@@ -213,7 +213,8 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
 
 // The fillfactor multi-inserts of this relation leave room by (heap_multi_insert reads it from the
 // relcache entry's options at each call). Set in this backend's entry only, for the pages of a first
-// build; a rebuild of the entry reads the catalog's value again.
+// build; a rebuild of the entry reads the catalog's value again. (An error in between leaves the entry's
+// value set until then: it only decides where this backend's later inserts put rows.)
 int Fillfactor(Relation rel) {
   const auto* o = reinterpret_cast<const StdRdOptions*>(rel->rd_options);
   return o != nullptr ? o->fillfactor : HEAP_DEFAULT_FILLFACTOR;
@@ -236,10 +237,7 @@ void DirectShutdown(DestReceiver* self) {
     while (tuplesort_gettupleslot(d->sorter, true, false, sorted, nullptr)) {
       if (!recent) {
         slot_getsomeattrs(sorted, 1);
-        const int64 b = sorted->tts_isnull[0]       ? 0
-                        : d->bucket_unit == 1      ? DatumGetInt64(sorted->tts_values[0])
-                                                   : DatumGetDateADT(sorted->tts_values[0]);
-        if (sorted->tts_isnull[0] || core::rollup::RecentBucket(b, d->newest, d->bucket_unit)) {
+        if (sorted->tts_isnull[0] || core::rollup::RecentBucket(DatumGetTimestamp(sorted->tts_values[0]), d->newest)) {
           recent = true;
           DirectFlush(d);
           SetFillfactor(d->rel, core::rollup::kRecentFillfactor);
@@ -551,12 +549,8 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->pub.mydest = DestNone;
     d->mode = mode;
     d->sort_keys = mode == DirectMode::kFirstBuild ? std::clamp(sort_keys, 0, static_cast<int>(desc->natts)) : 0;
-    if (d->sort_keys > 0) {
-      const Oid bucket_type = TupleDescAttr(desc, 0)->atttypid;
-      d->bucket_unit = bucket_type == TIMESTAMPOID || bucket_type == TIMESTAMPTZOID ? 1
-                       : bucket_type == DATEOID                                   ? USECS_PER_DAY
-                                                                                  : 0;
-    }
+    const Oid bucket_type = TupleDescAttr(desc, 0)->atttypid;
+    d->by_age = d->sort_keys > 0 && (bucket_type == TIMESTAMPOID || bucket_type == TIMESTAMPTZOID);
     d->rel = rel;
     d->ncols = desc->natts;
     d->bistate = GetBulkInsertState();

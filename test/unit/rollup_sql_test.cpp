@@ -243,15 +243,13 @@ TEST(RollupSql, ColumnMergesFollowTheDataTableColumnsAndTheSqlMerge) {
 TEST(RollupSql, FirstBuildLeavesRoomInTheNewestDayOfBuckets) {
   const int64_t hour = int64_t{3600} * 1000000, day = 24 * hour;
   const int64_t newest = 1000 * day;
-  EXPECT_TRUE(r::RecentBucket(newest, newest, 1));
-  EXPECT_TRUE(r::RecentBucket(newest - 23 * hour, newest, 1));
-  EXPECT_FALSE(r::RecentBucket(newest - day, newest, 1));
-  EXPECT_FALSE(r::RecentBucket(newest - 30 * day, newest, 1));
-  // Date buckets count days: only the newest day is recent.
-  EXPECT_TRUE(r::RecentBucket(9000, 9000, day));
-  EXPECT_FALSE(r::RecentBucket(8999, 9000, day));
-  // Near the lower end of the range (-infinity) nothing overflows: everything is recent.
-  EXPECT_TRUE(r::RecentBucket(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 5, 1));
-  EXPECT_FALSE(r::RecentBucket(0, std::numeric_limits<int64_t>::max(), 1));
+  EXPECT_TRUE(r::RecentBucket(newest, newest));
+  EXPECT_TRUE(r::RecentBucket(newest - 23 * hour, newest));
+  EXPECT_FALSE(r::RecentBucket(newest - day, newest));
+  EXPECT_FALSE(r::RecentBucket(newest - 30 * day, newest));
+  // Near the lower end of the range (-infinity) nothing overflows: everything is recent; an infinite
+  // newest bucket leaves every finite one packed.
+  EXPECT_TRUE(r::RecentBucket(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 5));
+  EXPECT_FALSE(r::RecentBucket(0, std::numeric_limits<int64_t>::max()));
   EXPECT_GT(r::kPackedFillfactor, r::kRecentFillfactor);
 }
