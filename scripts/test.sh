@@ -70,7 +70,7 @@ for t in test/cluster/t*.sh; do
   port=$((port + 100))
   echo "-- $t"
   out=$(PGPORT_BASE=$port bash "$t" 2>&1)
-  echo "$out" | grep -E "^(ok|not ok)|timed out|ERROR" 
+  echo "$out" | grep -E "^(ok|not ok|# )|timed out|ERROR|psql: error" 
   res=$(echo "$out" | sed -n 's/^cluster-result: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
   if [ -n "$res" ]; then add $res; else echo "$out" | tail -20; add 0 1; fi
 done

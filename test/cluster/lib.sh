@@ -50,14 +50,16 @@ q() {
 
 # wait_for SECONDS SQL EXPECTED: polls until SQL prints EXPECTED; returns 1 on timeout.
 wait_for() {
-  local secs=$1 sql=$2 want=$3 got=""
+  local secs=$1 sql=$2 want=$3 got="" err
   local end=$((SECONDS + secs))
+  err=$(mktemp)
   while [ $SECONDS -lt $end ]; do
-    got=$(q "$sql" 2>/dev/null || true)
-    [ "$got" = "$want" ] && return 0
+    got=$(q "$sql" 2>"$err" || true)
+    [ "$got" = "$want" ] && { rm -f "$err"; return 0; }
     sleep 0.2
   done
-  echo "wait_for timed out after ${secs}s: [$sql] gave [$got], wanted [$want]" >&2
+  echo "wait_for timed out after ${secs}s: [$sql] gave [$got], wanted [$want]; last error: [$(head -c 300 "$err" | tr '\n' ' ')]" >&2
+  rm -f "$err"
   return 1
 }
 
@@ -69,4 +71,12 @@ check() {
   if "$@"; then PASS=$((PASS + 1)); echo "ok - $desc"; else FAIL=$((FAIL + 1)); echo "not ok - $desc"; fi
 }
 # Last line of every cluster script, parsed by scripts/test.sh.
-finish() { echo "cluster-result: $PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; }
+# After a failure it shows the tail of the script's server log (scripts keep their cluster in $DIR).
+finish() {
+  if [ "$FAIL" != 0 ] && [ -f "${DIR:-}/server.log" ]; then
+    echo "# server log, last 40 lines:"
+    tail -40 "$DIR/server.log" | sed 's/^/# /'
+  fi
+  echo "cluster-result: $PASS passed, $FAIL failed"
+  [ "$FAIL" = 0 ]
+}
