@@ -361,9 +361,11 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   const std::string tail_old = StateSelect(s, order + " <= " + cursor);
   // After the backfill only the stored groups the tail touches are re-aggregated with it; the others are
   // read as they are (a dashboard over days of history then costs about what the same query over a plain
-  // table does). A stored group outside the tail's bucket range passes on two comparisons (one arm with
-  // one filter: arms split by range would each visit most heap pages, a first build writing groups in
-  // hash order); inside it, its key is looked up in a hashed subplan of the tail's keys. Keys are
+  // table does). A stored group outside the tail's bucket range passes on one or two comparisons; inside
+  // it, its key is looked up in a hashed subplan of the tail's keys. One arm with one filter: arms split
+  // by range compare with init-plan parameters, which the planner rates at a third of the rows, so it
+  // picks index scans for a dashboard's range and bitmap scans of the whole table for reads without
+  // one (src/rollups/README.md, benchmark notes). Keys are
   // compared with `=`, which never matches NULL, so groups with a NULL dimension go by bucket instead
   // (re-aggregated when the tail touches their bucket) and NULL buckets always go the re-aggregated way.
   std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull;
