@@ -365,7 +365,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   // it, its key is looked up in a hashed subplan of the tail's keys. One arm with one filter: arms split
   // by range compare with init-plan parameters, which the planner rates at a third of the rows, so it
   // picks index scans for a dashboard's range and bitmap scans of the whole table for reads without
-  // one (src/rollups/README.md, benchmark notes). Keys are
+  // one (README.md, rollup benchmark notes). Keys are
   // compared with `=`, which never matches NULL, so groups with a NULL dimension go by bucket instead
   // (re-aggregated when the tail touches their bucket) and NULL buckets always go the re-aggregated way.
   std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull;
