@@ -361,13 +361,19 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   const std::string tail_old = StateSelect(s, order + " <= " + cursor);
   // After the backfill only the stored groups the tail touches are re-aggregated with it; the others are
   // read as they are (a dashboard over days of history then costs about what the same query over a plain
-  // table does). A stored group outside the tail's bucket range passes on one or two comparisons; inside
-  // it, its key is looked up in a hashed subplan of the tail's keys. One arm with one filter: arms split
-  // by range compare with init-plan parameters, which the planner rates at a third of the rows, so it
-  // picks index scans for a dashboard's range and bitmap scans of the whole table for reads without
-  // one (README.md, rollup benchmark notes). Keys are
-  // compared with `=`, which never matches NULL, so groups with a NULL dimension go by bucket instead
-  // (re-aggregated when the tail touches their bucket) and NULL buckets always go the re-aggregated way.
+  // table does). The stored groups are read in two arms split at the tail's first bucket `lo`:
+  //  - below it, every group is untouched: `bucket < ANY (ARRAY[lo])`, an index condition with no
+  //    per-row filter when the reader's own range makes the planner use the key index. The planner
+  //    rates a comparison with an init-plan parameter at a third of the rows (and picks an index scan
+  //    of the whole table for a read without a range); as `< ANY` of an array of unknown length it
+  //    assumes 10 elements and rates it at 98%, so such a read stays a sequential scan.
+  //  - from it on (usually the last hours), an anti-join with the tail's keys (the planner hashes the
+  //    tail and probes it per stored row: half the cost of a hashed NOT IN subplan). Rated at a third,
+  //    this arm is read through the index: right for a tail of recent rows; a tail spread over the
+  //    whole history (late rows everywhere, until the next refresh) costs a bitmap scan of the table.
+  // (README.md, rollup benchmark notes.) Both arms leave NULL buckets out: they always go the
+  // re-aggregated way. Keys are compared with `=`, which never matches NULL, so groups with a NULL
+  // dimension go by bucket instead (re-aggregated when the tail touches their bucket).
   std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull;
   for (const auto& k : keys) {
     tkeys.push_back("t." + k);
@@ -383,27 +389,26 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   const std::string touched_buckets = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b +
                                       " IS NOT NULL))";
   const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
-  std::string untouched = dkey + " NOT IN " + tail_keys;
-  if (!s.dims.empty())
-    untouched = "(NOT " + any_null_dim + " AND " + untouched + ") OR (" + any_null_dim + " AND d." + b + " NOT IN " + tail_buckets + ")";
-  // An empty tail has lo 'infinity': every stored group passes on one comparison (one in an infinite
-  // bucket goes on to the NOT IN, which an empty tail passes too).
+  std::vector<std::string> probe{"d." + b + " = t." + b};
+  for (const auto& d : s.dims) probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
+  std::string untouched = "NOT EXISTS (SELECT FROM __strata_tail t WHERE " + Join(probe, " AND ") + ")";
+  if (!s.dims.empty()) untouched = "(NOT " + any_null_dim + " OR d." + b + " NOT IN " + tail_buckets + ") AND " + untouched;
+  // An empty tail has lo 'infinity': every stored group is in the first arm (one in an infinite bucket
+  // is in the second, which an empty tail passes).
   std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new +
-                    "), __strata_range AS (SELECT COALESCE(min(" + b + "), 'infinity'::" + s.bucket_type + ") AS lo, max(" +
-                    b + ") AS hi, count(*) AS n FROM __strata_tail) ";
+                    "), __strata_range AS (SELECT COALESCE(min(" + b + "), 'infinity'::" + s.bucket_type + ") AS lo, count(*) AS n FROM __strata_tail) ";
   // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
   // (a gating Result node costs a step per stored row read).
   const std::string gate = backfill ? cursor + " IS NULL AND " : "";
-  sql += "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate + "d." + b +
-         " IS NOT NULL AND (d." + b + " < (SELECT lo FROM __strata_range) OR d." + b + " > (SELECT hi FROM __strata_range) OR " +
-         untouched + ")";
+  const std::string stored_from = "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate;
+  sql += stored_from + "d." + b + " < ANY (ARRAY(SELECT lo FROM __strata_range)) UNION ALL " + stored_from + "d." + b +
+         " >= (SELECT lo FROM __strata_range) AND " + untouched;
   // The touched groups: found by key, groups with a NULL dimension in touched buckets, NULL buckets, and
   // the tail itself. A tail of up to kViewProbeLimit groups looks each one up in the key index (a
   // nested loop the planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral
   // subquery apart); a bigger one is joined by the planner over the touched buckets only. The group
   // count is a one-time filter, so only one of the two arms runs.
-  std::vector<std::string> probe{"d." + b + " = t." + b}, probed;
-  for (const auto& d : s.dims) probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
+  std::vector<std::string> probed;
   for (const auto& c : AllColumns(s)) probed.push_back("__strata_p." + c);
   const std::string tail_count = "(SELECT n FROM __strata_range)";
   const std::string limit = std::to_string(kViewProbeLimit);
