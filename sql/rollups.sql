@@ -70,11 +70,39 @@ CREATE TEMP TABLE once_query AS SELECT $q$
   FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$ AS q;
 BEGIN;
 SELECT strata.create_rollup('ev_once', (SELECT q FROM once_query), batch_size => 1000000, realtime => false);
+CREATE TEMP TABLE key_before AS SELECT indexrelid AS k FROM pg_index WHERE indrelid = 'ev_once_data'::regclass;
 SELECT (strata.refresh_rollup('ev_once') - 'duration_ms') AS first_build;
 SELECT (SELECT count(*) FROM ev_once_data) AS groups, (SELECT count(*) FROM ev WHERE kind = 'view') AS rows;
 COMMIT;
 SELECT rollup_diff('ev_once') AS first_build_diff;
 SELECT indexdef FROM pg_indexes WHERE tablename = 'ev_once_data';
+-- The key index got no entry per group but was rebuilt in place (made in the same subtransaction): it
+-- holds every row (amcheck, heapallindexed) and is still the constraint's, enforced.
+CREATE EXTENSION IF NOT EXISTS amcheck;
+SELECT bt_index_check(indexrelid, true) AS key_index_checked FROM pg_index WHERE indrelid = 'ev_once_data'::regclass;
+SELECT conname, contype, conindid = (SELECT k FROM key_before) AS same_index FROM pg_constraint
+  WHERE conrelid = 'ev_once_data'::regclass;
+INSERT INTO ev_once_data (bucket, channel) SELECT bucket, channel FROM ev_once_data LIMIT 1;
+-- Refreshed in a subtransaction of the one that made it: the key cannot be rebuilt in place there (an
+-- error would leave it truncated in the outer transaction), so it is dropped and re-added; rolled back,
+-- nothing of the load stays, and a later refresh builds it.
+BEGIN;
+SELECT strata.create_rollup('ev_once3', (SELECT q FROM once_query), batch_size => 1000000, realtime => false) > 0 AS created;
+TRUNCATE key_before;
+INSERT INTO key_before SELECT indexrelid FROM pg_index WHERE indrelid = 'ev_once3_data'::regclass;
+SAVEPOINT s;
+SELECT (strata.refresh_rollup('ev_once3') -> 'groups')::int > 0 AS loaded_in_savepoint;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS rows_after_rollback FROM ev_once3_data;
+SAVEPOINT s2;
+SELECT (strata.refresh_rollup('ev_once3') -> 'groups')::int > 0 AS loaded_again;
+RELEASE SAVEPOINT s2;
+COMMIT;
+SELECT rollup_diff('ev_once3') AS savepoint_build_diff;
+SELECT bt_index_check(indexrelid, true) AS key_index_checked, indexrelid = (SELECT k FROM key_before) AS same_index
+  FROM pg_index WHERE indrelid = 'ev_once3_data'::regclass;
+SELECT strata.drop_rollup('ev_once3');
+DROP TABLE key_before;
 -- Its groups are written in bucket order (the aggregation emits them in hash order), NULL bucket last.
 SELECT count(*) AS out_of_bucket_order FROM (
   SELECT bucket, lag(bucket) OVER w AS prev, row_number() OVER w AS n FROM ev_once_data WINDOW w AS (ORDER BY ctid)) s

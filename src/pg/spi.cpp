@@ -123,6 +123,9 @@ struct DirectDest {
   Tuplestorestate* aside;
   int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
   Tuplesortstate* sorter;
+  TupleDesc table_desc;  // first build: the table's columns, as the sorter holds them
+  TupleTableSlot* narrow;  // a result row's table columns, put into the sorter
+  bool rebuild_indexes;  // first build: no index entries while loading; every index rebuilt at the end
   bool by_age;         // first build with a timestamp bucket (column 1): pages laid out by bucket age
   bool have_newest;
   int64 newest;         // the newest non-NULL bucket received
@@ -154,6 +157,7 @@ void DirectFlush(DirectDest* d) {
 }
 
 void DirectBuffer(DirectDest* d, TupleTableSlot* slot);
+void DirectCopy(DirectDest* d, TupleTableSlot* slot);
 
 bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   auto* d = reinterpret_cast<DirectDest*>(self);
@@ -175,7 +179,13 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
       if (!d->have_newest || b > d->newest) d->newest = b;
       d->have_newest = true;
     }
-    tuplesort_puttupleslot(d->sorter, slot);
+    ExecClearTuple(d->narrow);
+    for (int i = 0; i < d->ncols; i++) {
+      d->narrow->tts_values[i] = slot->tts_values[i];
+      d->narrow->tts_isnull[i] = slot->tts_isnull[i];
+    }
+    ExecStoreVirtualTuple(d->narrow);
+    tuplesort_puttupleslot(d->sorter, d->narrow);
     return true;
   }
   DirectBuffer(d, slot);
@@ -207,7 +217,13 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->result = CreateTupleDescCopy(typeinfo);
   // A bulk operation like CREATE INDEX: maintenance_work_mem, or work_mem when that is larger.
-  if (d->sort_keys > 0) d->sorter = KeySorter(d->result, d->sort_keys, Max(work_mem, maintenance_work_mem));
+  // The sorter holds only the table's columns (not the row count), so a sorted row becomes a heap tuple
+  // by a copy, without being taken apart and formed again.
+  if (d->sort_keys > 0) {
+    d->table_desc = CreateTupleDescCopy(RelationGetDescr(d->rel));
+    d->narrow = MakeSingleTupleTableSlot(d->table_desc, &TTSOpsVirtual);
+    d->sorter = KeySorter(d->table_desc, d->sort_keys, Max(work_mem, maintenance_work_mem));
+  }
   MemoryContextSwitchTo(old);
 }
 
@@ -228,12 +244,13 @@ void DirectShutdown(DestReceiver* self) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   if (d->sorter != nullptr) {
     tuplesort_performsort(d->sorter);
-    TupleTableSlot* sorted = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+    TupleTableSlot* sorted = MakeSingleTupleTableSlot(d->table_desc, &TTSOpsMinimalTuple);
     // Buckets come in ascending order, NULLs last: packed pages first, then the recent window's.
     const int table_fillfactor = Fillfactor(d->rel);
     const bool layout = d->have_newest && d->rel->rd_options != nullptr;
     bool recent = !layout;
     if (layout) SetFillfactor(d->rel, core::rollup::kPackedFillfactor);
+    // Not copied out of the sorter: DirectCopy makes the heap tuple before the next row is fetched.
     while (tuplesort_gettupleslot(d->sorter, true, false, sorted, nullptr)) {
       if (!recent) {
         slot_getsomeattrs(sorted, 1);
@@ -243,11 +260,12 @@ void DirectShutdown(DestReceiver* self) {
           SetFillfactor(d->rel, core::rollup::kRecentFillfactor);
         }
       }
-      DirectBuffer(d, sorted);
+      DirectCopy(d, sorted);
     }
     DirectFlush(d);
     if (layout) SetFillfactor(d->rel, table_fillfactor);
     ExecDropSingleTupleTableSlot(sorted);
+    ExecDropSingleTupleTableSlot(d->narrow);
     tuplesort_end(d->sorter);
     d->sorter = nullptr;
   }
@@ -268,6 +286,45 @@ void DirectBuffer(DirectDest* d, TupleTableSlot* slot) {
   ExecMaterializeSlot(out);  // own copy: the executor reuses the result slot's memory
   d->written++;
   if (++d->buffered == kMaxBuffered) DirectFlush(d);
+}
+
+// Copies a row of the table's own columns (a sorted row) into the next buffered slot as a heap tuple (a
+// memcpy of the minimal tuple); flushes a full buffer.
+void DirectCopy(DirectDest* d, TupleTableSlot* slot) {
+  ExecCopySlot(d->slots[d->buffered], slot);
+  d->written++;
+  if (++d->buffered == kMaxBuffered) DirectFlush(d);
+}
+
+// Rebuilds every index of a first build's table from its heap: each is truncated in place and built
+// again, as TRUNCATE does for a table made in the same subtransaction (no new file, so nothing to
+// unlink at commit, which would make the commit wait for its WAL to be flushed). Only for indexes
+// created in the current subtransaction: if it fails, their files go with it.
+void RebuildIndexes(Relation rel) {
+  List* ids = RelationGetIndexList(rel);
+  ListCell* lc;
+  foreach (lc, ids) {
+    Relation ix = index_open(lfirst_oid(lc), AccessExclusiveLock);
+    IndexInfo* info = BuildIndexInfo(ix);
+    RelationTruncate(ix, 0);
+    index_build(rel, ix, info, true, true);
+    index_close(ix, NoLock);
+  }
+  list_free(ids);
+}
+
+// True when every index of rel was created in the current subtransaction (or it has none).
+bool IndexesMadeHere(Relation rel) {
+  List* ids = RelationGetIndexList(rel);
+  ListCell* lc;
+  bool here = true;
+  foreach (lc, ids) {
+    Relation ix = index_open(lfirst_oid(lc), AccessShareLock);
+    here = here && ix->rd_createSubid == GetCurrentSubTransactionId();
+    index_close(ix, AccessShareLock);
+  }
+  list_free(ids);
+  return here;
 }
 
 // A data table column's merge (core::rollup::ColumnMerge), resolved to the function that does it.
@@ -513,10 +570,13 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     TupleDesc desc = RelationGetDescr(rel);
     bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->trigdesc == nullptr && desc->constr == nullptr &&
                  !rel->rd_rel->relrowsecurity;
+    bool rebuild_indexes = false;
     if (plain && mode == DirectMode::kFirstBuild) {
-      List* indexes = RelationGetIndexList(rel);
-      plain = indexes == NIL && rel->rd_createSubid != InvalidSubTransactionId;
-      list_free(indexes);
+      // Made by this transaction (nobody else sees it), every column live (the query's columns are the
+      // table's); indexes only when made in this subtransaction, as they are rebuilt in place.
+      plain = rel->rd_createSubid != InvalidSubTransactionId && IndexesMadeHere(rel);
+      for (int c = 0; plain && c < desc->natts; c++) plain = !TupleDescAttr(desc, c)->attisdropped;
+      rebuild_indexes = plain && RelationGetForm(rel)->relhasindex;
     }
     if (!plain) {
       table_close(rel, RowExclusiveLock);
@@ -526,7 +586,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->estate = CreateExecutorState();
     d->rri = makeNode(ResultRelInfo);
     InitResultRelInfo(d->rri, rel, 1, nullptr, 0);
-    ExecOpenIndices(d->rri, false);
+    if (!rebuild_indexes) ExecOpenIndices(d->rri, false);
     auto* merges = static_cast<ResolvedMerge*>(palloc0(sizeof(ResolvedMerge) * desc->natts));
     Relation key_index = nullptr;
     if (mode == DirectMode::kSplit && (key_index = ResolveMerges(rel, d->rri, *merge_plan, merges)) == nullptr) {
@@ -573,6 +633,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     out->merged = d->aside_rows > 0 ? MergeAside(d, merges, key_index) : 0;
     tuplestore_end(d->aside);
     ExecCloseIndices(d->rri);
+    if (rebuild_indexes) RebuildIndexes(rel);
     FreeExecutorState(d->estate);
     table_close(rel, RowExclusiveLock);
     done = true;

@@ -83,14 +83,19 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
       return {std::to_string(n.rows), std::to_string(n.written + n.merged)};
     return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   }
+  // No dependent to queue buckets for (the usual case: nothing can read a table this transaction just
+  // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
+  // as COPY writes them, without an INSERT statement in between, sorted by bucket (column 1). The key
+  // index, made in this (sub)transaction, gets no entry per group: it is rebuilt in place afterwards.
+  pg::DirectWriteCounts n;
+  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, 1, &n))
+    return {std::to_string(n.rows), std::to_string(n.written)};
+  // Otherwise (the key made in an outer subtransaction, or something a heap insert would bypass): the
+  // key is dropped and re-added around the load, one index build instead of one insertion per group.
   const auto key = pg::Query("SELECT conname FROM pg_catalog.pg_constraint WHERE conrelid = $1::oid AND contype = 'u'",
                              {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
-  // No dependent to queue buckets for (the usual case: nothing can read a table this transaction just
-  // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
-  // as COPY writes them, without an INSERT statement in between, sorted by bucket (column 1).
-  pg::DirectWriteCounts n;
   const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, 1, &n)
                           ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
                           : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
