@@ -468,12 +468,20 @@ TEST(TopK, MergeKeepsTheBoundAndCommutes) {
 TEST(QSketch, SerializingBufferedValuesEqualsSerializingAppliedOnes) {
   // Serialize merges buffered values in from their sorted indexes; the bytes must be those of the same
   // sketch with every value applied to the stores (Quantile applies them), for every fill of the buffer
-  // and with values on both sides of zero and repeated buckets.
+  // and with values on both sides of zero and repeated buckets. The first 8 nonzero values wait inside
+  // the object, the next 64 in the buffer: the fills around both limits are here, and a merge of two
+  // halves (each side's waiting values) gives the same bytes.
   std::mt19937_64 rng(5);
   std::lognormal_distribution<double> ln(3, 2);
-  for (int n : {0, 1, 2, 7, 63, 64, 65, 129, 1000}) {
-    QSketch q;
-    for (int i = 0; i < n; i++) q.Add(i % 5 == 0 ? -ln(rng) : (i % 13 == 0 ? 0.0 : (i % 3 == 0 ? 42.0 : ln(rng))));
+  for (int n : {0, 1, 2, 7, 8, 9, 10, 63, 64, 65, 71, 72, 73, 129, 1000}) {
+    QSketch q, lo, hi;
+    for (int i = 0; i < n; i++) {
+      const double x = i % 5 == 0 ? -ln(rng) : (i % 13 == 0 ? 0.0 : (i % 3 == 0 ? 42.0 : ln(rng)));
+      q.Add(x);
+      (i < n / 2 ? lo : hi).Add(x);
+    }
+    lo.Merge(hi);
+    EXPECT_EQ(Bytes(lo), Bytes(q)) << n;
     const auto buffered = Bytes(q);
     (void) q.Quantile(0.5);
     EXPECT_EQ(buffered, Bytes(q)) << n;

@@ -107,7 +107,16 @@ class BasicQSketch {
       zero_++;
       return;
     }
-    if (pending_.capacity() == 0) pending_.reserve(kFirstPending);  // one allocation for a small group
+    // A group's first values wait inside the object (no allocation, and on its cache lines: a rollup
+    // refresh finalizes hundreds of thousands of small groups, each a cache miss); later ones in a
+    // buffer of kPending.
+    if (pending_.capacity() == 0) {
+      if (nsmall_ < kSmall) {
+        small_[nsmall_++] = x;
+        return;
+      }
+      pending_.reserve(kPending);
+    }
     pending_.push_back(x);
     if (pending_.size() >= kPending) Flush();
   }
@@ -116,6 +125,7 @@ class BasicQSketch {
   void Flush() {
     AddPendingOf(*this);
     pending_.clear();
+    nsmall_ = 0;
   }
 
   void Merge(const BasicQSketch& o) {
@@ -196,7 +206,7 @@ class BasicQSketch {
   // refresh finalizes thousands of them) allocates nothing but the output.
   template <class Buf>
   void Serialize(Buf* out) const {
-    int32_t pos[kPending], neg[kPending];
+    int32_t pos[kMaxPending], neg[kMaxPending];
     size_t np = 0, nn = 0;
     PendingIndexes(pos, &np, neg, &nn);
     std::sort(pos, pos + np);
@@ -225,7 +235,8 @@ class BasicQSketch {
 
  private:
   static constexpr size_t kPending = 64;
-  static constexpr size_t kFirstPending = 8;
+  static constexpr size_t kSmall = 8;  // values kept inside the object before the buffer is allocated
+  static constexpr size_t kMaxPending = kPending + kSmall;
 
   // Calls f(index, count) for each nonzero bucket of store s with the sorted buffered indexes
   // idx[0..n) added, in ascending index order.
@@ -367,19 +378,21 @@ class BasicQSketch {
     zero_ += zero;
   }
 
-  // The bucket indexes of the buffered values, positive and negative apart (at most kPending each).
+  // The bucket indexes of the buffered values, positive and negative apart (at most kMaxPending each).
   void PendingIndexes(int32_t* pos, size_t* np, int32_t* neg, size_t* nn) const {
-    for (double x : pending_) {
+    const auto one = [&](double x) {
       if (x > 0)
         pos[(*np)++] = Index(x);
       else
         neg[(*nn)++] = Index(-x);
-    }
+    };
+    for (uint32_t i = 0; i < nsmall_; i++) one(small_[i]);
+    for (double x : pending_) one(x);
   }
 
   // Adds o's buffered values (o may be this sketch) to this sketch's stores.
   void AddPendingOf(const BasicQSketch& o) {
-    int32_t pos[kPending], neg[kPending];
+    int32_t pos[kMaxPending], neg[kMaxPending];
     size_t np = 0, nn = 0;
     o.PendingIndexes(pos, &np, neg, &nn);
     pos_.AddEach(pos, np);
@@ -397,7 +410,9 @@ class BasicQSketch {
   uint64_t count_ = 0, zero_ = 0;
   double min_ = 0, max_ = 0;
   Store pos_, neg_;
-  std::vector<double, F64Alloc> pending_;  // nonzero values added but not yet in a store
+  std::vector<double, F64Alloc> pending_;  // nonzero values added but not yet in a store, after small_
+  uint32_t nsmall_ = 0;
+  double small_[kSmall] = {};  // a group's first nonzero values not yet in a store
 };
 
 using QSketch = BasicQSketch<>;
