@@ -238,7 +238,9 @@ std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps) {
   return sql;
 }
 
-std::string AppendSelectSql(const Spec& s) { return StateSelect(s, OrderRange(s, 1), "", true); }
+std::string AppendSelectSql(const Spec& s, bool bounded) {
+  return StateSelect(s, bounded ? OrderRange(s, 1) : "", "", true);
+}
 
 std::string SplitAppendSelectSql(const Spec& s) {
   // Positional GROUP BY: the bucket expression here is the grouped first column, so it may be compared.

@@ -89,8 +89,9 @@ std::string TakePendingSql(const Spec& s);
 // a speculative insertion per group). Same parameters and result row as AppendSql.
 std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps);
 // The groups of the source rows with $1 < order_column <= $2: the data table's columns in order, then
-// the number of source rows of each group (bigint). For a bulk load without SQL in between.
-std::string AppendSelectSql(const Spec& s);
+// the number of source rows of each group (bigint). For a bulk load without SQL in between. With
+// bounded false, every source row (the caller knows no row is outside the range; $1 and $2 unused).
+std::string AppendSelectSql(const Spec& s, bool bounded = true);
 // The append of $1 < order_column <= $2 done by a receiver instead of one statement: the groups (the
 // data table's columns in order), the source rows of each (bigint) and whether the group is in a bucket
 // past the newest stored one (boolean: such a group cannot exist yet and is inserted directly; the others

@@ -68,9 +68,39 @@ bool NewAndEmpty(const Rollup& r) {
          *pg::Query("SELECT NOT EXISTS (SELECT 1 FROM " + r.spec.data_table + ")").at(0).at(0) == "t";
 }
 
+// True when no other session can write the source now: this transaction holds, on the source and on
+// every partition, a lock that conflicts with the ROW EXCLUSIVE of an INSERT (create_rollup's triggers
+// took SHARE ROW EXCLUSIVE on each, held until the creating transaction ends).
+bool WritersLockedOut(Oid source) {
+  bool out = true;
+  pg::Call([&] {
+    List* rels = find_all_inheritors(source, NoLock, nullptr);
+    ListCell* lc;
+    foreach (lc, rels) {
+      Relation rel = RelationIdGetRelation(lfirst_oid(lc));
+      if (rel == nullptr) {
+        out = false;
+        continue;
+      }
+      // Modes from SHARE up all conflict with ROW EXCLUSIVE.
+      out = out && CheckRelationLockedByMe(rel, ShareLock, true);
+      RelationClose(rel);
+    }
+    list_free(rels);
+  });
+  return out;
+}
+
+// The sequence's last handed-out value (what every row's order value is at most).
+int64_t SequenceValue(const Rollup& r) {
+  return std::stoll(*pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " +
+                               r.order_sequence).at(0).at(0));
+}
+
 // Merges the source rows with order values in (lo, hi] into the data table; returns the append's
-// result row (rows read, groups written). An empty table created in this transaction is bulk-loaded.
-pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi) {
+// result row (rows read, groups written). An empty table created in this transaction is bulk-loaded;
+// `whole` says the range holds every row of the source (its bounds are then not tested per row).
+pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole = false) {
   const rs::Spec& s = r.spec;
   const Args bounds{std::to_string(lo), std::to_string(hi)};
   if (!NewAndEmpty(r)) {
@@ -88,7 +118,7 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
   // as COPY writes them, without an INSERT statement in between, sorted by bucket (column 1). The key
   // index, made in this (sub)transaction, gets no entry per group: it is rebuilt in place afterwards.
   pg::DirectWriteCounts n;
-  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, 1, &n))
+  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, &n))
     return {std::to_string(n.rows), std::to_string(n.written)};
   // Otherwise (the key made in an outer subtransaction, or something a heap insert would bypass): the
   // key is dropped and re-added around the load, one index build instead of one insertion per group.
@@ -96,7 +126,7 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
                              {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
-  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s), bounds, r.data_oid, 1, &n)
+  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, &n)
                           ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
                           : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
@@ -330,7 +360,12 @@ StepResult RefreshStep(Rollup& r) {
   std::optional<int64_t> cursor = r.cursor;
   if (!s.source_is_rollup && cursor && r.floor) {
     const int64_t lo = std::max(*r.floor, *cursor - r.batch_size);
-    const auto out = Append(r, deps, lo, *cursor);
+    // The whole history in one batch, in the transaction that created the rollup (its locks still keep
+    // every writer out) and with no order value handed out past the cursor: the batch is every row of
+    // the source, so the range test per row (2-4% of a first build) is left out. No row has a value at
+    // or below the floor (the smallest one at creation, less one; later rows get larger values).
+    const bool whole = lo <= *r.floor && WritersLockedOut(r.source_oid) && SequenceValue(r) == *cursor;
+    const auto out = Append(r, deps, lo, *cursor, whole);
     res.rows += std::stoll(*out[0]);
     res.groups += std::stoll(*out[1]);
     cursor = lo <= *r.floor ? std::nullopt : std::optional<int64_t>(lo);

@@ -219,6 +219,13 @@ TEST(RollupSql, BulkLoadSelectHasTheTableColumnsThenTheRowCount) {
             "\"viewers\", max(watch_ms) AS \"longest\", count(*) AS __strata_rows FROM \"public\".\"events\" WHERE "
             "(kind = 'view'::text) AND (\"id\" > $1::bigint AND \"id\" <= $2::bigint) GROUP BY 1, 2");
   EXPECT_TRUE(Has(r::BulkAppendSql(s, {}), "WITH __strata_agg AS (" + r::AppendSelectSql(s) + ")"));
+  // Unbounded (a first build that reads every row): the source's own WHERE stays, the range goes.
+  const std::string all = r::AppendSelectSql(s, false);
+  EXPECT_TRUE(Has(all, " WHERE (kind = 'view'::text) GROUP BY 1, 2")) << all;
+  EXPECT_FALSE(Has(all, "$1")) << all;
+  auto plain = s;
+  plain.where.clear();
+  EXPECT_TRUE(Has(r::AppendSelectSql(plain, false), "FROM \"public\".\"events\" GROUP BY 1, 2"));
 }
 
 TEST(RollupSql, SplitAppendMarksGroupsPastTheNewestStoredBucket) {
