@@ -546,8 +546,7 @@ STRATA_FUNCTION(strata_create_rollup) {
     // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
     // row, and the backfill below sees them all.
     EnsureSourceHooks(s.id, p.source, change_fn, order.column, order.sequence);
-    const auto cur = pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " + order.sequence);
-    watermark = std::stoll(*cur.at(0).at(0));
+    watermark = SequenceValue(order.sequence);
     if (backfill) {
       const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
       if (mn.at(0).at(0) && std::stoll(*mn[0][0]) < watermark) {

@@ -91,12 +91,6 @@ bool WritersLockedOut(Oid source) {
   return out;
 }
 
-// The sequence's last handed-out value (what every row's order value is at most).
-int64_t SequenceValue(const Rollup& r) {
-  return std::stoll(*pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " +
-                               r.order_sequence).at(0).at(0));
-}
-
 // Merges the source rows with order values in (lo, hi] into the data table; returns the append's
 // result row (rows read, groups written). An empty table created in this transaction is bulk-loaded;
 // `whole` says the range holds every row of the source (its bounds are then not tested per row).
@@ -364,7 +358,7 @@ StepResult RefreshStep(Rollup& r) {
     // every writer out) and with no order value handed out past the cursor: the batch is every row of
     // the source, so the range test per row (2-4% of a first build) is left out. No row has a value at
     // or below the floor (the smallest one at creation, less one; later rows get larger values).
-    const bool whole = lo <= *r.floor && WritersLockedOut(r.source_oid) && SequenceValue(r) == *cursor;
+    const bool whole = lo <= *r.floor && WritersLockedOut(r.source_oid) && SequenceValue(r.order_sequence) == *cursor;
     const auto out = Append(r, deps, lo, *cursor, whole);
     res.rows += std::stoll(*out[0]);
     res.groups += std::stoll(*out[1]);
@@ -517,6 +511,12 @@ void MarkFrozenBefore(Oid parent, const std::string& bound_sql) {
               "WHERE source = $1::oid AND source_rollup IS NULL",
               {std::to_string(parent)});
   });
+}
+
+int64_t SequenceValue(const std::string& sequence) {
+  return std::stoll(*pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM " + sequence)
+                         .at(0)
+                         .at(0));
 }
 
 }  // namespace strata::rollups

@@ -70,6 +70,10 @@ StepResult RefreshStep(Rollup& r);
 // due (-1: none).
 int64_t WorkerPass();
 
+// The last value the order sequence (a qualified name) has handed out: every row's order value is at
+// most this.
+int64_t SequenceValue(const std::string& sequence);
+
 // Waits by polling (never queueing on a lock) until every transaction holding a lock that conflicts
 // with ShareLock on rel or any partition of it has ended; false on timeout. Autovacuum is not waited for.
 bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for);
