@@ -17,6 +17,7 @@ int ddl_retries = 3;
 int job_runs_retention_s = 7 * 24 * 3600;
 int move_max_ranges = 16;
 int rollup_wait_ms = 2000;
+int rollup_hash_table_kb = 2048;
 bool preloaded = false;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
@@ -76,6 +77,13 @@ void Init() {
                           "Longest time a rollup refresh waits for in-flight writers before skipping new rows.",
                           "The refresh polls; it never queues on a lock, so writers are never blocked by it.",
                           &rollup_wait_ms, 2000, 0, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.rollup_hash_table",
+                          "Size a rollup refresh's hash aggregation keeps in memory at once; it partitions beyond.",
+                          "A hash table the CPU caches hold runs faster than one in work_mem spread over main memory "
+                          "(the aggregation spills the rest in partitions, as past work_mem). 0: work_mem as set. "
+                          "Never above work_mem; not used when temp_file_limit is set.",
+                          &rollup_hash_table_kb, 2048, 0, INT_MAX / 1024, PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr,
+                          nullptr);
   DefineCustomIntVariable("strata.ddl_retries", "Attempts of a DDL statement that lost a lock race, per pass.",
                           nullptr, &ddl_retries, 3, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.job_runs_retention", "Age after which rows of strata.job_runs are deleted.",

@@ -1,6 +1,8 @@
 // SQL text for incremental rollups (see rollup_sql.hpp for the terms).
 #include "core/rollup_sql.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -145,6 +147,76 @@ std::vector<std::string> StateAggregates(const Measure& m) {
     case MeasureKind::kMerge: return {"strata.merge(" + a + ")"};
   }
   return {};
+}
+
+namespace {
+// A group's transition state in the hash table: as the planner sizes it (the aggregate's declared state
+// space, nothing for a pass-by-value state) and about what a group of a refresh really holds.
+struct StateBytes {
+  double declared;
+  double real;
+};
+bool ByValue(const std::string& type) {
+  static const char* const kTypes[] = {"bigint", "integer", "smallint", "double precision", "real", "boolean",
+                                       "date", "timestamp without time zone", "timestamp with time zone",
+                                       "time without time zone", "oid", "money"};
+  for (const char* t : kTypes)
+    if (type == t) return true;
+  return false;
+}
+StateBytes SketchState(const std::string& type) {
+  // Declared as the dense form (hll 16,500, qsketch 8,192, topk 4,096 bytes); a group of a refresh holds
+  // a few rows: the state object, its small buffer, allocation headers.
+  if (type.find("hll") != std::string::npos) return {16500, 1024};
+  if (type.find("qsketch") != std::string::npos) return {8192, 1024};
+  return {4096, 1024};
+}
+StateBytes SumState(const std::string& state_type) {
+  // sum(int2/int4/float) keeps a pass-by-value state; sum(int8)/sum(numeric) an internal one (48/128
+  // bytes declared), sum(interval) a small by-reference one.
+  if (state_type == "numeric") return {128, 96};
+  if (ByValue(state_type)) return {0, 0};
+  return {64, 48};
+}
+std::vector<StateBytes> MeasureStates(const Measure& m) {
+  switch (m.kind) {
+    case MeasureKind::kCount: return {{0, 0}};
+    case MeasureKind::kSum: return {SumState(m.state_type)};
+    case MeasureKind::kAvg: return {SumState(m.state_type), {0, 0}};
+    case MeasureKind::kMin:
+    case MeasureKind::kMax: return {ByValue(m.state_type) ? StateBytes{0, 0} : StateBytes{32, 48}};
+    case MeasureKind::kHll:
+    case MeasureKind::kQsketch:
+    case MeasureKind::kTopk: return {SketchState(m.state_type)};
+    case MeasureKind::kMerge: {
+      // Merged stored sketches: larger than a refresh's new ones (a quarter of the declared size).
+      const StateBytes b = SketchState(m.state_type);
+      return {{b.declared, b.declared / 4}};
+    }
+  }
+  return {{0, 0}};
+}
+}  // namespace
+
+int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier) {
+  if (hash_table_kb <= 0 || work_mem_kb <= 0) return 0;
+  // Per group: the hash entry, the key as a minimal tuple (8 bytes a column, as most keys are), and per
+  // transition (every state column and the row count) its per-group slot.
+  int transitions = 1;
+  double declared = 0, real = 0;
+  for (const auto& m : s.measures)
+    for (const StateBytes& b : MeasureStates(m)) {
+      transitions++;
+      declared += b.declared;
+      real += b.real;
+    }
+  const double base = 48.0 + 8.0 * static_cast<double>(1 + s.dims.size()) + 16.0 * transitions;
+  const double groups = std::max(1.0, hash_table_kb * 1024.0 / (base + real));
+  const double hash_mem = groups * (base + declared);
+  const double kb = std::ceil(hash_mem / std::max(1.0, hash_mem_multiplier) / 1024.0);
+  constexpr double kMinKb = 64;  // work_mem's own minimum
+  if (kb >= work_mem_kb) return 0;
+  return static_cast<int>(std::max(kMinKb, kb));
 }
 
 std::string BucketEnd(const Spec& s, const std::string& start) {

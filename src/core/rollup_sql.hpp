@@ -138,6 +138,18 @@ bool RecentBucket(int64_t bucket, int64_t newest);
 // key index (about 2 microseconds each); a bigger tail is joined over the buckets it touches.
 constexpr long kViewProbeLimit = 1000;
 
+// The work_mem (kB) a refresh's aggregation of `s` runs with so that its hash table holds about
+// `hash_table_kb` of groups at once, or 0 to leave work_mem as it is (`work_mem_kb`). A hash aggregation
+// over more groups than fit in the CPU's caches misses them on nearly every input row (the hash bucket,
+// then the group's key); past its memory limit it writes the rows of groups not in the table to
+// partition files and aggregates each partition afterwards, a table that fits (a first build of 712,000
+// groups from 5,000,000 rows: 3.0 s in 256 MB, 1.25 s in 1 MB). The executor limits the table by bytes
+// (work_mem times hash_mem_multiplier) and by groups: that limit over the planner's size of a group,
+// which counts each aggregate state at its declared size (a sketch at its largest). So the budget is
+// the number of groups whose real states fill `hash_table_kb`, times their declared size. Never above
+// work_mem; 0 when it would not lower it.
+int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier);
+
 // The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
 std::string BucketEnd(const Spec& s, const std::string& start);
 // Merge of an existing state column with a new one (ON CONFLICT DO UPDATE).

@@ -92,6 +92,33 @@ std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {
 }
 
 namespace {
+// While WithWorkMem lowers work_mem for an aggregation: the sorters' memory as it was before (kB).
+int outer_sort_mem_kb = -1;
+
+// Memory of a bulk sort like CREATE INDEX's: maintenance_work_mem, or work_mem when that is larger (as
+// set outside an aggregation's lowered budget).
+int SortMemKb() { return outer_sort_mem_kb >= 0 ? outer_sort_mem_kb : Max(work_mem, maintenance_work_mem); }
+}  // namespace
+
+void WithWorkMem(int kb, const std::function<void()>& fn) {
+  if (kb <= 0 || kb >= work_mem) {
+    fn();
+    return;
+  }
+  // Reset on the way out, error or not; the GUC itself is restored by RestoreGucs, or by the abort of
+  // the (sub)transaction an error ends in, as for a function's SET clause.
+  struct Reset {
+    int saved;
+    ~Reset() { outer_sort_mem_kb = saved; }
+  } reset{outer_sort_mem_kb};
+  const int level = NewGucLevel();
+  outer_sort_mem_kb = SortMemKb();
+  SetGuc("work_mem", std::to_string(kb));
+  fn();
+  RestoreGucs(level);
+}
+
+namespace {
 
 // Direct heap writes from a query's result: the rows go from the executor into heap pages with
 // multi-inserts, kMaxBuffered at a time, as COPY writes them, without an INSERT statement in between.
@@ -120,7 +147,10 @@ struct DirectDest {
   CommandId cid;
   EState* estate;       // index entries of written rows
   ResultRelInfo* rri;
-  Tuplestorestate* aside;
+  Tuplesortstate* aside;  // split: groups of stored buckets, sorted by the key (aside_keys leading columns)
+  int aside_keys;
+  int sort_mem;         // kB for the sorters: the larger of work_mem and maintenance_work_mem, as set
+                        // outside the aggregation's own budget (SortMemKb)
   int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
   Tuplesortstate* sorter;
   TupleDesc table_desc;  // first build: the table's columns, as the sorter holds them
@@ -168,7 +198,7 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   if (d->mode == DirectMode::kSplit) {
     if (slot->tts_isnull[flag]) elog(ERROR, "direct write: NULL flag");
     if (!DatumGetBool(slot->tts_values[flag])) {
-      tuplestore_puttupleslot(d->aside, slot);
+      tuplesort_puttupleslot(d->aside, slot);
       d->aside_rows++;
       return true;
     }
@@ -222,8 +252,11 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   if (d->sort_keys > 0) {
     d->table_desc = CreateTupleDescCopy(RelationGetDescr(d->rel));
     d->narrow = MakeSingleTupleTableSlot(d->table_desc, &TTSOpsVirtual);
-    d->sorter = KeySorter(d->table_desc, d->sort_keys, Max(work_mem, maintenance_work_mem));
+    d->sorter = KeySorter(d->table_desc, d->sort_keys, d->sort_mem);
   }
+  // Groups to merge are visited in key order: index probes walk the key index's leaves and the stored
+  // rows' pages (in bucket order) one after the other instead of at random.
+  if (d->mode == DirectMode::kSplit) d->aside = KeySorter(d->result, d->aside_keys, d->sort_mem);
   MemoryContextSwitchTo(old);
 }
 
@@ -489,8 +522,9 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
   MemoryContext per_group = AllocSetContextCreate(CurrentMemoryContext, "strata merge group", ALLOCSET_DEFAULT_SIZES);
   const CommandId cid = GetCurrentCommandId(true);
   int64 merged = 0;
-  tuplestore_rescan(d->aside);
-  while (tuplestore_gettupleslot(d->aside, true, false, batch)) {
+  tuplesort_performsort(d->aside);
+  // Not copied out of the sorter: the group is written before the next one is fetched.
+  while (tuplesort_gettupleslot(d->aside, true, false, batch, nullptr)) {
     CHECK_FOR_INTERRUPTS();
     slot_getallattrs(batch);
     for (int k = 0; k < nkeys; k++) {
@@ -608,9 +642,13 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->pub.rDestroy = DirectDestroy;
     d->pub.mydest = DestNone;
     d->mode = mode;
+    if (key_index != nullptr) d->aside_keys = key_index->rd_index->indnkeyatts;
+    // A split append writes its new groups as they come: sorting them by key for the key index's sake
+    // cost more than it saved (time-order batches of 1,000,000 rows, 178,000 new groups).
     d->sort_keys = mode == DirectMode::kFirstBuild ? std::clamp(sort_keys, 0, static_cast<int>(desc->natts)) : 0;
     const Oid bucket_type = TupleDescAttr(desc, 0)->atttypid;
-    d->by_age = d->sort_keys > 0 && (bucket_type == TIMESTAMPOID || bucket_type == TIMESTAMPTZOID);
+    d->by_age = mode == DirectMode::kFirstBuild && d->sort_keys > 0 &&
+                (bucket_type == TIMESTAMPOID || bucket_type == TIMESTAMPTZOID);
     d->rel = rel;
     d->ncols = desc->natts;
     d->bistate = GetBulkInsertState();
@@ -618,7 +656,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     // Slots (and the tuples they hold) in this context: the executor's own is gone when SPI returns.
     for (int i = 0; i < kMaxBuffered; i++) d->slots[i] = table_slot_create(rel, nullptr);
     d->home = CurrentMemoryContext;
-    d->aside = tuplestore_begin_heap(false, false, work_mem);
+    d->sort_mem = SortMemKb();
     SPIExecuteOptions options;
     memset(&options, 0, sizeof(options));
     options.params = params;
@@ -631,7 +669,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     out->rows = d->source_rows;
     out->written = d->written;
     out->merged = d->aside_rows > 0 ? MergeAside(d, merges, key_index) : 0;
-    tuplestore_end(d->aside);
+    if (d->aside != nullptr) tuplesort_end(d->aside);
     ExecCloseIndices(d->rri);
     if (rebuild_indexes) RebuildIndexes(rel);
     FreeExecutorState(d->estate);

@@ -44,7 +44,8 @@ struct DirectWriteCounts {
 bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                      int sort_keys, DirectWriteCounts* out);
 // An append: rows flagged true are written with their index entries made as COPY makes them; the others
-// are kept aside (a tuplestore, spilling past work_mem) and merged afterwards into the stored groups,
+// are kept aside (sorted by the key, spilling past the larger of work_mem and maintenance_work_mem) and
+// merged afterwards into the stored groups in key order,
 // column by column as `merges` says (one entry per table column; the leading kKey columns must be the
 // table's unique btree key), each group found through the key index and updated in place, or inserted
 // when not stored yet (`merged`). Also false when a merge function or the key index is missing.
@@ -72,6 +73,10 @@ void AsExtensionOwner(const std::function<void()>& fn);
 int NewGucLevel();
 void SetGuc(const char* name, const std::string& value);
 void RestoreGucs(int level);
+
+// Runs fn with work_mem lowered to kb (kB; 0, or not lower than work_mem: as is), restored after. The
+// direct writes' sorters inside keep the memory they had outside.
+void WithWorkMem(int kb, const std::function<void()>& fn);
 
 // Runs one utility statement at top level (outside any transaction block) in a worker, so statements
 // that manage their own transactions (DETACH PARTITION CONCURRENTLY) can run. Must be called with no

@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "storage/sinvaladt.h"
+#include "utils/guc.h"
 }
 
 namespace strata::rollups {
@@ -94,7 +95,7 @@ bool WritersLockedOut(Oid source) {
 // Merges the source rows with order values in (lo, hi] into the data table; returns the append's
 // result row (rows read, groups written). An empty table created in this transaction is bulk-loaded;
 // `whole` says the range holds every row of the source (its bounds are then not tested per row).
-pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole = false) {
+pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole) {
   const rs::Spec& s = r.spec;
   const Args bounds{std::to_string(lo), std::to_string(hi)};
   if (!NewAndEmpty(r)) {
@@ -124,6 +125,20 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
                           ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
                           : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
+  return out;
+}
+
+// The work_mem (kB) the refresh's aggregations of r run with (0: as set): a hash table about
+// strata.rollup_hash_table in size (see AggregationWorkMemKb). Not with temp_file_limit set: the
+// partitions beyond the table are temporary files, and a limit on them could then fail the refresh.
+int AggregationMemKb(const Rollup& r) {
+  if (temp_file_limit >= 0) return 0;
+  return rs::AggregationWorkMemKb(r.spec, config::rollup_hash_table_kb, work_mem, hash_mem_multiplier);
+}
+
+pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole = false) {
+  pg::Row out;
+  pg::WithWorkMem(AggregationMemKb(r), [&] { out = AppendGroups(r, deps, lo, hi, whole); });
   return out;
 }
 
@@ -343,10 +358,12 @@ StepResult RefreshStep(Rollup& r) {
   if (n > 0) {
     const auto stmts = rs::RecomputeSql(s, deps);
     pg::Query(stmts[0], {*taken[0][0]});
-    if (s.source_is_rollup)
-      pg::Query(stmts[1], {*taken[0][0]});
-    else
-      pg::Query(stmts[1], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
+    pg::WithWorkMem(AggregationMemKb(r), [&] {
+      if (s.source_is_rollup)
+        pg::Query(stmts[1], {*taken[0][0]});
+      else
+        pg::Query(stmts[1], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
+    });
     res.buckets = n;
   }
   if (n + nfrozen >= limit) res.more = true;

@@ -267,3 +267,40 @@ TEST(RollupSql, FirstBuildLeavesRoomInTheNewestDayOfBuckets) {
   EXPECT_FALSE(r::RecentBucket(0, std::numeric_limits<int64_t>::max()));
   EXPECT_GT(r::kPackedFillfactor, r::kRecentFillfactor);
 }
+
+TEST(RollupSql, AggregationMemoryKeepsTheHashTableCacheSized) {
+  // count + sum(int) per hour x channel: states by value, a group is its entry and key (~100 bytes);
+  // 2 MB of them is work_mem 1 MB at the default hash_mem_multiplier of 2.
+  r::Spec plain = HourlySpec();
+  plain.measures = {{"views", r::MeasureKind::kCount, "", "bigint", "bigint"},
+                    {"watch", r::MeasureKind::kSum, "watch_ms", "bigint", "bigint"}};
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0), 1024);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 1.0), 2048);
+  // Never raises work_mem: at or below the budget it stays as set (0).
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 1024, 2.0), 0);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 512, 2.0), 0);
+  // Off, or nothing to lower.
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 0, 262144, 2.0), 0);
+  // A tiny budget still gives work_mem's minimum, 64 kB.
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 1, 262144, 2.0), 64);
+  // sum(bigint) keeps a numeric state (internal, declared 128 bytes): more declared than real per group.
+  r::Spec wide = plain;
+  wide.measures[1].state_type = "numeric";
+  EXPECT_GT(r::AggregationWorkMemKb(wide, 2048, 262144, 2.0), 1024);
+
+  // Sketches: declared at their dense size (hll 16,500 + qsketch 8,192 bytes), a refresh's group holds
+  // about a kilobyte of each. The executor's group limit (hash memory / declared size) must then let
+  // about 2 MB of real groups in: roughly 960 groups x 24.8 kB = 23 MB of hash memory.
+  r::Spec sk = plain;
+  sk.measures.push_back({"viewers", r::MeasureKind::kHll, "viewer", "strata.hll", "strata.hll"});
+  sk.measures.push_back({"wq", r::MeasureKind::kQsketch, "watch_ms", "strata.qsketch", "strata.qsketch"});
+  const int kb = r::AggregationWorkMemKb(sk, 2048, 262144, 2.0);
+  EXPECT_GT(kb, 10 * 1024);
+  EXPECT_LT(kb, 14 * 1024);
+  const double groups = 2048.0 * 1024 / (48 + 16 + 16 * 5 + 2048);
+  EXPECT_NEAR(kb * 1024.0 * 2 / (48 + 16 + 16 * 5 + 16500 + 8192), groups, groups * 0.01);
+  // Rollups of rollups merge stored sketches: larger real states, fewer groups for the same budget.
+  r::Spec merged = sk;
+  merged.measures[2].kind = r::MeasureKind::kMerge;
+  EXPECT_LT(r::AggregationWorkMemKb(merged, 2048, 262144, 2.0), kb);
+}

@@ -1,0 +1,93 @@
+-- A refresh's aggregation runs with work_mem lowered so that its hash table stays about
+-- strata.rollup_hash_table in size (the rest partitioned, as past work_mem); work_mem is restored after,
+-- error or not. A probe in the rollup's WHERE clause records the work_mem the aggregation saw.
+SET TimeZone = 'UTC';
+CREATE TABLE mem_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, ch int, viewer bigint, w int);
+CREATE INDEX ON mem_src (id);
+-- Declared immutable only because a rollup's filter must be (it is not: test use only); its argument
+-- keeps it from being folded at plan time, so the executor calls it for each row.
+CREATE FUNCTION mem_probe(timestamptz) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+  IF current_setting('mem_test.fail', true) = 'on' THEN
+    RAISE EXCEPTION 'probe failure';
+  END IF;
+  PERFORM set_config('mem_test.seen', current_setting('work_mem'), false);
+  RETURN true;
+END $f$;
+-- 200 hours x 50 channels and a NULL channel: 10,200 groups.
+INSERT INTO mem_src (ts, ch, viewer, w)
+SELECT timestamptz '2026-03-01' + (g % 200) * interval '1 hour', NULLIF((g / 200) % 51, 50), g % 997, (g * 31) % 7000
+FROM generate_series(1, 20000) g;
+CREATE VIEW mem_direct AS
+  SELECT date_trunc('hour', ts) AS bucket, ch, count(*) AS n, sum(w) AS w, strata.hll_agg(viewer)::text AS viewers,
+         strata.qsketch_agg(w)::text AS wq
+  FROM mem_src GROUP BY 1, 2;
+
+SET work_mem = '64MB';
+SET strata.rollup_hash_table = '64kB';
+BEGIN;
+SELECT strata.create_rollup('mem_hourly', $q$
+  SELECT date_trunc('hour', ts) AS bucket, ch, count(*) AS n, sum(w) AS w, strata.hll_agg(viewer) AS viewers,
+         strata.qsketch_agg(w) AS wq
+  FROM mem_src WHERE mem_probe(ts) GROUP BY 1, 2 $q$, batch_size => 100000) IS NOT NULL AS created;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS first_build_rows;
+COMMIT;
+CREATE FUNCTION mem_diff() RETURNS bigint LANGUAGE sql AS $f$
+  SELECT count(*) FROM (
+    (SELECT bucket, ch, n, w, viewers::text, wq::text FROM mem_hourly_data EXCEPT SELECT * FROM mem_direct)
+    UNION ALL
+    (SELECT * FROM mem_direct EXCEPT SELECT bucket, ch, n, w, viewers::text, wq::text FROM mem_hourly_data)) d $f$;
+-- The build's aggregation ran in a few hundred kB (64 kB of real groups, each counted by the planner
+-- at its sketches' dense size); the session's work_mem is as it was.
+SELECT current_setting('mem_test.seen') AS aggregation_work_mem, current_setting('work_mem') AS session_work_mem;
+SELECT count(*) AS groups, mem_diff() AS differences FROM mem_hourly_data;
+
+-- New rows into every stored group, in random order: merged into the stored rows (in key order).
+INSERT INTO mem_src (ts, ch, viewer, w)
+SELECT timestamptz '2026-03-01' + ((g * 7919) % 200) * interval '1 hour', NULLIF((g * 104729) % 51, 50), g % 1499, g % 9000
+FROM generate_series(1, 15000) g;
+SELECT set_config('mem_test.seen', '', false) IS NOT NULL AS reset;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS appended_rows;
+SELECT current_setting('mem_test.seen') AS aggregation_work_mem, current_setting('work_mem') AS session_work_mem;
+SELECT mem_diff() AS differences;
+
+-- UPDATE: the recomputed buckets are aggregated within the same budget.
+UPDATE mem_src SET w = w + 1 WHERE ts < timestamptz '2026-03-01 03:00';
+SELECT set_config('mem_test.seen', '', false) IS NOT NULL AS reset;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'buckets_recomputed' AS recomputed;
+SELECT current_setting('mem_test.seen') AS aggregation_work_mem, mem_diff() AS differences;
+
+-- work_mem already below the budget: left as it is. Budget off: work_mem as set.
+INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 1, 1);
+SET work_mem = '128kB';
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
+RESET work_mem;
+SET strata.rollup_hash_table = 0;
+INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 2, 2);
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
+RESET strata.rollup_hash_table;
+-- With temp_file_limit set the partitions (temporary files) could hit it: work_mem as set.
+SET temp_file_limit = '1GB';
+INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 3, 3);
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
+RESET temp_file_limit;
+
+-- An error inside the aggregation: the savepoint's rollback restores work_mem; nothing was absorbed.
+SET work_mem = '64MB';
+INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 2, 4, 4);
+BEGIN;
+SAVEPOINT s;
+SET LOCAL mem_test.fail = on;
+SELECT strata.refresh_rollup('mem_hourly');
+ROLLBACK TO SAVEPOINT s;
+SELECT current_setting('work_mem') AS session_work_mem;
+COMMIT;
+SELECT lag_rows FROM strata.rollups WHERE name = 'mem_hourly'::regclass;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, mem_diff() AS differences,
+       current_setting('work_mem') AS session_work_mem;
+SELECT strata.drop_rollup('mem_hourly');
+RESET work_mem;
+DROP FUNCTION mem_diff();
+DROP VIEW mem_direct;
+DROP TABLE mem_src;
+DROP FUNCTION mem_probe(timestamptz);
