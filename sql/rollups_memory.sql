@@ -57,24 +57,31 @@ SELECT set_config('mem_test.seen', '', false) IS NOT NULL AS reset;
 SELECT (strata.refresh_rollup('mem_hourly'))->>'buckets_recomputed' AS recomputed;
 SELECT current_setting('mem_test.seen') AS aggregation_work_mem, mem_diff() AS differences;
 
+-- A batch too small to make more than a few tables of that size (at most 4 x ~30 groups here) keeps
+-- work_mem as it is: partitioning it would cost more than it saves.
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 100) g;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
 -- work_mem already below the budget: left as it is. Budget off: work_mem as set.
-INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 1, 1);
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 500) g;
 SET work_mem = '128kB';
 SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
 RESET work_mem;
 SET strata.rollup_hash_table = 0;
-INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 2, 2);
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 500) g;
 SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
-RESET strata.rollup_hash_table;
+SET strata.rollup_hash_table = '64kB';
 -- With temp_file_limit set the partitions (temporary files) could hit it: work_mem as set.
 SET temp_file_limit = '1GB';
-INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 1, 3, 3);
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 500) g;
 SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
 RESET temp_file_limit;
+-- The same batch without the limit: lowered.
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 500) g;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, current_setting('mem_test.seen') AS aggregation_work_mem;
 
 -- An error inside the aggregation: the savepoint's rollback restores work_mem; nothing was absorbed.
 SET work_mem = '64MB';
-INSERT INTO mem_src (ts, ch, viewer, w) VALUES ('2026-03-02', 2, 4, 4);
+INSERT INTO mem_src (ts, ch, viewer, w) SELECT '2026-03-02', g % 5, g, g FROM generate_series(1, 500) g;
 BEGIN;
 SAVEPOINT s;
 SET LOCAL mem_test.fail = on;

@@ -198,7 +198,8 @@ std::vector<StateBytes> MeasureStates(const Measure& m) {
 }
 }  // namespace
 
-int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier) {
+int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier,
+                         int64_t max_rows) {
   if (hash_table_kb <= 0 || work_mem_kb <= 0) return 0;
   // Per group: the hash entry, the key as a minimal tuple (8 bytes a column, as most keys are), and per
   // transition (every state column and the row count) its per-group slot.
@@ -212,6 +213,7 @@ int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, doub
     }
   const double base = 48.0 + 8.0 * static_cast<double>(1 + s.dims.size()) + 16.0 * transitions;
   const double groups = std::max(1.0, hash_table_kb * 1024.0 / (base + real));
+  if (max_rows > 0 && static_cast<double>(max_rows) <= groups * kSmallInputTables) return 0;
   const double hash_mem = groups * (base + declared);
   const double kb = std::ceil(hash_mem / std::max(1.0, hash_mem_multiplier) / 1024.0);
   constexpr double kMinKb = 64;  // work_mem's own minimum

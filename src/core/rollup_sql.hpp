@@ -147,8 +147,13 @@ constexpr long kViewProbeLimit = 1000;
 // (work_mem times hash_mem_multiplier) and by groups: that limit over the planner's size of a group,
 // which counts each aggregate state at its declared size (a sketch at its largest). So the budget is
 // the number of groups whose real states fill `hash_table_kb`, times their declared size. Never above
-// work_mem; 0 when it would not lower it.
-int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier);
+// work_mem; 0 when it would not lower it, and when the input has at most `max_rows` rows (0: unknown)
+// and these could not make more than kSmallInputTables such tables of groups: a table a few times the
+// target still sits in the larger caches, and partitioning it costs more than it saves (a 50,000-row
+// refresh touching 21,000 groups: 3% slower in 2 MB than in memory).
+constexpr int64_t kSmallInputTables = 4;
+int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier,
+                         int64_t max_rows = 0);
 
 // The end of the bucket starting at `start` (zone-aware for timestamptz buckets).
 std::string BucketEnd(const Spec& s, const std::string& start);

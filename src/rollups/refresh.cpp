@@ -131,14 +131,16 @@ pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, in
 // The work_mem (kB) the refresh's aggregations of r run with (0: as set): a hash table about
 // strata.rollup_hash_table in size (see AggregationWorkMemKb). Not with temp_file_limit set: the
 // partitions beyond the table are temporary files, and a limit on them could then fail the refresh.
-int AggregationMemKb(const Rollup& r) {
+// `max_rows`: an upper bound of the rows aggregated (0: unknown).
+int AggregationMemKb(const Rollup& r, int64_t max_rows) {
   if (temp_file_limit >= 0) return 0;
-  return rs::AggregationWorkMemKb(r.spec, config::rollup_hash_table_kb, work_mem, hash_mem_multiplier);
+  return rs::AggregationWorkMemKb(r.spec, config::rollup_hash_table_kb, work_mem, hash_mem_multiplier, max_rows);
 }
 
 pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole = false) {
   pg::Row out;
-  pg::WithWorkMem(AggregationMemKb(r), [&] { out = AppendGroups(r, deps, lo, hi, whole); });
+  // Order values are handed out once each: at most hi - lo rows.
+  pg::WithWorkMem(AggregationMemKb(r, hi - lo), [&] { out = AppendGroups(r, deps, lo, hi, whole); });
   return out;
 }
 
@@ -358,7 +360,7 @@ StepResult RefreshStep(Rollup& r) {
   if (n > 0) {
     const auto stmts = rs::RecomputeSql(s, deps);
     pg::Query(stmts[0], {*taken[0][0]});
-    pg::WithWorkMem(AggregationMemKb(r), [&] {
+    pg::WithWorkMem(AggregationMemKb(r, 0), [&] {
       if (s.source_is_rollup)
         pg::Query(stmts[1], {*taken[0][0]});
       else

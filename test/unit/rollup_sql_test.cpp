@@ -304,3 +304,15 @@ TEST(RollupSql, AggregationMemoryKeepsTheHashTableCacheSized) {
   merged.measures[2].kind = r::MeasureKind::kMerge;
   EXPECT_LT(r::AggregationWorkMemKb(merged, 2048, 262144, 2.0), kb);
 }
+
+TEST(RollupSql, AggregationMemoryLeavesSmallInputsInMemory) {
+  r::Spec plain = HourlySpec();
+  plain.measures = {{"views", r::MeasureKind::kCount, "", "bigint", "bigint"},
+                    {"watch", r::MeasureKind::kSum, "watch_ms", "bigint", "bigint"}};
+  // About 18,700 groups (112 bytes each) fill 2 MB: 70,000 rows cannot make more than 4 such tables.
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0, 50000), 0);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0, 70000), 0);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0, 100000), 1024);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0, 5000000), 1024);
+  EXPECT_EQ(r::AggregationWorkMemKb(plain, 2048, 262144, 2.0, 0), 1024);  // unknown
+}
