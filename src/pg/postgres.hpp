@@ -6,6 +6,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/nbtree.h"
 #include "access/heapam.h"
 #include "access/stratnum.h"
 #include "access/htup_details.h"

@@ -147,8 +147,8 @@ struct DirectDest {
   CommandId cid;
   EState* estate;       // index entries of written rows
   ResultRelInfo* rri;
-  Tuplesortstate* aside;  // split: groups of stored buckets, sorted by the key (aside_keys leading columns)
-  int aside_keys;
+  Tuplesortstate* aside;  // split: groups of stored buckets, sorted in the key index's order
+  Relation key_index;     // split: the unique key's index (its columns lead the result's)
   int sort_mem;         // kB for the sorters: the larger of work_mem and maintenance_work_mem, as set
                         // outside the aggregation's own budget (SortMemKb)
   int sort_keys;        // first build: leading columns to sort by (0: write in arrival order)
@@ -239,6 +239,22 @@ Tuplesortstate* KeySorter(TupleDesc desc, int n, int mem) {
   return tuplesort_begin_heap(desc, n, attrs, ops, colls, nulls_first, mem, nullptr, TUPLESORT_NONE);
 }
 
+// Sorts rows whose leading columns are the key index's in the index's own order (its operator
+// families' "<" and its collations; ascending, NULLs last), within mem kB, spilling beyond it.
+Tuplesortstate* IndexOrderSorter(TupleDesc desc, Relation idx, int mem) {
+  const int n = idx->rd_index->indnkeyatts;
+  auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
+  auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+  auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
+  for (int i = 0; i < n; i++) {
+    attrs[i] = static_cast<AttrNumber>(i + 1);
+    const Oid type = idx->rd_opcintype[i];
+    ops[i] = get_opfamily_member(idx->rd_opfamily[i], type, type, BTLessStrategyNumber);
+    if (!OidIsValid(ops[i])) elog(ERROR, "direct merge: no ordering operator for key column %d", i + 1);
+  }
+  return tuplesort_begin_heap(desc, n, attrs, ops, idx->rd_indcollation, nulls_first, mem, nullptr, TUPLESORT_NONE);
+}
+
 void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   const int extra = d->mode == DirectMode::kSplit ? 2 : 1;
@@ -256,7 +272,7 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   }
   // Groups to merge are visited in key order: index probes walk the key index's leaves and the stored
   // rows' pages (in bucket order) one after the other instead of at random.
-  if (d->mode == DirectMode::kSplit) d->aside = KeySorter(d->result, d->aside_keys, d->sort_mem);
+  if (d->mode == DirectMode::kSplit) d->aside = IndexOrderSorter(d->result, d->key_index, d->sort_mem);
   MemoryContextSwitchTo(old);
 }
 
@@ -489,6 +505,79 @@ void UpdatedRowIndexEntries(DirectDest* d, TupleTableSlot* slot, bool only_summa
   }
 }
 
+// A forward walk over the key index for groups that come in its order (MergeAside).
+struct KeyWalk {
+  IndexScanDesc scan;  // xs_want_itup: entries carry their keys
+  int nkeys;
+  bool walkable;       // ascending NULLS LAST columns: else every lookup descends
+  FmgrInfo* cmp;       // per key column: the index's ordering function
+  Oid* coll;           // and collation
+  ScanKeyData* ge_last;  // last key column >= the group's value
+  IndexTuple cur;      // the scan's current entry; nullptr: none (past the prefix's last, or not started)
+  int64 descents;
+};
+constexpr int kMaxWalk = 32;
+
+IndexTuple WalkNext(KeyWalk* w) {
+  w->cur = index_getnext_tid(w->scan, ForwardScanDirection) != nullptr ? w->scan->xs_itup : nullptr;
+  return w->cur;
+}
+
+// Compares key column k of the current entry with the group's value (NULLs last, equal to each other).
+int WalkCompare(const KeyWalk* w, int k, TupleTableSlot* group) {
+  bool null = false;
+  const Datum v = index_getattr(w->cur, k + 1, w->scan->xs_itupdesc, &null);
+  if (null || group->tts_isnull[k]) return null == group->tts_isnull[k] ? 0 : (null ? 1 : -1);
+  return DatumGetInt32(FunctionCall2Coll(&w->cmp[k], w->coll[k], v, group->tts_values[k]));
+}
+
+// The group's stored row (in `stored`), found by walking on from the current entry or by descending.
+bool FindStored(KeyWalk* w, TupleTableSlot* group, const ScanKeyData* eq, const ScanKeyData* isnull_key,
+                ScanKeyData* keys, TupleTableSlot* stored) {
+  const int last = w->nkeys - 1;
+  bool positioned = false;
+  if (w->walkable && w->cur != nullptr && !group->tts_isnull[last]) {
+    bool same_prefix = true;
+    for (int k = 0; k < last && same_prefix; k++) same_prefix = WalkCompare(w, k, group) == 0;
+    if (same_prefix) {
+      // Entries of the prefix below the group's key: skip up to kMaxWalk of them. Past the prefix's last
+      // entry (the scan ends there) there is none at or above the group's key: not stored.
+      int steps = 0;
+      while (w->cur != nullptr && WalkCompare(w, last, group) < 0 && steps < kMaxWalk) {
+        WalkNext(w);
+        steps++;
+      }
+      if (w->cur == nullptr) return false;
+      positioned = WalkCompare(w, last, group) >= 0;
+    }
+  }
+  if (!positioned) {
+    // Descend: the prefix's columns equal to the group's (IS NULL for NULLs), the last one >= its value
+    // (walkable) or equal to it (IS NULL when NULL).
+    for (int k = 0; k < w->nkeys; k++) {
+      if (group->tts_isnull[k]) {
+        keys[k] = isnull_key[k];
+      } else {
+        keys[k] = k == last && w->walkable ? *w->ge_last : eq[k];
+        keys[k].sk_argument = group->tts_values[k];
+      }
+    }
+    index_rescan(w->scan, keys, w->nkeys, nullptr, 0);
+    w->descents++;
+    if (WalkNext(w) == nullptr) return false;
+  }
+  // Entries equal to the group's key: the visible one is its stored row (an entry of a version this
+  // transaction replaced, or of a dead one, finds nothing visible; the next may).
+  while (w->cur != nullptr && WalkCompare(w, last, group) == 0) {
+    bool same = true;
+    for (int k = 0; k < last && same; k++) same = WalkCompare(w, k, group) == 0;
+    if (!same) break;
+    if (index_fetch_heap(w->scan, stored)) return true;
+    WalkNext(w);
+  }
+  return false;
+}
+
 // Merges the groups set aside into the data table without SQL in between: each group's stored row is
 // found through the key index and updated in place (a HOT update when its page has room; new index
 // entries otherwise, see UpdatedRowIndexEntries), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
@@ -515,7 +604,34 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     ScanKeyEntryInitialize(&isnull_key[k], SK_ISNULL | SK_SEARCHNULL, static_cast<AttrNumber>(k + 1), InvalidStrategy,
                            InvalidOid, InvalidOid, InvalidOid, 0);
   }
+  // The groups come in the index's order: the scan walks forward from one group's entry to the next
+  // (entries of a leaf page are read at once), and descends from the root again only for a group in
+  // another prefix (the key's columns but the last: another bucket for a bucket x channel key), one
+  // more than kMaxWalk entries ahead, or with a NULL last column. Without the index's plain ascending,
+  // NULLS LAST order (DESC or NULLS FIRST columns, which strata's keys never have) every group descends.
+  KeyWalk walk{};
+  walk.nkeys = nkeys;
+  walk.walkable = true;
+  walk.cmp = static_cast<FmgrInfo*>(palloc(sizeof(FmgrInfo) * nkeys));
+  walk.ge_last = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData)));
+  for (int k = 0; k < nkeys; k++) {
+    walk.walkable = walk.walkable && idx->rd_indoption[k] == 0;
+    fmgr_info_copy(&walk.cmp[k], index_getprocinfo(idx, static_cast<AttrNumber>(k + 1), BTORDER_PROC), CurrentMemoryContext);
+  }
+  walk.coll = idx->rd_indcollation;
+  {
+    const int k = nkeys - 1;
+    const Oid type = idx->rd_opcintype[k];
+    const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTGreaterEqualStrategyNumber);
+    if (!OidIsValid(op)) walk.walkable = false;
+    else {
+      ScanKeyInit(walk.ge_last, static_cast<AttrNumber>(k + 1), BTGreaterEqualStrategyNumber, get_opcode(op), 0);
+      walk.ge_last->sk_collation = idx->rd_indcollation[k];
+    }
+  }
   IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+  scan->xs_want_itup = true;  // each entry's key, compared without visiting the heap
+  walk.scan = scan;
   TupleTableSlot* stored = table_slot_create(rel, nullptr);
   TupleTableSlot* out = table_slot_create(rel, nullptr);
   TupleTableSlot* batch = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
@@ -527,13 +643,8 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
   while (tuplesort_gettupleslot(d->aside, true, false, batch, nullptr)) {
     CHECK_FOR_INTERRUPTS();
     slot_getallattrs(batch);
-    for (int k = 0; k < nkeys; k++) {
-      keys[k] = batch->tts_isnull[k] ? isnull_key[k] : eq[k];
-      if (!batch->tts_isnull[k]) keys[k].sk_argument = batch->tts_values[k];
-    }
     // The scan keeps what it allocates across rescans: not in the per-group context.
-    index_rescan(scan, keys, nkeys, nullptr, 0);
-    const bool found = index_getnext_slot(scan, ForwardScanDirection, stored);
+    const bool found = FindStored(&walk, batch, eq, isnull_key, keys, stored);
     MemoryContext old = MemoryContextSwitchTo(per_group);
     ExecClearTuple(out);
     if (found) {
@@ -579,6 +690,8 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     ResetPerTupleExprContext(d->estate);
     merged++;
   }
+  elog(DEBUG1, "strata: merged %lld groups into \"%s\" with %lld index descents", static_cast<long long>(merged),
+       RelationGetRelationName(rel), static_cast<long long>(walk.descents));
   index_endscan(scan);
   ExecDropSingleTupleTableSlot(batch);
   ExecDropSingleTupleTableSlot(out);
@@ -642,7 +755,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     d->pub.rDestroy = DirectDestroy;
     d->pub.mydest = DestNone;
     d->mode = mode;
-    if (key_index != nullptr) d->aside_keys = key_index->rd_index->indnkeyatts;
+    d->key_index = key_index;
     // A split append writes its new groups as they come: sorting them by key for the key index's sake
     // cost more than it saved (time-order batches of 1,000,000 rows, 178,000 new groups).
     d->sort_keys = mode == DirectMode::kFirstBuild ? std::clamp(sort_keys, 0, static_cast<int>(desc->natts)) : 0;
