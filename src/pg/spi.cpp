@@ -616,17 +616,19 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
   walk.ge_last = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData)));
   for (int k = 0; k < nkeys; k++) {
     walk.walkable = walk.walkable && idx->rd_indoption[k] == 0;
-    fmgr_info_copy(&walk.cmp[k], index_getprocinfo(idx, static_cast<AttrNumber>(k + 1), BTORDER_PROC), CurrentMemoryContext);
+    fmgr_info_copy(&walk.cmp[k], index_getprocinfo(idx, static_cast<AttrNumber>(k + 1), BTORDER_PROC),
+                   CurrentMemoryContext);
   }
   walk.coll = idx->rd_indcollation;
   {
     const int k = nkeys - 1;
     const Oid type = idx->rd_opcintype[k];
     const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTGreaterEqualStrategyNumber);
-    if (!OidIsValid(op)) walk.walkable = false;
-    else {
+    if (OidIsValid(op)) {
       ScanKeyInit(walk.ge_last, static_cast<AttrNumber>(k + 1), BTGreaterEqualStrategyNumber, get_opcode(op), 0);
       walk.ge_last->sk_collation = idx->rd_indcollation[k];
+    } else {
+      walk.walkable = false;
     }
   }
   IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
