@@ -351,6 +351,26 @@ std::vector<uint8_t> QSketchV1(const std::vector<double>& xs) {
   return out;
 }
 
+TEST(QSketch, HugeSparseSpanIsRefusedWithoutOverflow) {
+  // A version 2 header whose positive store claims a sparse span of 2^63 - 1 buckets from offset 5: the
+  // range check must refuse it without computing offset + span in signed arithmetic (UBSan found it).
+  for (const uint64_t code : {~uint64_t{0}, (uint64_t{1} << 63) | 1, (uint64_t{1} << 22) | 1}) {
+    std::vector<uint8_t> out;
+    ByteWriter<std::vector<uint8_t>> w(&out);
+    w.U8(kQSketchFormatVersion);
+    w.U8('Q');
+    w.F64(kQDefaultAccuracy);
+    w.Var(1);
+    w.Var(0);
+    w.F64(1.0);
+    w.F64(1.0);
+    w.I32(5);
+    w.Var(code);
+    w.Var(1);
+    EXPECT_THROW(QSketch::Deserialize(out.data(), out.size()), Error) << code;
+  }
+}
+
 TEST(QSketch, StoresAreSparseWhenShorterAndVersionOneStillReads) {
   // Five log-normal watch times span ~300 buckets: sparse, a few bytes a value.
   const std::vector<double> few{1200, 2500, 2600, 9000, 21000};

@@ -326,7 +326,8 @@ class BasicQSketch {
       // sparse span is bounded by the index range: at most 2^21 buckets (16 MB), the widest store any
       // sketch can hold in memory.
       if (!sparse && n > r.remaining()) Corrupt("bucket count exceeds the data");
-      if (offset < -kQMaxIndex || offset > kQMaxIndex || int64_t(offset) + int64_t(n) > kQMaxIndex + 1)
+      // In unsigned arithmetic: a hostile sparse span may be near 2^63 (a signed sum would overflow).
+      if (offset < -kQMaxIndex || offset > kQMaxIndex || n > uint64_t(int64_t{kQMaxIndex} + 1 - int64_t{offset}))
         Corrupt("bucket index out of range");
       if (n == 0) {
         if (offset != 0 || sparse) Corrupt("empty store with an offset");
