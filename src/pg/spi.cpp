@@ -222,37 +222,29 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   return true;
 }
 
-// Sorts rows of `desc` by their first n columns: ascending, NULLs last, the columns' collations (the
-// order of the key's btree index), within mem kB, spilling beyond it.
-Tuplesortstate* KeySorter(TupleDesc desc, int n, int mem) {
+// Sorts rows of `desc` by their first n columns, ascending, NULLs last, within mem kB, spilling beyond
+// it: with `order_index`, in that index's own order (its operator families' "<" and its collations; its
+// key columns lead the rows); else by each column type's default "<" and the column's collation (the
+// order a default btree index on them has).
+Tuplesortstate* KeySorter(TupleDesc desc, int n, int mem, Relation order_index = nullptr) {
   auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
   auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
   auto* colls = static_cast<Oid*>(palloc(sizeof(Oid) * n));
   auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
   for (int i = 0; i < n; i++) {
-    const Form_pg_attribute a = TupleDescAttr(desc, i);
     attrs[i] = static_cast<AttrNumber>(i + 1);
-    ops[i] = lookup_type_cache(a->atttypid, TYPECACHE_LT_OPR)->lt_opr;
-    colls[i] = a->attcollation;
-    if (!OidIsValid(ops[i])) elog(ERROR, "direct write: no ordering operator for type %u", a->atttypid);
+    if (order_index != nullptr) {
+      const Oid type = order_index->rd_opcintype[i];
+      ops[i] = get_opfamily_member(order_index->rd_opfamily[i], type, type, BTLessStrategyNumber);
+      colls[i] = order_index->rd_indcollation[i];
+    } else {
+      const Form_pg_attribute a = TupleDescAttr(desc, i);
+      ops[i] = lookup_type_cache(a->atttypid, TYPECACHE_LT_OPR)->lt_opr;
+      colls[i] = a->attcollation;
+    }
+    if (!OidIsValid(ops[i])) elog(ERROR, "direct write: no ordering operator for key column %d", i + 1);
   }
   return tuplesort_begin_heap(desc, n, attrs, ops, colls, nulls_first, mem, nullptr, TUPLESORT_NONE);
-}
-
-// Sorts rows whose leading columns are the key index's in the index's own order (its operator
-// families' "<" and its collations; ascending, NULLs last), within mem kB, spilling beyond it.
-Tuplesortstate* IndexOrderSorter(TupleDesc desc, Relation idx, int mem) {
-  const int n = idx->rd_index->indnkeyatts;
-  auto* attrs = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * n));
-  auto* ops = static_cast<Oid*>(palloc(sizeof(Oid) * n));
-  auto* nulls_first = static_cast<bool*>(palloc0(sizeof(bool) * n));
-  for (int i = 0; i < n; i++) {
-    attrs[i] = static_cast<AttrNumber>(i + 1);
-    const Oid type = idx->rd_opcintype[i];
-    ops[i] = get_opfamily_member(idx->rd_opfamily[i], type, type, BTLessStrategyNumber);
-    if (!OidIsValid(ops[i])) elog(ERROR, "direct merge: no ordering operator for key column %d", i + 1);
-  }
-  return tuplesort_begin_heap(desc, n, attrs, ops, idx->rd_indcollation, nulls_first, mem, nullptr, TUPLESORT_NONE);
 }
 
 void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
@@ -272,7 +264,8 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   }
   // Groups to merge are visited in key order: index probes walk the key index's leaves and the stored
   // rows' pages (in bucket order) one after the other instead of at random.
-  if (d->mode == DirectMode::kSplit) d->aside = IndexOrderSorter(d->result, d->key_index, d->sort_mem);
+  if (d->mode == DirectMode::kSplit)
+    d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
   MemoryContextSwitchTo(old);
 }
 
