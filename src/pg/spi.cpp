@@ -560,11 +560,10 @@ bool FindStored(KeyWalk* w, TupleTableSlot* group, const ScanKeyData* eq, const 
     if (WalkNext(w) == nullptr) return false;
   }
   // Entries equal to the group's key: the visible one is its stored row (an entry of a version this
-  // transaction replaced, or of a dead one, finds nothing visible; the next may).
+  // transaction replaced, or of a dead one, finds nothing visible; the next may). The scan's keys hold
+  // every entry it returns to the group's prefix (it was positioned for this group, or for one with the
+  // same prefix), so only the last column is compared.
   while (w->cur != nullptr && WalkCompare(w, last, group) == 0) {
-    bool same = true;
-    for (int k = 0; k < last && same; k++) same = WalkCompare(w, k, group) == 0;
-    if (!same) break;
     if (index_fetch_heap(w->scan, stored)) return true;
     WalkNext(w);
   }
