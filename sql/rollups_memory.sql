@@ -92,8 +92,66 @@ COMMIT;
 SELECT lag_rows FROM strata.rollups WHERE name = 'mem_hourly'::regclass;
 SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, mem_diff() AS differences,
        current_setting('work_mem') AS session_work_mem;
+
+-- Groups of stored buckets are merged in the key index's order. Keys of integer, date and timestamp
+-- columns are sorted in memory by their values; past the sort memory (the larger of work_mem and
+-- maintenance_work_mem) the groups go to a tuplesort, as do keys of other types. The DEBUG line says
+-- which; a key out of the index's order would show as a duplicate key error or a difference.
+SET client_min_messages = debug1;
+INSERT INTO mem_src (ts, ch, viewer, w)
+SELECT timestamptz '2026-03-01' + ((g * 7919) % 200) * interval '1 hour', NULLIF((g * 104729) % 51, 50), g % 1499, g % 9000
+FROM generate_series(1, 15000) g;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS in_memory_rows;
+SET work_mem = '64kB';
+SET maintenance_work_mem = '1MB';
+INSERT INTO mem_src (ts, ch, viewer, w)
+SELECT timestamptz '2026-03-01' + ((g * 7919) % 200) * interval '1 hour', NULLIF((g * 104729) % 51, 50), g % 1499, g % 9000
+FROM generate_series(1, 15000) g;
+SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS past_sort_memory_rows;
+RESET maintenance_work_mem;
+RESET client_min_messages;
+SELECT mem_diff() AS differences;
 SELECT strata.drop_rollup('mem_hourly');
 RESET work_mem;
+-- Every integer width, at its extremes and negative, NULLs; and a text key (always a tuplesort).
+CREATE TABLE mem_k (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp NOT NULL, s smallint, b bigint, k text);
+CREATE INDEX ON mem_k (id);
+INSERT INTO mem_k (ts, s, b, k)
+SELECT timestamp '2026-03-01' + (g % 7) * interval '1 hour',
+       (ARRAY[-32768, 32767, -1, 0, 1, NULL])[1 + g % 6]::smallint,
+       (ARRAY[-9223372036854775808, 9223372036854775807, -5, 0, 5, NULL, 4294967296])[1 + (g / 6) % 7]::bigint,
+       (ARRAY['a', 'B', 'ä', '', NULL])[1 + g % 5]
+FROM generate_series(1, 400) g;
+SELECT strata.create_rollup('mem_ki', $q$SELECT date_trunc('hour', ts) AS bucket, s, b, count(*) AS n
+  FROM mem_k GROUP BY 1, 2, 3$q$, realtime => false) > 0 AS created;
+SELECT strata.create_rollup('mem_kt', $q$SELECT date_trunc('hour', ts) AS bucket, k, s, count(*) AS n
+  FROM mem_k GROUP BY 1, 2, 3$q$, realtime => false) > 0 AS created;
+SELECT (strata.refresh_rollup('mem_ki'))->>'rows' AS ki_rows, (strata.refresh_rollup('mem_kt'))->>'rows' AS kt_rows;
+-- Into every stored bucket (none past the newest), stored groups and new ones.
+INSERT INTO mem_k (ts, s, b, k)
+SELECT timestamp '2026-03-01' + (g % 7) * interval '1 hour',
+       (ARRAY[-32768, 32767, -1, 0, 1, NULL, 7])[1 + g % 7]::smallint,
+       (ARRAY[-9223372036854775808, 9223372036854775807, -5, 0, 5, NULL, 4294967296, -4294967296])[1 + (g / 7) % 8]::bigint,
+       (ARRAY['a', 'B', 'ä', '', NULL, 'z'])[1 + g % 6]
+FROM generate_series(1, 700) g;
+SET client_min_messages = debug1;
+SELECT (strata.refresh_rollup('mem_ki'))->>'rows' AS ki_rows;
+SELECT (strata.refresh_rollup('mem_kt'))->>'rows' AS kt_rows;
+RESET client_min_messages;
+SELECT count(*) AS ki_differences FROM (
+  (SELECT bucket, s, b, n FROM mem_ki_data EXCEPT ALL
+   SELECT date_trunc('hour', ts), s, b, count(*) FROM mem_k GROUP BY 1, 2, 3)
+  UNION ALL
+  (SELECT date_trunc('hour', ts), s, b, count(*) FROM mem_k GROUP BY 1, 2, 3 EXCEPT ALL
+   SELECT bucket, s, b, n FROM mem_ki_data)) d;
+SELECT count(*) AS kt_differences FROM (
+  (SELECT bucket, k, s, n FROM mem_kt_data EXCEPT ALL
+   SELECT date_trunc('hour', ts), k, s, count(*) FROM mem_k GROUP BY 1, 2, 3)
+  UNION ALL
+  (SELECT date_trunc('hour', ts), k, s, count(*) FROM mem_k GROUP BY 1, 2, 3 EXCEPT ALL
+   SELECT bucket, k, s, n FROM mem_kt_data)) d;
+SELECT strata.drop_rollup('mem_ki'), strata.drop_rollup('mem_kt');
+DROP TABLE mem_k;
 DROP FUNCTION mem_diff();
 DROP VIEW mem_direct;
 DROP TABLE mem_src;

@@ -55,6 +55,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/fmgroids.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "access/relation.h"

@@ -1,4 +1,5 @@
 // Thin guarded wrappers over SPI, transactions, roles and GUCs; see spi.hpp.
+#include "core/key_order.hpp"
 #include "pg/spi.hpp"
 #include "config.hpp"
 
@@ -148,6 +149,15 @@ struct DirectDest {
   EState* estate;       // index entries of written rows
   ResultRelInfo* rri;
   Tuplesortstate* aside;  // split: groups of stored buckets, sorted in the key index's order
+  // Split, when every key column is an integer, date or timestamp in its type's default order
+  // (IntKeyColumns): the set-aside groups are copied into aside_cxt with their keys and sorted by
+  // core::SortIntKeys (no tuple comparison calls); past sort_mem they move to `aside`.
+  int int_keys;         // key columns read as integers; 0: `aside` is used
+  Oid int_key_types[strata::core::kMaxIntKeyColumns];
+  MemoryContext aside_cxt;
+  MinimalTuple* aside_tuples;
+  strata::core::IntKey* aside_keys;
+  int64 aside_cap;
   Relation key_index;     // split: the unique key's index (its columns lead the result's)
   int sort_mem;         // kB for the sorters: the larger of work_mem and maintenance_work_mem, as set
                         // outside the aggregation's own budget (SortMemKb)
@@ -188,6 +198,8 @@ void DirectFlush(DirectDest* d) {
 
 void DirectBuffer(DirectDest* d, TupleTableSlot* slot);
 void DirectCopy(DirectDest* d, TupleTableSlot* slot);
+void AsideKeep(DirectDest* d, TupleTableSlot* slot);
+int IntKeyColumns(Relation index, TupleDesc result, Oid* types);
 
 bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   auto* d = reinterpret_cast<DirectDest*>(self);
@@ -198,7 +210,11 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   if (d->mode == DirectMode::kSplit) {
     if (slot->tts_isnull[flag]) elog(ERROR, "direct write: NULL flag");
     if (!DatumGetBool(slot->tts_values[flag])) {
-      tuplesort_puttupleslot(d->aside, slot);
+      if (d->int_keys > 0) {
+        AsideKeep(d, slot);
+      } else {
+        tuplesort_puttupleslot(d->aside, slot);
+      }
       d->aside_rows++;
       return true;
     }
@@ -264,8 +280,102 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   }
   // Groups to merge are visited in key order: index probes walk the key index's leaves and the stored
   // rows' pages (in bucket order) one after the other instead of at random.
-  if (d->mode == DirectMode::kSplit)
-    d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
+  if (d->mode == DirectMode::kSplit) {
+    d->int_keys = IntKeyColumns(d->key_index, d->result, d->int_key_types);
+    if (d->int_keys > 0) {
+      d->aside_cxt = AllocSetContextCreate(d->home, "strata set-aside groups", ALLOCSET_DEFAULT_SIZES);
+    } else {
+      d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
+    }
+  }
+  MemoryContextSwitchTo(old);
+}
+
+// The number of key columns of `index` when each is an integer, date or timestamp ordered by its
+// type's own btree comparison, ascending, NULLS LAST, and is of the same type in the result rows (their
+// types in `types`); else 0. Such keys order as their Postgres integer values do.
+int IntKeyColumns(Relation index, TupleDesc result, Oid* types) {
+  const int nkeys = index->rd_index->indnkeyatts;
+  if (nkeys > strata::core::kMaxIntKeyColumns || result->natts < nkeys) return 0;
+  for (int k = 0; k < nkeys; k++) {
+    const Oid type = index->rd_opcintype[k];
+    const RegProcedure cmp = index_getprocid(index, static_cast<AttrNumber>(k + 1), BTORDER_PROC);
+    bool plain = false;
+    switch (type) {
+      case INT2OID: plain = cmp == F_BTINT2CMP; break;
+      case INT4OID: plain = cmp == F_BTINT4CMP; break;
+      case INT8OID: plain = cmp == F_BTINT8CMP; break;
+      case DATEOID: plain = cmp == F_DATE_CMP; break;
+      case TIMESTAMPOID:
+      case TIMESTAMPTZOID: plain = cmp == F_TIMESTAMP_CMP || cmp == F_TIMESTAMPTZ_CMP; break;
+      default: break;
+    }
+    if (!plain || index->rd_indoption[k] != 0 || TupleDescAttr(result, k)->atttypid != type) return 0;
+    types[k] = type;
+  }
+  return nkeys;
+}
+
+// Moves the groups kept so far into a tuplesort (their memory passed sort_mem): it spills to disk.
+void AsideToSorter(DirectDest* d) {
+  MemoryContext old = MemoryContextSwitchTo(d->home);
+  d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
+  TupleTableSlot* kept = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
+  for (int64 i = 0; i < d->aside_rows; i++) {
+    ExecStoreMinimalTuple(d->aside_tuples[i], kept, false);
+    tuplesort_puttupleslot(d->aside, kept);
+  }
+  ExecDropSingleTupleTableSlot(kept);
+  MemoryContextSwitchTo(old);
+  MemoryContextDelete(d->aside_cxt);
+  d->aside_cxt = nullptr;
+  d->aside_tuples = nullptr;
+  d->aside_keys = nullptr;
+  d->int_keys = 0;
+}
+
+// Keeps a set-aside group: its row copied, its key read as integers.
+void AsideKeep(DirectDest* d, TupleTableSlot* slot) {
+  if (d->aside_rows == d->aside_cap) {
+    const int64 cap = Max(d->aside_cap * 2, 1024);
+    if (static_cast<Size>(cap) * sizeof(strata::core::IntKey) > MaxAllocSize ||
+        MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024) {
+      AsideToSorter(d);
+      tuplesort_puttupleslot(d->aside, slot);
+      return;
+    }
+    if (d->aside_cap == 0) {
+      d->aside_tuples = static_cast<MinimalTuple*>(MemoryContextAlloc(d->aside_cxt, sizeof(MinimalTuple) * cap));
+      d->aside_keys = static_cast<strata::core::IntKey*>(MemoryContextAlloc(d->aside_cxt, sizeof(strata::core::IntKey) * cap));
+    } else {
+      d->aside_tuples = static_cast<MinimalTuple*>(repalloc(d->aside_tuples, sizeof(MinimalTuple) * cap));
+      d->aside_keys = static_cast<strata::core::IntKey*>(repalloc(d->aside_keys, sizeof(strata::core::IntKey) * cap));
+    }
+    d->aside_cap = cap;
+  } else if ((d->aside_rows & 1023) == 0 && MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024) {
+    AsideToSorter(d);
+    tuplesort_puttupleslot(d->aside, slot);
+    return;
+  }
+  strata::core::IntKey& key = d->aside_keys[d->aside_rows];
+  key.null_mask = 0;
+  key.row = static_cast<uint32>(d->aside_rows);
+  for (int k = 0; k < d->int_keys; k++) {
+    const Datum v = slot->tts_values[k];
+    if (slot->tts_isnull[k]) {
+      key.null_mask |= 1u << k;
+      key.value[k] = 0;
+      continue;
+    }
+    switch (d->int_key_types[k]) {
+      case INT2OID: key.value[k] = DatumGetInt16(v); break;
+      case INT4OID: key.value[k] = DatumGetInt32(v); break;
+      case DATEOID: key.value[k] = DatumGetDateADT(v); break;
+      default: key.value[k] = DatumGetInt64(v); break;  // int8, timestamp, timestamptz
+    }
+  }
+  MemoryContext old = MemoryContextSwitchTo(d->aside_cxt);
+  d->aside_tuples[d->aside_rows] = ExecCopySlotMinimalTuple(slot);
   MemoryContextSwitchTo(old);
 }
 
@@ -510,6 +620,7 @@ struct KeyWalk {
   int64 descents;
 };
 constexpr int kMaxWalk = 32;
+constexpr int kAsidePrefetch = 4;
 
 IndexTuple WalkNext(KeyWalk* w) {
   w->cur = index_getnext_tid(w->scan, ForwardScanDirection) != nullptr ? w->scan->xs_itup : nullptr;
@@ -632,9 +743,22 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
   MemoryContext per_group = AllocSetContextCreate(CurrentMemoryContext, "strata merge group", ALLOCSET_DEFAULT_SIZES);
   const CommandId cid = GetCurrentCommandId(true);
   int64 merged = 0;
-  tuplesort_performsort(d->aside);
   // Not copied out of the sorter: the group is written before the next one is fetched.
-  while (tuplesort_gettupleslot(d->aside, true, false, batch, nullptr)) {
+  int64 next = 0;
+  auto fetch = [&]() {
+    if (d->int_keys == 0) return tuplesort_gettupleslot(d->aside, true, false, batch, nullptr);
+    if (next == d->aside_rows) return false;
+    // The copies lie in arrival (hash) order: the one a few groups ahead is fetched into the cache.
+    if (next + kAsidePrefetch < d->aside_rows) __builtin_prefetch(d->aside_tuples[d->aside_keys[next + kAsidePrefetch].row]);
+    ExecStoreMinimalTuple(d->aside_tuples[d->aside_keys[next++].row], batch, false);
+    return true;
+  };
+  if (d->int_keys > 0) {
+    strata::core::SortIntKeys(d->aside_keys, static_cast<size_t>(d->aside_rows), d->int_keys);
+  } else {
+    tuplesort_performsort(d->aside);
+  }
+  while (fetch()) {
     CHECK_FOR_INTERRUPTS();
     slot_getallattrs(batch);
     // The scan keeps what it allocates across rescans: not in the per-group context.
@@ -684,8 +808,9 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     ResetPerTupleExprContext(d->estate);
     merged++;
   }
-  elog(DEBUG1, "strata: merged %lld groups into \"%s\" with %lld index descents", static_cast<long long>(merged),
-       RelationGetRelationName(rel), static_cast<long long>(walk.descents));
+  elog(DEBUG1, "strata: merged %lld groups into \"%s\" (put in key order %s) with %lld index descents",
+       static_cast<long long>(merged), RelationGetRelationName(rel),
+       d->int_keys > 0 ? "by their integer keys in memory" : "by a tuplesort", static_cast<long long>(walk.descents));
   index_endscan(scan);
   ExecDropSingleTupleTableSlot(batch);
   ExecDropSingleTupleTableSlot(out);
@@ -777,6 +902,7 @@ bool RunDirect(const std::string& sql, const std::vector<std::optional<std::stri
     out->written = d->written;
     out->merged = d->aside_rows > 0 ? MergeAside(d, merges, key_index) : 0;
     if (d->aside != nullptr) tuplesort_end(d->aside);
+    if (d->aside_cxt != nullptr) MemoryContextDelete(d->aside_cxt);
     ExecCloseIndices(d->rri);
     if (rebuild_indexes) RebuildIndexes(rel);
     FreeExecutorState(d->estate);
