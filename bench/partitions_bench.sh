@@ -16,7 +16,7 @@ source test/cluster/lib.sh
 source bench/lib.sh
 bench_prepare postgresql-15-partman
 DIR=$(mktemp -d /tmp/strata-bench.XXXXXX)
-export PGPORT=${PGPORT:-55700} DB=bench
+export PGPORT=${PGPORT:-25700} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" \
   "strata.naptime = 3600" "max_locks_per_transaction = 1024" "autovacuum = off" >/dev/null

@@ -23,7 +23,7 @@ source bench/lib.sh
 bench_prepare postgresql-15-hll postgresql-15-tdigest
 DIR=$(mktemp -d /tmp/strata-rbench.XXXXXX)
 chmod 755 "$DIR"
-export PGPORT=${PGPORT:-55760} DB=bench
+export PGPORT=${PGPORT:-25760} DB=bench
 trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "work_mem = 256MB" "max_parallel_workers_per_gather = 0" \
   "jit = off" "strata.enabled = off" "synchronous_commit = off" >/dev/null

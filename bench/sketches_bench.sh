@@ -11,7 +11,7 @@ source test/cluster/lib.sh
 source bench/lib.sh
 bench_prepare postgresql-15-hll postgresql-15-tdigest
 DIR=$(mktemp -d /tmp/strata-sbench.XXXXXX)
-export PGPORT=${PGPORT:-55750} DB=bench
+export PGPORT=${PGPORT:-25750} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 2GB" "work_mem = 64MB" "max_parallel_workers_per_gather = 0" \
   "jit = off" "autovacuum = off" >/dev/null

@@ -23,8 +23,8 @@ source bench/lib.sh
 bench_prepare
 ROOT=$(mktemp -d /tmp/strata-vbench.XXXXXX)
 chmod 755 "$ROOT"
-PORT_A=${PORT_A:-55810}
-PORT_B=${PORT_B:-55820}
+PORT_A=${PORT_A:-25810}
+PORT_B=${PORT_B:-25820}
 trap 'kill $(jobs -p) 2>/dev/null || true; cluster_stop "$ROOT/a" immediate; cluster_stop "$ROOT/b" immediate; rm -rf "$ROOT"' EXIT
 COMMON=("autovacuum = on" "autovacuum_naptime = 5s" "autovacuum_freeze_max_age = 100000"
         "autovacuum_multixact_freeze_max_age = 100000" "log_autovacuum_min_duration = 0" "shared_buffers = 256MB"

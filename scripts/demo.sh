@@ -8,7 +8,7 @@ bash scripts/install-deps.sh >/dev/null
 make -s -j2 >/dev/null && make -s install >/dev/null
 source test/cluster/lib.sh
 DIR=${DEMO_DIR:-/tmp/strata-demo}
-export PGPORT=${PGPORT:-55800} DB=videos
+export PGPORT=${PGPORT:-25800} DB=videos
 cluster_stop "$DIR" immediate 2>/dev/null || true
 rm -rf "$DIR"
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 2" "strata.vacuum_cold_after = 30" "strata.vacuum_max_actions = 8" \

@@ -47,7 +47,7 @@ if [ -n "$res" ]; then add $res; else echo "$out" | tail -20; add 0 1; fi
 
 source test/cluster/lib.sh
 TMP=$(mktemp -d /tmp/strata-test.XXXXXX)
-export PGPORT=${STRATA_TEST_PORT:-55999}
+export PGPORT=${STRATA_TEST_PORT:-25999}
 trap 'cluster_stop "$TMP" immediate; rm -rf "$TMP"' EXIT
 
 section "pg_regress"
@@ -65,7 +65,7 @@ add "$(echo "$out" | grep -cE "^(ok|test .*\.\.\. ok)")" "$(echo "$out" | grep -
 cluster_stop "$TMP"
 
 section "cluster scripts"
-port=56000
+port=26000
 for t in test/cluster/t*.sh; do
   port=$((port + 100))
   echo "-- $t"

@@ -5,6 +5,9 @@
 PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 if [ "$(id -u)" = 0 ]; then AS_PG=(runuser -u postgres --); else AS_PG=(); fi
 
+# Ports of the test and bench clusters are below 32768, outside Linux's ephemeral range (32768-60999 by
+# default): a listener there can collide with the local port of some outgoing connection (CI once
+# failed to start a cluster on 56300 that way).
 cluster_start() {
   local dir=$1 port=$2; shift 2
   mkdir -p "$dir"

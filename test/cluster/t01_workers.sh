@@ -4,7 +4,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t01.XXXXXX)
-export PGPORT=${PGPORT_BASE:-56100}
+export PGPORT=${PGPORT_BASE:-26100}
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.lock_timeout = 100" || exit 1
 q "CREATE DATABASE app"

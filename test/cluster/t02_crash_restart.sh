@@ -4,7 +4,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t02.XXXXXX)
-export PGPORT=${PGPORT_BASE:-56200}
+export PGPORT=${PGPORT_BASE:-26200}
 STANDBY_PORT=$((PGPORT + 1))
 trap 'cluster_stop "$DIR/standby" immediate; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "wal_level = replica" "max_wal_senders = 4" || exit 1

@@ -4,7 +4,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t03.XXXXXX)
-export PGPORT=${PGPORT_BASE:-56300}
+export PGPORT=${PGPORT_BASE:-26300}
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 
 # 1. Without shared_preload_libraries: the SQL API works and says the worker is missing.

@@ -7,7 +7,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t04.XXXXXX)
-export PGPORT=${PGPORT_BASE:-56400}
+export PGPORT=${PGPORT_BASE:-26400}
 trap 'for p in $(jobs -p); do kill $p 2>/dev/null; done; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 1" || exit 1
 q "CREATE DATABASE app"

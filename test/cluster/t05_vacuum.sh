@@ -8,7 +8,7 @@
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t05.XXXXXX)
-export PGPORT=${PGPORT_BASE:-56500}
+export PGPORT=${PGPORT_BASE:-26500}
 export DB=vt
 trap 'kill $(jobs -p) 2>/dev/null; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 
