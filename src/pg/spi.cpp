@@ -334,16 +334,19 @@ void AsideToSorter(DirectDest* d) {
   d->int_keys = 0;
 }
 
-// Keeps a set-aside group: its row copied, its key read as integers.
+// Keeps a set-aside group: its row copied, its key read as integers. The memory kept is checked when
+// the arrays grow and every 1,024 groups; past sort_mem every group goes to a tuplesort.
 void AsideKeep(DirectDest* d, TupleTableSlot* slot) {
-  if (d->aside_rows == d->aside_cap) {
-    const int64 cap = Max(d->aside_cap * 2, 1024);
-    if (static_cast<Size>(cap) * sizeof(strata::core::IntKey) > MaxAllocSize ||
-        MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024) {
-      AsideToSorter(d);
-      tuplesort_puttupleslot(d->aside, slot);
-      return;
-    }
+  const bool grow = d->aside_rows == d->aside_cap;
+  const int64 cap = grow ? Max(d->aside_cap * 2, 1024) : d->aside_cap;
+  if ((grow || (d->aside_rows & 1023) == 0) &&
+      (static_cast<Size>(cap) * sizeof(strata::core::IntKey) > MaxAllocSize ||
+       MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024)) {
+    AsideToSorter(d);
+    tuplesort_puttupleslot(d->aside, slot);
+    return;
+  }
+  if (grow) {
     if (d->aside_cap == 0) {
       d->aside_tuples = static_cast<MinimalTuple*>(MemoryContextAlloc(d->aside_cxt, sizeof(MinimalTuple) * cap));
       d->aside_keys = static_cast<strata::core::IntKey*>(MemoryContextAlloc(d->aside_cxt, sizeof(strata::core::IntKey) * cap));
@@ -352,10 +355,6 @@ void AsideKeep(DirectDest* d, TupleTableSlot* slot) {
       d->aside_keys = static_cast<strata::core::IntKey*>(repalloc(d->aside_keys, sizeof(strata::core::IntKey) * cap));
     }
     d->aside_cap = cap;
-  } else if ((d->aside_rows & 1023) == 0 && MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024) {
-    AsideToSorter(d);
-    tuplesort_puttupleslot(d->aside, slot);
-    return;
   }
   strata::core::IntKey& key = d->aside_keys[d->aside_rows];
   key.null_mask = 0;
