@@ -156,10 +156,11 @@ q "$BATCH" >/dev/null   # an unrefreshed tail of 50,000 rows for the real-time v
 echo "INSERT INTO ev (ts, channel, viewer, watch_ms) VALUES (timestamptz '2026-01-30' + random() * interval '1 day', (random() * 990)::int, 1, 1);" >"$DIR/ins_ev.sql"
 $PGB -c 1 -T 600 -R 200 -f "$DIR/ins_ev.sql" bench >/dev/null 2>&1 &
 INGEST=$!
+p95() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]}'; }  # of numbers on stdin
 dash() {  # p95 ms of 30 runs in one session (after one untimed run)
   local script="$1;"$'\n'"\\timing on" i
   for i in $(seq 1 30); do script+=$'\n'"$1;"; done
-  session_times "$script" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]}'
+  session_times "$script" | p95
 }
 # p95 ms of two queries, 30 runs each, alternating in one session (after one untimed run of each): both
 # see the same moments of the ingest and the refresher. Prints "p95_first p95_second".
@@ -167,7 +168,6 @@ dash_pair() {
   local script="$1;"$'\n'"$2;"$'\n'"\\timing on" i out
   for i in $(seq 1 30); do script+=$'\n'"$1;"$'\n'"$2;"; done
   out=$(session_times "$script")
-  p95() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.95)]}'; }
   echo "$(awk 'NR % 2 == 1' <<<"$out" | p95) $(awk 'NR % 2 == 0' <<<"$out" | p95)"
 }
 D="SELECT channel, sum(views) AS views, sum(watch) AS watch FROM %s WHERE bucket >= timestamptz '2026-01-31' - interval '7 days' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
