@@ -45,10 +45,13 @@ PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PGPORT -U postgres -n"
 
 if [[ " $SECTIONS " == *" 1 "* ]]; then
 echo "== 1. ingest: single-row INSERTs, pgbench 2 clients, 5 x 10 s per variant, interleaved in rotating order"
+# ing_none2 is the control: a second table exactly like ing_none, so the spread between two identical
+# variants shows how much of a difference this machine's noise makes on its own.
 q "CREATE TABLE ing_none (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
+q "CREATE TABLE ing_none2 (LIKE ing_none INCLUDING ALL)"
 q "CREATE TABLE ing_strata (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
 q "CREATE TABLE ing_trigger (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int, viewer bigint, watch_ms int)"
-for t in ing_none ing_strata ing_trigger; do q "CREATE INDEX ON $t (id)"; done
+for t in ing_none ing_none2 ing_strata ing_trigger; do q "CREATE INDEX ON $t (id)"; done
 q "SELECT strata.create_rollup('ing_r1', \$\$SELECT date_trunc('hour', ts) AS b, channel, count(*) AS n, sum(watch_ms) AS w FROM ing_strata GROUP BY 1, 2\$\$)" >/dev/null 2>&1
 q "SELECT strata.create_rollup('ing_r2', \$\$SELECT date_trunc('day', ts) AS b, channel, strata.hll_agg(viewer) AS v FROM ing_strata GROUP BY 1, 2\$\$)" >/dev/null 2>&1
 q "SELECT strata.create_rollup('ing_r3', \$\$SELECT date_trunc('minute', ts) AS b, count(*) AS n, strata.qsketch_agg(watch_ms) AS q FROM ing_strata GROUP BY 1\$\$)" >/dev/null 2>&1
@@ -58,19 +61,22 @@ q "CREATE TABLE trig_summary (b timestamptz, channel int, n bigint, w bigint, PR
      ON CONFLICT (b, channel) DO UPDATE SET n = trig_summary.n + 1, w = trig_summary.w + EXCLUDED.w; RETURN NULL; END \$\$;
    CREATE TRIGGER t AFTER INSERT ON ing_trigger FOR EACH ROW EXECUTE FUNCTION trig_upsert();"
 declare -A TPS
-for t in ing_none ing_strata ing_trigger; do TPS[$t]=""; done
-ORDERS=("ing_none ing_strata ing_trigger" "ing_strata ing_trigger ing_none" "ing_trigger ing_none ing_strata")
+for t in ing_none ing_none2 ing_strata ing_trigger; do TPS[$t]=""; done
+ORDERS=("ing_none ing_strata ing_trigger ing_none2" "ing_strata ing_trigger ing_none2 ing_none"
+  "ing_trigger ing_none2 ing_none ing_strata" "ing_none2 ing_none ing_strata ing_trigger")
 for r in 0 1 2 3 4; do
-  for t in ${ORDERS[$((r % 3))]}; do
+  for t in ${ORDERS[$((r % 4))]}; do
     echo "INSERT INTO $t (channel, viewer, watch_ms) VALUES ((random() * 1000)::int, (random() * 1e6)::bigint, (random() * 1e4)::int);" >"$DIR/ins_$t.sql"
     tps=$($PGB -c 2 -j 2 -T 10 -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     TPS[$t]="${TPS[$t]} $tps"
   done
 done
 med() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-N=$(med "${TPS[ing_none]}"); S=$(med "${TPS[ing_strata]}"); T=$(med "${TPS[ing_trigger]}")
+N=$(med "${TPS[ing_none]}"); N2=$(med "${TPS[ing_none2]}"); S=$(med "${TPS[ing_strata]}"); T=$(med "${TPS[ing_trigger]}")
 printf "   no rollup          %9.0f tps\n   3 strata rollups   %9.0f tps  (%s of no rollup)\n   trigger rollup     %9.0f tps  (%s of no rollup)\n" \
   "$N" "$S" "$(ratio "$S" "$N")" "$T" "$(ratio "$T" "$N")"
+printf "   control: no rollup, an identical second table %9.0f tps  (%s of the first: the noise between two equal variants)\n" \
+  "$N2" "$(ratio "$N2" "$N")"
 fi
 
 if [[ " $SECTIONS " == *" 2 "* ]]; then
