@@ -51,16 +51,18 @@ echo "== hourly GROUP BY (720 groups, ~14,000 rows each), both sketches per grou
 # The floor of this query shape: the same grouping with two trivial aggregates (count of each column),
 # every row still looked up in the hash table and passed to two transition functions.
 T_GF=$(timeit "SELECT hour, count(video_id), count(watch_ms) FROM ev GROUP BY hour")
-T_GA=$(timeit "SELECT hour, hll_add_agg(hll_hash_bigint(video_id)), tdigest(watch_ms, 100) FROM ev GROUP BY hour")
-T_GS=$(timeit "SELECT hour, strata.hll_agg(video_id), strata.qsketch_agg(watch_ms) FROM ev GROUP BY hour")
+QA="SELECT hour, hll_add_agg(hll_hash_bigint(video_id)), tdigest(watch_ms, 100) FROM ev GROUP BY hour"
+QS="SELECT hour, strata.hll_agg(video_id), strata.qsketch_agg(watch_ms) FROM ev GROUP BY hour"
+T_GA=$(timeit "$QA")
+T_GS=$(timeit "$QS")
 row "floor: count(video_id) + count(watch_ms)" $T_GF
 row "anchors: hll_add_agg + tdigest" $T_GA
 row "strata: hll_agg + qsketch_agg" $T_GS
-echo "   plans: anchors $(q "EXPLAIN SELECT hour, hll_add_agg(hll_hash_bigint(video_id)), tdigest(watch_ms, 100) FROM ev GROUP BY hour" | grep -oE 'HashAggregate|GroupAggregate|Sort' | head -1), strata $(q "EXPLAIN SELECT hour, strata.hll_agg(video_id), strata.qsketch_agg(watch_ms) FROM ev GROUP BY hour" | grep -oE 'HashAggregate|GroupAggregate|Sort' | head -1)"
+echo "   plans: anchors $(q "EXPLAIN $QA" | grep -oE 'HashAggregate|GroupAggregate|Sort' | head -1), strata $(q "EXPLAIN $QS" | grep -oE 'HashAggregate|GroupAggregate|Sort' | head -1)"
 printf "   strata %.2fx faster (ceiling, anchors / floor: %.2fx; the sketch work per row costs strata %.2fx what it costs the anchors)\n" \
   "$(awk -v a=$T_GA -v b=$T_GS 'BEGIN{print a/b}')" "$(awk -v a=$T_GA -v b=$T_GF 'BEGIN{print a/b}')" \
   "$(awk -v a=$T_GA -v b=$T_GS -v f=$T_GF 'BEGIN{print (b-f)/(a-f)}')"
-echo "   plans at the default work_mem (4MB): anchors $(q "SET work_mem = '4MB'; EXPLAIN SELECT hour, hll_add_agg(hll_hash_bigint(video_id)), tdigest(watch_ms, 100) FROM ev GROUP BY hour" | grep -oE 'HashAggregate|GroupAggregate' | head -1), strata $(q "SET work_mem = '4MB'; EXPLAIN SELECT hour, strata.hll_agg(video_id), strata.qsketch_agg(watch_ms) FROM ev GROUP BY hour" | grep -oE 'HashAggregate|GroupAggregate' | head -1)"
+echo "   plans at the default work_mem (4MB): anchors $(q "SET work_mem = '4MB'; EXPLAIN $QA" | grep -oE 'HashAggregate|GroupAggregate' | head -1), strata $(q "SET work_mem = '4MB'; EXPLAIN $QS" | grep -oE 'HashAggregate|GroupAggregate' | head -1)"
 
 echo "== merging 720 hourly sketches into one"
 q "CREATE TABLE hourly AS SELECT hour, hll_add_agg(hll_hash_bigint(video_id)) AS ah, tdigest(watch_ms, 100) AS at,
