@@ -27,6 +27,11 @@ SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%insert_handover%' AS list
 ALTER EXTENSION strata UPDATE TO '0.6.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT prosrc LIKE '%unregistered%' AS unregisters_rollups FROM pg_proc WHERE oid = 'strata._on_sql_drop()'::regprocedure;
+-- 0.6.0 -> 0.7.0 (keysets, which real-time views of integer-keyed rollups use).
+ALTER EXTENSION strata UPDATE TO '0.7.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT strata.keyset_lacks((SELECT strata.keyset_agg(g) FROM generate_series(1, 3) g), 2) AS lacks_2,
+       strata.keyset_lacks((SELECT strata.keyset_agg(g) FROM generate_series(1, 3) g), 4) AS lacks_4;
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

@@ -229,8 +229,10 @@ std::string BucketEnd(const Spec& s, const std::string& start) {
 }
 
 std::string MergeExpr(MeasureKind kind, const std::string& column) {
-  const std::string old = "t." + column;
-  const std::string add = "EXCLUDED." + column;
+  return MergeExpr(kind, "t." + column, "EXCLUDED." + column);
+}
+
+std::string MergeExpr(MeasureKind kind, const std::string& old, const std::string& add) {
   switch (kind) {
     case MeasureKind::kCount:
     case MeasureKind::kSum:
@@ -435,22 +437,28 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   const std::string cursor = "strata.rollup_backfill_cursor(" + id + ")";
   const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
   const std::string tail_old = StateSelect(s, order + " <= " + cursor);
-  // After the backfill only the stored groups the tail touches are re-aggregated with it; the others are
-  // read as they are (a dashboard over days of history then costs about what the same query over a plain
+  // After the backfill only the stored groups the tail touches are merged with it; the others are read
+  // as they are (a dashboard over days of history then costs about what the same query over a plain
   // table does). The stored groups are read in two arms split at the tail's first bucket `lo`:
   //  - below it, every group is untouched: `bucket < ANY (ARRAY[lo])`, an index condition with no
   //    per-row filter when the reader's own range makes the planner use the key index. The planner
   //    rates a comparison with an init-plan parameter at a third of the rows (and picks an index scan
   //    of the whole table for a read without a range); as `< ANY` of an array of unknown length it
   //    assumes 10 elements and rates it at 98%, so such a read stays a sequential scan.
-  //  - from it on (usually the last hours), an anti-join with the tail's keys (the planner hashes the
-  //    tail and probes it per stored row: half the cost of a hashed NOT IN subplan). Rated at a third,
-  //    this arm is read through the index: right for a tail of recent rows; a tail spread over the
-  //    whole history (late rows everywhere, until the next refresh) costs a bitmap scan of the table.
-  // (README.md, rollup benchmark notes.) Both arms leave NULL buckets out: they always go the
-  // re-aggregated way. Keys are compared with `=`, which never matches NULL, so groups with a NULL
-  // dimension go by bucket instead (re-aggregated when the tail touches their bucket).
-  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull;
+  //  - from it on (usually the last hours), the groups the tail does not touch. Rated at a third, this
+  //    arm is read through the index: right for a tail of recent rows; a tail spread over the whole
+  //    history (late rows everywhere, until the next refresh) costs a bitmap scan of the table.
+  // Which groups the tail touches: with integer keys (Spec::int_keys), a keyset probed per stored row
+  // (strata.keyset_lacks, one function call as the scan's filter). For a tail of up to kViewProbeLimit
+  // groups it holds their keys, plus the buckets where a tail group has a NULL dimension (`=` never
+  // matches NULL, so stored groups with a NULL dimension go by bucket: re-aggregated where the tail has
+  // such a group, read as they are elsewhere). For a bigger tail it holds the touched buckets only:
+  // their stored groups are all re-aggregated with the tail below, and the keyset stays as small as the
+  // bucket count whatever the tail's size. Other keys: an anti-join with the tail's keys (the planner
+  // hashes the tail and probes it per stored row; a hash join spills past work_mem) and the same NULL
+  // rule as a filter. The keyset costs less per row than either (README.md, rollup benchmark notes).
+  // Both arms leave NULL buckets out: they always go the re-aggregated way.
+  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull, tnull{"t." + b + " IS NULL"};
   for (const auto& k : keys) {
     tkeys.push_back("t." + k);
     dkeys.push_back("d." + k);
@@ -458,46 +466,72 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   for (const auto& d : s.dims) {
     tnotnull.push_back("t." + QuoteIdent(d.name) + " IS NOT NULL");
     dnull.push_back("d." + QuoteIdent(d.name) + " IS NULL");
+    tnull.push_back("t." + QuoteIdent(d.name) + " IS NULL");
   }
   const std::string dkey = s.dims.empty() ? dkeys[0] : "(" + Join(dkeys, ", ") + ")";
   const std::string tail_keys = "(SELECT " + Join(tkeys, ", ") + " FROM __strata_tail t WHERE " + Join(tnotnull, " AND ") + ")";
-  const std::string tail_buckets = "(SELECT t." + b + " FROM __strata_tail t WHERE t." + b + " IS NOT NULL)";
   const std::string touched_buckets = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b +
                                       " IS NOT NULL))";
-  const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
   std::vector<std::string> probe{"d." + b + " = t." + b};
   for (const auto& d : s.dims) probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
-  std::string untouched = "NOT EXISTS (SELECT FROM __strata_tail t WHERE " + Join(probe, " AND ") + ")";
-  if (!s.dims.empty()) untouched = "(NOT " + any_null_dim + " OR d." + b + " NOT IN " + tail_buckets + ") AND " + untouched;
+  std::string untouched_null, null_touched;
+  if (!s.dims.empty()) {
+    const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
+    const std::string tail_null_dim = "t." + b + " IS NOT NULL AND (" +
+                                      Join(std::vector<std::string>(tnull.begin() + 1, tnull.end()), " OR ") + ")";
+    untouched_null = "(NOT " + any_null_dim + " OR d." + b + " NOT IN (SELECT t." + b + " FROM __strata_tail t WHERE " +
+                     tail_null_dim + ")) AND ";
+    null_touched = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE " + tail_null_dim +
+                   ")) AND " + any_null_dim;
+  }
+  const std::string tail_count = "(SELECT n FROM __strata_range)";
+  const std::string limit = std::to_string(kViewProbeLimit);
   // An empty tail has lo 'infinity': every stored group is in the first arm (one in an infinite bucket
   // is in the second, which an empty tail passes).
-  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new +
-                    "), __strata_range AS (SELECT COALESCE(min(" + b + "), 'infinity'::" + s.bucket_type + ") AS lo, count(*) AS n FROM __strata_tail) ";
+  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT COALESCE(min(" +
+                    b + "), 'infinity'::" + s.bucket_type + ") AS lo, count(*) AS n FROM __strata_tail) ";
   // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
   // (a gating Result node costs a step per stored row read).
   const std::string gate = backfill ? cursor + " IS NULL AND " : "";
   const std::string stored_from = "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate;
   sql += stored_from + "d." + b + " < ANY (ARRAY(SELECT lo FROM __strata_range)) UNION ALL " + stored_from + "d." + b +
-         " >= (SELECT lo FROM __strata_range) AND " + untouched;
-  // The touched groups: found by key, groups with a NULL dimension in touched buckets, NULL buckets, and
-  // the tail itself. A tail of up to kViewProbeLimit groups looks each one up in the key index (a
-  // nested loop the planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral
-  // subquery apart); a bigger one is joined by the planner over the touched buckets only. The group
-  // count is a one-time filter, so only one of the two arms runs.
-  std::vector<std::string> probed;
-  for (const auto& c : AllColumns(s)) probed.push_back("__strata_p." + c);
-  const std::string tail_count = "(SELECT n FROM __strata_range)";
-  const std::string limit = std::to_string(kViewProbeLimit);
-  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + Join(probed, ", ") +
-         " FROM __strata_tail t CROSS JOIN LATERAL (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
-         Join(probe, " AND ") + " LIMIT 1) AS __strata_p WHERE " + Join(tnotnull, " AND ") + " AND " + tail_count +
-         " <= " + limit;
-  sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + tail_count + " > " + limit + " AND " +
-         touched_buckets + " AND " + dkey + " IN " + tail_keys;
+         " >= (SELECT lo FROM __strata_range) AND ";
+  if (s.int_keys)
+    sql += "strata.keyset_lacks((SELECT COALESCE(strata.keyset_agg(" + Join(tkeys, ", ") + ") FILTER (WHERE r.n <= " + limit +
+           "), strata.keyset_agg(t." + b + ") FILTER (WHERE r.n > " + limit + ")) FROM __strata_tail t, __strata_range r), " +
+           Join(dkeys, ", ") + ")";
+  else
+    sql += untouched_null + "NOT EXISTS (SELECT FROM __strata_tail t WHERE " + Join(probe, " AND ") + ")";
+  // The touched groups. A tail of up to kViewProbeLimit groups (keys without NULLs) looks each one up in
+  // the key index and merges it with its stored group pairwise, as the refresh will (a nested loop the
+  // planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral subquery apart). The
+  // rest is re-aggregated: a bigger tail joined with its stored groups over the touched buckets, tail
+  // groups with a NULL key, stored groups with a NULL dimension in the buckets those touch, and NULL
+  // buckets. The group count is a one-time filter, so only one form runs.
+  std::vector<std::string> pair = tkeys;
+  for (const auto& m : s.measures) {
+    const auto merged = [&](const std::string& c) {
+      return MergeExpr(m.kind, "__strata_p." + QuoteIdent(c), "t." + QuoteIdent(c));
+    };
+    if (m.kind == MeasureKind::kAvg)
+      pair.push_back("(" + merged(m.name + "__sum") + "::numeric / NULLIF(" + merged(m.name + "__count") + ", 0))::" +
+                     m.result_type + " AS " + QuoteIdent(m.name));
+    else
+      pair.push_back(merged(m.name) + " AS " + QuoteIdent(m.name));
+  }
+  sql += " UNION ALL SELECT " + Join(pair, ", ") + " FROM __strata_tail t LEFT JOIN LATERAL (SELECT " + cols + " FROM " +
+         s.data_table + " d WHERE " + Join(probe, " AND ") + " LIMIT 1) AS __strata_p ON true WHERE " +
+         Join(tnotnull, " AND ") + " AND " + tail_count + " <= " + limit + (backfill ? " AND " + cursor + " IS NULL" : "");
+  // A bigger tail: with a keyset, every stored group of the touched buckets (the keyset dropped them all
+  // above); otherwise the stored groups of the tail's keys, over the touched buckets.
+  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
+         tail_count + " > " + limit + " AND " + touched_buckets + (s.int_keys ? "" : " AND " + dkey + " IN " + tail_keys);
   if (!s.dims.empty())
-    sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " + touched_buckets + " AND " + any_null_dim;
+    sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
+           (s.int_keys ? tail_count + " <= " + limit + " AND " : std::string()) + null_touched;
   sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
-         " FROM __strata_tail) AS __strata_touched" + (backfill ? " WHERE " + cursor + " IS NULL" : std::string()) + group;
+         " FROM __strata_tail t WHERE " + tail_count + " > " + limit + " OR " + Join(tnull, " OR ") +
+         ") AS __strata_touched" + (backfill ? " WHERE " + cursor + " IS NULL" : std::string()) + group;
   if (!backfill) return sql;
   // During a backfill the old tail can be any part of history: every group is re-aggregated.
   sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " UNION ALL " +

@@ -53,6 +53,10 @@ struct Spec {
   std::string data_table;    // qualified rollup table
   std::string pending_table; // qualified pending table (column "b")
   int id = 0;                // catalog id (used in the real-time view's watermark lookups)
+  // Every key column (bucket and dimensions) is a smallint, integer, bigint, date, timestamp or
+  // timestamptz: the real-time view can drop touched groups with a keyset (set by the glue from the
+  // data table's column types before ViewSql).
+  bool int_keys = false;
 };
 
 // A rollup that reads this one: its pending table and its bucket expression over this rollup's columns.
@@ -135,7 +139,8 @@ constexpr int64_t kRecentWindowMicros = int64_t{86400} * 1000000;
 bool RecentBucket(int64_t bucket, int64_t newest);
 
 // The real-time view looks up the stored groups of a tail of up to this many groups one by one in the
-// key index (about 2 microseconds each); a bigger tail is joined over the buckets it touches.
+// key index (about 2 microseconds each) and merges them pairwise; a bigger tail is joined over the
+// buckets it touches and re-aggregated (with integer keys: every stored group of those buckets).
 constexpr long kViewProbeLimit = 1000;
 
 // The work_mem (kB) a refresh's aggregation of `s` runs with so that its hash table holds about
@@ -159,6 +164,8 @@ int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, doub
 std::string BucketEnd(const Spec& s, const std::string& start);
 // Merge of an existing state column with a new one (ON CONFLICT DO UPDATE).
 std::string MergeExpr(MeasureKind kind, const std::string& column);
+// The same merge of two state expressions, `old` first (a sketch merge is not commutative bytewise).
+std::string MergeExpr(MeasureKind kind, const std::string& old, const std::string& add);
 // Aggregate that combines state rows of one group (the view's re-aggregation).
 std::string CombineExpr(const Measure& m);
 // Parses/prints measure kinds for the catalog.

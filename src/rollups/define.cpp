@@ -560,7 +560,7 @@ STRATA_FUNCTION(strata_create_rollup) {
              s.bucket_expr + " IS NOT NULL");
   }
   // The view's form depends on whether a backfill is left to do (see ViewSql).
-  pg::Exec(rs::ViewSql(s, view, realtime, false, cursor.has_value()));
+  pg::Exec(ViewSqlFor(s, view, realtime, false, cursor.has_value()));
   InsertCatalog(s, p, view, query, source_rollup, lvl, realtime, interval, batch, order, change_fn);
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint "
@@ -639,7 +639,7 @@ STRATA_FUNCTION(strata_alter_rollup) {
     args[3] = std::to_string(PG_GETARG_INT64(3));
   }
   if (!PG_ARGISNULL(4)) args[4] = PG_GETARG_BOOL(4) ? "true" : "false";
-  if (!PG_ARGISNULL(2)) pg::Exec(rs::ViewSql(r.spec, r.view, PG_GETARG_BOOL(2), true, r.cursor.has_value()));
+  if (!PG_ARGISNULL(2)) pg::Exec(ViewSqlFor(r.spec, r.view, PG_GETARG_BOOL(2), true, r.cursor.has_value()));
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
               "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "

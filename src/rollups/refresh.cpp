@@ -146,6 +146,18 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
 
 }  // namespace
 
+std::string ViewSqlFor(core::rollup::Spec spec, const std::string& view, bool realtime, bool or_replace, bool backfill) {
+  std::string names = core::QuoteLiteral(spec.bucket_name);
+  for (const auto& d : spec.dims) names += ", " + core::QuoteLiteral(d.name);
+  const auto rows = pg::Query(
+      "SELECT count(*) FILTER (WHERE a.atttypid = ANY ('{int2,int4,int8,date,timestamp,timestamptz}'::pg_catalog.regtype[])) "
+      "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped "
+      "AND a.attname = ANY (ARRAY[" + names + "]::pg_catalog.name[])",
+      {spec.data_table});
+  spec.int_keys = !rows.empty() && rows[0][0] && std::stoul(*rows[0][0]) == 1 + spec.dims.size();
+  return core::rollup::ViewSql(spec, view, realtime, or_replace, backfill);
+}
+
 Rollup LoadRollup(int id, bool lock) {
   std::vector<pg::Row> rows, cols;
   pg::AsExtensionOwner([&] {
@@ -304,7 +316,7 @@ void SettleView(const Rollup& r, StepResult* res) {
   // Added to the step's note, not over it: the same step may have waited out writers and said so.
   std::string said;
   try {
-    pg::InSubTransaction([&] { pg::Exec(rs::ViewSql(r.spec, r.view, true, true, false)); });
+    pg::InSubTransaction([&] { pg::Exec(ViewSqlFor(r.spec, r.view, true, true, false)); });
     said = "backfill done: view replaced without its backfill arm";
   } catch (const pg::PgError& e) {
     said = std::string("backfill done; the view keeps its backfill arm for now: ") + e.what();

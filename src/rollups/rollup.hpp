@@ -31,6 +31,8 @@ struct Rollup {
 
 // Loads one rollup by catalog id (FOR UPDATE NOWAIT when `lock`: one refresh at a time per rollup).
 Rollup LoadRollup(int id, bool lock);
+// rs::ViewSql for the rollup's spec, with Spec::int_keys read from the data table's key column types.
+std::string ViewSqlFor(core::rollup::Spec spec, const std::string& view, bool realtime, bool or_replace, bool backfill);
 // Resolves a rollup name (its view, as regclass text) to its id; errors when it is not a rollup.
 int RollupIdByName(const std::string& name);
 // The rollups that read this one (their pending tables get this one's changed buckets).

@@ -91,8 +91,11 @@ TEST(RollupSql, RealTimeViewWithoutDimensionsMatchesByBucket) {
   EXPECT_TRUE(Has(v, "IS NOT NULL)) AND d.\"bucket\" IN " + tail + " UNION ALL"));
   EXPECT_FALSE(Has(v, "d.\"bucket\" IS NULL OR"));
   EXPECT_FALSE(Has(v, "NOT (("));
-  EXPECT_TRUE(Has(v, "CROSS JOIN LATERAL (SELECT \"bucket\", \"views\", \"watch__sum\", \"watch__count\", \"viewers\", "
-                     "\"longest\" FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" = t.\"bucket\" LIMIT 1)"));
+  EXPECT_FALSE(Has(v, " NOT IN "));
+  EXPECT_TRUE(Has(v, "LEFT JOIN LATERAL (SELECT \"bucket\", \"views\", \"watch__sum\", \"watch__count\", \"viewers\", "
+                     "\"longest\" FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" = t.\"bucket\" LIMIT 1) AS __strata_p ON true "
+                     "WHERE t.\"bucket\" IS NOT NULL AND (SELECT n FROM __strata_range) <= 1000"));
+  EXPECT_TRUE(Has(v, "FROM __strata_tail t WHERE (SELECT n FROM __strata_range) > 1000 OR t.\"bucket\" IS NULL) AS __strata_touched"));
 }
 
 TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
@@ -106,38 +109,71 @@ TEST(RollupSql, RealTimeViewMergesTheTailPerGroup) {
   EXPECT_TRUE(Has(v, "GROUP BY \"bucket\", \"channel\""));
   // Stored groups the tail does not touch are read as they are, in two arms: below the tail's first
   // bucket with no filter (`< ANY` of a one-element array: an index condition the planner rates at 98%),
-  // from it on by an anti-join with the tail's keys.
+  // from it on by an anti-join with the tail's keys (no keyset: Spec::int_keys is false).
   const std::string tail_keys = "(SELECT t.\"bucket\", t.\"channel\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL AND "
                                 "t.\"channel\" IS NOT NULL)";
   EXPECT_TRUE(Has(v, "__strata_range AS (SELECT COALESCE(min(\"bucket\"), 'infinity'::timestamp with time zone) AS lo, "
                      "count(*) AS n FROM __strata_tail)"));
+  EXPECT_FALSE(Has(v, "keyset"));
   EXPECT_TRUE(Has(v, "d WHERE strata.rollup_backfill_cursor(7) IS NULL AND d.\"bucket\" < ANY (ARRAY(SELECT lo FROM __strata_range)) UNION ALL SELECT "));
+  // A stored group with a NULL dimension never equals a key: it is re-aggregated when the tail has a
+  // group with a NULL dimension in its bucket, and read as it is otherwise.
+  const std::string null_buckets = "(SELECT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL AND (t.\"channel\" IS NULL))";
   EXPECT_TRUE(Has(v, "d WHERE strata.rollup_backfill_cursor(7) IS NULL AND d.\"bucket\" >= (SELECT lo FROM __strata_range) AND "
-                     "(NOT (d.\"channel\" IS NULL) OR d.\"bucket\" NOT IN (SELECT t.\"bucket\" FROM __strata_tail t WHERE "
-                     "t.\"bucket\" IS NOT NULL)) AND NOT EXISTS (SELECT FROM __strata_tail t WHERE d.\"bucket\" = t.\"bucket\" AND "
-                     "d.\"channel\" = t.\"channel\") UNION ALL SELECT "));
+                     "(NOT (d.\"channel\" IS NULL) OR d.\"bucket\" NOT IN " + null_buckets + ") AND NOT EXISTS (SELECT FROM "
+                     "__strata_tail t WHERE d.\"bucket\" = t.\"bucket\" AND d.\"channel\" = t.\"channel\") UNION ALL SELECT "));
+  EXPECT_TRUE(Has(v, "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL "
+                     "AND (t.\"channel\" IS NULL))) AND (d.\"channel\" IS NULL) UNION ALL"));
   EXPECT_FALSE(Has(v, "IS NOT NULL AND (d.\"bucket\" <"));
   EXPECT_FALSE(Has(v, " NOT IN " + tail_keys));
-  // A group with a NULL dimension never equals a key: it goes by bucket, both ways (the stored arm's
-  // test is above).
-  const std::string touched = "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL))";
-  // Touched groups: probed one by one in the key index for a small tail, joined over the touched
-  // buckets for a big one; the tail's group count switches between the two.
-  EXPECT_TRUE(Has(v, "SELECT __strata_p.\"bucket\", __strata_p.\"channel\", __strata_p.\"views\", "));
-  EXPECT_TRUE(Has(v, "CROSS JOIN LATERAL (SELECT \"bucket\", \"channel\", \"views\", \"watch__sum\", "
+  // Touched groups of a small tail: probed one by one in the key index and merged pairwise, as the
+  // refresh merges them (stored state first); a big tail is joined over the touched buckets and
+  // re-aggregated. The tail's group count switches between the two.
+  EXPECT_TRUE(Has(v, "SELECT t.\"bucket\", t.\"channel\", COALESCE(__strata_p.\"views\" + t.\"views\", __strata_p.\"views\", "
+                     "t.\"views\") AS \"views\", (COALESCE(__strata_p.\"watch__sum\" + t.\"watch__sum\", __strata_p.\"watch__sum\", "
+                     "t.\"watch__sum\")::numeric / NULLIF(COALESCE(__strata_p.\"watch__count\" + t.\"watch__count\", "
+                     "__strata_p.\"watch__count\", t.\"watch__count\"), 0))::numeric AS \"watch\", "
+                     "strata.merge(__strata_p.\"viewers\", t.\"viewers\") AS \"viewers\", "
+                     "GREATEST(__strata_p.\"longest\", t.\"longest\") AS \"longest\" FROM __strata_tail t LEFT JOIN LATERAL"));
+  EXPECT_TRUE(Has(v, "LEFT JOIN LATERAL (SELECT \"bucket\", \"channel\", \"views\", \"watch__sum\", "
                      "\"watch__count\", \"viewers\", \"longest\" FROM \"public\".\"hourly_data\" d WHERE d.\"bucket\" = t.\"bucket\" AND "
-                     "d.\"channel\" = t.\"channel\" LIMIT 1) AS __strata_p WHERE t.\"bucket\" IS NOT NULL AND "
-                     "t.\"channel\" IS NOT NULL AND (SELECT n FROM __strata_range) <= 1000 UNION ALL"));
+                     "d.\"channel\" = t.\"channel\" LIMIT 1) AS __strata_p ON true WHERE t.\"bucket\" IS NOT NULL AND "
+                     "t.\"channel\" IS NOT NULL AND (SELECT n FROM __strata_range) <= 1000 AND strata.rollup_backfill_cursor(7) IS NULL UNION ALL"));
+  const std::string touched = "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL))";
   EXPECT_TRUE(Has(v, "d WHERE (SELECT n FROM __strata_range) > 1000 AND " + touched + " AND (d.\"bucket\", "
                      "d.\"channel\") IN " + tail_keys + " UNION ALL"));
-  EXPECT_TRUE(Has(v, touched + " AND (d.\"channel\" IS NULL) UNION ALL"));
   EXPECT_TRUE(Has(v, "d.\"bucket\" IS NULL UNION ALL"));
-  EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NULL"));
+  // The re-aggregation gets the tail groups the pairwise arm leaves: all of a big tail, NULL keys.
+  EXPECT_TRUE(Has(v, "FROM __strata_tail t WHERE (SELECT n FROM __strata_range) > 1000 OR t.\"bucket\" IS NULL OR "
+                     "t.\"channel\" IS NULL) AS __strata_touched WHERE strata.rollup_backfill_cursor(7) IS NULL GROUP BY"));
   EXPECT_TRUE(Has(v, "strata.rollup_backfill_cursor(7) IS NOT NULL"));
   const std::string m = r::ViewSql(s, "\"public\".\"hourly\"", false, false, true);
   EXPECT_FALSE(Has(m, "UNION ALL"));
   EXPECT_FALSE(Has(m, "GROUP BY"));
   EXPECT_TRUE(Has(m, "(d.\"watch__sum\"::numeric / NULLIF(d.\"watch__count\", 0))::numeric AS \"watch\""));
+}
+
+TEST(RollupSql, RealTimeViewWithIntegerKeysDropsTouchedGroupsByKeyset) {
+  auto s = HourlySpec();
+  s.int_keys = true;
+  const std::string v = r::ViewSql(s, "\"public\".\"hourly\"", true, false, false);
+  // From lo on, one filter: the keyset of the tail's keys (up to kViewProbeLimit groups) or of its
+  // buckets (past it). No anti-join, no NULL-dimension filter of its own (the keyset carries it).
+  EXPECT_TRUE(Has(v, "d WHERE d.\"bucket\" >= (SELECT lo FROM __strata_range) AND strata.keyset_lacks((SELECT "
+                     "COALESCE(strata.keyset_agg(t.\"bucket\", t.\"channel\") FILTER (WHERE r.n <= 1000), "
+                     "strata.keyset_agg(t.\"bucket\") FILTER (WHERE r.n > 1000)) FROM __strata_tail t, __strata_range r), "
+                     "d.\"bucket\", d.\"channel\") UNION ALL SELECT "));
+  EXPECT_FALSE(Has(v, "NOT EXISTS"));
+  EXPECT_FALSE(Has(v, " NOT IN "));
+  // A big tail re-aggregates every stored group of the buckets it touches; stored groups with a NULL
+  // dimension are re-read on their own only for a small tail (a big one's buckets hold them already).
+  const std::string touched = "d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL))";
+  EXPECT_TRUE(Has(v, "d WHERE (SELECT n FROM __strata_range) > 1000 AND " + touched + " UNION ALL"));
+  EXPECT_TRUE(Has(v, "d WHERE (SELECT n FROM __strata_range) <= 1000 AND d.\"bucket\" = ANY (ARRAY(SELECT DISTINCT t.\"bucket\" "
+                     "FROM __strata_tail t WHERE t.\"bucket\" IS NOT NULL AND (t.\"channel\" IS NULL))) AND (d.\"channel\" IS NULL) UNION ALL"));
+  EXPECT_TRUE(Has(v, "d.\"bucket\" < ANY (ARRAY(SELECT lo FROM __strata_range))"));
+  EXPECT_TRUE(Has(v, "FROM __strata_tail t WHERE (SELECT n FROM __strata_range) > 1000 OR t.\"bucket\" IS NULL OR "
+                     "t.\"channel\" IS NULL) AS __strata_touched GROUP BY"));
 }
 
 TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
@@ -154,7 +190,7 @@ TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
     EXPECT_TRUE(Has(gated, std::string(" FROM \"public\".\"hourly_data\" d WHERE strata.rollup_backfill_cursor(7) IS NULL AND ") + arm));
   }
   // The touched arm ends the view.
-  const std::string end = "FROM __strata_tail) AS __strata_touched GROUP BY \"bucket\", \"channel\"";
+  const std::string end = "OR t.\"channel\" IS NULL) AS __strata_touched GROUP BY \"bucket\", \"channel\"";
   ASSERT_GE(v.size(), end.size());
   EXPECT_EQ(v.substr(v.size() - end.size()), end);
   // Materialized-only views are the same in both forms.
