@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer of strata and ends with one line "N passed, N failed" across all layers:
 #   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan; libFuzzer on every
-#      sketch reader for a bounded time
+#      sketch reader and the keyset reader for a bounded time
 #   2. pg_regress (sql/, expected/) on a throwaway cluster with shared_preload_libraries = strata
 #   3. pg_isolation_regress specs (test/isolation/)
 #   4. cluster scripts (test/cluster/t*.sh): workers, SIGHUP, SIGKILL, restarts, standby

@@ -1,15 +1,24 @@
-// Writes a seed corpus of valid sketches (small, sparse, dense; empty, signed; few, many items).
+// Writes a seed corpus of valid sketches (small, sparse, dense; empty, signed; few, many items) and keysets
+// (one table and two).
 #include <cstdio>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
 
+#include "core/keyset.hpp"
 #include "core/sketch/hash.hpp"
 #include "core/sketch/hll.hpp"
 #include "core/sketch/qsketch.hpp"
 #include "core/sketch/topk.hpp"
 
 using namespace strata::core::sketch;
+
+void WriteBytes(const std::string& dir, const std::string& name, const std::vector<uint8_t>& b) {
+  mkdir(dir.c_str(), 0755);
+  FILE* f = std::fopen((dir + "/" + name).c_str(), "wb");
+  std::fwrite(b.data(), 1, b.size(), f);
+  std::fclose(f);
+}
 
 template <class S>
 void Write(const std::string& dir, const std::string& name, S s) {
@@ -33,6 +42,18 @@ int main(int, char** argv) {
     TopK t(3);
     for (int i = 0; i < n; i++) t.Add(std::to_string(i % 17));
     Write(out + "/corpus_topk", "n" + std::to_string(n), t);
+    // A keyset of n two-column keys, then the same followed by a one-column second table.
+    namespace ks = strata::core::keyset;
+    std::vector<int64_t> keys;
+    for (int i = 0; i < n; i++) keys.insert(keys.end(), {i * 3600, i % 7 - 3});
+    std::vector<uint8_t> k(ks::BytesFor(2, n, size_t{1} << 30));
+    ks::Build(keys.data(), n, 2, k.data());
+    WriteBytes(out + "/corpus_keyset", "n" + std::to_string(n), k);
+    std::vector<uint8_t> aux(ks::BytesFor(1, 2, size_t{1} << 30));
+    const int64_t firsts[] = {0, 3600};
+    ks::Build(firsts, 2, 1, aux.data());
+    k.insert(k.end(), aux.begin(), aux.end());
+    WriteBytes(out + "/corpus_keyset", "aux" + std::to_string(n), k);
   }
   return 0;
 }
