@@ -1,6 +1,7 @@
 // Thin guarded wrappers over SPI, transactions, roles and GUCs; see spi.hpp.
 #include "core/key_order.hpp"
 #include "pg/spi.hpp"
+#include "pg/int_key.hpp"
 #include "config.hpp"
 
 namespace strata::pg {
@@ -366,12 +367,7 @@ void AsideKeep(DirectDest* d, TupleTableSlot* slot) {
       key.value[k] = 0;
       continue;
     }
-    switch (d->int_key_types[k]) {
-      case INT2OID: key.value[k] = DatumGetInt16(v); break;
-      case INT4OID: key.value[k] = DatumGetInt32(v); break;
-      case DATEOID: key.value[k] = DatumGetDateADT(v); break;
-      default: key.value[k] = DatumGetInt64(v); break;  // int8, timestamp, timestamptz
-    }
+    key.value[k] = strata::pg::IntKeyValue(v, d->int_key_types[k]);
   }
   MemoryContext old = MemoryContextSwitchTo(d->aside_cxt);
   d->aside_tuples[d->aside_rows] = ExecCopySlotMinimalTuple(slot);

@@ -8,11 +8,7 @@
 #include "core/error.hpp"
 #include "core/keyset.hpp"
 #include "pg/guard.hpp"
-
-extern "C" {
-#include "utils/date.h"
-#include "utils/timestamp.h"
-}
+#include "pg/int_key.hpp"
 
 namespace {
 
@@ -22,19 +18,9 @@ using strata::core::Error;
 // The largest keyset built: a bytea value's limit.
 constexpr size_t kMaxKeysetBytes = MaxAllocSize - VARHDRSZ;
 
-// How a key column's Datum becomes an int64.
-enum class Width : uint8_t { k16, k32, k64 };
-
-Width WidthOf(Oid type, int position) {
-  switch (type) {
-    case INT2OID: return Width::k16;
-    case INT4OID:
-    case DATEOID: return Width::k32;
-    case INT8OID:
-    case TIMESTAMPOID:
-    case TIMESTAMPTZOID: return Width::k64;
-    default: break;
-  }
+// Refuses a key column of a type the keyset cannot compare as integers.
+void CheckKeyType(Oid type, int position) {
+  if (strata::pg::IsIntKeyType(type)) return;
   char* name = nullptr;
   strata::pg::Call([&] { name = format_type_be(type); });
   throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, std::string("keyset key column ") + std::to_string(position) +
@@ -42,20 +28,11 @@ Width WidthOf(Oid type, int position) {
               "", "Keyset keys are smallint, integer, bigint, date, timestamp or timestamptz values.");
 }
 
-int64_t AsInt64(Datum d, Width w) {
-  switch (w) {
-    case Width::k16: return DatumGetInt16(d);
-    case Width::k32: return DatumGetInt32(d);
-    case Width::k64: return DatumGetInt64(d);
-  }
-  return 0;
-}
-
-// The key columns of a call: arguments first .. nargs-1, their widths read once per call site.
+// The key columns of a call: arguments first .. nargs-1, their types read once per call site.
 struct Columns {
   int first = 0;
   int count = 0;
-  Width width[ks::kMaxKeysetColumns];
+  Oid type[ks::kMaxKeysetColumns];
 };
 
 const Columns& ColumnsOf(FunctionCallInfo fcinfo, int first) {
@@ -74,7 +51,8 @@ const Columns& ColumnsOf(FunctionCallInfo fcinfo, int first) {
   for (int i = 0; i < count; i++) {
     Oid type = InvalidOid;
     strata::pg::Call([&] { type = get_fn_expr_argtype(fcinfo->flinfo, first + i); });
-    c.width[i] = WidthOf(type, i + 1);
+    CheckKeyType(type, i + 1);
+    c.type[i] = type;
   }
   void* mem = nullptr;
   strata::pg::Call([&] { mem = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Columns)); });
@@ -137,7 +115,7 @@ STRATA_FUNCTION(strata_keyset_trans) {
       later_null = true;
       break;
     }
-    key[i] = AsInt64(PG_GETARG_DATUM(c.first + i), c.width[i]);
+    key[i] = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
   }
   AppendKey(agg, later_null ? &state->null_rest : &state->keys, key);
   PG_RETURN_POINTER(state);
@@ -187,10 +165,10 @@ STRATA_FUNCTION(strata_keyset_lacks) {
   for (int i = 0; i < columns; i++) {
     if (PG_ARGISNULL(c.first + i)) {
       // Held when its first column is in the second table (keys with a NULL after the first column).
-      const int64_t first = AsInt64(PG_GETARG_DATUM(c.first), c.width[0]);
+      const int64_t first = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first), c.type[0]);
       PG_RETURN_BOOL(aux == nullptr || !ks::Contains(aux, &first));
     }
-    key[i] = AsInt64(PG_GETARG_DATUM(c.first + i), c.width[i]);
+    key[i] = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
   }
   PG_RETURN_BOOL(!ks::Contains(buf, key));
 }
