@@ -458,7 +458,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   // hashes the tail and probes it per stored row; a hash join spills past work_mem) and the same NULL
   // rule as a filter. The keyset costs less per row than either (README.md, rollup benchmark notes).
   // Both arms leave NULL buckets out: they always go the re-aggregated way.
-  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull, tnull{"t." + b + " IS NULL"};
+  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull, tnull_dims;
   for (const auto& k : keys) {
     tkeys.push_back("t." + k);
     dkeys.push_back("d." + k);
@@ -466,7 +466,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   for (const auto& d : s.dims) {
     tnotnull.push_back("t." + QuoteIdent(d.name) + " IS NOT NULL");
     dnull.push_back("d." + QuoteIdent(d.name) + " IS NULL");
-    tnull.push_back("t." + QuoteIdent(d.name) + " IS NULL");
+    tnull_dims.push_back("t." + QuoteIdent(d.name) + " IS NULL");
   }
   const std::string dkey = s.dims.empty() ? dkeys[0] : "(" + Join(dkeys, ", ") + ")";
   const std::string tail_keys = "(SELECT " + Join(tkeys, ", ") + " FROM __strata_tail t WHERE " + Join(tnotnull, " AND ") + ")";
@@ -477,8 +477,7 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
   std::string untouched_null, null_touched;
   if (!s.dims.empty()) {
     const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
-    const std::string tail_null_dim = "t." + b + " IS NOT NULL AND (" +
-                                      Join(std::vector<std::string>(tnull.begin() + 1, tnull.end()), " OR ") + ")";
+    const std::string tail_null_dim = "t." + b + " IS NOT NULL AND (" + Join(tnull_dims, " OR ") + ")";
     untouched_null = "(NOT " + any_null_dim + " OR d." + b + " NOT IN (SELECT t." + b + " FROM __strata_tail t WHERE " +
                      tail_null_dim + ")) AND ";
     null_touched = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE " + tail_null_dim +
@@ -530,7 +529,8 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
     sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
            (s.int_keys ? tail_count + " <= " + limit + " AND " : std::string()) + null_touched;
   sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
-         " FROM __strata_tail t WHERE " + tail_count + " > " + limit + " OR " + Join(tnull, " OR ") +
+         " FROM __strata_tail t WHERE " + tail_count + " > " + limit + " OR t." + b + " IS NULL" +
+         (tnull_dims.empty() ? std::string() : " OR " + Join(tnull_dims, " OR ")) +
          ") AS __strata_touched" + (backfill ? " WHERE " + cursor + " IS NULL" : std::string()) + group;
   if (!backfill) return sql;
   // During a backfill the old tail can be any part of history: every group is re-aggregated.

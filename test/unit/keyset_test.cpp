@@ -96,24 +96,21 @@ TEST(Keyset, CheckRejectsWhatBuildDidNotMake) {
   EXPECT_EQ(ks::Check(buf.data(), buf.size()), nullptr);
   EXPECT_NE(ks::Check(buf.data(), 10), nullptr) << "short";
   EXPECT_NE(ks::Check(buf.data(), buf.size() - 1), nullptr) << "truncated";
-  auto bad = buf;
-  bad[0] ^= 1;
+  // A copy of buf with `value` written over the header field at `offset`.
+  const auto with = [&buf](size_t offset, auto value) {
+    auto bad = buf;
+    std::memcpy(bad.data() + offset, &value, sizeof value);
+    return bad;
+  };
+  auto bad = with(0, uint32_t{0x12345678});
   EXPECT_NE(ks::Check(bad.data(), bad.size()), nullptr) << "magic";
-  bad = buf;
-  const uint32_t zero_columns = 0;
-  std::memcpy(bad.data() + 4, &zero_columns, 4);
+  bad = with(4, uint32_t{0});
   EXPECT_NE(ks::Check(bad.data(), bad.size()), nullptr) << "columns";
-  bad = buf;
-  const uint64_t odd_capacity = 12;
-  std::memcpy(bad.data() + 16, &odd_capacity, 8);
+  bad = with(16, uint64_t{12});
   EXPECT_NE(ks::Check(bad.data(), bad.size()), nullptr) << "capacity";
-  bad = buf;
-  const uint64_t huge_capacity = uint64_t{1} << 62;
-  std::memcpy(bad.data() + 16, &huge_capacity, 8);
+  bad = with(16, uint64_t{1} << 62);
   EXPECT_NE(ks::Check(bad.data(), bad.size()), nullptr) << "capacity overflowing the length";
-  bad = buf;
-  const uint64_t too_many = 5;
-  std::memcpy(bad.data() + 8, &too_many, 8);
+  bad = with(8, uint64_t{5});
   EXPECT_NE(ks::Check(bad.data(), bad.size()), nullptr) << "count";
 }
 
