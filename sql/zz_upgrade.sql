@@ -32,6 +32,11 @@ ALTER EXTENSION strata UPDATE TO '0.7.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT strata.keyset_lacks((SELECT strata.keyset_agg(g) FROM generate_series(1, 3) g), 2) AS lacks_2,
        strata.keyset_lacks((SELECT strata.keyset_agg(g) FROM generate_series(1, 3) g), 4) AS lacks_4;
+-- 0.7.0 -> 0.8.0 (the vacuum scheduler's rule for rollup tables: a baseline column, the action listed).
+ALTER EXTENSION strata UPDATE TO '0.8.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%vacuum_rollup%' AS lists_rollup_vacuum,
+       count(*) AS entries_column FROM pg_attribute WHERE attrelid = 'strata.vacuum_state'::regclass AND attname = 'entries_at_vacuum';
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');

@@ -33,6 +33,9 @@ int vacuum_max_pages = 0;
 double vacuum_cost_delay_ms = 2;
 int vacuum_cost_limit = 200;
 int vacuum_statistics_target = -1;
+int vacuum_rollup_dead_min = 1000;
+double vacuum_rollup_dead_fraction = 0.01;
+int vacuum_rollup_min_interval_s = 60;
 
 namespace {
 // GUC check hook: a window list that does not parse is refused at SET / reload, with the parser's words.
@@ -138,6 +141,18 @@ void Init() {
                           "Statistics target of strata's ANALYZE of partitioned tables; -1 uses default_statistics_target.",
                           "The sample is 300 rows per unit, drawn across all partitions.", &vacuum_statistics_target,
                           -1, -1, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_rollup_dead_min",
+                          "Dead index entries in a rollup table from which strata vacuums it; -1: never.",
+                          "The threshold is the larger of this and strata.vacuum_rollup_dead_fraction of its rows. Entries "
+                          "of groups the refresh replaced without a HOT update, or deleted, count.",
+                          &vacuum_rollup_dead_min, 1000, -1, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.vacuum_rollup_dead_fraction",
+                           "Dead index entries in a rollup table, relative to its rows, from which strata vacuums it.",
+                           nullptr, &vacuum_rollup_dead_fraction, 0.01, 0, 1, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_rollup_min_interval",
+                          "Shortest time between the last vacuum of a rollup table and strata's next one for its dead index entries.",
+                          nullptr, &vacuum_rollup_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
   MarkGUCPrefixReserved("strata");
 }
 

@@ -31,6 +31,9 @@ extern int vacuum_max_pages;           // strata.vacuum_max_pages: page budget p
 extern double vacuum_cost_delay_ms;    // strata.vacuum_cost_delay (-1 = vacuum_cost_delay)
 extern int vacuum_cost_limit;          // strata.vacuum_cost_limit (-1 = vacuum_cost_limit)
 extern int vacuum_statistics_target;   // strata.vacuum_statistics_target for parent ANALYZE (-1 = default)
+extern int vacuum_rollup_dead_min;     // strata.vacuum_rollup_dead_min: dead index entries of a rollup table (-1 = never)
+extern double vacuum_rollup_dead_fraction;  // strata.vacuum_rollup_dead_fraction: ... relative to its rows
+extern int vacuum_rollup_min_interval_s;    // strata.vacuum_rollup_min_interval
 
 // True when strata was loaded by shared_preload_libraries (workers exist).
 extern bool preloaded;

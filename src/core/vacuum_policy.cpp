@@ -20,8 +20,9 @@ int ClassRank(ActionKind k) {
     case ActionKind::kAnalyzeHot: return 4;
     case ActionKind::kFreezeHot: return 5;
     case ActionKind::kVacuumDead: return 6;
+    case ActionKind::kVacuumRollup: return 7;
   }
-  return 7;
+  return 8;
 }
 
 std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
@@ -44,10 +45,24 @@ double AgeFraction(const TableFacts& f, const Config& cfg) {
   return std::max(x, m);
 }
 
+// Rule 8: a rollup table's dead index entries. Their readers are dashboards over its newest buckets,
+// which is where the refresh's updates land; autovacuum waits for 20% of the table.
+static bool RollupVacuumDue(const TableFacts& f, const Config& cfg, std::string* reason) {
+  if (!f.rollup || cfg.rollup_dead_min < 0 || f.dead_entries < 0) return false;
+  const double needed = std::max<double>(double(cfg.rollup_dead_min), cfg.rollup_dead_fraction * f.live_tuples);
+  if (double(f.dead_entries) < needed) return false;
+  if (f.seconds_since_vacuum >= 0 && f.seconds_since_vacuum < cfg.rollup_min_interval_s) return false;
+  *reason = Count(f.dead_entries) + " index entries of replaced or deleted rollup groups since strata's last vacuum of it "
+            "(threshold " + Count(int64_t(needed)) + "): reads of their buckets step over each one until a vacuum";
+  return true;
+}
+
 std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg) {
   std::vector<Action> plan;
   for (size_t i = 0; i < facts.size(); i++) {
     const TableFacts& f = facts[i];
+    std::string rollup_reason;
+    const bool rollup_due = RollupVacuumDue(f, cfg, &rollup_reason);
     auto add = [&](ActionKind kind, double score, std::string reason) {
       Action a;
       a.kind = kind;
@@ -57,8 +72,24 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
       a.score = score;
       a.reason = std::move(reason);
       if (!f.ov.enabled) a.decision = Decision::kSkippedOverride;
+      // Any VACUUM of a rollup table that is due for its dead index entries removes them, whatever
+      // else it is for.
+      const bool vacuum = kind == ActionKind::kUrgentVacuum || kind == ActionKind::kFreezeCold ||
+                          kind == ActionKind::kFreezeHot || kind == ActionKind::kVacuumDead || kind == ActionKind::kVacuumRollup;
+      if (vacuum && rollup_due) {
+        a.index_cleanup = Action::IndexCleanup::kOn;
+        if (kind != ActionKind::kVacuumRollup) a.reason += "; " + rollup_reason;
+      }
       plan.push_back(std::move(a));
     };
+    auto add_rollup = [&] {
+      add(ActionKind::kVacuumRollup, f.live_tuples > 0 ? double(f.dead_entries) / f.live_tuples : double(f.dead_entries),
+          rollup_reason);
+    };
+    if (!f.in_tree) {
+      if (rollup_due && !f.is_parent) add_rollup();
+      continue;
+    }
     if (f.is_parent) {
       // A parent's statistics come only from an ANALYZE of the parent itself; autovacuum never does it.
       if (f.pages <= 0 && f.live_tuples <= 0 && f.changes <= 0) continue;
@@ -104,7 +135,7 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
           Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
               double(f.xid_age), double(f.mxid_age), age * 100) +
               (unchanged ? "; unchanged since strata froze it: visibility map only, no index cleanup" : ""));
-      plan.back().index_cleanup = !unchanged;
+      if (unchanged) plan.back().index_cleanup = Action::IndexCleanup::kOff;
       continue;  // the urgent VACUUM (FREEZE) covers freezing and dead tuples
     }
     const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);
@@ -150,9 +181,12 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
       continue;
     }
     const double dead_needed = std::max<double>(double(cfg.dead_min), cfg.dead_fraction * f.live_tuples);
-    if (double(f.dead_tuples) >= dead_needed)
+    if (double(f.dead_tuples) >= dead_needed) {
       add(ActionKind::kVacuumDead, double(f.dead_tuples),
           Count(f.dead_tuples) + " dead tuples (threshold " + Count(int64_t(dead_needed)) + ")");
+    } else if (rollup_due) {
+      add_rollup();
+    }
   }
 
   std::stable_sort(plan.begin(), plan.end(), [](const Action& a, const Action& b) {
@@ -241,6 +275,7 @@ const char* KindName(ActionKind k) {
     case ActionKind::kFreezeHot: return "vacuum_freeze_hot";
     case ActionKind::kVacuumDead: return "vacuum_dead";
     case ActionKind::kInsertHandover: return "insert_handover";
+    case ActionKind::kVacuumRollup: return "vacuum_rollup";
   }
   return "?";
 }

@@ -49,6 +49,14 @@ struct TableFacts {
   int64_t av_insert_threshold = 1000;
   double av_insert_scale = 0.2;
   bool insert_reloption = false;      // either is set as a reloption on the table (by anyone)
+  // A table holding a rollup's stored groups (a rollup's data table, or a leaf of one that is a
+  // partition set). Its only writer is the rollup refresh, which updates groups in place: an update
+  // that finds no room on its page, or a delete, leaves index entries pointing at a dead tuple, which
+  // every read of those buckets steps over until a VACUUM removes them.
+  bool rollup = false;
+  bool in_tree = true;                // false: a plain rollup table (no other rule applies to it)
+  int64_t dead_entries = -1;          // rollup: such entries since strata's last vacuum of it; -1 unknown
+  double seconds_since_vacuum = -1;   // since its last VACUUM by anyone; -1 never
   Override ov;
 };
 
@@ -82,13 +90,21 @@ struct Config {
   double hot_freeze_max_dead = 0.01;      // only while dead tuples stay below this fraction (insert-mostly)
   double dead_fraction = 0.1;             // dead tuples relative to live ones that warrant a VACUUM
   int64_t dead_min = 10000;
+  // Rollup tables: dead index entries (see TableFacts::rollup) that warrant a VACUUM with index
+  // cleanup: max(rollup_dead_min, rollup_dead_fraction * rows), not within rollup_min_interval_s of the
+  // table's last vacuum. rollup_dead_min < 0: never.
+  double rollup_dead_fraction = 0.01;
+  int64_t rollup_dead_min = 1000;
+  double rollup_min_interval_s = 60;
   int max_actions = 1;         // actions run per pass (one at a time; a pass runs them in turn)
   int64_t max_pages = 0;       // page budget per pass; 0 = none. The first action always fits.
   std::vector<Window> windows; // non-urgent work only inside these; empty = any time
   int minute_of_day = 0;       // now, local time
 };
 
-enum class ActionKind { kUrgentVacuum, kFreezeCold, kAnalyzeParent, kAnalyzeHot, kFreezeHot, kVacuumDead, kInsertHandover };
+enum class ActionKind {
+  kUrgentVacuum, kFreezeCold, kAnalyzeParent, kAnalyzeHot, kFreezeHot, kVacuumDead, kInsertHandover, kVacuumRollup
+};
 enum class Decision { kRun, kDeferredWindow, kDeferredBudget, kSkippedOverride };
 
 struct Action {
@@ -98,13 +114,15 @@ struct Action {
   bool urgent = false;
   double score = 0;      // order within a kind: higher first
   Decision decision = Decision::kRun;
-  bool index_cleanup = true;  // false: nothing changed since strata froze it, so nothing to clean in indexes
+  // Index cleanup: kAuto lets VACUUM skip it when few pages have dead items; kOff: nothing changed since
+  // strata froze it, so nothing to clean; kOn: removing dead index entries is the point of the action.
+  enum class IndexCleanup { kAuto, kOff, kOn } index_cleanup = IndexCleanup::kAuto;
   std::string reason;    // why the action is needed, and why it is deferred if it is
 };
 
 // The ordered plan: urgent vacuums (oldest first), then cold freezes (oldest first), insert-vacuum
-// handovers, parent ANALYZEs, hot-leaf ANALYZEs, hot-leaf freezes, dead-tuple VACUUMs. Actions that are
-// not needed are absent.
+// handovers, parent ANALYZEs, hot-leaf ANALYZEs, hot-leaf freezes, dead-tuple VACUUMs, rollup-table
+// VACUUMs. Actions that are not needed are absent. A fact with in_tree = false gets the rollup rule only.
 std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg);
 
 // The age fraction of a leaf (see the file comment).

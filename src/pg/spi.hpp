@@ -95,9 +95,11 @@ struct VacuumRun {
 // statistics from one sample across its partitions and does not also analyze each partition (the
 // relation is named by OID, as autovacuum does). Options: SKIP_LOCKED, no truncation (which would take
 // an ACCESS EXCLUSIVE lock and block inserts), no parallel workers; freeze adds FREEZE; index_cleanup
-// false sets INDEX_CLEANUP off (for a table with nothing to clean). Must be called
-// with no transaction open; opens and commits its own.
-VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, bool index_cleanup, Oid run_as);
+// is INDEX_CLEANUP: auto (skipped when few pages have dead items), off (for a table with nothing to
+// clean) or on (removing dead index entries is the point). Must be called with no transaction open;
+// opens and commits its own.
+enum class IndexCleanup { kAuto, kOff, kOn };
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, IndexCleanup index_cleanup, Oid run_as);
 // Whether a SHARE UPDATE EXCLUSIVE lock (what VACUUM and ANALYZE take) on relid can be had right now;
 // taken without waiting and released at once. Needs an open transaction.
 bool CanLockForVacuum(Oid relid);

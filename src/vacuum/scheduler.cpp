@@ -14,25 +14,47 @@ namespace cv = core::vacuum;
 namespace {
 
 // Every partitioned table outside the system schemas (temporary ones excluded: only their session can
-// vacuum them), and every leaf partition with storage below one. $1: only what the current user may read.
-const char* kTreeCte =
-    "parents AS ("
-    " SELECT c.oid AS relid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE c.relkind = 'p' AND c.relpersistence <> 't' AND n.nspname <> 'pg_catalog'"
-    " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast'"
-    " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))),"
-    " leaves AS ("
-    " SELECT DISTINCT t.relid::pg_catalog.oid AS relid FROM parents p CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t"
-    " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
-    " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))),"
-    " leafstat AS ("
-    " SELECT l.relid, pg_catalog.pg_stat_get_tuples_inserted(l.relid) + pg_catalog.pg_stat_get_tuples_updated(l.relid)"
-    " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS changes FROM leaves l),"
-    " rels AS ("
-    " SELECT l.relid, false AS is_parent, ls.changes FROM leaves l JOIN leafstat ls USING (relid)"
-    " UNION ALL"
-    " SELECT p.relid, true, (SELECT COALESCE(sum(ls.changes), 0)::bigint FROM pg_catalog.pg_partition_tree(p.relid) t"
-    " JOIN leafstat ls ON ls.relid = t.relid::pg_catalog.oid) FROM parents p)";
+// vacuum them), and every leaf partition with storage below one; with `rollups`, also every rollup data
+// table that is a plain table (in_tree false). $1: only what the current user may read. `entries` is
+// the cumulative count of updates that were not HOT plus deletes: each left index entries pointing at
+// a dead tuple.
+std::string TreeCte(bool rollups) {
+  const std::string readable = " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))";
+  std::string sql =
+      "parents AS ("
+      " SELECT c.oid AS relid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE c.relkind = 'p' AND c.relpersistence <> 't' AND n.nspname <> 'pg_catalog'"
+      " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast'" + readable + "),"
+      " leaves AS ("
+      " SELECT DISTINCT t.relid::pg_catalog.oid AS relid FROM parents p CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t"
+      " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE c.relkind = 'r' AND c.relpersistence <> 't'" + readable + "),";
+  sql += rollups ? " rollup_tables AS ("
+                   " SELECT c.oid AS relid FROM strata.rollup ro JOIN pg_catalog.pg_class c ON c.oid = ro.data_table"
+                   " WHERE c.relkind = 'r' AND NOT c.relispartition" + readable + "),"
+                 : " rollup_tables AS (SELECT 0::pg_catalog.oid AS relid WHERE false),";
+  sql +=
+      " leafstat AS ("
+      " SELECT l.relid, pg_catalog.pg_stat_get_tuples_inserted(l.relid) + pg_catalog.pg_stat_get_tuples_updated(l.relid)"
+      " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS changes,"
+      " pg_catalog.pg_stat_get_tuples_updated(l.relid) - pg_catalog.pg_stat_get_tuples_hot_updated(l.relid)"
+      " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS entries"
+      " FROM (SELECT relid FROM leaves UNION SELECT relid FROM rollup_tables) l),"
+      " rels AS ("
+      " SELECT l.relid, false AS is_parent, true AS in_tree, ls.changes, ls.entries FROM leaves l JOIN leafstat ls USING (relid)"
+      " UNION ALL"
+      " SELECT p.relid, true, true, (SELECT COALESCE(sum(ls.changes), 0)::bigint FROM pg_catalog.pg_partition_tree(p.relid) t"
+      " JOIN leafstat ls ON ls.relid = t.relid::pg_catalog.oid), 0::bigint FROM parents p"
+      " UNION ALL"
+      " SELECT t.relid, false, false, ls.changes, ls.entries FROM rollup_tables t JOIN leafstat ls USING (relid))";
+  return sql;
+}
+
+// Whether this database's catalog has what the rollup-table rule reads (strata 0.8.0 on).
+bool RollupScope() {
+  return pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = "
+                   "pg_catalog.to_regclass('strata.vacuum_state') AND attname = 'entries_at_vacuum' AND NOT attisdropped) "
+                   "AND pg_catalog.to_regclass('strata.rollup') IS NOT NULL")[0][0] == std::optional<std::string>("t");
+}
 
 double Num(const std::optional<std::string>& v, double dflt) { return v ? std::stod(*v) : dflt; }
 int64_t Int(const std::optional<std::string>& v, int64_t dflt) { return v ? std::stoll(*v) : dflt; }
@@ -111,25 +133,41 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
   c.analyze_min_interval_s = config::vacuum_analyze_min_interval_s;
   c.max_actions = config::vacuum_max_actions;
   c.max_pages = config::vacuum_max_pages;
+  c.rollup_dead_min = config::vacuum_rollup_dead_min;
+  c.rollup_dead_fraction = config::vacuum_rollup_dead_fraction;
+  c.rollup_min_interval_s = config::vacuum_rollup_min_interval_s;
   c.windows = cv::ParseWindows(config::vacuum_window == nullptr ? "" : config::vacuum_window);
   const std::string sess = for_session ? "true" : "false";
   const std::optional<std::string> only_arg =
       OidIsValid(only) ? std::optional<std::string>(std::to_string(only)) : std::nullopt;
+  const bool rollups = RollupScope();
+  const std::string cte = TreeCte(rollups);
   if (!for_session && !OidIsValid(only)) {
     // Tracking: when did each table's change counter last move? One statement, bounded by the number
-    // of partitions; rows of dropped tables go.
-    pg::Query(std::string("WITH ") + kTreeCte +
-                  " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at)"
-                  " SELECT relid, changes, pg_catalog.now() FROM rels"
-                  " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
-                  " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END"
-                  " WHERE s.changes <> EXCLUDED.changes",
-              {sess});
+    // of partitions; rows of dropped tables go. A table first seen takes its dead-entry counter as the
+    // baseline (entries before it are not known to be there still).
+    if (rollups)
+      pg::Query("WITH " + cte +
+                    " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at, entries_at_vacuum)"
+                    " SELECT relid, changes, pg_catalog.now(), CASE WHEN NOT is_parent THEN entries END FROM rels"
+                    " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
+                    " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END,"
+                    " entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)"
+                    " WHERE s.changes <> EXCLUDED.changes",
+                {sess});
+    else
+      pg::Query("WITH " + cte +
+                    " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at)"
+                    " SELECT relid, changes, pg_catalog.now() FROM rels"
+                    " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
+                    " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END"
+                    " WHERE s.changes <> EXCLUDED.changes",
+                {sess});
     pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
              "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
   }
   const auto rows = pg::Query(
-      std::string("WITH ") + kTreeCte +
+      "WITH " + cte +
           " SELECT r.relid, r.is_parent, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
           " c.relowner, CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(pg_catalog.pg_relation_size(t.relid)), 0)"
           "   FROM pg_catalog.pg_partition_tree(r.relid) t WHERE t.isleaf) ELSE pg_catalog.pg_relation_size(r.relid) END"
@@ -151,7 +189,16 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction,"
           " ro.thr, ro.scale,"
           " NOT r.is_parent OR EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps WHERE ps.schemaname = n.nspname"
-          "   AND ps.tablename = c.relname AND ps.inherited)"
+          "   AND ps.tablename = c.relname AND ps.inherited),"
+          // Rollup tables: a plain one, or a leaf below a rollup's partitioned data table.
+          " r.in_tree, NOT r.is_parent AND (NOT r.in_tree" +
+          (rollups ? std::string(" OR EXISTS (SELECT 1 FROM strata.rollup ro JOIN pg_catalog.pg_partition_ancestors(r.relid) a"
+                                 "   ON a.relid = ro.data_table::pg_catalog.oid)")
+                   : std::string()) +
+          "), r.entries, " + (rollups ? "st.entries_at_vacuum" : "NULL::bigint") + ","
+          " EXTRACT(epoch FROM pg_catalog.now() - NULLIF(GREATEST("
+          "   COALESCE(pg_catalog.pg_stat_get_last_vacuum_time(r.relid), '-infinity'),"
+          "   COALESCE(pg_catalog.pg_stat_get_last_autovacuum_time(r.relid), '-infinity')), '-infinity'))"
           " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
           " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
           " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
@@ -167,7 +214,7 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           " ORDER BY r.is_parent DESC, c.oid",
       {sess, only_arg});
   for (const auto& r : rows) {
-    if (r.size() != 24) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
+    if (r.size() != 29) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
     cv::TableFacts f;
     f.relid = static_cast<uint32_t>(std::stoul(*r[0]));
     f.is_parent = *r[1] == "t";
@@ -196,17 +243,34 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     f.av_insert_threshold = r[21] ? std::stoll(*r[21]) : av_insert_threshold;
     f.av_insert_scale = r[22] ? std::stod(*r[22]) : av_insert_scale;
     f.has_stats = r[23] == std::optional<std::string>("t");
+    f.in_tree = r[24] != std::optional<std::string>("f");
+    f.rollup = r[25] == std::optional<std::string>("t");
+    const int64_t entries = Int(r[26], 0);
+    // Dead index entries since strata's last vacuum: the counter's move since then (all of it after a
+    // statistics reset), but never more than the dead tuples left (any vacuum, autovacuum's too, ends
+    // them). Unknown until a baseline is taken.
+    if (f.rollup && r[27]) {
+      const int64_t base = std::stoll(*r[27]);
+      f.dead_entries = std::min<int64_t>(entries >= base ? entries - base : entries, f.dead_tuples);
+    }
+    f.seconds_since_vacuum = Num(r[28], -1);
+    s.entries.push_back(entries);
     s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
-    char buf[768];
+    char buf[1024];
     snprintf(buf, sizeof buf,
              "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
              "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
              "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
-             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s}",
+             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s%s}",
              (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
              (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
              f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale,
-             f.has_stats ? "true" : "false");
+             f.has_stats ? "true" : "false",
+             f.rollup ? (", \"rollup_table\": true, \"dead_index_entries\": " +
+                         (f.dead_entries < 0 ? std::string("null") : std::to_string(f.dead_entries)) +
+                         ", \"seconds_since_vacuum\": " + (f.seconds_since_vacuum < 0 ? std::string("null") : std::to_string(int64_t(f.seconds_since_vacuum))))
+                            .c_str()
+                      : "");
     s.facts_json.push_back(buf);
     s.facts.push_back(std::move(f));
   }
@@ -222,6 +286,7 @@ bool WorkerPass() {
   Snapshot snap;
   std::vector<cv::Action> plan;
   Oid role = InvalidOid;
+  bool rollup_scope = false;
   pg::BeginWorkerTxn();
   if (!CatalogExists()) {
     pg::CommitWorkerTxn();
@@ -229,6 +294,7 @@ bool WorkerPass() {
   }
   role = ConfiguredRole();
   snap = ReadSnapshot(false);
+  rollup_scope = RollupScope();
   plan = cv::PlanVacuum(snap.facts, snap.cfg);
   pg::CommitWorkerTxn();
 
@@ -294,7 +360,10 @@ bool WorkerPass() {
         SetInsertReloption(relid, cv::HandoverSetting(snap.cfg), run_as);
       } else {
         if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-        buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
+        const pg::IndexCleanup cleanup = a.index_cleanup == cv::Action::IndexCleanup::kOff  ? pg::IndexCleanup::kOff
+                                         : a.index_cleanup == cv::Action::IndexCleanup::kOn ? pg::IndexCleanup::kOn
+                                                                                             : pg::IndexCleanup::kAuto;
+        buf = pg::RunVacuum(relid, analyze, freeze, cleanup, run_as);
         if (set_target) SetSessionGuc("default_statistics_target", nullptr);
       }
     } catch (const pg::PgError& e) {
@@ -314,6 +383,10 @@ bool WorkerPass() {
     if (!now_facts.facts_json.empty()) after = now_facts.facts_json[0];
     if (status == "ok") {
       pg::AsExtensionOwner([&] {
+        // Any VACUUM removed the dead entries there were when it started (a rollup table's baseline).
+        if (!analyze && !handover && rollup_scope)
+          pg::Query("UPDATE strata.vacuum_state SET entries_at_vacuum = $2::bigint WHERE relid = $1::oid",
+                    {std::to_string(relid), std::to_string(snap.entries[a.fact])});
         if (freeze)
           pg::Query("UPDATE strata.vacuum_state SET frozen_changes = $2::bigint, frozen_at = pg_catalog.now() "
                     "WHERE relid = $1::oid",

@@ -1,6 +1,6 @@
-// The vacuum scheduler's glue: gathers facts about partitioned tables and their partitions from the
-// catalogs and the cumulative statistics, asks the core policy (core/vacuum_policy.hpp) for a plan,
-// and runs it from the database worker. The design note is README.md in this folder.
+// The vacuum scheduler's glue: gathers facts about partitioned tables and their partitions, and rollup
+// data tables, from the catalogs and the cumulative statistics, asks the core policy
+// (core/vacuum_policy.hpp) for a plan, and runs it from the database worker. The design note is README.md in this folder.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@ struct Snapshot {
   std::vector<core::vacuum::TableFacts> facts;
   std::vector<Oid> owners;             // per fact: the table's owner
   std::vector<std::string> facts_json; // per fact: the facts as JSON (for job_runs and vacuum_plan)
+  std::vector<int64_t> entries;        // per fact: its cumulative non-HOT updates + deletes
   core::vacuum::Config cfg;
 };
 

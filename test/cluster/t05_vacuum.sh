@@ -125,6 +125,32 @@ check "once the load committed it is analyzed again and has statistics (minimum 
   "SELECT count(*) > 0 FROM pg_stats WHERE tablename = 'ev4' AND inherited" t
 check "... and the job says why" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = 'public.ev4'
   AND action = 'analyze_parent' AND reason LIKE '%no statistics (its last analyze saw no committed rows)%'")" = 1
+# 6. A rollup table: a refresh that recomputed a bucket deleted its stored groups and inserted them
+# again, leaving index entries that point at dead tuples. The scheduler vacuums the data table (a plain
+# table, otherwise autovacuum's alone) with index cleanup once they pass the threshold, and not again
+# within strata.vacuum_rollup_min_interval.
+q "CREATE TABLE src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, ch int); CREATE INDEX ON src (id)"
+q "INSERT INTO src (ts, ch) SELECT '2026-01-01 00:10', g FROM generate_series(1, 3000) g"
+q "SELECT strata.create_rollup('src_r', \$\$SELECT date_trunc('hour', ts) AS bucket, ch, count(*) AS n FROM src GROUP BY 1, 2\$\$,
+   refresh_interval => '1 second')" >/dev/null
+check "the worker refreshes the rollup and its tracking takes a dead-entry baseline" wait_for 20 \
+  "SELECT (SELECT count(*) FROM src_r_data) = 3000 AND EXISTS (SELECT 1 FROM strata.vacuum_state
+   WHERE relid = 'src_r_data'::regclass AND entries_at_vacuum IS NOT NULL)" t
+q "UPDATE src SET ch = ch WHERE id <= 10"
+check "a recomputed bucket's 3,000 dead index entries get the rollup table vacuumed" wait_for 30 \
+  "SELECT count(*) > 0 FROM strata.vacuum_activity WHERE relation = 'public.src_r_data' AND action = 'vacuum_rollup' AND status = 'ok'" t
+check "... the job says why, with the entries before and none after" test "$(q "SELECT reason LIKE '% index entries of replaced or deleted rollup groups%'
+  AND (facts_before->>'dead_index_entries')::int >= 3000 AND (facts_after->>'dead_index_entries')::int = 0
+  AND (facts_after->>'dead_tuples')::int = 0 FROM strata.vacuum_activity WHERE relation = 'public.src_r_data' ORDER BY id DESC LIMIT 1")" = t
+check "... the worker logs it" grep -q "strata vacuum: vacuum_rollup of public.src_r_data" "$DIR/server.log"
+check "... and the rollup still equals the GROUP BY" test "$(q "SELECT count(*) FROM (SELECT bucket, ch, n FROM src_r EXCEPT
+  SELECT date_trunc('hour', ts), ch, count(*) FROM src GROUP BY 1, 2) d")" = 0
+q "UPDATE src SET ch = ch WHERE id <= 10"
+refreshes=$(q "SELECT count(*) FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND target LIKE '%src_r' AND (details->>'buckets_recomputed')::int > 0")
+check "another recompute within the minimum interval (60 s)" wait_for 20 \
+  "SELECT count(*) > $refreshes FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND target LIKE '%src_r' AND (details->>'buckets_recomputed')::int > 0" t
+sleep 4
+check "... so one vacuum so far" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = 'public.src_r_data'")" = 1
 check "no action failed" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE status = 'failed'")" = 0
 check "no worker errors in the log" bash -c "! grep -E 'strata (worker|vacuum).*(failed|ERROR)' '$DIR/server.log'"
 finish

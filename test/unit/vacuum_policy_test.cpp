@@ -63,15 +63,94 @@ TEST(VacuumPolicy, UrgentRevisitOfUnchangedFrozenLeafSkipsIndexes) {
   TableFacts f = Leaf(1, 170000000, 90000);
   auto plan = PlanVacuum({f}, c);
   ASSERT_EQ(plan.size(), 1u);
-  EXPECT_TRUE(plan[0].index_cleanup);
+  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kAuto);
   f.changes_at_freeze = f.changes;
   // Unchanged and all-frozen: the cheap revisit waits until halfway to autovacuum's limit (0.9).
   EXPECT_TRUE(PlanVacuum({f}, c).empty());
   f.xid_age = 181000000;
   plan = PlanVacuum({f}, c);
   ASSERT_EQ(plan.size(), 1u);
-  EXPECT_FALSE(plan[0].index_cleanup);
+  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOff);
   EXPECT_NE(plan[0].reason.find("no index cleanup"), std::string::npos);
+}
+
+// A rollup table: only its dead index entries count (a plain one is autovacuum's for everything else),
+// from max(min, fraction x rows) on, never within the minimum interval of its last vacuum, with index
+// cleanup forced; a leaf of a rollup partition set gets it on top of the other rules.
+TEST(VacuumPolicy, RollupTableDeadIndexEntries) {
+  Config c = Cfg();
+  TableFacts plain = Leaf(1, 170000000, 90000);  // old and cold: rules 1-2 would fire in a tree
+  plain.in_tree = false;
+  plain.rollup = true;
+  plain.live_tuples = 712000;
+  plain.dead_tuples = 30000;
+  plain.dead_entries = 7000;  // < 1% of 712,000
+  EXPECT_TRUE(PlanVacuum({plain}, c).empty());
+  plain.dead_entries = 7120;
+  auto plan = PlanVacuum({plain}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kVacuumRollup);
+  EXPECT_STREQ(KindName(plan[0].kind), "vacuum_rollup");
+  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOn);
+  EXPECT_EQ(plan[0].decision, Decision::kRun);
+  EXPECT_NE(plan[0].reason.find("7120 index entries"), std::string::npos) << plan[0].reason;
+  EXPECT_NE(plan[0].reason.find("threshold 7120"), std::string::npos) << plan[0].reason;
+  // The minimum: small tables wait for rollup_dead_min entries.
+  TableFacts small = plain;
+  small.live_tuples = 5000;
+  small.dead_entries = 999;
+  EXPECT_TRUE(PlanVacuum({small}, c).empty());
+  small.dead_entries = 1000;
+  EXPECT_EQ(PlanVacuum({small}, c).size(), 1u);
+  // Not within the minimum interval of any vacuum of it; unknown counts never; off with min < 0.
+  plain.seconds_since_vacuum = 59;
+  EXPECT_TRUE(PlanVacuum({plain}, c).empty());
+  plain.seconds_since_vacuum = 60;
+  EXPECT_EQ(PlanVacuum({plain}, c).size(), 1u);
+  TableFacts unknown = plain;
+  unknown.dead_entries = -1;
+  EXPECT_TRUE(PlanVacuum({unknown}, c).empty());
+  Config off = c;
+  off.rollup_dead_min = -1;
+  EXPECT_TRUE(PlanVacuum({plain}, off).empty());
+  // Not a rollup table: nothing.
+  TableFacts other = plain;
+  other.rollup = false;
+  EXPECT_TRUE(PlanVacuum({other}, c).empty());
+  // Overrides and windows apply as to every non-urgent action.
+  TableFacts skipped = plain;
+  skipped.ov.enabled = false;
+  plan = PlanVacuum({skipped}, c);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].decision, Decision::kSkippedOverride);
+  Config window = c;
+  window.windows = ParseWindows("01:00-02:00");
+  window.minute_of_day = 12 * 60;
+  plan = PlanVacuum({plain}, window);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].decision, Decision::kDeferredWindow);
+  // A leaf of a rollup partition set: the urgent vacuum it needs anyway also cleans the indexes, and
+  // says why; a leaf with no other need gets the rollup vacuum, after every other kind.
+  TableFacts leaf = plain;
+  leaf.in_tree = true;
+  TableFacts quiet = Leaf(2, 1000, 10);
+  quiet.rollup = true;
+  quiet.dead_entries = 5000;
+  quiet.live_tuples = 10000;
+  quiet.dead_tuples = 5000;  // < dead_min: no dead-tuple vacuum
+  TableFacts hot_dead = Leaf(3, 1000, 10);
+  hot_dead.dead_tuples = 50000;
+  plan = PlanVacuum({quiet, leaf, hot_dead}, c);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kUrgentVacuum);
+  EXPECT_EQ(plan[0].relid, 1u);
+  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOn);
+  EXPECT_NE(plan[0].reason.find("index entries of replaced or deleted rollup groups"), std::string::npos);
+  EXPECT_EQ(plan[1].kind, ActionKind::kVacuumDead);
+  EXPECT_EQ(plan[1].relid, 3u);
+  EXPECT_EQ(plan[1].index_cleanup, Action::IndexCleanup::kAuto);
+  EXPECT_EQ(plan[2].kind, ActionKind::kVacuumRollup);
+  EXPECT_EQ(plan[2].relid, 2u);
 }
 
 TEST(VacuumPolicy, MultixactAgeCountsToo) {
