@@ -62,8 +62,8 @@ SELECT test_err($$SET strata.vacuum_window = '01:00-05:00'$$);
 -- deletes its stored groups and inserts them again, and an update that finds no room on its page
 -- leaves the old version's index entries; reads of those buckets step over each until a VACUUM. From
 -- max(strata.vacuum_rollup_dead_min (1000), 1% of rows) such entries on, strata vacuums the table with
--- index cleanup. Counted from a baseline the worker's tracking takes when it first sees the table (no
--- worker here: taken by hand), and never more than the dead tuples left.
+-- index cleanup. Counted from a baseline the worker's tracking sets (0 when it first sees the table; no
+-- worker here: set by hand), and never more than the dead tuples left.
 CREATE TABLE vac_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, ch int);
 CREATE INDEX ON vac_src (id);
 CREATE TABLE vac_plain (ch int PRIMARY KEY);
