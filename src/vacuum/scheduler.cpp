@@ -146,23 +146,14 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     // Tracking: when did each table's change counter last move? One statement, bounded by the number
     // of partitions; rows of dropped tables go. A table first seen counts its dead entries from 0 (since
     // the statistics began; the cap by its dead tuples keeps out what a vacuum already removed).
-    if (rollups)
-      pg::Query("WITH " + cte +
-                    " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at, entries_at_vacuum)"
-                    " SELECT relid, changes, pg_catalog.now(), CASE WHEN NOT is_parent THEN 0 END FROM rels"
-                    " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
-                    " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END,"
-                    " entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)"
-                    " WHERE s.changes <> EXCLUDED.changes",
-                {sess});
-    else
-      pg::Query("WITH " + cte +
-                    " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at)"
-                    " SELECT relid, changes, pg_catalog.now() FROM rels"
-                    " ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
-                    " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END"
-                    " WHERE s.changes <> EXCLUDED.changes",
-                {sess});
+    pg::Query("WITH " + cte + " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at" +
+                  (rollups ? ", entries_at_vacuum" : "") + ") SELECT relid, changes, pg_catalog.now()" +
+                  (rollups ? ", CASE WHEN NOT is_parent THEN 0 END" : "") +
+                  " FROM rels ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
+                  " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END" +
+                  (rollups ? ", entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)" : "") +
+                  " WHERE s.changes <> EXCLUDED.changes",
+              {sess});
     pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
              "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
   }
