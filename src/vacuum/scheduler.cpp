@@ -141,6 +141,7 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
   const std::optional<std::string> only_arg =
       OidIsValid(only) ? std::optional<std::string>(std::to_string(only)) : std::nullopt;
   const bool rollups = RollupScope();
+  s.rollup_scope = rollups;
   const std::string cte = TreeCte(rollups);
   if (!for_session && !OidIsValid(only)) {
     // Tracking: when did each table's change counter last move? One statement, bounded by the number
@@ -277,7 +278,6 @@ bool WorkerPass() {
   Snapshot snap;
   std::vector<cv::Action> plan;
   Oid role = InvalidOid;
-  bool rollup_scope = false;
   pg::BeginWorkerTxn();
   if (!CatalogExists()) {
     pg::CommitWorkerTxn();
@@ -285,7 +285,6 @@ bool WorkerPass() {
   }
   role = ConfiguredRole();
   snap = ReadSnapshot(false);
-  rollup_scope = RollupScope();
   plan = cv::PlanVacuum(snap.facts, snap.cfg);
   pg::CommitWorkerTxn();
 
@@ -375,7 +374,7 @@ bool WorkerPass() {
     if (status == "ok") {
       pg::AsExtensionOwner([&] {
         // Any VACUUM removed the dead entries there were when it started (a rollup table's baseline).
-        if (!analyze && !handover && rollup_scope)
+        if (!analyze && !handover && snap.rollup_scope)
           pg::Query("UPDATE strata.vacuum_state SET entries_at_vacuum = $2::bigint WHERE relid = $1::oid",
                     {std::to_string(relid), std::to_string(snap.entries[a.fact])});
         if (freeze)

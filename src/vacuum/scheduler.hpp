@@ -18,6 +18,7 @@ struct Snapshot {
   std::vector<Oid> owners;             // per fact: the table's owner
   std::vector<std::string> facts_json; // per fact: the facts as JSON (for job_runs and vacuum_plan)
   std::vector<int64_t> entries;        // per fact: its cumulative non-HOT updates + deletes
+  bool rollup_scope = false;           // the catalog has rollup tables' dead-entry baselines (0.8.0 on)
   core::vacuum::Config cfg;
 };
 
