@@ -37,17 +37,9 @@ bool AnalyzedRecently(const TableFacts& f, const Config& cfg) {
   return f.seconds_since_analyze >= 0 && f.seconds_since_analyze < cfg.analyze_min_interval_s;
 }
 
-}  // namespace
-
-double AgeFraction(const TableFacts& f, const Config& cfg) {
-  const double x = cfg.freeze_max_age > 0 ? double(f.xid_age) / double(cfg.freeze_max_age) : 0;
-  const double m = cfg.multixact_freeze_max_age > 0 ? double(f.mxid_age) / double(cfg.multixact_freeze_max_age) : 0;
-  return std::max(x, m);
-}
-
 // Rule 8: a rollup table's dead index entries. Their readers are dashboards over its newest buckets,
 // which is where the refresh's updates land; autovacuum waits for 20% of the table.
-static bool RollupVacuumDue(const TableFacts& f, const Config& cfg, std::string* reason) {
+bool RollupVacuumDue(const TableFacts& f, const Config& cfg, std::string* reason) {
   if (!f.rollup || cfg.rollup_dead_min < 0 || f.dead_entries < 0) return false;
   const double needed = std::max<double>(double(cfg.rollup_dead_min), cfg.rollup_dead_fraction * f.live_tuples);
   if (double(f.dead_entries) < needed) return false;
@@ -55,6 +47,14 @@ static bool RollupVacuumDue(const TableFacts& f, const Config& cfg, std::string*
   *reason = Count(f.dead_entries) + " index entries of replaced or deleted rollup groups since strata's last vacuum of it "
             "(threshold " + Count(int64_t(needed)) + "): reads of their buckets step over each one until a vacuum";
   return true;
+}
+
+}  // namespace
+
+double AgeFraction(const TableFacts& f, const Config& cfg) {
+  const double x = cfg.freeze_max_age > 0 ? double(f.xid_age) / double(cfg.freeze_max_age) : 0;
+  const double m = cfg.multixact_freeze_max_age > 0 ? double(f.mxid_age) / double(cfg.multixact_freeze_max_age) : 0;
+  return std::max(x, m);
 }
 
 std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg) {
@@ -77,7 +77,7 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
       const bool vacuum = kind == ActionKind::kUrgentVacuum || kind == ActionKind::kFreezeCold ||
                           kind == ActionKind::kFreezeHot || kind == ActionKind::kVacuumDead || kind == ActionKind::kVacuumRollup;
       if (vacuum && rollup_due) {
-        a.index_cleanup = Action::IndexCleanup::kOn;
+        a.index_cleanup = IndexCleanup::kOn;
         if (kind != ActionKind::kVacuumRollup) a.reason += "; " + rollup_reason;
       }
       plan.push_back(std::move(a));
@@ -135,7 +135,7 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
           Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
               double(f.xid_age), double(f.mxid_age), age * 100) +
               (unchanged ? "; unchanged since strata froze it: visibility map only, no index cleanup" : ""));
-      if (unchanged) plan.back().index_cleanup = Action::IndexCleanup::kOff;
+      if (unchanged) plan.back().index_cleanup = IndexCleanup::kOff;
       continue;  // the urgent VACUUM (FREEZE) covers freezing and dead tuples
     }
     const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);

@@ -106,6 +106,9 @@ enum class ActionKind {
   kUrgentVacuum, kFreezeCold, kAnalyzeParent, kAnalyzeHot, kFreezeHot, kVacuumDead, kInsertHandover, kVacuumRollup
 };
 enum class Decision { kRun, kDeferredWindow, kDeferredBudget, kSkippedOverride };
+// VACUUM's INDEX_CLEANUP: kAuto lets VACUUM skip it when few pages have dead items; kOff: nothing to
+// clean (nothing changed since strata froze the table); kOn: removing dead index entries is the point.
+enum class IndexCleanup { kAuto, kOff, kOn };
 
 struct Action {
   ActionKind kind = ActionKind::kUrgentVacuum;
@@ -114,9 +117,7 @@ struct Action {
   bool urgent = false;
   double score = 0;      // order within a kind: higher first
   Decision decision = Decision::kRun;
-  // Index cleanup: kAuto lets VACUUM skip it when few pages have dead items; kOff: nothing changed since
-  // strata froze it, so nothing to clean; kOn: removing dead index entries is the point of the action.
-  enum class IndexCleanup { kAuto, kOff, kOn } index_cleanup = IndexCleanup::kAuto;
+  IndexCleanup index_cleanup = IndexCleanup::kAuto;
   std::string reason;    // why the action is needed, and why it is deferred if it is
 };
 

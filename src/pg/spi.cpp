@@ -1057,7 +1057,7 @@ void AtTopLevel(Oid run_as, const std::function<void(MemoryContext)>& body) {
 }
 }  // namespace
 
-VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, IndexCleanup index_cleanup, Oid run_as) {
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, core::vacuum::IndexCleanup index_cleanup, Oid run_as) {
   // Modeled on autovacuum_do_vac_analyze: a VacuumRelation carrying the OID is used as is (no expansion
   // to partitions), and vacuum() runs each table in its own transaction for VACUUM.
   const BufferUsage before = pgBufferUsage;
@@ -1077,6 +1077,7 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, IndexCleanup inde
     params.multixact_freeze_table_age = age;
     params.is_wraparound = false;
     params.log_min_duration = -1;
+    using core::vacuum::IndexCleanup;
     params.index_cleanup = index_cleanup == IndexCleanup::kOff  ? VACOPTVALUE_DISABLED
                            : index_cleanup == IndexCleanup::kOn ? VACOPTVALUE_ENABLED
                                                                 : VACOPTVALUE_UNSPECIFIED;

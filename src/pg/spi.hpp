@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/rollup_sql.hpp"
+#include "core/vacuum_policy.hpp"
 #include "pg/guard.hpp"
 
 namespace strata::pg {
@@ -98,8 +99,7 @@ struct VacuumRun {
 // is INDEX_CLEANUP: auto (skipped when few pages have dead items), off (for a table with nothing to
 // clean) or on (removing dead index entries is the point). Must be called with no transaction open;
 // opens and commits its own.
-enum class IndexCleanup { kAuto, kOff, kOn };
-VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, IndexCleanup index_cleanup, Oid run_as);
+VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, core::vacuum::IndexCleanup index_cleanup, Oid run_as);
 // Whether a SHARE UPDATE EXCLUSIVE lock (what VACUUM and ANALYZE take) on relid can be had right now;
 // taken without waiting and released at once. Needs an open transaction.
 bool CanLockForVacuum(Oid relid);

@@ -350,10 +350,7 @@ bool WorkerPass() {
         SetInsertReloption(relid, cv::HandoverSetting(snap.cfg), run_as);
       } else {
         if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-        const pg::IndexCleanup cleanup = a.index_cleanup == cv::Action::IndexCleanup::kOff  ? pg::IndexCleanup::kOff
-                                         : a.index_cleanup == cv::Action::IndexCleanup::kOn ? pg::IndexCleanup::kOn
-                                                                                             : pg::IndexCleanup::kAuto;
-        buf = pg::RunVacuum(relid, analyze, freeze, cleanup, run_as);
+        buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
         if (set_target) SetSessionGuc("default_statistics_target", nullptr);
       }
     } catch (const pg::PgError& e) {

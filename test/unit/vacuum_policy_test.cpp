@@ -63,14 +63,14 @@ TEST(VacuumPolicy, UrgentRevisitOfUnchangedFrozenLeafSkipsIndexes) {
   TableFacts f = Leaf(1, 170000000, 90000);
   auto plan = PlanVacuum({f}, c);
   ASSERT_EQ(plan.size(), 1u);
-  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kAuto);
+  EXPECT_EQ(plan[0].index_cleanup, IndexCleanup::kAuto);
   f.changes_at_freeze = f.changes;
   // Unchanged and all-frozen: the cheap revisit waits until halfway to autovacuum's limit (0.9).
   EXPECT_TRUE(PlanVacuum({f}, c).empty());
   f.xid_age = 181000000;
   plan = PlanVacuum({f}, c);
   ASSERT_EQ(plan.size(), 1u);
-  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOff);
+  EXPECT_EQ(plan[0].index_cleanup, IndexCleanup::kOff);
   EXPECT_NE(plan[0].reason.find("no index cleanup"), std::string::npos);
 }
 
@@ -91,7 +91,7 @@ TEST(VacuumPolicy, RollupTableDeadIndexEntries) {
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_EQ(plan[0].kind, ActionKind::kVacuumRollup);
   EXPECT_STREQ(KindName(plan[0].kind), "vacuum_rollup");
-  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOn);
+  EXPECT_EQ(plan[0].index_cleanup, IndexCleanup::kOn);
   EXPECT_EQ(plan[0].decision, Decision::kRun);
   EXPECT_NE(plan[0].reason.find("7120 index entries"), std::string::npos) << plan[0].reason;
   EXPECT_NE(plan[0].reason.find("threshold 7120"), std::string::npos) << plan[0].reason;
@@ -144,11 +144,11 @@ TEST(VacuumPolicy, RollupTableDeadIndexEntries) {
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0].kind, ActionKind::kUrgentVacuum);
   EXPECT_EQ(plan[0].relid, 1u);
-  EXPECT_EQ(plan[0].index_cleanup, Action::IndexCleanup::kOn);
+  EXPECT_EQ(plan[0].index_cleanup, IndexCleanup::kOn);
   EXPECT_NE(plan[0].reason.find("index entries of replaced or deleted rollup groups"), std::string::npos);
   EXPECT_EQ(plan[1].kind, ActionKind::kVacuumDead);
   EXPECT_EQ(plan[1].relid, 3u);
-  EXPECT_EQ(plan[1].index_cleanup, Action::IndexCleanup::kAuto);
+  EXPECT_EQ(plan[1].index_cleanup, IndexCleanup::kAuto);
   EXPECT_EQ(plan[2].kind, ActionKind::kVacuumRollup);
   EXPECT_EQ(plan[2].relid, 2u);
 }
