@@ -37,6 +37,9 @@ ALTER EXTENSION strata UPDATE TO '0.8.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%vacuum_rollup%' AS lists_rollup_vacuum,
        count(*) AS entries_column FROM pg_attribute WHERE attrelid = 'strata.vacuum_state'::regclass AND attname = 'entries_at_vacuum';
+-- 0.8.0 -> 0.9.0 (hardening).
+ALTER EXTENSION strata UPDATE TO '0.9.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT object FROM objects_fresh EXCEPT
 SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'strata');
