@@ -222,7 +222,14 @@ int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, doub
 }
 
 std::string BucketEnd(const Spec& s, const std::string& start) {
-  if (s.time_zone.empty()) return start + " + " + s.bucket_width;
+  if (s.time_zone.empty()) {
+    // Fixed-width buckets of a timestamptz: the width as elapsed time. '1 day' added to a timestamptz
+    // is a calendar day in the session's TimeZone (23 or 25 hours across a DST change), so a session
+    // in such a zone would recompute the wrong range.
+    if (s.bucket_type == "timestamp with time zone")
+      return start + " + pg_catalog.make_interval(secs => pg_catalog.date_part('epoch', " + s.bucket_width + "))";
+    return start + " + " + s.bucket_width;
+  }
   // Calendar arithmetic in the bucket's own zone, whatever the session's TimeZone is.
   const std::string z = QuoteLiteral(s.time_zone);
   return "((" + start + " AT TIME ZONE " + z + ") + " + s.bucket_width + ") AT TIME ZONE " + z;
@@ -388,18 +395,60 @@ std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent
   return {"DELETE FROM " + s.data_table + " WHERE " + QuoteIdent(s.bucket_name) + " = ANY (" + list + ")", insert};
 }
 
-std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name) {
+std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
+                                    bool or_replace) {
   const std::string cond = (s.where.empty() ? "" : "(" + s.where + ") AND ") + s.bucket_expr + " IS NOT NULL";
-  return "CREATE FUNCTION " + function_name +
-         "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS "
-         "$strata_inv$\nBEGIN\n"
-         "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
-         "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-         " FROM __strata_old WHERE " + cond + ";\n"
-         "  IF TG_OP = 'UPDATE' THEN\n"
-         "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-         " FROM __strata_new WHERE " + cond + ";\n"
-         "  END IF;\n  RETURN NULL;\nEND\n$strata_inv$";
+  const std::string body =
+      "\nBEGIN\n"
+      "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"
+      "  -- relation of its partition tree, never called directly or from another table.\n"
+      "  IF TG_LEVEL IS DISTINCT FROM 'STATEMENT' OR TG_WHEN IS DISTINCT FROM 'AFTER'\n"
+      "     OR NOT (TG_RELID = " + source_oid + "::pg_catalog.oid OR EXISTS (SELECT 1 FROM "
+      "pg_catalog.pg_partition_ancestors(TG_RELID) a WHERE a.relid OPERATOR(pg_catalog.=) " + source_oid +
+      "::pg_catalog.oid)) THEN\n"
+      "    RAISE EXCEPTION 'strata change function % may only fire on the rollup''s source', TG_NAME\n"
+      "      USING ERRCODE = '42501', HINT = 'strata attaches it to the source itself; do not call or attach it.';\n"
+      "  END IF;\n"
+      "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
+      "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
+      " FROM __strata_old WHERE " + cond + ";\n"
+      "  IF TG_OP = 'UPDATE' THEN\n"
+      "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
+      " FROM __strata_new WHERE " + cond + ";\n"
+      "  END IF;\n  RETURN NULL;\nEND\n";
+  // The body is a quoted literal, never a fixed dollar-quote tag: user text inside it (WHERE constants)
+  // cannot end it early.
+  return std::string(or_replace ? "CREATE OR REPLACE FUNCTION " : "CREATE FUNCTION ") + function_name +
+         "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS " +
+         QuoteLiteral(body);
+}
+
+std::string DefinitionViewSql(const Spec& s, const std::string& view_name) {
+  std::vector<std::string> items{QuoteIdent(s.time_column) + " AS __strata_time"};
+  std::vector<std::string> group{"1"};
+  for (const auto& d : s.dims) {
+    items.push_back(d.expr + " AS " + QuoteIdent(d.name));
+    group.push_back(std::to_string(items.size()));
+  }
+  for (const auto& m : s.measures) items.push_back(StateAggregates(m)[0] + " AS " + QuoteIdent(m.name));
+  if (!s.order_column.empty()) items.push_back("pg_catalog.max(" + QuoteIdent(s.order_column) + ") AS __strata_order");
+  return "CREATE VIEW " + view_name + " AS SELECT " + Join(items, ", ") + " FROM " + s.source +
+         (s.where.empty() ? "" : " WHERE " + s.where) + " GROUP BY " + Join(group, ", ");
+}
+
+std::optional<std::string> RenameBucketColumn(const std::string& bucket_expr, const std::string& old_column,
+                                              const std::string& new_column) {
+  // The column is the bucket function's second argument: followed by its third or by the closing
+  // parenthesis. Constants (units, strides, origins, zones) are quoted literals that cannot hold ", col,".
+  std::optional<std::string> out;
+  for (const char* tail : {",", ")"}) {
+    const std::string needle = ", " + old_column + tail;
+    size_t at = bucket_expr.find(needle);
+    if (at == std::string::npos) continue;
+    if (out || bucket_expr.find(needle, at + 1) != std::string::npos) return std::nullopt;
+    out = bucket_expr.substr(0, at) + ", " + new_column + tail + bucket_expr.substr(at + needle.size());
+  }
+  return out;
 }
 
 bool RecentBucket(int64_t bucket, int64_t newest) {

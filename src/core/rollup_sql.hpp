@@ -115,8 +115,20 @@ std::vector<ColumnMerge> ColumnMerges(const Spec& s);
 // Two statements, run in order in one transaction.
 std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps);
 
-// The statement trigger function body (plpgsql) that queues the buckets of updated/deleted rows.
-std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name);
+// The statement trigger function (plpgsql, SECURITY DEFINER) that queues the buckets of updated/deleted
+// rows. It refuses to run except as an AFTER ... FOR EACH STATEMENT trigger on the relation whose oid
+// is `source_oid` (a number) or a partition below it; the body is a quoted literal.
+std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
+                                    bool or_replace = false);
+// The definition view of a raw-source rollup: the time column, the dimensions, one aggregate per measure
+// over its arguments and max(order column), from the source with the WHERE clause, grouped. Never read:
+// it makes Postgres refuse a type change or drop of every column the stored SQL uses, and gives their
+// current names after a rename (a view refers to columns by number).
+std::string DefinitionViewSql(const Spec& s, const std::string& view_name);
+// The bucket expression with its time column (a quoted identifier, the bucket function's second
+// argument) renamed; nullopt when the column is not found exactly once in that place.
+std::optional<std::string> RenameBucketColumn(const std::string& bucket_expr, const std::string& old_column,
+                                              const std::string& new_column);
 
 // The reader's view: materialized groups plus, in real-time mode, the unabsorbed tail of a raw
 // source aggregated on the fly, merged per group.

@@ -268,7 +268,28 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   auto* d = reinterpret_cast<DirectDest*>(self);
   const int extra = d->mode == DirectMode::kSplit ? 2 : 1;
   if (typeinfo->natts != d->ncols + extra)
-    elog(ERROR, "direct write: query returns %d columns, table has %d", typeinfo->natts, d->ncols);
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("direct write: query returns %d columns, table %s has %d", typeinfo->natts,
+                           RelationGetRelationName(d->rel), d->ncols)));
+  // Rows are copied into the table's pages as they come: each column must be of the table column's
+  // type, typmod and collation, or a value of another type would be stored as this one's bytes.
+  TupleDesc table = RelationGetDescr(d->rel);
+  for (int i = 0; i < d->ncols; i++) {
+    const Form_pg_attribute want = TupleDescAttr(table, i);
+    const Form_pg_attribute got = TupleDescAttr(typeinfo, i);
+    if (got->atttypid != want->atttypid || (want->atttypmod >= 0 && got->atttypmod != want->atttypmod) ||
+        got->attcollation != want->attcollation)
+      ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                      errmsg("column \"%s\" of %s is %s, the query gives %s", NameStr(want->attname),
+                             RelationGetRelationName(d->rel), format_type_with_typemod(want->atttypid, want->atttypmod),
+                             format_type_with_typemod(got->atttypid, got->atttypmod)),
+                      errdetail("The columns the rollup reads changed since it was defined."),
+                      errhint("Drop the rollup with strata.drop_rollup() and create it again.")));
+  }
+  const Oid tail[] = {INT8OID, BOOLOID};
+  for (int i = 0; i < extra; i++)
+    if (TupleDescAttr(typeinfo, d->ncols + i)->atttypid != tail[i])
+      ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("direct write: query column %d has the wrong type", d->ncols + i + 1)));
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->result = CreateTupleDescCopy(typeinfo);
   // A bulk operation like CREATE INDEX: maintenance_work_mem, or work_mem when that is larger.

@@ -174,15 +174,40 @@ void ReadMeasure(Aggref* agg, const std::string& name, List* ctx, Oid strata_nsp
 // Parses and analyzes the query with the caller's search_path, then pins the session (see
 // PinSessionForRollupSql) before reading it into a spec, so every deparsed name comes out qualified
 // and every constant in an unambiguous style. Call inside a GUC nest level the caller restores.
+// Error context while the rollup's query is parsed and analyzed: a position Postgres reports is one in
+// the query text, not in the statement that called create_rollup; report it as an internal query and
+// position (as errors inside a function body are), so the caret points into the query text.
+void QueryPositionCallback(void* arg) {
+  const int pos = geterrposition();
+  if (pos <= 0) return;
+  errposition(0);
+  internalerrposition(pos);
+  internalerrquery(static_cast<const char*>(arg));
+}
+
+// Runs a parse or analysis step of the rollup's query with QueryPositionCallback installed.
+template <class F>
+void WithQueryPosition(const std::string& query, F&& f) {
+  pg::Call([&] {
+    ErrorContextCallback cb;
+    cb.callback = QueryPositionCallback;
+    cb.arg = const_cast<char*>(query.c_str());
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
+    f();
+    error_context_stack = cb.previous;
+  });
+}
+
 Parsed Analyze(const std::string& query) {
   Parsed p;
   List* raw = nullptr;
-  pg::Call([&] { raw = raw_parser(query.c_str(), RAW_PARSE_DEFAULT); });
+  WithQueryPosition(query, [&] { raw = raw_parser(query.c_str(), RAW_PARSE_DEFAULT); });
   if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
     throw Error(ERRCODE_SYNTAX_ERROR, "rollup query must be a single SELECT statement", {}, kShapeHint);
   Query* q = nullptr;
   RawStmt* stmt = linitial_node(RawStmt, raw);
-  pg::Call([&] { q = parse_analyze_fixedparams(stmt, query.c_str(), nullptr, 0, nullptr); });
+  WithQueryPosition(query, [&] { q = parse_analyze_fixedparams(stmt, query.c_str(), nullptr, 0, nullptr); });
   PinSessionForRollupSql();
   if (q->cteList) throw Unsupported("WITH");
   if (q->setOperations) throw Unsupported("UNION, INTERSECT or EXCEPT");
@@ -307,7 +332,8 @@ struct OrderInfo {
 OrderInfo FindOrderColumn(Oid source, const std::string& shown, const std::optional<std::string>& given) {
   const auto rows = pg::Query(
       "SELECT a.attname, a.attnotnull, a.atttypid::regtype::text, s.seq, q.seqcache, "
-      "  EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum) "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indkey[0] = a.attnum), "
+      "  q.seqincrement > 0, q.seqcycle "
       "FROM pg_catalog.pg_attribute a "
       "CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_serial_sequence(a.attrelid::regclass::text, a.attname) AS seq) s "
       "LEFT JOIN pg_catalog.pg_sequence q ON q.seqrelid = s.seq::regclass "
@@ -343,6 +369,15 @@ OrderInfo FindOrderColumn(Oid source, const std::string& shown, const std::optio
                 "Each backend hands out its cached values later, out of commit order, so a refresh could pass "
                 "rows that commit after it.",
                 "ALTER SEQUENCE " + *r[3] + " CACHE 1.");
+  // Order values must only grow: a rollup takes every value above its watermark as new.
+  if (r[6] && *r[6] != "t")
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + *r[3] + " counts down",
+                "A rollup tells new rows by order values above the last one it absorbed.",
+                "Use a sequence with a positive INCREMENT.");
+  if (r[7] && *r[7] == "t")
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + *r[3] + " cycles",
+                "After wrapping around, new rows would get order values the rollup already absorbed.",
+                "ALTER SEQUENCE " + *r[3] + " NO CYCLE.");
   if (*r[5] != "t")
     pg::Call([&] {
       ereport(NOTICE, (errmsg("no index starts with column \"%s\" of %s: every refresh will scan the whole table",
@@ -359,6 +394,7 @@ void ResolveNewName(const std::string& name, std::string* schema, std::string* r
   const char* nsp = nullptr;
   const char* relname = nullptr;
   bool exists = false;
+  bool temp = false;
   pg::Call([&] {
 #if PG_VERSION_NUM >= 160000
     List* names = stringToQualifiedNameList(name.c_str(), nullptr);
@@ -367,10 +403,16 @@ void ResolveNewName(const std::string& name, std::string* schema, std::string* r
 #endif
     RangeVar* rv = makeRangeVarFromNameList(names);
     Oid nspid = RangeVarGetCreationNamespace(rv);
+    temp = isAnyTempNamespace(nspid);
     nsp = get_namespace_name(nspid);
     relname = rv->relname;
     exists = OidIsValid(get_relname_relid(rv->relname, nspid));
   });
+  // The worker refreshes rollups from its own session, which cannot see another session's temporary
+  // schema; a rollup there would be broken for everyone but its creator, and gone at their logout.
+  if (temp)
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "a rollup cannot be created in a temporary schema", {},
+                "Create it in a permanent schema.");
   if (exists)
     throw Error(ERRCODE_DUPLICATE_TABLE, std::string("relation \"") + relname + "\" already exists", {},
                 "A rollup's name becomes its view; choose another name.");
@@ -412,16 +454,43 @@ void InsertCatalog(const rs::Spec& s, const Parsed& p, const std::string& view, 
 
 }  // namespace
 
+void ProtectSourceObjects(const std::string& change_fn, const std::string& definition) {
+  // Runs with its owner's rights: nobody may call it or attach it elsewhere (a trigger needs EXECUTE
+  // to be created; firing does not check it).
+  pg::Exec("REVOKE ALL ON FUNCTION " + change_fn + "() FROM PUBLIC");
+  // What strata attaches to user tables goes with the extension: DROP EXTENSION strata CASCADE drops
+  // the change function (and its triggers on the source) and the definition view.
+  const auto oids = pg::Query("SELECT $1::pg_catalog.regprocedure::pg_catalog.oid, $2::pg_catalog.regclass::pg_catalog.oid, "
+                              "(SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'strata')",
+                              {change_fn + "()", definition});
+  const Oid fn = static_cast<Oid>(std::stoul(*oids.at(0).at(0)));
+  const Oid view = static_cast<Oid>(std::stoul(*oids[0][1]));
+  const Oid ext = static_cast<Oid>(std::stoul(*oids[0][2]));
+  pg::Call([&] {
+    ObjectAddress extension, object;
+    ObjectAddressSet(extension, ExtensionRelationId, ext);
+    ObjectAddressSet(object, ProcedureRelationId, fn);
+    recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
+    ObjectAddressSet(object, RelationRelationId, view);
+    recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
+  });
+}
+
 // Creates the statement triggers and (PostgreSQL 15/16: identity is not inherited by partitions) the
 // order column's default on every leaf partition of a raw source that lacks them. Returns the number
 // of leaves changed. DDL runs with strata.lock_timeout.
 int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                      const std::string& sequence) {
+                      const std::string& sequence, const Rollup* absorbed) {
   const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
   const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
+  // A trigger of that name calling another function (left by an earlier install of strata) does not
+  // count: it is replaced.
   const auto rels = pg::Query(
       "SELECT t.relid::regclass::text, "
-      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = $2), "
+      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = $2 "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid <> $4::pg_catalog.regprocedure), "
       "  t.isleaf AND t.level > 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a "
       "    ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = t.relid AND a.attname = $3::name) "
       "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.relid AND a.attname = $3::name "
@@ -430,10 +499,14 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
       "FROM (SELECT relid, isleaf, level FROM pg_catalog.pg_partition_tree($1::oid) UNION ALL "
       "      SELECT $1::oid::regclass, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree($1::oid))) t "
       "WHERE t.isleaf OR t.level = 0",
-      {std::to_string(source), upd, order_column});
+      {std::to_string(source), upd, order_column, change_fn + "()", del});
   int changed = 0;
   for (const auto& r : rels) {
     const std::string rel = *r[0];
+    if (*r[2] == "t") {
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + rel);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + rel);
+    }
     if (*r[1] == "t") {
       pg::Exec("CREATE TRIGGER " + core::QuoteIdent(upd) + " AFTER UPDATE ON " + rel +
                " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
@@ -441,8 +514,18 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
       pg::Exec("CREATE TRIGGER " + core::QuoteIdent(del) + " AFTER DELETE ON " + rel +
                " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
       changed++;
+      // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
+      // may hold rows with order values the watermark has passed: their buckets are recomputed, which
+      // reads every processed order value, so they are absorbed instead of passed by.
+      if (absorbed != nullptr) {
+        const rs::Spec& s = absorbed->spec;
+        pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel +
+                      " WHERE " + core::QuoteIdent(s.order_column) + " <= $1::bigint" +
+                      (s.where.empty() ? "" : " AND (" + s.where + ")") + " AND " + s.bucket_expr + " IS NOT NULL",
+                  {std::to_string(absorbed->watermark)});
+      }
     }
-    if (*r[2] == "t") {
+    if (*r[3] == "t") {
       pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
                " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
       changed++;
@@ -451,8 +534,117 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
   return changed;
 }
 
+bool BreaksRollup(int sqlstate) {
+  // Class 42 (undefined or mismatched column, function, type) and 0A (a feature the source no longer
+  // allows): the stored SQL no longer fits; a retry fails the same way. Insufficient privilege may be
+  // granted back, so it is retried.
+  const int cls = ERRCODE_TO_CATEGORY(sqlstate);
+  return (cls == ERRCODE_TO_CATEGORY(ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION) &&
+          sqlstate != ERRCODE_INSUFFICIENT_PRIVILEGE) ||
+         cls == ERRCODE_TO_CATEGORY(ERRCODE_FEATURE_NOT_SUPPORTED) || sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+}
+
+namespace {
+
+// The i-th target entry's expression of q.
+Node* TargetExpr(Query* q, int i) { return reinterpret_cast<Node*>(list_nth_node(TargetEntry, q->targetList, i)->expr); }
+
+Error DefinitionChanged(const Rollup& r, const std::string& why) {
+  return Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "definition view of rollup " + r.view + " " + why, {},
+               "Drop the rollup with strata.drop_rollup() and create it again.");
+}
+
+}  // namespace
+
+bool FollowSource(Rollup& r) {
+  if (r.spec.source_is_rollup || !OidIsValid(r.definition)) return false;
+  const auto def = pg::Query("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", {std::to_string(r.definition)});
+  if (def.empty() || !def[0][0]) throw DefinitionChanged(r, "is missing");
+  const std::string sql = *def[0][0];
+  Query* q = nullptr;
+  pg::Call([&] {
+    List* raw = raw_parser(sql.c_str(), RAW_PARSE_DEFAULT);
+    q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), nullptr, 0, nullptr);
+  });
+  const rs::Spec& old = r.spec;
+  const int want = 2 + static_cast<int>(old.dims.size() + old.measures.size());
+  if (list_length(q->targetList) != want || list_length(q->rtable) != 1) throw DefinitionChanged(r, "has another shape");
+  const Oid source = rt_fetch(1, q->rtable)->relid;
+  const char* relname = nullptr;
+  List* ctx = nullptr;
+  pg::Call([&] {
+    relname = get_rel_name(source);
+    ctx = deparse_context_for(relname, source);
+  });
+  rs::Spec now = old;
+  Node* time = TargetExpr(q, 0);
+  if (!IsA(time, Var)) throw DefinitionChanged(r, "has another shape");
+  pg::Call([&] { now.time_column = get_attname(source, reinterpret_cast<Var*>(time)->varattno, false); });
+  if (now.time_column != old.time_column) {
+    // The bucket's column as deparse wrote it (quoted only where needed).
+    std::string was, is;
+    pg::Call([&] {
+      was = quote_identifier(old.time_column.c_str());
+      is = quote_identifier(now.time_column.c_str());
+    });
+    const auto renamed = rs::RenameBucketColumn(old.bucket_expr, was, is);
+    if (!renamed) throw DefinitionChanged(r, "names a time column its bucket does not");
+    now.bucket_expr = *renamed;
+  }
+  int i = 1;
+  for (auto& d : now.dims) d.expr = Deparse(TargetExpr(q, i++), ctx);
+  const Oid strata_nsp = StrataNamespace();
+  for (auto& m : now.measures) {
+    Node* e = TargetExpr(q, i++);
+    if (!IsA(e, Aggref)) throw DefinitionChanged(r, "has another shape");
+    rs::Measure read;
+    ReadMeasure(reinterpret_cast<Aggref*>(e), m.name, ctx, strata_nsp, &read);
+    m.args = read.args;
+  }
+  Node* order = TargetExpr(q, i);
+  if (!IsA(order, Aggref) || list_length(reinterpret_cast<Aggref*>(order)->args) != 1) throw DefinitionChanged(r, "has another shape");
+  Node* order_var = reinterpret_cast<Node*>(linitial_node(TargetEntry, reinterpret_cast<Aggref*>(order)->args)->expr);
+  if (!IsA(order_var, Var)) throw DefinitionChanged(r, "has another shape");
+  pg::Call([&] { now.order_column = get_attname(source, reinterpret_cast<Var*>(order_var)->varattno, false); });
+  now.where = q->jointree->quals ? Deparse(q->jointree->quals, ctx) : "";
+
+  bool same = now.time_column == old.time_column && now.order_column == old.order_column && now.where == old.where;
+  for (size_t k = 0; k < now.dims.size(); k++) same = same && now.dims[k].expr == old.dims[k].expr;
+  for (size_t k = 0; k < now.measures.size(); k++) same = same && now.measures[k].args == old.measures[k].args;
+  if (same) return false;
+
+  // The catalog first, then the change function (as its owner: it runs with the owner's rights).
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET time_column = $2::name, bucket_expr = $3, where_clause = $4, order_column = $5::name "
+              "WHERE id = $1::int",
+              {std::to_string(r.id), now.time_column, now.bucket_expr, now.where, now.order_column});
+    int ord = 0;
+    for (const auto& d : now.dims)
+      pg::Query("UPDATE strata.rollup_column SET expr = $3 WHERE rollup_id = $1::int AND ord = $2::int",
+                {std::to_string(r.id), std::to_string(++ord), d.expr});
+    for (const auto& m : now.measures)
+      pg::Query("UPDATE strata.rollup_column SET expr = $3 WHERE rollup_id = $1::int AND ord = $2::int",
+                {std::to_string(r.id), std::to_string(++ord), m.args});
+  });
+  if (!r.change_function.empty()) {
+    const auto owner = pg::Query("SELECT proowner FROM pg_catalog.pg_proc WHERE oid = $1::pg_catalog.regprocedure",
+                                 {r.change_function + "()"});
+    const Oid fn_owner = static_cast<Oid>(std::stoul(*owner.at(0).at(0)));
+    pg::AsRole(fn_owner, [&] {
+      pg::Exec(rs::InvalidationFunctionSql(now, r.change_function, std::to_string(r.source_oid), true));
+    });
+  }
+  r.spec = now;
+  pg::Call([&] {
+    ereport(NOTICE, (errmsg("rollup %s follows the renamed columns of its source", r.view.c_str())));
+  });
+  return true;
+}
+
 void PinSessionForRollupSql() {
   pg::SetGuc("search_path", "pg_catalog, pg_temp");
+  // Generated SQL quotes literals by doubling quotes only.
+  pg::SetGuc("standard_conforming_strings", "on");
   // Deparsed constants are written, and read back by the worker, in these styles whatever the
   // creator's or the worker's own settings are.
   pg::SetGuc("DateStyle", "ISO, YMD");
@@ -539,13 +731,17 @@ STRATA_FUNCTION(strata_create_rollup) {
 
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
+  std::string definition;
   if (!s.source_is_rollup) {
     change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
-    pg::Exec(rs::InvalidationFunctionSql(s, change_fn));
+    pg::Exec(rs::InvalidationFunctionSql(s, change_fn, std::to_string(p.source)));
+    definition = core::QualifiedName(schema, core::PartitionName(rel, "definition"));
+    pg::Exec(rs::DefinitionViewSql(s, definition));
+    ProtectSourceObjects(change_fn, definition);
     // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
     // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
     // row, and the backfill below sees them all.
-    EnsureSourceHooks(s.id, p.source, change_fn, order.column, order.sequence);
+    EnsureSourceHooks(s.id, p.source, change_fn, order.column, order.sequence, nullptr);
     watermark = SequenceValue(order.sequence);
     if (backfill) {
       const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
@@ -563,11 +759,12 @@ STRATA_FUNCTION(strata_create_rollup) {
   pg::Exec(ViewSqlFor(s, view, realtime, false, cursor.has_value()));
   InsertCatalog(s, p, view, query, source_rollup, lvl, realtime, interval, batch, order, change_fn);
   pg::AsExtensionOwner([&] {
-    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint "
-              "WHERE id = $1::int",
+    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint, "
+              "definition = $5::regclass WHERE id = $1::int",
               {std::to_string(s.id), std::to_string(watermark),
                cursor ? std::optional<std::string>(std::to_string(*cursor)) : std::nullopt,
-               floor ? std::optional<std::string>(std::to_string(*floor)) : std::nullopt});
+               floor ? std::optional<std::string>(std::to_string(*floor)) : std::nullopt,
+               definition.empty() ? std::nullopt : std::optional<std::string>(definition)});
   });
   partitions::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
                         "{\"watermark\": " + std::to_string(watermark) + ", \"backfill\": " +
@@ -612,6 +809,9 @@ STRATA_FUNCTION(strata_drop_rollup) {
         pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]);
     }
     pg::Exec("DROP VIEW " + r.view);
+    if (OidIsValid(r.definition))
+      pg::Exec("DROP VIEW " + *pg::Query("SELECT $1::pg_catalog.oid::pg_catalog.regclass::text",
+                                         {std::to_string(r.definition)}).at(0).at(0));
     pg::Exec("DROP TABLE " + r.spec.data_table + ", " + r.spec.pending_table);
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
@@ -643,10 +843,64 @@ STRATA_FUNCTION(strata_alter_rollup) {
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET refresh_interval = COALESCE($2::interval, refresh_interval), "
               "realtime = COALESCE($3::boolean, realtime), batch_size = COALESCE($4::bigint, batch_size), "
-              "enabled = COALESCE($5::boolean, enabled) WHERE id = $1::int",
+              "enabled = COALESCE($5::boolean, enabled), broken = CASE WHEN $5::boolean THEN NULL ELSE broken END "
+              "WHERE id = $1::int",
               args);
   });
   partitions::RecordJob("rollup_alter", r.view, "ok", "rollup settings changed", "{}", GetCurrentTimestamp());
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata._rollup_follow(relations text, an oid[] literal): after an ALTER TABLE of these relations, every raw-source
+// rollup reading one of them (or a partition tree they belong to) follows renamed columns in its stored
+// SQL and change function, in the same transaction (called by the ddl_command_end event trigger).
+STRATA_FUNCTION(strata_rollup_follow) {
+  if (PG_ARGISNULL(0)) PG_RETURN_VOID();
+  const std::string rels = *pg::TextArg(fcinfo, 0);
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  std::vector<pg::Row> ids;
+  pg::AsExtensionOwner([&] {
+    ids = pg::Query("SELECT r.id FROM strata.rollup r WHERE r.source_rollup IS NULL AND r.definition IS NOT NULL AND "
+                    "r.source::pg_catalog.oid IN (SELECT x FROM pg_catalog.unnest($1::pg_catalog.oid[]) x UNION "
+                    "SELECT a.relid FROM pg_catalog.unnest($1::pg_catalog.oid[]) x, "
+                    "LATERAL pg_catalog.pg_partition_ancestors(x) a) ORDER BY r.id",
+                    {rels});
+  });
+  for (const auto& row : ids) {
+    Rollup r = LoadRollup(std::stoi(*row[0]), false);
+    FollowSource(r);
+  }
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata._rollup_protect_all(): for the upgrade to 0.9.0. Every raw-source rollup made before gets a
+// definition view and a change function that only runs as its trigger, no longer executable by PUBLIC
+// and dropped with the extension. Each is made as the rollup's owner.
+STRATA_FUNCTION(strata_rollup_protect_all) {
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  const auto rows = pg::Query(
+      "SELECT r.id, c.relowner, n.nspname, c.relname FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.view "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.source_rollup IS NULL AND r.definition IS NULL "
+      "AND r.change_function IS NOT NULL ORDER BY r.id");
+  for (const auto& row : rows) {
+    const Rollup r = LoadRollup(std::stoi(*row[0]), true);
+    const Oid owner = static_cast<Oid>(std::stoul(*row[1]));
+    const std::string definition = core::QualifiedName(*row[2], core::PartitionName(*row[3], "definition"));
+    pg::AsRole(owner, [&] {
+      pg::Exec(rs::InvalidationFunctionSql(r.spec, r.change_function, std::to_string(r.source_oid), true));
+      pg::Exec(rs::DefinitionViewSql(r.spec, definition));
+    });
+    ProtectSourceObjects(r.change_function, definition);
+    pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {*row[0], definition});
+  }
   pg::RestoreGucs(level);
   pg::SpiFinish();
   PG_RETURN_VOID();

@@ -161,13 +161,21 @@ std::string ViewSqlFor(core::rollup::Spec spec, const std::string& view, bool re
 Rollup LoadRollup(int id, bool lock) {
   std::vector<pg::Row> rows, cols;
   pg::AsExtensionOwner([&] {
+    try {
     rows = pg::Query(
         "SELECT id, view::text, data_table::oid, source::oid, source_rollup, order_sequence::text, watermark, "
         "backfill_cursor, backfill_floor, frozen_before::text, batch_size, realtime, source::text, order_column, "
         "bucket_name, bucket_expr, bucket_type, bucket_width, time_column, time_zone, where_clause, data_table::text, "
-        "pending_table::text, change_function FROM strata.rollup WHERE id = $1::int" +
+        "pending_table::text, change_function, definition::oid, broken FROM strata.rollup WHERE id = $1::int" +
             std::string(lock ? " FOR UPDATE NOWAIT" : ""),
         {std::to_string(id)});
+    } catch (const pg::PgError& e) {
+      if (e.sqlstate() != ERRCODE_LOCK_NOT_AVAILABLE) throw;
+      throw core::Error(ERRCODE_LOCK_NOT_AVAILABLE,
+                        "rollup " + std::to_string(id) + " is being refreshed or changed by another session",
+                        "One refresh of a rollup runs at a time; its catalog row is locked until that transaction ends.",
+                        "Wait for the other refresh to commit, or see pg_locks / pg_prepared_xacts for the holder.");
+    }
     cols = pg::Query("SELECT role, name, kind, expr, state_type, result_type FROM strata.rollup_column "
                      "WHERE rollup_id = $1::int ORDER BY ord",
                      {std::to_string(id)});
@@ -202,6 +210,8 @@ Rollup LoadRollup(int id, bool lock) {
   s.data_table = *w[21];
   s.pending_table = *w[22];
   r.change_function = w[23].value_or("");
+  r.definition = w[24] ? static_cast<Oid>(std::stoul(*w[24])) : InvalidOid;
+  r.broken = w[25];
   for (const auto& c : cols) {
     if (*c[0] == "dimension") {
       s.dims.push_back({*c[1], *c[3]});
@@ -219,8 +229,28 @@ Rollup LoadRollup(int id, bool lock) {
 }
 
 int RollupIdByName(const std::string& name) {
+  // The name is resolved like a regclass input, under the caller's search_path (namespace lookup only:
+  // no operator or function is looked up there); the catalog is then read with search_path pinned.
+  Oid rel = InvalidOid;
+  try {
+    pg::Call([&] {
+#if PG_VERSION_NUM >= 160000
+      List* names = stringToQualifiedNameList(name.c_str(), nullptr);
+#else
+      List* names = stringToQualifiedNameList(name.c_str());
+#endif
+      rel = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+    });
+  } catch (const pg::PgError&) {
+    rel = InvalidOid;
+  }
   std::vector<pg::Row> rows;
-  rows = pg::Query("SELECT r.id FROM strata.rollup r WHERE r.view = pg_catalog.to_regclass($1)", {name});
+  if (OidIsValid(rel)) {
+    const int level = pg::NewGucLevel();
+    pg::SetGuc("search_path", "pg_catalog, pg_temp");
+    rows = pg::Query("SELECT r.id FROM strata.rollup r WHERE r.view OPERATOR(pg_catalog.=) $1::pg_catalog.oid", {std::to_string(rel)});
+    pg::RestoreGucs(level);
+  }
   if (rows.empty())
     throw core::Error(ERRCODE_UNDEFINED_OBJECT, "rollup \"" + name + "\" does not exist", {},
                       "strata.rollups lists the rollups of this database.");
@@ -342,6 +372,16 @@ StepResult RefreshStep(Rollup& r) {
                         "Cached values are handed out out of commit order; the rollup cannot tell which rows are new.",
                         "ALTER SEQUENCE " + r.order_sequence + " CACHE 1.");
     const int64_t upper = std::stoll(*cur[0][0]);
+    // Order values only grow (create_rollup refuses descending and cycling sequences), so a sequence
+    // below the watermark was set back (ALTER SEQUENCE ... RESTART, setval): its new rows would take
+    // values the rollup already absorbed and be passed by for good.
+    if (upper < watermark)
+      throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "sequence " + r.order_sequence + " is at " + std::to_string(upper) + ", below the watermark " +
+                            std::to_string(watermark) + " of rollup " + r.view,
+                        "The sequence was set back; rows it numbers now would never be absorbed.",
+                        "Set it past the watermark (SELECT setval('" + r.order_sequence + "', " + std::to_string(watermark) +
+                            ")), then run strata.refresh_rollup(); or drop and create the rollup again.");
     const int64_t hi = std::min(upper, watermark + r.batch_size);
     if (hi > watermark) {
       if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res.note)) {
@@ -403,7 +443,7 @@ StepResult RefreshStep(Rollup& r) {
               "last_refresh_at = pg_catalog.now(), rows_processed = rows_processed + $4::bigint, last_rows = $4::bigint, "
               "buckets_recomputed = buckets_recomputed + $5::bigint, "
               "caught_up_at = CASE WHEN $6::boolean THEN caught_up_at ELSE pg_catalog.clock_timestamp() END, "
-              "last_error = NULL WHERE id = $1::int",
+              "last_error = NULL, broken = NULL WHERE id = $1::int",
               a);
   });
   r.watermark = watermark;
@@ -415,13 +455,16 @@ StepResult RefreshStep(Rollup& r) {
 namespace {
 
 // Repairs missing change triggers on leaves attached since the last refresh (a short DDL with
-// strata.lock_timeout; a failure is reported and retried next time).
-void RepairHooks(const Rollup& r, StepResult* res) {
-  if (r.spec.source_is_rollup) return;
+// strata.lock_timeout). On failure no row is absorbed this time: rows of a relation without its triggers
+// could be updated later without the rollup hearing of it. Reported, and retried next time.
+bool RepairHooks(const Rollup& r, StepResult* res) {
+  if (r.spec.source_is_rollup) return true;
   try {
     pg::InSubTransaction([&] { EnsureSourceHooks(r); });
+    return true;
   } catch (const pg::PgError& e) {
-    res->note = std::string("could not add change triggers to new partitions yet: ") + e.what();
+    res->note = std::string("could not add change triggers to new partitions yet, nothing absorbed: ") + e.what();
+    return false;
   }
 }
 
@@ -446,6 +489,7 @@ int64_t WorkerPass() {
       "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
       "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
       "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
+      "AND r.broken IS NULL "
       "ORDER BY r.level, r.id");
   pg::CommitWorkerTxn();
   int64_t next_ms = -1;
@@ -468,10 +512,18 @@ int64_t WorkerPass() {
         PinSessionForRollupSql();
         Rollup r = LoadRollup(id, true);
         pg::AsRole(run_as, [&] {
-          if (step == 1) RepairHooks(r, &res);
-          const std::string note = res.note;
-          res = RefreshStep(r);
-          if (res.note.empty()) res.note = note;
+          bool hooked = true;
+          if (step == 1) {
+            FollowSource(r);
+            hooked = RepairHooks(r, &res);
+          }
+          if (hooked) {
+            const std::string note = res.note;
+            res = RefreshStep(r);
+            if (res.note.empty()) res.note = note;
+          } else {
+            res.waited_out = true;
+          }
           // Steps that did something are recorded in the same transaction as their effect (as run_as).
           if (res.rows || res.buckets || res.frozen || res.waited_out || !res.note.empty())
             partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
@@ -490,15 +542,24 @@ int64_t WorkerPass() {
         const std::string msg = pg::CurrentExceptionMessage(&code);
         pg::AbortWorkerTxn();
         if (code == ERRCODE_LOCK_NOT_AVAILABLE) break;  // another refresh of it is running
-        pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s", view.c_str(), msg.c_str()))); });
+        // A stored definition that no longer fits its source fails the same way at every try: the
+        // rollup is marked broken (logged and recorded once) and left alone until its owner acts.
+        const bool broken = BreaksRollup(code);
+        const std::string said = broken ? "rollup broken, no longer refreshed: " + std::string(msg) : std::string(msg);
+        pg::Call([&] {
+          ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s", view.c_str(), said.c_str()),
+                        broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
+                                         "and clears the state once it succeeds.")
+                               : 0));
+        });
         try {
           pg::BeginWorkerTxn();
           pg::AsExtensionOwner([&] {
             pg::Query("UPDATE strata.rollup SET last_error = $2, last_error_at = pg_catalog.now(), "
-                      "last_refresh_at = pg_catalog.now() WHERE id = $1::int",
-                      {std::to_string(id), msg});
+                      "last_refresh_at = pg_catalog.now(), broken = CASE WHEN $3::boolean THEN $2 END WHERE id = $1::int",
+                      {std::to_string(id), said, broken ? "true" : "false"});
           });
-          partitions::RecordJob("rollup_refresh", view, "failed", msg, "{}", t0);
+          partitions::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
           pg::CommitWorkerTxn();
         } catch (...) {
           pg::LogCaught("recording a failed rollup refresh");
@@ -576,7 +637,10 @@ STRATA_FUNCTION(strata_refresh_rollup) {
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view, {},
                       "Only the rollup's owner refreshes it by hand; the background worker refreshes every rollup.");
   StepResult total;
-  if (!r.spec.source_is_rollup) EnsureSourceHooks(r);
+  if (!r.spec.source_is_rollup) {
+    FollowSource(r);
+    EnsureSourceHooks(r);
+  }
   int steps = 0;
   do {
     Accumulate(&total, RefreshStep(r));

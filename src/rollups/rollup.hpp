@@ -21,6 +21,8 @@ struct Rollup {
   std::optional<int> source_rollup;
   std::string order_sequence;  // qualified, raw sources only
   std::string change_function; // qualified statement trigger function, raw sources only
+  Oid definition = InvalidOid; // the definition view (raw sources; none for rollups made before 0.9.0's upgrade)
+  std::optional<std::string> broken;  // why the worker no longer refreshes it (NULL: healthy)
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
   std::optional<std::string> frozen_before;
@@ -40,11 +42,23 @@ std::vector<core::rollup::Dependent> LoadDependents(int id);
 
 // Creates the change triggers (and, where identity is not inherited, the order column's default) on
 // the source and every leaf partition lacking them; returns how many relations it changed.
+// `absorbed`: the rollup, once rows have been absorbed: a relation given triggers now queues the buckets
+// of its rows the watermark has passed (null at creation).
 int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                      const std::string& sequence);
+                      const std::string& sequence, const Rollup* absorbed);
 inline int EnsureSourceHooks(const Rollup& r) {
-  return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence);
+  return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
 }
+// Revokes PUBLIC's EXECUTE on the change function and makes it and the definition view depend on the
+// extension (both qualified names).
+void ProtectSourceObjects(const std::string& change_fn, const std::string& definition);
+// Reads the current names of the source columns the rollup uses from its definition view (they follow
+// renames) and, when any changed, rewrites the stored SQL (catalog) and the change function. Returns
+// whether anything changed. Needs search_path pinned (PinSessionForRollupSql).
+bool FollowSource(Rollup& r);
+// Whether an error of this SQLSTATE means the rollup's stored SQL no longer fits its source (a refresh
+// would fail the same way every time): the rollup is then marked broken instead of retried.
+bool BreaksRollup(int sqlstate);
 // Whether this database's strata has the rollup catalog (false while the extension is at 0.2.0).
 bool RollupCatalogExists();
 

@@ -199,16 +199,67 @@ TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
 
 TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
   const auto s = HourlySpec();
-  const std::string f = r::InvalidationFunctionSql(s, "\"public\".\"f\"");
+  const std::string f = r::InvalidationFunctionSql(s, "\"public\".\"f\"", "16384");
+  EXPECT_TRUE(Has(f, "CREATE FUNCTION \"public\".\"f\"() RETURNS trigger"));
   EXPECT_TRUE(Has(f, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
-  EXPECT_TRUE(Has(f, "FROM __strata_old WHERE (kind = 'view'::text) AND date_trunc('hour'::text, ts) IS NOT NULL"));
+  // The body is a quoted literal (quotes doubled), never a dollar-quoted one.
+  EXPECT_TRUE(Has(f, "FROM __strata_old WHERE (kind = ''view''::text) AND date_trunc(''hour''::text, ts) IS NOT NULL"));
   EXPECT_TRUE(Has(f, "FROM __strata_new"));
+  EXPECT_FALSE(Has(f, "$"));
+  // It refuses to run except as a statement trigger on the source's tree.
+  EXPECT_TRUE(Has(f, "TG_RELID = 16384::pg_catalog.oid OR EXISTS"));
+  EXPECT_TRUE(Has(f, "ERRCODE = ''42501''"));
+  EXPECT_TRUE(Has(r::InvalidationFunctionSql(s, "f", "1", true), "CREATE OR REPLACE FUNCTION f()"));
   EXPECT_TRUE(Has(r::TakePendingSql(s), "ORDER BY b DESC LIMIT $1::int"));
+}
+
+TEST(RollupSql, InvalidationBodyKeepsUserTextQuoted) {
+  auto s = HourlySpec();
+  s.where = "kind = '$strata_inv$; DROP TABLE x; $strata_inv$'::text";
+  const std::string f = r::InvalidationFunctionSql(s, "f", "1");
+  // The literal's quotes are doubled inside the quoted body, so it cannot end it.
+  EXPECT_TRUE(Has(f, "kind = ''$strata_inv$; DROP TABLE x; $strata_inv$''::text"));
+  const size_t body = f.find(" AS '");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(f.back(), '\'');
+  // Every quote inside the body is doubled: no single quote closes it early.
+  const std::string inner = f.substr(body + 5, f.size() - body - 6);
+  for (size_t i = 0; i < inner.size(); i++) {
+    if (inner[i] != '\'') continue;
+    ASSERT_LT(i + 1, inner.size());
+    EXPECT_EQ(inner[i + 1], '\'');
+    i++;
+  }
+}
+
+TEST(RollupSql, DefinitionViewReadsEveryUsedColumn) {
+  const auto s = HourlySpec();
+  EXPECT_EQ(r::DefinitionViewSql(s, "\"public\".\"hourly_definition\""),
+            "CREATE VIEW \"public\".\"hourly_definition\" AS SELECT \"ts\" AS __strata_time, channel AS \"channel\", "
+            "count(*) AS \"views\", sum(watch_ms) AS \"watch\", strata.hll_agg(viewer_id) AS \"viewers\", "
+            "max(watch_ms) AS \"longest\", pg_catalog.max(\"id\") AS __strata_order FROM \"public\".\"events\" "
+            "WHERE kind = 'view'::text GROUP BY 1, 2");
+}
+
+TEST(RollupSql, RenameBucketColumnRewritesOnlyTheArgument) {
+  EXPECT_EQ(r::RenameBucketColumn("date_trunc('hour'::text, ts)", "ts", "t2"), "date_trunc('hour'::text, t2)");
+  EXPECT_EQ(r::RenameBucketColumn("pg_catalog.date_trunc('day', ts, 'Europe/Paris')", "ts", "\"T s\""),
+            "pg_catalog.date_trunc('day', \"T s\", 'Europe/Paris')");
+  EXPECT_EQ(r::RenameBucketColumn("pg_catalog.date_bin('1 day'::interval, ts, '2000-01-03 00:00:00'::timestamp without time zone)",
+                                  "ts", "x"),
+            "pg_catalog.date_bin('1 day'::interval, x, '2000-01-03 00:00:00'::timestamp without time zone)");
+  // A name that is a prefix of another, or absent, is not taken for the column.
+  EXPECT_EQ(r::RenameBucketColumn("date_trunc('hour'::text, ts2)", "ts", "x"), std::nullopt);
+  EXPECT_EQ(r::RenameBucketColumn("date_trunc('hour'::text, a)", "ts", "x"), std::nullopt);
 }
 
 TEST(RollupSql, ZonedBucketsEndInTheirOwnZone) {
   auto s = HourlySpec();
+  // Fixed-width timestamptz buckets end after elapsed time, whatever the session's TimeZone.
+  EXPECT_EQ(r::BucketEnd(s, "x"), "x + pg_catalog.make_interval(secs => pg_catalog.date_part('epoch', '01:00:00'::interval))");
+  s.bucket_type = "timestamp without time zone";
   EXPECT_EQ(r::BucketEnd(s, "x"), "x + '01:00:00'::interval");
+  s.bucket_type = "timestamp with time zone";
   s.time_zone = "Europe/Paris";
   EXPECT_EQ(r::BucketEnd(s, "x"), "((x AT TIME ZONE 'Europe/Paris') + '01:00:00'::interval) AT TIME ZONE 'Europe/Paris'");
 }
