@@ -454,6 +454,20 @@ void InsertCatalog(const rs::Spec& s, const Parsed& p, const std::string& view, 
 
 }  // namespace
 
+void ShareDependentPending(const std::string& pending, Oid source_owner) {
+  // The source rollup's refresh (as its owner) queues buckets here. So that it never writes into a
+  // table whose owner could attach code to it (a trigger, a rule, row security running as the writer),
+  // the table belongs to the extension's owner; the rollup's creator takes buckets from it, the source's
+  // owner adds them.
+  const std::string me = pg::RoleName(GetUserId());
+  const std::string writer = pg::RoleName(source_owner);
+  pg::AsExtensionOwner([&] {
+    pg::Exec("ALTER TABLE " + pending + " OWNER TO " + core::QuoteIdent(pg::RoleName(pg::ExtensionOwner())));
+    pg::Exec("GRANT SELECT, INSERT, DELETE ON " + pending + " TO " + core::QuoteIdent(me));
+    pg::Exec("GRANT INSERT ON " + pending + " TO " + core::QuoteIdent(writer));
+  });
+}
+
 void ProtectSourceObjects(const std::string& change_fn, const std::string& definition) {
   // Runs with its owner's rights: nobody may call it or attach it elsewhere (a trigger needs EXECUTE
   // to be created; firing does not check it).
@@ -473,6 +487,25 @@ void ProtectSourceObjects(const std::string& change_fn, const std::string& defin
     recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
     ObjectAddressSet(object, RelationRelationId, view);
     recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
+  });
+}
+
+void UnregisterRollup(int id, const std::string& view, const std::string& why) {
+  // Rollups that read it go first (readers reference it).
+  for (const auto& d : pg::Query("SELECT id, view::text FROM strata.rollup WHERE source_rollup = $1::int ORDER BY id",
+                                 {std::to_string(id)}))
+    UnregisterRollup(std::stoi(*d[0]), *d[1], "the rollup it reads, " + view + ", was unregistered");
+  pg::AsExtensionOwner([&] {
+    const auto pending = pg::Query("DELETE FROM strata.rollup WHERE id = $1::int RETURNING pending_table::text, data_table::text",
+                                   {std::to_string(id)});
+    if (pending.empty()) return;
+    pg::Exec("DROP TABLE IF EXISTS " + *pending[0][0]);
+    pg::Query("INSERT INTO strata.job_runs (job_kind, target, status, message, finished_at) VALUES ('rollup_drop', $1, 'ok', "
+              "$2, pg_catalog.clock_timestamp())",
+              {view, "unregistered: " + why + "; data table " + *pending[0][1] + " kept"});
+    const std::string msg = "rollup " + view + " is unregistered: " + why;
+    const std::string detail = "Its data table " + *pending[0][1] + " and its view are kept with the buckets they hold.";
+    pg::Call([&] { ereport(NOTICE, (errmsg("%s", msg.c_str()), errdetail("%s", detail.c_str()))); });
   });
 }
 
@@ -690,6 +723,7 @@ STRATA_FUNCTION(strata_create_rollup) {
 
   // A rollup over another rollup reads that rollup's table; everything else must be a table.
   std::optional<int> source_rollup;
+  Oid source_owner = InvalidOid;
   int lvl = 0;
   // Locking the source rollup's catalog row serializes with its refresh (which queues our buckets).
   std::vector<pg::Row> parent;
@@ -712,6 +746,13 @@ STRATA_FUNCTION(strata_create_rollup) {
     }
     p.source = data;
     s.source_is_rollup = true;
+    pg::Call([&] {
+      HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(data));
+      if (HeapTupleIsValid(t)) {
+        source_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(t))->relowner;
+        ReleaseSysCache(t);
+      }
+    });
   } else if (p.relkind != RELKIND_RELATION && p.relkind != RELKIND_PARTITIONED_TABLE) {
     throw core::Error(ERRCODE_WRONG_OBJECT_TYPE, shown + " is not a table or a rollup", {},
                       "A rollup reads a table, a partitioned table or another rollup.");
@@ -750,7 +791,10 @@ STRATA_FUNCTION(strata_create_rollup) {
         cursor = watermark;
       }
     }
-  } else if (backfill) {
+  } else {
+    ShareDependentPending(s.pending_table, source_owner);
+  }
+  if (s.source_is_rollup && backfill) {
     // Every bucket of the source rollup is queued; refreshes compute them newest first.
     pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source + " WHERE " +
              s.bucket_expr + " IS NOT NULL");
@@ -794,10 +838,17 @@ STRATA_FUNCTION(strata_drop_rollup) {
     const Rollup r = LoadRollup(*id, true);
     if (!pg::OwnsTable(r.data_oid))
       throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view);
-    const auto deps = pg::Query("SELECT view::text FROM strata.rollup WHERE source_rollup = $1::int", {std::to_string(*id)});
-    if (!deps.empty())
-      throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "rollup " + r.view + " is read by rollup " + *deps[0][0], {},
-                        "Drop the rollups that read it first.");
+    // Rollups of the same owner that read this one must be dropped first; another role's cannot block
+    // the owner: they are unregistered (their data tables and views kept), as when a source is dropped.
+    const auto deps = pg::Query("SELECT x.id, x.view::text, c.relowner = o.relowner FROM strata.rollup x "
+                                "JOIN pg_catalog.pg_class c ON c.oid = x.data_table, pg_catalog.pg_class o "
+                                "WHERE x.source_rollup = $1::int AND o.oid = $2::pg_catalog.oid ORDER BY x.level DESC, x.id",
+                                {std::to_string(*id), std::to_string(r.data_oid)});
+    for (const auto& d : deps)
+      if (*d[2] == "t")
+        throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST, "rollup " + r.view + " is read by rollup " + *d[1], {},
+                          "Drop the rollups that read it first.");
+    for (const auto& d : deps) UnregisterRollup(std::stoi(*d[0]), *d[1], "the rollup it reads, " + r.view + ", was dropped");
     // The catalog row goes first: the sql_drop event trigger unregisters a rollup whose objects are
     // dropped by anything else, and must find nothing to do here.
     pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
@@ -900,6 +951,13 @@ STRATA_FUNCTION(strata_rollup_protect_all) {
     });
     ProtectSourceObjects(r.change_function, definition);
     pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {*row[0], definition});
+  }
+  // Pending tables of rollups of rollups pass to the extension's owner (see ShareDependentPending).
+  for (const auto& row : pg::Query("SELECT x.pending_table::text, c.relowner, s.relowner FROM strata.rollup x "
+                                   "JOIN pg_catalog.pg_class c ON c.oid = x.data_table JOIN strata.rollup y ON y.id = x.source_rollup "
+                                   "JOIN pg_catalog.pg_class s ON s.oid = y.data_table ORDER BY x.id")) {
+    const Oid source_owner = static_cast<Oid>(std::stoul(*row[2]));
+    pg::AsRole(static_cast<Oid>(std::stoul(*row[1])), [&] { ShareDependentPending(*row[0], source_owner); });
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();

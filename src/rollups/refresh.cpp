@@ -263,10 +263,29 @@ bool RollupCatalogExists() {
 
 std::vector<rs::Dependent> LoadDependents(int id) {
   std::vector<rs::Dependent> deps;
-  for (const auto& r : pg::Query("SELECT pending_table::text, bucket_expr FROM strata.rollup WHERE source_rollup = $1::int "
-                                 "ORDER BY id",
-                                 {std::to_string(id)}))
-    deps.push_back({*r[0], *r[1]});
+  // A refresh writes into a dependent's pending table only when no code of another role can run on that
+  // write: the table belongs to the extension's owner (or to the refreshing role) and has no trigger,
+  // rule or row security. Otherwise the dependent is marked broken and left out.
+  const auto rows = pg::Query(
+      "SELECT x.id, x.pending_table::text, x.bucket_expr, "
+      "  c.relowner IN ((SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'strata'), "
+      "                 (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)) "
+      "  AND NOT c.relhasrules AND NOT c.relrowsecurity "
+      "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
+      "FROM strata.rollup x JOIN pg_catalog.pg_class c ON c.oid = x.pending_table "
+      "WHERE x.source_rollup = $1::int AND x.broken IS NULL ORDER BY x.id",
+      {std::to_string(id)});
+  for (const auto& r : rows) {
+    if (*r[3] == "t") {
+      deps.push_back({*r[1], *r[2]});
+      continue;
+    }
+    pg::AsExtensionOwner([&] {
+      pg::Query("UPDATE strata.rollup SET broken = $2, last_error = $2, last_error_at = pg_catalog.now() WHERE id = $1::int",
+                {*r[0], "its pending table " + *r[1] + " has another owner, a trigger, a rule or row security: "
+                        "the rollup it reads no longer queues buckets there"});
+    });
+  }
   return deps;
 }
 

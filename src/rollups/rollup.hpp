@@ -49,6 +49,12 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
 inline int EnsureSourceHooks(const Rollup& r) {
   return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
 }
+// Gives the pending table of a rollup of a rollup to the extension's owner, with SELECT, INSERT and DELETE
+// for the current user (the rollup's creator) and INSERT for `source_owner` (whose refresh queues buckets).
+void ShareDependentPending(const std::string& pending, Oid source_owner);
+// Unregisters a rollup (and the rollups reading it): its catalog row and pending table go, its data
+// table and view stay; a NOTICE and job_runs say why.
+void UnregisterRollup(int id, const std::string& view, const std::string& why);
 // Revokes PUBLIC's EXECUTE on the change function and makes it and the definition view depend on the
 // extension (both qualified names).
 void ProtectSourceObjects(const std::string& change_fn, const std::string& definition);

@@ -110,3 +110,21 @@ CREATE FUNCTION @extschema@._rollup_protect_all() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_protect_all';
 REVOKE ALL ON FUNCTION @extschema@._rollup_protect_all() FROM PUBLIC;
 SELECT @extschema@._rollup_protect_all();
+
+-- == JOB_RUNS VISIBILITY ==
+-- A role sees the actions on relations it may read or owns, and the ones it ran; superusers (and the
+-- extension's owner, which writes the table) see every row. The views reading job_runs check the
+-- reader's rights, not their owner's.
+CREATE FUNCTION @extschema@._job_visible(target text, run_as name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT run_as OPERATOR(pg_catalog.=) CURRENT_USER
+        OR target IS NULL
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(target)
+                      AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                           OR pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+$$;
+ALTER TABLE @extschema@.job_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY job_runs_visible ON @extschema@.job_runs FOR SELECT USING (@extschema@._job_visible(target, run_as));
+ALTER VIEW @extschema@.vacuum_activity SET (security_invoker = true);
+ALTER VIEW @extschema@.partition_sets SET (security_invoker = true);
