@@ -185,6 +185,14 @@ RESET search_path;
 DROP TABLE c_parts, c_src;
 DROP SCHEMA evil CASCADE;
 
+-- job_runs shows a role the actions on relations it may read, and no others.
+SET ROLE e_evil;
+SELECT count(*) AS rows_seen FROM strata.job_runs WHERE target LIKE '%q_t_h%';
+RESET ROLE;
+GRANT SELECT ON q_t_h TO e_evil;
+SET ROLE e_evil;
+SELECT count(*) > 0 AS rows_seen FROM strata.job_runs WHERE target LIKE '%q_t_h%';
+RESET ROLE;
 -- Clean up.
 SELECT strata.drop_rollup(n) FROM unnest(ARRAY['a_c_hourly', 'q_t_h', 's_t_h', 'p_t_h', 'z_t_d']) n;
 -- r_t_h lost its definition view (event triggers were off): drop_rollup() drops the rest.
