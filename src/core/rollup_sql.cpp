@@ -73,8 +73,7 @@ std::string QueueDependents(const std::vector<Dependent>& deps, const std::strin
   std::string out;
   for (size_t i = 0; i < deps.size(); i++)
     out += ", __strata_d" + std::to_string(first + i) + " AS (INSERT INTO " + deps[i].pending_table +
-           " (b) SELECT DISTINCT " + deps[i].bucket_expr + " FROM " + from + " WHERE " + deps[i].bucket_expr +
-           " IS NOT NULL)";
+           " (b) SELECT DISTINCT " + deps[i].bucket_expr + " FROM " + from + ")";
   return out;
 }
 
@@ -297,7 +296,8 @@ std::vector<std::string> CreateTablesSql(const Spec& s) {
       // place (HOT, no new index entry) instead of moving them.
       "CREATE TABLE " + s.data_table + " WITH (fillfactor = 90) AS " + StateSelect(s, "false") + " WITH NO DATA",
       AddKeySql(s),
-      "CREATE TABLE " + s.pending_table + " (b " + s.bucket_type + " NOT NULL)",
+      // b NULL: the NULL bucket (rows with a NULL time), recomputed like any other.
+      "CREATE TABLE " + s.pending_table + " (b " + s.bucket_type + ")",
       "CREATE INDEX ON " + s.pending_table + " (b)",
   };
 }
@@ -369,15 +369,20 @@ std::string BulkAppendSql(const Spec& s, const std::vector<Dependent>& deps) {
 }
 
 std::string TakePendingSql(const Spec& s) {
-  // Whole buckets are taken (every queued copy of each), newest first. Rows queued by transactions
-  // still in flight are invisible here and stay for the next refresh.
+  // Whole buckets are taken (every queued copy of each), newest first, the NULL bucket (rows with a NULL
+  // time) before them. Rows queued by transactions still in flight are invisible here and stay for the
+  // next refresh. The NULL bucket is never frozen (retention drops ranges of time).
+  const std::string live = "($2::timestamptz IS NULL OR b IS NULL OR b >= $2::timestamptz)";
   return "WITH __strata_pick AS (SELECT DISTINCT b FROM " + s.pending_table +
          " ORDER BY b DESC LIMIT $1::int), __strata_taken AS (DELETE FROM " + s.pending_table +
-         " p USING __strata_pick k WHERE p.b = k.b RETURNING p.b) SELECT "
-         "(array_agg(DISTINCT b) FILTER (WHERE $2::timestamptz IS NULL OR b >= $2::timestamptz))::text, "
+         " p USING __strata_pick k WHERE p.b = k.b RETURNING p.b), __strata_taken_null AS (DELETE FROM " +
+         s.pending_table + " p WHERE p.b IS NULL AND EXISTS (SELECT 1 FROM __strata_pick k WHERE k.b IS NULL) RETURNING p.b), "
+         "__strata_all AS (SELECT b FROM __strata_taken UNION ALL SELECT b FROM __strata_taken_null) SELECT "
+         "(array_agg(DISTINCT b) FILTER (WHERE " + live + "))::text, "
          "(array_agg(DISTINCT b) FILTER (WHERE b < $2::timestamptz))::text, "
-         "count(DISTINCT b) FILTER (WHERE $2::timestamptz IS NULL OR b >= $2::timestamptz), "
-         "count(DISTINCT b) FILTER (WHERE b < $2::timestamptz) FROM __strata_taken";
+         "count(DISTINCT b) FILTER (WHERE " + live + ") + (bool_or(b IS NULL) IS TRUE)::int, "
+         "count(DISTINCT b) FILTER (WHERE b < $2::timestamptz), "
+         "bool_or(b IS NULL OR NOT pg_catalog.isfinite(b)) IS TRUE FROM __strata_all";
 }
 
 std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps) {
@@ -392,12 +397,21 @@ std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent
                        StateSelect(s, filter, join) + ")";
   insert += QueueDependents(deps, "unnest(" + list + ") AS __strata_r(" + QuoteIdent(s.bucket_name) + ")", 0);
   insert += " SELECT 1";
-  return {"DELETE FROM " + s.data_table + " WHERE " + QuoteIdent(s.bucket_name) + " = ANY (" + list + ")", insert};
+  const std::string b = QuoteIdent(s.bucket_name);
+  const std::string has_null = "pg_catalog.array_position(" + list + ", NULL::" + s.bucket_type + ") IS NOT NULL";
+  // The NULL and infinite buckets have no range: their rows are those with a NULL time, or that very
+  // infinite time (both bucket functions keep infinities). Only run when such a bucket was taken.
+  std::string special = "(" + t + " IS NULL AND " + has_null + " OR " + t + " = ANY (" + list + ") AND NOT pg_catalog.isfinite(" +
+                        t + "))";
+  if (!s.source_is_rollup) special += " AND " + OrderRange(s, 2);
+  return {"DELETE FROM " + s.data_table + " WHERE " + b + " = ANY (" + list + ") OR " + b + " IS NULL AND " + has_null, insert,
+          "INSERT INTO " + s.data_table + " (" + cols + ") " + StateSelect(s, special)};
 }
 
 std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
                                     bool or_replace) {
-  const std::string cond = (s.where.empty() ? "" : "(" + s.where + ") AND ") + s.bucket_expr + " IS NOT NULL";
+  // Every bucket, the NULL one included (GROUP BY makes a group of rows with a NULL time).
+  const std::string cond = s.where.empty() ? "" : " WHERE " + s.where;
   const std::string body =
       "\nBEGIN\n"
       "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"
@@ -411,10 +425,10 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
       "  END IF;\n"
       "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
       "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_old WHERE " + cond + ";\n"
+      " FROM __strata_old" + cond + ";\n"
       "  IF TG_OP = 'UPDATE' THEN\n"
       "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_new WHERE " + cond + ";\n"
+      " FROM __strata_new" + cond + ";\n"
       "  END IF;\n  RETURN NULL;\nEND\n";
   // The body is a quoted literal, never a fixed dollar-quote tag: user text inside it (WHERE constants)
   // cannot end it early.

@@ -84,7 +84,8 @@ std::vector<std::string> CreateTablesSql(const Spec& s);
 std::string AppendSql(const Spec& s, const std::vector<Dependent>& deps);
 
 // Takes up to $1 buckets from the pending table (newest first). Returns one row: the buckets to
-// recompute as a text array, those older than $2 (frozen_before) as another, and their two counts.
+// recompute as a text array, those older than $2 (frozen_before) as another, their two counts, and
+// whether a NULL or infinite bucket is among them.
 std::string TakePendingSql(const Spec& s);
 
 // The append for an empty data table created in the current transaction (the first build): a plain
@@ -112,7 +113,8 @@ std::vector<ColumnMerge> ColumnMerges(const Spec& s);
 
 // Replaces the buckets in $1 (a text array of bucket values): deletes their groups, aggregates them
 // again from source rows (raw source: only absorbed rows, $2 < order_column <= $3), queues dependents.
-// Two statements, run in order in one transaction.
+// Three statements, run in order in one transaction: the delete, the finite buckets' insert, and the
+// insert for the NULL and infinite buckets (run only when TakePendingSql says such a bucket was taken).
 std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps);
 
 // The statement trigger function (plpgsql, SECURITY DEFINER) that queues the buckets of updated/deleted

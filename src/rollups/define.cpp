@@ -554,7 +554,7 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
         const rs::Spec& s = absorbed->spec;
         pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel +
                       " WHERE " + core::QuoteIdent(s.order_column) + " <= $1::bigint" +
-                      (s.where.empty() ? "" : " AND (" + s.where + ")") + " AND " + s.bucket_expr + " IS NOT NULL",
+                      (s.where.empty() ? "" : " AND (" + s.where + ")"),
                   {std::to_string(absorbed->watermark)});
       }
     }
@@ -796,8 +796,7 @@ STRATA_FUNCTION(strata_create_rollup) {
   }
   if (s.source_is_rollup && backfill) {
     // Every bucket of the source rollup is queued; refreshes compute them newest first.
-    pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source + " WHERE " +
-             s.bucket_expr + " IS NOT NULL");
+    pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source);
   }
   // The view's form depends on whether a backfill is left to do (see ViewSql).
   pg::Exec(ViewSqlFor(s, view, realtime, false, cursor.has_value()));
@@ -952,6 +951,9 @@ STRATA_FUNCTION(strata_rollup_protect_all) {
     ProtectSourceObjects(r.change_function, definition);
     pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {*row[0], definition});
   }
+  // Pending tables take the NULL bucket too.
+  for (const auto& row : pg::Query("SELECT pending_table::text FROM strata.rollup ORDER BY id"))
+    pg::Exec("ALTER TABLE " + *row[0] + " ALTER COLUMN b DROP NOT NULL");
   // Pending tables of rollups of rollups pass to the extension's owner (see ShareDependentPending).
   for (const auto& row : pg::Query("SELECT x.pending_table::text, c.relowner, s.relowner FROM strata.rollup x "
                                    "JOIN pg_catalog.pg_class c ON c.oid = x.data_table JOIN strata.rollup y ON y.id = x.source_rollup "

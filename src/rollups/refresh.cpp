@@ -432,10 +432,14 @@ StepResult RefreshStep(Rollup& r) {
     const auto stmts = rs::RecomputeSql(s, deps);
     pg::Query(stmts[0], {*taken[0][0]});
     pg::WithWorkMem(AggregationMemKb(r, 0), [&] {
-      if (s.source_is_rollup)
-        pg::Query(stmts[1], {*taken[0][0]});
-      else
-        pg::Query(stmts[1], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
+      const bool special = *taken[0][4] == "t";
+      for (size_t k = 1; k < stmts.size(); k++) {
+        if (k == 2 && !special) break;
+        if (s.source_is_rollup)
+          pg::Query(stmts[k], {*taken[0][0]});
+        else
+          pg::Query(stmts[k], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
+      }
     });
     res.buckets = n;
   }

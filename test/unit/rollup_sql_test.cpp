@@ -71,9 +71,15 @@ TEST(RollupSql, AppendMergesEveryMeasureAndQueuesDependents) {
 TEST(RollupSql, RecomputeReadsOnlyAbsorbedRowsOfRawSources) {
   auto s = HourlySpec();
   auto stmts = r::RecomputeSql(s, {});
-  ASSERT_EQ(stmts.size(), 2u);
-  EXPECT_EQ(stmts[0], "DELETE FROM \"public\".\"hourly_data\" WHERE \"bucket\" = ANY ($1::timestamp with time zone[])");
-  EXPECT_TRUE(Has(stmts[1], "\"ts\" >= __strata_u.__strata_b AND \"ts\" < __strata_u.__strata_b + '01:00:00'::interval"));
+  ASSERT_EQ(stmts.size(), 3u);
+  EXPECT_EQ(stmts[0], "DELETE FROM \"public\".\"hourly_data\" WHERE \"bucket\" = ANY ($1::timestamp with time zone[]) OR "
+                      "\"bucket\" IS NULL AND pg_catalog.array_position($1::timestamp with time zone[], NULL::timestamp with "
+                      "time zone) IS NOT NULL");
+  EXPECT_TRUE(Has(stmts[1], "\"ts\" >= __strata_u.__strata_b AND \"ts\" < __strata_u.__strata_b + pg_catalog.make_interval("));
+  // The NULL and infinite buckets: rows with a NULL time, or that infinite time, absorbed ones only.
+  EXPECT_TRUE(Has(stmts[2], "WHERE (kind = 'view'::text) AND ((\"ts\" IS NULL AND pg_catalog.array_position("));
+  EXPECT_TRUE(Has(stmts[2], "OR \"ts\" = ANY ($1::timestamp with time zone[]) AND NOT pg_catalog.isfinite(\"ts\")) AND "
+                            "\"id\" > $2::bigint AND \"id\" <= $3::bigint"));
   EXPECT_TRUE(Has(stmts[1], "\"id\" > $2::bigint AND \"id\" <= $3::bigint"));
   EXPECT_TRUE(Has(stmts[1], "date_trunc('hour'::text, ts) = __strata_u.__strata_b"));
   s.source_is_rollup = true;
@@ -203,7 +209,8 @@ TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
   EXPECT_TRUE(Has(f, "CREATE FUNCTION \"public\".\"f\"() RETURNS trigger"));
   EXPECT_TRUE(Has(f, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
   // The body is a quoted literal (quotes doubled), never a dollar-quoted one.
-  EXPECT_TRUE(Has(f, "FROM __strata_old WHERE (kind = ''view''::text) AND date_trunc(''hour''::text, ts) IS NOT NULL"));
+  // Every bucket is queued, the NULL one too.
+  EXPECT_TRUE(Has(f, "SELECT DISTINCT date_trunc(''hour''::text, ts) FROM __strata_old WHERE kind = ''view''::text;"));
   EXPECT_TRUE(Has(f, "FROM __strata_new"));
   EXPECT_FALSE(Has(f, "$"));
   // It refuses to run except as a statement trigger on the source's tree.
@@ -211,6 +218,15 @@ TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
   EXPECT_TRUE(Has(f, "ERRCODE = ''42501''"));
   EXPECT_TRUE(Has(r::InvalidationFunctionSql(s, "f", "1", true), "CREATE OR REPLACE FUNCTION f()"));
   EXPECT_TRUE(Has(r::TakePendingSql(s), "ORDER BY b DESC LIMIT $1::int"));
+}
+
+TEST(RollupSql, PendingBucketsIncludeTheNullOne) {
+  const auto s = HourlySpec();
+  const std::string t = r::TakePendingSql(s);
+  EXPECT_TRUE(Has(t, "DELETE FROM \"public\".\"hourly_pending\" p WHERE p.b IS NULL AND EXISTS"));
+  EXPECT_TRUE(Has(t, "+ (bool_or(b IS NULL) IS TRUE)::int"));
+  EXPECT_TRUE(Has(t, "bool_or(b IS NULL OR NOT pg_catalog.isfinite(b)) IS TRUE"));
+  EXPECT_TRUE(Has(r::CreateTablesSql(s)[2], "(b timestamp with time zone)"));
 }
 
 TEST(RollupSql, InvalidationBodyKeepsUserTextQuoted) {
