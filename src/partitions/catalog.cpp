@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "config.hpp"
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "pg/spi.hpp"
@@ -81,7 +82,14 @@ int64_t ParseKey(const std::string& text, Oid type) {
 }
 
 int64_t NowKey(KeyKind kind) {
-  const TimestampTz now = GetCurrentTimestamp();
+  TimestampTz now = GetCurrentTimestamp();
+  if (config::test_now != nullptr && config::test_now[0] != '\0') {
+    const char* t = config::test_now;
+    pg::Call([&] {
+      now = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(t), ObjectIdGetDatum(InvalidOid),
+                                                    Int32GetDatum(-1)));
+    });
+  }
   if (kind == KeyKind::kTimestampTz) return now;
   Datum local = 0;
   pg::Call([&] { local = DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(now)); });

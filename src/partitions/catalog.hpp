@@ -41,7 +41,8 @@ core::Step ParseStep(core::KeyKind kind, const std::string& text);
 int64_t DatumToKey(Datum d, Oid type);
 // Parses a key value written as text in the column type ("2026-01-01", "5000").
 int64_t ParseKey(const std::string& text, Oid type);
-// The reference "now" for time kinds (UTC for timestamptz, server-local wall clock otherwise).
+// The reference "now" for time kinds (UTC for timestamptz, server-local wall clock otherwise); the
+// clock is strata.test_now when set.
 int64_t NowKey(core::KeyKind kind);
 
 // Loads set configuration (all sets, or one). Requires an SPI connection.
