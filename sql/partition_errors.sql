@@ -18,6 +18,12 @@ SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', 'soon')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', 1000)$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => -1)$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', retention => 'forever')$$);
+-- Every message about an interval names the argument that is wrong: partition_interval or retention.
+SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', retention => '-5 days')$$);
+SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', retention => '0')$$);
+SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', retention => '1 month 2 days')$$);
+SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', retention => '10 seconds')$$);
+SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '0')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', partition_options => '{fillfactor=5}')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', partition_options => '{nonsense=1}')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ev', 'ts', '1 day', partition_options => '{fillfactor}')$$);
@@ -31,6 +37,8 @@ SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', '1 day')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', 0)$$);
 SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', '10 apples')$$);
 SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', 5000000000)$$);
+SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', '100', retention => '90 days')$$);
+SELECT test_err($$SELECT strata.create_partition_set('ints', 'id', 100, retention => -5)$$);
 -- Nothing was created by any of the failures above.
 SELECT count(*) AS sets FROM strata.partition_set;
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent IN ('ev'::regclass, 'ints'::regclass);
@@ -42,6 +50,13 @@ SELECT test_err($$SELECT * FROM strata.run_maintenance('ev')$$);
 SELECT test_err($$SELECT strata.alter_partition_set('ev', premake => 2)$$);
 SELECT test_err($$SELECT strata.alter_partition_set('ints', premake => 5000)$$);
 SELECT test_err($$SELECT strata.alter_partition_set('ints', retention => 'abc')$$);
+SELECT test_err($$SELECT strata.alter_partition_set('ints', retention => '0')$$);
+CREATE TABLE ev_alter (ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+SELECT strata.create_partition_set('ev_alter', 'ts', '1 day', premake => 0) AS created;
+SELECT test_err($$SELECT strata.alter_partition_set('ev_alter', retention => '-5 days')$$);
+SELECT test_err($$SELECT strata.alter_partition_set('ev_alter', retention => '0')$$);
+SELECT test_err($$SELECT strata.alter_partition_set('ev_alter', retention => 'forever')$$);
+DROP TABLE ev_alter;
 -- Only the owner may manage a table.
 CREATE ROLE strata_intruder;
 GRANT CREATE ON SCHEMA public TO strata_intruder;

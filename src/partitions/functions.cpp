@@ -198,12 +198,12 @@ STRATA_FUNCTION(strata_create_partition_set) {
   const ParentInfo info = ValidateParent(parent, column);
   const std::string shown = core::QualifiedName(info.schema, info.name);
   const core::KeyKind kind = KindOf(info.key_type);
-  const core::Step step = ParseStep(kind, interval);
+  const core::Step step = ParseStep(kind, interval, "partition_interval");
   if (premake < 0 || premake > 1000)
     throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000", {},
                       "premake is the number of partitions kept ready ahead of the current one.");
   std::optional<core::Step> ret;
-  if (retention) ret = ParseStep(kind, *retention);
+  if (retention) ret = ParseStep(kind, *retention, "retention");
   ValidateReloptions(options);
   if (tablespace) {
     const char* ts = tablespace->c_str();
@@ -339,7 +339,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000");
     args[1] = std::to_string(premake);
   }
-  if (auto r = pg::TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r));
+  if (auto r = pg::TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r, "retention"));
   if (!PG_ARGISNULL(3)) args[3] = PG_GETARG_BOOL(3) ? "t" : "f";
   if (!PG_ARGISNULL(4)) {
     const std::vector<std::string> options = TextArrayArg(fcinfo, 4);
