@@ -71,6 +71,21 @@ SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'big_hist'
 SELECT count(*) AS set_rows FROM strata.partition_set WHERE parent = 'big_hist'::regclass;
 DROP TABLE big_hist;
 RESET strata.test_now;
+-- An owner without CREATE on the table's schema is told which grant it needs, before anything is created.
+CREATE ROLE strata_noschema;
+CREATE TABLE owned_ev (ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+ALTER TABLE owned_ev OWNER TO strata_noschema;
+SET ROLE strata_noschema;
+SELECT test_err($$SELECT strata.create_partition_set('owned_ev', 'ts', '1 day')$$);
+RESET ROLE;
+SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'owned_ev'::regclass;
+GRANT CREATE ON SCHEMA public TO strata_noschema;
+SET ROLE strata_noschema;
+SELECT strata.create_partition_set('owned_ev', 'ts', '1 day', premake => 0) AS created_once_granted;
+RESET ROLE;
+DROP TABLE owned_ev;
+REVOKE CREATE ON SCHEMA public FROM strata_noschema;
+DROP ROLE strata_noschema;
 -- Only the owner may manage a table.
 CREATE ROLE strata_intruder;
 GRANT CREATE ON SCHEMA public TO strata_intruder;
