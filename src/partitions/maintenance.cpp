@@ -251,6 +251,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
     } catch (const pg::PgError& e) {
       r.status = core::IsRetryableSqlstate(e.sqlstate()) ? "skipped" : "failed";
       r.message = e.what();
+      if (r.status == "skipped") r.message += " (will retry at the next pass)";
     }
   } else {
     r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
@@ -396,6 +397,9 @@ void CreateDefaultPartition(const SetRow& set) {
 
 namespace {
 
+// Reasons of skipped or failed actions repeated in a pass's own job_runs row (each has its own row too).
+constexpr size_t kPassProblemsShown = 3;
+
 // Partitions of history from which create_partition_set says how many it is about to create.
 constexpr size_t kHistoryNoticeAt = 1000;
 
@@ -482,6 +486,15 @@ int CreateFrom(const SetRow& set, int64_t start, int limit) {
   return created;
 }
 
+std::string PassSummary::Message() const {
+  std::string m = std::to_string(actions) + (actions == 1 ? " action on " : " actions on ") + std::to_string(sets) +
+                  (sets == 1 ? " set" : " sets");
+  for (const auto& p : problems) m += "; " + p;
+  const int more = failed + skipped - static_cast<int>(problems.size());
+  if (more > 0) m += "; " + std::to_string(more) + " more skipped or failed (see their own rows)";
+  return m;
+}
+
 PassSummary WorkerPass() {
   // Per-set failure backoff across passes (worker-lifetime, C++-only state).
   static std::map<Oid, std::pair<int, TimestampTz>> backoff;
@@ -536,6 +549,8 @@ PassSummary WorkerPass() {
         sum.failed++;
       }
       if (o.status == "skipped") sum.skipped++;
+      if ((o.status == "failed" || o.status == "skipped") && sum.problems.size() < kPassProblemsShown)
+        sum.problems.push_back(o.status + ": " + o.action + " of " + o.partition + ": " + o.message);
     }
     if (set_failed) {
       auto& b = backoff[set.parent];
