@@ -1,5 +1,7 @@
 -- Partition sets: creation, naming, premake, templates, retention, default partition, undo.
--- Integer sets give fixed names; time sets are checked against now() so the test runs any day.
+-- Integer sets give fixed names; time sets run under a fixed clock (strata.test_now), so names and counts
+-- are the same on any day; the history check also runs over several faked dates and once on the real clock.
+SET strata.test_now = '2026-12-04 10:30:00+00';
 CREATE ROLE strata_app;
 CREATE ROLE strata_reader;
 CREATE TABLE videos (video_id bigint NOT NULL, title text, score int GENERATED ALWAYS AS (length(title)) STORED,
@@ -41,23 +43,42 @@ SELECT partition_interval, premake, retention, retention_keep_table, partition_o
 -- A daily timestamptz set: today's partition and two ahead, named from the UTC date.
 CREATE TABLE events (id bigint, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
 SELECT strata.create_partition_set('events', 'ts', interval '1 day', premake => 2);
-SELECT count(*) = 3 AS three_partitions,
-       bool_and(c.relname = 'events_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD')) AS named_by_range,
-       min(lo) = date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS starts_today
-  FROM (SELECT c.relname, (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)'))[1]::timestamptz AS lo
-          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass) c;
-INSERT INTO events SELECT g, now() + (g || ' hours')::interval FROM generate_series(0, 23) g;
--- start_partition: history back to a date, bounded.
-CREATE TABLE hist (d date NOT NULL) PARTITION BY RANGE (d);
-SELECT strata.create_partition_set('hist', 'd', '1 month', premake => 1, start_partition => (current_date - 95)::text) AS created;
-SELECT count(*) BETWEEN 5 AND 6 AS about_five_months FROM pg_inherits WHERE inhparent = 'hist'::regclass;
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1;
+INSERT INTO events SELECT g, timestamptz '2026-12-04 10:30:00+00' + (g || ' hours')::interval FROM generate_series(0, 23) g;
+-- start_partition: history back to a date, bounded. Monthly history from 95 days back is 5 or 6 months
+-- depending on the day of the month; run it under several faked dates (month starts and ends, a leap
+-- day, a year end) and compare with the count computed from the calendar: one month per range from the
+-- month of the start to the current one, plus premake.
+CREATE FUNCTION hist_history(today date, fake bool, OUT created int, OUT expected int, OUT first_partition name,
+                             OUT last_partition name) LANGUAGE plpgsql AS $$
+BEGIN
+  IF fake THEN PERFORM set_config('strata.test_now', today::text || ' 12:00', true); END IF;
+  CREATE TABLE hist (d date NOT NULL) PARTITION BY RANGE (d);
+  created := strata.create_partition_set('hist', 'd', '1 month', premake => 1, start_partition => (today - 95)::text);
+  expected := (extract(year FROM age(date_trunc('month', today), date_trunc('month', today - 95))) * 12 +
+               extract(month FROM age(date_trunc('month', today), date_trunc('month', today - 95))))::int + 1 + 1;
+  SELECT min(c.relname), max(c.relname) INTO first_partition, last_partition
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'hist'::regclass;
+  DROP TABLE hist;
+END $$;
+BEGIN;
+SELECT d AS faked_today, h.* FROM unnest('{2026-12-04,2026-12-05,2026-01-01,2026-01-31,2024-02-29,2026-03-01,2026-12-31}'::date[]) d,
+       LATERAL hist_history(d, true) h;
+COMMIT;
+-- ... and on the real clock, whatever today is.
+RESET strata.test_now;
+SELECT created = expected AS history_matches_calendar FROM hist_history(current_date, false);
+SET strata.test_now = '2026-12-04 10:30:00+00';
+DROP FUNCTION hist_history(date, bool);
 -- A default partition: late rows are moved home, far-future and NULL keys stay (and are reported).
 CREATE TABLE late (id int, ts timestamp NOT NULL, payload text) PARTITION BY RANGE (ts);
 SELECT strata.create_partition_set('late', 'ts', '1 hour', premake => 1, default_partition => true);
-INSERT INTO late VALUES (1, localtimestamp - interval '5 hours', 'late'), (2, localtimestamp - interval '5 hours', 'late'),
-                        (3, localtimestamp - interval '29 hours', 'later'), (4, localtimestamp + interval '10 years', 'future');
+-- (the wall clock of 2026-12-04 10:30 UTC in the regression time zone, PST8PDT, is 02:30)
+INSERT INTO late VALUES (1, '2026-12-03 21:30', 'late'), (2, '2026-12-03 21:45', 'late'),
+                        (3, '2026-12-02 21:30', 'later'), (4, '2036-12-04 02:30', 'future');
 SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
-SELECT action, status, message FROM strata.run_maintenance('late') ORDER BY action, message;
+SELECT action, partition, status, message FROM strata.run_maintenance('late') ORDER BY action, partition;
 SELECT id, tableoid::regclass = 'late_default'::regclass AS in_default FROM late ORDER BY id;
 SELECT default_rows FROM strata.partition_sets WHERE parent = 'late'::regclass;
 -- Anyone may read the view; rows in a default partition they may not read show as NULL.
@@ -97,7 +118,6 @@ SELECT job_kind, status, count(*) FROM strata.job_runs GROUP BY 1, 2 ORDER BY 1,
 -- Undo stops management and keeps every partition and row; dropping a parent forgets its set.
 SELECT strata.undo_partition_set('events');
 SELECT count(*) AS rows_kept, (SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass) AS partitions_kept FROM events;
-DROP TABLE hist;
 SELECT parent FROM strata.partition_set ORDER BY parent::text;
 DROP TABLE videos, events, late, "Events; DROP TABLE videos", "a_very_long_parent_table_name_that_goes_on_and_on_and_on_forever";
 SELECT count(*) AS sets_left FROM strata.partition_set;

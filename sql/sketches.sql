@@ -51,6 +51,34 @@ WITH exact AS (SELECT percentile_disc(ARRAY[0.5, 0.9, 0.99, 0.999]) WITHIN GROUP
      approx AS (SELECT strata.quantiles(strata.qsketch_agg(watch_ms), '{0.5,0.9,0.99,0.999}') AS a FROM views)
 SELECT bool_and(abs(a[i] - e[i]) <= 0.005 * abs(e[i])) AS within_half_percent FROM exact, approx, generate_series(1, 4) i;
 SELECT abs(strata.qsketch_mean(strata.qsketch_agg(watch_ms)) / avg(watch_ms) - 1) < 0.005 AS mean_within_accuracy FROM views;
+-- quantile follows percentile_disc (the smallest value whose cumulative fraction reaches q) and
+-- quantile_cont percentile_cont, on data whose neighbours are further apart than the accuracy: every
+-- q in steps of 0.005 over 1..100, within the relative accuracy of Postgres's answer; then five spread values
+-- side by side with Postgres (disc picks a value of the data, cont interpolates).
+WITH d(x) AS (SELECT g::float8 FROM generate_series(1, 100) g),
+     q(p) AS (SELECT k / 200.0 FROM generate_series(0, 200) k),
+     s AS (SELECT strata.qsketch_agg(x) AS sk FROM d)
+SELECT count(*) AS qs,
+       count(*) FILTER (WHERE abs(strata.quantile(sk, p) - (SELECT percentile_disc(p) WITHIN GROUP (ORDER BY x) FROM d))
+                              <= 0.005 * (SELECT percentile_disc(p) WITHIN GROUP (ORDER BY x) FROM d)) AS disc_within,
+       count(*) FILTER (WHERE abs(strata.quantile_cont(sk, p) - (SELECT percentile_cont(p) WITHIN GROUP (ORDER BY x) FROM d))
+                              <= 0.005 * (SELECT percentile_cont(p) WITHIN GROUP (ORDER BY x) FROM d)) AS cont_within
+  FROM q, s;
+WITH d(x) AS (VALUES (1200.0::float8), (2500.0), (2600.0), (9000.0), (21000.0)),
+     s AS (SELECT strata.qsketch_agg(x) AS sk FROM d)
+SELECT p, round(strata.quantile(sk, p)::numeric, 1) AS quantile,
+       (SELECT percentile_disc(p) WITHIN GROUP (ORDER BY x) FROM d) AS disc,
+       round(strata.quantile_cont(sk, p)::numeric, 1) AS quantile_cont,
+       round((SELECT percentile_cont(p) WITHIN GROUP (ORDER BY x) FROM d)::numeric, 1) AS cont
+  FROM s, unnest('{0,0.2,0.21,0.5,0.79,0.8,0.81,1}'::float8[]) p ORDER BY p;
+WITH exact AS (SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99, 0.999]) WITHIN GROUP (ORDER BY watch_ms) AS e FROM views),
+     s AS (SELECT strata.qsketch_agg(watch_ms) AS sk FROM views)
+SELECT bool_and(abs(strata.quantile_cont(sk, p[i]) - e[i]) <= 0.005 * abs(e[i])) AS cont_within_half_percent
+  FROM exact, s, (SELECT ARRAY[0.5, 0.9, 0.99, 0.999]::float8[] AS p) a, generate_series(1, 4) i;
+-- The mean does not overflow: {1e308, 1} is 5e307 (within the accuracy), not 1e308.
+SELECT abs(strata.qsketch_mean(strata.qsketch_agg(x)) / 5e307 - 1) <= 0.005 AS mean_no_overflow,
+       strata.qsketch_mean(strata.qsketch_agg(x)) < 1e308 AS below_max
+  FROM (VALUES (1e308::float8), (1::float8)) v(x);
 SELECT strata.merge(q)::text = (SELECT strata.qsketch_agg(watch_ms)::text FROM views) AS merge_is_exact
   FROM (SELECT strata.qsketch_agg(watch_ms) AS q FROM views GROUP BY hour) hourly;
 SELECT strata.qsketch_accuracy(strata.qsketch_agg(g, 0.01)), strata.quantile(strata.qsketch_agg(g, 0.01), 0.5) FROM generate_series(1, 100) g;
@@ -95,6 +123,7 @@ SELECT test_err($$SELECT '\x01480400010000005b3f8080'::strata.hll$$);
 SELECT test_err($$SELECT strata.qsketch_agg(x) FROM (VALUES ('NaN'::float8)) v(x)$$);
 SELECT test_err($$SELECT strata.qsketch_agg(x, 0.5) FROM (VALUES (1.0)) v(x)$$);
 SELECT test_err($$SELECT strata.quantile(strata.qsketch_agg(g), 1.5) FROM generate_series(1, 3) g$$);
+SELECT test_err($$SELECT strata.quantile_cont(strata.qsketch_agg(g), -0.5) FROM generate_series(1, 3) g$$);
 SELECT test_err($$SELECT strata.merge(strata.qsketch_agg(g, 0.01), strata.qsketch_agg(g, 0.02)) FROM generate_series(1, 3) g$$);
 SELECT test_err($$SELECT strata.topk_agg(g, 0) FROM generate_series(1, 3) g$$);
 SELECT test_err($$SELECT strata.merge(strata.topk_agg(g, 2), strata.topk_agg(g, 3)) FROM generate_series(1, 3) g$$);

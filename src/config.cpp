@@ -18,6 +18,7 @@ int job_runs_retention_s = 7 * 24 * 3600;
 int move_max_ranges = 16;
 int rollup_wait_ms = 2000;
 int rollup_hash_table_kb = 2048;
+char* test_now = nullptr;
 bool preloaded = false;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
@@ -153,6 +154,12 @@ void Init() {
                           "Shortest time between the last vacuum of a rollup table and strata's next one for its dead index entries.",
                           nullptr, &vacuum_rollup_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);
+  // The replaceable clock of partition maintenance (as TimescaleDB's current_timestamp_mock): tests run a
+  // file under several fixed dates and prove its output does not depend on the calendar.
+  DefineCustomStringVariable("strata.test_now", "Time that partition maintenance takes as now (for tests).",
+                             "A timestamptz literal; empty: the real clock. Only premake, retention and the "
+                             "default-partition horizon read it.",
+                             &test_now, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("strata");
 }
 

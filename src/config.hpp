@@ -13,6 +13,8 @@ extern int ddl_retries;          // strata.ddl_retries: attempts of a DDL that h
 extern int job_runs_retention_s; // strata.job_runs_retention: age after which job_runs rows go (SIGHUP)
 extern int move_max_ranges;      // strata.default_move_max_ranges: ranges moved out of a default per pass (user)
 extern int rollup_wait_ms;       // strata.rollup_wait_timeout: wait for in-flight writers per refresh (user)
+extern char* test_now;            // strata.test_now: the clock partition maintenance reads, for tests;
+                                 // '' = the real clock (superuser)
 extern int rollup_hash_table_kb; // strata.rollup_hash_table: in-memory size a refresh's hash aggregation
                                  // aims at (kB; 0 = work_mem as set) (user)
 

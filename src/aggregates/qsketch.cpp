@@ -1,4 +1,5 @@
-// SQL functions of strata.qsketch: I/O, qsketch_agg, merge, quantile(s), count/min/max/mean.
+// SQL functions of strata.qsketch: I/O, qsketch_agg, merge, quantile(s) (percentile_disc's definition),
+// quantile_cont (percentile_cont's), count/min/max/mean.
 #include "aggregates/sketch_glue.hpp"
 #include "core/sketch/qsketch.hpp"
 
@@ -43,6 +44,7 @@ STRATA_FUNCTION(strata_qsketch_trans_a) {
   });
 }
 STRATA_FUNCTION(strata_qsketch_quantile) { PG_RETURN_FLOAT8(Arg(fcinfo)->Quantile(PG_GETARG_FLOAT8(1))); }
+STRATA_FUNCTION(strata_qsketch_quantile_cont) { PG_RETURN_FLOAT8(Arg(fcinfo)->QuantileCont(PG_GETARG_FLOAT8(1))); }
 STRATA_FUNCTION(strata_qsketch_quantiles) {
   QSketch* s = Arg(fcinfo);
   Datum* elems = nullptr;

@@ -68,49 +68,57 @@ void CivilFromDays(int64_t days, int64_t* y, unsigned* m, unsigned* d) {
   *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
-Step MakeTimeStep(KeyKind kind, int32_t months, int32_t days, int64_t usecs) {
+namespace {
+// The hint for a step that is not positive: what the argument means, with an example of its kind.
+std::string PositiveHint(const std::string& param, bool time) {
+  if (param == "retention")
+    return time ? "retention is how far behind now partitions are kept, for example '90 days'."
+                : "retention is how far below the largest key partitions are kept, for example 1000000.";
+  return time ? "Use an interval such as '1 day', '1 hour' or '1 month'."
+              : "Give the number of key values per partition, for example 100000.";
+}
+}  // namespace
+
+Step MakeTimeStep(KeyKind kind, int32_t months, int32_t days, int64_t usecs, const std::string& param) {
   if (!IsTimeKind(kind))
-    throw Error(sqlstate::kInvalidParameterValue, "an interval cannot partition an integer column",
-                {}, "Give the partition width as a number, for example 100000.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " of an integer column must be a number, not an interval",
+                {}, param == "retention" ? "Give retention as a number of key values, for example 1000000."
+                                          : "Give the partition width as a number, for example 100000.");
   if (months < 0 || days < 0 || usecs < 0 || (months == 0 && days == 0 && usecs == 0))
-    throw Error(sqlstate::kInvalidParameterValue, "partition interval must be greater than zero", {},
-                "Use an interval such as '1 day', '1 hour' or '1 month'.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " must be greater than zero", {}, PositiveHint(param, true));
   if (months > 0 && (days > 0 || usecs > 0))
-    throw Error(sqlstate::kInvalidParameterValue,
-                "partition interval must be whole months or a fixed length, not both",
+    throw Error(sqlstate::kInvalidParameterValue, param + " must be whole months or a fixed length, not both",
                 {}, "Use for example '1 month' or '30 days', not '1 month 2 days'.");
   Step s;
   if (months > 0) {
     if (months > 12 * 100)
-      throw Error(sqlstate::kInvalidParameterValue, "partition interval is too long", {},
-                  "Use at most 100 years.");
+      throw Error(sqlstate::kInvalidParameterValue, param + " is too long", {}, "Use at most 100 years.");
     s.months = months;
     return s;
   }
   if (usecs > std::numeric_limits<int64_t>::max() - int64_t(days) * kUsecsPerDay) OutOfRange(kind);
   s.units = int64_t(days) * kUsecsPerDay + usecs;
   if (kind == KeyKind::kDate && s.units % kUsecsPerDay != 0)
-    throw Error(sqlstate::kInvalidParameterValue,
-                "partition interval of a date column must be whole days or months", {},
+    throw Error(sqlstate::kInvalidParameterValue, param + " of a date column must be whole days or months", {},
                 "Use for example '1 day', '7 days' or '1 month'.");
   if (s.units < kUsecsPerMinute)
-    throw Error(sqlstate::kInvalidParameterValue, "partition interval must be at least one minute",
-                {}, "Partitions narrower than a minute would create far too many tables.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " must be at least one minute", {},
+                param == "retention" ? "Keep partitions for minutes, days or months, for example '90 days'."
+                                     : "Partitions narrower than a minute would create far too many tables.");
   if (s.units > 100 * 366 * kUsecsPerDay)
-    throw Error(sqlstate::kInvalidParameterValue, "partition interval is too long", {},
-                "Use at most 100 years.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " is too long", {}, "Use at most 100 years.");
   return s;
 }
 
-Step MakeIntStep(KeyKind kind, int64_t units) {
+Step MakeIntStep(KeyKind kind, int64_t units, const std::string& param) {
   if (IsTimeKind(kind))
-    throw Error(sqlstate::kInvalidParameterValue, "a number cannot partition a time column", {},
-                "Give the partition width as an interval, for example '1 day'.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " of a time column must be an interval, not a number", {},
+                param == "retention" ? "Give retention as an interval, for example '90 days'."
+                                     : "Give the partition width as an interval, for example '1 day'.");
   if (units <= 0)
-    throw Error(sqlstate::kInvalidParameterValue, "partition interval must be greater than zero",
-                {}, "Give the number of key values per partition, for example 100000.");
+    throw Error(sqlstate::kInvalidParameterValue, param + " must be greater than zero", {}, PositiveHint(param, false));
   if (kind == KeyKind::kInt32 && units > std::numeric_limits<int32_t>::max())
-    throw Error(sqlstate::kInvalidParameterValue, "partition interval is too large for an integer column");
+    throw Error(sqlstate::kInvalidParameterValue, param + " is too large for an integer column");
   Step s;
   s.units = units;
   return s;

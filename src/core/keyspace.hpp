@@ -38,10 +38,12 @@ struct Range {
 };
 
 // Builds and validates a step for a key kind from Postgres interval fields (months, days, time in
-// microseconds); throws core::Error with a hint when it cannot partition that kind.
-Step MakeTimeStep(KeyKind kind, int32_t months, int32_t days, int64_t usecs);
-// Builds and validates an integer step; throws core::Error when it is not positive.
-Step MakeIntStep(KeyKind kind, int64_t units);
+// microseconds); throws core::Error with a hint when it cannot partition that kind. `param` is the name
+// of the argument the step came from ("partition_interval" or "retention"); every message names it.
+Step MakeTimeStep(KeyKind kind, int32_t months, int32_t days, int64_t usecs,
+                  const std::string& param = "partition_interval");
+// Builds and validates an integer step; throws core::Error (naming `param`) when it is not positive.
+Step MakeIntStep(KeyKind kind, int64_t units, const std::string& param = "partition_interval");
 
 // Civil date helpers (proleptic Gregorian), exposed for tests.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);  // days since 2000-01-01

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "config.hpp"
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "pg/spi.hpp"
@@ -25,33 +26,39 @@ KeyKind KindOf(Oid type) {
   }
 }
 
-core::Step ParseStep(KeyKind kind, const std::string& text) {
+core::Step ParseStep(KeyKind kind, const std::string& text, const std::string& param) {
   if (!core::IsTimeKind(kind)) {
     char* end = nullptr;
     errno = 0;
     const long long v = std::strtoll(text.c_str(), &end, 10);
     while (end && *end == ' ') end++;
     if (errno != 0 || end == text.c_str() || *end != '\0')
-      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "invalid partition width \"" + text + "\" for an integer key",
-                        {}, "Give a whole number of key values, for example 100000.");
-    return core::MakeIntStep(kind, v);
+      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "invalid " + param + " \"" + text + "\" for an integer column",
+                        {}, param == "retention" ? "Give retention as a whole number of key values, for example 1000000."
+                                                 : "Give a whole number of key values, for example 100000.");
+    return core::MakeIntStep(kind, v, param);
   }
   // Postgres reads a bare number as seconds; a number given for a time column is a mistake.
   {
     char* end = nullptr;
     (void) std::strtoll(text.c_str(), &end, 10);
     while (end && *end == ' ') end++;
-    if (end != text.c_str() && end && *end == '\0')
-      throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "a number cannot partition a time column", {},
-                        "Give the partition width as an interval, for example '1 day'.");
+    if (end != text.c_str() && end && *end == '\0') (void) core::MakeIntStep(kind, 0, param);  // throws
   }
   Interval* iv = nullptr;
   const char* t = text.c_str();
-  pg::Call([&] {
-    iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(t), ObjectIdGetDatum(InvalidOid),
-                                               Int32GetDatum(-1)));
-  });
-  return core::MakeTimeStep(kind, iv->month, iv->day, iv->time);
+  try {
+    pg::Call([&] {
+      iv = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(t), ObjectIdGetDatum(InvalidOid),
+                                                 Int32GetDatum(-1)));
+    });
+  } catch (const pg::PgError& e) {
+    // Postgres's words name the type, not the argument: say which argument, keep its SQLSTATE and words.
+    throw core::Error(e.sqlstate(), "invalid " + param + " \"" + text + "\"", e.what(),
+                      param == "retention" ? "Give retention as an interval, for example '90 days'."
+                                           : "Give the partition width as an interval, for example '1 day'.");
+  }
+  return core::MakeTimeStep(kind, iv->month, iv->day, iv->time, param);
 }
 
 int64_t DatumToKey(Datum d, Oid type) {
@@ -81,7 +88,14 @@ int64_t ParseKey(const std::string& text, Oid type) {
 }
 
 int64_t NowKey(KeyKind kind) {
-  const TimestampTz now = GetCurrentTimestamp();
+  TimestampTz now = GetCurrentTimestamp();
+  if (config::test_now != nullptr && config::test_now[0] != '\0') {
+    const char* t = config::test_now;
+    pg::Call([&] {
+      now = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(t), ObjectIdGetDatum(InvalidOid),
+                                                    Int32GetDatum(-1)));
+    });
+  }
   if (kind == KeyKind::kTimestampTz) return now;
   Datum local = 0;
   pg::Call([&] { local = DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(now)); });
@@ -115,8 +129,8 @@ std::vector<SetRow> LoadSets(Oid only) {
     s.spec.schema = *r[11];
     s.spec.parent = *r[12];
     s.spec.kind = KindOf(s.key_type);
-    s.spec.step = ParseStep(s.spec.kind, s.interval_text);
-    if (s.retention_text) s.spec.retention = ParseStep(s.spec.kind, *s.retention_text);
+    s.spec.step = ParseStep(s.spec.kind, s.interval_text, "partition_interval");
+    if (s.retention_text) s.spec.retention = ParseStep(s.spec.kind, *s.retention_text, "retention");
     out.push_back(std::move(s));
   }
   // Options one per row (Postgres splits the array; out is ordered by parent, as is this query).

@@ -35,13 +35,15 @@ struct Facts {
 
 // Key kind of a column type; throws core::Error (datatype mismatch) for unsupported types.
 core::KeyKind KindOf(Oid type);
-// Parses a partition interval or retention ("1 day", "100000") for a key kind.
-core::Step ParseStep(core::KeyKind kind, const std::string& text);
+// Parses a partition interval or retention ("1 day", "100000") for a key kind; errors name `param`, the
+// argument the text came from ("partition_interval" or "retention").
+core::Step ParseStep(core::KeyKind kind, const std::string& text, const std::string& param);
 // A key Datum of the column type as int64 (see core/keyspace.hpp).
 int64_t DatumToKey(Datum d, Oid type);
 // Parses a key value written as text in the column type ("2026-01-01", "5000").
 int64_t ParseKey(const std::string& text, Oid type);
-// The reference "now" for time kinds (UTC for timestamptz, server-local wall clock otherwise).
+// The reference "now" for time kinds (UTC for timestamptz, server-local wall clock otherwise); the
+// clock is strata.test_now when set.
 int64_t NowKey(core::KeyKind kind);
 
 // Loads set configuration (all sets, or one). Requires an SPI connection.

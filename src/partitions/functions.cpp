@@ -125,6 +125,46 @@ void ValidateReloptions(const std::vector<std::string>& opts) {
   });
 }
 
+// The caller creates the partitions (in the parent's schema, in partition_tablespace when given): check
+// the privileges up front, so the refusal names the grant that is missing instead of showing a failed
+// CREATE TABLE of strata's.
+void RequireCreatePrivileges(Oid parent, const std::optional<std::string>& tablespace) {
+  Oid nsp = InvalidOid, user = InvalidOid, spc = InvalidOid;
+  bool schema_ok = true, space_ok = true;
+  const char* ts = tablespace ? tablespace->c_str() : nullptr;
+  pg::Call([&] {
+    user = GetUserId();
+    nsp = get_rel_namespace(parent);
+#if PG_VERSION_NUM >= 160000
+    schema_ok = object_aclcheck(NamespaceRelationId, nsp, user, ACL_CREATE) == ACLCHECK_OK;
+#else
+    schema_ok = pg_namespace_aclcheck(nsp, user, ACL_CREATE) == ACLCHECK_OK;
+#endif
+    if (ts) {
+      spc = get_tablespace_oid(ts, false);
+#if PG_VERSION_NUM >= 160000
+      space_ok = spc == MyDatabaseTableSpace || object_aclcheck(TableSpaceRelationId, spc, user, ACL_CREATE) == ACLCHECK_OK;
+#else
+      space_ok = spc == MyDatabaseTableSpace || pg_tablespace_aclcheck(spc, user, ACL_CREATE) == ACLCHECK_OK;
+#endif
+    }
+  });
+  const std::string role = pg::RoleName(user), schema = pg::RelSchema(parent);
+  const std::string shown = core::QualifiedName(schema, pg::RelName(parent));
+  if (!schema_ok)
+    throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to create partitions of table " + shown,
+                "Partitions are created in schema " + core::QuoteIdent(schema) + ", where role " +
+                    core::QuoteIdent(role) + " has no CREATE privilege.",
+                "GRANT CREATE ON SCHEMA " + core::QuoteIdent(schema) + " TO " + core::QuoteIdent(role) +
+                    ", as the schema's owner or a superuser.");
+  if (!space_ok)
+    throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to create partitions of table " + shown,
+                "Partitions are created in tablespace " + core::QuoteIdent(*tablespace) + ", where role " +
+                    core::QuoteIdent(role) + " has no CREATE privilege.",
+                "GRANT CREATE ON TABLESPACE " + core::QuoteIdent(*tablespace) + " TO " + core::QuoteIdent(role) +
+                    ", as the tablespace's owner or a superuser.");
+}
+
 // Warns when the role background maintenance will run as cannot create partitions in the schema.
 void WarnIfMaintainerLacksCreate(Oid parent) {
   Oid role = InvalidOid, nsp = InvalidOid;
@@ -198,17 +238,18 @@ STRATA_FUNCTION(strata_create_partition_set) {
   const ParentInfo info = ValidateParent(parent, column);
   const std::string shown = core::QualifiedName(info.schema, info.name);
   const core::KeyKind kind = KindOf(info.key_type);
-  const core::Step step = ParseStep(kind, interval);
+  const core::Step step = ParseStep(kind, interval, "partition_interval");
   if (premake < 0 || premake > 1000)
     throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000", {},
                       "premake is the number of partitions kept ready ahead of the current one.");
   std::optional<core::Step> ret;
-  if (retention) ret = ParseStep(kind, *retention);
+  if (retention) ret = ParseStep(kind, *retention, "retention");
   ValidateReloptions(options);
   if (tablespace) {
     const char* ts = tablespace->c_str();
     pg::Call([&] { (void) get_tablespace_oid(ts, false); });
   }
+  RequireCreatePrivileges(parent, tablespace);
   if (!pg::Query("SELECT 1 FROM strata.partition_set WHERE parent = $1::oid", {std::to_string(parent)}).empty())
     throw core::Error(ERRCODE_DUPLICATE_OBJECT, "table " + shown + " is already a partition set", {},
                       "Change it with strata.alter_partition_set() or remove it with strata.undo_partition_set().");
@@ -339,7 +380,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "premake must be between 0 and 1000");
     args[1] = std::to_string(premake);
   }
-  if (auto r = pg::TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r));
+  if (auto r = pg::TextArg(fcinfo, 2)) args[2] = core::StepText(kind, ParseStep(kind, *r, "retention"));
   if (!PG_ARGISNULL(3)) args[3] = PG_GETARG_BOOL(3) ? "t" : "f";
   if (!PG_ARGISNULL(4)) {
     const std::vector<std::string> options = TextArrayArg(fcinfo, 4);

@@ -251,6 +251,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
     } catch (const pg::PgError& e) {
       r.status = core::IsRetryableSqlstate(e.sqlstate()) ? "skipped" : "failed";
       r.message = e.what();
+      if (r.status == "skipped") r.message += " (will retry at the next pass)";
     }
   } else {
     r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
@@ -394,11 +395,63 @@ void CreateDefaultPartition(const SetRow& set) {
   pg::Exec(core::AttachDefaultSql(parent, def));
 }
 
+namespace {
+
+// Reasons of skipped or failed actions repeated in a pass's own job_runs row (each has its own row too).
+constexpr size_t kPassProblemsShown = 3;
+
+// Partitions of history from which create_partition_set says how many it is about to create.
+constexpr size_t kHistoryNoticeAt = 1000;
+
+// Heavyweight locks this backend holds outside the fast path (those are the ones in the shared lock table).
+int64_t OwnSharedLocks() {
+  const auto rows = pg::Query("SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() "
+                              "AND NOT fastpath");
+  return std::stoll(*rows.at(0).at(0));
+}
+
+// The shared lock table's size: max_locks_per_transaction * (MaxBackends + max_prepared_transactions).
+int64_t LockTableSize(int64_t* per_xact) {
+  int64_t per = 0, prepared = 0, backends = 0;
+  pg::Call([&] {
+    per = std::atoll(GetConfigOption("max_locks_per_transaction", false, false));
+    prepared = std::atoll(GetConfigOption("max_prepared_transactions", false, false));
+    backends = MaxBackends;
+  });
+  *per_xact = per;
+  return per * (backends + prepared);
+}
+
+// One transaction creating n partitions holds every lock it takes until it ends (the tables, their
+// TOAST tables and indexes, one per index of the parent): measured between the first and the second
+// partition (the first also takes once-per-transaction locks), so any shape of parent is counted.
+// Refuses before creating the rest when the total would not fit the shared lock table, instead of
+// failing with "out of shared memory" after minutes of work.
+void CheckLockBudget(const SetRow& set, size_t n, int64_t after_first, int64_t after_second) {
+  const int64_t per_partition = std::max<int64_t>(1, after_second - after_first);
+  const int64_t needed = after_second + per_partition * (int64_t(n) - 2);
+  int64_t per_xact = 0;
+  const int64_t table = LockTableSize(&per_xact);
+  if (needed <= table) return;
+  throw core::Error(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                    "start_partition would create " + std::to_string(n) + " partitions of " +
+                        Qualified(set.spec.schema, set.spec.parent) + " in one transaction, more than the lock table holds",
+                    "Each new partition holds " + std::to_string(per_partition) + " locks until the transaction ends: " +
+                        std::to_string(needed) + " locks, and the shared lock table holds " + std::to_string(table) +
+                        " (max_locks_per_transaction = " + std::to_string(per_xact) +
+                        " times the number of server processes and prepared transactions) for every session.",
+                    "Choose a later start_partition, or raise max_locks_per_transaction (needs a restart), or create "
+                    "the history in steps, one transaction each: create the set with a later start_partition, then "
+                    "call strata.undo_partition_set() and strata.create_partition_set() with an earlier one (existing "
+                    "partitions are kept and skipped).");
+}
+
+}  // namespace
+
 int CreateFrom(const SetRow& set, int64_t start, int limit) {
   Facts facts = ReadFacts(set, true);
   const core::Plan plan = core::PlanMaintenance(set.spec, facts.state);
   if (!plan.premade) return 0;
-  int created = 0;
   const core::Range first = core::RangeFor(set.spec.kind, set.spec.step, start);
   std::vector<core::Range> todo;
   for (int64_t lo = first.lo; lo < plan.premade->lo; lo = core::AddSteps(set.spec.kind, set.spec.step, lo, 1)) {
@@ -406,18 +459,40 @@ int CreateFrom(const SetRow& set, int64_t start, int limit) {
       throw core::Error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "start_partition would create more than " +
                         std::to_string(limit) + " partitions",
                         {}, "Choose a later start_partition or a wider partition_interval.");
-    todo.push_back({lo, core::AddSteps(set.spec.kind, set.spec.step, lo, 1)});
-  }
-  for (const auto& r : todo) {
+    const core::Range r{lo, core::AddSteps(set.spec.kind, set.spec.step, lo, 1)};
     // History older than the retention cutoff would be detached by the same call: skip it.
     if (plan.retention_cutoff && r.hi <= *plan.retention_cutoff) continue;
     bool overlaps = false;
     for (const auto& p : facts.state.partitions) overlaps |= p.range.Overlaps(r);
-    if (overlaps) continue;
+    if (!overlaps) todo.push_back(r);
+  }
+  if (todo.size() >= kHistoryNoticeAt) {
+    const std::string shown = Qualified(set.spec.schema, set.spec.parent);
+    const size_t n = todo.size();
+    pg::Call([&] {
+      ereport(NOTICE, (errmsg("creating %zu partitions of history for %s in this transaction", n, shown.c_str()),
+                       errdetail("Each is a CREATE TABLE and an ATTACH PARTITION; all of them commit or roll back "
+                                 "together.")));
+    });
+  }
+  int created = 0;
+  int64_t locks_after_first = 0;
+  for (const auto& r : todo) {
     CreateAndAttach(set, facts, core::PartitionNameFor(set.spec, r), r);
-    created++;
+    ++created;
+    if (todo.size() > 2 && created == 1) locks_after_first = OwnSharedLocks();
+    if (todo.size() > 2 && created == 2) CheckLockBudget(set, todo.size(), locks_after_first, OwnSharedLocks());
   }
   return created;
+}
+
+std::string PassSummary::Message() const {
+  std::string m = std::to_string(actions) + (actions == 1 ? " action on " : " actions on ") + std::to_string(sets) +
+                  (sets == 1 ? " set" : " sets");
+  for (const auto& p : problems) m += "; " + p;
+  const int more = failed + skipped - static_cast<int>(problems.size());
+  if (more > 0) m += "; " + std::to_string(more) + " more skipped or failed (see their own rows)";
+  return m;
 }
 
 PassSummary WorkerPass() {
@@ -474,6 +549,8 @@ PassSummary WorkerPass() {
         sum.failed++;
       }
       if (o.status == "skipped") sum.skipped++;
+      if ((o.status == "failed" || o.status == "skipped") && sum.problems.size() < kPassProblemsShown)
+        sum.problems.push_back(o.status + ": " + o.action + " of " + o.partition + ": " + o.message);
     }
     if (set_failed) {
       auto& b = backoff[set.parent];

@@ -33,6 +33,11 @@ struct PassSummary {
   int actions = 0;
   int failed = 0;
   int skipped = 0;
+  // Why actions were skipped or failed ("skipped: detach of ...: waiting for rollup ..."), the first few,
+  // for the pass's own job_runs row: a skipped or failed row always says why.
+  std::vector<std::string> problems;
+  // The pass's job_runs message: "N actions on M sets", then the reasons of what was skipped or failed.
+  std::string Message() const;
 };
 // A worker's pass over every enabled set of its database. Call with no transaction open.
 PassSummary WorkerPass();

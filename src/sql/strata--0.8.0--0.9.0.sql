@@ -128,3 +128,12 @@ ALTER TABLE @extschema@.job_runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY job_runs_visible ON @extschema@.job_runs FOR SELECT USING (@extschema@._job_visible(target, run_as));
 ALTER VIEW @extschema@.vacuum_activity SET (security_invoker = true);
 ALTER VIEW @extschema@.partition_sets SET (security_invoker = true);
+-- == QSKETCH_QUANTILE_CONT ==
+-- quantile() now follows percentile_disc (rank ceil(q * n)); quantile_cont() is percentile_cont's
+-- interpolation on the sketch.
+CREATE FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantile_cont' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_cont computes it (linear interpolation), within the sketch''s relative accuracy';
+COMMENT ON FUNCTION @extschema@.quantile(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_disc defines it, within the sketch''s relative accuracy';

@@ -107,7 +107,7 @@ void DbWorkerBody(Datum arg) {
         if (sum.actions > 0) {
           pg::BeginWorkerTxn();
           partitions::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"),
-                                std::to_string(sum.actions) + " actions on " + std::to_string(sum.sets) + " sets",
+                                sum.Message(),
                                 "{\"sets\": " + std::to_string(sum.sets) + ", \"actions\": " + std::to_string(sum.actions) +
                                     ", \"failed\": " + std::to_string(sum.failed) + ", \"skipped\": " +
                                     std::to_string(sum.skipped) + ", \"duration_ms\": " + std::to_string(ms) + "}",

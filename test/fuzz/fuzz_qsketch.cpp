@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t.Serialize(&b);
     if (a != b) __builtin_trap();
     s.Merge(t);
-    (void) s.Quantile(0.5); (void) s.Mean();
+    (void) s.Quantile(0.5); (void) s.QuantileCont(0.37); (void) s.Mean();
   } catch (const strata::core::Error&) {
   }
   // The merge aggregate's path: merging straight from the bytes into a live sketch validates the same

@@ -238,9 +238,18 @@ TEST(Hll, EveryTruncationAndRandomCorruptionIsRefusedOrValid) {
 }
 
 namespace {
+// percentile_disc: the value of 1-based rank ceil(q * n), the first one for q = 0 (Postgres's arithmetic).
 double ExactQuantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  return v[size_t(q * double(v.size() - 1))];
+  const double k = std::ceil(q * double(v.size()));
+  return v[k <= 1 ? 0 : size_t(k) - 1];
+}
+// percentile_cont: ranks floor and ceil of q * (n - 1) (0-based), interpolated linearly.
+double ExactCont(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double r = q * double(v.size() - 1);
+  const double lo = v[size_t(std::floor(r))], hi = v[size_t(std::ceil(r))];
+  return lo + (hi - lo) * (r - std::floor(r));
 }
 }  // namespace
 
@@ -259,11 +268,67 @@ TEST(QSketch, RelativeAccuracyOnLogNormalUniformAndSignedData) {
     for (double p : {0.01, 0.5, 0.9, 0.99, 0.999}) {
       const double exact = ExactQuantile(v, p);
       EXPECT_LE(std::fabs(q.Quantile(p) - exact), kQDefaultAccuracy * std::fabs(exact) + 1e-12) << dist << " " << p;
+      if (dist == 0) {  // same-signed data: percentile_cont's answer within the relative accuracy too
+        const double cont = ExactCont(v, p);
+        EXPECT_LE(std::fabs(q.QuantileCont(p) - cont), kQDefaultAccuracy * std::fabs(cont) + 1e-12) << p;
+      }
     }
     EXPECT_EQ(q.Quantile(0), *std::min_element(v.begin(), v.end()));
     EXPECT_EQ(q.Quantile(1), *std::max_element(v.begin(), v.end()));
     EXPECT_EQ(q.count(), v.size());
   }
+}
+
+// Known data where ranks matter: 1..100 (neighbours 1% or more apart, wider than a bucket's 2 * 0.5%),
+// every q in steps of 0.001: quantile is percentile_disc's value of the data, quantile_cont
+// percentile_cont's, both within the relative accuracy. The former rank floor(q * (n - 1)) is one value
+// too low for e.g. q = 0.995 (99 instead of 100).
+TEST(QSketch, QuantileFollowsPercentileDiscAndCont) {
+  std::vector<double> v;
+  QSketch q;
+  for (int i = 100; i >= 1; i--) {
+    v.push_back(i);
+    q.Add(i);
+  }
+  for (int k = 0; k <= 1000; k++) {
+    const double p = k / 1000.0;
+    const double disc = ExactQuantile(v, p), cont = ExactCont(v, p);
+    EXPECT_LE(std::fabs(q.Quantile(p) - disc), kQDefaultAccuracy * disc) << p;
+    EXPECT_LE(std::fabs(q.QuantileCont(p) - cont), kQDefaultAccuracy * cont) << p;
+  }
+  EXPECT_EQ(q.Quantile(0.995), 100.0);  // rank ceil(99.5) = 100: the max, exact
+  EXPECT_EQ(q.Quantile(0), 1.0);
+  EXPECT_EQ(q.QuantileCont(1), 100.0);
+  // One value; two values (cont interpolates between them, disc picks one).
+  QSketch one;
+  one.Add(7);
+  EXPECT_EQ(one.Quantile(0.3), 7.0);
+  EXPECT_EQ(one.QuantileCont(0.3), 7.0);
+  QSketch two;
+  two.Add(10);
+  two.Add(20);
+  EXPECT_EQ(two.Quantile(0.5), 10.0);
+  EXPECT_EQ(two.Quantile(0.51), 20.0);
+  EXPECT_DOUBLE_EQ(two.QuantileCont(0.25), 12.5);
+  EXPECT_TRUE(std::isnan(QSketch().QuantileCont(0.5)));
+  EXPECT_THROW(q.QuantileCont(-0.1), Error);
+}
+
+// The mean never overflows: {1e308, 1} and values near the largest double, of either sign.
+TEST(QSketch, MeanOfHugeValuesDoesNotOverflow) {
+  QSketch q;
+  q.Add(1e308);
+  q.Add(1);
+  EXPECT_NEAR(q.Mean() / 5e307, 1.0, kQDefaultAccuracy);
+  QSketch big;
+  for (int i = 0; i < 1000; i++) big.Add(1.7e308);
+  EXPECT_NEAR(big.Mean() / 1.7e308, 1.0, kQDefaultAccuracy);
+  EXPECT_TRUE(std::isfinite(big.Mean()));
+  QSketch mixed;
+  mixed.Add(-1.7e308);
+  mixed.Add(1.7e308);
+  mixed.Add(-1.7e308);
+  EXPECT_NEAR(mixed.Mean() / -5.666666666666667e307, 1.0, 3 * kQDefaultAccuracy);
 }
 
 TEST(QSketch, MeanWithinAccuracyForPositiveData) {

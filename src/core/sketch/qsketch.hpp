@@ -149,40 +149,49 @@ class BasicQSketch {
     AddPendingOf(o);  // o's buffered values
   }
 
-  // The q-quantile (0 <= q <= 1): a value within the relative accuracy of the data's q-quantile
-  // (lower quantile: rank floor(q * (count - 1))). q = 0 and 1 give the exact min and max.
+  // The q-quantile as percentile_disc defines it (0 <= q <= 1): the smallest value whose cumulative
+  // fraction reaches q, i.e. the value of 1-based rank ceil(q * count) (rank 1 for q = 0), computed in
+  // double precision exactly as Postgres does. The answer is within the relative accuracy of that
+  // value of the data; q = 0 and q = 1 give the exact min and max.
   double Quantile(double q) {
-    if (!(q >= 0 && q <= 1))
-      throw Error(MakeSqlstate("22003"), "quantile must be between 0 and 1");
+    CheckQ(q);
     Flush();
     if (count_ == 0) return std::nan("");
-    if (q == 0) return min_;
-    if (q == 1) return max_;
-    const uint64_t rank = static_cast<uint64_t>(q * double(count_ - 1));
-    uint64_t seen = 0;
-    for (size_t i = neg_.counts.size(); i-- > 0;) {
-      seen += neg_.counts[i];
-      if (seen > rank) return Clamp(-Value(neg_.offset + int32_t(i)));
-    }
-    seen += zero_;
-    if (seen > rank) return 0.0;
-    for (size_t i = 0; i < pos_.counts.size(); i++) {
-      seen += pos_.counts[i];
-      if (seen > rank) return Clamp(Value(pos_.offset + int32_t(i)));
-    }
-    return max_;
+    const double k = std::ceil(q * double(count_));
+    return ValueAtRank(k <= 1 ? 0 : std::min(count_, uint64_t(k)) - 1);
   }
 
-  // Mean from bucket representatives (exact when all values sit in one bucket).
+  // The q-quantile as percentile_cont defines it: with r = q * (count - 1), the values of 0-based ranks
+  // floor(r) and ceil(r) interpolated linearly. Each of the two is within the relative accuracy of the
+  // data's value of that rank, so the result is within the relative accuracy of percentile_cont's answer
+  // when the two values have the same sign (and within accuracy * (|lower| + |upper|) otherwise).
+  double QuantileCont(double q) {
+    CheckQ(q);
+    Flush();
+    if (count_ == 0) return std::nan("");
+    const double r = q * double(count_ - 1);
+    const double lo_rank = std::floor(r), hi_rank = std::ceil(r);
+    const double lo = ValueAtRank(uint64_t(lo_rank));
+    if (hi_rank == lo_rank) return lo;
+    const double hi = ValueAtRank(std::min(count_ - 1, uint64_t(hi_rank)));
+    return Clamp(lo + (hi - lo) * (r - lo_rank));
+  }
+
+  // Mean from bucket representatives (exact when all values sit in one bucket). Each bucket's
+  // representative is clamped to [min, max] and weighted by its share of the count, scaled by the
+  // largest magnitude, so no partial sum can overflow even for values near the largest double.
   double Mean() {
     if (count_ == 0) return std::nan("");
     Flush();
-    double s = 0;
+    const double scale = std::max(std::fabs(min_), std::fabs(max_));
+    if (scale == 0) return 0.0;
+    const double n = double(count_);
+    double pos = 0, neg = 0;
     for (size_t i = 0; i < pos_.counts.size(); i++)
-      if (pos_.counts[i]) s += double(pos_.counts[i]) * Value(pos_.offset + int32_t(i));
+      if (pos_.counts[i]) pos += (double(pos_.counts[i]) / n) * (Clamp(Value(pos_.offset + int32_t(i))) / scale);
     for (size_t i = 0; i < neg_.counts.size(); i++)
-      if (neg_.counts[i]) s -= double(neg_.counts[i]) * Value(neg_.offset + int32_t(i));
-    return std::min(max_, std::max(min_, s / double(count_)));
+      if (neg_.counts[i]) neg += (double(neg_.counts[i]) / n) * (Clamp(-Value(neg_.offset + int32_t(i))) / scale);
+    return Clamp((pos + neg) * scale);
   }
 
   // Merges a serialized sketch straight from its bytes, validating as it reads (one code path with
@@ -405,6 +414,27 @@ class BasicQSketch {
     return static_cast<int32_t>(std::max(-double(kQMaxIndex), std::min(double(kQMaxIndex), l)));
   }
   double Value(int32_t i) const { return 2.0 * std::pow(gamma_, i) / (gamma_ + 1.0); }
+  static void CheckQ(double q) {
+    if (!(q >= 0 && q <= 1)) throw Error(MakeSqlstate("22003"), "quantile must be between 0 and 1");
+  }
+  // The value of 0-based rank r (r < count, stores flushed): exact at the ends, else the representative
+  // of the bucket holding it.
+  double ValueAtRank(uint64_t rank) const {
+    if (rank == 0) return min_;
+    if (rank + 1 >= count_) return max_;
+    uint64_t seen = 0;
+    for (size_t i = neg_.counts.size(); i-- > 0;) {
+      seen += neg_.counts[i];
+      if (seen > rank) return Clamp(-Value(neg_.offset + int32_t(i)));
+    }
+    seen += zero_;
+    if (seen > rank) return 0.0;
+    for (size_t i = 0; i < pos_.counts.size(); i++) {
+      seen += pos_.counts[i];
+      if (seen > rank) return Clamp(Value(pos_.offset + int32_t(i)));
+    }
+    return max_;
+  }
   double Clamp(double v) const { return std::min(max_, std::max(min_, v)); }
 
   double alpha_, gamma_, inv_log_gamma_;
