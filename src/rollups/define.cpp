@@ -582,26 +582,24 @@ namespace {
 // The i-th target entry's expression of q.
 Node* TargetExpr(Query* q, int i) { return reinterpret_cast<Node*>(list_nth_node(TargetEntry, q->targetList, i)->expr); }
 
-Error DefinitionChanged(const Rollup& r, const std::string& why) {
-  return Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "definition view of rollup " + r.view + " " + why, {},
+Error DefinitionChanged(const std::string& view, const std::string& why) {
+  return Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "definition view of rollup " + view + " " + why, {},
                "Drop the rollup with strata.drop_rollup() and create it again.");
 }
 
-}  // namespace
-
-bool FollowSource(Rollup& r) {
-  if (r.spec.source_is_rollup || !OidIsValid(r.definition)) return false;
-  const auto def = pg::Query("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", {std::to_string(r.definition)});
-  if (def.empty() || !def[0][0]) throw DefinitionChanged(r, "is missing");
+// The spec `old` with the source column references read back from the definition view: current names,
+// each part as Postgres deparses the view's stored tree (casts it added implicitly then show).
+rs::Spec ReadDefinition(const std::string& view, Oid definition, const rs::Spec& old) {
+  const auto def = pg::Query("SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)", {std::to_string(definition)});
+  if (def.empty() || !def[0][0]) throw DefinitionChanged(view, "is missing");
   const std::string sql = *def[0][0];
   Query* q = nullptr;
   pg::Call([&] {
     List* raw = raw_parser(sql.c_str(), RAW_PARSE_DEFAULT);
     q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), nullptr, 0, nullptr);
   });
-  const rs::Spec& old = r.spec;
   const int want = 2 + static_cast<int>(old.dims.size() + old.measures.size());
-  if (list_length(q->targetList) != want || list_length(q->rtable) != 1) throw DefinitionChanged(r, "has another shape");
+  if (list_length(q->targetList) != want || list_length(q->rtable) != 1) throw DefinitionChanged(view, "has another shape");
   const Oid source = rt_fetch(1, q->rtable)->relid;
   const char* relname = nullptr;
   List* ctx = nullptr;
@@ -611,7 +609,7 @@ bool FollowSource(Rollup& r) {
   });
   rs::Spec now = old;
   Node* time = TargetExpr(q, 0);
-  if (!IsA(time, Var)) throw DefinitionChanged(r, "has another shape");
+  if (!IsA(time, Var)) throw DefinitionChanged(view, "has another shape");
   pg::Call([&] { now.time_column = get_attname(source, reinterpret_cast<Var*>(time)->varattno, false); });
   if (now.time_column != old.time_column) {
     // The bucket's column as deparse wrote it (quoted only where needed).
@@ -621,7 +619,7 @@ bool FollowSource(Rollup& r) {
       is = quote_identifier(now.time_column.c_str());
     });
     const auto renamed = rs::RenameBucketColumn(old.bucket_expr, was, is);
-    if (!renamed) throw DefinitionChanged(r, "names a time column its bucket does not");
+    if (!renamed) throw DefinitionChanged(view, "names a time column its bucket does not");
     now.bucket_expr = *renamed;
   }
   int i = 1;
@@ -629,22 +627,35 @@ bool FollowSource(Rollup& r) {
   const Oid strata_nsp = StrataNamespace();
   for (auto& m : now.measures) {
     Node* e = TargetExpr(q, i++);
-    if (!IsA(e, Aggref)) throw DefinitionChanged(r, "has another shape");
+    if (!IsA(e, Aggref)) throw DefinitionChanged(view, "has another shape");
     rs::Measure read;
     ReadMeasure(reinterpret_cast<Aggref*>(e), m.name, ctx, strata_nsp, &read);
     m.args = read.args;
   }
   Node* order = TargetExpr(q, i);
-  if (!IsA(order, Aggref) || list_length(reinterpret_cast<Aggref*>(order)->args) != 1) throw DefinitionChanged(r, "has another shape");
+  if (!IsA(order, Aggref) || list_length(reinterpret_cast<Aggref*>(order)->args) != 1) throw DefinitionChanged(view, "has another shape");
   Node* order_var = reinterpret_cast<Node*>(linitial_node(TargetEntry, reinterpret_cast<Aggref*>(order)->args)->expr);
-  if (!IsA(order_var, Var)) throw DefinitionChanged(r, "has another shape");
+  if (!IsA(order_var, Var)) throw DefinitionChanged(view, "has another shape");
   pg::Call([&] { now.order_column = get_attname(source, reinterpret_cast<Var*>(order_var)->varattno, false); });
   now.where = q->jointree->quals ? Deparse(q->jointree->quals, ctx) : "";
 
-  bool same = now.time_column == old.time_column && now.order_column == old.order_column && now.where == old.where;
-  for (size_t k = 0; k < now.dims.size(); k++) same = same && now.dims[k].expr == old.dims[k].expr;
-  for (size_t k = 0; k < now.measures.size(); k++) same = same && now.measures[k].args == old.measures[k].args;
-  if (same) return false;
+  return now;
+}
+
+bool Differs(const rs::Spec& a, const rs::Spec& b) {
+  bool same = a.time_column == b.time_column && a.order_column == b.order_column && a.where == b.where &&
+              a.bucket_expr == b.bucket_expr;
+  for (size_t k = 0; k < a.dims.size(); k++) same = same && a.dims[k].expr == b.dims[k].expr;
+  for (size_t k = 0; k < a.measures.size(); k++) same = same && a.measures[k].args == b.measures[k].args;
+  return !same;
+}
+
+}  // namespace
+
+bool FollowSource(Rollup& r, bool quiet) {
+  if (r.spec.source_is_rollup || !OidIsValid(r.definition)) return false;
+  const rs::Spec now = ReadDefinition(r.view, r.definition, r.spec);
+  if (!Differs(now, r.spec)) return false;
 
   // The catalog first, then the change function (as its owner: it runs with the owner's rights).
   pg::AsExtensionOwner([&] {
@@ -668,9 +679,8 @@ bool FollowSource(Rollup& r) {
     });
   }
   r.spec = now;
-  pg::Call([&] {
-    ereport(NOTICE, (errmsg("rollup %s follows the renamed columns of its source", r.view.c_str())));
-  });
+  if (!quiet)
+    pg::Call([&] { ereport(NOTICE, (errmsg("rollup %s follows the renamed columns of its source", r.view.c_str()))); });
   return true;
 }
 
@@ -774,10 +784,14 @@ STRATA_FUNCTION(strata_create_rollup) {
   std::optional<int64_t> cursor, floor;
   std::string definition;
   if (!s.source_is_rollup) {
-    change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
-    pg::Exec(rs::InvalidationFunctionSql(s, change_fn, std::to_string(p.source)));
+    // The stored SQL is read back from the definition view at once, so it is written as every later
+    // read of the view writes it (a rename is then the only thing that changes it).
     definition = core::QualifiedName(schema, core::PartitionName(rel, "definition"));
     pg::Exec(rs::DefinitionViewSql(s, definition));
+    s = ReadDefinition(view, static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid",
+                                                                     {definition}).at(0).at(0))), s);
+    change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
+    pg::Exec(rs::InvalidationFunctionSql(s, change_fn, std::to_string(p.source)));
     ProtectSourceObjects(change_fn, definition);
     // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
     // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
@@ -862,7 +876,12 @@ STRATA_FUNCTION(strata_drop_rollup) {
     if (OidIsValid(r.definition))
       pg::Exec("DROP VIEW " + *pg::Query("SELECT $1::pg_catalog.oid::pg_catalog.regclass::text",
                                          {std::to_string(r.definition)}).at(0).at(0));
-    pg::Exec("DROP TABLE " + r.spec.data_table + ", " + r.spec.pending_table);
+    pg::Exec("DROP TABLE " + r.spec.data_table);
+    // A rollup of a rollup's pending table belongs to the extension's owner (ShareDependentPending).
+    if (r.spec.source_is_rollup)
+      pg::AsExtensionOwner([&] { pg::Exec("DROP TABLE " + r.spec.pending_table); });
+    else
+      pg::Exec("DROP TABLE " + r.spec.pending_table);
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
     pg::RestoreGucs(level);
@@ -950,6 +969,8 @@ STRATA_FUNCTION(strata_rollup_protect_all) {
     });
     ProtectSourceObjects(r.change_function, definition);
     pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {*row[0], definition});
+    Rollup adopted = LoadRollup(r.id, false);
+    FollowSource(adopted, true);
   }
   // Pending tables take the NULL bucket too.
   for (const auto& row : pg::Query("SELECT pending_table::text FROM strata.rollup ORDER BY id"))

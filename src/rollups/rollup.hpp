@@ -61,7 +61,7 @@ void ProtectSourceObjects(const std::string& change_fn, const std::string& defin
 // Reads the current names of the source columns the rollup uses from its definition view (they follow
 // renames) and, when any changed, rewrites the stored SQL (catalog) and the change function. Returns
 // whether anything changed. Needs search_path pinned (PinSessionForRollupSql).
-bool FollowSource(Rollup& r);
+bool FollowSource(Rollup& r, bool quiet = false);
 // Whether an error of this SQLSTATE means the rollup's stored SQL no longer fits its source (a refresh
 // would fail the same way every time): the rollup is then marked broken instead of retried.
 bool BreaksRollup(int sqlstate);
