@@ -30,13 +30,20 @@ void SetSlotState(SlotState st) {
   LWLockRelease(shared->lock);
 }
 
-// Session settings of the worker: a pinned search_path and strata.lock_timeout on every DDL.
+// Session settings of the worker: a pinned search_path, strata.lock_timeout on every DDL, and READ
+// COMMITTED read-write transactions whatever the database or role sets (ALTER DATABASE/ROLE ... SET
+// default_transaction_isolation or default_transaction_read_only): the override source outranks them and
+// a configuration reload. Transactions Postgres starts itself (VACUUM, DETACH CONCURRENTLY) take these
+// defaults; the ones strata starts also set them per transaction (pg::BeginWorkerTxn).
 void ApplySessionSettings() {
   const std::string lt = std::to_string(config::lock_timeout_ms) + "ms";
   const char* ltc = lt.c_str();
   pg::Call([&] {
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("lock_timeout", ltc, PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("application_name", "strata worker", PGC_USERSET, PGC_S_SESSION);
   });
 }
