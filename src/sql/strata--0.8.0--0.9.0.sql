@@ -78,3 +78,19 @@ LEFT JOIN LATERAL (
     WHERE r.target = '"' || pg_catalog.replace(n.nspname, '"', '""') || '"."'
                      || pg_catalog.replace(c.relname, '"', '""') || '"'
     ORDER BY r.id DESC LIMIT 1) j ON true;
+
+-- == WORKERS_WAITING ==
+-- More databases than strata.max_workers: the ones due for a worker wait in a queue (state 'waiting for
+-- a worker slot', since waiting_since) and workers give their slot up after a pass while one waits.
+-- worker_status() keeps its columns (partition_sets reads it); the view reads the wider function.
+CREATE FUNCTION @extschema@._worker_slots(
+    OUT datname text, OUT pid integer, OUT state text, OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT naptime_ms integer, OUT failures integer, OUT last_error text,
+    OUT waiting_since timestamptz)
+RETURNS SETOF record LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_worker_status';
+
+CREATE OR REPLACE VIEW @extschema@.workers AS
+SELECT w.datname, w.pid, w.state, w.started_at, w.last_pass_at, w.passes, w.naptime_ms, w.failures, w.last_error,
+       w.waiting_since, pg_catalog.clock_timestamp() - w.waiting_since AS waiting_for
+FROM @extschema@._worker_slots() w;
