@@ -940,10 +940,26 @@ bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std
   return RunDirect(sql, args, relid, DirectMode::kFirstBuild, sort_keys, nullptr, out);
 }
 
+namespace {
+// Makes the transaction just started READ COMMITTED and read-write, whatever default_transaction_isolation
+// or default_transaction_read_only a database or role set (as SET TRANSACTION would; before its first
+// snapshot). A worker's refresh waits out the writers it saw and then reads their rows: with a snapshot
+// older than that wait (REPEATABLE READ) it would skip them and move its watermark past them. Runs inside
+// Call. Never during recovery, where read-write cannot be asked for (workers do no work then).
+void ForceWorkerXactMode() {
+  if (RecoveryInProgress()) return;
+  (void) set_config_option("transaction_isolation", "read committed", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SET, true,
+                           ERROR, false);
+  (void) set_config_option("transaction_read_only", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SET, true, ERROR,
+                           false);
+}
+}  // namespace
+
 void BeginWorkerTxn() {
   Call([] {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
+    ForceWorkerXactMode();
     PushActiveSnapshot(GetTransactionSnapshot());
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
   });
@@ -1053,6 +1069,7 @@ void AtTopLevel(Oid run_as, const std::function<void(MemoryContext)>& body) {
       stmt_cxt = AllocSetContextCreate(TopMemoryContext, "strata top-level statement", ALLOCSET_DEFAULT_SIZES);
       SetCurrentStatementStartTimestamp();
       StartTransactionCommand();
+      ForceWorkerXactMode();
       PortalContext = stmt_cxt;
       SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE);
       MemoryContextSwitchTo(stmt_cxt);

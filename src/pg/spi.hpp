@@ -53,7 +53,8 @@ bool BulkInsertQuery(const std::string& sql, const std::vector<std::optional<std
 bool SplitAppendQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, Oid relid,
                       const std::vector<core::rollup::ColumnMerge>& merges, DirectWriteCounts* out);
 
-// Worker transactions: start with a snapshot and an SPI connection; commit; abort after an error.
+// Worker transactions: start (READ COMMITTED and read-write, whatever the session defaults say) with a
+// snapshot and an SPI connection; commit; abort after an error.
 void BeginWorkerTxn();
 void CommitWorkerTxn();
 void AbortWorkerTxn();

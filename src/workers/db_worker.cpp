@@ -27,16 +27,41 @@ void SetSlotError(const char* msg) {
 void SetSlotState(SlotState st) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   my_slot->state = st;
+  my_slot->latch = nullptr;
   LWLockRelease(shared->lock);
 }
 
-// Session settings of the worker: a pinned search_path and strata.lock_timeout on every DDL.
+// After a pass: when another database waits for a worker slot (strata.max_workers are busy), this worker
+// queues its own database behind it and exits, so the launcher starts the waiting one (round robin).
+// Between passes the worker holds no transaction and no lock, so leaving here loses nothing.
+void YieldIfOthersWait() {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const bool yield = OthersWaiting(my_slot);
+  if (yield) {
+    my_slot->state = SlotState::kWaiting;
+    my_slot->waiting_since = GetCurrentTimestamp();
+    my_slot->latch = nullptr;
+  }
+  LWLockRelease(shared->lock);
+  if (!yield) return;
+  pg::Call([] { ereport(DEBUG1, (errmsg("strata worker: giving the worker slot to a waiting database"))); });
+  proc_exit(0);
+}
+
+// Session settings of the worker: a pinned search_path, strata.lock_timeout on every DDL, and READ
+// COMMITTED read-write transactions whatever the database or role sets (ALTER DATABASE/ROLE ... SET
+// default_transaction_isolation or default_transaction_read_only): the override source outranks them and
+// a configuration reload. Transactions Postgres starts itself (VACUUM, DETACH CONCURRENTLY) take these
+// defaults; the ones strata starts also set them per transaction (pg::BeginWorkerTxn).
 void ApplySessionSettings() {
   const std::string lt = std::to_string(config::lock_timeout_ms) + "ms";
   const char* ltc = lt.c_str();
   pg::Call([&] {
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("lock_timeout", ltc, PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("application_name", "strata worker", PGC_USERSET, PGC_S_SESSION);
   });
 }
@@ -66,6 +91,8 @@ void DbWorkerBody(Datum arg) {
     my_slot->state = SlotState::kRunning;
     my_slot->started_at = GetCurrentTimestamp();
     my_slot->passes = 0;
+    my_slot->waiting_since = 0;
+    my_slot->latch = MyLatch;
   }
   LWLockRelease(shared->lock);
   if (my_slot == nullptr) proc_exit(0);
@@ -154,8 +181,10 @@ void DbWorkerBody(Datum arg) {
         pg::AbortWorkerTxn();
       }
     }
+    YieldIfOthersWait();
     // Sleep until the deadline: the latch is also set by Postgres's own signals (sinval catch-up under
-    // heavy DDL, for one), which must not turn into extra passes. SIGHUP and SIGTERM end the wait.
+    // heavy DDL, for one), which must not turn into extra passes. SIGHUP and SIGTERM end the wait; the
+    // launcher sets the latch when a database starts waiting for a slot, which this one then gives up.
     const TimestampTz deadline = GetCurrentTimestamp() + sleep_ms * 1000;
     for (;;) {
       const long remaining = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
@@ -163,6 +192,7 @@ void DbWorkerBody(Datum arg) {
       (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
       pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+      YieldIfOthersWait();
     }
   }
 }

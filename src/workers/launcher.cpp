@@ -1,6 +1,8 @@
 // The launcher: one per cluster, connected to no database. Every naptime (or when woken at the commit
-// of CREATE EXTENSION strata) it lists databases and starts a worker for each one that has none,
-// within strata.max_workers, respecting each database's restart backoff.
+// of CREATE EXTENSION strata, or when a worker ends) it lists databases and starts a worker for each one
+// that has none, within strata.max_workers, respecting each database's restart backoff. Databases beyond
+// max_workers wait in a queue; workers give their slot up after a pass while one waits (round robin).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -83,7 +85,11 @@ void Reap(TimestampTz now) {
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     DbSlot& s = shared->slots[i];
     s.pid = 0;
-    if (s.state == SlotState::kNotInstalled || s.state == SlotState::kExited) {
+    if (s.state == SlotState::kWaiting) {
+      // Gave its slot up to a waiting database after a pass: queued again, due at once.
+      s.failures = 0;
+      s.next_start = 0;
+    } else if (s.state == SlotState::kNotInstalled || s.state == SlotState::kExited) {
       s.failures = 0;
       s.next_start = now + nap_ms * 1000;
     } else {
@@ -97,47 +103,97 @@ void Reap(TimestampTz now) {
   }
 }
 
+// A database due for a worker, in the order it is served: those waiting (longest first), then those
+// last found without the extension (probed only when a slot is idle: they never make a worker yield).
+struct Due {
+  DbSlot* slot;
+  Db db;
+  bool probe_only;
+  TimestampTz since;
+};
+
+// Marks every database due for a worker as waiting and returns them in serving order. Caller holds
+// shared->lock.
+std::vector<Due> CollectDue(const std::vector<Db>& dbs, TimestampTz now) {
+  std::vector<Due> due;
+  for (const Db& db : dbs) {
+    if (!Wanted(db.name)) continue;
+    DbSlot* s = FindSlot(db.oid, true);
+    if (s == nullptr || handles[s - shared->slots] != nullptr || now < s->next_start) continue;
+    const bool probe_only = s->state == SlotState::kNotInstalled && !s->recheck;
+    if (!probe_only && s->state != SlotState::kWaiting) {
+      s->state = SlotState::kWaiting;
+      s->waiting_since = now;
+    }
+    due.push_back({s, db, probe_only, s->waiting_since});
+  }
+  // A database dropped or no longer in strata.databases stops waiting (else workers would keep yielding).
+  for (auto& s : shared->slots) {
+    if (s.state != SlotState::kWaiting) continue;
+    bool listed = false;
+    for (const Due& d : due) listed |= d.slot == &s;
+    if (!listed && handles[&s - shared->slots] == nullptr) s.state = SlotState::kExited;
+  }
+  std::stable_sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
+    return a.probe_only != b.probe_only ? b.probe_only : a.since < b.since;
+  });
+  return due;
+}
+
+bool StartWorker(const Db& db, DbSlot* s, TimestampTz now) {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = BGW_NEVER_RESTART;  // the launcher restarts it, with backoff
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "strata");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "strata_db_worker_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "strata worker for database %s", db.name);
+  snprintf(w.bgw_type, BGW_MAXLEN, "strata worker");
+  w.bgw_main_arg = ObjectIdGetDatum(db.oid);
+  w.bgw_notify_pid = MyProcPid;
+  BackgroundWorkerHandle* h = nullptr;
+  if (!RegisterDynamicBackgroundWorker(&w, &h)) {
+    pg::Call([&] {
+      ereport(LOG, (errmsg("strata launcher: no background worker slot free for database \"%s\"", db.name),
+                    errhint("Increase max_worker_processes.")));
+    });
+    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+    s->state = SlotState::kExited;
+    s->next_start = now + int64_t(config::naptime_s) * 1000000;
+    LWLockRelease(shared->lock);
+    return false;
+  }
+  handles[s - shared->slots] = h;
+  return true;
+}
+
+// Starts workers for due databases within strata.max_workers, the longest waiting first. Databases left
+// waiting are shown as such, and the running workers are woken: each gives its slot up at the end of
+// its pass (round robin), so every database is served however many there are.
 void StartDue(TimestampTz now) {
   int running = 0;
   for (auto* h : handles) running += h != nullptr;
-  for (const Db& db : ListDatabases()) {
-    if (running >= config::max_workers) break;
-    if (!Wanted(db.name)) continue;
-    LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-    DbSlot* s = FindSlot(db.oid, true);
-    bool start = s != nullptr && handles[s - shared->slots] == nullptr && now >= s->next_start;
-    if (start) {
-      s->state = SlotState::kStarting;
-      s->started_at = now;
-    }
-    LWLockRelease(shared->lock);
-    if (!start) continue;
-    BackgroundWorker w;
-    memset(&w, 0, sizeof w);
-    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    w.bgw_restart_time = BGW_NEVER_RESTART;  // the launcher restarts it, with backoff
-    snprintf(w.bgw_library_name, BGW_MAXLEN, "strata");
-    snprintf(w.bgw_function_name, BGW_MAXLEN, "strata_db_worker_main");
-    snprintf(w.bgw_name, BGW_MAXLEN, "strata worker for database %s", db.name);
-    snprintf(w.bgw_type, BGW_MAXLEN, "strata worker");
-    w.bgw_main_arg = ObjectIdGetDatum(db.oid);
-    w.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle* h = nullptr;
-    if (!RegisterDynamicBackgroundWorker(&w, &h)) {
-      pg::Call([&] {
-        ereport(LOG, (errmsg("strata launcher: no background worker slot free for database \"%s\"", db.name),
-                      errhint("Increase max_worker_processes.")));
-      });
-      LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-      s->state = SlotState::kExited;
-      s->next_start = now + int64_t(config::naptime_s) * 1000000;
-      LWLockRelease(shared->lock);
-      continue;
-    }
-    handles[s - shared->slots] = h;
-    running++;
+  const std::vector<Db> dbs = ListDatabases();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  std::vector<Due> due = CollectDue(dbs, now);
+  std::vector<Due> start;
+  for (const Due& d : due) {
+    if (running + static_cast<int>(start.size()) >= config::max_workers) break;
+    d.slot->state = SlotState::kStarting;
+    d.slot->started_at = now;
+    d.slot->waiting_since = 0;
+    d.slot->recheck = false;
+    start.push_back(d);
   }
+  bool left_waiting = false;
+  for (const auto& s : shared->slots) left_waiting |= s.state == SlotState::kWaiting;
+  if (left_waiting)
+    for (int i = 0; i < kMaxDatabases; i++)
+      if (handles[i] != nullptr && shared->slots[i].state == SlotState::kRunning && shared->slots[i].latch != nullptr)
+        SetLatch(shared->slots[i].latch);
+  LWLockRelease(shared->lock);
+  for (const Due& d : start) running += StartWorker(d.db, d.slot, now);
 }
 
 void ClearLauncher(int, Datum) {
@@ -176,8 +232,11 @@ void LauncherBody(Datum) {
     LWLockAcquire(shared->lock, LW_EXCLUSIVE);
     if (shared->rescan_requested) {
       shared->rescan_requested = false;
-      for (auto& s : shared->slots)
+      for (auto& s : shared->slots) {
         if (s.state == SlotState::kNotInstalled || s.state == SlotState::kExited) s.next_start = 0;
+        // Probed in turn even while every worker slot is busy (it may have the extension now).
+        if (s.state == SlotState::kNotInstalled) s.recheck = true;
+      }
     }
     LWLockRelease(shared->lock);
     if (config::enabled) StartDue(now);

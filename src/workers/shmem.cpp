@@ -67,6 +67,12 @@ DbSlot* FindSlot(Oid dboid, bool create) {
   return nullptr;
 }
 
+bool OthersWaiting(const DbSlot* self) {
+  for (const auto& s : shared->slots)
+    if (s.state == SlotState::kWaiting && &s != self) return true;
+  return false;
+}
+
 void WakeLauncherAtCommit() {
   if (shared == nullptr) return;
   if (!wake_registered) {
@@ -84,6 +90,7 @@ const char* SlotStateName(SlotState s) {
     case SlotState::kNotInstalled: return "extension not installed";
     case SlotState::kExited: return "stopped";
     case SlotState::kFailed: return "failed, restarting with backoff";
+    case SlotState::kWaiting: return "waiting for a worker slot";
   }
   return "?";
 }
@@ -98,7 +105,9 @@ STRATA_FUNCTION(strata_wake_launcher) {
   PG_RETURN_VOID();
 }
 
-// strata.worker_status(): one row per database the launcher knows, plus the launcher itself.
+// strata.worker_status() and strata._worker_slots(): one row per database the launcher knows; the
+// second (behind the strata.workers view since 0.9.0) also has waiting_since. One C function serves both
+// by the width of the declared result.
 STRATA_FUNCTION(strata_worker_status) {
   pg::Call([&] {
     InitMaterializedSRF(fcinfo, 0);
@@ -108,10 +117,12 @@ STRATA_FUNCTION(strata_worker_status) {
     LWLockAcquire(workers::shared->lock, LW_SHARED);
     memcpy(&snap, workers::shared, sizeof snap);
     LWLockRelease(workers::shared->lock);
+    const int natts = rsinfo->setDesc->natts;
+    if (natts != 9 && natts != 10) elog(ERROR, "worker_status: unexpected result width %d", natts);
     for (const auto& s : snap.slots) {
       if (s.state == workers::SlotState::kFree) continue;
-      Datum v[9];
-      bool n[9] = {false, false, false, false, false, false, false, false, false};
+      Datum v[10];
+      bool n[10] = {false, false, false, false, false, false, false, false, false, false};
       char* dbname = get_database_name(s.dboid);
       n[0] = dbname == nullptr;
       v[0] = dbname ? CStringGetTextDatum(dbname) : 0;
@@ -128,6 +139,8 @@ STRATA_FUNCTION(strata_worker_status) {
       v[7] = Int32GetDatum(s.failures);
       v[8] = CStringGetTextDatum(s.last_error);
       n[8] = s.last_error[0] == '\0';
+      v[9] = TimestampTzGetDatum(s.waiting_since);
+      n[9] = s.state != workers::SlotState::kWaiting || s.waiting_since == 0;
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
     }
   });

@@ -17,6 +17,9 @@ struct DbSlot {
   int failures;              // consecutive failed runs (for the launcher's backoff)
   TimestampTz next_start;    // launcher: not before this
   TimestampTz started_at;
+  TimestampTz waiting_since;  // kWaiting: when it joined the queue (the longest waiting is served first)
+  bool recheck;               // kNotInstalled: a CREATE EXTENSION committed somewhere, probe it in turn
+  Latch* latch;               // worker-owned while running: set by the launcher when a database waits
   TimestampTz last_pass_at;  // worker-owned
   int64 passes;              // worker-owned
   int naptime_ms;            // worker-owned: the naptime in force
@@ -35,5 +38,7 @@ extern Shared* shared;
 
 // The slot of a database, or nullptr; with create, claims a free slot.
 DbSlot* FindSlot(Oid dboid, bool create);
+// Whether a database other than `self` waits for a worker slot. Caller holds `lock`.
+bool OthersWaiting(const DbSlot* self);
 
 }  // namespace strata::workers

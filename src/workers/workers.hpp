@@ -11,7 +11,8 @@ void Init();
 // Wakes the launcher when the current transaction commits (CREATE EXTENSION, create_partition_set).
 void WakeLauncherAtCommit();
 
-enum class SlotState : int { kFree = 0, kStarting, kRunning, kNotInstalled, kExited, kFailed };
+// kWaiting: due for a worker while strata.max_workers are busy; served in the order it began waiting.
+enum class SlotState : int { kFree = 0, kStarting, kRunning, kNotInstalled, kExited, kFailed, kWaiting };
 const char* SlotStateName(SlotState s);
 
 }  // namespace strata::workers
