@@ -161,6 +161,9 @@ std::string ViewSqlFor(core::rollup::Spec spec, const std::string& view, bool re
 Rollup LoadRollup(int id, bool lock) {
   std::vector<pg::Row> rows, cols;
   pg::AsExtensionOwner([&] {
+    // The name first, unlocked: after a failed NOWAIT the transaction can run nothing more.
+    const auto name = lock ? pg::Query("SELECT view::text FROM strata.rollup WHERE id = $1::int", {std::to_string(id)})
+                           : std::vector<pg::Row>{};
     try {
     rows = pg::Query(
         "SELECT id, view::text, data_table::oid, source::oid, source_rollup, order_sequence::text, watermark, "
@@ -171,8 +174,8 @@ Rollup LoadRollup(int id, bool lock) {
         {std::to_string(id)});
     } catch (const pg::PgError& e) {
       if (e.sqlstate() != ERRCODE_LOCK_NOT_AVAILABLE) throw;
-      throw core::Error(ERRCODE_LOCK_NOT_AVAILABLE,
-                        "rollup " + std::to_string(id) + " is being refreshed or changed by another session",
+      const std::string shown = !name.empty() && name[0][0] ? *name[0][0] : std::to_string(id);
+      throw core::Error(ERRCODE_LOCK_NOT_AVAILABLE, "rollup " + shown + " is being refreshed or changed by another session",
                         "One refresh of a rollup runs at a time; its catalog row is locked until that transaction ends.",
                         "Wait for the other refresh to commit, or see pg_locks / pg_prepared_xacts for the holder.");
     }
