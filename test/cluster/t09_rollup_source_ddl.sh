@@ -60,4 +60,26 @@ cleared() {
 check "refresh_rollup() clears the broken state once it succeeds" cleared
 check "b_c_h equals the GROUP BY again" test "$(q "SELECT count(*) FROM (SELECT date_trunc('hour', ts), sum(watch_ms) FROM b_c GROUP BY 1
      EXCEPT SELECT bucket, w FROM b_c_h) d")" = 0
+
+# Operators and functions planted on the database's search_path never run in the worker (it pins its
+# own): a rollup refresh and partition maintenance go on, and nothing raised "hijacked".
+q "CREATE SCHEMA evil"
+q "DO \$\$ DECLARE t text; BEGIN
+     FOREACH t IN ARRAY ARRAY['regclass', 'oid', 'integer', 'bigint', 'text', 'name', 'boolean', 'timestamptz'] LOOP
+       EXECUTE format('CREATE FUNCTION evil.hijack(%s, %s) RETURNS boolean LANGUAGE plpgsql AS '
+                      '\$f\$ BEGIN RAISE EXCEPTION ''hijacked on %s''; END \$f\$', t, t, t);
+       EXECUTE format('CREATE OPERATOR evil.= (LEFTARG = %s, RIGHTARG = %s, FUNCTION = evil.hijack)', t, t);
+     END LOOP; END \$\$"
+q "CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'hijacked now'; END \$\$"
+q "ALTER DATABASE app SET search_path = evil, pg_catalog, public"
+q "SELECT pg_catalog.pg_terminate_backend(pid) FROM strata.workers WHERE datname OPERATOR(pg_catalog.=) 'app' AND pid IS NOT NULL" >/dev/null
+q "CREATE TABLE public.pe (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL) PARTITION BY RANGE (ts)"
+q "SELECT strata.create_partition_set('public.pe', 'ts', '1 day', premake => 1)" >/dev/null
+q "SET search_path = public, pg_catalog; INSERT INTO a_c (ts, txt_old, txt) VALUES ('2026-01-02 00:30', 'late', 7)"
+q "SET search_path = public, pg_catalog; SELECT strata.alter_partition_set('public.pe', premake => 3)" >/dev/null
+check "with operators planted on the database's path, the worker still refreshes" wait_for 30 \
+  "SELECT count(*) OPERATOR(pg_catalog.=) 0 FROM public.a_c_h WHERE top OPERATOR(pg_catalog.=) 'late'" f
+check "... and maintains partitions" wait_for 30 \
+  "SELECT partitions_ahead OPERATOR(pg_catalog.>=) 3 FROM strata.partition_sets WHERE parent OPERATOR(pg_catalog.=) 'public.pe'::regclass" t
+check "nothing was hijacked" bash -c "! grep -q hijacked '$DIR/server.log'"
 finish
