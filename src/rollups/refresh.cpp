@@ -4,6 +4,7 @@
 // so the rollup rows and the progress marker always commit together.
 #include <algorithm>
 #include <climits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "rollups/rollup.hpp"
 
 extern "C" {
+#include "access/twophase.h"
 #include "storage/sinvaladt.h"
 #include "utils/guc.h"
 }
@@ -294,13 +296,17 @@ std::vector<rs::Dependent> LoadDependents(int id) {
 
 namespace {
 
-// The PGPROC of a virtual transaction's backend (may be null once it is gone). Cannot ERROR.
+// The live backend running virtual transaction v, or null: none (it ended), or v belongs to a prepared
+// transaction (whose vxid keeps the BackendId of the session that prepared it, a number another backend
+// may have taken since). The slot's current local transaction id must be v's. Cannot ERROR.
 PGPROC* ProcOf(const VirtualTransactionId& v) {
 #if PG_VERSION_NUM >= 170000
-  return ProcNumberGetProc(v.procNumber);
+  PGPROC* proc = ProcNumberGetProc(v.procNumber);
 #else
-  return BackendIdGetProc(v.backendId);
+  PGPROC* proc = BackendIdGetProc(v.backendId);
 #endif
+  if (proc == nullptr || proc->pid == 0 || proc->lxid != v.localTransactionId) return nullptr;
+  return proc;
 }
 
 }  // namespace
@@ -308,6 +314,7 @@ PGPROC* ProcOf(const VirtualTransactionId& v) {
 bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
   bool done = true;
   int pid = 0;
+  TransactionId prepared = InvalidTransactionId;
   pg::Call([&] {
     // Like CREATE INDEX CONCURRENTLY's wait phase, but polling: VirtualXactLock(..., false) only asks
     // whether the transaction ended, so the refresher never sits in a lock queue where it would hold
@@ -321,6 +328,7 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
       SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(lc));
       VirtualTransactionId* v = GetLockConflicts(&tag, ShareLock, nullptr);
       for (; VirtualTransactionIdIsValid(*v); v++) {
+        // Autovacuum is not waited for; a vxid without its live backend (a prepared transaction) is.
         PGPROC* proc = ProcOf(*v);
         if (proc != nullptr && (proc->statusFlags & PROC_IS_AUTOVACUUM)) continue;
         waits = lappend(waits, v);
@@ -333,6 +341,10 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
         if (GetCurrentTimestamp() >= deadline) {
           PGPROC* proc = ProcOf(*v);
           pid = proc ? proc->pid : 0;
+          if (proc == nullptr) {
+            bool more = false;
+            prepared = TwoPhaseGetXidByVirtualXID(*v, &more);
+          }
           done = false;
           return;
         }
@@ -342,7 +354,17 @@ bool WaitForWriters(Oid rel, int timeout_ms, std::string* waiting_for) {
       }
     }
   });
-  if (!done && waiting_for) *waiting_for = "a transaction writing to the source is still open (pid " + std::to_string(pid) + ")";
+  if (!done && waiting_for) {
+    if (TransactionIdIsValid(prepared)) {
+      const auto gid = pg::Query("SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE transaction::text = $1",
+                                 {std::to_string(prepared)});
+      *waiting_for = "a prepared transaction writing to the source is still open (xid " + std::to_string(prepared) +
+                     (gid.empty() || !gid[0][0] ? std::string(")") : ", gid '" + *gid[0][0] + "')") +
+                     ": COMMIT PREPARED or ROLLBACK PREPARED ends it";
+    } else {
+      *waiting_for = "a transaction writing to the source is still open (pid " + std::to_string(pid) + ")";
+    }
+  }
   return done;
 }
 
@@ -496,6 +518,41 @@ bool RepairHooks(const Rollup& r, StepResult* res) {
 
 double MsSince(TimestampTz t0) { return static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0; }
 
+// The prepared transaction each rollup was last found locked by (worker-local), so it is said once.
+std::map<int, std::string>& NotedHolders() {
+  static std::map<int, std::string> noted;
+  return noted;
+}
+
+// A rollup's catalog row lock held by a prepared transaction (refresh_rollup() inside a transaction that
+// was then prepared) stops every later refresh of it for as long as that transaction lives: say which
+// one, once (a LOG line and a skipped job_runs row). A lock held by a running refresh says nothing.
+void NoteLockHolder(int id, const std::string& view) {
+  try {
+    pg::BeginWorkerTxn();
+    std::vector<pg::Row> holder;
+    pg::AsExtensionOwner([&] {
+      holder = pg::Query("SELECT p.gid, p.transaction::text, p.owner::text FROM strata.rollup r "
+                         "JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = r.xmax WHERE r.id = $1::int",
+                         {std::to_string(id)});
+    });
+    std::string said;
+    if (!holder.empty()) {
+      said = "rollup " + view + " is locked by prepared transaction '" + *holder[0][0] + "' (xid " + *holder[0][1] +
+             ", owner " + *holder[0][2] + "): no refresh until COMMIT PREPARED or ROLLBACK PREPARED";
+      if (NotedHolders()[id] != said) {
+        pg::Call([&] { ereport(LOG, (errmsg("strata: %s", said.c_str()))); });
+        partitions::RecordJob("rollup_refresh", view, "skipped", said, "{}", GetCurrentTimestamp());
+      }
+    }
+    NotedHolders()[id] = said;
+    pg::CommitWorkerTxn();
+  } catch (...) {
+    pg::LogCaught("looking up the holder of a rollup's lock");
+    pg::AbortWorkerTxn();
+  }
+}
+
 }  // namespace
 
 int64_t WorkerPass() {
@@ -567,7 +624,10 @@ int64_t WorkerPass() {
         int code = 0;
         const std::string msg = pg::CurrentExceptionMessage(&code);
         pg::AbortWorkerTxn();
-        if (code == ERRCODE_LOCK_NOT_AVAILABLE) break;  // another refresh of it is running
+        if (code == ERRCODE_LOCK_NOT_AVAILABLE) {  // another refresh of it is running
+          NoteLockHolder(id, view);
+          break;
+        }
         // A stored definition that no longer fits its source fails the same way at every try: the
         // rollup is marked broken (logged and recorded once) and left alone until its owner acts.
         const bool broken = BreaksRollup(code);
