@@ -139,12 +139,13 @@ CREATE TEMP TABLE c_mine (ts timestamptz);
 CREATE TRIGGER c_steal AFTER UPDATE ON c_mine REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new
   FOR EACH STATEMENT EXECUTE FUNCTION c_h_changes();
 RESET ROLE;
--- Even its owner cannot attach it to another table and have it run there.
+-- Even its owner cannot attach it to another table and have it do anything there.
 CREATE TABLE c_other (ts timestamptz);
 CREATE TRIGGER c_other AFTER DELETE ON c_other REFERENCING OLD TABLE AS __strata_old
   FOR EACH STATEMENT EXECUTE FUNCTION c_h_changes();
 INSERT INTO c_other VALUES ('2026-01-01');
 DELETE FROM c_other;
+SELECT count(*) AS queued_from_elsewhere FROM c_h_pending;
 DROP TABLE c_other;
 -- Operators and functions planted on the caller's search_path are never used by strata.
 CREATE SCHEMA evil;

@@ -12,9 +12,10 @@ INSERT INTO cv_broken (ts, v) SELECT timestamptz '2026-01-01' + g * interval '1 
 SELECT strata.create_rollup('cv_broken_hourly', $$SELECT date_trunc('hour', ts) AS b, count(*) AS n FROM cv_broken GROUP BY 1$$,
                             realtime => false) > 0 AS created;
 SELECT name, lag_rows, pending_buckets, lag_time > interval '0' AS lagging, figures_error FROM strata.rollups ORDER BY name::text;
--- Break it: dropping the identity of the order column drops its sequence (the column itself is held by
--- the rollup's definition view).
-ALTER TABLE cv_broken ALTER COLUMN id DROP IDENTITY;
+-- Break it: its pending table dropped behind strata's back (event triggers off, so nothing unregisters it).
+SET session_replication_role = replica;
+DROP TABLE cv_broken_hourly_pending;
+RESET session_replication_role;
 SELECT name, lag_rows, pending_buckets, lag_time IS NULL AS no_lag_time, backfill_done, figures_error FROM strata.rollups ORDER BY name::text;
 SELECT count(*) AS rollups_listed FROM strata.rollups;
 -- The per-row function by itself.

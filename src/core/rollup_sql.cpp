@@ -416,12 +416,16 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
       "\nBEGIN\n"
       "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"
       "  -- relation of its partition tree, never called directly or from another table.\n"
-      "  IF TG_LEVEL IS DISTINCT FROM 'STATEMENT' OR TG_WHEN IS DISTINCT FROM 'AFTER'\n"
-      "     OR NOT (TG_RELID = " + source_oid + "::pg_catalog.oid OR EXISTS (SELECT 1 FROM "
-      "pg_catalog.pg_partition_ancestors(TG_RELID) a WHERE a.relid OPERATOR(pg_catalog.=) " + source_oid +
-      "::pg_catalog.oid)) THEN\n"
-      "    RAISE EXCEPTION 'strata change function % may only fire on the rollup''s source', TG_NAME\n"
+      "  IF TG_LEVEL IS DISTINCT FROM 'STATEMENT' OR TG_WHEN IS DISTINCT FROM 'AFTER' THEN\n"
+      "    RAISE EXCEPTION 'strata change function % may only fire as an AFTER statement trigger', TG_NAME\n"
       "      USING ERRCODE = '42501', HINT = 'strata attaches it to the source itself; do not call or attach it.';\n"
+      "  END IF;\n"
+      "  -- A relation outside the source's tree (detached, or never in it): nothing of it is the rollup's.\n"
+      "  IF TG_RELID OPERATOR(pg_catalog.<>) " + source_oid + "::pg_catalog.oid AND NOT EXISTS (WITH RECURSIVE "
+      "up(r) AS (SELECT TG_RELID UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid "
+      "OPERATOR(pg_catalog.=) up.r) SELECT 1 FROM up WHERE up.r OPERATOR(pg_catalog.=) " + source_oid +
+      "::pg_catalog.oid) THEN\n"
+      "    RETURN NULL;\n"
       "  END IF;\n"
       "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
       "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +

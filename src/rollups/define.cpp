@@ -516,53 +516,125 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
                       const std::string& sequence, const Rollup* absorbed) {
   const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
   const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
-  // A trigger of that name calling another function (left by an earlier install of strata) does not
-  // count: it is replaced.
+  // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
+  if (pg::Query("SELECT pg_catalog.to_regclass($1) IS NULL", {sequence}).at(0).at(0) == std::optional<std::string>("t"))
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                "the sequence of order column \"" + order_column + "\" of the source of rollup " +
+                    (absorbed ? absorbed->view : std::to_string(id)) + " is gone",
+                "A rollup finds new rows by the values of that sequence.",
+                "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
+  // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
+  // statement on an inner partitioned table fires that table's statement triggers only) and inheritance
+  // children. Per relation: no trigger of ours yet; a trigger of our name calling another function (left
+  // by an earlier install: replaced); ours, disabled or not ENABLE ALWAYS; the order column lacks
+  // strata's sequence default; it has an identity or default of its own; a foreign table.
   const auto rels = pg::Query(
-      "SELECT t.relid::regclass::text, "
-      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = $2 "
+      "WITH RECURSIVE tree(relid, level) AS (SELECT $1::pg_catalog.oid, 0 UNION ALL "
+      "  SELECT i.inhrelid, t.level + 1 FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) "
+      "SELECT c.oid::pg_catalog.regclass::text, "
+      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2 "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
-      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname IN ($2, $5) "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
       "    AND g.tgfoid <> $4::pg_catalog.regprocedure), "
-      "  t.isleaf AND t.level > 0 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d JOIN pg_catalog.pg_attribute a "
-      "    ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = t.relid AND a.attname = $3::name) "
-      "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = t.relid AND a.attname = $3::name "
-      "    AND a.attidentity = '') "
-      // pg_partition_tree() is empty for a table that is neither partitioned nor a partition.
-      "FROM (SELECT relid, isleaf, level FROM pg_catalog.pg_partition_tree($1::oid) UNION ALL "
-      "      SELECT $1::oid::regclass, true, 0 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree($1::oid))) t "
-      "WHERE t.isleaf OR t.level = 0",
-      {std::to_string(source), upd, order_column, change_fn + "()", del});
+      "  t.level > 0 AND a.attidentity = '' AND d.oid IS NULL, "
+      "  t.level > 0 AND (a.attidentity <> '' OR (d.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x "
+      "    WHERE x.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND x.objid = d.oid "
+      "    AND x.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND x.refobjid = $6::pg_catalog.regclass))), "
+      "  c.relkind = 'f', "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled <> 'A'), "
+      "  c.relowner "
+      "FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
+      "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+      "ORDER BY t.level, c.oid",
+      {std::to_string(source), upd, order_column, change_fn + "()", del, sequence});
+  const std::string shown = rels.empty() ? std::to_string(source) : *rels[0][0];
+  for (const auto& r : rels) {
+    if (*r[5] == "t")
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "foreign table " + *r[0] + " in " + shown + " cannot be tracked by a rollup",
+                  "Its rows' updates and deletes cannot be seen (no statement triggers with transition tables on a foreign "
+                  "table).",
+                  "Detach it, or keep it out of the tables rollups read.");
+    if (*r[4] == "t")
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "column \"" + order_column + "\" of " + *r[0] + " is not filled by " + sequence,
+                  "Its own identity or default gives rows order values the rollup of " + shown + " cannot place "
+                  "(a table made with LIKE ... INCLUDING ALL, then attached).",
+                  "ALTER TABLE " + *r[0] + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+                      " DROP IDENTITY IF EXISTS, ALTER COLUMN " + core::QuoteIdent(order_column) +
+                      " SET DEFAULT nextval('" + sequence + "').");
+  }
   int changed = 0;
   for (const auto& r : rels) {
     const std::string rel = *r[0];
+    const Oid owner = static_cast<Oid>(std::stoul(*r[7]));
     if (*r[2] == "t") {
       pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + rel);
       pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + rel);
     }
-    if (*r[1] == "t") {
+    const bool create = *r[1] == "t";
+    if (create) {
       pg::Exec("CREATE TRIGGER " + core::QuoteIdent(upd) + " AFTER UPDATE ON " + rel +
                " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
                change_fn + "()");
       pg::Exec("CREATE TRIGGER " + core::QuoteIdent(del) + " AFTER DELETE ON " + rel +
                " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
       changed++;
+    }
+    // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
+    // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
+    if (create || *r[6] == "t") {
+      pg::AsRole(owner, [&] {
+        pg::Exec("ALTER TABLE " + rel + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(upd) + ", ENABLE ALWAYS TRIGGER " +
+                 core::QuoteIdent(del));
+      });
+    }
+    if (absorbed != nullptr && !create && *r[6] == "t") {
+      // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER): what changed meanwhile is
+      // unknown, so every bucket the rollup holds and every bucket of this relation's absorbed rows is
+      // recomputed.
+      const rs::Spec& s = absorbed->spec;
+      pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + core::QuoteIdent(s.bucket_name) + " FROM " +
+                    s.data_table + " UNION SELECT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " +
+                    core::QuoteIdent(s.order_column) + " <= $1::bigint" + (s.where.empty() ? "" : " AND (" + s.where + ")"),
+                {std::to_string(absorbed->watermark)});
+      const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + rel +
+                              ": enabled again, every bucket queued for a recompute";
+      partitions::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
+      pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
+      changed++;
+    } else if (create && absorbed != nullptr) {
       // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
       // may hold rows with order values the watermark has passed: their buckets are recomputed, which
       // reads every processed order value, so they are absorbed instead of passed by.
-      if (absorbed != nullptr) {
-        const rs::Spec& s = absorbed->spec;
-        pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel +
-                      " WHERE " + core::QuoteIdent(s.order_column) + " <= $1::bigint" +
-                      (s.where.empty() ? "" : " AND (" + s.where + ")"),
-                  {std::to_string(absorbed->watermark)});
-      }
+      const rs::Spec& s = absorbed->spec;
+      pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel +
+                    " WHERE " + core::QuoteIdent(s.order_column) + " <= $1::bigint" +
+                    (s.where.empty() ? "" : " AND (" + s.where + ")"),
+                {std::to_string(absorbed->watermark)});
     }
     if (*r[3] == "t") {
       pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
                " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
       changed++;
     }
+  }
+  // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
+  // go (the change function ignores them meanwhile).
+  const auto gone = pg::Query(
+      "WITH RECURSIVE tree(relid) AS (SELECT $1::pg_catalog.oid UNION ALL "
+      "  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) "
+      "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
+      "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
+      "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
+      {std::to_string(source), upd, del, change_fn + "()"});
+  for (const auto& g : gone) {
+    pg::AsRole(static_cast<Oid>(std::stoul(*g[1])), [&] {
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + *g[0]);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + *g[0]);
+    });
+    changed++;
   }
   return changed;
 }
@@ -872,16 +944,23 @@ STRATA_FUNCTION(strata_drop_rollup) {
                                       "strata_rollup_" + std::to_string(*id) + "_del"}))
         pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]);
     }
-    pg::Exec("DROP VIEW " + r.view);
-    if (OidIsValid(r.definition))
-      pg::Exec("DROP VIEW " + *pg::Query("SELECT $1::pg_catalog.oid::pg_catalog.regclass::text",
-                                         {std::to_string(r.definition)}).at(0).at(0));
-    pg::Exec("DROP TABLE " + r.spec.data_table);
+    // Each part that still exists (some may have been dropped with event triggers off).
+    const auto parts = pg::Query(
+        "SELECT (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid), "
+        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $2::pg_catalog.oid), "
+        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $3::pg_catalog.oid), "
+        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $4::pg_catalog.oid)",
+        {std::to_string(r.definition), std::to_string(r.data_oid), std::to_string(r.pending_oid), std::to_string(r.view_oid)});
+    if (parts[0][3]) pg::Exec("DROP VIEW " + *parts[0][3]);
+    if (parts[0][0]) pg::Exec("DROP VIEW " + *parts[0][0]);
+    if (parts[0][1]) pg::Exec("DROP TABLE " + *parts[0][1]);
     // A rollup of a rollup's pending table belongs to the extension's owner (ShareDependentPending).
-    if (r.spec.source_is_rollup)
-      pg::AsExtensionOwner([&] { pg::Exec("DROP TABLE " + r.spec.pending_table); });
-    else
-      pg::Exec("DROP TABLE " + r.spec.pending_table);
+    if (parts[0][2]) {
+      if (r.spec.source_is_rollup)
+        pg::AsExtensionOwner([&] { pg::Exec("DROP TABLE " + *parts[0][2]); });
+      else
+        pg::Exec("DROP TABLE " + *parts[0][2]);
+    }
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
     pg::RestoreGucs(level);
@@ -922,29 +1001,44 @@ STRATA_FUNCTION(strata_alter_rollup) {
   PG_RETURN_VOID();
 }
 
-// strata._rollup_follow(relations text, an oid[] literal): after an ALTER TABLE of these relations, every raw-source
-// rollup reading one of them (or a partition tree they belong to) follows renamed columns in its stored
-// SQL and change function, in the same transaction (called by the ddl_command_end event trigger).
-STRATA_FUNCTION(strata_rollup_follow) {
-  if (PG_ARGISNULL(0)) PG_RETURN_VOID();
-  const std::string rels = *pg::TextArg(fcinfo, 0);
+// strata._on_alter_table(): the ddl_command_end event trigger of ALTER TABLE, CREATE TABLE and CREATE
+// FOREIGN TABLE. Every raw-source rollup reading a relation the command touched (or a tree it belongs to)
+// follows renamed columns in its stored SQL and change function and tracks every relation of its tree,
+// in the same transaction. Written in C: DETACH PARTITION CONCURRENTLY run by a worker at top level ends
+// with no snapshot and no portal, where PL/pgSQL could not run a query.
+STRATA_FUNCTION(strata_on_alter_table) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    throw core::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "strata._on_alter_table() may only run as an event trigger");
+  bool pushed = false;
+  pg::Call([&] {
+    if (!ActiveSnapshotSet()) {
+      PushActiveSnapshot(GetTransactionSnapshot());
+      pushed = true;
+    }
+  });
   pg::SpiConnect();
   const int level = pg::NewGucLevel();
   PinSessionForRollupSql();
   std::vector<pg::Row> ids;
-  pg::AsExtensionOwner([&] {
-    ids = pg::Query("SELECT r.id FROM strata.rollup r WHERE r.source_rollup IS NULL AND r.definition IS NOT NULL AND "
-                    "r.source::pg_catalog.oid IN (SELECT x FROM pg_catalog.unnest($1::pg_catalog.oid[]) x UNION "
-                    "SELECT a.relid FROM pg_catalog.unnest($1::pg_catalog.oid[]) x, "
-                    "LATERAL pg_catalog.pg_partition_ancestors(x) a) ORDER BY r.id",
-                    {rels});
-  });
+  if (RollupCatalogExists()) {
+    ids = pg::Query(
+        "WITH rels AS (SELECT DISTINCT c.objid AS x FROM pg_catalog.pg_event_trigger_ddl_commands() c "
+        "  WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
+        "SELECT r.id FROM strata.rollup r WHERE r.source_rollup IS NULL AND r.definition IS NOT NULL AND "
+        "r.source::pg_catalog.oid IN (SELECT a.r FROM rels, LATERAL (WITH RECURSIVE up(r) AS (SELECT rels.x UNION "
+        "  SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.r) SELECT r FROM up) a) "
+        "ORDER BY r.id");
+  }
   for (const auto& row : ids) {
     Rollup r = LoadRollup(std::stoi(*row[0]), false);
     FollowSource(r);
+    // A relation new in the tree (CREATE TABLE ... PARTITION OF, ATTACH PARTITION, INHERIT) is tracked
+    // from its first statement, or refused here (a foreign table, an order column of its own).
+    EnsureSourceHooks(r);
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();
+  if (pushed) pg::Call([] { PopActiveSnapshot(); });
   PG_RETURN_VOID();
 }
 

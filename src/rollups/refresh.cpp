@@ -171,7 +171,12 @@ Rollup LoadRollup(int id, bool lock) {
         "SELECT id, view::text, data_table::oid, source::oid, source_rollup, order_sequence::text, watermark, "
         "backfill_cursor, backfill_floor, frozen_before::text, batch_size, realtime, source::text, order_column, "
         "bucket_name, bucket_expr, bucket_type, bucket_width, time_column, time_zone, where_clause, data_table::text, "
-        "pending_table::text, change_function, definition::oid, broken FROM strata.rollup WHERE id = $1::int" +
+        "pending_table::text, change_function, definition::oid, broken, view::oid, pending_table::oid, "
+        "  (SELECT pg_catalog.string_agg(x.what, ', ') FROM (VALUES ('source', source::pg_catalog.oid), "
+        "   ('data table', data_table::pg_catalog.oid), ('pending table', pending_table::pg_catalog.oid), "
+        "   ('view', view::pg_catalog.oid)) x(what, rel) "
+        "   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.rel)) "
+        "FROM strata.rollup WHERE id = $1::int" +
             std::string(lock ? " FOR UPDATE NOWAIT" : ""),
         {std::to_string(id)});
     } catch (const pg::PgError& e) {
@@ -217,6 +222,9 @@ Rollup LoadRollup(int id, bool lock) {
   r.change_function = w[23].value_or("");
   r.definition = w[24] ? static_cast<Oid>(std::stoul(*w[24])) : InvalidOid;
   r.broken = w[25];
+  r.view_oid = static_cast<Oid>(std::stoul(*w[26]));
+  r.pending_oid = static_cast<Oid>(std::stoul(*w[27]));
+  r.missing = w[28].value_or("");
   for (const auto& c : cols) {
     if (*c[0] == "dimension") {
       s.dims.push_back({*c[1], *c[3]});
@@ -401,6 +409,11 @@ void SettleView(const Rollup& r, StepResult* res) {
 }  // namespace
 
 StepResult RefreshStep(Rollup& r) {
+  // Relations dropped behind strata's back (event triggers off): their names are plain OIDs now, and
+  // no SQL about them could run.
+  if (!r.missing.empty())
+    throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "the " + r.missing + " of rollup " + r.view + " no longer exists",
+                      {}, "Drop the rollup with strata.drop_rollup().");
   StepResult res;
   const rs::Spec& s = r.spec;
   const auto deps = LoadDependents(r.id);

@@ -23,6 +23,9 @@ struct Rollup {
   std::string change_function; // qualified statement trigger function, raw sources only
   Oid definition = InvalidOid; // the definition view (raw sources; none for rollups made before 0.9.0's upgrade)
   std::optional<std::string> broken;  // why the worker no longer refreshes it (NULL: healthy)
+  Oid view_oid = InvalidOid;
+  Oid pending_oid = InvalidOid;
+  std::string missing;  // its relations that no longer exist ("source, pending table"; empty: none)
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
   std::optional<std::string> frozen_before;

@@ -19,7 +19,16 @@ CREATE FUNCTION @extschema@._rollup_live(rollup_id integer, OUT lag_rows bigint,
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r record;
 BEGIN
-    SELECT x.order_column, x.order_sequence INTO r FROM @extschema@.rollup x WHERE x.id = rollup_id;
+    SELECT x.order_column, x.order_sequence,
+           (SELECT pg_catalog.string_agg(w.what, ', ') FROM (VALUES ('source', x.source::pg_catalog.oid),
+                   ('data table', x.data_table::pg_catalog.oid), ('pending table', x.pending_table::pg_catalog.oid)) w(what, rel)
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = w.rel)) AS missing
+      INTO r FROM @extschema@.rollup x WHERE x.id = rollup_id;
+    -- Relations dropped behind strata's back (event triggers off): say which, not a syntax error about an OID.
+    IF r.missing IS NOT NULL THEN
+        figures_error := pg_catalog.format('the %s of this rollup no longer exists', r.missing);
+        RETURN;
+    END IF;
     -- The one breakage with an unreadable error of its own ("could not open relation with OID ...").
     IF r.order_sequence IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.order_sequence) THEN
@@ -103,29 +112,13 @@ SELECT w.datname, w.pid, w.state, w.started_at, w.last_pass_at, w.passes, w.napt
 FROM @extschema@._worker_slots() w;
 -- == ROLLUP DEFINITIONS ==
 
-CREATE FUNCTION @extschema@._rollup_follow(relations text) RETURNS void
-LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_follow';
-REVOKE ALL ON FUNCTION @extschema@._rollup_follow(text) FROM PUBLIC;
-
--- After ALTER TABLE: rollups reading an altered relation follow renamed columns in the same transaction,
--- so their change triggers never run with stale names. Runs as the altering role; the C function
--- rewrites each change function as its owner.
-CREATE FUNCTION @extschema@._on_alter_table() RETURNS event_trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    rels pg_catalog.oid[];
-BEGIN
-    IF pg_catalog.to_regclass('@extschema@.rollup') IS NULL
-       OR NOT EXISTS (SELECT 1 FROM @extschema@.rollup WHERE definition IS NOT NULL) THEN
-        RETURN;
-    END IF;
-    rels := ARRAY(SELECT DISTINCT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
-                   WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass);
-    IF pg_catalog.cardinality(rels) > 0 THEN
-        PERFORM @extschema@._rollup_follow(rels::text);
-    END IF;
-END $$;
-CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+-- After ALTER TABLE or CREATE TABLE: rollups reading an altered relation follow renamed columns in the
+-- same transaction, so their change triggers never run with stale names, and a relation new in their
+-- tree is tracked at once (or refused: a foreign table, an order column of its own). In C: it also runs
+-- at the end of a worker's DETACH PARTITION CONCURRENTLY, where there is no snapshot for PL/pgSQL.
+CREATE FUNCTION @extschema@._on_alter_table() RETURNS event_trigger
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_on_alter_table';
+CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION @extschema@._on_alter_table();
 
 -- Also unregister a rollup whose definition view is dropped (DROP COLUMN ... CASCADE of a column it reads).
