@@ -410,8 +410,11 @@ std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent
 
 std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
                                     bool or_replace) {
-  // Every bucket, the NULL one included (GROUP BY makes a group of rows with a NULL time).
-  const std::string cond = s.where.empty() ? "" : " WHERE " + s.where;
+  // Every bucket, the NULL one included (GROUP BY makes a group of rows with a NULL time). The rollup's
+  // filter is not evaluated here: an error in it (a division by zero on some row) would fail the
+  // application's UPDATE or DELETE. A bucket queued for rows the filter leaves out is recomputed to the
+  // same groups.
+  const std::string cond;
   const std::string body =
       "\nBEGIN\n"
       "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"

@@ -504,7 +504,7 @@ StepResult RefreshStep(Rollup& r) {
               "last_refresh_at = pg_catalog.now(), rows_processed = rows_processed + $4::bigint, last_rows = $4::bigint, "
               "buckets_recomputed = buckets_recomputed + $5::bigint, "
               "caught_up_at = CASE WHEN $6::boolean THEN caught_up_at ELSE pg_catalog.clock_timestamp() END, "
-              "last_error = NULL, broken = NULL WHERE id = $1::int",
+              "last_error = NULL, broken = NULL, failures = 0 WHERE id = $1::int",
               a);
   });
   r.watermark = watermark;
@@ -585,7 +585,8 @@ int64_t WorkerPass() {
       "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
       "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
       "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
-      "AND r.broken IS NULL "
+      "AND r.broken IS NULL AND (r.failures = 0 OR r.last_error_at + LEAST(interval '1 hour', "
+      "GREATEST(r.refresh_interval, interval '1 second') * pg_catalog.power(2, LEAST(r.failures - 1, 20))) <= pg_catalog.now()) "
       "ORDER BY r.level, r.id");
   pg::CommitWorkerTxn();
   int64_t next_ms = -1;
@@ -643,22 +644,33 @@ int64_t WorkerPass() {
         }
         // A stored definition that no longer fits its source fails the same way at every try: the
         // rollup is marked broken (logged and recorded once) and left alone until its owner acts.
+        // Other failures are retried after a backoff that doubles with each failure in a row (from the
+        // refresh interval, at most an hour); the log and job_runs hear of an error when it changes.
         const bool broken = BreaksRollup(code);
         const std::string said = broken ? "rollup broken, no longer refreshed: " + std::string(msg) : std::string(msg);
-        pg::Call([&] {
-          ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s", view.c_str(), said.c_str()),
-                        broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
-                                         "and clears the state once it succeeds.")
-                               : 0));
-        });
         try {
           pg::BeginWorkerTxn();
+          std::vector<pg::Row> before;
           pg::AsExtensionOwner([&] {
-            pg::Query("UPDATE strata.rollup SET last_error = $2, last_error_at = pg_catalog.now(), "
-                      "last_refresh_at = pg_catalog.now(), broken = CASE WHEN $3::boolean THEN $2 END WHERE id = $1::int",
-                      {std::to_string(id), said, broken ? "true" : "false"});
+            before = pg::Query("UPDATE strata.rollup r SET last_error = $2, last_error_at = pg_catalog.now(), "
+                               "last_refresh_at = pg_catalog.now(), failures = r.failures + 1, "
+                               "broken = CASE WHEN $3::boolean THEN $2 END FROM strata.rollup o "
+                               "WHERE r.id = $1::int AND o.id = r.id RETURNING o.last_error IS DISTINCT FROM $2, r.failures",
+                               {std::to_string(id), said, broken ? "true" : "false"});
           });
-          partitions::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
+          const bool changed = before.empty() || *before[0][0] == "t";
+          if (changed) {
+            const std::string again = broken || before.empty() ? std::string()
+                                                                : " (failure " + *before[0][1] + " in a row; retried with backoff)";
+            pg::Call([&] {
+              ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s%s", view.c_str(), said.c_str(),
+                                                  again.c_str()),
+                            broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
+                                             "and clears the state once it succeeds.")
+                                   : 0));
+            });
+            partitions::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
+          }
           pg::CommitWorkerTxn();
         } catch (...) {
           pg::LogCaught("recording a failed rollup refresh");

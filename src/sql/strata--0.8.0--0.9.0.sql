@@ -7,7 +7,10 @@
 -- views do): Postgres refuses a type change or drop of those columns while the rollup exists, and after
 -- a rename strata reads their new names from it. broken: why the worker stopped refreshing a rollup
 -- whose stored SQL no longer fits its source (NULL: healthy).
-ALTER TABLE @extschema@.rollup ADD COLUMN definition regclass, ADD COLUMN broken text;
+-- failures: refreshes failed in a row (the worker backs off: the refresh interval doubled per failure,
+-- at most an hour).
+ALTER TABLE @extschema@.rollup ADD COLUMN definition regclass, ADD COLUMN broken text,
+    ADD COLUMN failures integer NOT NULL DEFAULT 0;
 
 -- == VIEWS_DEGRADE_PER_ROW ==
 -- The catalog views compute each row's live figures in a function that catches the error of that one row

@@ -61,6 +61,23 @@ check "refresh_rollup() clears the broken state once it succeeds" cleared
 check "b_c_h equals the GROUP BY again" test "$(q "SELECT count(*) FROM (SELECT date_trunc('hour', ts), sum(watch_ms) FROM b_c GROUP BY 1
      EXCEPT SELECT bucket, w FROM b_c_h) d")" = 0
 
+# A refresh failing for a reason that may pass (here a division by zero in the rollup's filter on one
+# new row) is retried with a backoff, and the log and job_runs hear of the error once, not per try.
+as_owner "CREATE TABLE d_c (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, a int, b int);
+          CREATE INDEX ON d_c (id); INSERT INTO d_c (ts, a, b) VALUES ('2026-01-01 00:10', 4, 2)"
+as_owner "SELECT strata.create_rollup('d_c_h', \$\$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n
+          FROM d_c WHERE a / b > 1 GROUP BY 1\$\$, realtime => false, refresh_interval => '200 ms')" >/dev/null
+check "d_c_h absorbs its first row" wait_for 30 "SELECT lag_rows FROM strata.rollups WHERE name = 'd_c_h'::regclass" 0
+as_owner "INSERT INTO d_c (ts, a, b) VALUES ('2026-01-01 00:20', 1, 0)"
+check "the failing refresh is seen" wait_for 30 "SELECT failures > 0 FROM strata.rollup WHERE view = 'd_c_h'::regclass" t
+sleep 6
+check "it is retried with a backoff (at most 7 tries in 6 s at a 200 ms interval)" \
+  test "$(q "SELECT failures <= 7 AND broken IS NULL FROM strata.rollup WHERE view = 'd_c_h'::regclass")" = t
+check "one failed job_runs row and one log line for the same error" \
+  test "$(q "SELECT count(*) FROM strata.job_runs WHERE target LIKE '%d_c_h%' AND status = 'failed'")/$(grep -c 'refresh of rollup public.d_c_h failed' "$DIR/server.log")" = 1/1
+as_owner "DELETE FROM d_c WHERE b = 0"
+check "once the row is gone it recovers" wait_for 60 "SELECT failures FROM strata.rollup WHERE view = 'd_c_h'::regclass" 0
+
 # Operators and functions planted on the database's search_path never run in the worker (it pins its
 # own): a rollup refresh and partition maintenance go on, and nothing raised "hijacked".
 q "CREATE SCHEMA evil"
