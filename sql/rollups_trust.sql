@@ -186,6 +186,21 @@ RESET search_path;
 DROP TABLE c_parts, c_src;
 DROP SCHEMA evil CASCADE;
 
+-- The upgrade to 0.9.0 protects rollups made before: simulate one (no definition view, its change
+-- function executable by PUBLIC) and run the upgrade's step again.
+SELECT strata.create_rollup('u_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM q_t GROUP BY 1$$) > 0 AS created;
+SET session_replication_role = replica;
+DROP VIEW u_h_definition;
+RESET session_replication_role;
+UPDATE strata.rollup SET definition = NULL WHERE view = 'u_h'::regclass;
+GRANT EXECUTE ON FUNCTION u_h_changes() TO PUBLIC;
+SELECT strata._rollup_protect_all();
+SELECT definition::text AS definition, has_function_privilege('e_evil', 'u_h_changes()', 'EXECUTE') AS evil_may_execute
+  FROM strata.rollup WHERE view = 'u_h'::regclass;
+ALTER TABLE q_t RENAME COLUMN ts TO t2;
+SELECT time_column FROM strata.rollup WHERE view = 'u_h'::regclass;
+ALTER TABLE q_t RENAME COLUMN t2 TO ts;
+SELECT strata.drop_rollup('u_h');
 -- job_runs shows a role the actions on relations it may read, and no others.
 SET ROLE e_evil;
 SELECT count(*) AS rows_seen FROM strata.job_runs WHERE target LIKE '%q_t_h%';

@@ -576,8 +576,21 @@ int64_t WorkerPass() {
     const char* rname = config::role;
     pg::Call([&] { configured_role = get_role_oid(rname, false); });
   }
-  // A database still at an extension version without rollups has nothing to do here.
+  // A database still at an extension version without rollups has nothing to do here; one whose catalog
+  // predates this library's (ALTER EXTENSION strata UPDATE not run yet) waits for the update.
   if (!RollupCatalogExists()) {
+    pg::CommitWorkerTxn();
+    return -1;
+  }
+  if (pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'strata.rollup'::pg_catalog.regclass "
+                "AND attname = 'failures' AND NOT attisdropped)")[0][0] != std::optional<std::string>("t")) {
+    static bool said = false;
+    if (!said)
+      pg::Call([] {
+        ereport(LOG, (errmsg("strata: rollups of this database wait for ALTER EXTENSION strata UPDATE"),
+                      errdetail("Its rollup catalog is older than the strata library loaded.")));
+      });
+    said = true;
     pg::CommitWorkerTxn();
     return -1;
   }
