@@ -1161,6 +1161,18 @@ void RunTopLevelUtility(const std::string& sql, Oid run_as) {
   });
 }
 
+RangeVar* ParseRelationName(const std::string& name) {
+  RangeVar* rv = nullptr;
+  Call([&] {
+#if PG_VERSION_NUM >= 160000
+    rv = makeRangeVarFromNameList(stringToQualifiedNameList(name.c_str(), nullptr));
+#else
+    rv = makeRangeVarFromNameList(stringToQualifiedNameList(name.c_str()));
+#endif
+  });
+  return rv;
+}
+
 std::string RelName(Oid relid) {
   const char* n = nullptr;
   Call([&] {

@@ -112,6 +112,8 @@ bool OwnsTable(Oid relid);
 // Runs body with lock_timeout = strata.lock_timeout (every DDL strata runs), restored afterwards.
 void WithLockTimeout(const std::function<void()>& body);
 
+// A possibly schema-qualified relation name as a RangeVar (palloc'd; an invalid name is a syntax error).
+RangeVar* ParseRelationName(const std::string& name);
 // Relation name helpers.
 std::string RelName(Oid relid);
 std::string RelSchema(Oid relid);

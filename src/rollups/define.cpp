@@ -395,13 +395,8 @@ void ResolveNewName(const std::string& name, std::string* schema, std::string* r
   const char* relname = nullptr;
   bool exists = false;
   bool temp = false;
+  RangeVar* rv = pg::ParseRelationName(name);
   pg::Call([&] {
-#if PG_VERSION_NUM >= 160000
-    List* names = stringToQualifiedNameList(name.c_str(), nullptr);
-#else
-    List* names = stringToQualifiedNameList(name.c_str());
-#endif
-    RangeVar* rv = makeRangeVarFromNameList(names);
     Oid nspid = RangeVarGetCreationNamespace(rv);
     temp = isAnyTempNamespace(nspid);
     nsp = get_namespace_name(nspid);

@@ -244,19 +244,9 @@ Rollup LoadRollup(int id, bool lock) {
 int RollupIdByName(const std::string& name) {
   // The name is resolved like a regclass input, under the caller's search_path (namespace lookup only:
   // no operator or function is looked up there); the catalog is then read with search_path pinned.
+  RangeVar* rv = pg::ParseRelationName(name);
   Oid rel = InvalidOid;
-  try {
-    pg::Call([&] {
-#if PG_VERSION_NUM >= 160000
-      List* names = stringToQualifiedNameList(name.c_str(), nullptr);
-#else
-      List* names = stringToQualifiedNameList(name.c_str());
-#endif
-      rel = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
-    });
-  } catch (const pg::PgError&) {
-    rel = InvalidOid;
-  }
+  pg::Call([&] { rel = RangeVarGetRelid(rv, NoLock, true); });
   std::vector<pg::Row> rows;
   if (OidIsValid(rel)) {
     const int level = pg::NewGucLevel();
