@@ -37,6 +37,7 @@ int vacuum_statistics_target = -1;
 int vacuum_rollup_dead_min = 1000;
 double vacuum_rollup_dead_fraction = 0.01;
 int vacuum_rollup_min_interval_s = 60;
+int vacuum_full_plan_interval_s = 600;
 
 namespace {
 // GUC check hook: a window list that does not parse is refused at SET / reload, with the parser's words.
@@ -154,6 +155,11 @@ void Init() {
                           "Shortest time between the last vacuum of a rollup table and strata's next one for its dead index entries.",
                           nullptr, &vacuum_rollup_min_interval_s, 60, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);
+  DefineCustomIntVariable("strata.vacuum_full_plan_interval",
+                          "Time between two vacuum plans that read the facts of every table.",
+                          "In between, a pass reads again only the tables whose statistics or catalog entry "
+                          "changed; 0 reads every table at every pass.",
+                          &vacuum_full_plan_interval_s, 600, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
   // The replaceable clock of partition maintenance (as TimescaleDB's current_timestamp_mock): tests run a
   // file under several fixed dates and prove its output does not depend on the calendar.
   DefineCustomStringVariable("strata.test_now", "Time that partition maintenance takes as now (for tests).",

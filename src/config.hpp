@@ -36,6 +36,7 @@ extern int vacuum_statistics_target;   // strata.vacuum_statistics_target for pa
 extern int vacuum_rollup_dead_min;     // strata.vacuum_rollup_dead_min: dead index entries of a rollup table (-1 = never)
 extern double vacuum_rollup_dead_fraction;  // strata.vacuum_rollup_dead_fraction: ... relative to its rows
 extern int vacuum_rollup_min_interval_s;    // strata.vacuum_rollup_min_interval
+extern int vacuum_full_plan_interval_s;     // strata.vacuum_full_plan_interval (0 = every pass)
 
 // True when strata was loaded by shared_preload_libraries (workers exist).
 extern bool preloaded;

@@ -10,17 +10,20 @@
 namespace strata::core::vacuum {
 namespace {
 
-// Class order of the plan: lower runs first.
+// Class order of the plan: lower runs first. After wraparound, what hurts now (a parent planned
+// without statistics, dead tuples bloating a table) comes before proactive work that many tables need
+// at once (a thousand daily sets make a thousand cold freezes a day), so that work cannot starve it.
+// Handovers come last: they take no budget of their own (see the decisions below).
 int ClassRank(ActionKind k) {
   switch (k) {
     case ActionKind::kUrgentVacuum: return 0;
-    case ActionKind::kFreezeCold: return 1;
-    case ActionKind::kInsertHandover: return 2;
-    case ActionKind::kAnalyzeParent: return 3;
+    case ActionKind::kAnalyzeParent: return 1;
+    case ActionKind::kVacuumDead: return 2;
+    case ActionKind::kFreezeCold: return 3;
     case ActionKind::kAnalyzeHot: return 4;
     case ActionKind::kFreezeHot: return 5;
-    case ActionKind::kVacuumDead: return 6;
-    case ActionKind::kVacuumRollup: return 7;
+    case ActionKind::kVacuumRollup: return 6;
+    case ActionKind::kInsertHandover: return 7;
   }
   return 8;
 }
@@ -195,9 +198,12 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     return a.score > b.score;
   });
 
-  // Decisions: overrides, windows (non-urgent only), then the per-pass budget in plan order.
+  // Decisions: overrides, windows (non-urgent only), then the per-pass budget in plan order. A
+  // handover (a reloption set on a table, no read of it) counts against its own budget, never the
+  // actions' or pages': thousands of them cannot hold back a vacuum or an analyze.
   const bool in_window = InWindow(cfg.windows, cfg.minute_of_day);
   int run = 0;
+  int handovers = 0;
   int64_t pages = 0;
   for (Action& a : plan) {
     if (a.decision == Decision::kSkippedOverride) {
@@ -209,10 +215,18 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
       a.reason += "; deferred: outside the maintenance window";
       continue;
     }
+    if (a.kind == ActionKind::kInsertHandover) {
+      if (handovers >= cfg.max_handovers) {
+        a.decision = Decision::kDeferredBudget;
+        a.reason += "; deferred: this pass's handover budget (" + Count(cfg.max_handovers) + ") is spent";
+      } else {
+        handovers++;
+      }
+      continue;
+    }
     // ANALYZE reads a sample (300 x statistics target rows), not the whole table.
     const bool analyze = a.kind == ActionKind::kAnalyzeParent || a.kind == ActionKind::kAnalyzeHot;
-    const int64_t p = a.kind == ActionKind::kInsertHandover ? 0
-                      : analyze ? std::min<int64_t>(facts[a.fact].pages, 30000) : facts[a.fact].pages;
+    const int64_t p = analyze ? std::min<int64_t>(facts[a.fact].pages, 30000) : facts[a.fact].pages;
     const bool over_pages = cfg.max_pages > 0 && run > 0 && pages + p > cfg.max_pages;
     if (run >= cfg.max_actions || over_pages) {
       a.decision = Decision::kDeferredBudget;

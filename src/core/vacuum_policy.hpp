@@ -97,6 +97,8 @@ struct Config {
   int64_t rollup_dead_min = 1000;
   double rollup_min_interval_s = 60;
   int max_actions = 1;         // actions run per pass (one at a time; a pass runs them in turn)
+  int max_handovers = 100;     // handovers per pass, outside max_actions and max_pages (each is one
+                               // short ALTER TABLE; a thousand daily sets make ~1,000 a day)
   int64_t max_pages = 0;       // page budget per pass; 0 = none. The first action always fits.
   std::vector<Window> windows; // non-urgent work only inside these; empty = any time
   int minute_of_day = 0;       // now, local time
@@ -121,9 +123,10 @@ struct Action {
   std::string reason;    // why the action is needed, and why it is deferred if it is
 };
 
-// The ordered plan: urgent vacuums (oldest first), then cold freezes (oldest first), insert-vacuum
-// handovers, parent ANALYZEs, hot-leaf ANALYZEs, hot-leaf freezes, dead-tuple VACUUMs, rollup-table
-// VACUUMs. Actions that are not needed are absent. A fact with in_tree = false gets the rollup rule only.
+// The ordered plan: urgent vacuums (oldest first), then parent ANALYZEs, dead-tuple VACUUMs, cold
+// freezes (oldest first), hot-leaf ANALYZEs, hot-leaf freezes, rollup-table VACUUMs, and last the
+// insert-vacuum handovers, which use their own budget (max_handovers), not max_actions or max_pages.
+// Actions that are not needed are absent. A fact with in_tree = false gets the rollup rule only.
 std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg);
 
 // The age fraction of a leaf (see the file comment).

@@ -55,6 +55,12 @@ void JobEnd(int64_t id, const std::string& status, const std::string& message, c
 // Creates the set's default partition with the partition template and attaches it.
 void CreateDefaultPartition(const SetRow& set);
 
+// Deletes every strata.job_runs row older than strata.job_runs_retention, in batches of kTrimBatch
+// rows, each its own short transaction (never a long lock or a long transaction on job_runs), until a
+// batch finds fewer: nothing aged remains. Call with no transaction open (the worker's pass does).
+// Returns the rows deleted.
+int64_t TrimJobRuns();
+
 // Runs an INSERT into strata.job_runs as the extension owner (session) or directly (worker).
 void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
                const std::string& message, const std::string& details_json, TimestampTz started);

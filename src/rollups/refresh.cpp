@@ -624,15 +624,18 @@ int64_t WorkerPass() {
           } else {
             res.waited_out = true;
           }
-          // Steps that did something are recorded in the same transaction as their effect (as run_as).
-          if (res.rows || res.buckets || res.frozen || res.waited_out || !res.note.empty())
+          // A routine step (rows absorbed, buckets recomputed, nothing else) only moves the rollup's
+          // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
+          // below). Recorded in the same transaction as its effect (as run_as).
+          if (res.frozen || res.waited_out || !res.note.empty())
             partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
                                   res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
                                                                   std::to_string(res.buckets) + " buckets recomputed",
                                   StepJson(res, 1, MsSince(t0)), t0);
         });
         pg::AsExtensionOwner([&] {
-          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8 WHERE id = $1::int",
+          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
+                    "WHERE id = $1::int",
                     {std::to_string(id), std::to_string(MsSince(t0))});
         });
         pg::RestoreGucs(level);
@@ -763,8 +766,9 @@ STRATA_FUNCTION(strata_refresh_rollup) {
   const double ms = MsSince(t0);
   const std::string json = StepJson(total, steps, ms);
   pg::AsExtensionOwner([&] {
-    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8 WHERE id = $1::int",
-              {std::to_string(id), std::to_string(ms)});
+    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + $3::bigint "
+              "WHERE id = $1::int",
+              {std::to_string(id), std::to_string(ms), std::to_string(steps)});
   });
   partitions::RecordJob("rollup_refresh", r.view, total.waited_out ? "skipped" : "ok",
                         total.waited_out ? total.note : "refreshed by refresh_rollup()", json, t0);

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
+#include <unordered_map>
 
 #include "config.hpp"
 #include "core/error.hpp"
@@ -18,19 +21,25 @@ namespace {
 // table that is a plain table (in_tree false). $1: only what the current user may read. `entries` is
 // the cumulative count of updates that were not HOT plus deletes: each left index entries pointing at
 // a dead tuple.
-std::string TreeCte(bool rollups) {
+// restricted: only the relations in the oid array $2 (a parent's sums still read all its leaves).
+std::string TreeCte(bool rollups, bool restricted) {
   const std::string readable = " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))";
+  const std::string only = restricted ? " AND c.oid = ANY ($2::pg_catalog.oid[])" : "";
   std::string sql =
       "parents AS ("
       " SELECT c.oid AS relid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
       " WHERE c.relkind = 'p' AND c.relpersistence <> 't' AND n.nspname <> 'pg_catalog'"
-      " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast'" + readable + "),"
-      " leaves AS ("
-      " SELECT DISTINCT t.relid::pg_catalog.oid AS relid FROM parents p CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t"
-      " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE c.relkind = 'r' AND c.relpersistence <> 't'" + readable + "),";
+      " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast'" + readable + only + "),";
+  // Restricted, a leaf is taken as it is (any partition with storage: the probe's scope, ScopeProbe()).
+  sql += restricted
+             ? " leaves AS (SELECT c.oid AS relid FROM pg_catalog.pg_class c WHERE c.relkind = 'r' AND c.relispartition"
+               " AND c.relpersistence <> 't'" + readable + only + "),"
+             : " leaves AS ("
+               " SELECT DISTINCT t.relid::pg_catalog.oid AS relid FROM parents p CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t"
+               " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE c.relkind = 'r' AND c.relpersistence <> 't'" + readable + "),";
   sql += rollups ? " rollup_tables AS ("
                    " SELECT c.oid AS relid FROM strata.rollup ro JOIN pg_catalog.pg_class c ON c.oid = ro.data_table"
-                   " WHERE c.relkind = 'r' AND NOT c.relispartition" + readable + "),"
+                   " WHERE c.relkind = 'r' AND NOT c.relispartition" + readable + only + "),"
                  : " rollup_tables AS (SELECT 0::pg_catalog.oid AS relid WHERE false),";
   sql +=
       " leafstat AS ("
@@ -38,7 +47,10 @@ std::string TreeCte(bool rollups) {
       " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS changes,"
       " pg_catalog.pg_stat_get_tuples_updated(l.relid) - pg_catalog.pg_stat_get_tuples_hot_updated(l.relid)"
       " + pg_catalog.pg_stat_get_tuples_deleted(l.relid) AS entries"
-      " FROM (SELECT relid FROM leaves UNION SELECT relid FROM rollup_tables) l),"
+      " FROM (SELECT relid FROM leaves UNION SELECT relid FROM rollup_tables" +
+      std::string(restricted ? " UNION SELECT t.relid::pg_catalog.oid FROM parents p"
+                               " CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.relid) t WHERE t.isleaf"
+                             : "") + ") l),"
       " rels AS ("
       " SELECT l.relid, false AS is_parent, true AS in_tree, ls.changes, ls.entries FROM leaves l JOIN leafstat ls USING (relid)"
       " UNION ALL"
@@ -109,20 +121,11 @@ void SetInsertReloption(Oid relid, const std::string& setting, Oid run_as) {
   pg::CommitWorkerTxn();
 }
 
-}  // namespace
-
-bool CatalogExists() {
-  return pg::Query("SELECT pg_catalog.to_regclass('strata.vacuum_policy') IS NOT NULL")[0][0] ==
-         std::optional<std::string>("t");
-}
-
-Snapshot ReadSnapshot(bool for_session, Oid only) {
-  Snapshot s;
-  cv::Config& c = s.cfg;
+// The policy's configuration: strata's settings and the server's that the policy compares with.
+cv::Config ReadConfig() {
+  cv::Config c;
   c.freeze_max_age = std::stoll(Setting("autovacuum_freeze_max_age"));
   c.multixact_freeze_max_age = std::stoll(Setting("autovacuum_multixact_freeze_max_age"));
-  const int64_t av_insert_threshold = std::stoll(Setting("autovacuum_vacuum_insert_threshold"));
-  const double av_insert_scale = std::stod(Setting("autovacuum_vacuum_insert_scale_factor"));
   c.urgent_fraction = config::vacuum_urgent_age;
   c.cold_after_s = config::vacuum_cold_after_s;
   c.parent_analyze_fraction = config::vacuum_parent_analyze_fraction;
@@ -137,13 +140,64 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
   c.rollup_dead_fraction = config::vacuum_rollup_dead_fraction;
   c.rollup_min_interval_s = config::vacuum_rollup_min_interval_s;
   c.windows = cv::ParseWindows(config::vacuum_window == nullptr ? "" : config::vacuum_window);
+  c.minute_of_day = static_cast<int>(
+      std::stoi(*pg::Query("SELECT (EXTRACT(hour FROM LOCALTIMESTAMP) * 60 + "
+                           "EXTRACT(minute FROM LOCALTIMESTAMP))::int")[0][0]));
+  return c;
+}
+
+// The facts as JSON (job_runs' before and after, vacuum_plan()).
+std::string FactsJson(const cv::TableFacts& f) {
+  char buf[1024];
+  snprintf(buf, sizeof buf,
+           "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
+           "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
+           "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
+           "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s%s}",
+           (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
+           (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
+           f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale,
+           f.has_stats ? "true" : "false",
+           f.rollup ? (", \"rollup_table\": true, \"dead_index_entries\": " +
+                       (f.dead_entries < 0 ? std::string("null") : std::to_string(f.dead_entries)) +
+                       ", \"seconds_since_vacuum\": " + (f.seconds_since_vacuum < 0 ? std::string("null") : std::to_string(int64_t(f.seconds_since_vacuum))))
+                          .c_str()
+                    : "");
+  return buf;
+}
+
+// Seconds since a table's last write as the policy takes it: known once a change was seen; before that,
+// at least since first seen, which counts only once that alone makes the table cold (a table first
+// seen just now is neither). -1: unknown.
+double SinceWrite(double since_change, double since_seen, double cold_after) {
+  if (since_change >= 0) return since_change;
+  return since_seen >= 0 && since_seen >= cold_after ? since_seen : -1;
+}
+
+}  // namespace
+
+bool CatalogExists() {
+  return pg::Query("SELECT pg_catalog.to_regclass('strata.vacuum_policy') IS NOT NULL")[0][0] ==
+         std::optional<std::string>("t");
+}
+
+Snapshot ReadFacts(bool for_session, const std::vector<Oid>* ids, bool track) {
+  Snapshot s;
+  s.cfg = ReadConfig();
+  const cv::Config& c = s.cfg;
+  const int64_t av_insert_threshold = std::stoll(Setting("autovacuum_vacuum_insert_threshold"));
+  const double av_insert_scale = std::stod(Setting("autovacuum_vacuum_insert_scale_factor"));
   const std::string sess = for_session ? "true" : "false";
-  const std::optional<std::string> only_arg =
-      OidIsValid(only) ? std::optional<std::string>(std::to_string(only)) : std::nullopt;
+  std::vector<std::optional<std::string>> args{sess};
+  if (ids != nullptr) {
+    std::string arr = "{";
+    for (size_t i = 0; i < ids->size(); i++) arr += (i ? "," : "") + std::to_string((*ids)[i]);
+    args.push_back(arr + "}");
+  }
   const bool rollups = RollupScope();
   s.rollup_scope = rollups;
-  const std::string cte = TreeCte(rollups);
-  if (!for_session && !OidIsValid(only)) {
+  const std::string cte = TreeCte(rollups, ids != nullptr);
+  if (track) {
     // Tracking: when did each table's change counter last move? One statement, bounded by the number
     // of partitions; rows of dropped tables go. A table first seen counts its dead entries from 0 (since
     // the statistics began; the cap by its dead tuples keeps out what a vacuum already removed).
@@ -154,8 +208,9 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
                   " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END" +
                   (rollups ? ", entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)" : "") +
                   " WHERE s.changes <> EXCLUDED.changes",
-              {sess});
-    pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
+              args);
+    if (ids == nullptr)
+      pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
              "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
   }
   const auto rows = pg::Query(
@@ -202,9 +257,8 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
           "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_threshold') END AS thr,"
           "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_scale_factor') AS scale"
           "   FROM pg_catalog.unnest(c.reloptions) o) ro ON true"
-          " WHERE $2::oid IS NULL OR r.relid = $2::oid"
           " ORDER BY r.is_parent DESC, c.oid",
-      {sess, only_arg});
+      args);
   for (const auto& r : rows) {
     if (r.size() != 29) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
     cv::TableFacts f;
@@ -220,11 +274,9 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     f.mxid_age = Int(r[10], 0);
     f.changes = Int(r[11], 0);
     if (r[19]) f.ov.cold_after_s = std::stod(*r[19]);
-    const double cold_after = f.ov.cold_after_s.value_or(c.cold_after_s);
-    // Since the last write: known once a change was seen; before that, at least since first seen, which
-    // counts only once that alone makes the table cold (a table first seen just now is neither).
-    if (r[12]) f.seconds_since_write = std::stod(*r[12]);
-    else if (r[13] && std::stod(*r[13]) >= cold_after) f.seconds_since_write = std::stod(*r[13]);
+    s.since_change.push_back(Num(r[12], -1));
+    s.since_seen.push_back(Num(r[13], -1));
+    f.seconds_since_write = SinceWrite(s.since_change.back(), s.since_seen.back(), f.ov.cold_after_s.value_or(c.cold_after_s));
     f.seconds_since_analyze = Num(r[14], -1);
     f.changes_at_analyze = Int(r[15], -1);
     f.changes_at_freeze = Int(r[16], -1);
@@ -248,29 +300,200 @@ Snapshot ReadSnapshot(bool for_session, Oid only) {
     f.seconds_since_vacuum = Num(r[28], -1);
     s.entries.push_back(entries);
     s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
-    char buf[1024];
-    snprintf(buf, sizeof buf,
-             "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
-             "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
-             "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
-             "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s%s}",
-             (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
-             (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
-             f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale,
-             f.has_stats ? "true" : "false",
-             f.rollup ? (", \"rollup_table\": true, \"dead_index_entries\": " +
-                         (f.dead_entries < 0 ? std::string("null") : std::to_string(f.dead_entries)) +
-                         ", \"seconds_since_vacuum\": " + (f.seconds_since_vacuum < 0 ? std::string("null") : std::to_string(int64_t(f.seconds_since_vacuum))))
-                            .c_str()
-                      : "");
-    s.facts_json.push_back(buf);
+    s.facts_json.push_back(FactsJson(f));
     s.facts.push_back(std::move(f));
   }
-  c.minute_of_day = static_cast<int>(
-      std::stoi(*pg::Query("SELECT (EXTRACT(hour FROM LOCALTIMESTAMP) * 60 + "
-                           "EXTRACT(minute FROM LOCALTIMESTAMP))::int")[0][0]));
   return s;
 }
+
+Snapshot ReadSnapshot(bool for_session, Oid only) {
+  if (!OidIsValid(only)) return ReadFacts(for_session, nullptr, !for_session);
+  const std::vector<Oid> ids{only};
+  return ReadFacts(for_session, &ids, false);
+}
+
+
+namespace {
+// ---- Incremental planning (worker only) -------------------------------------------------------------
+// A pass plans from what changed: a probe reads, for every relation in scope, a 64-bit signature of
+// its catalog entry and cumulative statistics (and its xid and multixact ages, which move without it);
+// only relations whose signature moved, that appeared, that strata acted on, and the ancestors of all
+// those (a parent's figures sum its leaves) have their facts read again. The others keep the facts of
+// their last read with the time figures aged by the wall clock. Every strata.vacuum_full_plan_interval,
+// and whenever a vacuum policy or a setting the facts embed changes, every relation is read again.
+
+struct Cached {
+  cv::TableFacts f;          // as read; time figures as of read_at
+  Oid owner = InvalidOid;
+  int64_t entries = 0;
+  double since_change = -1;  // at read_at
+  double since_seen = -1;
+  TimestampTz read_at = 0;
+};
+
+// Worker-lifetime state (C++ only, never in a memory context: nothing Postgres-owned is kept).
+struct PlanState {
+  std::map<Oid, Cached> rels;                 // ordered: the plan sees the facts in a stable order
+  std::unordered_map<Oid, int64_t> sigs;      // probe signatures at the last pass
+  std::unordered_map<Oid, std::vector<Oid>> parents_of;  // pg_inherits, child -> parents
+  std::set<Oid> acted;                        // strata acted on these: read again at the next pass
+  std::string fingerprint;
+  TimestampTz full_at = 0;
+};
+
+PlanState& State() {
+  static PlanState st;
+  return st;
+}
+
+// The probe: one row per relation in the scope of TreeCte (partitioned tables outside the system
+// schemas, partitions with storage, plain rollup data tables): relid, signature, xid age, mxid age.
+std::string ProbeSql(bool rollups) {
+  return "SELECT c.oid, pg_catalog.hashtextextended(pg_catalog.concat_ws(' ', c.relname, c.relnamespace, c.relowner,"
+         " c.reloptions, c.relpages, c.reltuples, c.relfrozenxid, c.relminmxid, c.relispartition,"
+         " pg_catalog.pg_stat_get_tuples_inserted(c.oid), pg_catalog.pg_stat_get_tuples_updated(c.oid),"
+         " pg_catalog.pg_stat_get_tuples_deleted(c.oid), pg_catalog.pg_stat_get_tuples_hot_updated(c.oid),"
+         " pg_catalog.pg_stat_get_dead_tuples(c.oid), pg_catalog.pg_stat_get_mod_since_analyze(c.oid),"
+         " pg_catalog.pg_stat_get_ins_since_vacuum(c.oid), pg_catalog.pg_stat_get_vacuum_count(c.oid),"
+         " pg_catalog.pg_stat_get_autovacuum_count(c.oid), pg_catalog.pg_stat_get_analyze_count(c.oid),"
+         " pg_catalog.pg_stat_get_autoanalyze_count(c.oid)), 0),"
+         " CASE WHEN c.relkind = 'r' THEN pg_catalog.age(c.relfrozenxid) ELSE 0 END,"
+         " CASE WHEN c.relkind = 'r' THEN pg_catalog.mxid_age(c.relminmxid) ELSE 0 END"
+         " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+         " WHERE c.relpersistence <> 't' AND ((c.relkind = 'p' AND n.nspname <> 'pg_catalog'"
+         " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast') OR (c.relkind = 'r' AND c.relispartition)" +
+         std::string(rollups ? " OR (c.relkind = 'r' AND c.oid IN (SELECT ro.data_table FROM strata.rollup ro))" : "") + ")";
+}
+
+// What the cached facts embed besides each relation's own state: vacuum policies, the rollup tables,
+// autovacuum's insert trigger settings. A change reads every relation again.
+std::string Fingerprint(bool rollups) {
+  return *pg::Query("SELECT pg_catalog.md5(pg_catalog.concat_ws(' ', (SELECT pg_catalog.string_agg(p::text, ',' ORDER BY p.relid)"
+                    " FROM strata.vacuum_policy p), " +
+                    std::string(rollups ? "(SELECT pg_catalog.string_agg(ro.data_table::pg_catalog.oid::text, ',' ORDER BY ro.id)"
+                                          " FROM strata.rollup ro), "
+                                        : "") +
+                    "pg_catalog.current_setting('autovacuum_vacuum_insert_threshold'),"
+                    " pg_catalog.current_setting('autovacuum_vacuum_insert_scale_factor'), $1))",
+                    {std::to_string(config::vacuum_cold_after_s)})[0][0];
+}
+
+void LoadParents(PlanState* st) {
+  st->parents_of.clear();
+  for (const auto& r : pg::Query("SELECT inhrelid, inhparent FROM pg_catalog.pg_inherits"))
+    st->parents_of[static_cast<Oid>(std::stoul(*r[0]))].push_back(static_cast<Oid>(std::stoul(*r[1])));
+}
+
+// Adds every ancestor of relid (as the map knows them) to out.
+void AddAncestors(const PlanState& st, Oid relid, std::set<Oid>* out) {
+  std::vector<Oid> todo{relid};
+  while (!todo.empty()) {
+    const Oid r = todo.back();
+    todo.pop_back();
+    const auto it = st.parents_of.find(r);
+    if (it == st.parents_of.end()) continue;
+    for (const Oid p : it->second)
+      if (out->insert(p).second) todo.push_back(p);
+  }
+}
+
+// The facts of every relation in scope, read again only where something changed (see above). Runs in
+// the caller's worker transaction; *read_again: how many relations were read.
+Snapshot PlanSnapshot(size_t* read_again, bool* full_out) {
+  PlanState& st = State();
+  const TimestampTz now = GetCurrentTimestamp();
+  const bool rollups = RollupScope();
+  const std::string fp = Fingerprint(rollups);
+  const bool full = st.full_at == 0 || config::vacuum_full_plan_interval_s == 0 ||
+                    now - st.full_at >= int64_t(config::vacuum_full_plan_interval_s) * 1000000 || fp != st.fingerprint;
+  std::unordered_map<Oid, int64_t> sigs;
+  std::unordered_map<Oid, std::pair<int64_t, int64_t>> ages;
+  std::set<Oid> dirty = st.acted;
+  bool appeared = false;
+  for (const auto& r : pg::Query(ProbeSql(rollups))) {
+    const Oid relid = static_cast<Oid>(std::stoul(*r[0]));
+    const int64_t sig = std::stoll(*r[1]);
+    sigs[relid] = sig;
+    ages[relid] = {Int(r[2], 0), Int(r[3], 0)};
+    const auto it = st.sigs.find(relid);
+    if (it == st.sigs.end()) appeared = true;
+    if (it == st.sigs.end() || it->second != sig) dirty.insert(relid);
+  }
+  std::vector<Oid> gone;
+  for (const auto& [relid, sig] : st.sigs)
+    if (!sigs.count(relid)) gone.push_back(relid);
+  Snapshot fresh;
+  if (full) {
+    LoadParents(&st);
+    fresh = ReadFacts(false, nullptr, true);
+    st.rels.clear();
+    st.full_at = now;
+    st.fingerprint = fp;
+    *read_again = fresh.facts.size();
+  } else {
+    // A relation gone (dropped, detached) changes its old ancestors' sums: the map from before knows them.
+    for (const Oid relid : gone) {
+      AddAncestors(st, relid, &dirty);
+      st.rels.erase(relid);
+    }
+    if (appeared || !gone.empty()) LoadParents(&st);
+    for (const Oid relid : std::vector<Oid>(dirty.begin(), dirty.end())) AddAncestors(st, relid, &dirty);
+    if (!gone.empty())
+      pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
+               "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
+    std::vector<Oid> ids;
+    for (const Oid relid : dirty)
+      if (sigs.count(relid)) ids.push_back(relid);
+    if (!ids.empty()) {
+      fresh = ReadFacts(false, &ids, true);
+      for (const Oid relid : ids) st.rels.erase(relid);  // one not read back is out of the facts' scope
+    } else {
+      fresh.cfg = ReadConfig();
+      fresh.rollup_scope = rollups;
+    }
+    *read_again = ids.size();
+  }
+  *full_out = full;
+  for (size_t i = 0; i < fresh.facts.size(); i++) {
+    Cached c;
+    c.f = fresh.facts[i];
+    c.owner = fresh.owners[i];
+    c.entries = fresh.entries[i];
+    c.since_change = fresh.since_change[i];
+    c.since_seen = fresh.since_seen[i];
+    c.read_at = now;
+    st.rels[c.f.relid] = std::move(c);
+  }
+  st.sigs = std::move(sigs);
+  st.acted.clear();
+  // The snapshot: every cached relation still in scope, time figures aged to now, ages from the probe.
+  Snapshot s;
+  s.cfg = fresh.cfg;
+  s.rollup_scope = fresh.rollup_scope;
+  for (const auto& [relid, c] : st.rels) {
+    const auto a = ages.find(relid);
+    if (a == ages.end()) continue;
+    const double elapsed = static_cast<double>(now - c.read_at) / 1e6;
+    auto aged = [&](double v) { return v >= 0 ? v + elapsed : v; };
+    cv::TableFacts f = c.f;
+    f.seconds_since_write = SinceWrite(aged(c.since_change), aged(c.since_seen), f.ov.cold_after_s.value_or(s.cfg.cold_after_s));
+    f.seconds_since_analyze = aged(f.seconds_since_analyze);
+    f.seconds_since_vacuum = aged(f.seconds_since_vacuum);
+    if (!f.is_parent) {
+      f.xid_age = a->second.first;
+      f.mxid_age = a->second.second;
+    }
+    s.facts.push_back(std::move(f));
+    s.owners.push_back(c.owner);
+    s.entries.push_back(c.entries);
+    s.since_change.push_back(aged(c.since_change));
+    s.since_seen.push_back(aged(c.since_seen));
+    s.facts_json.emplace_back();  // made for the actions that run (WorkerPass)
+  }
+  return s;
+}
+
+}  // namespace
 
 bool WorkerPass() {
   if (!config::vacuum_enabled) return false;
@@ -284,9 +507,22 @@ bool WorkerPass() {
     return false;
   }
   role = ConfiguredRole();
-  snap = ReadSnapshot(false);
+  const TimestampTz t0 = GetCurrentTimestamp();
+  size_t read_again = 0;
+  bool full = false;
+  snap = PlanSnapshot(&read_again, &full);
   plan = cv::PlanVacuum(snap.facts, snap.cfg);
   pg::CommitWorkerTxn();
+  for (const cv::Action& a : plan)
+    if (a.decision == cv::Decision::kRun) snap.facts_json[a.fact] = FactsJson(snap.facts[a.fact]);
+  {
+    const double ms = static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0;
+    const size_t n = snap.facts.size(), acts = plan.size();
+    pg::Call([&] {
+      elog(DEBUG1, "strata vacuum: %s plan of %zu relations (%zu read) in %.1f ms: %zu actions", full ? "full" : "incremental",
+           n, read_again, ms, acts);
+    });
+  }
 
   bool left = false;
   for (const cv::Action& a : plan) {
@@ -294,6 +530,7 @@ bool WorkerPass() {
     if (a.decision != cv::Decision::kRun) continue;
     const cv::TableFacts& f = snap.facts[a.fact];
     const Oid relid = a.relid;
+    State().acted.insert(relid);
     const Oid run_as = OidIsValid(role) ? role : snap.owners[a.fact];
     const std::string kind = cv::KindName(a.kind);
     const bool handover = a.kind == cv::ActionKind::kInsertHandover;

@@ -146,9 +146,9 @@ check "... the worker logs it" grep -q "strata vacuum: vacuum_rollup of public.s
 check "... and the rollup still equals the GROUP BY" test "$(q "SELECT count(*) FROM (SELECT bucket, ch, n FROM src_r EXCEPT
   SELECT date_trunc('hour', ts), ch, count(*) FROM src GROUP BY 1, 2) d")" = 0
 q "UPDATE src SET ch = ch WHERE id <= 10"
-refreshes=$(q "SELECT count(*) FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND target LIKE '%src_r' AND (details->>'buckets_recomputed')::int > 0")
+recomputed=$(q "SELECT buckets_recomputed FROM strata.rollups WHERE name::text LIKE '%src_r'")
 check "another recompute within the minimum interval (60 s)" wait_for 20 \
-  "SELECT count(*) > $refreshes FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND target LIKE '%src_r' AND (details->>'buckets_recomputed')::int > 0" t
+  "SELECT buckets_recomputed > $recomputed FROM strata.rollups WHERE name::text LIKE '%src_r'" t
 sleep 4
 check "... so one vacuum so far" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE relation = 'public.src_r_data'")" = 1
 check "no action failed" test "$(q "SELECT count(*) FROM strata.vacuum_activity WHERE status = 'failed'")" = 0

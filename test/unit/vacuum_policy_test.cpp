@@ -53,9 +53,9 @@ TEST(VacuumPolicy, UrgentFirstOldestFirst) {
   EXPECT_EQ(plan[0].relid, 2u);
   EXPECT_EQ(plan[0].kind, ActionKind::kUrgentVacuum);
   EXPECT_EQ(plan[1].relid, 1u);
-  EXPECT_EQ(plan[2].kind, ActionKind::kFreezeCold);
-  EXPECT_EQ(plan[3].kind, ActionKind::kAnalyzeParent);
-  EXPECT_NE(plan[3].reason.find("never been analyzed"), std::string::npos);
+  EXPECT_EQ(plan[2].kind, ActionKind::kAnalyzeParent);
+  EXPECT_NE(plan[2].reason.find("never been analyzed"), std::string::npos);
+  EXPECT_EQ(plan[3].kind, ActionKind::kFreezeCold);
 }
 
 TEST(VacuumPolicy, UrgentRevisitOfUnchangedFrozenLeafSkipsIndexes) {
@@ -238,11 +238,11 @@ TEST(VacuumPolicy, HandoverOfInsertVacuums) {
   hot.ins_since_vacuum = 21000;  // autovacuum's trigger: 1000 + 0.2 x 100,000
   auto plan = PlanVacuum({hot}, c);
   ASSERT_EQ(plan.size(), 2u);
-  EXPECT_EQ(plan[0].kind, ActionKind::kInsertHandover);
-  EXPECT_NE(plan[0].reason.find("autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 1"),
-            std::string::npos) << plan[0].reason;
+  EXPECT_EQ(plan[1].kind, ActionKind::kInsertHandover);
+  EXPECT_NE(plan[1].reason.find("autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 1"),
+            std::string::npos) << plan[1].reason;
   // Until the handover is done, the hot freeze comes no later than autovacuum's insert trigger.
-  EXPECT_EQ(plan[1].kind, ActionKind::kFreezeHot);
+  EXPECT_EQ(plan[0].kind, ActionKind::kFreezeHot);
   EXPECT_EQ(HandoverSetting(c), "autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 1");
   // Handed over (autovacuum now at 20000 + 1.0 x rows): strata's own threshold, 0.5 x rows, applies.
   hot.insert_reloption = true;
@@ -329,6 +329,72 @@ TEST(VacuumPolicy, BudgetsDeferInOrder) {
   EXPECT_EQ(plan[0].decision, Decision::kRun);
   EXPECT_EQ(plan[1].decision, Decision::kDeferredBudget);
   EXPECT_NE(plan[1].reason.find("page budget"), std::string::npos);
+}
+
+// A thousand daily sets: ~5,000 empty premade partitions to hand over, a thousand cold ones to freeze,
+// a parent never analyzed and a partition with 200,000 dead tuples, one action per pass. Handovers
+// use their own budget, after everything else; nothing cheap or plentiful comes before the parent's
+// ANALYZE or the dead-tuple VACUUM.
+TEST(VacuumPolicy, HandoversTakeNoActionBudgetAndNothingStarvesAnalyzeOrDeadVacuum) {
+  Config c = Cfg();
+  c.max_actions = 1;
+  c.max_pages = 1500;
+  std::vector<TableFacts> f;
+  for (uint32_t i = 0; i < 5000; i++) {
+    TableFacts e = Leaf(1000 + i, 10, 90000);
+    e.insert_reloption = false;
+    e.pages = 0;
+    e.live_tuples = 0;
+    f.push_back(e);
+  }
+  for (uint32_t i = 0; i < 1000; i++) f.push_back(Leaf(10000 + i, 1000 + i, 9000));  // cold, never frozen
+  TableFacts dead = Leaf(2, 1000, 5);
+  dead.dead_tuples = 200000;
+  dead.live_tuples = 1000000;
+  f.push_back(dead);
+  f.push_back(Parent(1));
+  auto plan = PlanVacuum(f, c);
+  ASSERT_EQ(plan.size(), 5000u + 1000u + 2u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kAnalyzeParent);
+  EXPECT_EQ(plan[0].decision, Decision::kRun);
+  EXPECT_EQ(plan[1].kind, ActionKind::kVacuumDead);
+  EXPECT_EQ(plan[1].decision, Decision::kDeferredBudget);
+  int handovers_run = 0, other_run = 0;
+  for (const Action& a : plan) {
+    if (a.kind == ActionKind::kInsertHandover) {
+      if (a.decision == Decision::kRun) {
+        handovers_run++;
+      } else {
+        EXPECT_NE(a.reason.find("handover budget (100) is spent"), std::string::npos) << a.reason;
+      }
+    } else if (a.decision == Decision::kRun) {
+      other_run++;
+    }
+  }
+  EXPECT_EQ(handovers_run, c.max_handovers);  // over the budget, and not counted against it
+  EXPECT_EQ(other_run, 1);
+  // Handovers come after every budgeted action in the plan (the worker runs them last).
+  const auto first_handover = std::find_if(plan.begin(), plan.end(),
+                                           [](const Action& a) { return a.kind == ActionKind::kInsertHandover; });
+  EXPECT_TRUE(std::all_of(first_handover, plan.end(), [](const Action& a) { return a.kind == ActionKind::kInsertHandover; }));
+  // The next pass, with the parent analyzed: the dead-tuple VACUUM runs before any cold freeze.
+  f.back().seconds_since_analyze = 10;
+  f.back().changes_at_analyze = f.back().changes;
+  plan = PlanVacuum(f, c);
+  EXPECT_EQ(plan[0].kind, ActionKind::kVacuumDead);
+  EXPECT_EQ(plan[0].decision, Decision::kRun);
+  EXPECT_EQ(plan[1].kind, ActionKind::kFreezeCold);
+  EXPECT_EQ(plan[1].decision, Decision::kDeferredBudget);
+  // A handover budget of 0 hands over nothing; urgent work still comes first of all.
+  c.max_handovers = 0;
+  f.push_back(Leaf(3, 190000000, 9000));
+  plan = PlanVacuum(f, c);
+  EXPECT_EQ(plan[0].kind, ActionKind::kUrgentVacuum);
+  for (const Action& a : plan) {
+    if (a.kind == ActionKind::kInsertHandover) {
+      EXPECT_EQ(a.decision, Decision::kDeferredBudget);
+    }
+  }
 }
 
 TEST(VacuumPolicy, WindowsDeferOnlyNonUrgentWork) {
@@ -556,8 +622,8 @@ class Model {
     }
     sched_budget_ += p_.strata_pages_per_hour;
     for (const Action& a : PlanVacuum(facts, c)) {
-      if (sched_budget_ <= 0) break;
       if (a.decision != Decision::kRun) continue;
+      if (sched_budget_ <= 0 && a.kind != ActionKind::kInsertHandover) continue;  // handovers read no pages
       if (a.kind == ActionKind::kAnalyzeHot || a.kind == ActionKind::kAnalyzeParent) continue;  // not modelled
       Part& t = parts_[a.relid];
       if (a.kind == ActionKind::kInsertHandover) {
