@@ -201,6 +201,18 @@ ALTER TABLE q_t RENAME COLUMN ts TO t2;
 SELECT time_column FROM strata.rollup WHERE view = 'u_h'::regclass;
 ALTER TABLE q_t RENAME COLUMN t2 TO ts;
 SELECT strata.drop_rollup('u_h');
+-- No function of the extension that runs with its owner's rights is PUBLIC's, except the two progress
+-- lookups every real-time view calls as its reader (one number each, also in the catalog table).
+SELECT p.oid::regprocedure AS definer_function, has_function_privilege('e_evil', p.oid, 'EXECUTE') AS evil_may_execute
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'strata'
+ WHERE p.prosecdef ORDER BY p.oid::regprocedure::text;
+SET ROLE e_evil;
+SELECT strata._rollup_lag((SELECT id FROM strata.rollup WHERE view = 'q_t_h'::regclass));
+SELECT strata._rollup_figures((SELECT id FROM strata.rollup WHERE view = 'q_t_h'::regclass));
+-- Another role's rollup in strata.rollups: listed, its live figures withheld.
+SELECT name, lag_rows, pending_buckets, figures_error FROM strata.rollups WHERE name = 'q_t_h'::regclass;
+RESET ROLE;
 -- job_runs shows a role the actions on relations it may read, and no others.
 SET ROLE e_evil;
 SELECT count(*) AS rows_seen FROM strata.job_runs WHERE target LIKE '%q_t_h%';
@@ -208,6 +220,7 @@ RESET ROLE;
 GRANT SELECT ON q_t_h TO e_evil;
 SET ROLE e_evil;
 SELECT count(*) > 0 AS rows_seen FROM strata.job_runs WHERE target LIKE '%q_t_h%';
+SELECT name, lag_rows IS NOT NULL AS has_lag, figures_error FROM strata.rollups WHERE name = 'q_t_h'::regclass;
 RESET ROLE;
 -- Clean up.
 SELECT strata.drop_rollup(n) FROM unnest(ARRAY['a_c_hourly', 'q_t_h', 's_t_h', 'p_t_h', 'z_t_d']) n;

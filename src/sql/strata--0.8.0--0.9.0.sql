@@ -17,7 +17,7 @@ ALTER TABLE @extschema@.rollup ADD COLUMN definition regclass, ADD COLUMN broken
 -- (a source, sequence or pending table gone, a table in another session's temporary schema): the row
 -- shows NULL figures and the error in `figures_error` instead of the whole view failing for everyone.
 -- Cancels and assertion failures are not caught (WHEN OTHERS leaves them alone).
-CREATE FUNCTION @extschema@._rollup_live(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+CREATE FUNCTION @extschema@._rollup_figures(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
     OUT figures_error text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE r record;
@@ -45,6 +45,14 @@ EXCEPTION WHEN OTHERS THEN
     pending_buckets := NULL;
     figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
 END $$;
+-- Only _rollup_live (as the caller, who must be able to read the rollup) runs it, as the extension's
+-- owner; so do _rollup_lag and the other SECURITY DEFINER functions of the extension: none is PUBLIC's.
+REVOKE ALL ON FUNCTION @extschema@._rollup_figures(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._rollup_lag(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._on_sql_drop() FROM PUBLIC;
+CREATE FUNCTION @extschema@._rollup_live(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+    OUT figures_error text)
+LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_rollup_live';
 
 CREATE FUNCTION @extschema@._partition_set_live(parent regclass,
     OUT partition_count integer, OUT oldest_bound text, OUT newest_bound text, OUT partitions_ahead integer,
@@ -121,6 +129,7 @@ FROM @extschema@._worker_slots() w;
 -- at the end of a worker's DETACH PARTITION CONCURRENTLY, where there is no snapshot for PL/pgSQL.
 CREATE FUNCTION @extschema@._on_alter_table() RETURNS event_trigger
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_on_alter_table';
+REVOKE ALL ON FUNCTION @extschema@._on_alter_table() FROM PUBLIC;
 CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION @extschema@._on_alter_table();
 
