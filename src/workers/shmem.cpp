@@ -59,12 +59,19 @@ DbSlot* FindSlot(Oid dboid, bool create) {
     if (s.state == SlotState::kFree && free_slot == nullptr) free_slot = &s;
   }
   if (create && free_slot) {
+    // The generation survives reuse: a stale worker of the slot's previous life never matches again.
+    const uint32 generation = free_slot->generation;
     memset(free_slot, 0, sizeof(DbSlot));
+    free_slot->generation = generation;
     free_slot->dboid = dboid;
     free_slot->state = SlotState::kExited;
     return free_slot;
   }
   return nullptr;
+}
+
+bool Held(const DbSlot& s, TimestampTz now) {
+  return s.held_by != 0 && now < s.held_until;
 }
 
 bool OthersWaiting(const DbSlot* self) {
@@ -91,6 +98,8 @@ const char* SlotStateName(SlotState s) {
     case SlotState::kExited: return "stopped";
     case SlotState::kFailed: return "failed, restarting with backoff";
     case SlotState::kWaiting: return "waiting for a worker slot";
+    case SlotState::kHeld: return "paused for a command on the database";
+    case SlotState::kStandby: return "standby";
   }
   return "?";
 }
