@@ -84,10 +84,14 @@ void LeaveIfNotMine() {
 // Between passes the worker holds no transaction and no lock, so leaving here loses nothing.
 void YieldIfOthersWait() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  const bool yield = SlotIsMine() && OthersWaiting(my_slot);
+  const TimestampTz now = GetCurrentTimestamp();
+  const bool yield = SlotIsMine() && OthersWaiting(my_slot, now);
   if (yield) {
+    // Due again after a naptime, as if it had slept here: turns never come faster than passes would.
     my_slot->state = SlotState::kWaiting;
-    my_slot->waiting_since = GetCurrentTimestamp();
+    my_slot->waiting_since = now;
+    my_slot->next_start = now + int64_t(config::naptime_s) * 1000000;
+    my_slot->yielded = true;
     my_slot->latch = nullptr;
   }
   LWLockRelease(shared->lock);
@@ -215,7 +219,12 @@ void WorkerLoop(Oid dboid) {
     SetSlotState(SlotState::kNotInstalled);
     proc_exit(0);
   }
-  pg::Call([] { ereport(LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
+  // Said once per database, not at every turn taken (round robin when databases wait for slots).
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const bool turn = my_slot->yielded;
+  my_slot->yielded = false;
+  LWLockRelease(shared->lock);
+  pg::Call([&] { ereport(turn ? DEBUG1 : LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
   bool crashed_jobs_marked = false;
 
   int consecutive_errors = 0;

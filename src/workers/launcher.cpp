@@ -123,9 +123,9 @@ void Reap(TimestampTz now) {
       s.failures = 0;
       s.next_start = 0;
     } else if (s.state == SlotState::kWaiting) {
-      // Gave its slot up to a waiting database after a pass: queued again, due at once.
+      // Gave its slot up to a waiting database after a pass: queued again, due after its naptime (the
+      // worker set next_start).
       s.failures = 0;
-      s.next_start = 0;
     } else if (s.state == SlotState::kNotInstalled || s.state == SlotState::kExited) {
       s.failures = 0;
       s.next_start = now + nap_ms * 1000;
@@ -306,7 +306,7 @@ void StartDue(TimestampTz now) {
     start.push_back(d);
   }
   bool left_waiting = false;
-  for (const auto& s : shared->slots) left_waiting |= s.state == SlotState::kWaiting;
+  for (const auto& s : shared->slots) left_waiting |= s.state == SlotState::kWaiting && s.next_start <= now;
   if (left_waiting)
     for (int i = 0; i < kMaxDatabases; i++)
       if (Live(i) && shared->slots[i].state == SlotState::kRunning && shared->slots[i].latch != nullptr)

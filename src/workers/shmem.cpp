@@ -74,9 +74,9 @@ bool Held(const DbSlot& s, TimestampTz now) {
   return s.held_by != 0 && now < s.held_until;
 }
 
-bool OthersWaiting(const DbSlot* self) {
+bool OthersWaiting(const DbSlot* self, TimestampTz now) {
   for (const auto& s : shared->slots)
-    if (s.state == SlotState::kWaiting && &s != self) return true;
+    if (s.state == SlotState::kWaiting && &s != self && s.next_start <= now) return true;
   return false;
 }
 

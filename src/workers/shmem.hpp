@@ -25,6 +25,7 @@ struct DbSlot {
   TimestampTz started_at;
   TimestampTz waiting_since;  // kWaiting: when it joined the queue (the longest waiting is served first)
   bool recheck;               // kNotInstalled: a CREATE EXTENSION committed somewhere, probe it in turn
+  bool yielded;               // kWaiting: its worker gave the slot up after a pass (the next one starts quietly)
   Latch* latch;               // worker-owned while running: set by the launcher when a database waits
   TimestampTz last_pass_at;  // worker-owned
   int64 passes;              // worker-owned
@@ -53,7 +54,8 @@ struct WorkerIdentity {
   int slot;
   uint32 generation;
 };
-// Whether a database other than `self` waits for a worker slot. Caller holds `lock`.
-bool OthersWaiting(const DbSlot* self);
+// Whether a database other than `self` waits for a worker slot and is due (a database that gave its slot
+// up waits until its naptime is over before it is due again). Caller holds `lock`.
+bool OthersWaiting(const DbSlot* self, TimestampTz now);
 
 }  // namespace strata::workers
