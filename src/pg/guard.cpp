@@ -83,6 +83,20 @@ void GuardWorker(void (*body)(Datum), Datum arg) {
   if (failed) ReportCaptured(ERROR);
 }
 
+void GuardHook(void (*body)(void*), void* arg) {
+  ErrorData* pg_error = nullptr;
+  bool failed = false;
+  try {
+    body(arg);
+    return;
+  } catch (...) {
+    failed = true;
+    pg_error = CaptureCurrent();
+  }
+  if (pg_error != nullptr) ReThrowError(pg_error);
+  if (failed) ReportCaptured(ERROR);
+}
+
 const char* CurrentExceptionMessage(int* sqlstate) {
   ErrorData* pg_error = CaptureCurrent();
   if (pg_error != nullptr) {

@@ -63,6 +63,9 @@ Datum Guard(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo);
 // Calls body(arg) for a background worker main; an escaping error ends the worker with an ERROR
 // (which Postgres turns into a FATAL exit of that worker only).
 void GuardWorker(void (*body)(Datum), Datum arg);
+// Calls body(arg) for a hook or callback that returns nothing; an escaping error is reported as an
+// ERROR of the calling backend (as Guard does).
+void GuardHook(void (*body)(void*), void* arg);
 // Logs an error at LOG level with a context prefix, for errors a worker handles and continues after.
 void LogCaught(const char* context);
 // The message of the exception being handled (inside a catch block), copied into palloc'd memory.

@@ -1,7 +1,10 @@
 // A database worker: connects to one database, exits at once if strata is not installed there, then
 // runs a maintenance pass every strata.naptime. Passes are split into short transactions (see
 // src/partitions/README.md); an error that escapes a pass is logged, shown in strata.workers, and the
-// next pass waits with backoff. A fatal error ends only this worker; the launcher restarts it.
+// next pass waits with backoff. A fatal error ends only this worker; the launcher restarts it, and
+// strata.workers.last_error says why it ended. Each loop the worker checks that it should still run: its
+// slot is still its own (same generation), no DROP/RENAME/TEMPLATE of its database holds it, the
+// database is still in strata.databases; on a hot standby it idles (state standby) until promotion.
 #include <string>
 
 #include "config.hpp"
@@ -17,18 +20,63 @@ namespace strata::workers {
 namespace {
 
 DbSlot* my_slot = nullptr;
+WorkerIdentity my_id;
+
+// Whether the slot is still this worker's: the launcher did not start another worker for it since
+// (a launcher restart, a slot freed and reused). Caller holds shared->lock.
+bool SlotIsMine() {
+  return my_slot != nullptr && my_slot->generation == my_id.generation && my_slot->dboid == MyDatabaseId &&
+         my_slot->state != SlotState::kFree;
+}
+
+// At exit (any exit): the slot no longer names this process, so a DROP DATABASE waiting for it and a
+// new launcher see it gone. LWLock calls at shmem exit cannot ERROR.
+void ClearSlotPid(int, Datum) {
+  if (my_slot == nullptr) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  if (SlotIsMine() && my_slot->pid == MyProcPid) {
+    my_slot->pid = 0;
+    my_slot->latch = nullptr;
+  }
+  LWLockRelease(shared->lock);
+}
 
 void SetSlotError(const char* msg) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  strlcpy(my_slot->last_error, msg, sizeof my_slot->last_error);
+  if (SlotIsMine()) strlcpy(my_slot->last_error, msg, sizeof my_slot->last_error);
   LWLockRelease(shared->lock);
 }
 
 void SetSlotState(SlotState st) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  my_slot->state = st;
-  my_slot->latch = nullptr;
+  if (SlotIsMine()) {
+    my_slot->state = st;
+    if (st != SlotState::kRunning && st != SlotState::kStandby) my_slot->latch = nullptr;
+  }
   LWLockRelease(shared->lock);
+}
+
+// Leaves when this worker should no longer run (checked every loop and when its latch is set): its
+// slot belongs to a newer worker (it exits quietly, touching nothing), or a command that needs the
+// database to itself holds it (DROP DATABASE ...; see db_commands.cpp). Holds no transaction here.
+void LeaveIfNotMine() {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const bool mine = SlotIsMine();
+  const bool held = mine && Held(*my_slot, GetCurrentTimestamp());
+  if (held) {
+    my_slot->state = SlotState::kHeld;
+    my_slot->latch = nullptr;
+  }
+  LWLockRelease(shared->lock);
+  if (!mine) {
+    pg::Call([] { ereport(LOG, (errmsg("strata worker: another worker took this database's slot, exiting"))); });
+    my_slot = nullptr;
+    proc_exit(0);
+  }
+  if (held) {
+    pg::Call([] { ereport(LOG, (errmsg("strata worker: exiting for a command that needs the database to itself"))); });
+    proc_exit(0);
+  }
 }
 
 // After a pass: when another database waits for a worker slot (strata.max_workers are busy), this worker
@@ -36,10 +84,14 @@ void SetSlotState(SlotState st) {
 // Between passes the worker holds no transaction and no lock, so leaving here loses nothing.
 void YieldIfOthersWait() {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  const bool yield = OthersWaiting(my_slot);
+  const TimestampTz now = GetCurrentTimestamp();
+  const bool yield = SlotIsMine() && OthersWaiting(my_slot, now);
   if (yield) {
+    // Due again after a naptime, as if it had slept here: turns never come faster than passes would.
     my_slot->state = SlotState::kWaiting;
-    my_slot->waiting_since = GetCurrentTimestamp();
+    my_slot->waiting_since = now;
+    my_slot->next_start = now + int64_t(config::naptime_s) * 1000000;
+    my_slot->yielded = true;
     my_slot->latch = nullptr;
   }
   LWLockRelease(shared->lock);
@@ -53,28 +105,91 @@ void YieldIfOthersWait() {
 // default_transaction_isolation or default_transaction_read_only): the override source outranks them and
 // a configuration reload. Transactions Postgres starts itself (VACUUM, DETACH CONCURRENTLY) take these
 // defaults; the ones strata starts also set them per transaction (pg::BeginWorkerTxn).
+// Also pinned, because each would change what the worker does: session_replication_role (replica would
+// skip ordinary triggers and event triggers on its writes and DDL), statement and idle timeouts (a long
+// refresh or VACUUM is not a runaway query), standard_conforming_strings (how the SQL strata generates
+// reads its literals), and the text forms of values strata passes through text (DateStyle,
+// IntervalStyle, extra_float_digits, bytea_output). TimeZone and work_mem stay the database's: buckets
+// follow the zone the database's own sessions use, and memory is the operator's call.
 void ApplySessionSettings() {
   const std::string lt = std::to_string(config::lock_timeout_ms) + "ms";
   const char* ltc = lt.c_str();
+  static const char* const kPinned[][2] = {
+      {"search_path", "pg_catalog, pg_temp"},
+      {"default_transaction_isolation", "read committed"},
+      {"default_transaction_read_only", "off"},
+      {"default_transaction_deferrable", "off"},
+      {"session_replication_role", "origin"},
+      {"statement_timeout", "0"},
+      {"idle_in_transaction_session_timeout", "0"},
+      {"idle_session_timeout", "0"},
+      {"standard_conforming_strings", "on"},
+      {"DateStyle", "ISO, YMD"},
+      {"IntervalStyle", "postgres"},
+      {"extra_float_digits", "1"},
+      {"bytea_output", "hex"},
+  };
   pg::Call([&] {
-    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    for (const auto& p : kPinned) SetConfigOption(p[0], p[1], PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("lock_timeout", ltc, PGC_SUSET, PGC_S_OVERRIDE);
-    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
-    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
-    SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("application_name", "strata worker", PGC_USERSET, PGC_S_SESSION);
   });
 }
 
-bool ExtensionInstalled() {
+// What the worker checks each loop in one short transaction: the extension is still installed, and the
+// database (by its current name) is still in strata.databases.
+struct DbCheck {
   bool installed = false;
+  bool wanted = true;
+};
+DbCheck CheckDatabase() {
+  DbCheck c;
   pg::Call([&] {
     StartTransactionCommand();
-    installed = OidIsValid(get_extension_oid("strata", true));
+    c.installed = OidIsValid(get_extension_oid("strata", true));
+    char* name = get_database_name(MyDatabaseId);
+    c.wanted = name == nullptr || Wanted(name);
     CommitTransactionCommand();
   });
-  return installed;
+  return c;
 }
+
+// Jobs left 'running' were cut short by a crash or kill of an earlier worker of this database (done
+// once, when the worker can write: at start, or at promotion on a standby).
+void MarkCrashedJobs() {
+  pg::BeginWorkerTxn();
+  pg::Exec("UPDATE strata.job_runs SET status = 'crashed', finished_at = pg_catalog.clock_timestamp(), "
+           "message = 'the worker ended before the job finished (crash, kill or shutdown)' WHERE status = 'running'");
+  pg::CommitWorkerTxn();
+}
+
+// Claims the slot the launcher started this worker for; false when it is no longer this worker's (the
+// launcher that registered it ended and a newer start took the slot, or the slot was freed).
+bool AttachSlot(Oid dboid) {
+  memcpy(&my_id, MyBgworkerEntry->bgw_extra, sizeof my_id);
+  if (my_id.slot < 0 || my_id.slot >= kMaxDatabases) return false;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  my_slot = &shared->slots[my_id.slot];
+  bool mine = SlotIsMine() && my_slot->dboid == dboid && my_slot->pid == 0;
+  if (mine && Held(*my_slot, GetCurrentTimestamp())) {
+    // Started just before a DROP/RENAME/TEMPLATE took hold of the database: leave it to that command.
+    my_slot->state = SlotState::kHeld;
+    mine = false;
+  }
+  if (mine) {
+    my_slot->pid = MyProcPid;
+    my_slot->state = SlotState::kRunning;
+    my_slot->started_at = GetCurrentTimestamp();
+    my_slot->passes = 0;
+    my_slot->waiting_since = 0;
+    my_slot->latch = MyLatch;
+  }
+  LWLockRelease(shared->lock);
+  if (!mine) my_slot = nullptr;
+  return mine;
+}
+
+void WorkerLoop(Oid dboid);
 
 void DbWorkerBody(Datum arg) {
   const Oid dboid = DatumGetObjectId(arg);
@@ -84,47 +199,65 @@ void DbWorkerBody(Datum arg) {
   // Connects as the bootstrap superuser to read strata's catalog; user DDL runs as strata.role or the
   // table's owner (pg::AsRole), never as this superuser.
   BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  my_slot = FindSlot(dboid, true);
-  if (my_slot != nullptr) {
-    my_slot->pid = MyProcPid;
-    my_slot->state = SlotState::kRunning;
-    my_slot->started_at = GetCurrentTimestamp();
-    my_slot->passes = 0;
-    my_slot->waiting_since = 0;
-    my_slot->latch = MyLatch;
+  if (!AttachSlot(dboid)) proc_exit(0);
+  before_shmem_exit(ClearSlotPid, 0);
+  try {
+    WorkerLoop(dboid);
+  } catch (...) {
+    // Whatever ends the worker with an error says why in strata.workers (not only errors inside a
+    // pass): the message is copied into the slot here, then the guard reports the error itself.
+    int code = 0;
+    const char* msg = pg::CurrentExceptionMessage(&code);
+    SetSlotError(msg);
+    throw;
   }
-  LWLockRelease(shared->lock);
-  if (my_slot == nullptr) proc_exit(0);
+}
+
+void WorkerLoop(Oid dboid) {
   ApplySessionSettings();
-  if (!ExtensionInstalled()) {
+  if (!CheckDatabase().installed) {
     SetSlotState(SlotState::kNotInstalled);
     proc_exit(0);
   }
-  pg::Call([] { ereport(LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
-  // Jobs left 'running' were cut short by a crash or kill of an earlier worker of this database.
-  pg::BeginWorkerTxn();
-  pg::Exec("UPDATE strata.job_runs SET status = 'crashed', finished_at = pg_catalog.clock_timestamp(), "
-           "message = 'the worker ended before the job finished (crash, kill or shutdown)' WHERE status = 'running'");
-  pg::CommitWorkerTxn();
+  // Said once per database, not at every turn taken (round robin when databases wait for slots).
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const bool turn = my_slot->yielded;
+  my_slot->yielded = false;
+  LWLockRelease(shared->lock);
+  pg::Call([&] { ereport(turn ? DEBUG1 : LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
+  bool crashed_jobs_marked = false;
 
   int consecutive_errors = 0;
   TimestampTz last_trim = 0;
   for (;;) {
     pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+    LeaveIfNotMine();
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       pg::Call([] { ProcessConfigFile(PGC_SIGHUP); });
       ApplySessionSettings();
     }
-    if (!ExtensionInstalled()) {
+    const DbCheck check = CheckDatabase();
+    if (!check.installed) {
       pg::Call([] { ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting"))); });
       SetSlotState(SlotState::kNotInstalled);
+      proc_exit(0);
+    }
+    if (!check.wanted) {
+      pg::Call([] { ereport(LOG, (errmsg("strata worker: database no longer in strata.databases, exiting"))); });
+      SetSlotState(SlotState::kExited);
       proc_exit(0);
     }
     int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
     bool in_recovery = false;
     pg::Call([&] { in_recovery = RecoveryInProgress(); });
+    // On a hot standby: no writes at all (no pass, no job_runs trim); checked again every naptime, so
+    // the worker takes over within a naptime of a promotion.
+    SetSlotState(in_recovery ? SlotState::kStandby : SlotState::kRunning);
+    if (!in_recovery && !crashed_jobs_marked) {
+      MarkCrashedJobs();
+      crashed_jobs_marked = true;
+    }
     if (config::enabled && !in_recovery) {
       const TimestampTz t0 = GetCurrentTimestamp();
       try {
@@ -168,7 +301,7 @@ void DbWorkerBody(Datum arg) {
     }
     // job_runs is trimmed by age every ten minutes, in bounded batches.
     const TimestampTz now = GetCurrentTimestamp();
-    if (now - last_trim > int64_t(600) * 1000000) {
+    if (!in_recovery && now - last_trim > int64_t(600) * 1000000) {
       last_trim = now;
       try {
         pg::BeginWorkerTxn();
@@ -192,6 +325,7 @@ void DbWorkerBody(Datum arg) {
       (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
       pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+      LeaveIfNotMine();
       YieldIfOthersWait();
     }
   }

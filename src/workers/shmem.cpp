@@ -59,7 +59,10 @@ DbSlot* FindSlot(Oid dboid, bool create) {
     if (s.state == SlotState::kFree && free_slot == nullptr) free_slot = &s;
   }
   if (create && free_slot) {
+    // The generation survives reuse: a stale worker of the slot's previous life never matches again.
+    const uint32 generation = free_slot->generation;
     memset(free_slot, 0, sizeof(DbSlot));
+    free_slot->generation = generation;
     free_slot->dboid = dboid;
     free_slot->state = SlotState::kExited;
     return free_slot;
@@ -67,9 +70,13 @@ DbSlot* FindSlot(Oid dboid, bool create) {
   return nullptr;
 }
 
-bool OthersWaiting(const DbSlot* self) {
+bool Held(const DbSlot& s, TimestampTz now) {
+  return s.held_by != 0 && now < s.held_until;
+}
+
+bool OthersWaiting(const DbSlot* self, TimestampTz now) {
   for (const auto& s : shared->slots)
-    if (s.state == SlotState::kWaiting && &s != self) return true;
+    if (s.state == SlotState::kWaiting && &s != self && s.next_start <= now) return true;
   return false;
 }
 
@@ -91,6 +98,8 @@ const char* SlotStateName(SlotState s) {
     case SlotState::kExited: return "stopped";
     case SlotState::kFailed: return "failed, restarting with backoff";
     case SlotState::kWaiting: return "waiting for a worker slot";
+    case SlotState::kHeld: return "paused for a command on the database";
+    case SlotState::kStandby: return "standby";
   }
   return "?";
 }
