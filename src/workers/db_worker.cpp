@@ -228,7 +228,6 @@ void WorkerLoop(Oid dboid) {
   bool crashed_jobs_marked = false;
 
   int consecutive_errors = 0;
-  TimestampTz last_trim = 0;
   for (;;) {
     pg::Call([] { CHECK_FOR_INTERRUPTS(); });
     LeaveIfNotMine();
@@ -298,21 +297,6 @@ void WorkerLoop(Oid dboid) {
       my_slot->passes++;
       my_slot->naptime_ms = config::naptime_s * 1000;
       LWLockRelease(shared->lock);
-    }
-    // job_runs is trimmed by age every ten minutes, in bounded batches.
-    const TimestampTz now = GetCurrentTimestamp();
-    if (!in_recovery && now - last_trim > int64_t(600) * 1000000) {
-      last_trim = now;
-      try {
-        pg::BeginWorkerTxn();
-        pg::Exec("DELETE FROM strata.job_runs WHERE id IN (SELECT id FROM strata.job_runs WHERE started_at < "
-                 "pg_catalog.now() - pg_catalog.make_interval(secs => " + std::to_string(config::job_runs_retention_s) +
-                 ") LIMIT 10000)");
-        pg::CommitWorkerTxn();
-      } catch (...) {
-        pg::LogCaught("trimming strata.job_runs failed");
-        pg::AbortWorkerTxn();
-      }
     }
     YieldIfOthersWait();
     // Sleep until the deadline: the latch is also set by Postgres's own signals (sinval catch-up under
