@@ -86,3 +86,33 @@ DROP TABLE ih, ih_child, tr, tr_b;
 DROP SERVER tr_loop;
 DROP EXTENSION postgres_fdw;
 DROP FUNCTION tr_diff(regclass, regclass);
+-- NULL and infinite times make their own buckets, as GROUP BY does; updates and deletes of their rows
+-- recompute them, in a rollup and in a rollup of it.
+CREATE TABLE nb (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz, v int);
+CREATE INDEX ON nb (id);
+INSERT INTO nb (ts, v) VALUES ('2026-01-01 00:10', 1), ('2026-01-01 00:20', 2), (NULL, 3), (NULL, 4),
+  ('infinity', 5), ('-infinity', 6), ('2026-01-01 01:10', 7);
+SELECT strata.create_rollup('nb_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n, sum(v) AS v FROM nb GROUP BY 1$$,
+                            realtime => false) > 0 AS created;
+SELECT strata.create_rollup('nb_d', $$SELECT date_trunc('day', bucket) AS day, sum(n) AS n, sum(v) AS v FROM nb_h GROUP BY 1$$) > 0 AS created;
+SELECT strata.refresh_rollup('nb_h') ->> 'rows' AS rows, strata.refresh_rollup('nb_d') ->> 'buckets_recomputed' AS daily;
+CREATE FUNCTION nb_diff() RETURNS bigint LANGUAGE sql AS $$
+  SELECT (SELECT count(*) FROM ((SELECT date_trunc('hour', ts), count(*), sum(v) FROM nb GROUP BY 1 EXCEPT SELECT bucket, n, v FROM nb_h)
+          UNION ALL (SELECT bucket, n, v FROM nb_h EXCEPT SELECT date_trunc('hour', ts), count(*), sum(v) FROM nb GROUP BY 1)) d)
+       + (SELECT count(*) FROM ((SELECT date_trunc('day', date_trunc('hour', ts)), count(*)::numeric, sum(v) FROM nb GROUP BY 1
+          EXCEPT SELECT day, n, v FROM nb_d) UNION ALL (SELECT day, n, v FROM nb_d
+          EXCEPT SELECT date_trunc('day', date_trunc('hour', ts)), count(*)::numeric, sum(v) FROM nb GROUP BY 1)) d) $$;
+SELECT nb_diff() AS diff, (SELECT count(*) FROM nb_h WHERE bucket IS NULL) AS null_bucket,
+       (SELECT count(*) FROM nb_d WHERE day IS NULL) AS null_day;
+-- A row moves out of the NULL bucket, another into it; the infinite rows change.
+UPDATE nb SET ts = '2026-01-01 00:30' WHERE v = 3;
+UPDATE nb SET ts = NULL WHERE v = 7;
+UPDATE nb SET v = v * 10 WHERE NOT isfinite(ts);
+DELETE FROM nb WHERE v = 4;
+SELECT strata.refresh_rollup('nb_h') ->> 'buckets_recomputed' AS recomputed, strata.refresh_rollup('nb_d') ->> 'buckets_recomputed' AS daily;
+SELECT nb_diff() AS diff;
+SELECT bucket, n, v FROM nb_h ORDER BY bucket NULLS FIRST;
+SELECT strata.drop_rollup('nb_d');
+SELECT strata.drop_rollup('nb_h');
+DROP FUNCTION nb_diff();
+DROP TABLE nb;
