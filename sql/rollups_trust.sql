@@ -10,7 +10,7 @@ CREATE TABLE a_c (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NUL
 CREATE INDEX ON a_c (id);
 INSERT INTO a_c (ts, txt, num, k) SELECT '2026-01-01'::timestamptz + g * interval '1 minute', 'v' || g, g, g % 3 FROM generate_series(1, 300) g;
 SELECT strata.create_rollup('a_c_hourly', $$SELECT date_trunc('hour', ts) AS bucket, k, max(txt) AS top, sum(num) AS total
-  FROM a_c WHERE k <> 2 GROUP BY 1, 2$$, realtime => false);
+  FROM a_c WHERE k <> 2 GROUP BY 1, 2$$, realtime => false) > 0 AS created;
 SELECT strata.refresh_rollup('a_c_hourly') ->> 'rows' AS rows;
 -- Renames are followed: the stored SQL and the change function now read the renamed columns.
 ALTER TABLE a_c RENAME COLUMN txt TO txt_old;
@@ -39,7 +39,7 @@ CREATE TABLE r_t (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NUL
 CREATE INDEX ON r_t (id);
 INSERT INTO r_t (ts, watch_ms) SELECT '2026-01-01'::timestamptz + g * interval '1 minute', g FROM generate_series(1, 100) g;
 SELECT strata.create_rollup('r_t_h', $$SELECT date_trunc('hour', ts) AS bucket, sum(watch_ms) AS w, max(watch_ms) AS m FROM r_t GROUP BY 1$$,
-                            realtime => false);
+                            realtime => false) > 0 AS created;
 SELECT strata.refresh_rollup('r_t_h') ->> 'rows' AS rows;
 SET session_replication_role = replica;
 DROP VIEW r_t_h_definition;
@@ -54,7 +54,7 @@ SELECT sum(w) AS w, count(*) AS groups FROM r_t_h;
 SET check_function_bodies = off;
 CREATE TABLE q_t (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, kind text);
 SELECT strata.create_rollup('q_t_h', $q$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM q_t
-  WHERE kind <> '$strata_inv$; CREATE TABLE injected (); $strata_inv$' GROUP BY 1$q$);
+  WHERE kind <> '$strata_inv$; CREATE TABLE injected (); $strata_inv$' GROUP BY 1$q$) > 0 AS created;
 RESET check_function_bodies;
 INSERT INTO q_t (ts, kind) VALUES ('2026-01-01 00:10', 'a'), ('2026-01-01 00:20', 'b');
 SELECT strata.refresh_rollup('q_t_h') ->> 'rows' AS rows;
@@ -62,12 +62,12 @@ UPDATE q_t SET kind = 'c' WHERE kind = 'a';
 SELECT to_regclass('injected') AS injected, (SELECT count(*) FROM q_t_h_pending) AS queued;
 -- Order values that go back: sequences counting down or cycling are refused; one set back is detected.
 CREATE TABLE s_t (id bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY -1 START WITH -1), ts timestamptz NOT NULL);
-SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$);
+SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$) > 0 AS created;
 ALTER TABLE s_t ALTER COLUMN id SET INCREMENT BY 1 SET MINVALUE 1 SET MAXVALUE 1000000 SET START WITH 1 SET CYCLE RESTART;
-SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$);
+SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$) > 0 AS created;
 ALTER TABLE s_t ALTER COLUMN id SET NO CYCLE;
 CREATE INDEX ON s_t (id);
-SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$);
+SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$) > 0 AS created;
 INSERT INTO s_t (ts) SELECT '2026-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 50) g;
 SELECT strata.refresh_rollup('s_t_h') ->> 'rows' AS rows;
 ALTER TABLE s_t ALTER COLUMN id RESTART WITH 1;
@@ -80,7 +80,7 @@ ALTER TABLE p_t ALTER COLUMN id SET DEFAULT nextval('p_t_seq');
 CREATE TABLE p_t_1 PARTITION OF p_t FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
 CREATE INDEX ON p_t (id);
 INSERT INTO p_t (ts) SELECT '2026-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, 60) g;
-SELECT strata.create_rollup('p_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM p_t GROUP BY 1$$);
+SELECT strata.create_rollup('p_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM p_t GROUP BY 1$$) > 0 AS created;
 SELECT strata.refresh_rollup('p_t_h') ->> 'rows' AS rows;
 CREATE TABLE p_t_2 (id bigint NOT NULL, ts timestamptz NOT NULL);
 INSERT INTO p_t_2 VALUES (1, '2026-01-02 00:30'), (2, '2026-01-02 01:30'), (3, '2026-01-02 01:40');
@@ -92,7 +92,7 @@ SET TimeZone = 'UTC';
 CREATE TABLE z_t (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, v int);
 CREATE INDEX ON z_t (id);
 INSERT INTO z_t (ts, v) SELECT '2026-03-29'::timestamptz + g * interval '30 minutes', 1 FROM generate_series(0, 47) g;
-SELECT strata.create_rollup('z_t_d', $$SELECT date_trunc('day', ts) AS bucket, count(*) AS n FROM z_t GROUP BY 1$$);
+SELECT strata.create_rollup('z_t_d', $$SELECT date_trunc('day', ts) AS bucket, count(*) AS n FROM z_t GROUP BY 1$$) > 0 AS created;
 SELECT strata.refresh_rollup('z_t_d') ->> 'rows' AS rows;
 SET TimeZone = 'Europe/Paris';
 UPDATE z_t SET v = 2;
@@ -100,20 +100,20 @@ SELECT strata.refresh_rollup('z_t_d') ->> 'buckets_recomputed' AS recomputed;
 RESET TimeZone;
 SELECT bucket AT TIME ZONE 'UTC' AS day, n FROM z_t_d ORDER BY 1;
 -- A rollup cannot live in a temporary schema.
-SELECT strata.create_rollup('pg_temp.tmp_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t GROUP BY 1$$);
+SELECT strata.create_rollup('pg_temp.tmp_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t GROUP BY 1$$) > 0 AS created;
 -- An error in the query text points into it.
-SELECT strata.create_rollup('bad_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t WHERE nosuch > 1 GROUP BY 1$$);
+SELECT strata.create_rollup('bad_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t WHERE nosuch > 1 GROUP BY 1$$) > 0 AS created;
 -- Privilege escalation through a rollup of someone else's rollup.
 CREATE TABLE e_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, v int);
 CREATE INDEX ON e_src (id);
 INSERT INTO e_src (ts, v) SELECT '2026-01-01'::timestamptz + g * interval '10 minutes', g FROM generate_series(1, 30) g;
-SELECT strata.create_rollup('e_hourly', $$SELECT date_trunc('hour', ts) AS bucket, sum(v) AS v FROM e_src GROUP BY 1$$);
+SELECT strata.create_rollup('e_hourly', $$SELECT date_trunc('hour', ts) AS bucket, sum(v) AS v FROM e_src GROUP BY 1$$) > 0 AS created;
 SELECT strata.refresh_rollup('e_hourly') ->> 'rows' AS rows;
 CREATE ROLE e_evil LOGIN;
 GRANT CREATE ON SCHEMA public TO e_evil;
 GRANT SELECT ON e_hourly, e_hourly_data TO e_evil;
 SET ROLE e_evil;
-SELECT strata.create_rollup('e_daily', $$SELECT date_trunc('day', bucket) AS day, sum(v) AS v FROM e_hourly GROUP BY 1$$);
+SELECT strata.create_rollup('e_daily', $$SELECT date_trunc('day', bucket) AS day, sum(v) AS v FROM e_hourly GROUP BY 1$$) > 0 AS created;
 CREATE FUNCTION e_escalate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ALTER ROLE e_evil SUPERUSER; RETURN NEW; END $$;
 -- The pending table the source's refresh writes into is not the dependent's to attach code to.
 CREATE TRIGGER e_escalate BEFORE INSERT ON e_daily_pending FOR EACH ROW EXECUTE FUNCTION e_escalate();
@@ -132,7 +132,7 @@ DROP VIEW e_daily; DROP TABLE e_daily_data; DROP FUNCTION e_escalate(); DROP TAB
 DROP OWNED BY e_evil;
 -- A change function runs only as strata's trigger on its source: no EXECUTE for others, no direct use.
 CREATE TABLE c_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL);
-SELECT strata.create_rollup('c_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM c_src GROUP BY 1$$);
+SELECT strata.create_rollup('c_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM c_src GROUP BY 1$$) > 0 AS created;
 SELECT has_function_privilege('e_evil', 'c_h_changes()', 'EXECUTE') AS evil_may_execute;
 SET ROLE e_evil;
 CREATE TEMP TABLE c_mine (ts timestamptz);
@@ -169,7 +169,7 @@ SELECT strata.refresh_rollup('c_h') ->> 'buckets_recomputed' AS recomputed;
 SELECT strata.alter_rollup('c_h', refresh_interval => '5 minutes');
 SELECT strata.alter_rollup('c_h', realtime => true);
 SELECT count(*) FROM strata.rollups WHERE name OPERATOR(pg_catalog.=) 'c_h'::regclass;
-SELECT strata.create_rollup('c_h2', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM c_src GROUP BY 1$$);
+SELECT strata.create_rollup('c_h2', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM c_src GROUP BY 1$$) > 0 AS created;
 SELECT strata.drop_rollup('c_h2');
 CREATE TABLE public.c_parts (id bigint, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
 SELECT strata.create_partition_set('c_parts', 'ts', '1 day', premake => 1) OPERATOR(pg_catalog.>) 0 AS created;

@@ -447,16 +447,7 @@ STRATA_FUNCTION(strata_partition_set_state) {
       default_rows, pending.empty() ? std::nullopt : std::optional<std::string>(pending),
       std::to_string(plan.actions.size())};
   pg::SpiFinish();
-  Datum result = 0;
-  pg::Call([&] {
-    TupleDesc td;
-    if (get_call_result_type(fcinfo, nullptr, &td) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
-    AttInMetadata* meta = TupleDescGetAttInMetadata(td);
-    char* cvals[7];
-    for (int i = 0; i < 7; i++) cvals[i] = vals[i] ? pstrdup(vals[i]->c_str()) : nullptr;
-    result = HeapTupleGetDatum(BuildTupleFromCStrings(meta, cvals));
-  });
-  return result;
+  return pg::RowResult(fcinfo, pg::Row(std::begin(vals), std::end(vals)));
 }
 
 // strata._guard_selftest(kind): raises each kind of error through the guard (regression tests).

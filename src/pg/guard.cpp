@@ -69,7 +69,11 @@ Datum Guard(Datum (*body)(FunctionCallInfo), FunctionCallInfo fcinfo) {
   pg_unreachable();
 }
 
-void GuardWorker(void (*body)(Datum), Datum arg) {
+namespace {
+
+// Calls body(arg); what escapes is re-raised as a Postgres ERROR after the catch block.
+template <class Arg>
+void GuardVoid(void (*body)(Arg), Arg arg) {
   ErrorData* pg_error = nullptr;
   bool failed = false;
   try {
@@ -83,19 +87,11 @@ void GuardWorker(void (*body)(Datum), Datum arg) {
   if (failed) ReportCaptured(ERROR);
 }
 
-void GuardHook(void (*body)(void*), void* arg) {
-  ErrorData* pg_error = nullptr;
-  bool failed = false;
-  try {
-    body(arg);
-    return;
-  } catch (...) {
-    failed = true;
-    pg_error = CaptureCurrent();
-  }
-  if (pg_error != nullptr) ReThrowError(pg_error);
-  if (failed) ReportCaptured(ERROR);
-}
+}  // namespace
+
+void GuardWorker(void (*body)(Datum), Datum arg) { GuardVoid(body, arg); }
+
+void GuardHook(void (*body)(void*), void* arg) { GuardVoid(body, arg); }
 
 const char* CurrentExceptionMessage(int* sqlstate) {
   ErrorData* pg_error = CaptureCurrent();

@@ -1161,6 +1161,19 @@ void RunTopLevelUtility(const std::string& sql, Oid run_as) {
   });
 }
 
+Datum RowResult(FunctionCallInfo fcinfo, const Row& values) {
+  Datum result = 0;
+  Call([&] {
+    TupleDesc td;
+    if (get_call_result_type(fcinfo, nullptr, &td) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+    AttInMetadata* meta = TupleDescGetAttInMetadata(td);
+    char** cvals = static_cast<char**>(palloc0(sizeof(char*) * std::max<size_t>(values.size(), 1)));
+    for (size_t i = 0; i < values.size(); i++) cvals[i] = values[i] ? pstrdup(values[i]->c_str()) : nullptr;
+    result = HeapTupleGetDatum(BuildTupleFromCStrings(meta, cvals));
+  });
+  return result;
+}
+
 RangeVar* ParseRelationName(const std::string& name) {
   RangeVar* rv = nullptr;
   Call([&] {

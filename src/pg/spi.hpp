@@ -105,6 +105,9 @@ VacuumRun RunVacuum(Oid relid, bool analyze_only, bool freeze, core::vacuum::Ind
 // taken without waiting and released at once. Needs an open transaction.
 bool CanLockForVacuum(Oid relid);
 
+// The composite result of a function returning a row (OUT parameters), built from text values (nullopt:
+// NULL) in column order.
+Datum RowResult(FunctionCallInfo fcinfo, const Row& values);
 // The text argument n of a SQL function call, or nullopt for NULL.
 std::optional<std::string> TextArg(FunctionCallInfo fcinfo, int n);
 // Whether the current user owns the relation (or is a superuser).

@@ -30,14 +30,5 @@ STRATA_FUNCTION(strata_rollup_live) {
     });
   }
   pg::SpiFinish();
-  Datum result = 0;
-  pg::Call([&] {
-    TupleDesc td;
-    if (get_call_result_type(fcinfo, nullptr, &td) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
-    AttInMetadata* meta = TupleDescGetAttInMetadata(td);
-    char* cvals[3];
-    for (int i = 0; i < 3; i++) cvals[i] = figures[i] ? pstrdup(figures[i]->c_str()) : nullptr;
-    result = HeapTupleGetDatum(BuildTupleFromCStrings(meta, cvals));
-  });
-  return result;
+  return pg::RowResult(fcinfo, figures);
 }

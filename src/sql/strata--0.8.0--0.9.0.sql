@@ -69,22 +69,7 @@ EXCEPTION WHEN OTHERS THEN
     figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
 END $$;
 
-CREATE OR REPLACE VIEW @extschema@.rollups AS
-SELECT r.view AS name, r.source, src.view AS source_rollup, r.level, r.realtime, r.enabled, r.refresh_interval,
-       r.batch_size, r.watermark, l.lag_rows,
-       CASE WHEN l.lag_rows > 0 OR l.pending_buckets > 0
-            THEN pg_catalog.now() - COALESCE(r.caught_up_at, r.created_at)
-            WHEN l.figures_error IS NOT NULL THEN NULL ELSE interval '0' END AS lag_time,
-       l.pending_buckets, r.backfill_cursor IS NULL AS backfill_done,
-       CASE WHEN r.backfill_cursor IS NULL THEN 1.0
-            ELSE round(1 - (r.backfill_cursor - r.backfill_floor)::numeric
-                           / NULLIF(r.watermark - r.backfill_floor, 0), 4) END AS backfill_progress,
-       r.last_refresh_at, r.last_duration_ms, r.last_rows, r.rows_processed, r.buckets_recomputed,
-       (SELECT count(*) FROM @extschema@.rollup_frozen_bucket f WHERE f.rollup_id = r.id) AS frozen_buckets,
-       r.last_error, r.last_error_at, r.data_table, r.query, l.figures_error, r.broken
-FROM @extschema@.rollup r
-LEFT JOIN @extschema@.rollup src ON src.id = r.source_rollup
-CROSS JOIN LATERAL @extschema@._rollup_live(r.id) l;
+-- strata.rollups reads _rollup_live(); it is redefined once, at the end of this script (BOOKKEEPING).
 
 CREATE OR REPLACE VIEW @extschema@.partition_sets AS
 SELECT s.parent, s.control_column, s.key_type, s.partition_interval, s.premake, s.retention,
