@@ -413,7 +413,7 @@ INSERT INTO ksr (ts, a, b, v) SELECT timestamptz '2026-03-01' + (g % 30) * inter
 SELECT ksr_diff() AS big_tail;
 SELECT (strata.refresh_rollup('ksr_h') ->> 'caught_up') AS caught_up, ksr_diff() AS absorbed_big;
 -- A text dimension keeps the anti-join (a keyset holds integers).
-CREATE TABLE kst (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, tag text);
+CREATE TABLE kst (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, tag varchar(100));
 CREATE INDEX ON kst (id);
 INSERT INTO kst (ts, tag) VALUES ('2026-03-01 01:00', 'x'), ('2026-03-01 02:00', NULL);
 SELECT strata.create_rollup('kst_h', $q$SELECT date_trunc('hour', ts) AS h, tag, count(*) AS n FROM kst GROUP BY 1, 2$q$) > 0 AS created;

@@ -114,7 +114,7 @@ SELECT mem_diff() AS differences;
 SELECT strata.drop_rollup('mem_hourly');
 RESET work_mem;
 -- Every integer width, at its extremes and negative, NULLs; and a text key (always a tuplesort).
-CREATE TABLE mem_k (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp NOT NULL, s smallint, b bigint, k text);
+CREATE TABLE mem_k (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp NOT NULL, s smallint, b bigint, k varchar(100));
 CREATE INDEX ON mem_k (id);
 INSERT INTO mem_k (ts, s, b, k)
 SELECT timestamp '2026-03-01' + (g % 7) * interval '1 hour',

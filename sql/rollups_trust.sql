@@ -103,6 +103,20 @@ SELECT bucket AT TIME ZONE 'UTC' AS day, n FROM z_t_d ORDER BY 1;
 SELECT strata.create_rollup('pg_temp.tmp_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t GROUP BY 1$$) > 0 AS created;
 -- An error in the query text points into it.
 SELECT strata.create_rollup('bad_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM z_t WHERE nosuch > 1 GROUP BY 1$$) > 0 AS created;
+-- A dimension without a length bound is refused: one value too long for the data table's key index
+-- would stop every later refresh. A bounded column (as the hint says) takes such values.
+CREATE TABLE ld (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, label text);
+CREATE INDEX ON ld (id);
+SELECT strata.create_rollup('ld_h', $$SELECT date_trunc('hour', ts) AS bucket, label, count(*) AS n FROM ld GROUP BY 1, 2$$) > 0 AS created;
+ALTER TABLE ld ADD COLUMN label_key varchar(200) GENERATED ALWAYS AS (left(label, 200)) STORED;
+SELECT strata.create_rollup('ld_h', $$SELECT date_trunc('hour', ts) AS bucket, label_key, count(*) AS n FROM ld GROUP BY 1, 2$$) > 0 AS created;
+INSERT INTO ld (ts, label) SELECT '2026-01-01 00:10', string_agg(md5(g::text), '') FROM generate_series(1, 200) g;
+SELECT strata.refresh_rollup('ld_h') ->> 'rows' AS rows, (SELECT length(label_key) FROM ld_h) AS key_length;
+-- Bounded columns whose widths add up past the key index's room are refused too.
+ALTER TABLE ld ADD COLUMN l2 varchar(300), ADD COLUMN l3 varchar(300);
+SELECT strata.create_rollup('ld_h2', $$SELECT date_trunc('hour', ts) AS bucket, label_key, l2, l3, count(*) AS n FROM ld GROUP BY 1, 2, 3, 4$$) > 0 AS created;
+SELECT strata.drop_rollup('ld_h');
+DROP TABLE ld;
 -- Privilege escalation through a rollup of someone else's rollup.
 CREATE TABLE e_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, v int);
 CREATE INDEX ON e_src (id);

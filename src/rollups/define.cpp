@@ -171,6 +171,38 @@ void ReadMeasure(Aggref* agg, const std::string& name, List* ctx, Oid strata_nsp
   m->state_type = m->result_type = FormatType(agg->aggtype);
 }
 
+// The widest a group's key may be: a btree entry holds at most about a third of a page (2,704 bytes),
+// less the entry's own header; what is left over is slack for alignment and NULL bitmaps.
+constexpr int64_t kMaxKeyBytes = 2000;
+
+// The most bytes one value of a dimension column takes in the key index. A column without a bound
+// (text, bytea, varchar without a length, json, arrays) is refused: one long value would make every later
+// refresh fail ("index row size exceeds btree maximum") and nothing after it would be absorbed.
+int64_t DimensionWidth(Var* v, const std::string& name, Oid source) {
+  int16 typlen = 0;
+  int32 max_size = -1;
+  pg::Call([&] {
+    typlen = get_typlen(v->vartype);
+    max_size = type_maximum_size(v->vartype, v->vartypmod);
+  });
+  if (typlen > 0) return typlen;
+  if (max_size > 0) return max_size + 4;
+  // Small variable-length types whose values are bounded by their definition.
+  if (v->vartype == INETOID || v->vartype == CIDROID) return 24;
+  if (v->vartype == NUMERICOID) return 64;
+  std::string column, type;
+  pg::Call([&] {
+    column = get_attname(source, v->varattno, false);
+    type = format_type_with_typemod(v->vartype, v->vartypmod);
+  });
+  throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+              "rollup query: dimension \"" + name + "\" is " + type + ", whose values have no length bound",
+              "A group's key must fit the data table's key index (" + std::to_string(kMaxKeyBytes) +
+                  " bytes); one longer value would stop every later refresh.",
+              "Group by a bounded column, e.g. ALTER TABLE ... ADD COLUMN " + column + "_key varchar(200) GENERATED "
+              "ALWAYS AS (left(" + column + ", 200)) STORED, and use " + column + "_key.");
+}
+
 // Parses and analyzes the query with the caller's search_path, then pins the session (see
 // PinSessionForRollupSql) before reading it into a spec, so every deparsed name comes out qualified
 // and every constant in an unambiguous style. Call inside a GUC nest level the caller restores.
@@ -257,6 +289,7 @@ Parsed Analyze(const std::string& query) {
   const Oid strata_nsp = StrataNamespace();
   std::set<std::string> names;
   int buckets = 0;
+  int64_t key_bytes = 8;  // the bucket
   ListCell* lc;
   foreach (lc, q->targetList) {
     TargetEntry* tle = lfirst_node(TargetEntry, lc);
@@ -284,6 +317,7 @@ Parsed Analyze(const std::string& query) {
                       kShapeHint);
       } else if (IsA(e, Var)) {
         p.spec.dims.push_back({name, Deparse(e, ctx)});
+        key_bytes += DimensionWidth(reinterpret_cast<Var*>(e), name, p.source);
       } else {
         throw Unsupported("the grouping expression " + Deparse(e, ctx),
                           "Group by plain columns and one time bucket (date_trunc or date_bin on a timestamp column).");
@@ -297,6 +331,10 @@ Parsed Analyze(const std::string& query) {
     if (mutable_expr)
       throw Unsupported("the non-immutable expression in \"" + name + "\"", "Measures must give the same value at every refresh.");
   }
+  if (key_bytes > kMaxKeyBytes)
+    throw Unsupported("dimensions of up to " + std::to_string(key_bytes) + " bytes together",
+                      "A group's key (bucket and dimensions) must fit the data table's key index (" +
+                          std::to_string(kMaxKeyBytes) + " bytes here); group by fewer or narrower columns.");
   if (buckets == 0)
     throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query must group by a time bucket", {},
                 "Add date_trunc('hour', <timestamp column>) or date_bin(...) as the first column and to GROUP BY.");
