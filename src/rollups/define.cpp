@@ -759,6 +759,7 @@ bool Differs(const rs::Spec& a, const rs::Spec& b) {
 
 bool FollowSource(Rollup& r, bool quiet) {
   if (r.spec.source_is_rollup || !OidIsValid(r.definition)) return false;
+  CheckRelationsExist(r);
   const rs::Spec now = ReadDefinition(r.view, r.definition, r.spec);
   if (!Differs(now, r.spec)) return false;
 

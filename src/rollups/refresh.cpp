@@ -398,12 +398,16 @@ void SettleView(const Rollup& r, StepResult* res) {
 
 }  // namespace
 
-StepResult RefreshStep(Rollup& r) {
+void CheckRelationsExist(const Rollup& r) {
   // Relations dropped behind strata's back (event triggers off): their names are plain OIDs now, and
   // no SQL about them could run.
   if (!r.missing.empty())
     throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "the " + r.missing + " of rollup " + r.view + " no longer exists",
                       {}, "Drop the rollup with strata.drop_rollup().");
+}
+
+StepResult RefreshStep(Rollup& r) {
+  CheckRelationsExist(r);
   StepResult res;
   const rs::Spec& s = r.spec;
   const auto deps = LoadDependents(r.id);

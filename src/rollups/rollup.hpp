@@ -76,6 +76,10 @@ bool RollupCatalogExists();
 // its constants unambiguous).
 void PinSessionForRollupSql();
 
+// Throws (55000, "the source of rollup ... no longer exists") when a relation of the rollup was dropped
+// behind strata's back.
+void CheckRelationsExist(const Rollup& r);
+
 struct StepResult {
   int64_t rows = 0;          // source rows aggregated (appends and backfill)
   int64_t groups = 0;        // rollup rows written by appends

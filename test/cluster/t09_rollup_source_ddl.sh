@@ -78,6 +78,19 @@ check "one failed job_runs row and one log line for the same error" \
 as_owner "DELETE FROM d_c WHERE b = 0"
 check "once the row is gone it recovers" wait_for 60 "SELECT failures FROM strata.rollup WHERE view = 'd_c_h'::regclass" 0
 
+# A source dropped with event triggers off (nothing unregisters the rollup): the worker says the source
+# no longer exists, once, and strata.rollups keeps listing every rollup.
+as_owner "CREATE TABLE v_c (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL); CREATE INDEX ON v_c (id);
+          INSERT INTO v_c (ts) VALUES ('2026-01-01')"
+as_owner "SELECT strata.create_rollup('v_c_h', \$\$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM v_c GROUP BY 1\$\$,
+          realtime => false, refresh_interval => '200 ms')" >/dev/null
+check "v_c_h absorbs its row" wait_for 30 "SELECT lag_rows FROM strata.rollups WHERE name = 'v_c_h'::regclass" 0
+q "SET session_replication_role = replica; DROP TABLE v_c CASCADE" 2>/dev/null
+check "the vanished source is said so" wait_for 30 \
+  "SELECT broken LIKE '%source of rollup public.v_c_h no longer exists%' FROM strata.rollup WHERE view = 'v_c_h'::regclass" t
+check "... once in the log" test "$(grep -c 'source of rollup public.v_c_h no longer exists' "$DIR/server.log")" = 1
+check "strata.rollups still lists every rollup" test "$(q "SELECT count(*) FROM strata.rollups")" = 4
+
 # Operators and functions planted on the database's search_path never run in the worker (it pins its
 # own): a rollup refresh and partition maintenance go on, and nothing raised "hijacked".
 q "CREATE SCHEMA evil"
