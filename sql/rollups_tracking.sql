@@ -34,8 +34,14 @@ SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed, tr_
 -- A statement naming an inner partitioned table fires that table's statement triggers only.
 UPDATE tr_a SET v = v * 2 WHERE ts >= '2026-01-01 11:00' AND ts < '2026-01-01 13:00';
 SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed, tr_diff('tr_h', 'tr') AS diff;
--- Triggers disabled by hand: the next refresh enables them again and recomputes every bucket.
+-- Triggers disabled by hand: with event triggers on, the ALTER TABLE itself enables them again.
 ALTER TABLE tr_b DISABLE TRIGGER ALL;
+SELECT string_agg(DISTINCT g.tgenabled::text, ',') AS enabled FROM pg_trigger g WHERE g.tgrelid = 'tr_b'::regclass AND g.tgname LIKE 'strata_rollup_%';
+-- With them off too, writes pass the disabled triggers; the next refresh enables them again and
+-- recomputes every bucket.
+SET session_replication_role = replica;
+ALTER TABLE tr_b DISABLE TRIGGER ALL;
+RESET session_replication_role;
 DELETE FROM tr_b WHERE ts < '2026-01-02 02:00';
 SELECT tr_diff('tr_h', 'tr') AS diff_while_disabled;
 SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed, tr_diff('tr_h', 'tr') AS diff;
@@ -60,6 +66,17 @@ ALTER TABLE tr_c ALTER COLUMN id DROP IDENTITY IF EXISTS, ALTER COLUMN id SET DE
 ALTER TABLE tr ATTACH PARTITION tr_c FOR VALUES FROM ('2026-01-03') TO ('2026-01-04');
 INSERT INTO tr_c (ts, v) VALUES ('2026-01-03 01:00', 1);
 UPDATE tr_c SET v = 5;
+SELECT strata.refresh_rollup('tr_h') ->> 'rows' AS rows, tr_diff('tr_kept', 'tr') AS diff;
+-- A partitioned table with partitions of its own, attached: every level gets the triggers at once.
+CREATE TABLE tr_d (LIKE tr) PARTITION BY RANGE (ts);
+ALTER TABLE tr_d ALTER COLUMN id SET DEFAULT nextval('tr_id_seq');
+CREATE TABLE tr_d1 PARTITION OF tr_d FOR VALUES FROM ('2026-01-04') TO ('2026-01-04 12:00');
+CREATE TABLE tr_d2 PARTITION OF tr_d FOR VALUES FROM ('2026-01-04 12:00') TO ('2026-01-05');
+INSERT INTO tr_d (ts, v) VALUES ('2026-01-04 01:00', 1), ('2026-01-04 13:00', 2);
+ALTER TABLE tr ATTACH PARTITION tr_d FOR VALUES FROM ('2026-01-04') TO ('2026-01-05');
+SELECT c.relname, count(*) AS triggers FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+ WHERE g.tgname LIKE 'strata_rollup_%' AND c.relname LIKE 'tr_d%' GROUP BY 1 ORDER BY 1;
+UPDATE tr_d SET v = 10;
 SELECT strata.refresh_rollup('tr_h') ->> 'rows' AS rows, tr_diff('tr_kept', 'tr') AS diff;
 -- A foreign table in the tree is refused when it appears.
 CREATE EXTENSION postgres_fdw;

@@ -208,7 +208,16 @@ DROP VIEW u_h_definition;
 RESET session_replication_role;
 UPDATE strata.rollup SET definition = NULL WHERE view = 'u_h'::regclass;
 GRANT EXECUTE ON FUNCTION u_h_changes() TO PUBLIC;
+-- 0.8.0's triggers fired in origin mode only: they become ALWAYS without a recompute of everything.
+SET session_replication_role = replica;
+DO $$ DECLARE t text; BEGIN
+  FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'q_t'::regclass AND tgfoid = 'u_h_changes()'::regprocedure LOOP
+    EXECUTE format('ALTER TABLE q_t ENABLE TRIGGER %I', t);
+  END LOOP; END $$;
+RESET session_replication_role;
 SELECT strata._rollup_protect_all();
+SELECT strata.refresh_rollup('u_h') ->> 'buckets_recomputed' AS recomputed;
+SELECT string_agg(DISTINCT tgenabled::text, ',') AS enabled FROM pg_trigger WHERE tgfoid = 'u_h_changes()'::regprocedure;
 SELECT definition::text AS definition, has_function_privilege('e_evil', 'u_h_changes()', 'EXECUTE') AS evil_may_execute
   FROM strata.rollup WHERE view = 'u_h'::regclass;
 ALTER TABLE q_t RENAME COLUMN ts TO t2;

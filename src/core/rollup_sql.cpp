@@ -414,7 +414,6 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
   // filter is not evaluated here: an error in it (a division by zero on some row) would fail the
   // application's UPDATE or DELETE. A bucket queued for rows the filter leaves out is recomputed to the
   // same groups.
-  const std::string cond;
   const std::string body =
       "\nBEGIN\n"
       "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"
@@ -432,10 +431,10 @@ std::string InvalidationFunctionSql(const Spec& s, const std::string& function_n
       "  END IF;\n"
       "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
       "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_old" + cond + ";\n"
+      " FROM __strata_old;\n"
       "  IF TG_OP = 'UPDATE' THEN\n"
       "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_new" + cond + ";\n"
+      " FROM __strata_new;\n"
       "  END IF;\n  RETURN NULL;\nEND\n";
   // The body is a quoted literal, never a fixed dollar-quote tag: user text inside it (WHERE constants)
   // cannot end it early.

@@ -989,7 +989,9 @@ void InSubTransaction(const std::function<void()>& fn) {
   MemoryContextSwitchTo(oldcxt);
   try {
     fn();
-  } catch (const PgError&) {
+  } catch (...) {
+    // Any exception (a Postgres error, or a strata refusal thrown between Postgres calls): the
+    // subtransaction's work is undone and the resource owner restored.
     Call([] { RollbackAndReleaseCurrentSubTransaction(); });
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;

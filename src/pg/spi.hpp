@@ -59,7 +59,7 @@ void BeginWorkerTxn();
 void CommitWorkerTxn();
 void AbortWorkerTxn();
 
-// Runs fn in an internal subtransaction; on PgError rolls it back and rethrows.
+// Runs fn in an internal subtransaction; on any exception rolls it back and rethrows.
 void InSubTransaction(const std::function<void()>& fn);
 
 // Runs fn as role (security-restricted, like maintenance commands do), restoring the previous user

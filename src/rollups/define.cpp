@@ -189,7 +189,7 @@ int64_t DimensionWidth(Var* v, const std::string& name, Oid source) {
   if (max_size > 0) return max_size + 4;
   // Small variable-length types whose values are bounded by their definition.
   if (v->vartype == INETOID || v->vartype == CIDROID) return 24;
-  if (v->vartype == NUMERICOID) return 64;
+  if (v->vartype == NUMERICOID && v->vartypmod >= 0) return 64;  // numeric(p, s): p is at most 1000 digits
   std::string column, type;
   pg::Call([&] {
     column = get_attname(source, v->varattno, false);
@@ -487,6 +487,54 @@ void InsertCatalog(const rs::Spec& s, const Parsed& p, const std::string& view, 
 
 }  // namespace
 
+void ProtectLegacy(Rollup& r) {
+  if (!r.missing.empty()) return;
+  // Not inside the extension's update script: objects made there would become members of the extension,
+  // and a function not of the extension cannot be replaced there.
+  const auto state = pg::Query(
+      "SELECT a.attnotnull, p.relowner = (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'strata'), "
+      "  c.relowner, n.nspname, v.relname, "
+      "  (SELECT s.relowner FROM strata.rollup y JOIN pg_catalog.pg_class s ON s.oid = y.data_table WHERE y.id = $4::int) "
+      "FROM pg_catalog.pg_class p JOIN pg_catalog.pg_attribute a ON a.attrelid = p.oid AND a.attname = 'b' "
+      "JOIN pg_catalog.pg_class c ON c.oid = $2::pg_catalog.oid "
+      "JOIN pg_catalog.pg_class v ON v.oid = $3::pg_catalog.oid JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace "
+      "WHERE p.oid = $1::pg_catalog.oid",
+      {std::to_string(r.pending_oid), std::to_string(r.data_oid), std::to_string(r.view_oid),
+       r.source_rollup ? std::optional<std::string>(std::to_string(*r.source_rollup)) : std::nullopt});
+  if (state.empty()) return;
+  const auto& st = state[0];
+  const Oid owner = static_cast<Oid>(std::stoul(*st[2]));
+  bool changed = false;
+  if (*st[0] == "t") {  // the NULL bucket is queued too
+    pg::AsExtensionOwner([&] { pg::Exec("ALTER TABLE " + r.spec.pending_table + " ALTER COLUMN b DROP NOT NULL"); });
+    changed = true;
+  }
+  if (r.spec.source_is_rollup) {
+    if (*st[1] != "t" && st[5]) {
+      const Oid source_owner = static_cast<Oid>(std::stoul(*st[5]));
+      pg::AsRole(owner, [&] { ShareDependentPending(r.spec.pending_table, source_owner); });
+      changed = true;
+    }
+  } else if (!OidIsValid(r.definition) && !r.change_function.empty()) {
+    const std::string definition = core::QualifiedName(*st[3], core::PartitionName(*st[4], "definition"));
+    pg::AsRole(owner, [&] {
+      pg::Exec(rs::InvalidationFunctionSql(r.spec, r.change_function, std::to_string(r.source_oid), true));
+      pg::Exec(rs::DefinitionViewSql(r.spec, definition));
+    });
+    ProtectSourceObjects(r.change_function, definition);
+    pg::AsExtensionOwner([&] {
+      pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {std::to_string(r.id), definition});
+    });
+    r.definition = static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid", {definition}).at(0).at(0)));
+    FollowSource(r, true);
+    changed = true;
+  }
+  if (changed) {
+    const std::string msg = "rollup " + r.view + " brought up to strata 0.9.0 (definition view, change function, pending table)";
+    pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
+  }
+}
+
 void ShareDependentPending(const std::string& pending, Oid source_owner) {
   // The source rollup's refresh (as its owner) queues buckets here. So that it never writes into a
   // table whose owner could attach code to it (a trigger, a rule, row security running as the writer),
@@ -545,8 +593,40 @@ void UnregisterRollup(int id, const std::string& view, const std::string& why) {
 // Creates the statement triggers and (PostgreSQL 15/16: identity is not inherited by partitions) the
 // order column's default on every leaf partition of a raw source that lacks them. Returns the number
 // of leaves changed. DDL runs with strata.lock_timeout.
+namespace {
+
+// Set while EnsureSourceHooks or the ALTER TABLE event trigger runs: the ALTER TABLE statements they run
+// (ENABLE ALWAYS, SET DEFAULT) fire the event trigger again, which must then do nothing (the outer call
+// works from the state it read).
+int hooks_depth = 0;
+// Set while the event trigger runs: a trigger found disabled is the statement's own doing, and no write
+// has passed it yet.
+bool in_ddl_event = false;
+
+// Counts a nesting level for the life of the call, also when it ends by an exception.
+template <class F>
+void Nested(int* depth, F&& f) {
+  ++*depth;
+  try {
+    f();
+  } catch (...) {
+    --*depth;
+    throw;
+  }
+  --*depth;
+}
+
+}  // namespace
+
 int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
                       const std::string& sequence, const Rollup* absorbed) {
+  int changed = 0;
+  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(id, source, change_fn, order_column, sequence, absorbed); });
+  return changed;
+}
+
+int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                         const std::string& sequence, const Rollup* absorbed) {
   const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
   const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
   // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
@@ -576,7 +656,9 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
       "  c.relkind = 'f', "
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled <> 'A'), "
-      "  c.relowner "
+      "  c.relowner, "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled IN ('D', 'R')) "
       "FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
       "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
@@ -599,6 +681,26 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
                       " SET DEFAULT nextval('" + sequence + "').");
   }
   int changed = 0;
+  // Buckets are queued as the rollup's owner (the pending table is its), from the bucket expression only:
+  // never the rollup's filter, which is its owner's code and may run here from another role's DDL.
+  Oid rollup_owner = InvalidOid;
+  if (absorbed != nullptr)
+    rollup_owner = static_cast<Oid>(std::stoul(
+        *pg::Query("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid", {std::to_string(absorbed->data_oid)})
+             .at(0)
+             .at(0)));
+  auto queue = [&](const std::string& select, bool watermark) {
+    pg::AsRole(rollup_owner, [&] {
+      pg::Query("INSERT INTO " + absorbed->spec.pending_table + " (b) " + select,
+                watermark ? pg::Row{std::to_string(absorbed->watermark)} : pg::Row{});
+    });
+  };
+  auto passed_rows = [&](const std::string& rel) {
+    const rs::Spec& s = absorbed->spec;
+    return "SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " + core::QuoteIdent(s.order_column) +
+           " <= $1::bigint";
+  };
+  bool all_queued = false;
   for (const auto& r : rels) {
     const std::string rel = *r[0];
     const Oid owner = static_cast<Oid>(std::stoul(*r[7]));
@@ -623,15 +725,16 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
                  core::QuoteIdent(del));
       });
     }
-    if (absorbed != nullptr && !create && *r[6] == "t") {
-      // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER): what changed meanwhile is
-      // unknown, so every bucket the rollup holds and every bucket of this relation's absorbed rows is
-      // recomputed.
-      const rs::Spec& s = absorbed->spec;
-      pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + core::QuoteIdent(s.bucket_name) + " FROM " +
-                    s.data_table + " UNION SELECT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " +
-                    core::QuoteIdent(s.order_column) + " <= $1::bigint" + (s.where.empty() ? "" : " AND (" + s.where + ")"),
-                {std::to_string(absorbed->watermark)});
+    if (absorbed != nullptr && !create && *r[8] == "t" && !in_ddl_event) {
+      // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
+      // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
+      // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
+      // very ALTER TABLE nothing has passed yet. A trigger of 0.8.0, enabled in origin mode only, is just
+      // made ALWAYS.)
+      if (!all_queued)
+        queue("SELECT DISTINCT " + core::QuoteIdent(absorbed->spec.bucket_name) + " FROM " + absorbed->spec.data_table, false);
+      all_queued = true;
+      queue(passed_rows(rel), true);
       const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + rel +
                               ": enabled again, every bucket queued for a recompute";
       partitions::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
@@ -641,11 +744,7 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
       // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
       // may hold rows with order values the watermark has passed: their buckets are recomputed, which
       // reads every processed order value, so they are absorbed instead of passed by.
-      const rs::Spec& s = absorbed->spec;
-      pg::Query("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel +
-                    " WHERE " + core::QuoteIdent(s.order_column) + " <= $1::bigint" +
-                    (s.where.empty() ? "" : " AND (" + s.where + ")"),
-                {std::to_string(absorbed->watermark)});
+      queue(passed_rows(rel), true);
     }
     if (*r[3] == "t") {
       pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
@@ -972,11 +1071,15 @@ STRATA_FUNCTION(strata_drop_rollup) {
     // dropped by anything else, and must find nothing to do here.
     pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
     if (!r.spec.source_is_rollup) {
-      for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname FROM pg_catalog.pg_trigger g WHERE "
-                                     "g.tgname IN ($1, $2)",
+      // Ours only (this rollup's function), each dropped as its table's owner: the tree's relations
+      // (inner partitioned tables, inheritance children) may belong to other roles.
+      for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname, c.relowner FROM pg_catalog.pg_trigger g "
+                                     "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($1, $2) "
+                                     "AND g.tgfoid = pg_catalog.to_regprocedure($3)",
                                      {"strata_rollup_" + std::to_string(*id) + "_upd",
-                                      "strata_rollup_" + std::to_string(*id) + "_del"}))
-        pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]);
+                                      "strata_rollup_" + std::to_string(*id) + "_del", r.change_function + "()"}))
+        pg::AsRole(static_cast<Oid>(std::stoul(*t[2])),
+                   [&] { pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]); });
     }
     // Each part that still exists (some may have been dropped with event triggers off).
     const auto parts = pg::Query(
@@ -1043,6 +1146,24 @@ STRATA_FUNCTION(strata_alter_rollup) {
 STRATA_FUNCTION(strata_on_alter_table) {
   if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
     throw core::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "strata._on_alter_table() may only run as an event trigger");
+  // strata's own DDL (inside EnsureSourceHooks or this trigger) fires it again: nothing to do then.
+  if (hooks_depth > 0) PG_RETURN_VOID();
+  Nested(&hooks_depth, [&] {
+    in_ddl_event = true;
+    try {
+      OnAlterTable();
+    } catch (...) {
+      in_ddl_event = false;
+      throw;
+    }
+    in_ddl_event = false;
+  });
+  PG_RETURN_VOID();
+}
+
+namespace strata::rollups {
+
+void OnAlterTable() {
   bool pushed = false;
   pg::Call([&] {
     if (!ActiveSnapshotSet()) {
@@ -1065,50 +1186,28 @@ STRATA_FUNCTION(strata_on_alter_table) {
   }
   for (const auto& row : ids) {
     Rollup r = LoadRollup(std::stoi(*row[0]), false);
+    ProtectLegacy(r);
     FollowSource(r);
     // A relation new in the tree (CREATE TABLE ... PARTITION OF, ATTACH PARTITION, INHERIT) is tracked
     // from its first statement, or refused here (a foreign table, an order column of its own).
-    EnsureSourceHooks(r);
+    EnsureSourceHooksNow(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();
   if (pushed) pg::Call([] { PopActiveSnapshot(); });
-  PG_RETURN_VOID();
 }
 
-// strata._rollup_protect_all(): for the upgrade to 0.9.0. Every raw-source rollup made before gets a
-// definition view and a change function that only runs as its trigger, no longer executable by PUBLIC
-// and dropped with the extension. Each is made as the rollup's owner.
+}  // namespace strata::rollups
+
+// strata._rollup_protect_all(): ProtectLegacy for every rollup now (superuser only; the worker and
+// refresh_rollup() do it for each rollup they meet).
 STRATA_FUNCTION(strata_rollup_protect_all) {
   pg::SpiConnect();
   const int level = pg::NewGucLevel();
   PinSessionForRollupSql();
-  const auto rows = pg::Query(
-      "SELECT r.id, c.relowner, n.nspname, c.relname FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.view "
-      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE r.source_rollup IS NULL AND r.definition IS NULL "
-      "AND r.change_function IS NOT NULL ORDER BY r.id");
-  for (const auto& row : rows) {
-    const Rollup r = LoadRollup(std::stoi(*row[0]), true);
-    const Oid owner = static_cast<Oid>(std::stoul(*row[1]));
-    const std::string definition = core::QualifiedName(*row[2], core::PartitionName(*row[3], "definition"));
-    pg::AsRole(owner, [&] {
-      pg::Exec(rs::InvalidationFunctionSql(r.spec, r.change_function, std::to_string(r.source_oid), true));
-      pg::Exec(rs::DefinitionViewSql(r.spec, definition));
-    });
-    ProtectSourceObjects(r.change_function, definition);
-    pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {*row[0], definition});
-    Rollup adopted = LoadRollup(r.id, false);
-    FollowSource(adopted, true);
-  }
-  // Pending tables take the NULL bucket too.
-  for (const auto& row : pg::Query("SELECT pending_table::text FROM strata.rollup ORDER BY id"))
-    pg::Exec("ALTER TABLE " + *row[0] + " ALTER COLUMN b DROP NOT NULL");
-  // Pending tables of rollups of rollups pass to the extension's owner (see ShareDependentPending).
-  for (const auto& row : pg::Query("SELECT x.pending_table::text, c.relowner, s.relowner FROM strata.rollup x "
-                                   "JOIN pg_catalog.pg_class c ON c.oid = x.data_table JOIN strata.rollup y ON y.id = x.source_rollup "
-                                   "JOIN pg_catalog.pg_class s ON s.oid = y.data_table ORDER BY x.id")) {
-    const Oid source_owner = static_cast<Oid>(std::stoul(*row[2]));
-    pg::AsRole(static_cast<Oid>(std::stoul(*row[1])), [&] { ShareDependentPending(*row[0], source_owner); });
+  for (const auto& row : pg::Query("SELECT id FROM strata.rollup ORDER BY level, id")) {
+    Rollup r = LoadRollup(std::stoi(*row[0]), true);
+    ProtectLegacy(r);
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();

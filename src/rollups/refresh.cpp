@@ -276,10 +276,16 @@ std::vector<rs::Dependent> LoadDependents(int id) {
       "  AND NOT c.relhasrules AND NOT c.relrowsecurity "
       "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
       "FROM strata.rollup x JOIN pg_catalog.pg_class c ON c.oid = x.pending_table "
-      "WHERE x.source_rollup = $1::int AND x.broken IS NULL ORDER BY x.id",
+      "WHERE x.source_rollup = $1::int ORDER BY x.id",
       {std::to_string(id)});
   for (const auto& r : rows) {
     if (*r[3] == "t") {
+      // Whoever refreshes the source (its owner, or strata.role) adds buckets here; the grant made at
+      // creation names the owner of that time.
+      if (pg::Query("SELECT pg_catalog.has_table_privilege($1::pg_catalog.regclass, 'INSERT')", {*r[1]})[0][0] != "t") {
+        const std::string me = pg::RoleName(GetUserId());
+        pg::AsExtensionOwner([&] { pg::Exec("GRANT INSERT ON " + *r[1] + " TO " + core::QuoteIdent(me)); });
+      }
       deps.push_back({*r[1], *r[2]});
       continue;
     }
@@ -618,6 +624,7 @@ int64_t WorkerPass() {
         pg::AsRole(run_as, [&] {
           bool hooked = true;
           if (step == 1) {
+            ProtectLegacy(r);
             FollowSource(r);
             hooked = RepairHooks(r, &res);
           }
@@ -758,6 +765,7 @@ STRATA_FUNCTION(strata_refresh_rollup) {
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of rollup " + r.view, {},
                       "Only the rollup's owner refreshes it by hand; the background worker refreshes every rollup.");
   StepResult total;
+  ProtectLegacy(r);
   if (!r.spec.source_is_rollup) {
     FollowSource(r);
     EnsureSourceHooks(r);

@@ -58,6 +58,17 @@ void ShareDependentPending(const std::string& pending, Oid source_owner);
 // Unregisters a rollup (and the rollups reading it): its catalog row and pending table go, its data
 // table and view stay; a NOTICE and job_runs say why.
 void UnregisterRollup(int id, const std::string& view, const std::string& why);
+// Brings a rollup made before 0.9.0 up to date, once, outside the extension's update script: its pending
+// table takes NULL, a raw-source rollup gets its definition view and guarded change function (no PUBLIC
+// EXECUTE, dropped with the extension), a rollup of a rollup's pending table passes to the extension's
+// owner. Does nothing for a rollup already up to date (one catalog query).
+void ProtectLegacy(Rollup& r);
+// The body of EnsureSourceHooks, without marking strata's own DDL (for the ALTER TABLE event trigger,
+// which marks it itself).
+int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                         const std::string& sequence, const Rollup* absorbed);
+// The ALTER/CREATE TABLE event trigger's work (see strata._on_alter_table).
+void OnAlterTable();
 // Revokes PUBLIC's EXECUTE on the change function and makes it and the definition view depend on the
 // extension (both qualified names).
 void ProtectSourceObjects(const std::string& change_fn, const std::string& definition);

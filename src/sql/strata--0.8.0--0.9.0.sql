@@ -189,11 +189,22 @@ BEGIN
     END LOOP;
 END $$;
 
--- Rollups made before: definition views, and change functions that only run as their triggers.
+-- Rollups made before get their definition views and guarded change functions from the worker or
+-- refresh_rollup(), not here: objects made by this script would become members of the extension, and a
+-- function that is not one cannot be replaced here. _rollup_protect_all() does it for all now.
 CREATE FUNCTION @extschema@._rollup_protect_all() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_protect_all';
 REVOKE ALL ON FUNCTION @extschema@._rollup_protect_all() FROM PUBLIC;
-SELECT @extschema@._rollup_protect_all();
+-- Their change functions lose PUBLIC's EXECUTE at once (a GRANT changes no membership).
+DO $$
+DECLARE f text;
+BEGIN
+    FOR f IN SELECT change_function FROM @extschema@.rollup WHERE change_function IS NOT NULL LOOP
+        IF pg_catalog.to_regprocedure(f || '()') IS NOT NULL THEN
+            EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', f);
+        END IF;
+    END LOOP;
+END $$;
 
 -- == JOB_RUNS VISIBILITY ==
 -- A role sees the actions on relations it may read or owns, and the ones it ran; superusers (and the

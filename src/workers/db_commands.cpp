@@ -130,8 +130,29 @@ void BeforeUtility(void* arg) {
   const char* dbname = DatabaseNeededAlone(stmt);
   if (dbname == nullptr) return;
   Oid dboid = InvalidOid;
-  pg::Call([&] { dboid = get_database_oid(dbname, true); });
-  if (OidIsValid(dboid) && dboid != MyDatabaseId) HoldAndWait(dboid);
+  bool may = false;
+  pg::Call([&] {
+    dboid = get_database_oid(dbname, true);
+    if (!OidIsValid(dboid)) return;
+    // Only a role that may run the command stops the worker (else any role could keep a database's
+    // worker from working by repeating a command Postgres then refuses): the database's owner for DROP,
+    // RENAME and SET TABLESPACE; for a TEMPLATE copy, a role with CREATEDB that owns the template or
+    // finds it marked as one. DROP DATABASE and CREATE DATABASE never run in a transaction block.
+#if PG_VERSION_NUM >= 160000
+    const bool owner = object_ownercheck(DatabaseRelationId, dboid, GetUserId());
+#else
+    const bool owner = pg_database_ownercheck(dboid, GetUserId());
+#endif
+    if (IsA(stmt, CreatedbStmt)) {
+      HeapTuple t = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+      const bool is_template = HeapTupleIsValid(t) && reinterpret_cast<Form_pg_database>(GETSTRUCT(t))->datistemplate;
+      if (HeapTupleIsValid(t)) ReleaseSysCache(t);
+      may = !IsTransactionBlock() && have_createdb_privilege() && (owner || is_template);
+    } else {
+      may = owner && !(IsA(stmt, DropdbStmt) && IsTransactionBlock());
+    }
+  });
+  if (may && dboid != MyDatabaseId) HoldAndWait(dboid);
 }
 
 // The hook: this frame owns nothing, so an ERROR of the command itself may pass through it.
