@@ -86,7 +86,7 @@ timed() { echo; echo "-- $1"; "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgre
 timed "dashboard from the rollup view channel_hourly (views, watch hours, unique viewers, p99 watch time)" "$DASH"
 timed "the same dashboard from the raw events (exact count(DISTINCT) and percentile_disc)" "$RAW"
 echo "(This sample has ~2 events per hour and channel, so the rollup barely condenses it and the dashboard merges"
-echo " ~60,000 stored sketches; a rollup pays off as groups fill up: see README, benchmark results, raw/view 5x.)"
+echo " ~60,000 stored sketches; a rollup pays off as groups fill up: see bench/README.md, raw/view 5x.)"
 sleep 3
 show "after the worker's next refresh (the late row went into its own hour, nothing else was recomputed)" \
   "SELECT name, watermark, lag_rows, pending_buckets, last_rows, rows_processed FROM strata.rollups"

@@ -595,6 +595,12 @@ void UnregisterRollup(int id, const std::string& view, const std::string& why) {
 // of leaves changed. DDL runs with strata.lock_timeout.
 namespace {
 
+// The relation $1 and every relation below it (partitions at every level, inheritance children), with
+// its depth: the relations a rollup of $1 reads.
+constexpr const char* kTreeOf1 =
+    "WITH RECURSIVE tree(relid, level) AS (SELECT $1::pg_catalog.oid, 0 UNION ALL "
+    "  SELECT i.inhrelid, t.level + 1 FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) ";
+
 // Set while EnsureSourceHooks or the ALTER TABLE event trigger runs: the ALTER TABLE statements they run
 // (ENABLE ALWAYS, SET DEFAULT) fire the event trigger again, which must then do nothing (the outer call
 // works from the state it read).
@@ -642,9 +648,8 @@ int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const
   // by an earlier install: replaced); ours, disabled or not ENABLE ALWAYS; the order column lacks
   // strata's sequence default; it has an identity or default of its own; a foreign table.
   const auto rels = pg::Query(
-      "WITH RECURSIVE tree(relid, level) AS (SELECT $1::pg_catalog.oid, 0 UNION ALL "
-      "  SELECT i.inhrelid, t.level + 1 FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) "
-      "SELECT c.oid::pg_catalog.regclass::text, "
+      std::string(kTreeOf1) +
+          "SELECT c.oid::pg_catalog.regclass::text, "
       "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2 "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
@@ -755,9 +760,8 @@ int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const
   // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
   // go (the change function ignores them meanwhile).
   const auto gone = pg::Query(
-      "WITH RECURSIVE tree(relid) AS (SELECT $1::pg_catalog.oid UNION ALL "
-      "  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) "
-      "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
+      std::string(kTreeOf1) +
+          "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
       "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
       "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
       {std::to_string(source), upd, del, change_fn + "()"});
@@ -1083,20 +1087,18 @@ STRATA_FUNCTION(strata_drop_rollup) {
     }
     // Each part that still exists (some may have been dropped with event triggers off).
     const auto parts = pg::Query(
-        "SELECT (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid), "
-        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $2::pg_catalog.oid), "
-        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $3::pg_catalog.oid), "
-        "(SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $4::pg_catalog.oid)",
+        "SELECT (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = u.x) "
+        "FROM pg_catalog.unnest(ARRAY[$1, $2, $3, $4]::pg_catalog.oid[]) WITH ORDINALITY u(x, n) ORDER BY u.n",
         {std::to_string(r.definition), std::to_string(r.data_oid), std::to_string(r.pending_oid), std::to_string(r.view_oid)});
-    if (parts[0][3]) pg::Exec("DROP VIEW " + *parts[0][3]);
+    if (parts[3][0]) pg::Exec("DROP VIEW " + *parts[3][0]);
     if (parts[0][0]) pg::Exec("DROP VIEW " + *parts[0][0]);
-    if (parts[0][1]) pg::Exec("DROP TABLE " + *parts[0][1]);
+    if (parts[1][0]) pg::Exec("DROP TABLE " + *parts[1][0]);
     // A rollup of a rollup's pending table belongs to the extension's owner (ShareDependentPending).
-    if (parts[0][2]) {
+    if (parts[2][0]) {
       if (r.spec.source_is_rollup)
-        pg::AsExtensionOwner([&] { pg::Exec("DROP TABLE " + *parts[0][2]); });
+        pg::AsExtensionOwner([&] { pg::Exec("DROP TABLE " + *parts[2][0]); });
       else
-        pg::Exec("DROP TABLE " + *parts[0][2]);
+        pg::Exec("DROP TABLE " + *parts[2][0]);
     }
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
     partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());

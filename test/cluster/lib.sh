@@ -66,6 +66,29 @@ wait_for() {
   return 1
 }
 
+# set_dbs PREMAKE DB...: creates each database with strata and an integer partition set "ev" (interval 10,
+# that premake) whose maintenance only the worker does.
+set_dbs() {
+  local premake=$1 d; shift
+  for d in "$@"; do
+    q "CREATE DATABASE $d"
+    q -d "$d" "CREATE EXTENSION strata"
+    q -d "$d" "CREATE TABLE ev (id bigint NOT NULL) PARTITION BY RANGE (id)"
+    q -d "$d" "SELECT strata.create_partition_set('ev', 'id', 10, premake => $premake)" >/dev/null
+  done
+}
+
+# hourly_rollup: in $DB, a daily-partitioned "events" table (two days of history) and a real-time rollup
+# "hourly" of it per channel, refreshed every 100 ms.
+hourly_rollup() {
+  q "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, watch_ms int)
+       PARTITION BY RANGE (ts)"
+  q "SELECT strata.create_partition_set('events', 'ts', '1 day', premake => 1, start_partition => (now() - interval '2 days')::text)" >/dev/null
+  q "CREATE INDEX ON events (id)"
+  q "SELECT strata.create_rollup('hourly', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
+       sum(watch_ms) AS watch FROM events GROUP BY 1, 2\$\$, refresh_interval => '100 ms')" >/dev/null
+}
+
 # TAP-like checks: `check "description" command...` prints ok/not ok and counts.
 PASS=0
 FAIL=0

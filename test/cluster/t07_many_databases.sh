@@ -9,13 +9,8 @@ export PGPORT=${PGPORT_BASE:-26700}
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 1" "strata.max_workers = 2" || exit 1
 DBS="db1 db2 db3 db4"
-for d in $DBS; do
-  q "CREATE DATABASE $d"
-  q -d "$d" "CREATE EXTENSION strata"
-  # Maintenance that only the worker does: partitions ahead of the data (premake raised after creation).
-  q -d "$d" "CREATE TABLE ev (id bigint NOT NULL) PARTITION BY RANGE (id)"
-  q -d "$d" "SELECT strata.create_partition_set('ev', 'id', 10, premake => 1)" >/dev/null
-done
+# Maintenance that only the worker does: partitions ahead of the data (premake raised after creation).
+set_dbs 1 $DBS
 export DB=db1
 # Raised at once in every database: each needs a worker pass to make its partitions.
 for d in $DBS; do q -d "$d" "SELECT strata.alter_partition_set('ev', premake => 5)" >/dev/null; done

@@ -34,12 +34,7 @@ export PGOPTIONS="-c default_transaction_read_only=off -c session_replication_ro
 check "client sessions of app default to a snapshot isolation" \
   test "$(q "SHOW transaction_isolation")" = "serializable"
 q "CREATE EXTENSION strata"
-q "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, watch_ms int)
-     PARTITION BY RANGE (ts)"
-q "SELECT strata.create_partition_set('events', 'ts', '1 day', premake => 1, start_partition => (now() - interval '2 days')::text)" >/dev/null
-q "CREATE INDEX ON events (id)"
-q "SELECT strata.create_rollup('hourly', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
-     sum(watch_ms) AS watch FROM events GROUP BY 1, 2\$\$, refresh_interval => '100 ms')" >/dev/null
+hourly_rollup
 check "the worker runs in app" wait_for 10 "SELECT state FROM strata.workers WHERE datname = 'app'" "running"
 # What the worker's session is set to, as its own DDL sees it (ALWAYS: fires in every replication role).
 q "CREATE TABLE public.worker_settings AS SELECT current_setting('session_replication_role') AS srr,

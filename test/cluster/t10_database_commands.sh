@@ -8,12 +8,7 @@ DIR=$(mktemp -d /tmp/strata-t10.XXXXXX)
 export PGPORT=${PGPORT_BASE:-27000}
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 1" || exit 1
-for d in gone app; do
-  q "CREATE DATABASE $d"
-  q -d "$d" "CREATE EXTENSION strata"
-  q -d "$d" "CREATE TABLE ev (id bigint NOT NULL) PARTITION BY RANGE (id)"
-  q -d "$d" "SELECT strata.create_partition_set('ev', 'id', 10, premake => 2)" >/dev/null
-done
+set_dbs 2 gone app
 q "CREATE EXTENSION strata"
 running() { wait_for 20 "SELECT count(*) FROM pg_stat_activity a JOIN strata.workers w USING (pid)
                           WHERE w.datname = '$1' AND w.state = 'running' AND a.datname = '$1'" 1; }

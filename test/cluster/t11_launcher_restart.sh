@@ -9,12 +9,7 @@ export PGPORT=${PGPORT_BASE:-27010}
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 1" || exit 1
 DBS="db1 db2 db3"
-for d in $DBS; do
-  q "CREATE DATABASE $d"
-  q -d "$d" "CREATE EXTENSION strata"
-  q -d "$d" "CREATE TABLE ev (id bigint NOT NULL) PARTITION BY RANGE (id)"
-  q -d "$d" "SELECT strata.create_partition_set('ev', 'id', 10, premake => 1)" >/dev/null
-done
+set_dbs 1 $DBS
 q "CREATE EXTENSION strata"
 per_db="SELECT string_agg(datname || ':' || n, ',' ORDER BY datname) FROM (SELECT datname, count(*) n
           FROM pg_stat_activity WHERE backend_type = 'strata worker' AND datname LIKE 'db%' GROUP BY 1) x"

@@ -10,12 +10,7 @@ trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 cluster_start "$DIR" "$PGPORT" "strata.naptime = 1" "max_worker_processes = 4" "max_parallel_workers = 4" \
   "max_parallel_workers_per_gather = 2" || exit 1
 DBS="db1 db2 db3"
-for d in $DBS; do
-  q "CREATE DATABASE $d"
-  q -d "$d" "CREATE EXTENSION strata"
-  q -d "$d" "CREATE TABLE ev (id bigint NOT NULL) PARTITION BY RANGE (id)"
-  q -d "$d" "SELECT strata.create_partition_set('ev', 'id', 10, premake => 1)" >/dev/null
-done
+set_dbs 1 $DBS
 q "CREATE EXTENSION strata"
 q "CREATE TABLE big AS SELECT g AS id, g % 7 AS k FROM generate_series(1, 200000) g"
 q "ANALYZE big"

@@ -14,12 +14,7 @@ cluster_start "$DIR" "$P1" "strata.naptime = 1" "wal_level = replica" || exit 1
 q "CREATE DATABASE app"
 export DB=app
 q "CREATE EXTENSION strata"
-q "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, watch_ms int)
-     PARTITION BY RANGE (ts)"
-q "SELECT strata.create_partition_set('events', 'ts', '1 day', premake => 1, start_partition => (now() - interval '2 days')::text)" >/dev/null
-q "CREATE INDEX ON events (id)"
-q "SELECT strata.create_rollup('hourly', \$\$SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views,
-     sum(watch_ms) AS watch FROM events GROUP BY 1, 2\$\$, refresh_interval => '100 ms')" >/dev/null
+hourly_rollup
 insert() { q "INSERT INTO events (ts, channel, watch_ms) SELECT now() - random() * interval '1 day', g % 3, g FROM generate_series(1, $1) g"; }
 insert 500
 diff_sql="SELECT count(*) FROM (
