@@ -4,7 +4,7 @@ EXTENSION = strata
 MODULE_big = strata
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
-GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard src/partitions/*.cpp) \
+GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard src/jobs/*.cpp) $(wildcard src/partitions/*.cpp) \
             $(wildcard src/aggregates/*.cpp) $(wildcard src/rollups/*.cpp) $(wildcard src/vacuum/*.cpp) \
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "pg/spi.hpp"
+#include "pg/names.hpp"
 
 namespace strata::partitions {
 

@@ -12,6 +12,10 @@
 #include "partitions/catalog.hpp"
 #include "partitions/maintenance.hpp"
 #include "pg/spi.hpp"
+#include "pg/security.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "jobs/job_runs.hpp"
 
 namespace strata::partitions {
 namespace {
@@ -277,7 +281,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
   pg::AsExtensionOwner([&] { pg::Query(insert, args); });
 
   int created = 0;
-  pg::WithLockTimeout([&] {
+  pg::WithLockTimeout(config::lock_timeout_ms, [&] {
     std::vector<SetRow> sets = LoadSets(parent);
     if (sets.size() != 1) throw core::Error(ERRCODE_INTERNAL_ERROR, "partition set vanished while being created");
     const SetRow& set = sets[0];
@@ -288,7 +292,7 @@ STRATA_FUNCTION(strata_create_partition_set) {
     for (const auto& o : outs)
       if (o.action == "create" && o.status == "ok") created++;
   });
-  RecordJob("partition_set_create", shown, "ok", "created partition set", "{\"partitions_created\": " + std::to_string(created) + "}",
+  jobs::RecordJob("partition_set_create", shown, "ok", "created partition set", "{\"partitions_created\": " + std::to_string(created) + "}",
             GetCurrentTimestamp());
   pg::SpiFinish();
   WarnIfMaintainerLacksCreate(parent);
@@ -310,7 +314,7 @@ STRATA_FUNCTION(strata_undo_partition_set) {
   if (rows.empty())
     throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
                       "strata.partition_sets lists the managed tables.");
-  RecordJob("partition_set_undo", shown, "ok", "partition set no longer managed; partitions and data kept", "{}",
+  jobs::RecordJob("partition_set_undo", shown, "ok", "partition set no longer managed; partitions and data kept", "{}",
             GetCurrentTimestamp());
   pg::SpiFinish();
   PG_RETURN_VOID();
@@ -323,7 +327,7 @@ STRATA_FUNCTION(strata_run_maintenance) {
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   pg::SpiConnect();
   std::vector<Outcome> outs;
-  pg::WithLockTimeout([&] {
+  pg::WithLockTimeout(config::lock_timeout_ms, [&] {
     std::vector<SetRow> sets = LoadSets(only);
     if (OidIsValid(only) && sets.empty()) {
       const std::string shown = core::QualifiedName(pg::RelSchema(only), pg::RelName(only));
@@ -403,7 +407,7 @@ STRATA_FUNCTION(strata_alter_partition_set) {
       "partition_tablespace = coalesce($6, partition_tablespace), enabled = coalesce($7::bool, enabled) "
       "WHERE parent = $1::oid";
   pg::AsExtensionOwner([&] { pg::Query(update, args); });
-  RecordJob("partition_set_alter", shown, "ok", "partition set settings changed", "{}", GetCurrentTimestamp());
+  jobs::RecordJob("partition_set_alter", shown, "ok", "partition set settings changed", "{}", GetCurrentTimestamp());
   pg::SpiFinish();
   PG_RETURN_VOID();
 }

@@ -10,6 +10,10 @@
 #include "core/partition_sql.hpp"
 #include "pg/spi.hpp"
 #include "rollups/rollup.hpp"
+#include "pg/xact.hpp"
+#include "pg/security.hpp"
+#include "pg/names.hpp"
+#include "jobs/job_runs.hpp"
 
 namespace strata::partitions {
 namespace {
@@ -148,7 +152,7 @@ void Finish(Mode mode, const SetRow& set, const std::string& action, const std::
     // The success row was written inside the action's transaction; failures are written now.
     if (r.status != "ok") {
       pg::BeginWorkerTxn();
-      JobEnd(job, r.status, message, details);
+      jobs::JobEnd(job, r.status, message, details);
       pg::CommitWorkerTxn();
       pg::Call([&] {
         ereport(LOG, (errmsg("strata: %s of %s for %s: %s", action.c_str(), partition.c_str(), target.c_str(),
@@ -156,7 +160,7 @@ void Finish(Mode mode, const SetRow& set, const std::string& action, const std::
       });
     }
   } else if (mode == Mode::kSession) {
-    RecordJob("partition_" + action, target, r.status, message, details, started);
+    jobs::RecordJob("partition_" + action, target, r.status, message, details, started);
   }
   if (out) out->push_back({set.parent, action, partition, r.status, message});
 }
@@ -165,7 +169,7 @@ void Finish(Mode mode, const SetRow& set, const std::string& action, const std::
 int64_t BeginWorkerJob(const std::string& kind, const std::string& target, const std::string& reason,
                        const std::string& extra, Oid run_as) {
   pg::BeginWorkerTxn();
-  const int64_t id = JobBegin(kind, target, reason, "{\"reason\": " + core::JsonString(reason) + ", " + extra + "}",
+  const int64_t id = jobs::JobBegin(kind, target, reason, "{\"reason\": " + core::JsonString(reason) + ", " + extra + "}",
                               pg::RoleName(run_as));
   pg::CommitWorkerTxn();
   return id;
@@ -206,7 +210,7 @@ bool RollupsAllowDetach(const SetRow& set, const Action& a, const TableRef& part
                               : "could not check the rollups reading this set: " + failure;
   if (mode == Mode::kWorker) {
     pg::BeginWorkerTxn();
-    RecordJob("partition_detach", Qualified(set.spec.schema, set.spec.parent), r.status, r.message,
+    jobs::RecordJob("partition_detach", Qualified(set.spec.schema, set.spec.parent), r.status, r.message,
               "{\"reason\": " + core::JsonString(a.reason) + ", " + extra + "}", started);
     pg::CommitWorkerTxn();
     if (out) out->push_back({set.parent, "detach", part.Sql(), r.status, r.message});
@@ -234,7 +238,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
   }
   const int64_t job = mode == Mode::kWorker ? BeginWorkerJob("partition_" + action, target, a.reason, extra, run_as) : 0;
   auto record_ok = [&](const ActionResult& r) {
-    JobEnd(job, "ok", a.reason,
+    jobs::JobEnd(job, "ok", a.reason,
            "{\"reason\": " + core::JsonString(a.reason) + ", \"attempts\": " + std::to_string(r.attempts) + ", " + extra + "}");
   };
   const uint32_t seed = core::Fnv1a32(a.name);
@@ -308,7 +312,7 @@ void MoveDefaultRows(const SetRow& set, Facts* facts, Mode mode, Oid run_as, std
     ActionResult r = WithRetries(mode, run_as, core::Fnv1a32(d.name), [&](ActionResult* res) {
       res->rows = CreateAndAttach(set, *facts, d.name, d.range);
     }, [&](const ActionResult& res) {
-      JobEnd(job, "ok", "rows moved home: " + std::to_string(res.rows),
+      jobs::JobEnd(job, "ok", "rows moved home: " + std::to_string(res.rows),
              "{\"reason\": " + core::JsonString(d.reason) + ", \"rows\": " + std::to_string(res.rows) + ", " + extra + "}");
     });
     if (r.status == "ok") {
@@ -323,57 +327,6 @@ void MoveDefaultRows(const SetRow& set, Facts* facts, Mode mode, Oid run_as, std
 }
 
 }  // namespace
-
-int64_t JobBegin(const std::string& kind, const std::string& target, const std::string& message,
-                 const std::string& details_json, const std::string& run_as) {
-  const auto rows = pg::Query(
-      "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as) "
-      "VALUES ($1, $2, 'running', $3, $4::jsonb, $5) RETURNING id",
-      {kind, target, message, details_json, run_as});
-  return std::stoll(*rows.at(0).at(0));
-}
-
-void JobEnd(int64_t id, const std::string& status, const std::string& message, const std::string& details_json) {
-  pg::Query("UPDATE strata.job_runs SET status = $2, message = $3, details = $4::jsonb, "
-            "finished_at = pg_catalog.clock_timestamp() WHERE id = $1::bigint",
-            {std::to_string(id), status, message, details_json});
-}
-
-int64_t TrimJobRuns() {
-  // A batch deletes through the started_at index and locks only its own rows; the cutoff is fixed for
-  // the whole trim, so rows that age while it runs wait for the next pass instead of keeping it going.
-  constexpr int64_t kTrimBatch = 10000;
-  const TimestampTz cut = GetCurrentTimestamp() - int64_t(config::job_runs_retention_s) * 1000000;
-  std::string cutoff;
-  pg::Call([&] { cutoff = timestamptz_to_str(cut); });
-  int64_t total = 0;
-  for (;;) {
-    pg::Call([] { CHECK_FOR_INTERRUPTS(); });
-    pg::BeginWorkerTxn();
-    const int64_t n = std::stoll(*pg::Query(
-        "WITH gone AS (DELETE FROM strata.job_runs WHERE id IN (SELECT id FROM strata.job_runs WHERE started_at < "
-        "$1::timestamptz ORDER BY started_at LIMIT " + std::to_string(kTrimBatch) + ") RETURNING 1) "
-        "SELECT count(*) FROM gone", {cutoff})[0][0]);
-    pg::CommitWorkerTxn();
-    total += n;
-    if (n < kTrimBatch) return total;
-  }
-}
-
-void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
-               const std::string& message, const std::string& details_json, TimestampTz started) {
-  const char* started_txt = nullptr;
-  pg::Call([&] { started_txt = timestamptz_to_str(started); });
-  const std::string sql =
-      "INSERT INTO strata.job_runs (job_kind, target, status, message, details, run_as, started_at, finished_at) "
-      "VALUES ($1, $2, $3, $4, $5::jsonb, $7, $6::timestamptz, pg_catalog.clock_timestamp())";
-  // The role the work ran as, read before switching to the extension owner for the insert.
-  Oid user = InvalidOid;
-  pg::Call([&] { user = GetUserId(); });
-  std::vector<std::optional<std::string>> args{kind, target, status, message, details_json, std::string(started_txt),
-                                               pg::RoleName(user)};
-  pg::AsExtensionOwner([&] { pg::Query(sql, args); });
-}
 
 void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>* out) {
   Facts facts;
@@ -553,13 +506,13 @@ PassSummary WorkerPass() {
                              set.spec.parent.c_str(), msg.c_str())));
       });
       pg::BeginWorkerTxn();
-      RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", msg, "{}", now);
+      jobs::RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", msg, "{}", now);
       pg::CommitWorkerTxn();
     } catch (const core::Error& e) {
       if (IsTransactionState()) pg::AbortWorkerTxn();
       set_failed = true;
       pg::BeginWorkerTxn();
-      RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", e.message(), "{}", now);
+      jobs::RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", e.message(), "{}", now);
       pg::CommitWorkerTxn();
     }
     for (const auto& o : outs) {
@@ -584,7 +537,7 @@ PassSummary WorkerPass() {
   }
   // Bookkeeping every pass: one index probe when nothing has aged (see TrimJobRuns).
   try {
-    TrimJobRuns();
+    jobs::TrimJobRuns();
   } catch (...) {
     pg::LogCaught("trimming strata.job_runs failed");
     if (IsTransactionState()) pg::AbortWorkerTxn();

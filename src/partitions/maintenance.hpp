@@ -46,23 +46,7 @@ PassSummary WorkerPass();
 // start_partition); refuses more than `limit` partitions.
 int CreateFrom(const SetRow& set, int64_t start, int limit);
 
-// Worker jobs: a 'running' row is committed before the action (so a crash leaves evidence), then
-// updated in the action's own transaction (ok) or after its rollback (failed/skipped).
-int64_t JobBegin(const std::string& kind, const std::string& target, const std::string& message,
-                 const std::string& details_json, const std::string& run_as);
-void JobEnd(int64_t id, const std::string& status, const std::string& message, const std::string& details_json);
-
 // Creates the set's default partition with the partition template and attaches it.
 void CreateDefaultPartition(const SetRow& set);
-
-// Deletes every strata.job_runs row older than strata.job_runs_retention, in batches of kTrimBatch
-// rows, each its own short transaction (never a long lock or a long transaction on job_runs), until a
-// batch finds fewer: nothing aged remains. Call with no transaction open (the worker's pass does).
-// Returns the rows deleted.
-int64_t TrimJobRuns();
-
-// Runs an INSERT into strata.job_runs as the extension owner (session) or directly (worker).
-void RecordJob(const std::string& kind, const std::string& target, const std::string& status,
-               const std::string& message, const std::string& details_json, TimestampTz started);
 
 }  // namespace strata::partitions

@@ -1,6 +1,17 @@
 // The one place strata's C++ includes Postgres headers: postgres.h first, everything inside extern "C".
-// Standard and Boost headers must be included before this file.
+// Standard and Boost headers must come before Postgres's (port.h redefines snprintf and friends): the
+// ones strata's glue uses are included here first, so a std header a file includes later is already in.
 #pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 extern "C" {
 #include "postgres.h"

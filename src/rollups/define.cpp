@@ -14,6 +14,11 @@
 #include "core/rollup_sql.hpp"
 #include "partitions/maintenance.hpp"
 #include "rollups/rollup.hpp"
+#include "pg/security.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "pg/spi.hpp"
+#include "jobs/job_runs.hpp"
 
 namespace strata::rollups {
 namespace {
@@ -742,7 +747,7 @@ int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const
       queue(passed_rows(rel), true);
       const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + rel +
                               ": enabled again, every bucket queued for a recompute";
-      partitions::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
+      jobs::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
       pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
       changed++;
     } else if (create && absorbed != nullptr) {
@@ -1032,7 +1037,7 @@ STRATA_FUNCTION(strata_create_rollup) {
                floor ? std::optional<std::string>(std::to_string(*floor)) : std::nullopt,
                definition.empty() ? std::nullopt : std::optional<std::string>(definition)});
   });
-  partitions::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
+  jobs::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
                         "{\"watermark\": " + std::to_string(watermark) + ", \"backfill\": " +
                             (cursor || s.source_is_rollup ? "true" : "false") + "}",
                         GetCurrentTimestamp());
@@ -1101,7 +1106,7 @@ STRATA_FUNCTION(strata_drop_rollup) {
         pg::Exec("DROP TABLE " + *parts[2][0]);
     }
     if (!r.change_function.empty()) pg::Exec("DROP FUNCTION " + r.change_function + "()");
-    partitions::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
+    jobs::RecordJob("rollup_drop", r.view, "ok", "rollup dropped", "{}", GetCurrentTimestamp());
     pg::RestoreGucs(level);
   }
   pg::SpiFinish();
@@ -1134,7 +1139,7 @@ STRATA_FUNCTION(strata_alter_rollup) {
               "WHERE id = $1::int",
               args);
   });
-  partitions::RecordJob("rollup_alter", r.view, "ok", "rollup settings changed", "{}", GetCurrentTimestamp());
+  jobs::RecordJob("rollup_alter", r.view, "ok", "rollup settings changed", "{}", GetCurrentTimestamp());
   pg::RestoreGucs(level);
   pg::SpiFinish();
   PG_RETURN_VOID();

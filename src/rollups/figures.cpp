@@ -7,6 +7,8 @@
 
 #include "core/error.hpp"
 #include "rollups/rollup.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
 
 using namespace strata;
 

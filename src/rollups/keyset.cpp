@@ -8,7 +8,7 @@
 #include "core/error.hpp"
 #include "core/keyset.hpp"
 #include "pg/guard.hpp"
-#include "pg/int_key.hpp"
+#include "rollups/int_key.hpp"
 
 namespace {
 
@@ -20,7 +20,7 @@ constexpr size_t kMaxKeysetBytes = MaxAllocSize - VARHDRSZ;
 
 // Refuses a key column of a type the keyset cannot compare as integers.
 void CheckKeyType(Oid type, int position) {
-  if (strata::pg::IsIntKeyType(type)) return;
+  if (strata::rollups::IsIntKeyType(type)) return;
   char* name = nullptr;
   strata::pg::Call([&] { name = format_type_be(type); });
   throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, std::string("keyset key column ") + std::to_string(position) +
@@ -115,7 +115,7 @@ STRATA_FUNCTION(strata_keyset_trans) {
       later_null = true;
       break;
     }
-    key[i] = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
+    key[i] = strata::rollups::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
   }
   AppendKey(agg, later_null ? &state->null_rest : &state->keys, key);
   PG_RETURN_POINTER(state);
@@ -165,10 +165,10 @@ STRATA_FUNCTION(strata_keyset_lacks) {
   for (int i = 0; i < columns; i++) {
     if (PG_ARGISNULL(c.first + i)) {
       // Held when its first column is in the second table (keys with a NULL after the first column).
-      const int64_t first = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first), c.type[0]);
+      const int64_t first = strata::rollups::IntKeyValue(PG_GETARG_DATUM(c.first), c.type[0]);
       PG_RETURN_BOOL(aux == nullptr || !ks::Contains(aux, &first));
     }
-    key[i] = strata::pg::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
+    key[i] = strata::rollups::IntKeyValue(PG_GETARG_DATUM(c.first + i), c.type[i]);
   }
   PG_RETURN_BOOL(!ks::Contains(buf, key));
 }

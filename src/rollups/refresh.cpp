@@ -12,7 +12,13 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "core/rollup_sql.hpp"
-#include "partitions/maintenance.hpp"
+#include "jobs/job_runs.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+#include "pg/xact.hpp"
+#include "rollups/materialize.hpp"
 #include "rollups/rollup.hpp"
 
 extern "C" {
@@ -97,7 +103,9 @@ bool WritersLockedOut(Oid source) {
 // Merges the source rows with order values in (lo, hi] into the data table; returns the append's
 // result row (rows read, groups written). An empty table created in this transaction is bulk-loaded;
 // `whole` says the range holds every row of the source (its bounds are then not tested per row).
-pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole) {
+// `sort_kb`: the direct writes' sort memory (SortMemKb, read before work_mem was lowered).
+pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole,
+                     int sort_kb) {
   const rs::Spec& s = r.spec;
   const Args bounds{std::to_string(lo), std::to_string(hi)};
   if (!NewAndEmpty(r)) {
@@ -105,8 +113,8 @@ pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, in
     // CTE holding every group); the rest merge into their stored rows, found through the key index. A
     // dependent to queue buckets for, or a table a direct heap write would bypass something of, takes
     // the one-statement append.
-    pg::DirectWriteCounts n;
-    if (deps.empty() && pg::SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::ColumnMerges(s), &n))
+    DirectWriteCounts n;
+    if (deps.empty() && SplitAppendQuery(rs::SplitAppendSelectSql(s), bounds, r.data_oid, rs::ColumnMerges(s), sort_kb, &n))
       return {std::to_string(n.rows), std::to_string(n.written + n.merged)};
     return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   }
@@ -114,8 +122,8 @@ pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, in
   // made, unless it also made a rollup of it): the groups go straight from the executor into heap pages,
   // as COPY writes them, without an INSERT statement in between, sorted by bucket (column 1). The key
   // index, made in this (sub)transaction, gets no entry per group: it is rebuilt in place afterwards.
-  pg::DirectWriteCounts n;
-  if (deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, &n))
+  DirectWriteCounts n;
+  if (deps.empty() && BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, sort_kb, &n))
     return {std::to_string(n.rows), std::to_string(n.written)};
   // Otherwise (the key made in an outer subtransaction, or something a heap insert would bypass): the
   // key is dropped and re-added around the load, one index build instead of one insertion per group.
@@ -123,7 +131,7 @@ pg::Row AppendGroups(const Rollup& r, const std::vector<rs::Dependent>& deps, in
                              {std::to_string(r.data_oid)});
   if (key.size() != 1) return pg::Query(rs::AppendSql(s, deps), bounds).at(0);
   pg::Query("ALTER TABLE " + s.data_table + " DROP CONSTRAINT " + core::QuoteIdent(*key[0][0]));
-  const pg::Row out = deps.empty() && pg::BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, &n)
+  const pg::Row out = deps.empty() && BulkInsertQuery(rs::AppendSelectSql(s, !whole), bounds, r.data_oid, 1, sort_kb, &n)
                           ? pg::Row{std::to_string(n.rows), std::to_string(n.written)}
                           : pg::Query(rs::BulkAppendSql(s, deps), bounds).at(0);
   pg::Query(rs::AddKeySql(s));
@@ -142,7 +150,8 @@ int AggregationMemKb(const Rollup& r, int64_t max_rows) {
 pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t lo, int64_t hi, bool whole = false) {
   pg::Row out;
   // Order values are handed out once each: at most hi - lo rows.
-  pg::WithWorkMem(AggregationMemKb(r, hi - lo), [&] { out = AppendGroups(r, deps, lo, hi, whole); });
+  const int sort_kb = SortMemKb();
+  pg::WithWorkMem(AggregationMemKb(r, hi - lo), [&] { out = AppendGroups(r, deps, lo, hi, whole, sort_kb); });
   return out;
 }
 
@@ -555,7 +564,7 @@ void NoteLockHolder(int id, const std::string& view) {
              ", owner " + *holder[0][2] + "): no refresh until COMMIT PREPARED or ROLLBACK PREPARED";
       if (NotedHolders()[id] != said) {
         pg::Call([&] { ereport(LOG, (errmsg("strata: %s", said.c_str()))); });
-        partitions::RecordJob("rollup_refresh", view, "skipped", said, "{}", GetCurrentTimestamp());
+        jobs::RecordJob("rollup_refresh", view, "skipped", said, "{}", GetCurrentTimestamp());
       }
     }
     NotedHolders()[id] = said;
@@ -639,7 +648,7 @@ int64_t WorkerPass() {
           // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
           // below). Recorded in the same transaction as its effect (as run_as).
           if (res.frozen || res.waited_out || !res.note.empty())
-            partitions::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
+            jobs::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
                                   res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
                                                                   std::to_string(res.buckets) + " buckets recomputed",
                                   StepJson(res, 1, MsSince(t0)), t0);
@@ -686,7 +695,7 @@ int64_t WorkerPass() {
                                              "and clears the state once it succeeds.")
                                    : 0));
             });
-            partitions::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
+            jobs::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
           }
           pg::CommitWorkerTxn();
         } catch (...) {
@@ -782,7 +791,7 @@ STRATA_FUNCTION(strata_refresh_rollup) {
               "WHERE id = $1::int",
               {std::to_string(id), std::to_string(ms), std::to_string(steps)});
   });
-  partitions::RecordJob("rollup_refresh", r.view, total.waited_out ? "skipped" : "ok",
+  jobs::RecordJob("rollup_refresh", r.view, total.waited_out ? "skipped" : "ok",
                         total.waited_out ? total.note : "refreshed by refresh_rollup()", json, t0);
   pg::RestoreGucs(level);
   pg::SpiFinish();

@@ -6,6 +6,9 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "vacuum/scheduler.hpp"
+#include "pg/security.hpp"
+#include "pg/names.hpp"
+#include "pg/spi.hpp"
 
 namespace strata::vacuum {
 namespace {

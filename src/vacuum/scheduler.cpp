@@ -11,6 +11,13 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "partitions/maintenance.hpp"
+#include "pg/xact.hpp"
+#include "pg/security.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "pg/spi.hpp"
+#include "jobs/job_runs.hpp"
+#include "vacuum/run.hpp"
 
 namespace strata::vacuum {
 namespace cv = core::vacuum;
@@ -116,7 +123,7 @@ void SetInsertReloption(Oid relid, const std::string& setting, Oid run_as) {
                               "WHERE c.oid = $1::oid",
                               {std::to_string(relid)});
   if (name.size() == 1 && name[0][0]) {
-    pg::AsRole(run_as, [&] { pg::WithLockTimeout([&] { pg::Exec("ALTER TABLE " + *name[0][0] + " SET (" + setting + ")"); }); });
+    pg::AsRole(run_as, [&] { pg::WithLockTimeout(config::lock_timeout_ms, [&] { pg::Exec("ALTER TABLE " + *name[0][0] + " SET (" + setting + ")"); }); });
   }
   pg::CommitWorkerTxn();
 }
@@ -540,7 +547,7 @@ bool WorkerPass() {
     const bool exists = pg::Query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid", {std::to_string(relid)}).size() == 1;
     std::string skip;
     if (!exists) skip = "the table no longer exists";
-    else if (!pg::CanLockForVacuum(relid))
+    else if (!CanLockForVacuum(relid))
       skip = "lock not available (another session holds a conflicting lock); retrying next pass";
     else if (OidIsValid(role)) {
       // strata.role may vacuum a table it owns or in a database it owns; a handover (ALTER TABLE) needs
@@ -562,9 +569,9 @@ bool WorkerPass() {
     int64_t job = 0;
     pg::AsExtensionOwner([&] {
       if (!skip.empty()) {
-        partitions::RecordJob(kind, f.name, "skipped", skip, detail_head + "}", started);
+        jobs::RecordJob(kind, f.name, "skipped", skip, detail_head + "}", started);
       } else {
-        job = partitions::JobBegin(kind, f.name, a.reason, detail_head + "}", pg::RoleName(run_as));
+        job = jobs::JobBegin(kind, f.name, a.reason, detail_head + "}", pg::RoleName(run_as));
       }
     });
     pg::CommitWorkerTxn();
@@ -580,14 +587,14 @@ bool WorkerPass() {
     const bool freeze = a.kind == cv::ActionKind::kUrgentVacuum || a.kind == cv::ActionKind::kFreezeCold ||
                         a.kind == cv::ActionKind::kFreezeHot;
     std::string status = "ok", message = a.reason, error;
-    pg::VacuumRun buf;
+    VacuumRun buf;
     const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
     try {
       if (handover) {
         SetInsertReloption(relid, cv::HandoverSetting(snap.cfg), run_as);
       } else {
         if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-        buf = pg::RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
+        buf = RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
         if (set_target) SetSessionGuc("default_statistics_target", nullptr);
       }
     } catch (const pg::PgError& e) {
@@ -627,7 +634,7 @@ bool WorkerPass() {
                                 std::to_string(buf.read) + ", \"dirtied\": " + std::to_string(buf.dirtied) +
                                 ", \"wal_bytes\": " + std::to_string(buf.wal_bytes) + "}" +
                                 (error.empty() ? "" : ", \"error\": " + core::JsonString(error)) + "}";
-    pg::AsExtensionOwner([&] { partitions::JobEnd(job, status, message, details); });
+    pg::AsExtensionOwner([&] { jobs::JobEnd(job, status, message, details); });
     pg::CommitWorkerTxn();
   }
   return left;

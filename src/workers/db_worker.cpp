@@ -15,6 +15,9 @@
 #include "vacuum/scheduler.hpp"
 #include "pg/spi.hpp"
 #include "workers/shmem.hpp"
+#include "pg/xact.hpp"
+#include "pg/security.hpp"
+#include "jobs/job_runs.hpp"
 
 namespace strata::workers {
 namespace {
@@ -154,15 +157,6 @@ DbCheck CheckDatabase() {
   return c;
 }
 
-// Jobs left 'running' were cut short by a crash or kill of an earlier worker of this database (done
-// once, when the worker can write: at start, or at promotion on a standby).
-void MarkCrashedJobs() {
-  pg::BeginWorkerTxn();
-  pg::Exec("UPDATE strata.job_runs SET status = 'crashed', finished_at = pg_catalog.clock_timestamp(), "
-           "message = 'the worker ended before the job finished (crash, kill or shutdown)' WHERE status = 'running'");
-  pg::CommitWorkerTxn();
-}
-
 // Claims the slot the launcher started this worker for; false when it is no longer this worker's (the
 // launcher that registered it ended and a newer start took the slot, or the slot was freed).
 bool AttachSlot(Oid dboid) {
@@ -254,7 +248,7 @@ void WorkerLoop(Oid dboid) {
     // the worker takes over within a naptime of a promotion.
     SetSlotState(in_recovery ? SlotState::kStandby : SlotState::kRunning);
     if (!in_recovery && !crashed_jobs_marked) {
-      MarkCrashedJobs();
+      jobs::MarkCrashedJobs();
       crashed_jobs_marked = true;
     }
     if (config::enabled && !in_recovery) {
@@ -265,7 +259,7 @@ void WorkerLoop(Oid dboid) {
         // Idle passes show in strata.workers only; passes that did something are also in job_runs.
         if (sum.actions > 0) {
           pg::BeginWorkerTxn();
-          partitions::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"),
+          jobs::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"),
                                 sum.Message(),
                                 "{\"sets\": " + std::to_string(sum.sets) + ", \"actions\": " + std::to_string(sum.actions) +
                                     ", \"failed\": " + std::to_string(sum.failed) + ", \"skipped\": " +

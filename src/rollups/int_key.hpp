@@ -1,6 +1,6 @@
 // Key columns whose btree order and equality are those of their integer values (smallint, integer,
 // bigint, date, timestamp, timestamptz), read as signed 64-bit integers: the refresh's in-memory key
-// sort (spi.cpp) and the real-time view's keysets (rollups/keyset.cpp) compare them that way.
+// sort (materialize.cpp) and the real-time view's keysets (rollups/keyset.cpp) compare them that way.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -10,7 +10,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-namespace strata::pg {
+namespace strata::rollups {
 
 inline bool IsIntKeyType(Oid type) {
   switch (type) {
@@ -34,4 +34,4 @@ inline int64 IntKeyValue(Datum v, Oid type) {
   }
 }
 
-}  // namespace strata::pg
+}  // namespace strata::rollups
