@@ -36,6 +36,13 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 -include $(OBJS:.o=.d)
 
+# The layering check runs with every build: an include against core <- pg <- jobs <- capabilities <-
+# workers fails it before anything compiles (scripts/check_layers.sh says which).
+$(OBJS): | check-layers
+.PHONY: check-layers
+check-layers:
+	@out=$$(bash scripts/check_layers.sh) || { echo "$$out"; exit 1; }
+
 .PHONY: unit isolationcheck
 unit:
 	cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -22,6 +22,9 @@ make -s -j2 >/tmp/strata-build.log 2>&1 || { cat /tmp/strata-build.log; echo "0 
 make -s install >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 echo "built and installed strata"
 
+section "layering check (scripts/check_layers.sh)"
+if bash scripts/check_layers.sh; then add 1 0; else add 0 1; fi
+
 section "unit tests (GoogleTest via ctest)"
 for variant in plain sanitize; do
   dir=build/core-$variant

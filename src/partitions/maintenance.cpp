@@ -9,7 +9,7 @@
 #include "core/naming.hpp"
 #include "core/partition_sql.hpp"
 #include "pg/spi.hpp"
-#include "rollups/rollup.hpp"
+#include "rollups/retention.hpp"
 #include "pg/xact.hpp"
 #include "pg/security.hpp"
 #include "pg/names.hpp"

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "rollups/rollup.hpp"
+#include "rollups/catalog.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 

@@ -10,7 +10,6 @@
 #include "config.hpp"
 #include "core/error.hpp"
 #include "core/naming.hpp"
-#include "partitions/maintenance.hpp"
 #include "pg/xact.hpp"
 #include "pg/security.hpp"
 #include "pg/guc.hpp"

@@ -11,7 +11,7 @@
 #include "core/backoff.hpp"
 #include "core/naming.hpp"
 #include "partitions/maintenance.hpp"
-#include "rollups/rollup.hpp"
+#include "rollups/worker.hpp"
 #include "vacuum/scheduler.hpp"
 #include "pg/spi.hpp"
 #include "workers/shmem.hpp"

@@ -1,0 +1,412 @@
+// A raw source's hooks and how a rollup keeps up with its source's DDL: the change triggers on every
+// relation of the source's tree (and the order column's default where identity is not inherited), the
+// definition view that makes Postgres refuse type changes and drops of the columns a rollup reads,
+// following renamed columns, the ALTER/CREATE TABLE event trigger, and bringing rollups made before
+// 0.9.0 up to date. See hooks.hpp; the design note is README.md in this folder.
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "core/rollup_sql.hpp"
+#include "jobs/job_runs.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+#include "rollups/analyze.hpp"
+#include "rollups/catalog.hpp"
+#include "rollups/hooks.hpp"
+
+namespace strata::rollups {
+using core::Error;
+namespace rs = core::rollup;
+
+void ProtectLegacy(Rollup& r) {
+  if (!r.missing.empty()) return;
+  // Not inside the extension's update script: objects made there would become members of the extension,
+  // and a function not of the extension cannot be replaced there.
+  const auto state = pg::Query(
+      "SELECT a.attnotnull, p.relowner = (SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'strata'), "
+      "  c.relowner, n.nspname, v.relname, "
+      "  (SELECT s.relowner FROM strata.rollup y JOIN pg_catalog.pg_class s ON s.oid = y.data_table WHERE y.id = $4::int) "
+      "FROM pg_catalog.pg_class p JOIN pg_catalog.pg_attribute a ON a.attrelid = p.oid AND a.attname = 'b' "
+      "JOIN pg_catalog.pg_class c ON c.oid = $2::pg_catalog.oid "
+      "JOIN pg_catalog.pg_class v ON v.oid = $3::pg_catalog.oid JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace "
+      "WHERE p.oid = $1::pg_catalog.oid",
+      {std::to_string(r.pending_oid), std::to_string(r.data_oid), std::to_string(r.view_oid),
+       r.source_rollup ? std::optional<std::string>(std::to_string(*r.source_rollup)) : std::nullopt});
+  if (state.empty()) return;
+  const auto& st = state[0];
+  const Oid owner = static_cast<Oid>(std::stoul(*st[2]));
+  bool changed = false;
+  if (*st[0] == "t") {  // the NULL bucket is queued too
+    pg::AsExtensionOwner([&] { pg::Exec("ALTER TABLE " + r.spec.pending_table + " ALTER COLUMN b DROP NOT NULL"); });
+    changed = true;
+  }
+  if (r.spec.source_is_rollup) {
+    if (*st[1] != "t" && st[5]) {
+      const Oid source_owner = static_cast<Oid>(std::stoul(*st[5]));
+      pg::AsRole(owner, [&] { ShareDependentPending(r.spec.pending_table, source_owner); });
+      changed = true;
+    }
+  } else if (!OidIsValid(r.definition) && !r.change_function.empty()) {
+    const std::string definition = core::QualifiedName(*st[3], core::PartitionName(*st[4], "definition"));
+    pg::AsRole(owner, [&] {
+      pg::Exec(rs::InvalidationFunctionSql(r.spec, r.change_function, std::to_string(r.source_oid), true));
+      pg::Exec(rs::DefinitionViewSql(r.spec, definition));
+    });
+    ProtectSourceObjects(r.change_function, definition);
+    pg::AsExtensionOwner([&] {
+      pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {std::to_string(r.id), definition});
+    });
+    r.definition = static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid", {definition}).at(0).at(0)));
+    FollowSource(r, true);
+    changed = true;
+  }
+  if (changed) {
+    const std::string msg = "rollup " + r.view + " brought up to strata 0.9.0 (definition view, change function, pending table)";
+    pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
+  }
+}
+
+void ShareDependentPending(const std::string& pending, Oid source_owner) {
+  // The source rollup's refresh (as its owner) queues buckets here. So that it never writes into a
+  // table whose owner could attach code to it (a trigger, a rule, row security running as the writer),
+  // the table belongs to the extension's owner; the rollup's creator takes buckets from it, the source's
+  // owner adds them.
+  const std::string me = pg::RoleName(GetUserId());
+  const std::string writer = pg::RoleName(source_owner);
+  pg::AsExtensionOwner([&] {
+    pg::Exec("ALTER TABLE " + pending + " OWNER TO " + core::QuoteIdent(pg::RoleName(pg::ExtensionOwner())));
+    pg::Exec("GRANT SELECT, INSERT, DELETE ON " + pending + " TO " + core::QuoteIdent(me));
+    pg::Exec("GRANT INSERT ON " + pending + " TO " + core::QuoteIdent(writer));
+  });
+}
+
+void ProtectSourceObjects(const std::string& change_fn, const std::string& definition) {
+  // Runs with its owner's rights: nobody may call it or attach it elsewhere (a trigger needs EXECUTE
+  // to be created; firing does not check it).
+  pg::Exec("REVOKE ALL ON FUNCTION " + change_fn + "() FROM PUBLIC");
+  // What strata attaches to user tables goes with the extension: DROP EXTENSION strata CASCADE drops
+  // the change function (and its triggers on the source) and the definition view.
+  const auto oids = pg::Query("SELECT $1::pg_catalog.regprocedure::pg_catalog.oid, $2::pg_catalog.regclass::pg_catalog.oid, "
+                              "(SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'strata')",
+                              {change_fn + "()", definition});
+  const Oid fn = static_cast<Oid>(std::stoul(*oids.at(0).at(0)));
+  const Oid view = static_cast<Oid>(std::stoul(*oids[0][1]));
+  const Oid ext = static_cast<Oid>(std::stoul(*oids[0][2]));
+  pg::Call([&] {
+    ObjectAddress extension, object;
+    ObjectAddressSet(extension, ExtensionRelationId, ext);
+    ObjectAddressSet(object, ProcedureRelationId, fn);
+    recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
+    ObjectAddressSet(object, RelationRelationId, view);
+    recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
+  });
+}
+
+// Creates the statement triggers and (PostgreSQL 15/16: identity is not inherited by partitions) the
+// order column's default on every leaf partition of a raw source that lacks them. Returns the number
+// of leaves changed. DDL runs with strata.lock_timeout.
+namespace {
+
+// The relation $1 and every relation below it (partitions at every level, inheritance children), with
+// its depth: the relations a rollup of $1 reads.
+constexpr const char* kTreeOf1 =
+    "WITH RECURSIVE tree(relid, level) AS (SELECT $1::pg_catalog.oid, 0 UNION ALL "
+    "  SELECT i.inhrelid, t.level + 1 FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) ";
+
+// Set while EnsureSourceHooks or the ALTER TABLE event trigger runs: the ALTER TABLE statements they run
+// (ENABLE ALWAYS, SET DEFAULT) fire the event trigger again, which must then do nothing (the outer call
+// works from the state it read).
+int hooks_depth = 0;
+// Set while the event trigger runs: a trigger found disabled is the statement's own doing, and no write
+// has passed it yet.
+bool in_ddl_event = false;
+
+// Counts a nesting level for the life of the call, also when it ends by an exception.
+template <class F>
+void Nested(int* depth, F&& f) {
+  ++*depth;
+  try {
+    f();
+  } catch (...) {
+    --*depth;
+    throw;
+  }
+  --*depth;
+}
+
+}  // namespace
+
+int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                      const std::string& sequence, const Rollup* absorbed) {
+  int changed = 0;
+  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(id, source, change_fn, order_column, sequence, absorbed); });
+  return changed;
+}
+
+int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                         const std::string& sequence, const Rollup* absorbed) {
+  const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
+  const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
+  // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
+  if (pg::Query("SELECT pg_catalog.to_regclass($1) IS NULL", {sequence}).at(0).at(0) == std::optional<std::string>("t"))
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                "the sequence of order column \"" + order_column + "\" of the source of rollup " +
+                    (absorbed ? absorbed->view : std::to_string(id)) + " is gone",
+                "A rollup finds new rows by the values of that sequence.",
+                "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
+  // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
+  // statement on an inner partitioned table fires that table's statement triggers only) and inheritance
+  // children. Per relation: no trigger of ours yet; a trigger of our name calling another function (left
+  // by an earlier install: replaced); ours, disabled or not ENABLE ALWAYS; the order column lacks
+  // strata's sequence default; it has an identity or default of its own; a foreign table.
+  const auto rels = pg::Query(
+      std::string(kTreeOf1) +
+          "SELECT c.oid::pg_catalog.regclass::text, "
+      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2 "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid <> $4::pg_catalog.regprocedure), "
+      "  t.level > 0 AND a.attidentity = '' AND d.oid IS NULL, "
+      "  t.level > 0 AND (a.attidentity <> '' OR (d.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x "
+      "    WHERE x.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND x.objid = d.oid "
+      "    AND x.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND x.refobjid = $6::pg_catalog.regclass))), "
+      "  c.relkind = 'f', "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled <> 'A'), "
+      "  c.relowner, "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled IN ('D', 'R')) "
+      "FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
+      "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
+      "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+      "ORDER BY t.level, c.oid",
+      {std::to_string(source), upd, order_column, change_fn + "()", del, sequence});
+  const std::string shown = rels.empty() ? std::to_string(source) : *rels[0][0];
+  for (const auto& r : rels) {
+    if (*r[5] == "t")
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "foreign table " + *r[0] + " in " + shown + " cannot be tracked by a rollup",
+                  "Its rows' updates and deletes cannot be seen (no statement triggers with transition tables on a foreign "
+                  "table).",
+                  "Detach it, or keep it out of the tables rollups read.");
+    if (*r[4] == "t")
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "column \"" + order_column + "\" of " + *r[0] + " is not filled by " + sequence,
+                  "Its own identity or default gives rows order values the rollup of " + shown + " cannot place "
+                  "(a table made with LIKE ... INCLUDING ALL, then attached).",
+                  "ALTER TABLE " + *r[0] + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+                      " DROP IDENTITY IF EXISTS, ALTER COLUMN " + core::QuoteIdent(order_column) +
+                      " SET DEFAULT nextval('" + sequence + "').");
+  }
+  int changed = 0;
+  // Buckets are queued as the rollup's owner (the pending table is its), from the bucket expression only:
+  // never the rollup's filter, which is its owner's code and may run here from another role's DDL.
+  Oid rollup_owner = InvalidOid;
+  if (absorbed != nullptr)
+    rollup_owner = static_cast<Oid>(std::stoul(
+        *pg::Query("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid", {std::to_string(absorbed->data_oid)})
+             .at(0)
+             .at(0)));
+  auto queue = [&](const std::string& select, bool watermark) {
+    pg::AsRole(rollup_owner, [&] {
+      pg::Query("INSERT INTO " + absorbed->spec.pending_table + " (b) " + select,
+                watermark ? pg::Row{std::to_string(absorbed->watermark)} : pg::Row{});
+    });
+  };
+  auto passed_rows = [&](const std::string& rel) {
+    const rs::Spec& s = absorbed->spec;
+    return "SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " + core::QuoteIdent(s.order_column) +
+           " <= $1::bigint";
+  };
+  bool all_queued = false;
+  for (const auto& r : rels) {
+    const std::string rel = *r[0];
+    const Oid owner = static_cast<Oid>(std::stoul(*r[7]));
+    if (*r[2] == "t") {
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + rel);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + rel);
+    }
+    const bool create = *r[1] == "t";
+    if (create) {
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(upd) + " AFTER UPDATE ON " + rel +
+               " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
+               change_fn + "()");
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(del) + " AFTER DELETE ON " + rel +
+               " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
+      changed++;
+    }
+    // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
+    // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
+    if (create || *r[6] == "t") {
+      pg::AsRole(owner, [&] {
+        pg::Exec("ALTER TABLE " + rel + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(upd) + ", ENABLE ALWAYS TRIGGER " +
+                 core::QuoteIdent(del));
+      });
+    }
+    if (absorbed != nullptr && !create && *r[8] == "t" && !in_ddl_event) {
+      // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
+      // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
+      // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
+      // very ALTER TABLE nothing has passed yet. A trigger of 0.8.0, enabled in origin mode only, is just
+      // made ALWAYS.)
+      if (!all_queued)
+        queue("SELECT DISTINCT " + core::QuoteIdent(absorbed->spec.bucket_name) + " FROM " + absorbed->spec.data_table, false);
+      all_queued = true;
+      queue(passed_rows(rel), true);
+      const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + rel +
+                              ": enabled again, every bucket queued for a recompute";
+      jobs::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
+      pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
+      changed++;
+    } else if (create && absorbed != nullptr) {
+      // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
+      // may hold rows with order values the watermark has passed: their buckets are recomputed, which
+      // reads every processed order value, so they are absorbed instead of passed by.
+      queue(passed_rows(rel), true);
+    }
+    if (*r[3] == "t") {
+      pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+               " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
+      changed++;
+    }
+  }
+  // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
+  // go (the change function ignores them meanwhile).
+  const auto gone = pg::Query(
+      std::string(kTreeOf1) +
+          "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
+      "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
+      "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
+      {std::to_string(source), upd, del, change_fn + "()"});
+  for (const auto& g : gone) {
+    pg::AsRole(static_cast<Oid>(std::stoul(*g[1])), [&] {
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + *g[0]);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + *g[0]);
+    });
+    changed++;
+  }
+  return changed;
+}
+
+bool FollowSource(Rollup& r, bool quiet) {
+  if (r.spec.source_is_rollup || !OidIsValid(r.definition)) return false;
+  CheckRelationsExist(r);
+  const rs::Spec now = ReadDefinition(r.view, r.definition, r.spec);
+  if (!SpecDiffers(now, r.spec)) return false;
+
+  // The catalog first, then the change function (as its owner: it runs with the owner's rights).
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET time_column = $2::name, bucket_expr = $3, where_clause = $4, order_column = $5::name "
+              "WHERE id = $1::int",
+              {std::to_string(r.id), now.time_column, now.bucket_expr, now.where, now.order_column});
+    int ord = 0;
+    for (const auto& d : now.dims)
+      pg::Query("UPDATE strata.rollup_column SET expr = $3 WHERE rollup_id = $1::int AND ord = $2::int",
+                {std::to_string(r.id), std::to_string(++ord), d.expr});
+    for (const auto& m : now.measures)
+      pg::Query("UPDATE strata.rollup_column SET expr = $3 WHERE rollup_id = $1::int AND ord = $2::int",
+                {std::to_string(r.id), std::to_string(++ord), m.args});
+  });
+  if (!r.change_function.empty()) {
+    const auto owner = pg::Query("SELECT proowner FROM pg_catalog.pg_proc WHERE oid = $1::pg_catalog.regprocedure",
+                                 {r.change_function + "()"});
+    const Oid fn_owner = static_cast<Oid>(std::stoul(*owner.at(0).at(0)));
+    pg::AsRole(fn_owner, [&] {
+      pg::Exec(rs::InvalidationFunctionSql(now, r.change_function, std::to_string(r.source_oid), true));
+    });
+  }
+  r.spec = now;
+  if (!quiet)
+    pg::Call([&] { ereport(NOTICE, (errmsg("rollup %s follows the renamed columns of its source", r.view.c_str()))); });
+  return true;
+}
+
+}  // namespace strata::rollups
+
+using namespace strata;
+using namespace strata::rollups;
+
+// strata._on_alter_table(): the ddl_command_end event trigger of ALTER TABLE, CREATE TABLE and CREATE
+// FOREIGN TABLE. Every raw-source rollup reading a relation the command touched (or a tree it belongs to)
+// follows renamed columns in its stored SQL and change function and tracks every relation of its tree,
+// in the same transaction. Written in C: DETACH PARTITION CONCURRENTLY run by a worker at top level ends
+// with no snapshot and no portal, where PL/pgSQL could not run a query.
+STRATA_FUNCTION(strata_on_alter_table) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    throw core::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "strata._on_alter_table() may only run as an event trigger");
+  // strata's own DDL (inside EnsureSourceHooks or this trigger) fires it again: nothing to do then.
+  if (hooks_depth > 0) PG_RETURN_VOID();
+  Nested(&hooks_depth, [&] {
+    in_ddl_event = true;
+    try {
+      OnAlterTable();
+    } catch (...) {
+      in_ddl_event = false;
+      throw;
+    }
+    in_ddl_event = false;
+  });
+  PG_RETURN_VOID();
+}
+
+namespace strata::rollups {
+
+void OnAlterTable() {
+  bool pushed = false;
+  pg::Call([&] {
+    if (!ActiveSnapshotSet()) {
+      PushActiveSnapshot(GetTransactionSnapshot());
+      pushed = true;
+    }
+  });
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  std::vector<pg::Row> ids;
+  if (RollupCatalogExists()) {
+    ids = pg::Query(
+        "WITH rels AS (SELECT DISTINCT c.objid AS x FROM pg_catalog.pg_event_trigger_ddl_commands() c "
+        "  WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass) "
+        "SELECT r.id FROM strata.rollup r WHERE r.source_rollup IS NULL AND r.definition IS NOT NULL AND "
+        "r.source::pg_catalog.oid IN (SELECT a.r FROM rels, LATERAL (WITH RECURSIVE up(r) AS (SELECT rels.x UNION "
+        "  SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.r) SELECT r FROM up) a) "
+        "ORDER BY r.id");
+  }
+  for (const auto& row : ids) {
+    Rollup r = LoadRollup(std::stoi(*row[0]), false);
+    ProtectLegacy(r);
+    FollowSource(r);
+    // A relation new in the tree (CREATE TABLE ... PARTITION OF, ATTACH PARTITION, INHERIT) is tracked
+    // from its first statement, or refused here (a foreign table, an order column of its own).
+    EnsureSourceHooksNow(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
+  }
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  if (pushed) pg::Call([] { PopActiveSnapshot(); });
+}
+
+}  // namespace strata::rollups
+
+// strata._rollup_protect_all(): ProtectLegacy for every rollup now (superuser only; the worker and
+// refresh_rollup() do it for each rollup they meet).
+STRATA_FUNCTION(strata_rollup_protect_all) {
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  for (const auto& row : pg::Query("SELECT id FROM strata.rollup ORDER BY level, id")) {
+    Rollup r = LoadRollup(std::stoi(*row[0]), true);
+    ProtectLegacy(r);
+  }
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}

@@ -1,0 +1,45 @@
+// A raw source's hooks: change triggers on every relation of its tree, the order column's default, the
+// definition view and the guarded change function; following the source's DDL (renamed columns,
+// relations attached or created in the tree); bringing rollups made before 0.9.0 up to date.
+#pragma once
+
+#include <string>
+
+#include "rollups/catalog.hpp"
+
+namespace strata::rollups {
+
+// Creates the change triggers (and, where identity is not inherited, the order column's default) on
+// the source and every leaf partition lacking them; returns how many relations it changed.
+// `absorbed`: the rollup, once rows have been absorbed: a relation given triggers now queues the buckets
+// of its rows the watermark has passed (null at creation).
+int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                      const std::string& sequence, const Rollup* absorbed);
+inline int EnsureSourceHooks(const Rollup& r) {
+  return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
+}
+// The body of EnsureSourceHooks, without marking strata's own DDL (for the ALTER TABLE event trigger,
+// which marks it itself).
+int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                         const std::string& sequence, const Rollup* absorbed);
+
+// Gives the pending table of a rollup of a rollup to the extension's owner, with SELECT, INSERT and DELETE
+// for the current user (the rollup's creator) and INSERT for `source_owner` (whose refresh queues buckets).
+void ShareDependentPending(const std::string& pending, Oid source_owner);
+// Revokes PUBLIC's EXECUTE on the change function and makes it and the definition view depend on the
+// extension (both qualified names).
+void ProtectSourceObjects(const std::string& change_fn, const std::string& definition);
+// Brings a rollup made before 0.9.0 up to date, once, outside the extension's update script: its pending
+// table takes NULL, a raw-source rollup gets its definition view and guarded change function (no PUBLIC
+// EXECUTE, dropped with the extension), a rollup of a rollup's pending table passes to the extension's
+// owner. Does nothing for a rollup already up to date (one catalog query).
+void ProtectLegacy(Rollup& r);
+
+// Reads the current names of the source columns the rollup uses from its definition view (they follow
+// renames) and, when any changed, rewrites the stored SQL (catalog) and the change function. Returns
+// whether anything changed. Needs search_path pinned (PinSessionForRollupSql).
+bool FollowSource(Rollup& r, bool quiet = false);
+// The ALTER/CREATE TABLE event trigger's work (see strata._on_alter_table).
+void OnAlterTable();
+
+}  // namespace strata::rollups

@@ -1,0 +1,214 @@
+// The worker's pass over due rollups, sources before dependents; see worker.hpp. Each refresh step is
+// its own transaction, run as strata.role or else as the rollup table's owner.
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "core/backoff.hpp"
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "jobs/job_runs.hpp"
+#include "pg/guc.hpp"
+#include "pg/names.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+#include "pg/xact.hpp"
+#include "rollups/catalog.hpp"
+#include "rollups/hooks.hpp"
+#include "rollups/refresh.hpp"
+#include "rollups/worker.hpp"
+
+namespace strata::rollups {
+namespace {
+
+// Repairs missing change triggers on leaves attached since the last refresh (a short DDL with
+// strata.lock_timeout). On failure no row is absorbed this time: rows of a relation without its triggers
+// could be updated later without the rollup hearing of it. Reported, and retried next time.
+bool RepairHooks(const Rollup& r, StepResult* res) {
+  if (r.spec.source_is_rollup) return true;
+  try {
+    pg::InSubTransaction([&] { EnsureSourceHooks(r); });
+    return true;
+  } catch (const pg::PgError& e) {
+    res->note = std::string("could not add change triggers to new partitions yet, nothing absorbed: ") + e.what();
+    return false;
+  }
+}
+
+
+// The prepared transaction each rollup was last found locked by (worker-local), so it is said once.
+std::map<int, std::string>& NotedHolders() {
+  static std::map<int, std::string> noted;
+  return noted;
+}
+
+// A rollup's catalog row lock held by a prepared transaction (refresh_rollup() inside a transaction that
+// was then prepared) stops every later refresh of it for as long as that transaction lives: say which
+// one, once (a LOG line and a skipped job_runs row). A lock held by a running refresh says nothing.
+void NoteLockHolder(int id, const std::string& view) {
+  try {
+    pg::BeginWorkerTxn();
+    std::vector<pg::Row> holder;
+    pg::AsExtensionOwner([&] {
+      holder = pg::Query("SELECT p.gid, p.transaction::text, p.owner::text FROM strata.rollup r "
+                         "JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = r.xmax WHERE r.id = $1::int",
+                         {std::to_string(id)});
+    });
+    std::string said;
+    if (!holder.empty()) {
+      said = "rollup " + view + " is locked by prepared transaction '" + *holder[0][0] + "' (xid " + *holder[0][1] +
+             ", owner " + *holder[0][2] + "): no refresh until COMMIT PREPARED or ROLLBACK PREPARED";
+      if (NotedHolders()[id] != said) {
+        pg::Call([&] { ereport(LOG, (errmsg("strata: %s", said.c_str()))); });
+        jobs::RecordJob("rollup_refresh", view, "skipped", said, "{}", GetCurrentTimestamp());
+      }
+    }
+    NotedHolders()[id] = said;
+    pg::CommitWorkerTxn();
+  } catch (...) {
+    pg::LogCaught("looking up the holder of a rollup's lock");
+    pg::AbortWorkerTxn();
+  }
+}
+
+}  // namespace
+
+int64_t WorkerPass() {
+  std::vector<pg::Row> rollups;
+  Oid configured_role = InvalidOid;
+  pg::BeginWorkerTxn();
+  if (config::role != nullptr && config::role[0] != '\0') {
+    const char* rname = config::role;
+    pg::Call([&] { configured_role = get_role_oid(rname, false); });
+  }
+  // A database still at an extension version without rollups has nothing to do here; one whose catalog
+  // predates this library's (ALTER EXTENSION strata UPDATE not run yet) waits for the update.
+  if (!RollupCatalogExists()) {
+    pg::CommitWorkerTxn();
+    return -1;
+  }
+  if (pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'strata.rollup'::pg_catalog.regclass "
+                "AND attname = 'failures' AND NOT attisdropped)")[0][0] != std::optional<std::string>("t")) {
+    static bool said = false;
+    if (!said)
+      pg::Call([] {
+        ereport(LOG, (errmsg("strata: rollups of this database wait for ALTER EXTENSION strata UPDATE"),
+                      errdetail("Its rollup catalog is older than the strata library loaded.")));
+      });
+    said = true;
+    pg::CommitWorkerTxn();
+    return -1;
+  }
+  rollups = pg::Query(
+      "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
+      "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
+      "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
+      "AND r.broken IS NULL AND (r.failures = 0 OR r.last_error_at + LEAST(interval '1 hour', "
+      "GREATEST(r.refresh_interval, interval '1 second') * pg_catalog.power(2, LEAST(r.failures - 1, 20))) <= pg_catalog.now()) "
+      "ORDER BY r.level, r.id");
+  pg::CommitWorkerTxn();
+  int64_t next_ms = -1;
+  for (const auto& row : rollups) {
+    if (*row[3] != "t") {
+      const int64_t ms = std::stoll(*row[4]);
+      next_ms = next_ms < 0 ? ms : std::min(next_ms, ms);
+      continue;
+    }
+    const int id = std::stoi(*row[0]);
+    const Oid run_as = OidIsValid(configured_role) ? configured_role : static_cast<Oid>(std::stoul(*row[1]));
+    const std::string view = *row[2];
+    const TimestampTz deadline = GetCurrentTimestamp() + int64_t(10) * 1000000;  // per rollup per pass
+    for (int step = 1;; step++) {
+      const TimestampTz t0 = GetCurrentTimestamp();
+      StepResult res;
+      try {
+        pg::BeginWorkerTxn();
+        const int level = pg::NewGucLevel();
+        PinSessionForRollupSql();
+        Rollup r = LoadRollup(id, true);
+        pg::AsRole(run_as, [&] {
+          bool hooked = true;
+          if (step == 1) {
+            ProtectLegacy(r);
+            FollowSource(r);
+            hooked = RepairHooks(r, &res);
+          }
+          if (hooked) {
+            const std::string note = res.note;
+            res = RefreshStep(r);
+            if (res.note.empty()) res.note = note;
+          } else {
+            res.waited_out = true;
+          }
+          // A routine step (rows absorbed, buckets recomputed, nothing else) only moves the rollup's
+          // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
+          // below). Recorded in the same transaction as its effect (as run_as).
+          if (res.frozen || res.waited_out || !res.note.empty())
+            jobs::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
+                                  res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
+                                                                  std::to_string(res.buckets) + " buckets recomputed",
+                                  StepJson(res, 1, MsSince(t0)), t0);
+        });
+        pg::AsExtensionOwner([&] {
+          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
+                    "WHERE id = $1::int",
+                    {std::to_string(id), std::to_string(MsSince(t0))});
+        });
+        pg::RestoreGucs(level);
+        pg::CommitWorkerTxn();
+      } catch (...) {
+        int code = 0;
+        const std::string msg = pg::CurrentExceptionMessage(&code);
+        pg::AbortWorkerTxn();
+        if (code == ERRCODE_LOCK_NOT_AVAILABLE) {  // another refresh of it is running
+          NoteLockHolder(id, view);
+          break;
+        }
+        // A stored definition that no longer fits its source fails the same way at every try: the
+        // rollup is marked broken (logged and recorded once) and left alone until its owner acts.
+        // Other failures are retried after a backoff that doubles with each failure in a row (from the
+        // refresh interval, at most an hour); the log and job_runs hear of an error when it changes.
+        const bool broken = BreaksRollup(code);
+        const std::string said = broken ? "rollup broken, no longer refreshed: " + std::string(msg) : std::string(msg);
+        try {
+          pg::BeginWorkerTxn();
+          std::vector<pg::Row> before;
+          pg::AsExtensionOwner([&] {
+            before = pg::Query("UPDATE strata.rollup r SET last_error = $2, last_error_at = pg_catalog.now(), "
+                               "last_refresh_at = pg_catalog.now(), failures = r.failures + 1, "
+                               "broken = CASE WHEN $3::boolean THEN $2 END FROM strata.rollup o "
+                               "WHERE r.id = $1::int AND o.id = r.id RETURNING o.last_error IS DISTINCT FROM $2, r.failures",
+                               {std::to_string(id), said, broken ? "true" : "false"});
+          });
+          const bool changed = before.empty() || *before[0][0] == "t";
+          if (changed) {
+            const std::string again = broken || before.empty() ? std::string()
+                                                                : " (failure " + *before[0][1] + " in a row; retried with backoff)";
+            pg::Call([&] {
+              ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s%s", view.c_str(), said.c_str(),
+                                                  again.c_str()),
+                            broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
+                                             "and clears the state once it succeeds.")
+                                   : 0));
+            });
+            jobs::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
+          }
+          pg::CommitWorkerTxn();
+        } catch (...) {
+          pg::LogCaught("recording a failed rollup refresh");
+          pg::AbortWorkerTxn();
+        }
+        break;
+      }
+      if (!res.more || res.waited_out || GetCurrentTimestamp() >= deadline) break;
+    }
+  }
+  return next_ms;
+}
+
+}  // namespace strata::rollups
