@@ -227,8 +227,11 @@ void WithQueryPosition(const std::string& query, F&& f) {
 
 }  // namespace
 
-Parsed Analyze(const std::string& query) {
-  Parsed p;
+namespace {
+
+// Parses and analyzes the query with the caller's search_path (errors point into the query text), then
+// pins the session and refuses every clause a rollup cannot keep. Returns the analyzed query.
+Query* ParseRollupQuery(const std::string& query) {
   List* raw = nullptr;
   WithQueryPosition(query, [&] { raw = raw_parser(query.c_str(), RAW_PARSE_DEFAULT); });
   if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
@@ -253,22 +256,19 @@ Parsed Analyze(const std::string& query) {
   FromExpr* from = q->jointree;
   if (list_length(from->fromlist) != 1 || !IsA(linitial(from->fromlist), RangeTblRef))
     throw Unsupported("a join or more than one table in FROM", "A rollup reads one table; join when querying its view.");
-  RangeTblEntry* rte = rt_fetch(linitial_node(RangeTblRef, from->fromlist)->rtindex, q->rtable);
-  if (rte->rtekind != RTE_RELATION) throw Unsupported("a subquery or function in FROM", "A rollup reads one table.");
-  p.source = rte->relid;
-  p.relkind = rte->relkind;
+  if (rt_fetch(linitial_node(RangeTblRef, from->fromlist)->rtindex, q->rtable)->rtekind != RTE_RELATION)
+    throw Unsupported("a subquery or function in FROM", "A rollup reads one table.");
+  return q;
+}
 
-  // Names used to read, and bitmap of source columns referenced anywhere.
-  const char* relname = nullptr;
-  List* ctx = nullptr;
-  pg::Call([&] {
-    relname = get_rel_name(p.source);
-    ctx = deparse_context_for(relname, p.source);
-  });
+// The source columns referenced anywhere in the query (select list and WHERE), by name; a system column
+// is refused.
+std::vector<std::string> UsedColumns(Query* q, Oid source) {
+  std::vector<std::string> out;
   Bitmapset* used = nullptr;
   pg::Call([&] {
     pull_varattnos(reinterpret_cast<Node*>(q->targetList), 1, &used);
-    pull_varattnos(from->quals, 1, &used);
+    pull_varattnos(q->jointree->quals, 1, &used);
   });
   for (int x = -1;;) {
     pg::Call([&] { x = bms_next_member(used, x); });
@@ -276,62 +276,90 @@ Parsed Analyze(const std::string& query) {
     const AttrNumber att = x + FirstLowInvalidHeapAttributeNumber;
     if (att <= 0) throw Unsupported("a system column");
     const char* n = nullptr;
-    pg::Call([&] { n = get_attname(p.source, att, false); });
-    p.used_columns.push_back(n);
+    pg::Call([&] { n = get_attname(source, att, false); });
+    out.push_back(n);
   }
+  return out;
+}
+
+// What reading the select list has found so far.
+struct ListState {
+  std::set<std::string> names;
+  int buckets = 0;
+  int64_t key_bytes = 8;  // the bucket
+};
+
+// Reads one output column: a measure (one aggregate call), the time bucket (first), or a dimension (a
+// plain column of bounded width).
+void ReadOutputColumn(TargetEntry* tle, List* ctx, const char* zone, Oid strata_nsp, Parsed* p, ListState* st) {
+  if (tle->resjunk)
+    throw Unsupported("a GROUP BY expression that is not in the select list", "List every GROUP BY expression in the select list.");
+  const std::string name = tle->resname ? tle->resname : "?column?";
+  if (!st->names.insert(name).second)
+    throw Error(ERRCODE_DUPLICATE_COLUMN, "rollup query: column name \"" + name + "\" appears twice", {},
+                "Name every output column with AS.");
+  if (name.rfind("__strata", 0) == 0 || name.size() > 55)
+    throw Error(ERRCODE_INVALID_NAME, "rollup query: column name \"" + name + "\" is reserved or too long", {},
+                "Use a name of at most 55 bytes that does not start with __strata.");
+  Node* e = reinterpret_cast<Node*>(tle->expr);
+  if (IsA(e, Aggref)) {
+    rs::Measure m;
+    ReadMeasure(reinterpret_cast<Aggref*>(e), name, ctx, strata_nsp, &m);
+    p->spec.measures.push_back(m);
+  } else if (tle->ressortgroupref != 0) {
+    if (ReadBucket(e, p->source, ctx, zone ? zone : "UTC", &p->spec)) {
+      if (++st->buckets > 1)
+        throw Unsupported("more than one time bucket", "Group by one time bucket; other columns are dimensions.");
+      p->spec.bucket_name = name;
+      if (!p->spec.dims.empty() || !p->spec.measures.empty())
+        throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query: the time bucket must be the first output column", {},
+                    kShapeHint);
+    } else if (IsA(e, Var)) {
+      p->spec.dims.push_back({name, Deparse(e, ctx)});
+      st->key_bytes += DimensionWidth(reinterpret_cast<Var*>(e), name, p->source);
+    } else {
+      throw Unsupported("the grouping expression " + Deparse(e, ctx),
+                        "Group by plain columns and one time bucket (date_trunc or date_bin on a timestamp column).");
+    }
+  } else {
+    throw Unsupported("the output column \"" + name + "\" (only single aggregate calls are measures)",
+                      "Compute ratios and other expressions when querying the rollup's view.");
+  }
+  bool mutable_expr = false;
+  if (!IsA(e, FuncExpr) || tle->ressortgroupref == 0) pg::Call([&] { mutable_expr = contain_mutable_functions(e); });
+  if (mutable_expr)
+    throw Unsupported("the non-immutable expression in \"" + name + "\"", "Measures must give the same value at every refresh.");
+}
+
+}  // namespace
+
+Parsed Analyze(const std::string& query) {
+  Parsed p;
+  Query* q = ParseRollupQuery(query);
+  FromExpr* from = q->jointree;
+  RangeTblEntry* rte = rt_fetch(linitial_node(RangeTblRef, from->fromlist)->rtindex, q->rtable);
+  p.source = rte->relid;
+  p.relkind = rte->relkind;
+  // Names used to read, and the source columns referenced anywhere.
+  const char* relname = nullptr;
+  List* ctx = nullptr;
+  pg::Call([&] {
+    relname = get_rel_name(p.source);
+    ctx = deparse_context_for(relname, p.source);
+  });
+  p.used_columns = UsedColumns(q, p.source);
 
   const char* zone = nullptr;
   pg::Call([&] { zone = pg_get_timezone_name(session_timezone); });
   const Oid strata_nsp = StrataNamespace();
-  std::set<std::string> names;
-  int buckets = 0;
-  int64_t key_bytes = 8;  // the bucket
+  ListState st;
   ListCell* lc;
-  foreach (lc, q->targetList) {
-    TargetEntry* tle = lfirst_node(TargetEntry, lc);
-    if (tle->resjunk)
-      throw Unsupported("a GROUP BY expression that is not in the select list", "List every GROUP BY expression in the select list.");
-    const std::string name = tle->resname ? tle->resname : "?column?";
-    if (!names.insert(name).second)
-      throw Error(ERRCODE_DUPLICATE_COLUMN, "rollup query: column name \"" + name + "\" appears twice", {},
-                  "Name every output column with AS.");
-    if (name.rfind("__strata", 0) == 0 || name.size() > 55)
-      throw Error(ERRCODE_INVALID_NAME, "rollup query: column name \"" + name + "\" is reserved or too long", {},
-                  "Use a name of at most 55 bytes that does not start with __strata.");
-    Node* e = reinterpret_cast<Node*>(tle->expr);
-    if (IsA(e, Aggref)) {
-      rs::Measure m;
-      ReadMeasure(reinterpret_cast<Aggref*>(e), name, ctx, strata_nsp, &m);
-      p.spec.measures.push_back(m);
-    } else if (tle->ressortgroupref != 0) {
-      if (ReadBucket(e, p.source, ctx, zone ? zone : "UTC", &p.spec)) {
-        if (++buckets > 1)
-          throw Unsupported("more than one time bucket", "Group by one time bucket; other columns are dimensions.");
-        p.spec.bucket_name = name;
-        if (!p.spec.dims.empty() || !p.spec.measures.empty())
-          throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query: the time bucket must be the first output column", {},
-                      kShapeHint);
-      } else if (IsA(e, Var)) {
-        p.spec.dims.push_back({name, Deparse(e, ctx)});
-        key_bytes += DimensionWidth(reinterpret_cast<Var*>(e), name, p.source);
-      } else {
-        throw Unsupported("the grouping expression " + Deparse(e, ctx),
-                          "Group by plain columns and one time bucket (date_trunc or date_bin on a timestamp column).");
-      }
-    } else {
-      throw Unsupported("the output column \"" + name + "\" (only single aggregate calls are measures)",
-                        "Compute ratios and other expressions when querying the rollup's view.");
-    }
-    bool mutable_expr = false;
-    if (!IsA(e, FuncExpr) || tle->ressortgroupref == 0) pg::Call([&] { mutable_expr = contain_mutable_functions(e); });
-    if (mutable_expr)
-      throw Unsupported("the non-immutable expression in \"" + name + "\"", "Measures must give the same value at every refresh.");
-  }
-  if (key_bytes > kMaxKeyBytes)
-    throw Unsupported("dimensions of up to " + std::to_string(key_bytes) + " bytes together",
+  foreach (lc, q->targetList) ReadOutputColumn(lfirst_node(TargetEntry, lc), ctx, zone, strata_nsp, &p, &st);
+  if (st.key_bytes > kMaxKeyBytes)
+    throw Unsupported("dimensions of up to " + std::to_string(st.key_bytes) + " bytes together",
                       "A group's key (bucket and dimensions) must fit the data table's key index (" +
                           std::to_string(kMaxKeyBytes) + " bytes here); group by fewer or narrower columns.");
-  if (buckets == 0)
+  if (st.buckets == 0)
     throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "rollup query must group by a time bucket", {},
                 "Add date_trunc('hour', <timestamp column>) or date_bin(...) as the first column and to GROUP BY.");
   if (p.spec.measures.empty())

@@ -165,136 +165,178 @@ void InsertCatalog(const rs::Spec& s, const Parsed& p, const std::string& view, 
 }  // namespace
 }  // namespace strata::rollups
 
+namespace strata::rollups {
+namespace {
+
+// create_rollup's arguments, checked.
+struct CreateArgs {
+  std::string name, query, interval;
+  bool realtime = true, backfill = true;
+  int64_t batch = 0;
+  std::optional<std::string> order_given;
+};
+
+CreateArgs ReadCreateArgs(FunctionCallInfo fcinfo) {
+  for (int i : {0, 1, 2, 3, 4, 6})
+    if (PG_ARGISNULL(i))
+      throw Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "arguments of create_rollup must not be null (except order_column)");
+  CreateArgs a;
+  a.name = *pg::TextArg(fcinfo, 0);
+  a.query = *pg::TextArg(fcinfo, 1);
+  a.realtime = PG_GETARG_BOOL(2);
+  a.interval = IntervalArg(fcinfo, 3, "refresh_interval");
+  a.batch = PG_GETARG_INT64(4);
+  if (!PG_ARGISNULL(5)) a.order_given = NameStr(*PG_GETARG_NAME(5));
+  a.backfill = PG_GETARG_BOOL(6);
+  if (a.batch <= 0)
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive", {},
+                "batch_size is the number of source rows one refresh transaction processes.");
+  return a;
+}
+
+// The rollup a new rollup reads (none for a raw source).
+struct SourceRollup {
+  std::optional<int> id;
+  Oid owner = InvalidOid;  // its data table's owner
+  int level = 0;           // the new rollup's level
+};
+
+// Checks the creator may read the source and what it is. A rollup over another rollup reads that
+// rollup's data table (p->source becomes it; averages cannot be re-aggregated); anything else must be a
+// table. The source rollup's catalog row is locked: that serializes with its refresh (which queues the
+// new rollup's buckets).
+SourceRollup ResolveSource(Parsed* p, const std::string& shown) {
+  AclResult acl = ACLCHECK_OK;
+  pg::Call([&] { acl = pg_class_aclcheck(p->source, GetUserId(), ACL_SELECT); });
+  if (acl != ACLCHECK_OK)
+    throw Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + shown, {},
+                "The creator of a rollup must be able to read its source.");
+  std::vector<pg::Row> parent;
+  pg::AsExtensionOwner([&] {
+    parent = pg::Query("SELECT id, data_table::oid, level FROM strata.rollup WHERE view = $1::oid OR "
+                       "data_table = $1::oid FOR UPDATE",
+                       {std::to_string(p->source)});
+  });
+  SourceRollup src;
+  if (parent.empty()) {
+    if (p->relkind != RELKIND_RELATION && p->relkind != RELKIND_PARTITIONED_TABLE)
+      throw Error(ERRCODE_WRONG_OBJECT_TYPE, shown + " is not a table or a rollup", {},
+                  "A rollup reads a table, a partitioned table or another rollup.");
+    return src;
+  }
+  src.id = std::stoi(*parent[0][0]);
+  src.level = std::stoi(*parent[0][2]) + 1;
+  const Oid data = static_cast<Oid>(std::stoul(*parent[0][1]));
+  for (const auto& c : p->used_columns) {
+    AttrNumber att = InvalidAttrNumber;
+    pg::Call([&] { att = get_attnum(data, c.c_str()); });
+    if (att == InvalidAttrNumber)
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "column \"" + c + "\" of rollup " + shown + " is an average",
+                  "An average cannot be re-aggregated from averages.",
+                  "Roll up sum and count measures of the source rollup instead.");
+  }
+  p->source = data;
+  p->spec.source_is_rollup = true;
+  pg::Call([&] {
+    HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(data));
+    if (HeapTupleIsValid(t)) {
+      src.owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(t))->relowner;
+      ReleaseSysCache(t);
+    }
+  });
+  return src;
+}
+
+// Where a new rollup of a raw source starts: its watermark, and the backfill's range when history is
+// to be absorbed.
+struct Start {
+  int64_t watermark = 0;
+  std::optional<int64_t> cursor, floor;
+  std::string definition, change_fn;  // qualified
+};
+
+// Hooks a raw source up for the new rollup: its definition view (the stored SQL is read back from it at
+// once, so it is written as every later read of the view writes it: a rename is then the only thing
+// that changes it), its guarded change function and the triggers on every relation of its tree.
+Start HookRawSource(rs::Spec& s, Oid source, const std::string& schema, const std::string& rel,
+                    const std::string& view, const OrderInfo& order, bool backfill) {
+  Start st;
+  st.definition = core::QualifiedName(schema, core::PartitionName(rel, "definition"));
+  pg::Exec(rs::DefinitionViewSql(s, st.definition));
+  s = ReadDefinition(view, static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid",
+                                                                   {st.definition}).at(0).at(0))), s);
+  st.change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
+  pg::Exec(rs::InvalidationFunctionSql(s, st.change_fn, std::to_string(source)));
+  ProtectSourceObjects(st.change_fn, st.definition);
+  // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
+  // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
+  // row, and the backfill sees them all.
+  EnsureSourceHooks(s.id, source, st.change_fn, order.column, order.sequence, nullptr);
+  st.watermark = SequenceValue(order.sequence);
+  if (backfill) {
+    const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
+    if (mn.at(0).at(0) && std::stoll(*mn[0][0]) < st.watermark) {
+      st.floor = std::stoll(*mn[0][0]);
+      st.cursor = st.watermark;
+    }
+  }
+  return st;
+}
+
+}  // namespace
+}  // namespace strata::rollups
+
 using namespace strata;
 using namespace strata::rollups;
 namespace rs = strata::core::rollup;
 
 // strata.create_rollup(name, query, realtime, refresh_interval, batch_size, order_column, backfill)
 STRATA_FUNCTION(strata_create_rollup) {
-  for (int i : {0, 1, 2, 3, 4, 6})
-    if (PG_ARGISNULL(i))
-      throw core::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED, "arguments of create_rollup must not be null (except order_column)");
-  const std::string name = *pg::TextArg(fcinfo, 0);
-  const std::string query = *pg::TextArg(fcinfo, 1);
-  const bool realtime = PG_GETARG_BOOL(2);
-  const std::string interval = IntervalArg(fcinfo, 3, "refresh_interval");
-  const int64_t batch = PG_GETARG_INT64(4);
-  std::optional<std::string> order_given;
-  if (!PG_ARGISNULL(5)) order_given = NameStr(*PG_GETARG_NAME(5));
-  const bool backfill = PG_GETARG_BOOL(6);
-  if (batch <= 0)
-    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "batch_size must be positive", {},
-                      "batch_size is the number of source rows one refresh transaction processes.");
-
+  const CreateArgs args = ReadCreateArgs(fcinfo);
   pg::SpiConnect();
   std::string schema, rel;
-  ResolveNewName(name, &schema, &rel);
+  ResolveNewName(args.name, &schema, &rel);
   const int level = pg::NewGucLevel();
-  Parsed p = Analyze(query);
+  Parsed p = Analyze(args.query);
   rs::Spec& s = p.spec;
   const std::string shown = QualifiedRel(p.source);
-  AclResult acl = ACLCHECK_OK;
-  pg::Call([&] { acl = pg_class_aclcheck(p.source, GetUserId(), ACL_SELECT); });
-  if (acl != ACLCHECK_OK)
-    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + shown, {},
-                      "The creator of a rollup must be able to read its source.");
-
-  // A rollup over another rollup reads that rollup's table; everything else must be a table.
-  std::optional<int> source_rollup;
-  Oid source_owner = InvalidOid;
-  int lvl = 0;
-  // Locking the source rollup's catalog row serializes with its refresh (which queues our buckets).
-  std::vector<pg::Row> parent;
-  pg::AsExtensionOwner([&] {
-    parent = pg::Query("SELECT id, data_table::oid, level FROM strata.rollup WHERE view = $1::oid OR "
-                       "data_table = $1::oid FOR UPDATE",
-                       {std::to_string(p.source)});
-  });
-  if (!parent.empty()) {
-    source_rollup = std::stoi(*parent[0][0]);
-    lvl = std::stoi(*parent[0][2]) + 1;
-    const Oid data = static_cast<Oid>(std::stoul(*parent[0][1]));
-    for (const auto& c : p.used_columns) {
-      AttrNumber att = InvalidAttrNumber;
-      pg::Call([&] { att = get_attnum(data, c.c_str()); });
-      if (att == InvalidAttrNumber)
-        throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "column \"" + c + "\" of rollup " + shown + " is an average",
-                          "An average cannot be re-aggregated from averages.",
-                          "Roll up sum and count measures of the source rollup instead.");
-    }
-    p.source = data;
-    s.source_is_rollup = true;
-    pg::Call([&] {
-      HeapTuple t = SearchSysCache1(RELOID, ObjectIdGetDatum(data));
-      if (HeapTupleIsValid(t)) {
-        source_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(t))->relowner;
-        ReleaseSysCache(t);
-      }
-    });
-  } else if (p.relkind != RELKIND_RELATION && p.relkind != RELKIND_PARTITIONED_TABLE) {
-    throw core::Error(ERRCODE_WRONG_OBJECT_TYPE, shown + " is not a table or a rollup", {},
-                      "A rollup reads a table, a partitioned table or another rollup.");
-  }
+  const SourceRollup src = ResolveSource(&p, shown);
   s.source = QualifiedRel(p.source);
   OrderInfo order;
   if (!s.source_is_rollup) {
-    order = FindOrderColumn(p.source, s.source, order_given);
+    order = FindOrderColumn(p.source, s.source, args.order_given);
     s.order_column = order.column;
   }
   pg::AsExtensionOwner([&] { s.id = std::stoi(*pg::Query("SELECT pg_catalog.nextval('strata.rollup_id_seq')")[0][0]); });
   s.data_table = core::QualifiedName(schema, core::PartitionName(rel, "data"));
   s.pending_table = core::QualifiedName(schema, core::PartitionName(rel, "pending"));
   const std::string view = core::QualifiedName(schema, rel);
-  std::string change_fn;
   for (const auto& sql : rs::CreateTablesSql(s)) pg::Exec(sql);
 
-  int64_t watermark = 0;
-  std::optional<int64_t> cursor, floor;
-  std::string definition;
+  Start st;
   if (!s.source_is_rollup) {
-    // The stored SQL is read back from the definition view at once, so it is written as every later
-    // read of the view writes it (a rename is then the only thing that changes it).
-    definition = core::QualifiedName(schema, core::PartitionName(rel, "definition"));
-    pg::Exec(rs::DefinitionViewSql(s, definition));
-    s = ReadDefinition(view, static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid",
-                                                                     {definition}).at(0).at(0))), s);
-    change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
-    pg::Exec(rs::InvalidationFunctionSql(s, change_fn, std::to_string(p.source)));
-    ProtectSourceObjects(change_fn, definition);
-    // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
-    // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
-    // row, and the backfill below sees them all.
-    EnsureSourceHooks(s.id, p.source, change_fn, order.column, order.sequence, nullptr);
-    watermark = SequenceValue(order.sequence);
-    if (backfill) {
-      const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
-      if (mn.at(0).at(0) && std::stoll(*mn[0][0]) < watermark) {
-        floor = std::stoll(*mn[0][0]);
-        cursor = watermark;
-      }
-    }
+    st = HookRawSource(s, p.source, schema, rel, view, order, args.backfill);
   } else {
-    ShareDependentPending(s.pending_table, source_owner);
-  }
-  if (s.source_is_rollup && backfill) {
+    ShareDependentPending(s.pending_table, src.owner);
     // Every bucket of the source rollup is queued; refreshes compute them newest first.
-    pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source);
+    if (args.backfill)
+      pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source);
   }
   // The view's form depends on whether a backfill is left to do (see ViewSql).
-  pg::Exec(ViewSqlFor(s, view, realtime, false, cursor.has_value()));
-  InsertCatalog(s, p, view, query, source_rollup, lvl, realtime, interval, batch, order, change_fn);
+  pg::Exec(ViewSqlFor(s, view, args.realtime, false, st.cursor.has_value()));
+  InsertCatalog(s, p, view, args.query, src.id, src.level, args.realtime, args.interval, args.batch, order, st.change_fn);
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint, "
               "definition = $5::regclass WHERE id = $1::int",
-              {std::to_string(s.id), std::to_string(watermark),
-               cursor ? std::optional<std::string>(std::to_string(*cursor)) : std::nullopt,
-               floor ? std::optional<std::string>(std::to_string(*floor)) : std::nullopt,
-               definition.empty() ? std::nullopt : std::optional<std::string>(definition)});
+              {std::to_string(s.id), std::to_string(st.watermark),
+               st.cursor ? std::optional<std::string>(std::to_string(*st.cursor)) : std::nullopt,
+               st.floor ? std::optional<std::string>(std::to_string(*st.floor)) : std::nullopt,
+               st.definition.empty() ? std::nullopt : std::optional<std::string>(st.definition)});
   });
   jobs::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
-                        "{\"watermark\": " + std::to_string(watermark) + ", \"backfill\": " +
-                            (cursor || s.source_is_rollup ? "true" : "false") + "}",
-                        GetCurrentTimestamp());
+                  "{\"watermark\": " + std::to_string(st.watermark) + ", \"backfill\": " +
+                      (st.cursor || s.source_is_rollup ? "true" : "false") + "}",
+                  GetCurrentTimestamp());
   pg::RestoreGucs(level);
   pg::SpiFinish();
   PG_RETURN_INT32(s.id);

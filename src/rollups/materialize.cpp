@@ -13,9 +13,9 @@ namespace {
 // split append a boolean: false sets the row aside, to be merged into the stored groups afterwards.
 // A first build sorts the rows by bucket before writing them (an aggregation emits groups in hash
 // order): the pages then hold neighbouring buckets, as appends in time order leave them, so a range of
-// buckets (a dashboard's last days) is on few pages. Sorting by the bucket alone is cheap (a single
-// 8-byte key: 30 ms for 712,000 groups) and the key's index build that follows gets partly ordered
-// input (330 -> 250 ms); sorting by the whole key cost 230 ms and saved only 190 in the index build.
+// buckets (a dashboard's last days) is on few pages. The sort is by the bucket alone (a single 8-byte
+// key, cheap), which also gives the key's index build that follows partly ordered input; sorting by
+// the whole key costs more than it saves in that build (docs/perf-notes).
 constexpr int kMaxBuffered = 1000;
 
 enum class DirectMode {
@@ -581,23 +581,12 @@ bool FindStored(KeyWalk* w, TupleTableSlot* group, const ScanKeyData* eq, const 
   return false;
 }
 
-// Merges the groups set aside into the data table without SQL in between: each group's stored row is
-// found through the key index and updated in place (a HOT update when its page has room; new index
-// entries otherwise, see UpdatedRowIndexEntries), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
-// the speculative insertion, the tuple lock (and its WAL record) and the executor per group. Only the
-// refresher writes the table (it holds the rollup's catalog row lock), and the batch's groups have
-// distinct keys, so a group's stored row is read once, before this command changed it; a row someone
-// else changed meanwhile raises "tuple concurrently updated" (the step rolls back and is retried).
-int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
-  Relation rel = d->rel;
-  const int ncols = d->ncols;
+// Per key column of idx: an equality key (the index's operator family) and an IS NULL key (NULLS NOT
+// DISTINCT), palloc'd.
+void KeyColumnScanKeys(Relation idx, ScanKeyData** eq_out, ScanKeyData** isnull_out) {
   const int nkeys = idx->rd_index->indnkeyatts;
-  CommandCounterIncrement();  // the rows this command inserted are seen (none has a key of the batch)
-  Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
-  // Per key column: an equality key (the index's operator family) and an IS NULL key (NULLS NOT DISTINCT).
   auto* eq = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
   auto* isnull_key = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
-  auto* keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * nkeys));
   for (int k = 0; k < nkeys; k++) {
     const Oid type = idx->rd_opcintype[k];
     const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTEqualStrategyNumber);
@@ -607,11 +596,17 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     ScanKeyEntryInitialize(&isnull_key[k], SK_ISNULL | SK_SEARCHNULL, static_cast<AttrNumber>(k + 1), InvalidStrategy,
                            InvalidOid, InvalidOid, InvalidOid, 0);
   }
-  // The groups come in the index's order: the scan walks forward from one group's entry to the next
-  // (entries of a leaf page are read at once), and descends from the root again only for a group in
-  // another prefix (the key's columns but the last: another bucket for a bucket x channel key), one
-  // more than kMaxWalk entries ahead, or with a NULL last column. Without the index's plain ascending,
-  // NULLS LAST order (DESC or NULLS FIRST columns, which strata's keys never have) every group descends.
+  *eq_out = eq;
+  *isnull_out = isnull_key;
+}
+
+// The groups come in the index's order: the scan walks forward from one group's entry to the next
+// (entries of a leaf page are read at once), and descends from the root again only for a group in
+// another prefix (the key's columns but the last: another bucket for a bucket x channel key), one
+// more than kMaxWalk entries ahead, or with a NULL last column. Without the index's plain ascending,
+// NULLS LAST order (DESC or NULLS FIRST columns, which strata's keys never have) every group descends.
+KeyWalk StartKeyWalk(Relation idx, IndexScanDesc scan) {
+  const int nkeys = idx->rd_index->indnkeyatts;
   KeyWalk walk{};
   walk.nkeys = nkeys;
   walk.walkable = true;
@@ -623,86 +618,116 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
                    CurrentMemoryContext);
   }
   walk.coll = idx->rd_indcollation;
-  {
-    const int k = nkeys - 1;
-    const Oid type = idx->rd_opcintype[k];
-    const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTGreaterEqualStrategyNumber);
-    if (OidIsValid(op)) {
-      ScanKeyInit(walk.ge_last, static_cast<AttrNumber>(k + 1), BTGreaterEqualStrategyNumber, get_opcode(op), 0);
-      walk.ge_last->sk_collation = idx->rd_indcollation[k];
-    } else {
-      walk.walkable = false;
+  const int k = nkeys - 1;
+  const Oid type = idx->rd_opcintype[k];
+  const Oid op = get_opfamily_member(idx->rd_opfamily[k], type, type, BTGreaterEqualStrategyNumber);
+  if (OidIsValid(op)) {
+    ScanKeyInit(walk.ge_last, static_cast<AttrNumber>(k + 1), BTGreaterEqualStrategyNumber, get_opcode(op), 0);
+    walk.ge_last->sk_collation = idx->rd_indcollation[k];
+  } else {
+    walk.walkable = false;
+  }
+  walk.scan = scan;
+  return walk;
+}
+
+// Puts the groups set aside in key order: the integer keys sorted in memory, or the tuplesort's sort.
+void SortAside(DirectDest* d) {
+  if (d->int_keys > 0)
+    strata::core::SortIntKeys(d->aside_keys, static_cast<size_t>(d->aside_rows), d->int_keys);
+  else
+    tuplesort_performsort(d->aside);
+}
+
+// The next group set aside, in key order, into `batch` (not copied out of the sorter: the group is
+// written before the next one is fetched); false after the last. *next: position in the in-memory copies.
+bool FetchAside(DirectDest* d, TupleTableSlot* batch, int64* next) {
+  if (d->int_keys == 0) return tuplesort_gettupleslot(d->aside, true, false, batch, nullptr);
+  if (*next == d->aside_rows) return false;
+  // The copies lie in arrival (hash) order: the one a few groups ahead is fetched into the cache.
+  if (*next + kAsidePrefetch < d->aside_rows) __builtin_prefetch(d->aside_tuples[d->aside_keys[*next + kAsidePrefetch].row]);
+  ExecStoreMinimalTuple(d->aside_tuples[d->aside_keys[(*next)++].row], batch, false);
+  return true;
+}
+
+// Writes one group: merged column by column into its stored row (`found`: in `stored`), updated in
+// place, or inserted when not stored yet; index entries made where the new row version needs them.
+void WriteGroup(DirectDest* d, ResolvedMerge* merges, TupleTableSlot* batch, TupleTableSlot* stored, bool found,
+                TupleTableSlot* out, Snapshot snap, CommandId cid) {
+  Relation rel = d->rel;
+  ExecClearTuple(out);
+  if (found) {
+    slot_getallattrs(stored);
+    for (int c = 0; c < d->ncols; c++)
+      out->tts_values[c] = MergeColumn(&merges[c], stored->tts_values[c], stored->tts_isnull[c], batch->tts_values[c],
+                                       batch->tts_isnull[c], &out->tts_isnull[c]);
+  } else {
+    for (int c = 0; c < d->ncols; c++) {
+      out->tts_values[c] = batch->tts_values[c];
+      out->tts_isnull[c] = batch->tts_isnull[c];
     }
   }
-  IndexScanDesc scan = index_beginscan(rel, idx, snap, nkeys, 0);
+  ExecStoreVirtualTuple(out);
+  bool new_index_entries = true;
+  [[maybe_unused]] bool only_summarizing = false;
+  if (found) {
+#if PG_VERSION_NUM >= 160000
+    TU_UpdateIndexes update_indexes;
+    simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &update_indexes);
+    new_index_entries = update_indexes != TU_None;
+    only_summarizing = update_indexes == TU_Summarizing;
+#else
+    simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &new_index_entries);
+#endif
+  } else {
+    table_tuple_insert(rel, out, cid, 0, nullptr);
+  }
+  if (new_index_entries && found) {
+    UpdatedRowIndexEntries(d, out, only_summarizing);
+  } else if (new_index_entries && d->rri->ri_NumIndices > 0) {
+    List* recheck = ExecInsertIndexTuples(d->rri, out, d->estate, false, false, nullptr, NIL
+#if PG_VERSION_NUM >= 160000
+                                          , false
+#endif
+    );
+    list_free(recheck);
+  }
+  ExecClearTuple(out);
+  ExecClearTuple(stored);
+}
+
+// Merges the groups set aside into the data table without SQL in between: each group's stored row is
+// found through the key index and updated in place (a HOT update when its page has room; new index
+// entries otherwise, see UpdatedRowIndexEntries), a group not stored yet is inserted. What INSERT ... ON CONFLICT DO UPDATE would do, minus
+// the speculative insertion, the tuple lock (and its WAL record) and the executor per group. Only the
+// refresher writes the table (it holds the rollup's catalog row lock), and the batch's groups have
+// distinct keys, so a group's stored row is read once, before this command changed it; a row someone
+// else changed meanwhile raises "tuple concurrently updated" (the step rolls back and is retried).
+int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
+  Relation rel = d->rel;
+  CommandCounterIncrement();  // the rows this command inserted are seen (none has a key of the batch)
+  Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+  ScanKeyData *eq, *isnull_key;
+  KeyColumnScanKeys(idx, &eq, &isnull_key);
+  auto* keys = static_cast<ScanKeyData*>(palloc(sizeof(ScanKeyData) * idx->rd_index->indnkeyatts));
+  IndexScanDesc scan = index_beginscan(rel, idx, snap, idx->rd_index->indnkeyatts, 0);
   scan->xs_want_itup = true;  // each entry's key, compared without visiting the heap
-  walk.scan = scan;
+  KeyWalk walk = StartKeyWalk(idx, scan);
   TupleTableSlot* stored = table_slot_create(rel, nullptr);
   TupleTableSlot* out = table_slot_create(rel, nullptr);
   TupleTableSlot* batch = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
   MemoryContext per_group = AllocSetContextCreate(CurrentMemoryContext, "strata merge group", ALLOCSET_DEFAULT_SIZES);
   const CommandId cid = GetCurrentCommandId(true);
   int64 merged = 0;
-  // Not copied out of the sorter: the group is written before the next one is fetched.
   int64 next = 0;
-  auto fetch = [&]() {
-    if (d->int_keys == 0) return tuplesort_gettupleslot(d->aside, true, false, batch, nullptr);
-    if (next == d->aside_rows) return false;
-    // The copies lie in arrival (hash) order: the one a few groups ahead is fetched into the cache.
-    if (next + kAsidePrefetch < d->aside_rows) __builtin_prefetch(d->aside_tuples[d->aside_keys[next + kAsidePrefetch].row]);
-    ExecStoreMinimalTuple(d->aside_tuples[d->aside_keys[next++].row], batch, false);
-    return true;
-  };
-  if (d->int_keys > 0) {
-    strata::core::SortIntKeys(d->aside_keys, static_cast<size_t>(d->aside_rows), d->int_keys);
-  } else {
-    tuplesort_performsort(d->aside);
-  }
-  while (fetch()) {
+  SortAside(d);
+  while (FetchAside(d, batch, &next)) {
     CHECK_FOR_INTERRUPTS();
     slot_getallattrs(batch);
     // The scan keeps what it allocates across rescans: not in the per-group context.
     const bool found = FindStored(&walk, batch, eq, isnull_key, keys, stored);
     MemoryContext old = MemoryContextSwitchTo(per_group);
-    ExecClearTuple(out);
-    if (found) {
-      slot_getallattrs(stored);
-      for (int c = 0; c < ncols; c++)
-        out->tts_values[c] = MergeColumn(&merges[c], stored->tts_values[c], stored->tts_isnull[c], batch->tts_values[c],
-                                         batch->tts_isnull[c], &out->tts_isnull[c]);
-    } else {
-      for (int c = 0; c < ncols; c++) {
-        out->tts_values[c] = batch->tts_values[c];
-        out->tts_isnull[c] = batch->tts_isnull[c];
-      }
-    }
-    ExecStoreVirtualTuple(out);
-    bool new_index_entries = true;
-    [[maybe_unused]] bool only_summarizing = false;
-    if (found) {
-#if PG_VERSION_NUM >= 160000
-      TU_UpdateIndexes update_indexes;
-      simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &update_indexes);
-      new_index_entries = update_indexes != TU_None;
-      only_summarizing = update_indexes == TU_Summarizing;
-#else
-      simple_table_tuple_update(rel, &stored->tts_tid, out, snap, &new_index_entries);
-#endif
-    } else {
-      table_tuple_insert(rel, out, cid, 0, nullptr);
-    }
-    if (new_index_entries && found) {
-      UpdatedRowIndexEntries(d, out, only_summarizing);
-    } else if (new_index_entries && d->rri->ri_NumIndices > 0) {
-      List* recheck = ExecInsertIndexTuples(d->rri, out, d->estate, false, false, nullptr, NIL
-#if PG_VERSION_NUM >= 160000
-                                            , false
-#endif
-      );
-      list_free(recheck);
-    }
-    ExecClearTuple(out);
-    ExecClearTuple(stored);
+    WriteGroup(d, merges, batch, stored, found, out, snap, cid);
     MemoryContextSwitchTo(old);
     MemoryContextReset(per_group);
     ResetPerTupleExprContext(d->estate);

@@ -195,47 +195,55 @@ void SettleView(const Rollup& r, StepResult* res) {
 
 }  // namespace
 
-StepResult RefreshStep(Rollup& r) {
-  CheckRelationsExist(r);
-  StepResult res;
-  const rs::Spec& s = r.spec;
-  const auto deps = LoadDependents(r.id);
-  int64_t watermark = r.watermark;
-  if (!s.source_is_rollup) {
-    // New rows: (watermark, hi]. hi comes from the sequence before the wait, so every row with a value
-    // <= hi was written by a transaction that had already taken its lock when we looked.
-    const auto cur = pg::Query("SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, q.seqcache "
-                               "FROM " + r.order_sequence + " s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass",
-                               {r.order_sequence});
-    if (std::stoll(*cur.at(0).at(1)) > 1)
-      throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + r.order_sequence + " has CACHE " + *cur[0][1],
-                        "Cached values are handed out out of commit order; the rollup cannot tell which rows are new.",
-                        "ALTER SEQUENCE " + r.order_sequence + " CACHE 1.");
-    const int64_t upper = std::stoll(*cur[0][0]);
-    // Order values only grow (create_rollup refuses descending and cycling sequences), so a sequence
-    // below the watermark was set back (ALTER SEQUENCE ... RESTART, setval): its new rows would take
-    // values the rollup already absorbed and be passed by for good.
-    if (upper < watermark)
-      throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "sequence " + r.order_sequence + " is at " + std::to_string(upper) + ", below the watermark " +
-                            std::to_string(watermark) + " of rollup " + r.view,
-                        "The sequence was set back; rows it numbers now would never be absorbed.",
-                        "Set it past the watermark (SELECT setval('" + r.order_sequence + "', " + std::to_string(watermark) +
-                            ")), then run strata.refresh_rollup(); or drop and create the rollup again.");
-    const int64_t hi = std::min(upper, watermark + r.batch_size);
-    if (hi > watermark) {
-      if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res.note)) {
-        res.waited_out = true;
-      } else {
-        const auto out = Append(r, deps, watermark, hi);
-        res.rows += std::stoll(*out[0]);
-        res.groups += std::stoll(*out[1]);
-        watermark = hi;
-        res.more = hi < upper;
-      }
-    }
+namespace {
+
+// The order sequence's last value handed out: new rows have values above the watermark up to it.
+// Refuses a cached sequence and one set back below the watermark.
+int64_t NewRowsUpper(const Rollup& r, int64_t watermark) {
+  // New rows: (watermark, hi]. hi comes from the sequence before the wait, so every row with a value
+  // <= hi was written by a transaction that had already taken its lock when we looked.
+  const auto cur = pg::Query("SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END, q.seqcache "
+                             "FROM " + r.order_sequence + " s, pg_catalog.pg_sequence q WHERE q.seqrelid = $1::regclass",
+                             {r.order_sequence});
+  if (std::stoll(*cur.at(0).at(1)) > 1)
+    throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "sequence " + r.order_sequence + " has CACHE " + *cur[0][1],
+                      "Cached values are handed out out of commit order; the rollup cannot tell which rows are new.",
+                      "ALTER SEQUENCE " + r.order_sequence + " CACHE 1.");
+  const int64_t upper = std::stoll(*cur[0][0]);
+  // Order values only grow (create_rollup refuses descending and cycling sequences), so a sequence
+  // below the watermark was set back (ALTER SEQUENCE ... RESTART, setval): its new rows would take
+  // values the rollup already absorbed and be passed by for good.
+  if (upper < watermark)
+    throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                      "sequence " + r.order_sequence + " is at " + std::to_string(upper) + ", below the watermark " +
+                          std::to_string(watermark) + " of rollup " + r.view,
+                      "The sequence was set back; rows it numbers now would never be absorbed.",
+                      "Set it past the watermark (SELECT setval('" + r.order_sequence + "', " + std::to_string(watermark) +
+                          ")), then run strata.refresh_rollup(); or drop and create the rollup again.");
+  return upper;
+}
+
+// Appends the next batch of new rows (at most batch_size, above the watermark), once the writers that
+// could still be writing them have ended; moves *watermark past them.
+void AppendNewRows(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t* watermark, StepResult* res) {
+  const int64_t upper = NewRowsUpper(r, *watermark);
+  const int64_t hi = std::min(upper, *watermark + r.batch_size);
+  if (hi <= *watermark) return;
+  if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res->note)) {
+    res->waited_out = true;
+    return;
   }
-  // Buckets queued by UPDATE/DELETE (or by the source rollup) are recomputed from absorbed rows only.
+  const auto out = Append(r, deps, *watermark, hi);
+  res->rows += std::stoll(*out[0]);
+  res->groups += std::stoll(*out[1]);
+  *watermark = hi;
+  res->more = hi < upper;
+}
+
+// Recomputes the buckets queued by UPDATE/DELETE (or by the source rollup) from absorbed rows only, at
+// most BucketsPerStep; buckets whose raw rows retention dropped are frozen instead.
+void RecomputeQueued(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t watermark, StepResult* res) {
+  const rs::Spec& s = r.spec;
   const int64_t limit = BucketsPerStep(r.batch_size);
   const auto taken = pg::Query(rs::TakePendingSql(s), {std::to_string(limit), r.frozen_before});
   const int64_t n = std::stoll(*taken[0][2]);
@@ -247,7 +255,7 @@ StepResult RefreshStep(Rollup& r) {
       pg::Query("INSERT INTO strata.rollup_frozen_bucket (rollup_id, bucket) SELECT $1::int, b::text FROM "
                 "unnest($2::" + s.bucket_type + "[]) b ON CONFLICT DO NOTHING", a);
     });
-    res.frozen = nfrozen;
+    res->frozen = nfrozen;
   }
   if (n > 0) {
     const auto stmts = rs::RecomputeSql(s, deps);
@@ -262,24 +270,40 @@ StepResult RefreshStep(Rollup& r) {
           pg::Query(stmts[k], {*taken[0][0], std::to_string(r.cursor.value_or(INT64_MIN)), std::to_string(watermark)});
       }
     });
-    res.buckets = n;
+    res->buckets = n;
   }
-  if (n + nfrozen >= limit) res.more = true;
-  // Backfill: the next batch below the cursor, newest first, merged like new rows.
+  if (n + nfrozen >= limit) res->more = true;
+}
+
+// Backfill: the next batch below the cursor, newest first, merged like new rows; returns the new cursor
+// (nullopt: history absorbed).
+std::optional<int64_t> BackfillBatch(const Rollup& r, const std::vector<rs::Dependent>& deps, StepResult* res) {
   std::optional<int64_t> cursor = r.cursor;
-  if (!s.source_is_rollup && cursor && r.floor) {
-    const int64_t lo = std::max(*r.floor, *cursor - r.batch_size);
-    // The whole history in one batch, in the transaction that created the rollup (its locks still keep
-    // every writer out) and with no order value handed out past the cursor: the batch is every row of
-    // the source, so the range test per row (2-4% of a first build) is left out. No row has a value at
-    // or below the floor (the smallest one at creation, less one; later rows get larger values).
-    const bool whole = lo <= *r.floor && WritersLockedOut(r.source_oid) && SequenceValue(r.order_sequence) == *cursor;
-    const auto out = Append(r, deps, lo, *cursor, whole);
-    res.rows += std::stoll(*out[0]);
-    res.groups += std::stoll(*out[1]);
-    cursor = lo <= *r.floor ? std::nullopt : std::optional<int64_t>(lo);
-    if (cursor) res.more = true;
-  }
+  const int64_t lo = std::max(*r.floor, *cursor - r.batch_size);
+  // The whole history in one batch, in the transaction that created the rollup (its locks still keep
+  // every writer out) and with no order value handed out past the cursor: the batch is every row of
+  // the source, so the range test per row is left out. No row has a value at or below the floor (the
+  // smallest one at creation, less one; later rows get larger values).
+  const bool whole = lo <= *r.floor && WritersLockedOut(r.source_oid) && SequenceValue(r.order_sequence) == *cursor;
+  const auto out = Append(r, deps, lo, *cursor, whole);
+  res->rows += std::stoll(*out[0]);
+  res->groups += std::stoll(*out[1]);
+  cursor = lo <= *r.floor ? std::nullopt : std::optional<int64_t>(lo);
+  if (cursor) res->more = true;
+  return cursor;
+}
+
+}  // namespace
+
+StepResult RefreshStep(Rollup& r) {
+  CheckRelationsExist(r);
+  StepResult res;
+  const auto deps = LoadDependents(r.id);
+  int64_t watermark = r.watermark;
+  if (!r.spec.source_is_rollup) AppendNewRows(r, deps, &watermark, &res);
+  RecomputeQueued(r, deps, watermark, &res);
+  std::optional<int64_t> cursor = r.cursor;
+  if (!r.spec.source_is_rollup && r.cursor && r.floor) cursor = BackfillBatch(r, deps, &res);
   const Args a{std::to_string(r.id), std::to_string(watermark), Opt(cursor), std::to_string(res.rows),
                std::to_string(res.buckets), res.more || res.waited_out ? "true" : "false"};
   pg::AsExtensionOwner([&] {

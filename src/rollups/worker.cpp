@@ -78,19 +78,31 @@ void NoteLockHolder(int id, const std::string& view) {
 
 }  // namespace
 
-int64_t WorkerPass() {
-  std::vector<pg::Row> rollups;
+namespace {
+
+// One due rollup, as the worker's pass lists it.
+struct Due {
+  int id = 0;
+  Oid run_as = InvalidOid;
+  std::string view;
+};
+
+// Lists the rollups to refresh now (sources before dependents) and sets *next_ms to the milliseconds
+// until the next one not yet due (-1: none). Empty while this database's catalog cannot be served: no
+// rollups in its extension version, or a catalog older than this library (ALTER EXTENSION strata UPDATE
+// not run yet: said once in the log). Runs its own transaction.
+std::vector<Due> DueRollups(int64_t* next_ms) {
+  *next_ms = -1;
+  std::vector<Due> due;
   Oid configured_role = InvalidOid;
   pg::BeginWorkerTxn();
   if (config::role != nullptr && config::role[0] != '\0') {
     const char* rname = config::role;
     pg::Call([&] { configured_role = get_role_oid(rname, false); });
   }
-  // A database still at an extension version without rollups has nothing to do here; one whose catalog
-  // predates this library's (ALTER EXTENSION strata UPDATE not run yet) waits for the update.
   if (!RollupCatalogExists()) {
     pg::CommitWorkerTxn();
-    return -1;
+    return due;
   }
   if (pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'strata.rollup'::pg_catalog.regclass "
                 "AND attname = 'failures' AND NOT attisdropped)")[0][0] != std::optional<std::string>("t")) {
@@ -102,9 +114,9 @@ int64_t WorkerPass() {
       });
     said = true;
     pg::CommitWorkerTxn();
-    return -1;
+    return due;
   }
-  rollups = pg::Query(
+  const auto rows = pg::Query(
       "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
       "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
       "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
@@ -112,102 +124,127 @@ int64_t WorkerPass() {
       "GREATEST(r.refresh_interval, interval '1 second') * pg_catalog.power(2, LEAST(r.failures - 1, 20))) <= pg_catalog.now()) "
       "ORDER BY r.level, r.id");
   pg::CommitWorkerTxn();
-  int64_t next_ms = -1;
-  for (const auto& row : rollups) {
+  for (const auto& row : rows) {
     if (*row[3] != "t") {
       const int64_t ms = std::stoll(*row[4]);
-      next_ms = next_ms < 0 ? ms : std::min(next_ms, ms);
+      *next_ms = *next_ms < 0 ? ms : std::min(*next_ms, ms);
       continue;
     }
-    const int id = std::stoi(*row[0]);
-    const Oid run_as = OidIsValid(configured_role) ? configured_role : static_cast<Oid>(std::stoul(*row[1]));
-    const std::string view = *row[2];
-    const TimestampTz deadline = GetCurrentTimestamp() + int64_t(10) * 1000000;  // per rollup per pass
-    for (int step = 1;; step++) {
-      const TimestampTz t0 = GetCurrentTimestamp();
-      StepResult res;
-      try {
-        pg::BeginWorkerTxn();
-        const int level = pg::NewGucLevel();
-        PinSessionForRollupSql();
-        Rollup r = LoadRollup(id, true);
-        pg::AsRole(run_as, [&] {
-          bool hooked = true;
-          if (step == 1) {
-            ProtectLegacy(r);
-            FollowSource(r);
-            hooked = RepairHooks(r, &res);
-          }
-          if (hooked) {
-            const std::string note = res.note;
-            res = RefreshStep(r);
-            if (res.note.empty()) res.note = note;
-          } else {
-            res.waited_out = true;
-          }
-          // A routine step (rows absorbed, buckets recomputed, nothing else) only moves the rollup's
-          // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
-          // below). Recorded in the same transaction as its effect (as run_as).
-          if (res.frozen || res.waited_out || !res.note.empty())
-            jobs::RecordJob("rollup_refresh", view, res.waited_out ? "skipped" : "ok",
-                                  res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
-                                                                  std::to_string(res.buckets) + " buckets recomputed",
-                                  StepJson(res, 1, MsSince(t0)), t0);
-        });
-        pg::AsExtensionOwner([&] {
-          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
-                    "WHERE id = $1::int",
-                    {std::to_string(id), std::to_string(MsSince(t0))});
-        });
-        pg::RestoreGucs(level);
-        pg::CommitWorkerTxn();
-      } catch (...) {
-        int code = 0;
-        const std::string msg = pg::CurrentExceptionMessage(&code);
-        pg::AbortWorkerTxn();
-        if (code == ERRCODE_LOCK_NOT_AVAILABLE) {  // another refresh of it is running
-          NoteLockHolder(id, view);
-          break;
-        }
-        // A stored definition that no longer fits its source fails the same way at every try: the
-        // rollup is marked broken (logged and recorded once) and left alone until its owner acts.
-        // Other failures are retried after a backoff that doubles with each failure in a row (from the
-        // refresh interval, at most an hour); the log and job_runs hear of an error when it changes.
-        const bool broken = BreaksRollup(code);
-        const std::string said = broken ? "rollup broken, no longer refreshed: " + std::string(msg) : std::string(msg);
-        try {
-          pg::BeginWorkerTxn();
-          std::vector<pg::Row> before;
-          pg::AsExtensionOwner([&] {
-            before = pg::Query("UPDATE strata.rollup r SET last_error = $2, last_error_at = pg_catalog.now(), "
-                               "last_refresh_at = pg_catalog.now(), failures = r.failures + 1, "
-                               "broken = CASE WHEN $3::boolean THEN $2 END FROM strata.rollup o "
-                               "WHERE r.id = $1::int AND o.id = r.id RETURNING o.last_error IS DISTINCT FROM $2, r.failures",
-                               {std::to_string(id), said, broken ? "true" : "false"});
-          });
-          const bool changed = before.empty() || *before[0][0] == "t";
-          if (changed) {
-            const std::string again = broken || before.empty() ? std::string()
-                                                                : " (failure " + *before[0][1] + " in a row; retried with backoff)";
-            pg::Call([&] {
-              ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s%s", view.c_str(), said.c_str(),
-                                                  again.c_str()),
-                            broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
-                                             "and clears the state once it succeeds.")
-                                   : 0));
-            });
-            jobs::RecordJob("rollup_refresh", view, "failed", said, "{}", t0);
-          }
-          pg::CommitWorkerTxn();
-        } catch (...) {
-          pg::LogCaught("recording a failed rollup refresh");
-          pg::AbortWorkerTxn();
-        }
-        break;
-      }
-      if (!res.more || res.waited_out || GetCurrentTimestamp() >= deadline) break;
-    }
+    const Oid owner = static_cast<Oid>(std::stoul(*row[1]));
+    due.push_back({std::stoi(*row[0]), OidIsValid(configured_role) ? configured_role : owner, *row[2]});
   }
+  return due;
+}
+
+// One refresh step of a due rollup in its own transaction, as d.run_as; the first step of a pass also
+// brings the rollup up to date with its source (legacy protection, renamed columns, missing triggers).
+// Throws what the step threw, with the transaction still to be aborted.
+StepResult RunStep(const Due& d, int step, TimestampTz t0) {
+  StepResult res;
+  pg::BeginWorkerTxn();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  Rollup r = LoadRollup(d.id, true);
+  pg::AsRole(d.run_as, [&] {
+    bool hooked = true;
+    if (step == 1) {
+      ProtectLegacy(r);
+      FollowSource(r);
+      hooked = RepairHooks(r, &res);
+    }
+    if (hooked) {
+      const std::string note = res.note;
+      res = RefreshStep(r);
+      if (res.note.empty()) res.note = note;
+    } else {
+      res.waited_out = true;
+    }
+    // A routine step (rows absorbed, buckets recomputed, nothing else) only moves the rollup's
+    // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
+    // are recorded by RecordFailure). Recorded in the same transaction as its effect (as run_as).
+    if (res.frozen || res.waited_out || !res.note.empty())
+      jobs::RecordJob("rollup_refresh", d.view, res.waited_out ? "skipped" : "ok",
+                      res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
+                                                      std::to_string(res.buckets) + " buckets recomputed",
+                      StepJson(res, 1, MsSince(t0)), t0);
+  });
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
+              "WHERE id = $1::int",
+              {std::to_string(d.id), std::to_string(MsSince(t0))});
+  });
+  pg::RestoreGucs(level);
+  pg::CommitWorkerTxn();
+  return res;
+}
+
+// After a failed step (its transaction aborted): a stored definition that no longer fits its source
+// fails the same way at every try, so the rollup is marked broken (logged and recorded once) and left
+// alone until its owner acts. Other failures are retried after a backoff that doubles with each failure
+// in a row (from the refresh interval, at most an hour); the log and job_runs hear of an error when it
+// changes. Runs its own transaction; a failure here is logged, never thrown.
+void RecordFailure(const Due& d, int code, const std::string& msg, TimestampTz t0) {
+  const bool broken = BreaksRollup(code);
+  const std::string said = broken ? "rollup broken, no longer refreshed: " + msg : msg;
+  try {
+    pg::BeginWorkerTxn();
+    std::vector<pg::Row> before;
+    pg::AsExtensionOwner([&] {
+      before = pg::Query("UPDATE strata.rollup r SET last_error = $2, last_error_at = pg_catalog.now(), "
+                         "last_refresh_at = pg_catalog.now(), failures = r.failures + 1, "
+                         "broken = CASE WHEN $3::boolean THEN $2 END FROM strata.rollup o "
+                         "WHERE r.id = $1::int AND o.id = r.id RETURNING o.last_error IS DISTINCT FROM $2, r.failures",
+                         {std::to_string(d.id), said, broken ? "true" : "false"});
+    });
+    const bool changed = before.empty() || *before[0][0] == "t";
+    if (changed) {
+      const std::string again = broken || before.empty() ? std::string()
+                                                          : " (failure " + *before[0][1] + " in a row; retried with backoff)";
+      pg::Call([&] {
+        ereport(LOG, (errcode(code), errmsg("strata: refresh of rollup %s failed: %s%s", d.view.c_str(), said.c_str(),
+                                            again.c_str()),
+                      broken ? errhint("Fix the source or drop the rollup; strata.refresh_rollup() tries it again "
+                                       "and clears the state once it succeeds.")
+                             : 0));
+      });
+      jobs::RecordJob("rollup_refresh", d.view, "failed", said, "{}", t0);
+    }
+    pg::CommitWorkerTxn();
+  } catch (...) {
+    pg::LogCaught("recording a failed rollup refresh");
+    pg::AbortWorkerTxn();
+  }
+}
+
+// Refreshes one due rollup step by step until caught up, waiting for writers, failed, or past its share
+// of the pass (kPerRollupPass).
+void RefreshDue(const Due& d) {
+  constexpr int64_t kPerRollupPass = int64_t(10) * 1000000;  // microseconds per rollup per pass
+  const TimestampTz deadline = GetCurrentTimestamp() + kPerRollupPass;
+  for (int step = 1;; step++) {
+    const TimestampTz t0 = GetCurrentTimestamp();
+    StepResult res;
+    try {
+      res = RunStep(d, step, t0);
+    } catch (...) {
+      int code = 0;
+      const std::string msg = pg::CurrentExceptionMessage(&code);
+      pg::AbortWorkerTxn();
+      if (code == ERRCODE_LOCK_NOT_AVAILABLE)  // another refresh of it is running
+        NoteLockHolder(d.id, d.view);
+      else
+        RecordFailure(d, code, msg, t0);
+      return;
+    }
+    if (!res.more || res.waited_out || GetCurrentTimestamp() >= deadline) return;
+  }
+}
+
+}  // namespace
+
+int64_t WorkerPass() {
+  int64_t next_ms = -1;
+  for (const Due& d : DueRollups(&next_ms)) RefreshDue(d);
   return next_ms;
 }
 
