@@ -182,9 +182,10 @@ bad=$(echo "$out" | sed -n 's/^bad=//p' | paste -sd, -)
 read -r hll_err q_err <<<"$(echo "$out" | sed -n 's/^maxerr=//p')"
 echo "time, median of $RUNS runs in one session: real-time view $view_ms ms, raw events $raw_ms ms:" \
      "the rollup is $(awk -v a="$raw_ms" -v b="$view_ms" 'BEGIN { printf "%.1f", a / b }')x faster"
-echo "same snapshot, all $channels channels, $tail_rows rows not yet refreshed merged in by the view:"
-echo "  views and watch time equal; p95 within qsketch's 0.5% (largest $q_err%); viewers of the top 10 within"
-echo "  3.25% = 4 standard errors of hll precision 14 (largest $hll_err%)"
+echo "checked at one snapshot on all $channels channels ($tail_rows rows not yet refreshed, merged in by the view):"
+echo "  views, watch time: exact, must be equal"
+echo "  p95 watch time: within qsketch's relative accuracy 0.5% (guaranteed); largest error $q_err%"
+echo "  unique viewers (the 10 shown): within 4 standard errors of hll precision 14 (3.25%); largest error $hll_err%"
 if [ -n "$bad" ] || [ "$channels" != 50 ]; then
   echo "agree: NO (channels $bad; $channels channels compared)"
   exit 1
