@@ -79,8 +79,8 @@ q "SET strata.lock_timeout = '10s'; SET ROLE video_app; SELECT strata.create_rol
             strata.hll_agg(viewer_id) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q
      FROM video_events WHERE kind = 'view' GROUP BY 1, 2 \$\$, refresh_interval => '2 seconds')" >/dev/null
 q "SELECT strata.alter_partition_set('video_events', retention => '21 days')" >/dev/null
-show "strata.partition_sets before the worker's next pass" "SELECT parent, partition_count, oldest_bound::date, newest_bound::date,
-        partitions_ahead, default_rows, actions_due FROM strata.partition_sets"
+echo "   strata.partition_sets before the worker's next pass: $(q "SELECT partition_count || ' partitions from ' || oldest_bound::date
+        || ', ' || actions_due || ' actions due, ' || default_rows || ' rows in the default partition' FROM strata.partition_sets")"
 
 t=$SECONDS
 echo
@@ -197,6 +197,7 @@ q "INSERT INTO demo_stop DEFAULT VALUES"
 for _ in $(seq 1 50); do kill -0 "$WRITER_PID" 2>/dev/null || break; sleep 0.2; done
 wait "$WRITER_PID" || { echo "the writer failed"; exit 1; }
 WRITER_PID=""
+q "DROP TABLE demo_stop"
 for _ in $(seq 1 30); do [ "$(q "SELECT lag_rows = 0 AND pending_buckets = 0 FROM strata.rollups")" = t ] && break; sleep 1; done
 show "the writer stopped; meanwhile the worker absorbed its rows in steps of 2 s (late rows recompute only their hours)" \
   "SELECT name, watermark, lag_rows, pending_buckets, refresh_steps - $steps0 AS steps_meanwhile,
