@@ -9,7 +9,7 @@ GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard sr
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
-# Install and upgrade scripts (released ones are never edited); 0.2.0 installs as 0.1.0 + upgrade.
+# The current version's full install script and every released script (never edited): src/sql/README.md.
 DATA = $(wildcard src/sql/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = results regression.diffs regression.out output_iso $(OBJS:.o=.d)
 
