@@ -13,8 +13,9 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 DATA = $(wildcard src/sql/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = results regression.diffs regression.out output_iso $(OBJS:.o=.d)
 
-REGRESS = $(basename $(notdir $(wildcard sql/*.sql)))
-REGRESS_OPTS = --load-extension=strata
+# Regression tests: test/sql and test/expected, in test/schedule's order (test/check_schedule.sh).
+REGRESS = $(shell sed -n 's/^test://p' test/schedule)
+REGRESS_OPTS = --inputdir=test --load-extension=strata
 ISOLATION = $(basename $(notdir $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --load-extension=strata \
                  --inputdir=test/isolation --outputdir=output_iso

@@ -2,7 +2,8 @@
 # Runs every test layer of strata and ends with one line "N passed, N failed" across all layers:
 #   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan; libFuzzer on every
 #      sketch reader and the keyset reader for a bounded time
-#   2. pg_regress (sql/, expected/) on a throwaway cluster with shared_preload_libraries = strata
+#   2. pg_regress (test/sql, test/expected, in test/schedule's order; the schedule checked against the
+#      files) on a throwaway cluster with shared_preload_libraries = strata
 #   3. pg_isolation_regress specs (test/isolation/)
 #   4. cluster scripts (test/cluster/t*.sh): workers, SIGHUP, SIGKILL, restarts, standby
 # Usage: scripts/test.sh            (installs dependencies, builds and installs the extension first)
@@ -51,6 +52,7 @@ export PGPORT=${STRATA_TEST_PORT:-25999}
 trap 'cluster_stop "$TMP" immediate; rm -rf "$TMP"' EXIT
 
 section "pg_regress"
+if bash test/check_schedule.sh; then add 1 0; else add 0 1; fi
 cluster_start "$TMP" "$PGPORT" "$(grep -v '^#' test/regress.conf)" || { echo "0 passed, 1 failed"; exit 1; }
 out=$(make -s installcheck ISOLATION= PGHOST=127.0.0.1 PGPORT=$PGPORT PGUSER=postgres 2>&1)
 echo "$out" | grep -E "^(ok|not ok|test) " || echo "$out" | tail -20
