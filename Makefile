@@ -1,5 +1,8 @@
 # strata: PGXS build of the extension (authoritative). `make`, `make install`, `make installcheck`
 # (pg_regress), `make isolationcheck` (pg_isolation_regress), `make unit` (GoogleTest via CMake/CTest).
+# installcheck and isolationcheck run against the server PGHOST/PGPORT name (as scripts/test.sh does);
+# with neither given, each starts a throwaway cluster with test/regress.conf for the run and stops it
+# (test/with_cluster.sh). Run `make install` first.
 EXTENSION = strata
 MODULE_big = strata
 
@@ -36,6 +39,13 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 -include $(OBJS:.o=.d)
+
+ifeq ($(PGHOST)$(PGPORT),)
+regress_bin = $(top_builddir)/src/test/regress/pg_regress
+isolation_bin = $(top_builddir)/src/test/isolation/pg_isolation_regress
+pg_regress_installcheck := $(subst $(regress_bin),bash test/with_cluster.sh $(regress_bin),$(pg_regress_installcheck))
+pg_isolation_regress_installcheck := $(subst $(isolation_bin),bash test/with_cluster.sh $(isolation_bin),$(pg_isolation_regress_installcheck))
+endif
 
 .PHONY: unit isolationcheck
 unit:
