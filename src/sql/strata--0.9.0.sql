@@ -7,7 +7,7 @@
 
 -------------------------------------------------------------------------------- bookkeeping: job_runs
 -- Every action of the workers and of run_maintenance: what ran, on what, when, how it ended and why.
--- A job is recorded before it runs (status 'running'); runs a crash left open are marked failed.
+-- A job is recorded before it runs (status 'running'); runs a crash left open are marked 'crashed'.
 CREATE TABLE @extschema@.job_runs (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_kind    text NOT NULL,
