@@ -48,10 +48,11 @@ pg_isolation_regress_installcheck := $(subst $(isolation_bin),bash test/with_clu
 endif
 
 .PHONY: unit isolationcheck
+# Unit tests build under build/: build/unit (here and scripts/test.sh), build/unit-sanitize, build/fuzz.
 unit:
-	cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build/core -j2
-	cd build/core && ctest --output-on-failure
+	cmake -S . -B build/unit -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/unit -j2
+	cd build/unit && ctest --output-on-failure
 
 isolationcheck:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)

@@ -25,7 +25,7 @@ echo "built and installed strata"
 
 section "unit tests (GoogleTest via ctest)"
 for variant in plain sanitize; do
-  dir=build/core-$variant
+  dir=build/unit; [ $variant = sanitize ] && dir=build/unit-sanitize
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
   [ $variant = sanitize ] && flags+=(-DSTRATA_SANITIZE=ON)
   if cmake -S . -B $dir "${flags[@]}" >/dev/null && cmake --build $dir -j2 >/tmp/strata-cmake-$variant.log 2>&1; then
