@@ -1,5 +1,8 @@
 # strata: PGXS build of the extension (authoritative). `make`, `make install`, `make installcheck`
 # (pg_regress), `make isolationcheck` (pg_isolation_regress), `make unit` (GoogleTest via CMake/CTest).
+# installcheck and isolationcheck run against the server PGHOST/PGPORT name (as scripts/test.sh does);
+# with neither given, each starts a throwaway cluster with test/regress.conf for the run and stops it
+# (test/with_cluster.sh). Run `make install` first.
 EXTENSION = strata
 MODULE_big = strata
 
@@ -9,12 +12,13 @@ GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard sr
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
-# Install and upgrade scripts (released ones are never edited); 0.2.0 installs as 0.1.0 + upgrade.
+# The current version's full install script and every released script (never edited): src/sql/README.md.
 DATA = $(wildcard src/sql/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = results regression.diffs regression.out output_iso $(OBJS:.o=.d)
 
-REGRESS = $(basename $(notdir $(wildcard sql/*.sql)))
-REGRESS_OPTS = --load-extension=strata
+# Regression tests: test/sql and test/expected, in test/schedule's order (test/check_schedule.sh).
+REGRESS = $(shell sed -n 's/^test://p' test/schedule)
+REGRESS_OPTS = --inputdir=test --load-extension=strata
 ISOLATION = $(basename $(notdir $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --load-extension=strata \
                  --inputdir=test/isolation --outputdir=output_iso
@@ -43,11 +47,19 @@ $(OBJS): | check-layers
 check-layers:
 	@out=$$(bash scripts/check_layers.sh) || { echo "$$out"; exit 1; }
 
+ifeq ($(PGHOST)$(PGPORT),)
+regress_bin = $(top_builddir)/src/test/regress/pg_regress
+isolation_bin = $(top_builddir)/src/test/isolation/pg_isolation_regress
+pg_regress_installcheck := $(subst $(regress_bin),bash test/with_cluster.sh $(regress_bin),$(pg_regress_installcheck))
+pg_isolation_regress_installcheck := $(subst $(isolation_bin),bash test/with_cluster.sh $(isolation_bin),$(pg_isolation_regress_installcheck))
+endif
+
 .PHONY: unit isolationcheck
+# Unit tests build under build/: build/unit (here and scripts/test.sh), build/unit-sanitize, build/fuzz.
 unit:
-	cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build/core -j2
-	cd build/core && ctest --output-on-failure
+	cmake -S . -B build/unit -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/unit -j2
+	cd build/unit && ctest --output-on-failure
 
 isolationcheck:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)

@@ -2,7 +2,8 @@
 # Runs every test layer of strata and ends with one line "N passed, N failed" across all layers:
 #   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan; libFuzzer on every
 #      sketch reader and the keyset reader for a bounded time
-#   2. pg_regress (sql/, expected/) on a throwaway cluster with shared_preload_libraries = strata
+#   2. pg_regress (test/sql, test/expected, in test/schedule's order; the schedule checked against the
+#      files) on a throwaway cluster with shared_preload_libraries = strata
 #   3. pg_isolation_regress specs (test/isolation/)
 #   4. cluster scripts (test/cluster/t*.sh): workers, SIGHUP, SIGKILL, restarts, standby
 # Usage: scripts/test.sh            (installs dependencies, builds and installs the extension first)
@@ -27,7 +28,7 @@ if bash scripts/check_layers.sh; then add 1 0; else add 0 1; fi
 
 section "unit tests (GoogleTest via ctest)"
 for variant in plain sanitize; do
-  dir=build/core-$variant
+  dir=build/unit; [ $variant = sanitize ] && dir=build/unit-sanitize
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
   [ $variant = sanitize ] && flags+=(-DSTRATA_SANITIZE=ON)
   if cmake -S . -B $dir "${flags[@]}" >/dev/null && cmake --build $dir -j2 >/tmp/strata-cmake-$variant.log 2>&1; then
@@ -54,6 +55,7 @@ export PGPORT=${STRATA_TEST_PORT:-25999}
 trap 'cluster_stop "$TMP" immediate; rm -rf "$TMP"' EXIT
 
 section "pg_regress"
+if bash test/check_schedule.sh; then add 1 0; else add 0 1; fi
 cluster_start "$TMP" "$PGPORT" "$(grep -v '^#' test/regress.conf)" || { echo "0 passed, 1 failed"; exit 1; }
 out=$(make -s installcheck ISOLATION= PGHOST=127.0.0.1 PGPORT=$PGPORT PGUSER=postgres 2>&1)
 echo "$out" | grep -E "^(ok|not ok|test) " || echo "$out" | tail -20

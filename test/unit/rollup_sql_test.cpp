@@ -1,5 +1,5 @@
 // Unit tests of the rollup SQL generator: the statements' shape for each measure kind and source kind.
-// (Their behaviour on a real server is covered by sql/rollups.sql and the cluster tests.)
+// (Their behaviour on a real server is covered by test/sql/rollups_*.sql and the cluster tests.)
 #include <gtest/gtest.h>
 
 #include <limits>

@@ -1,4 +1,4 @@
--- Helpers shared by the regression tests (files run in name order in one database).
+-- Helpers shared by the regression tests (files run in test/schedule's order in one database).
 -- test_err(sql): runs sql and shows SQLSTATE, message, detail and hint of its error (or 'no error').
 CREATE FUNCTION test_err(q text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE s text; m text; d text; h text;
