@@ -1,6 +1,6 @@
 // Defining rollups: strata.create_rollup, drop_rollup, alter_rollup. The query is read by analyze.cpp;
-// the source's hooks are made by hooks.cpp; the first build is a refresh step (refresh.cpp) in the
-// creating transaction.
+// the source's hooks are made by hooks.cpp. create_rollup records where the rollup starts (watermark,
+// backfill range); the first refresh (refresh.cpp) builds its table.
 #include <algorithm>
 #include <cctype>
 #include <climits>

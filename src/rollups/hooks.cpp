@@ -153,23 +153,34 @@ int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const st
   return changed;
 }
 
-int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                         const std::string& sequence, const Rollup* absorbed) {
-  const std::string upd = "strata_rollup_" + std::to_string(id) + "_upd";
-  const std::string del = "strata_rollup_" + std::to_string(id) + "_del";
-  // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
-  if (pg::Query("SELECT pg_catalog.to_regclass($1) IS NULL", {sequence}).at(0).at(0) == std::optional<std::string>("t"))
-    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                "the sequence of order column \"" + order_column + "\" of the source of rollup " +
-                    (absorbed ? absorbed->view : std::to_string(id)) + " is gone",
-                "A rollup finds new rows by the values of that sequence.",
-                "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
-  // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
-  // statement on an inner partitioned table fires that table's statement triggers only) and inheritance
-  // children. Per relation: no trigger of ours yet; a trigger of our name calling another function (left
-  // by an earlier install: replaced); ours, disabled or not ENABLE ALWAYS; the order column lacks
-  // strata's sequence default; it has an identity or default of its own; a foreign table.
-  const auto rels = pg::Query(
+namespace {
+
+// The names of a rollup's two change triggers.
+struct TriggerNames {
+  std::string upd, del;
+  explicit TriggerNames(int id)
+      : upd("strata_rollup_" + std::to_string(id) + "_upd"), del("strata_rollup_" + std::to_string(id) + "_del") {}
+};
+
+// One relation of a raw source's tree, as EnsureSourceHooksNow finds it.
+struct TreeRelation {
+  std::string name;             // qualified
+  bool lacks_trigger = false;   // no trigger of ours yet
+  bool stale_trigger = false;   // a trigger of our name calling another function (an earlier install's)
+  bool needs_default = false;   // a partition whose order column lacks strata's sequence default
+  bool own_order = false;       // a partition whose order column has an identity or default of its own
+  bool foreign = false;         // a foreign table
+  bool not_always = false;      // ours, but not ENABLE ALWAYS
+  Oid owner = InvalidOid;
+  bool disabled = false;        // ours, disabled (or enabled in replica mode only)
+};
+
+// Every relation whose rows the rollup reads: the source, every level of its partition tree (a
+// statement on an inner partitioned table fires that table's statement triggers only) and inheritance
+// children, source first.
+std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std::string& change_fn,
+                                   const std::string& order_column, const std::string& sequence) {
+  const auto rows = pg::Query(
       std::string(kTreeOf1) +
           "SELECT c.oid::pg_catalog.regclass::text, "
       "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2 "
@@ -190,111 +201,176 @@ int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const
       "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
       "ORDER BY t.level, c.oid",
-      {std::to_string(source), upd, order_column, change_fn + "()", del, sequence});
-  const std::string shown = rels.empty() ? std::to_string(source) : *rels[0][0];
+      {std::to_string(source), t.upd, order_column, change_fn + "()", t.del, sequence});
+  std::vector<TreeRelation> rels;
+  for (const auto& r : rows) {
+    TreeRelation x;
+    x.name = *r[0];
+    x.lacks_trigger = *r[1] == "t";
+    x.stale_trigger = *r[2] == "t";
+    x.needs_default = *r[3] == "t";
+    x.own_order = *r[4] == "t";
+    x.foreign = *r[5] == "t";
+    x.not_always = *r[6] == "t";
+    x.owner = static_cast<Oid>(std::stoul(*r[7]));
+    x.disabled = *r[8] == "t";
+    rels.push_back(std::move(x));
+  }
+  return rels;
+}
+
+// Refuses a tree holding a relation the rollup cannot track: a foreign table, or a partition numbering
+// its rows with order values of its own.
+void RefuseUntrackable(const std::vector<TreeRelation>& rels, const std::string& shown, const std::string& order_column,
+                       const std::string& sequence) {
   for (const auto& r : rels) {
-    if (*r[5] == "t")
-      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "foreign table " + *r[0] + " in " + shown + " cannot be tracked by a rollup",
+    if (r.foreign)
+      throw Error(ERRCODE_FEATURE_NOT_SUPPORTED, "foreign table " + r.name + " in " + shown + " cannot be tracked by a rollup",
                   "Its rows' updates and deletes cannot be seen (no statement triggers with transition tables on a foreign "
                   "table).",
                   "Detach it, or keep it out of the tables rollups read.");
-    if (*r[4] == "t")
+    if (r.own_order)
       throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  "column \"" + order_column + "\" of " + *r[0] + " is not filled by " + sequence,
+                  "column \"" + order_column + "\" of " + r.name + " is not filled by " + sequence,
                   "Its own identity or default gives rows order values the rollup of " + shown + " cannot place "
                   "(a table made with LIKE ... INCLUDING ALL, then attached).",
-                  "ALTER TABLE " + *r[0] + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+                  "ALTER TABLE " + r.name + " ALTER COLUMN " + core::QuoteIdent(order_column) +
                       " DROP IDENTITY IF EXISTS, ALTER COLUMN " + core::QuoteIdent(order_column) +
                       " SET DEFAULT nextval('" + sequence + "').");
   }
-  int changed = 0;
-  // Buckets are queued as the rollup's owner (the pending table is its), from the bucket expression only:
-  // never the rollup's filter, which is its owner's code and may run here from another role's DDL.
-  Oid rollup_owner = InvalidOid;
-  if (absorbed != nullptr)
-    rollup_owner = static_cast<Oid>(std::stoul(
-        *pg::Query("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid", {std::to_string(absorbed->data_oid)})
-             .at(0)
-             .at(0)));
-  auto queue = [&](const std::string& select, bool watermark) {
-    pg::AsRole(rollup_owner, [&] {
-      pg::Query("INSERT INTO " + absorbed->spec.pending_table + " (b) " + select,
-                watermark ? pg::Row{std::to_string(absorbed->watermark)} : pg::Row{});
-    });
-  };
-  auto passed_rows = [&](const std::string& rel) {
-    const rs::Spec& s = absorbed->spec;
-    return "SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " + core::QuoteIdent(s.order_column) +
-           " <= $1::bigint";
-  };
-  bool all_queued = false;
-  for (const auto& r : rels) {
-    const std::string rel = *r[0];
-    const Oid owner = static_cast<Oid>(std::stoul(*r[7]));
-    if (*r[2] == "t") {
-      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + rel);
-      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + rel);
-    }
-    const bool create = *r[1] == "t";
-    if (create) {
-      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(upd) + " AFTER UPDATE ON " + rel +
-               " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
-               change_fn + "()");
-      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(del) + " AFTER DELETE ON " + rel +
-               " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
-      changed++;
-    }
-    // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
-    // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
-    if (create || *r[6] == "t") {
-      pg::AsRole(owner, [&] {
-        pg::Exec("ALTER TABLE " + rel + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(upd) + ", ENABLE ALWAYS TRIGGER " +
-                 core::QuoteIdent(del));
-      });
-    }
-    if (absorbed != nullptr && !create && *r[8] == "t" && !in_ddl_event) {
-      // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
-      // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
-      // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
-      // very ALTER TABLE nothing has passed yet. A trigger of 0.8.0, enabled in origin mode only, is just
-      // made ALWAYS.)
-      if (!all_queued)
-        queue("SELECT DISTINCT " + core::QuoteIdent(absorbed->spec.bucket_name) + " FROM " + absorbed->spec.data_table, false);
-      all_queued = true;
-      queue(passed_rows(rel), true);
-      const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + rel +
-                              ": enabled again, every bucket queued for a recompute";
-      jobs::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
-      pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
-      changed++;
-    } else if (create && absorbed != nullptr) {
-      // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
-      // may hold rows with order values the watermark has passed: their buckets are recomputed, which
-      // reads every processed order value, so they are absorbed instead of passed by.
-      queue(passed_rows(rel), true);
-    }
-    if (*r[3] == "t") {
-      pg::Exec("ALTER TABLE " + rel + " ALTER COLUMN " + core::QuoteIdent(order_column) +
-               " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
-      changed++;
-    }
+}
+
+// Queues buckets of an absorbed rollup for a recompute. Buckets are queued as the rollup's owner (the
+// pending table is its), from the bucket expression only: never the rollup's filter, which is its
+// owner's code and may run here from another role's DDL.
+class BucketQueue {
+ public:
+  explicit BucketQueue(const Rollup& r)
+      : r_(r),
+        owner_(static_cast<Oid>(std::stoul(*pg::Query("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid",
+                                                      {std::to_string(r.data_oid)})
+                                                .at(0)
+                                                .at(0)))) {}
+  // Every bucket the rollup holds, once per call of EnsureSourceHooksNow.
+  void AllHeld() {
+    if (all_queued_) return;
+    Queue("SELECT DISTINCT " + core::QuoteIdent(r_.spec.bucket_name) + " FROM " + r_.spec.data_table, false);
+    all_queued_ = true;
   }
-  // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
-  // go (the change function ignores them meanwhile).
+  // The buckets of rel's rows the watermark has passed.
+  void PassedRows(const std::string& rel) {
+    const rs::Spec& s = r_.spec;
+    Queue("SELECT DISTINCT " + s.bucket_expr + " FROM ONLY " + rel + " WHERE " + core::QuoteIdent(s.order_column) +
+              " <= $1::bigint",
+          true);
+  }
+
+ private:
+  void Queue(const std::string& select, bool watermark) {
+    pg::AsRole(owner_, [&] {
+      pg::Query("INSERT INTO " + r_.spec.pending_table + " (b) " + select,
+                watermark ? pg::Row{std::to_string(r_.watermark)} : pg::Row{});
+    });
+  }
+  const Rollup& r_;
+  Oid owner_;
+  bool all_queued_ = false;
+};
+
+// Brings one relation of the tree up to date: our triggers (re)created and ENABLE ALWAYS, the buckets
+// its rows may have changed queued (`queue`: the absorbed rollup's, or null at creation), the order
+// column's default set. Returns the changes counted (triggers made or re-enabled after a disable, the
+// default set).
+int HookRelation(const TreeRelation& r, const TriggerNames& t, const std::string& change_fn,
+                 const std::string& order_column, const std::string& sequence, const Rollup* absorbed,
+                 BucketQueue* queue) {
+  int changed = 0;
+  if (r.stale_trigger) {
+    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
+    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + r.name);
+  }
+  if (r.lacks_trigger) {
+    pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
+             " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
+             change_fn + "()");
+    pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.del) + " AFTER DELETE ON " + r.name +
+             " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
+    changed++;
+  }
+  // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
+  // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
+  if (r.lacks_trigger || r.not_always) {
+    pg::AsRole(r.owner, [&] {
+      pg::Exec("ALTER TABLE " + r.name + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.upd) + ", ENABLE ALWAYS TRIGGER " +
+               core::QuoteIdent(t.del));
+    });
+  }
+  if (absorbed != nullptr && !r.lacks_trigger && r.disabled && !in_ddl_event) {
+    // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
+    // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
+    // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
+    // very ALTER TABLE nothing has passed yet. A trigger of 0.8.0, enabled in origin mode only, is just
+    // made ALWAYS.)
+    queue->AllHeld();
+    queue->PassedRows(r.name);
+    const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + r.name +
+                            ": enabled again, every bucket queued for a recompute";
+    jobs::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
+    pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
+    changed++;
+  } else if (r.lacks_trigger && absorbed != nullptr) {
+    // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
+    // may hold rows with order values the watermark has passed: their buckets are recomputed, which
+    // reads every processed order value, so they are absorbed instead of passed by.
+    queue->PassedRows(r.name);
+  }
+  if (r.needs_default) {
+    pg::Exec("ALTER TABLE " + r.name + " ALTER COLUMN " + core::QuoteIdent(order_column) +
+             " SET DEFAULT pg_catalog.nextval(" + core::QuoteLiteral(sequence) + "::pg_catalog.regclass)");
+    changed++;
+  }
+  return changed;
+}
+
+// A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
+// go (the change function ignores them meanwhile), dropped as its owner. Returns how many relations.
+int DropLeftTriggers(Oid source, const TriggerNames& t, const std::string& change_fn) {
   const auto gone = pg::Query(
       std::string(kTreeOf1) +
           "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
       "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
       "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
-      {std::to_string(source), upd, del, change_fn + "()"});
+      {std::to_string(source), t.upd, t.del, change_fn + "()"});
   for (const auto& g : gone) {
     pg::AsRole(static_cast<Oid>(std::stoul(*g[1])), [&] {
-      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(upd) + " ON " + *g[0]);
-      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(del) + " ON " + *g[0]);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + *g[0]);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + *g[0]);
     });
-    changed++;
   }
-  return changed;
+  return static_cast<int>(gone.size());
+}
+
+}  // namespace
+
+int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
+                         const std::string& sequence, const Rollup* absorbed) {
+  const TriggerNames t(id);
+  // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
+  if (pg::Query("SELECT pg_catalog.to_regclass($1) IS NULL", {sequence}).at(0).at(0) == std::optional<std::string>("t"))
+    throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                "the sequence of order column \"" + order_column + "\" of the source of rollup " +
+                    (absorbed ? absorbed->view : std::to_string(id)) + " is gone",
+                "A rollup finds new rows by the values of that sequence.",
+                "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
+  const std::vector<TreeRelation> rels = ReadTree(source, t, change_fn, order_column, sequence);
+  const std::string shown = rels.empty() ? std::to_string(source) : rels[0].name;
+  RefuseUntrackable(rels, shown, order_column, sequence);
+  std::optional<BucketQueue> queue;
+  if (absorbed != nullptr) queue.emplace(*absorbed);
+  int changed = 0;
+  for (const auto& r : rels)
+    changed += HookRelation(r, t, change_fn, order_column, sequence, absorbed, queue ? &*queue : nullptr);
+  return changed + DropLeftTriggers(source, t, change_fn);
 }
 
 bool FollowSource(Rollup& r, bool quiet) {
