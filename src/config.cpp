@@ -56,8 +56,10 @@ bool CheckVacuumWindow(char** newval, void**, GucSource) {
 }
 }  // namespace
 
-void Init() {
-  preloaded = process_shared_preload_libraries_in_progress;
+namespace {
+
+// The workers: whether and how often they run, as whom, for which databases, what they keep.
+void DefineWorkerSettings() {
   DefineCustomBoolVariable("strata.enabled", "Enables strata's background maintenance.", nullptr, &enabled,
                            true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.naptime", "Time between two maintenance passes of a database worker.",
@@ -71,13 +73,35 @@ void Init() {
     DefineCustomIntVariable("strata.max_workers", "Maximum number of strata database workers at once.",
                             "Each needs a slot in max_worker_processes; the launcher takes one more.",
                             &max_workers, 8, 1, 128, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("strata.databases", "Databases the strata launcher serves.",
+                             "Comma-separated names; empty means every database with the extension.",
+                             &databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.job_runs_retention", "Age after which rows of strata.job_runs are deleted.",
+                          nullptr, &job_runs_retention_s, 7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S,
+                          nullptr, nullptr, nullptr);
+}
+
+// The DDL strata runs (partition maintenance, rollup hooks): lock waits, retries, batch sizes, the test clock.
+void DefineDdlSettings() {
   DefineCustomIntVariable("strata.lock_timeout",
                           "Longest time any DDL run by strata waits for a lock before giving up and retrying.",
                           nullptr, &lock_timeout_ms, 200, 1, 600000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
                           nullptr);
-  DefineCustomStringVariable("strata.databases", "Databases the strata launcher serves.",
-                             "Comma-separated names; empty means every database with the extension.",
-                             &databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.ddl_retries", "Attempts of a DDL statement that lost a lock race, per pass.",
+                          nullptr, &ddl_retries, 3, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.default_move_max_ranges",
+                          "Ranges moved out of a default partition per set and pass.", nullptr,
+                          &move_max_ranges, 16, 1, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  // The replaceable clock of partition maintenance (as TimescaleDB's current_timestamp_mock): tests run a
+  // file under several fixed dates and prove its output does not depend on the calendar.
+  DefineCustomStringVariable("strata.test_now", "Time that partition maintenance takes as now (for tests).",
+                             "A timestamptz literal; empty: the real clock. Only premake, retention and the "
+                             "default-partition horizon read it.",
+                             &test_now, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+// Rollup refreshes.
+void DefineRollupSettings() {
   DefineCustomIntVariable("strata.rollup_wait_timeout",
                           "Longest time a rollup refresh waits for in-flight writers before skipping new rows.",
                           "The refresh polls; it never queues on a lock, so writers are never blocked by it.",
@@ -89,14 +113,10 @@ void Init() {
                           "Never above work_mem; not used when temp_file_limit is set.",
                           &rollup_hash_table_kb, 2048, 0, INT_MAX / 1024, PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr,
                           nullptr);
-  DefineCustomIntVariable("strata.ddl_retries", "Attempts of a DDL statement that lost a lock race, per pass.",
-                          nullptr, &ddl_retries, 3, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("strata.job_runs_retention", "Age after which rows of strata.job_runs are deleted.",
-                          nullptr, &job_runs_retention_s, 7 * 24 * 3600, 60, INT_MAX, PGC_SIGHUP, GUC_UNIT_S,
-                          nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("strata.default_move_max_ranges",
-                          "Ranges moved out of a default partition per set and pass.", nullptr,
-                          &move_max_ranges, 16, 1, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
+// The vacuum scheduler.
+void DefineVacuumSettings() {
   DefineCustomBoolVariable("strata.vacuum_enabled", "Enables strata's vacuum scheduler in the database workers.",
                            nullptr, &vacuum_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("strata.vacuum_window", "Maintenance windows for non-urgent vacuum and analyze work.",
@@ -160,12 +180,16 @@ void Init() {
                           "In between, a pass reads again only the tables whose statistics or catalog entry "
                           "changed; 0 reads every table at every pass.",
                           &vacuum_full_plan_interval_s, 600, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
-  // The replaceable clock of partition maintenance (as TimescaleDB's current_timestamp_mock): tests run a
-  // file under several fixed dates and prove its output does not depend on the calendar.
-  DefineCustomStringVariable("strata.test_now", "Time that partition maintenance takes as now (for tests).",
-                             "A timestamptz literal; empty: the real clock. Only premake, retention and the "
-                             "default-partition horizon read it.",
-                             &test_now, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+void Init() {
+  preloaded = process_shared_preload_libraries_in_progress;
+  DefineWorkerSettings();
+  DefineDdlSettings();
+  DefineRollupSettings();
+  DefineVacuumSettings();
   MarkGUCPrefixReserved("strata");
 }
 
