@@ -11,7 +11,6 @@
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/naming.hpp"
-#include "partitions/maintenance.hpp"
 #include "pg/xact.hpp"
 #include "pg/security.hpp"
 #include "pg/guc.hpp"
