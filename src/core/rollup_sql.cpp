@@ -476,10 +476,10 @@ bool RecentBucket(int64_t bucket, int64_t newest) {
   return bucket > newest - kRecentWindowMicros;
 }
 
-std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill) {
-  const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
-  const std::vector<std::string> keys = KeyColumns(s);
-  // The stored groups as readers see them (avg finished from its sum and count), columns of alias `d`.
+namespace {
+
+// The stored groups as readers see them (avg finished from its sum and count), columns of alias `d`.
+std::vector<std::string> StoredColumns(const Spec& s, const std::vector<std::string>& keys) {
   std::vector<std::string> stored;
   for (const auto& k : keys) stored.push_back("d." + k + " AS " + k);
   for (const auto& m : s.measures) {
@@ -490,93 +490,113 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
     else
       stored.push_back("d." + n + " AS " + n);
   }
-  if (!realtime || s.source_is_rollup)
-    return create + view_name + " AS SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d";
+  return stored;
+}
 
-  std::vector<std::string> combined = keys;
-  for (const auto& m : s.measures) combined.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
-  const std::string order = QuoteIdent(s.order_column);
-  const std::string id = std::to_string(s.id);
-  const std::string cols = Join(AllColumns(s), ", ");
-  const std::string b = QuoteIdent(s.bucket_name);
-  const std::string group = " GROUP BY " + Join(keys, ", ");
+// The fragments the arms of the real-time view share. Alias `t` is a tail group, `d` a stored one.
+struct ViewParts {
+  std::vector<std::string> keys, stored, combined;
+  std::string id, cols, b, group;
   // The tail: rows not yet absorbed, i.e. above the watermark or (during a backfill) at or below the
   // backfill cursor. The lookups are stable functions, evaluated once per scan, so the order column's
   // index bounds the scan; "cursor IS [NOT] NULL" is a one-time filter that switches whole arms off.
-  const std::string cursor = "strata.rollup_backfill_cursor(" + id + ")";
-  const std::string tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + id + ")");
-  const std::string tail_old = StateSelect(s, order + " <= " + cursor);
-  // After the backfill only the stored groups the tail touches are merged with it; the others are read
-  // as they are (a dashboard over days of history then costs about what the same query over a plain
-  // table does). The stored groups are read in two arms split at the tail's first bucket `lo`:
-  //  - below it, every group is untouched: `bucket < ANY (ARRAY[lo])`, an index condition with no
-  //    per-row filter when the reader's own range makes the planner use the key index. The planner
-  //    rates a comparison with an init-plan parameter at a third of the rows (and picks an index scan
-  //    of the whole table for a read without a range); as `< ANY` of an array of unknown length it
-  //    assumes 10 elements and rates it at 98%, so such a read stays a sequential scan.
-  //  - from it on (usually the last hours), the groups the tail does not touch. Rated at a third, this
-  //    arm is read through the index: right for a tail of recent rows; a tail spread over the whole
-  //    history (late rows everywhere, until the next refresh) costs a bitmap scan of the table.
-  // Which groups the tail touches: with integer keys (Spec::int_keys), a keyset probed per stored row
-  // (strata.keyset_lacks, one function call as the scan's filter). For a tail of up to kViewProbeLimit
-  // groups it holds their keys, plus the buckets where a tail group has a NULL dimension (`=` never
-  // matches NULL, so stored groups with a NULL dimension go by bucket: re-aggregated where the tail has
-  // such a group, read as they are elsewhere). For a bigger tail it holds the touched buckets only:
-  // their stored groups are all re-aggregated with the tail below, and the keyset stays as small as the
-  // bucket count whatever the tail's size. Other keys: an anti-join with the tail's keys (the planner
-  // hashes the tail and probes it per stored row; a hash join spills past work_mem) and the same NULL
-  // rule as a filter. The keyset costs less per row than either (README.md, rollup benchmark notes).
-  // Both arms leave NULL buckets out: they always go the re-aggregated way.
-  std::vector<std::string> tkeys, dkeys, tnotnull{"t." + b + " IS NOT NULL"}, dnull, tnull_dims;
-  for (const auto& k : keys) {
-    tkeys.push_back("t." + k);
-    dkeys.push_back("d." + k);
+  std::string cursor, tail_new, tail_old;
+  std::vector<std::string> tkeys, dkeys, tnotnull, dnull, tnull_dims;
+  std::vector<std::string> probe;  // a stored group equal to a tail group's keys
+  std::string dkey, tail_keys, touched_buckets;
+  // With dimensions: stored groups with a NULL dimension outside, and inside, the buckets where a tail
+  // group has a NULL dimension.
+  std::string untouched_null, null_touched;
+  std::string tail_count, limit;
+};
+
+ViewParts MakeViewParts(const Spec& s) {
+  ViewParts v;
+  v.keys = KeyColumns(s);
+  v.stored = StoredColumns(s, v.keys);
+  v.combined = v.keys;
+  for (const auto& m : s.measures) v.combined.push_back(CombineExpr(m) + " AS " + QuoteIdent(m.name));
+  const std::string order = QuoteIdent(s.order_column);
+  v.id = std::to_string(s.id);
+  v.cols = Join(AllColumns(s), ", ");
+  v.b = QuoteIdent(s.bucket_name);
+  v.group = " GROUP BY " + Join(v.keys, ", ");
+  v.cursor = "strata.rollup_backfill_cursor(" + v.id + ")";
+  v.tail_new = StateSelect(s, order + " > strata.rollup_watermark(" + v.id + ")");
+  v.tail_old = StateSelect(s, order + " <= " + v.cursor);
+  const std::string& b = v.b;
+  v.tnotnull = {"t." + b + " IS NOT NULL"};
+  for (const auto& k : v.keys) {
+    v.tkeys.push_back("t." + k);
+    v.dkeys.push_back("d." + k);
   }
   for (const auto& d : s.dims) {
-    tnotnull.push_back("t." + QuoteIdent(d.name) + " IS NOT NULL");
-    dnull.push_back("d." + QuoteIdent(d.name) + " IS NULL");
-    tnull_dims.push_back("t." + QuoteIdent(d.name) + " IS NULL");
+    v.tnotnull.push_back("t." + QuoteIdent(d.name) + " IS NOT NULL");
+    v.dnull.push_back("d." + QuoteIdent(d.name) + " IS NULL");
+    v.tnull_dims.push_back("t." + QuoteIdent(d.name) + " IS NULL");
   }
-  const std::string dkey = s.dims.empty() ? dkeys[0] : "(" + Join(dkeys, ", ") + ")";
-  const std::string tail_keys = "(SELECT " + Join(tkeys, ", ") + " FROM __strata_tail t WHERE " + Join(tnotnull, " AND ") + ")";
-  const std::string touched_buckets = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b +
-                                      " IS NOT NULL))";
-  std::vector<std::string> probe{"d." + b + " = t." + b};
-  for (const auto& d : s.dims) probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
-  std::string untouched_null, null_touched;
+  v.dkey = s.dims.empty() ? v.dkeys[0] : "(" + Join(v.dkeys, ", ") + ")";
+  v.tail_keys = "(SELECT " + Join(v.tkeys, ", ") + " FROM __strata_tail t WHERE " + Join(v.tnotnull, " AND ") + ")";
+  v.touched_buckets = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE t." + b +
+                      " IS NOT NULL))";
+  v.probe = {"d." + b + " = t." + b};
+  for (const auto& d : s.dims) v.probe.push_back("d." + QuoteIdent(d.name) + " = t." + QuoteIdent(d.name));
   if (!s.dims.empty()) {
-    const std::string any_null_dim = "(" + Join(dnull, " OR ") + ")";
-    const std::string tail_null_dim = "t." + b + " IS NOT NULL AND (" + Join(tnull_dims, " OR ") + ")";
-    untouched_null = "(NOT " + any_null_dim + " OR d." + b + " NOT IN (SELECT t." + b + " FROM __strata_tail t WHERE " +
-                     tail_null_dim + ")) AND ";
-    null_touched = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE " + tail_null_dim +
-                   ")) AND " + any_null_dim;
+    const std::string any_null_dim = "(" + Join(v.dnull, " OR ") + ")";
+    const std::string tail_null_dim = "t." + b + " IS NOT NULL AND (" + Join(v.tnull_dims, " OR ") + ")";
+    v.untouched_null = "(NOT " + any_null_dim + " OR d." + b + " NOT IN (SELECT t." + b + " FROM __strata_tail t WHERE " +
+                       tail_null_dim + ")) AND ";
+    v.null_touched = "d." + b + " = ANY (ARRAY(SELECT DISTINCT t." + b + " FROM __strata_tail t WHERE " + tail_null_dim +
+                     ")) AND " + any_null_dim;
   }
-  const std::string tail_count = "(SELECT n FROM __strata_range)";
-  const std::string limit = std::to_string(kViewProbeLimit);
-  // An empty tail has lo 'infinity': every stored group is in the first arm (one in an infinite bucket
-  // is in the second, which an empty tail passes).
-  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + tail_new + "), __strata_range AS (SELECT COALESCE(min(" +
-                    b + "), 'infinity'::" + s.bucket_type + ") AS lo, count(*) AS n FROM __strata_tail) ";
-  // While a backfill may run, the arms below are switched by the cursor; after it they are not gated
-  // (a gating Result node costs a step per stored row read).
-  const std::string gate = backfill ? cursor + " IS NULL AND " : "";
-  const std::string stored_from = "SELECT " + Join(stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate;
-  sql += stored_from + "d." + b + " < ANY (ARRAY(SELECT lo FROM __strata_range)) UNION ALL " + stored_from + "d." + b +
-         " >= (SELECT lo FROM __strata_range) AND ";
+  v.tail_count = "(SELECT n FROM __strata_range)";
+  v.limit = std::to_string(kViewProbeLimit);
+  return v;
+}
+
+// The stored groups the tail does not touch, read as they are (after the backfill, a dashboard over
+// days of history then costs about what the same query over a plain table does). Two arms split at the
+// tail's first bucket `lo`:
+//  - below it, every group is untouched: `bucket < ANY (ARRAY[lo])`, an index condition with no
+//    per-row filter when the reader's own range makes the planner use the key index. The planner
+//    rates a comparison with an init-plan parameter at a third of the rows (and picks an index scan
+//    of the whole table for a read without a range); as `< ANY` of an array of unknown length it
+//    assumes 10 elements and rates it at 98%, so such a read stays a sequential scan.
+//  - from it on (usually the last hours), the groups the tail does not touch. Rated at a third, this
+//    arm is read through the index: right for a tail of recent rows; a tail spread over the whole
+//    history (late rows everywhere, until the next refresh) costs a bitmap scan of the table.
+// Which groups the tail touches: with integer keys (Spec::int_keys), a keyset probed per stored row
+// (strata.keyset_lacks, one function call as the scan's filter). For a tail of up to kViewProbeLimit
+// groups it holds their keys, plus the buckets where a tail group has a NULL dimension (`=` never
+// matches NULL, so stored groups with a NULL dimension go by bucket: re-aggregated where the tail has
+// such a group, read as they are elsewhere). For a bigger tail it holds the touched buckets only:
+// their stored groups are all re-aggregated with the tail below, and the keyset stays as small as the
+// bucket count whatever the tail's size. Other keys: an anti-join with the tail's keys (the planner
+// hashes the tail and probes it per stored row; a hash join spills past work_mem) and the same NULL
+// rule as a filter. The keyset costs less per row than either (README.md, rollup benchmark notes).
+// Both arms leave NULL buckets out: they always go the re-aggregated way. While a backfill may run,
+// they are switched by the cursor; after it they are not gated (a gating Result node costs a step per
+// stored row read).
+std::string UntouchedArms(const Spec& s, const ViewParts& v, bool backfill) {
+  const std::string gate = backfill ? v.cursor + " IS NULL AND " : "";
+  const std::string stored_from = "SELECT " + Join(v.stored, ", ") + " FROM " + s.data_table + " d WHERE " + gate;
+  std::string sql = stored_from + "d." + v.b + " < ANY (ARRAY(SELECT lo FROM __strata_range)) UNION ALL " + stored_from +
+                    "d." + v.b + " >= (SELECT lo FROM __strata_range) AND ";
   if (s.int_keys)
-    sql += "strata.keyset_lacks((SELECT COALESCE(strata.keyset_agg(" + Join(tkeys, ", ") + ") FILTER (WHERE r.n <= " + limit +
-           "), strata.keyset_agg(t." + b + ") FILTER (WHERE r.n > " + limit + ")) FROM __strata_tail t, __strata_range r), " +
-           Join(dkeys, ", ") + ")";
+    sql += "strata.keyset_lacks((SELECT COALESCE(strata.keyset_agg(" + Join(v.tkeys, ", ") + ") FILTER (WHERE r.n <= " +
+           v.limit + "), strata.keyset_agg(t." + v.b + ") FILTER (WHERE r.n > " + v.limit +
+           ")) FROM __strata_tail t, __strata_range r), " + Join(v.dkeys, ", ") + ")";
   else
-    sql += untouched_null + "NOT EXISTS (SELECT FROM __strata_tail t WHERE " + Join(probe, " AND ") + ")";
-  // The touched groups. A tail of up to kViewProbeLimit groups (keys without NULLs) looks each one up in
-  // the key index and merges it with its stored group pairwise, as the refresh will (a nested loop the
-  // planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral subquery apart). The
-  // rest is re-aggregated: a bigger tail joined with its stored groups over the touched buckets, tail
-  // groups with a NULL key, stored groups with a NULL dimension in the buckets those touch, and NULL
-  // buckets. The group count is a one-time filter, so only one form runs.
-  std::vector<std::string> pair = tkeys;
+    sql += v.untouched_null + "NOT EXISTS (SELECT FROM __strata_tail t WHERE " + Join(v.probe, " AND ") + ")";
+  return sql;
+}
+
+// The touched groups of a tail of up to kViewProbeLimit groups (keys without NULLs): each looked up in
+// the key index and merged with its stored group pairwise, as the refresh will (a nested loop the
+// planner cannot turn into a scan of whole buckets: the LIMIT keeps the lateral subquery apart). The
+// group count is a one-time filter, so only this form or the re-aggregated one runs.
+std::string PairwiseArm(const Spec& s, const ViewParts& v, bool backfill) {
+  std::vector<std::string> pair = v.tkeys;
   for (const auto& m : s.measures) {
     const auto merged = [&](const std::string& c) {
       return MergeExpr(m.kind, "__strata_p." + QuoteIdent(c), "t." + QuoteIdent(c));
@@ -587,24 +607,52 @@ std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, 
     else
       pair.push_back(merged(m.name) + " AS " + QuoteIdent(m.name));
   }
-  sql += " UNION ALL SELECT " + Join(pair, ", ") + " FROM __strata_tail t LEFT JOIN LATERAL (SELECT " + cols + " FROM " +
-         s.data_table + " d WHERE " + Join(probe, " AND ") + " LIMIT 1) AS __strata_p ON true WHERE " +
-         Join(tnotnull, " AND ") + " AND " + tail_count + " <= " + limit + (backfill ? " AND " + cursor + " IS NULL" : "");
-  // A bigger tail: with a keyset, every stored group of the touched buckets (the keyset dropped them all
-  // above); otherwise the stored groups of the tail's keys, over the touched buckets.
-  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
-         tail_count + " > " + limit + " AND " + touched_buckets + (s.int_keys ? "" : " AND " + dkey + " IN " + tail_keys);
+  return " UNION ALL SELECT " + Join(pair, ", ") + " FROM __strata_tail t LEFT JOIN LATERAL (SELECT " + v.cols + " FROM " +
+         s.data_table + " d WHERE " + Join(v.probe, " AND ") + " LIMIT 1) AS __strata_p ON true WHERE " +
+         Join(v.tnotnull, " AND ") + " AND " + v.tail_count + " <= " + v.limit + (backfill ? " AND " + v.cursor + " IS NULL" : "");
+}
+
+// The rest of the touched groups, re-aggregated: a bigger tail joined with its stored groups over the
+// touched buckets (with a keyset, every stored group of those buckets, which the keyset dropped above;
+// otherwise the stored groups of the tail's keys), tail groups with a NULL key, stored groups with a
+// NULL dimension in the buckets those touch, and NULL buckets.
+std::string ReaggregatedArm(const Spec& s, const ViewParts& v, bool backfill) {
+  std::string sql = " UNION ALL SELECT " + Join(v.combined, ", ") + " FROM (SELECT " + v.cols + " FROM " + s.data_table +
+                    " d WHERE " + v.tail_count + " > " + v.limit + " AND " + v.touched_buckets +
+                    (s.int_keys ? "" : " AND " + v.dkey + " IN " + v.tail_keys);
   if (!s.dims.empty())
-    sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE " +
-           (s.int_keys ? tail_count + " <= " + limit + " AND " : std::string()) + null_touched;
-  sql += " UNION ALL SELECT " + cols + " FROM " + s.data_table + " d WHERE d." + b + " IS NULL UNION ALL SELECT " + cols +
-         " FROM __strata_tail t WHERE " + tail_count + " > " + limit + " OR t." + b + " IS NULL" +
-         (tnull_dims.empty() ? std::string() : " OR " + Join(tnull_dims, " OR ")) +
-         ") AS __strata_touched" + (backfill ? " WHERE " + cursor + " IS NULL" : std::string()) + group;
-  if (!backfill) return sql;
-  // During a backfill the old tail can be any part of history: every group is re-aggregated.
-  sql += " UNION ALL SELECT " + Join(combined, ", ") + " FROM (SELECT " + cols + " FROM " + s.data_table + " UNION ALL " +
-         tail_new + " UNION ALL " + tail_old + ") AS __strata_all WHERE " + cursor + " IS NOT NULL" + group;
+    sql += " UNION ALL SELECT " + v.cols + " FROM " + s.data_table + " d WHERE " +
+           (s.int_keys ? v.tail_count + " <= " + v.limit + " AND " : std::string()) + v.null_touched;
+  sql += " UNION ALL SELECT " + v.cols + " FROM " + s.data_table + " d WHERE d." + v.b + " IS NULL UNION ALL SELECT " +
+         v.cols + " FROM __strata_tail t WHERE " + v.tail_count + " > " + v.limit + " OR t." + v.b + " IS NULL" +
+         (v.tnull_dims.empty() ? std::string() : " OR " + Join(v.tnull_dims, " OR ")) + ") AS __strata_touched" +
+         (backfill ? " WHERE " + v.cursor + " IS NULL" : std::string()) + v.group;
+  return sql;
+}
+
+// During a backfill the old tail can be any part of history: every group is re-aggregated.
+std::string BackfillArm(const Spec& s, const ViewParts& v) {
+  return " UNION ALL SELECT " + Join(v.combined, ", ") + " FROM (SELECT " + v.cols + " FROM " + s.data_table +
+         " UNION ALL " + v.tail_new + " UNION ALL " + v.tail_old + ") AS __strata_all WHERE " + v.cursor + " IS NOT NULL" +
+         v.group;
+}
+
+}  // namespace
+
+std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill) {
+  const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
+  if (!realtime || s.source_is_rollup)
+    return create + view_name + " AS SELECT " + Join(StoredColumns(s, KeyColumns(s)), ", ") + " FROM " + s.data_table + " d";
+  const ViewParts v = MakeViewParts(s);
+  // An empty tail has lo 'infinity': every stored group is in the first arm (one in an infinite bucket
+  // is in the second, which an empty tail passes).
+  std::string sql = create + view_name + " AS WITH __strata_tail AS (" + v.tail_new +
+                    "), __strata_range AS (SELECT COALESCE(min(" + v.b + "), 'infinity'::" + s.bucket_type +
+                    ") AS lo, count(*) AS n FROM __strata_tail) ";
+  sql += UntouchedArms(s, v, backfill);
+  sql += PairwiseArm(s, v, backfill);
+  sql += ReaggregatedArm(s, v, backfill);
+  if (backfill) sql += BackfillArm(s, v);
   return sql;
 }
 

@@ -153,7 +153,7 @@ constexpr int64_t kRecentWindowMicros = int64_t{86400} * 1000000;
 bool RecentBucket(int64_t bucket, int64_t newest);
 
 // The real-time view looks up the stored groups of a tail of up to this many groups one by one in the
-// key index (about 2 microseconds each) and merges them pairwise; a bigger tail is joined over the
+// key index and merges them pairwise; a bigger tail is joined over the
 // buckets it touches and re-aggregated (with integer keys: every stored group of those buckets).
 constexpr long kViewProbeLimit = 1000;
 
@@ -161,15 +161,14 @@ constexpr long kViewProbeLimit = 1000;
 // `hash_table_kb` of groups at once, or 0 to leave work_mem as it is (`work_mem_kb`). A hash aggregation
 // over more groups than fit in the CPU's caches misses them on nearly every input row (the hash bucket,
 // then the group's key); past its memory limit it writes the rows of groups not in the table to
-// partition files and aggregates each partition afterwards, a table that fits (a first build of 712,000
-// groups from 5,000,000 rows: 3.0 s in 256 MB, 1.25 s in 1 MB). The executor limits the table by bytes
+// partition files and aggregates each partition afterwards, a table that fits, which costs less than
+// the cache misses (bench/README.md has the figures). The executor limits the table by bytes
 // (work_mem times hash_mem_multiplier) and by groups: that limit over the planner's size of a group,
 // which counts each aggregate state at its declared size (a sketch at its largest). So the budget is
 // the number of groups whose real states fill `hash_table_kb`, times their declared size. Never above
 // work_mem; 0 when it would not lower it, and when the input has at most `max_rows` rows (0: unknown)
 // and these could not make more than kSmallInputTables such tables of groups: a table a few times the
-// target still sits in the larger caches, and partitioning it costs more than it saves (a 50,000-row
-// refresh touching 21,000 groups: 3% slower in 2 MB than in memory).
+// target still sits in the larger caches, and partitioning it costs more than it saves.
 constexpr int64_t kSmallInputTables = 4;
 int AggregationWorkMemKb(const Spec& s, int hash_table_kb, int work_mem_kb, double hash_mem_multiplier,
                          int64_t max_rows = 0);

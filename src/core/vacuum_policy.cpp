@@ -60,152 +60,177 @@ double AgeFraction(const TableFacts& f, const Config& cfg) {
   return std::max(x, m);
 }
 
-std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg) {
-  std::vector<Action> plan;
-  for (size_t i = 0; i < facts.size(); i++) {
-    const TableFacts& f = facts[i];
-    std::string rollup_reason;
-    const bool rollup_due = RollupVacuumDue(f, cfg, &rollup_reason);
-    auto add = [&](ActionKind kind, double score, std::string reason) {
-      Action a;
-      a.kind = kind;
-      a.fact = i;
-      a.relid = f.relid;
-      a.urgent = kind == ActionKind::kUrgentVacuum;
-      a.score = score;
-      a.reason = std::move(reason);
-      if (!f.ov.enabled) a.decision = Decision::kSkippedOverride;
-      // Any VACUUM of a rollup table that is due for its dead index entries removes them, whatever
-      // else it is for.
-      const bool vacuum = kind == ActionKind::kUrgentVacuum || kind == ActionKind::kFreezeCold ||
-                          kind == ActionKind::kFreezeHot || kind == ActionKind::kVacuumDead || kind == ActionKind::kVacuumRollup;
-      if (vacuum && rollup_due) {
-        a.index_cleanup = IndexCleanup::kOn;
-        if (kind != ActionKind::kVacuumRollup) a.reason += "; " + rollup_reason;
-      }
-      plan.push_back(std::move(a));
-    };
-    auto add_rollup = [&] {
-      add(ActionKind::kVacuumRollup, f.live_tuples > 0 ? double(f.dead_entries) / f.live_tuples : double(f.dead_entries),
-          rollup_reason);
-    };
-    if (!f.in_tree) {
-      if (rollup_due && !f.is_parent) add_rollup();
-      continue;
+namespace {
+
+// The actions of one fact, as they are added to the plan: every action of a rollup table that is due
+// for its dead index entries removes them too (see Add).
+struct FactPlan {
+  const TableFacts& f;
+  size_t index;                // of f in the facts given to PlanVacuum
+  bool rollup_due;             // RollupVacuumDue
+  std::string rollup_reason;
+  std::vector<Action>* plan;
+
+  Action& Add(ActionKind kind, double score, std::string reason) const {
+    Action a;
+    a.kind = kind;
+    a.fact = index;
+    a.relid = f.relid;
+    a.urgent = kind == ActionKind::kUrgentVacuum;
+    a.score = score;
+    a.reason = std::move(reason);
+    if (!f.ov.enabled) a.decision = Decision::kSkippedOverride;
+    // Any VACUUM of a rollup table that is due for its dead index entries removes them, whatever
+    // else it is for.
+    const bool vacuum = kind == ActionKind::kUrgentVacuum || kind == ActionKind::kFreezeCold ||
+                        kind == ActionKind::kFreezeHot || kind == ActionKind::kVacuumDead || kind == ActionKind::kVacuumRollup;
+    if (vacuum && rollup_due) {
+      a.index_cleanup = IndexCleanup::kOn;
+      if (kind != ActionKind::kVacuumRollup) a.reason += "; " + rollup_reason;
     }
-    if (f.is_parent) {
-      // A parent's statistics come only from an ANALYZE of the parent itself; autovacuum never does it.
-      if (f.pages <= 0 && f.live_tuples <= 0 && f.changes <= 0) continue;
-      // Analyzed, yet without statistics: its last ANALYZE saw no committed rows (a load was still in
-      // flight). Once its partitions changed since, it is analyzed again at once: neither the minimum
-      // interval nor the change threshold applies, and nothing is repeated while nothing changes.
-      if (!f.has_stats && f.seconds_since_analyze >= 0 && f.changes_at_analyze >= 0 &&
-          f.changes != f.changes_at_analyze) {
-        add(ActionKind::kAnalyzeParent, 1e17,
-            "partitioned table has no statistics (its last analyze saw no committed rows) and its partitions "
-            "changed since: plans on it run without statistics");
-        continue;
-      }
-      if (AnalyzedRecently(f, cfg)) continue;
-      const double fraction = f.ov.analyze_fraction.value_or(cfg.parent_analyze_fraction);
-      if (f.seconds_since_analyze < 0) {
-        add(ActionKind::kAnalyzeParent, 1e18, "partitioned table has never been analyzed: plans on it run without statistics");
-        continue;
-      }
-      if (f.changes_at_analyze < 0) {
-        // Analyzed by someone else; strata has no baseline yet. Its first ANALYZE sets one.
-        add(ActionKind::kAnalyzeParent, f.live_tuples,
-            "no record of the partitions' changes at the last analyze; analyzing once to take a baseline");
-        continue;
-      }
-      const int64_t changed = std::llabs(f.changes - f.changes_at_analyze);
-      const double needed = std::max<double>(double(cfg.parent_analyze_min_rows), fraction * f.live_tuples);
-      if (double(changed) >= needed)
-        add(ActionKind::kAnalyzeParent, f.live_tuples > 0 ? changed / f.live_tuples : double(changed),
-            Count(changed) + " rows changed in its partitions since the last analyze (threshold " +
-                Count(int64_t(needed)) + ")");
-      continue;
-    }
-    // Leaves.
-    const double age = AgeFraction(f, cfg);
-    // A leaf unchanged since strata froze it is all-frozen: its revisit reads only the visibility map
-    // and takes seconds however large the table, so it needs less lead time and waits until halfway
-    // between urgent_fraction and autovacuum's limit (fewer revisits over the table's life).
-    const bool unchanged = f.changes_at_freeze >= 0 && f.changes == f.changes_at_freeze;
-    const double urgent_at = unchanged ? cfg.urgent_fraction + (1 - cfg.urgent_fraction) / 2 : cfg.urgent_fraction;
-    if (age >= urgent_at) {
-      add(ActionKind::kUrgentVacuum, age,
-          Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
-              double(f.xid_age), double(f.mxid_age), age * 100) +
-              (unchanged ? "; unchanged since strata froze it: visibility map only, no index cleanup" : ""));
-      if (unchanged) plan.back().index_cleanup = IndexCleanup::kOff;
-      continue;  // the urgent VACUUM (FREEZE) covers freezing and dead tuples
-    }
-    const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);
-    const bool cold = f.seconds_since_write >= 0 && f.seconds_since_write >= cold_after;
-    const bool hot = f.seconds_since_write >= 0 && f.seconds_since_write < cold_after;
-    if (cold && f.ov.freeze && (f.pages > 0 || f.live_tuples > 0) && f.changes != f.changes_at_freeze) {
-      add(ActionKind::kFreezeCold, age,
-          Fmt("no writes for %.0f s (cold after %.0f s): freezing it once so it never needs an anti-wraparound vacuum "
-              "(xid age %.0f)", f.seconds_since_write, cold_after, double(f.xid_age)));
-      continue;
-    }
-    if (hot && !AnalyzedRecently(f, cfg)) {
-      const double fraction = f.ov.analyze_fraction.value_or(cfg.hot_analyze_fraction);
-      const double needed = std::max<double>(double(cfg.hot_analyze_min_rows), fraction * f.live_tuples);
-      if (double(f.mod_since_analyze) >= needed)
-        add(ActionKind::kAnalyzeHot, f.live_tuples > 0 ? f.mod_since_analyze / f.live_tuples : 1.0,
-            Count(f.mod_since_analyze) + " rows modified since the last analyze of this hot partition (threshold " +
-                Count(int64_t(needed)) + ", autovacuum's would be " + Count(int64_t(50 + 0.1 * f.live_tuples)) + ")");
-    }
-    const bool insert_mostly = double(f.dead_tuples) <= cfg.hot_freeze_max_dead * std::max(f.live_tuples, 1.0);
-    const bool hot_freezes = f.ov.freeze && cfg.hot_freeze_fraction > 0;
-    // Autovacuum's insert trigger for this leaf as it stands (infinite when disabled).
-    const double av_trigger = f.av_insert_threshold < 0 ? HUGE_VAL
-                                                        : double(f.av_insert_threshold) + f.av_insert_scale * f.live_tuples;
-    // Handed over: a hot leaf, or an empty one (made ahead of need). A leaf with data that strata has
-    // not seen written yet waits until it is (a cold one needs no handover).
-    const bool fresh = f.pages <= 0 && f.live_tuples <= 0;
-    if ((hot || fresh) && f.ov.enabled && hot_freezes && insert_mostly && cfg.insert_handover_scale > 0 && !f.insert_reloption &&
-        f.av_insert_threshold >= 0) {
-      add(ActionKind::kInsertHandover, f.live_tuples,
+    plan->push_back(std::move(a));
+    return plan->back();
+  }
+
+  void AddRollup() const {
+    Add(ActionKind::kVacuumRollup, f.live_tuples > 0 ? double(f.dead_entries) / f.live_tuples : double(f.dead_entries),
+        rollup_reason);
+  }
+};
+
+// Rules for a parent (partitioned table). Its statistics come only from an ANALYZE of the parent
+// itself; autovacuum never does it.
+void PlanParent(const FactPlan& p, const Config& cfg) {
+  const TableFacts& f = p.f;
+  if (f.pages <= 0 && f.live_tuples <= 0 && f.changes <= 0) return;
+  // Analyzed, yet without statistics: its last ANALYZE saw no committed rows (a load was still in
+  // flight). Once its partitions changed since, it is analyzed again at once: neither the minimum
+  // interval nor the change threshold applies, and nothing is repeated while nothing changes.
+  if (!f.has_stats && f.seconds_since_analyze >= 0 && f.changes_at_analyze >= 0 && f.changes != f.changes_at_analyze) {
+    p.Add(ActionKind::kAnalyzeParent, 1e17,
+          "partitioned table has no statistics (its last analyze saw no committed rows) and its partitions "
+          "changed since: plans on it run without statistics");
+    return;
+  }
+  if (AnalyzedRecently(f, cfg)) return;
+  const double fraction = f.ov.analyze_fraction.value_or(cfg.parent_analyze_fraction);
+  if (f.seconds_since_analyze < 0) {
+    p.Add(ActionKind::kAnalyzeParent, 1e18, "partitioned table has never been analyzed: plans on it run without statistics");
+    return;
+  }
+  if (f.changes_at_analyze < 0) {
+    // Analyzed by someone else; strata has no baseline yet. Its first ANALYZE sets one.
+    p.Add(ActionKind::kAnalyzeParent, f.live_tuples,
+          "no record of the partitions' changes at the last analyze; analyzing once to take a baseline");
+    return;
+  }
+  const int64_t changed = std::llabs(f.changes - f.changes_at_analyze);
+  const double needed = std::max<double>(double(cfg.parent_analyze_min_rows), fraction * f.live_tuples);
+  if (double(changed) >= needed)
+    p.Add(ActionKind::kAnalyzeParent, f.live_tuples > 0 ? changed / f.live_tuples : double(changed),
+          Count(changed) + " rows changed in its partitions since the last analyze (threshold " + Count(int64_t(needed)) +
+              ")");
+}
+
+// Rule 1 for a leaf: an urgent VACUUM (FREEZE) near autovacuum's forced one. True when added: it covers
+// freezing and dead tuples, so no other rule applies.
+bool PlanUrgent(const FactPlan& p, const Config& cfg) {
+  const TableFacts& f = p.f;
+  const double age = AgeFraction(f, cfg);
+  // A leaf unchanged since strata froze it is all-frozen: its revisit reads only the visibility map
+  // and takes seconds however large the table, so it needs less lead time and waits until halfway
+  // between urgent_fraction and autovacuum's limit (fewer revisits over the table's life).
+  const bool unchanged = f.changes_at_freeze >= 0 && f.changes == f.changes_at_freeze;
+  const double urgent_at = unchanged ? cfg.urgent_fraction + (1 - cfg.urgent_fraction) / 2 : cfg.urgent_fraction;
+  if (age < urgent_at) return false;
+  Action& a = p.Add(ActionKind::kUrgentVacuum, age,
+                    Fmt("xid age %.0f, multixact age %.0f: %.0f%% of the freeze max age, vacuuming before autovacuum forces it",
+                        double(f.xid_age), double(f.mxid_age), age * 100) +
+                        (unchanged ? "; unchanged since strata froze it: visibility map only, no index cleanup" : ""));
+  if (unchanged) a.index_cleanup = IndexCleanup::kOff;
+  return true;
+}
+
+// The insert-vacuum handover of a hot or empty insert-mostly leaf (see Config::insert_handover_scale).
+void PlanHandover(const FactPlan& p, const Config& cfg, bool hot, bool hot_freezes, bool insert_mostly) {
+  const TableFacts& f = p.f;
+  // Handed over: a hot leaf, or an empty one (made ahead of need). A leaf with data that strata has
+  // not seen written yet waits until it is (a cold one needs no handover).
+  const bool fresh = f.pages <= 0 && f.live_tuples <= 0;
+  if ((hot || fresh) && f.ov.enabled && hot_freezes && insert_mostly && cfg.insert_handover_scale > 0 && !f.insert_reloption &&
+      f.av_insert_threshold >= 0) {
+    p.Add(ActionKind::kInsertHandover, f.live_tuples,
           "autovacuum's insert vacuum comes at " + Count(f.av_insert_threshold) + " + " + Fmt("%g", f.av_insert_scale) +
               " x rows inserted; setting " + HandoverSetting(cfg) + " (a fallback behind strata's hot freeze at " +
               Fmt("%g", cfg.hot_freeze_fraction) + " x rows)");
-    }
-    const double ins_needed = std::max<double>(double(cfg.hot_freeze_min_rows),
-                                               std::min(cfg.hot_freeze_fraction * f.live_tuples, av_trigger));
-    if (hot && hot_freezes && insert_mostly && double(f.ins_since_vacuum) >= ins_needed) {
-      add(ActionKind::kFreezeHot, double(f.ins_since_vacuum),
+  }
+}
+
+// The rules for a leaf below the urgent one: cold freeze; else hot analyze, handover and hot freeze;
+// else a dead-tuple vacuum or the rollup rule.
+void PlanLeaf(const FactPlan& p, const Config& cfg) {
+  const TableFacts& f = p.f;
+  if (PlanUrgent(p, cfg)) return;
+  const double cold_after = f.ov.cold_after_s.value_or(cfg.cold_after_s);
+  const bool cold = f.seconds_since_write >= 0 && f.seconds_since_write >= cold_after;
+  const bool hot = f.seconds_since_write >= 0 && f.seconds_since_write < cold_after;
+  if (cold && f.ov.freeze && (f.pages > 0 || f.live_tuples > 0) && f.changes != f.changes_at_freeze) {
+    p.Add(ActionKind::kFreezeCold, AgeFraction(f, cfg),
+          Fmt("no writes for %.0f s (cold after %.0f s): freezing it once so it never needs an anti-wraparound vacuum "
+              "(xid age %.0f)", f.seconds_since_write, cold_after, double(f.xid_age)));
+    return;
+  }
+  if (hot && !AnalyzedRecently(f, cfg)) {
+    const double fraction = f.ov.analyze_fraction.value_or(cfg.hot_analyze_fraction);
+    const double needed = std::max<double>(double(cfg.hot_analyze_min_rows), fraction * f.live_tuples);
+    if (double(f.mod_since_analyze) >= needed)
+      p.Add(ActionKind::kAnalyzeHot, f.live_tuples > 0 ? f.mod_since_analyze / f.live_tuples : 1.0,
+            Count(f.mod_since_analyze) + " rows modified since the last analyze of this hot partition (threshold " +
+                Count(int64_t(needed)) + ", autovacuum's would be " + Count(int64_t(50 + 0.1 * f.live_tuples)) + ")");
+  }
+  const bool insert_mostly = double(f.dead_tuples) <= cfg.hot_freeze_max_dead * std::max(f.live_tuples, 1.0);
+  const bool hot_freezes = f.ov.freeze && cfg.hot_freeze_fraction > 0;
+  PlanHandover(p, cfg, hot, hot_freezes, insert_mostly);
+  // Autovacuum's insert trigger for this leaf as it stands (infinite when disabled).
+  const double av_trigger = f.av_insert_threshold < 0 ? HUGE_VAL
+                                                      : double(f.av_insert_threshold) + f.av_insert_scale * f.live_tuples;
+  const double ins_needed = std::max<double>(double(cfg.hot_freeze_min_rows),
+                                             std::min(cfg.hot_freeze_fraction * f.live_tuples, av_trigger));
+  if (hot && hot_freezes && insert_mostly && double(f.ins_since_vacuum) >= ins_needed) {
+    p.Add(ActionKind::kFreezeHot, double(f.ins_since_vacuum),
           Count(f.ins_since_vacuum) + " rows inserted since the last vacuum of this insert-mostly partition (threshold " +
               Count(int64_t(ins_needed)) + ", autovacuum's " +
               (f.av_insert_threshold < 0 ? std::string("disabled") : Count(int64_t(av_trigger))) +
               "): freezing the new pages in the same pass that sets them all-visible");
-      continue;
-    }
-    const double dead_needed = std::max<double>(double(cfg.dead_min), cfg.dead_fraction * f.live_tuples);
-    if (double(f.dead_tuples) >= dead_needed) {
-      add(ActionKind::kVacuumDead, double(f.dead_tuples),
-          Count(f.dead_tuples) + " dead tuples (threshold " + Count(int64_t(dead_needed)) + ")");
-    } else if (rollup_due) {
-      add_rollup();
-    }
+    return;
   }
+  const double dead_needed = std::max<double>(double(cfg.dead_min), cfg.dead_fraction * f.live_tuples);
+  if (double(f.dead_tuples) >= dead_needed) {
+    p.Add(ActionKind::kVacuumDead, double(f.dead_tuples),
+          Count(f.dead_tuples) + " dead tuples (threshold " + Count(int64_t(dead_needed)) + ")");
+  } else if (p.rollup_due) {
+    p.AddRollup();
+  }
+}
 
-  std::stable_sort(plan.begin(), plan.end(), [](const Action& a, const Action& b) {
+// The plan's order: by class (ClassRank), then by score, higher first; stable for equal ones.
+void SortPlan(std::vector<Action>* plan) {
+  std::stable_sort(plan->begin(), plan->end(), [](const Action& a, const Action& b) {
     const int ra = ClassRank(a.kind), rb = ClassRank(b.kind);
     if (ra != rb) return ra < rb;
     return a.score > b.score;
   });
+}
 
-  // Decisions: overrides, windows (non-urgent only), then the per-pass budget in plan order. A
-  // handover (a reloption set on a table, no read of it) counts against its own budget, never the
-  // actions' or pages': thousands of them cannot hold back a vacuum or an analyze.
+// Decisions: overrides, windows (non-urgent only), then the per-pass budget in plan order. A
+// handover (a reloption set on a table, no read of it) counts against its own budget, never the
+// actions' or pages': thousands of them cannot hold back a vacuum or an analyze.
+void Decide(const std::vector<TableFacts>& facts, const Config& cfg, std::vector<Action>* plan) {
   const bool in_window = InWindow(cfg.windows, cfg.minute_of_day);
   int run = 0;
   int handovers = 0;
   int64_t pages = 0;
-  for (Action& a : plan) {
+  for (Action& a : *plan) {
     if (a.decision == Decision::kSkippedOverride) {
       a.reason += "; skipped: the table's vacuum policy says never touch it";
       continue;
@@ -236,6 +261,25 @@ std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Confi
     run++;
     pages += p;
   }
+}
+
+}  // namespace
+
+std::vector<Action> PlanVacuum(const std::vector<TableFacts>& facts, const Config& cfg) {
+  std::vector<Action> plan;
+  for (size_t i = 0; i < facts.size(); i++) {
+    FactPlan p{facts[i], i, false, {}, &plan};
+    p.rollup_due = RollupVacuumDue(p.f, cfg, &p.rollup_reason);
+    if (!p.f.in_tree) {
+      if (p.rollup_due && !p.f.is_parent) p.AddRollup();
+    } else if (p.f.is_parent) {
+      PlanParent(p, cfg);
+    } else {
+      PlanLeaf(p, cfg);
+    }
+  }
+  SortPlan(&plan);
+  Decide(facts, cfg, &plan);
   return plan;
 }
 

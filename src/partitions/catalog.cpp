@@ -149,6 +149,88 @@ std::vector<SetRow> LoadSets(Oid only) {
   return out;
 }
 
+namespace {
+
+// The range of a partition bound at position i of the relcache's sorted bound array: indexes[i] is the
+// partition whose upper bound is datums[i], so its lower bound is datums[i-1] (unbounded below for
+// i == 0).
+core::Range BoundRange(PartitionBoundInfo bi, int i, Oid key_type) {
+  core::Range r;
+  r.lo = (i == 0 || bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MINVALUE)
+             ? INT64_MIN
+             : (bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MAXVALUE ? INT64_MAX : DatumToKey(bi->datums[i - 1][0], key_type));
+  r.hi = (i >= bi->ndatums || bi->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
+             ? INT64_MAX
+             : (bi->kind[i][0] == PARTITION_RANGE_DATUM_MINVALUE ? INT64_MIN : DatumToKey(bi->datums[i][0], key_type));
+  return r;
+}
+
+// The set's range partitions (with their names and pending detaches) and its default partition, from
+// the parent's partition descriptor.
+void ReadPartitions(PartitionDesc pd, Oid key_type, Facts* f) {
+  PartitionBoundInfo bi = pd->boundinfo;
+  std::vector<core::Range> ranges(pd->nparts);
+  std::vector<bool> have(pd->nparts, false);
+  if (bi != nullptr && bi->strategy == PARTITION_STRATEGY_RANGE) {
+    for (int i = 0; i < bi->ndatums + 1 && i < bi->nindexes; i++) {
+      const int p = bi->indexes[i];
+      if (p < 0) continue;
+      ranges[p] = BoundRange(bi, i, key_type);
+      have[p] = true;
+    }
+    if (bi->default_index >= 0) f->default_oid = pd->oids[bi->default_index];
+  }
+  for (int p = 0; p < pd->nparts; p++) {
+    if (!have[p]) continue;
+    core::ExistingPartition e;
+    e.id = pd->oids[p];
+    e.range = ranges[p];
+    e.name = pg::RelName(pd->oids[p]);
+    e.schema = pg::RelSchema(pd->oids[p]);
+    if (pd->detached_exist) {
+      const Oid poid = pd->oids[p];
+      bool pending = false;
+      pg::Call([&] { pending = PartitionHasPendingDetach(poid); });
+      e.detach_pending = pending;
+    }
+    f->state.partitions.push_back(std::move(e));
+  }
+  if (OidIsValid(f->default_oid)) {
+    f->default_name = pg::RelName(f->default_oid);
+    f->default_schema = pg::RelSchema(f->default_oid);
+  }
+}
+
+// An integer set's data frontier: the largest key in the newest premake+1 partitions (pruning keeps
+// the query to those partitions), outside the default partition; with none there, the frontier is
+// below them and nothing is due.
+std::optional<int64_t> IntegerFrontier(const SetRow& set, const Facts& f) {
+  std::string sql = "SELECT max(" + core::QuoteIdent(set.column) + ") FROM " +
+                    core::QualifiedName(set.spec.schema, set.spec.parent);
+  const std::string not_default = OidIsValid(f.default_oid) ? "tableoid <> " + std::to_string(f.default_oid) : "";
+  Oid t;
+  if (f.state.partitions.empty()) {
+    if (!not_default.empty()) sql += " WHERE " + not_default;
+    if (auto d = pg::QueryDatum(sql, &t)) return DatumToKey(*d, set.key_type);
+    return std::nullopt;
+  }
+  std::vector<core::Range> sorted;
+  for (const auto& p : f.state.partitions) sorted.push_back(p.range);
+  std::sort(sorted.begin(), sorted.end(), [](const core::Range& a, const core::Range& b) { return a.lo < b.lo; });
+  const size_t from = sorted.size() > size_t(set.spec.premake) + 1 ? sorted.size() - set.spec.premake - 1 : 0;
+  const core::Range& first = sorted[from];
+  sql += " WHERE ";
+  if (first.lo != INT64_MIN)
+    sql += core::QuoteIdent(set.column) + " >= " + core::KeySql(set.spec.kind, first.lo);
+  else
+    sql += "true";
+  if (!not_default.empty()) sql += " AND " + not_default;
+  if (auto d = pg::QueryDatum(sql, &t)) return DatumToKey(*d, set.key_type);
+  return first.lo == INT64_MIN ? first.hi - 1 : first.lo;
+}
+
+}  // namespace
+
 Facts ReadFacts(const SetRow& set, bool wait_for_lock) {
   Facts f;
   f.state.partitions.reserve(64);
@@ -174,81 +256,13 @@ Facts ReadFacts(const SetRow& set, bool wait_for_lock) {
     f.locked_out = true;
     return f;
   }
-  // Bounds from the relcache's sorted bound array: indexes[i] is the partition whose upper bound is
-  // datums[i], so its lower bound is datums[i-1] (unbounded below for i == 0).
-  PartitionBoundInfo bi = pd->boundinfo;
-  std::vector<core::Range> ranges(pd->nparts);
-  std::vector<bool> have(pd->nparts, false);
-  if (bi != nullptr && bi->strategy == PARTITION_STRATEGY_RANGE) {
-    for (int i = 0; i < bi->ndatums + 1 && i < bi->nindexes; i++) {
-      const int p = bi->indexes[i];
-      if (p < 0) continue;
-      core::Range r;
-      r.lo = (i == 0 || bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MINVALUE)
-                 ? INT64_MIN
-                 : (bi->kind[i - 1][0] == PARTITION_RANGE_DATUM_MAXVALUE ? INT64_MAX
-                                                                          : DatumToKey(bi->datums[i - 1][0], set.key_type));
-      r.hi = (i >= bi->ndatums || bi->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
-                 ? INT64_MAX
-                 : (bi->kind[i][0] == PARTITION_RANGE_DATUM_MINVALUE ? INT64_MIN
-                                                                      : DatumToKey(bi->datums[i][0], set.key_type));
-      ranges[p] = r;
-      have[p] = true;
-    }
-    if (bi->default_index >= 0) f.default_oid = pd->oids[bi->default_index];
-  }
-  for (int p = 0; p < pd->nparts; p++) {
-    if (!have[p]) continue;
-    core::ExistingPartition e;
-    e.id = pd->oids[p];
-    e.range = ranges[p];
-    e.name = pg::RelName(pd->oids[p]);
-    e.schema = pg::RelSchema(pd->oids[p]);
-    if (pd->detached_exist) {
-      const Oid poid = pd->oids[p];
-      bool pending = false;
-      pg::Call([&] { pending = PartitionHasPendingDetach(poid); });
-      e.detach_pending = pending;
-    }
-    f.state.partitions.push_back(std::move(e));
-  }
-  if (OidIsValid(f.default_oid)) {
-    f.default_name = pg::RelName(f.default_oid);
-    f.default_schema = pg::RelSchema(f.default_oid);
-  }
+  ReadPartitions(pd, set.key_type, &f);
   pg::Call([&] { RelationClose(rel); });
-
   if (core::IsTimeKind(set.spec.kind)) {
     f.state.reference = NowKey(set.spec.kind);
-    return f;
+  } else if (const auto frontier = IntegerFrontier(set, f)) {
+    f.state.reference = *frontier;
   }
-  // Integer sets: the data frontier is the largest key in the newest premake+1 partitions (pruning
-  // keeps this to those partitions); with none there, the frontier is below them and nothing is due.
-  if (f.state.partitions.empty()) {
-    Oid t;
-    const std::string sql = "SELECT max(" + core::QuoteIdent(set.column) + ") FROM " +
-                            core::QualifiedName(set.spec.schema, set.spec.parent) +
-                            (OidIsValid(f.default_oid) ? " WHERE tableoid <> " + std::to_string(f.default_oid) : "");
-    if (auto d = pg::QueryDatum(sql, &t)) f.state.reference = DatumToKey(*d, set.key_type);
-    return f;
-  }
-  std::vector<core::Range> sorted;
-  for (const auto& p : f.state.partitions) sorted.push_back(p.range);
-  std::sort(sorted.begin(), sorted.end(), [](const core::Range& a, const core::Range& b) { return a.lo < b.lo; });
-  const size_t from = sorted.size() > size_t(set.spec.premake) + 1 ? sorted.size() - set.spec.premake - 1 : 0;
-  const core::Range& first = sorted[from];
-  std::string sql = "SELECT max(" + core::QuoteIdent(set.column) + ") FROM " +
-                    core::QualifiedName(set.spec.schema, set.spec.parent) + " WHERE ";
-  if (first.lo != INT64_MIN)
-    sql += core::QuoteIdent(set.column) + " >= " + core::KeySql(set.spec.kind, first.lo);
-  else
-    sql += "true";
-  if (OidIsValid(f.default_oid)) sql += " AND tableoid <> " + std::to_string(f.default_oid);
-  Oid t;
-  if (auto d = pg::QueryDatum(sql, &t))
-    f.state.reference = DatumToKey(*d, set.key_type);
-  else
-    f.state.reference = first.lo == INT64_MIN ? first.hi - 1 : first.lo;
   return f;
 }
 

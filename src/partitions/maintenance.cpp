@@ -469,24 +469,77 @@ std::string PassSummary::Message() const {
   return m;
 }
 
-PassSummary WorkerPass() {
-  // Per-set failure backoff across passes (worker-lifetime, C++-only state).
-  static std::map<Oid, std::pair<int, TimestampTz>> backoff;
-  PassSummary sum;
-  std::vector<SetRow> sets;
-  Oid configured_role = InvalidOid;
+namespace {
+
+// The partition sets and strata.role (InvalidOid when unset), read in one worker transaction. Throws
+// when strata.role names no role.
+std::vector<SetRow> LoadPass(Oid* configured_role) {
   pg::BeginWorkerTxn();
-  sets = LoadSets(InvalidOid);
+  std::vector<SetRow> sets = LoadSets(InvalidOid);
   if (config::role != nullptr && config::role[0] != '\0') {
     const char* rname = config::role;
-    pg::Call([&] { configured_role = get_role_oid(rname, true); });
-    if (!OidIsValid(configured_role)) {
+    pg::Call([&] { *configured_role = get_role_oid(rname, true); });
+    if (!OidIsValid(*configured_role)) {
       pg::CommitWorkerTxn();
       throw core::Error(ERRCODE_UNDEFINED_OBJECT, std::string("role \"") + rname + "\" given by strata.role does not exist",
                         {}, "Create the role or change strata.role.");
     }
   }
   pg::CommitWorkerTxn();
+  return sets;
+}
+
+// Maintains one set in the worker, its outcomes in *outs. False when it failed as a whole (an error
+// escaped MaintainSet): the error is logged and recorded in job_runs.
+bool MaintainInWorker(const SetRow& set, Oid configured_role, TimestampTz now, std::vector<Outcome>* outs) {
+  const std::string target = core::QualifiedName(set.spec.schema, set.spec.parent);
+  try {
+    MaintainSet(set, Mode::kWorker, configured_role, outs);
+    return true;
+  } catch (const pg::PgError& e) {
+    pg::AbortWorkerTxn();
+    const std::string msg = e.what();
+    pg::Call([&] {
+      ereport(LOG, (errmsg("strata: maintenance of partition set %s.%s failed: %s", set.spec.schema.c_str(),
+                           set.spec.parent.c_str(), msg.c_str())));
+    });
+    pg::BeginWorkerTxn();
+    jobs::RecordJob("partition_set", target, "failed", msg, "{}", now);
+    pg::CommitWorkerTxn();
+  } catch (const core::Error& e) {
+    if (IsTransactionState()) pg::AbortWorkerTxn();
+    pg::BeginWorkerTxn();
+    jobs::RecordJob("partition_set", target, "failed", e.message(), "{}", now);
+    pg::CommitWorkerTxn();
+  }
+  return false;
+}
+
+// Counts a set's outcomes into the pass summary; true when one of them failed.
+bool CountOutcomes(const std::vector<Outcome>& outs, PassSummary* sum) {
+  bool failed = false;
+  for (const auto& o : outs) {
+    if (o.action == "check" || o.status == "left") continue;
+    sum->actions++;
+    if (o.status == "failed") {
+      failed = true;
+      sum->failed++;
+    }
+    if (o.status == "skipped") sum->skipped++;
+    if ((o.status == "failed" || o.status == "skipped") && sum->problems.size() < kPassProblemsShown)
+      sum->problems.push_back(o.status + ": " + o.action + " of " + o.partition + ": " + o.message);
+  }
+  return failed;
+}
+
+}  // namespace
+
+PassSummary WorkerPass() {
+  // Per-set failure backoff across passes (worker-lifetime, C++-only state): set -> (failures, next try).
+  static std::map<Oid, std::pair<int, TimestampTz>> backoff;
+  PassSummary sum;
+  Oid configured_role = InvalidOid;
+  const std::vector<SetRow> sets = LoadPass(&configured_role);
   const TimestampTz now = GetCurrentTimestamp();
   for (const auto& set : sets) {
     if (!set.enabled) continue;
@@ -494,38 +547,8 @@ PassSummary WorkerPass() {
     if (it != backoff.end() && now < it->second.second) continue;
     sum.sets++;
     std::vector<Outcome> outs;
-    bool set_failed = false;
-    try {
-      MaintainSet(set, Mode::kWorker, configured_role, &outs);
-    } catch (const pg::PgError& e) {
-      pg::AbortWorkerTxn();
-      set_failed = true;
-      const std::string msg = e.what();
-      pg::Call([&] {
-        ereport(LOG, (errmsg("strata: maintenance of partition set %s.%s failed: %s", set.spec.schema.c_str(),
-                             set.spec.parent.c_str(), msg.c_str())));
-      });
-      pg::BeginWorkerTxn();
-      jobs::RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", msg, "{}", now);
-      pg::CommitWorkerTxn();
-    } catch (const core::Error& e) {
-      if (IsTransactionState()) pg::AbortWorkerTxn();
-      set_failed = true;
-      pg::BeginWorkerTxn();
-      jobs::RecordJob("partition_set", core::QualifiedName(set.spec.schema, set.spec.parent), "failed", e.message(), "{}", now);
-      pg::CommitWorkerTxn();
-    }
-    for (const auto& o : outs) {
-      if (o.action == "check" || o.status == "left") continue;
-      sum.actions++;
-      if (o.status == "failed") {
-        set_failed = true;
-        sum.failed++;
-      }
-      if (o.status == "skipped") sum.skipped++;
-      if ((o.status == "failed" || o.status == "skipped") && sum.problems.size() < kPassProblemsShown)
-        sum.problems.push_back(o.status + ": " + o.action + " of " + o.partition + ": " + o.message);
-    }
+    bool set_failed = !MaintainInWorker(set, configured_role, now, &outs);
+    set_failed |= CountOutcomes(outs, &sum);
     if (set_failed) {
       auto& b = backoff[set.parent];
       b.first++;

@@ -9,6 +9,7 @@
 
 #include "config.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "core/naming.hpp"
 #include "pg/xact.hpp"
 #include "pg/security.hpp"
@@ -154,22 +155,22 @@ cv::Config ReadConfig() {
 
 // The facts as JSON (job_runs' before and after, vacuum_plan()).
 std::string FactsJson(const cv::TableFacts& f) {
-  char buf[1024];
-  snprintf(buf, sizeof buf,
-           "{\"pages\": %lld, \"live_tuples\": %.0f, \"dead_tuples\": %lld, \"mod_since_analyze\": %lld, "
-           "\"ins_since_vacuum\": %lld, \"xid_age\": %lld, \"mxid_age\": %lld, \"changes\": %lld, "
-           "\"seconds_since_write\": %.0f, \"seconds_since_analyze\": %.0f, "
-           "\"autovacuum_insert_threshold\": %lld, \"autovacuum_insert_scale\": %g, \"has_statistics\": %s%s}",
-           (long long) f.pages, f.live_tuples, (long long) f.dead_tuples, (long long) f.mod_since_analyze,
-           (long long) f.ins_since_vacuum, (long long) f.xid_age, (long long) f.mxid_age, (long long) f.changes,
-           f.seconds_since_write, f.seconds_since_analyze, (long long) f.av_insert_threshold, f.av_insert_scale,
-           f.has_stats ? "true" : "false",
-           f.rollup ? (", \"rollup_table\": true, \"dead_index_entries\": " +
-                       (f.dead_entries < 0 ? std::string("null") : std::to_string(f.dead_entries)) +
-                       ", \"seconds_since_vacuum\": " + (f.seconds_since_vacuum < 0 ? std::string("null") : std::to_string(int64_t(f.seconds_since_vacuum))))
-                          .c_str()
-                    : "");
-  return buf;
+  core::JsonObject j;
+  j.Int("pages", f.pages).Rounded("live_tuples", f.live_tuples).Int("dead_tuples", f.dead_tuples);
+  j.Int("mod_since_analyze", f.mod_since_analyze).Int("ins_since_vacuum", f.ins_since_vacuum);
+  j.Int("xid_age", f.xid_age).Int("mxid_age", f.mxid_age).Int("changes", f.changes);
+  j.Rounded("seconds_since_write", f.seconds_since_write).Rounded("seconds_since_analyze", f.seconds_since_analyze);
+  j.Int("autovacuum_insert_threshold", f.av_insert_threshold).General("autovacuum_insert_scale", f.av_insert_scale);
+  j.Bool("has_statistics", f.has_stats);
+  if (f.rollup) {
+    j.Bool("rollup_table", true);
+    if (f.dead_entries < 0) j.Null("dead_index_entries");
+    else j.Int("dead_index_entries", f.dead_entries);
+    // Whole seconds, cut (not rounded) as before.
+    if (f.seconds_since_vacuum < 0) j.Null("seconds_since_vacuum");
+    else j.Int("seconds_since_vacuum", int64_t(f.seconds_since_vacuum));
+  }
+  return j.Text();
 }
 
 // Seconds since a table's last write as the policy takes it: known once a change was seen; before that,
@@ -187,128 +188,223 @@ bool CatalogExists() {
          std::optional<std::string>("t");
 }
 
-Snapshot ReadFacts(bool for_session, const std::vector<Oid>* ids, bool track) {
-  Snapshot s;
-  s.cfg = ReadConfig();
-  const cv::Config& c = s.cfg;
-  const int64_t av_insert_threshold = std::stoll(Setting("autovacuum_vacuum_insert_threshold"));
-  const double av_insert_scale = std::stod(Setting("autovacuum_vacuum_insert_scale_factor"));
-  const std::string sess = for_session ? "true" : "false";
-  std::vector<std::optional<std::string>> args{sess};
+namespace {
+
+// The query's arguments: $1 for_session, $2 the oid array of a restricted read.
+std::vector<std::optional<std::string>> FactArgs(bool for_session, const std::vector<Oid>* ids) {
+  std::vector<std::optional<std::string>> args{for_session ? "true" : "false"};
   if (ids != nullptr) {
     std::string arr = "{";
     for (size_t i = 0; i < ids->size(); i++) arr += (i ? "," : "") + std::to_string((*ids)[i]);
     args.push_back(arr + "}");
   }
-  const bool rollups = RollupScope();
-  s.rollup_scope = rollups;
-  const std::string cte = TreeCte(rollups, ids != nullptr);
-  if (track) {
-    // Tracking: when did each table's change counter last move? One statement, bounded by the number
-    // of partitions; rows of dropped tables go. A table first seen counts its dead entries from 0 (since
-    // the statistics began; the cap by its dead tuples keeps out what a vacuum already removed).
-    pg::Query("WITH " + cte + " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at" +
-                  (rollups ? ", entries_at_vacuum" : "") + ") SELECT relid, changes, pg_catalog.now()" +
-                  (rollups ? ", CASE WHEN NOT is_parent THEN 0 END" : "") +
-                  " FROM rels ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
-                  " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END" +
-                  (rollups ? ", entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)" : "") +
-                  " WHERE s.changes <> EXCLUDED.changes",
-              args);
-    if (ids == nullptr)
-      pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
+  return args;
+}
+
+// Tracking: when did each table's change counter last move? One statement, bounded by the number of
+// partitions; with prune, rows of dropped tables go. A table first seen counts its dead entries from 0
+// (since the statistics began; the cap by its dead tuples keeps out what a vacuum already removed).
+void TrackChanges(const std::string& cte, bool rollups, bool prune, const std::vector<std::optional<std::string>>& args) {
+  pg::Query("WITH " + cte + " INSERT INTO strata.vacuum_state AS s (relid, changes, seen_at" +
+                (rollups ? ", entries_at_vacuum" : "") + ") SELECT relid, changes, pg_catalog.now()" +
+                (rollups ? ", CASE WHEN NOT is_parent THEN 0 END" : "") +
+                " FROM rels ON CONFLICT (relid) DO UPDATE SET changes = EXCLUDED.changes,"
+                " changed_at = CASE WHEN s.changes <> EXCLUDED.changes THEN EXCLUDED.seen_at ELSE s.changed_at END" +
+                (rollups ? ", entries_at_vacuum = COALESCE(s.entries_at_vacuum, EXCLUDED.entries_at_vacuum)" : "") +
+                " WHERE s.changes <> EXCLUDED.changes",
+            args);
+  if (prune)
+    pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
              "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
-  }
-  const auto rows = pg::Query(
-      "WITH " + cte +
-          " SELECT r.relid, r.is_parent, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),"
-          " c.relowner, CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(pg_catalog.pg_relation_size(t.relid)), 0)"
-          "   FROM pg_catalog.pg_partition_tree(r.relid) t WHERE t.isleaf) ELSE pg_catalog.pg_relation_size(r.relid) END"
-          "   / pg_catalog.current_setting('block_size')::int,"
-          " CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(GREATEST(lc.reltuples, 0)), 0) FROM"
-          "   pg_catalog.pg_partition_tree(r.relid) t JOIN pg_catalog.pg_class lc ON lc.oid = t.relid AND lc.relkind = 'r')"
-          "  ELSE GREATEST(c.reltuples, 0) END,"
-          " pg_catalog.pg_stat_get_dead_tuples(r.relid), pg_catalog.pg_stat_get_mod_since_analyze(r.relid),"
-          " pg_catalog.pg_stat_get_ins_since_vacuum(r.relid),"
-          " CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.age(c.relfrozenxid) END,"
-          " CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.mxid_age(c.relminmxid) END,"
-          " r.changes,"
-          " EXTRACT(epoch FROM pg_catalog.now() - st.changed_at), EXTRACT(epoch FROM pg_catalog.now() - st.seen_at),"
-          " EXTRACT(epoch FROM pg_catalog.now() - NULLIF(GREATEST("
-          "   COALESCE(pg_catalog.pg_stat_get_last_analyze_time(r.relid), '-infinity'),"
-          "   COALESCE(pg_catalog.pg_stat_get_last_autoanalyze_time(r.relid), '-infinity'),"
-          "   COALESCE(st.analyzed_at, '-infinity')), '-infinity')),"
-          " st.analyzed_changes, st.frozen_changes,"
-          " v.enabled, v.proactive_freeze, EXTRACT(epoch FROM v.cold_after), v.analyze_fraction,"
-          " ro.thr, ro.scale,"
-          " NOT r.is_parent OR EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps WHERE ps.schemaname = n.nspname"
-          "   AND ps.tablename = c.relname AND ps.inherited),"
-          // Rollup tables: a plain one, or a leaf below a rollup's partitioned data table.
-          " r.in_tree, NOT r.is_parent AND (NOT r.in_tree" +
-          (rollups ? std::string(" OR EXISTS (SELECT 1 FROM strata.rollup ro JOIN pg_catalog.pg_partition_ancestors(r.relid) a"
-                                 "   ON a.relid = ro.data_table::pg_catalog.oid)")
-                   : std::string()) +
-          "), r.entries, " + (rollups ? "st.entries_at_vacuum" : "NULL::bigint") + ","
-          " EXTRACT(epoch FROM pg_catalog.now() - NULLIF(GREATEST("
-          "   COALESCE(pg_catalog.pg_stat_get_last_vacuum_time(r.relid), '-infinity'),"
-          "   COALESCE(pg_catalog.pg_stat_get_last_autovacuum_time(r.relid), '-infinity')), '-infinity'))"
-          " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
-          " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-          " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
-          " LEFT JOIN LATERAL (SELECT p.* FROM pg_catalog.pg_partition_ancestors(r.relid) WITH ORDINALITY a(relid, ord)"
-          "   JOIN strata.vacuum_policy p ON p.relid::pg_catalog.oid = a.relid ORDER BY a.ord LIMIT 1) v ON true"
-          " LEFT JOIN LATERAL (SELECT"
-          "   CASE WHEN bool_or(pg_catalog.split_part(o, '=', 1) = 'autovacuum_enabled'"
-          "     AND NOT pg_catalog.split_part(o, '=', 2)::bool) THEN '-1' ELSE"
-          "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_threshold') END AS thr,"
-          "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_scale_factor') AS scale"
-          "   FROM pg_catalog.unnest(c.reloptions) o) ro ON true"
-          " ORDER BY r.is_parent DESC, c.oid",
-      args);
-  for (const auto& r : rows) {
-    if (r.size() != 29) throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
-    cv::TableFacts f;
-    f.relid = static_cast<uint32_t>(std::stoul(*r[0]));
-    f.is_parent = *r[1] == "t";
-    f.name = *r[2];
-    f.pages = Int(r[4], 0);
-    f.live_tuples = Num(r[5], 0);
-    f.dead_tuples = Int(r[6], 0);
-    f.mod_since_analyze = Int(r[7], 0);
-    f.ins_since_vacuum = Int(r[8], 0);
-    f.xid_age = Int(r[9], 0);
-    f.mxid_age = Int(r[10], 0);
-    f.changes = Int(r[11], 0);
-    if (r[19]) f.ov.cold_after_s = std::stod(*r[19]);
-    s.since_change.push_back(Num(r[12], -1));
-    s.since_seen.push_back(Num(r[13], -1));
-    f.seconds_since_write = SinceWrite(s.since_change.back(), s.since_seen.back(), f.ov.cold_after_s.value_or(c.cold_after_s));
-    f.seconds_since_analyze = Num(r[14], -1);
-    f.changes_at_analyze = Int(r[15], -1);
-    f.changes_at_freeze = Int(r[16], -1);
-    if (r[17]) f.ov.enabled = *r[17] == "t";
-    if (r[18]) f.ov.freeze = *r[18] == "t";
-    if (r[20]) f.ov.analyze_fraction = std::stod(*r[20]);
-    f.insert_reloption = r[21].has_value() || r[22].has_value();
-    f.av_insert_threshold = r[21] ? std::stoll(*r[21]) : av_insert_threshold;
-    f.av_insert_scale = r[22] ? std::stod(*r[22]) : av_insert_scale;
-    f.has_stats = r[23] == std::optional<std::string>("t");
-    f.in_tree = r[24] != std::optional<std::string>("f");
-    f.rollup = r[25] == std::optional<std::string>("t");
-    const int64_t entries = Int(r[26], 0);
-    // Dead index entries since strata's last vacuum: the counter's move since then (all of it after a
-    // statistics reset), but never more than the dead tuples left (any vacuum, autovacuum's too, ends
-    // them). Unknown until a baseline is taken.
-    if (f.rollup && r[27]) {
-      const int64_t base = std::stoll(*r[27]);
-      f.dead_entries = std::min<int64_t>(entries >= base ? entries - base : entries, f.dead_tuples);
+}
+
+// One output column of the facts query: the name it is read by, and its SQL expression over the
+// relation r (rels), its pg_class row c and namespace n, its tracking row st, the vacuum policy v that
+// applies to it and its insert-vacuum reloptions ro. The SELECT list is made from this list, so a name
+// and its position cannot drift apart; a new column is one more entry here (and its use in AddFact).
+struct FactColumn {
+  const char* name;
+  std::string sql;
+};
+
+// Seconds from a timestamp expression to now; NULL for NULL.
+std::string SecondsSince(const std::string& ts) { return "EXTRACT(epoch FROM pg_catalog.now() - " + ts + ")"; }
+// The latest of some timestamp expressions, each possibly NULL; NULL when all are.
+std::string Latest(const std::vector<std::string>& ts) {
+  std::string sql = "NULLIF(GREATEST(";
+  for (size_t i = 0; i < ts.size(); i++) sql += (i ? ", " : "") + std::string("COALESCE(") + ts[i] + ", '-infinity')";
+  return sql + "), '-infinity')";
+}
+
+std::vector<FactColumn> FactColumns(bool rollups) {
+  // Rollup tables: a plain one, or a leaf below a rollup's partitioned data table.
+  const std::string below_rollup =
+      rollups ? " OR EXISTS (SELECT 1 FROM strata.rollup ro JOIN pg_catalog.pg_partition_ancestors(r.relid) a"
+                "   ON a.relid = ro.data_table::pg_catalog.oid)"
+              : "";
+  return {
+      {"relid", "r.relid"},
+      {"is_parent", "r.is_parent"},
+      {"name", "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)"},
+      {"owner", "c.relowner"},
+      {"pages", "CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(pg_catalog.pg_relation_size(t.relid)), 0)"
+                "   FROM pg_catalog.pg_partition_tree(r.relid) t WHERE t.isleaf) ELSE pg_catalog.pg_relation_size(r.relid) END"
+                "   / pg_catalog.current_setting('block_size')::int"},
+      {"live_tuples", "CASE WHEN r.is_parent THEN (SELECT COALESCE(sum(GREATEST(lc.reltuples, 0)), 0) FROM"
+                      "   pg_catalog.pg_partition_tree(r.relid) t JOIN pg_catalog.pg_class lc ON lc.oid = t.relid AND lc.relkind = 'r')"
+                      "  ELSE GREATEST(c.reltuples, 0) END"},
+      {"dead_tuples", "pg_catalog.pg_stat_get_dead_tuples(r.relid)"},
+      {"mod_since_analyze", "pg_catalog.pg_stat_get_mod_since_analyze(r.relid)"},
+      {"ins_since_vacuum", "pg_catalog.pg_stat_get_ins_since_vacuum(r.relid)"},
+      {"xid_age", "CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.age(c.relfrozenxid) END"},
+      {"mxid_age", "CASE WHEN r.is_parent THEN 0 ELSE pg_catalog.mxid_age(c.relminmxid) END"},
+      {"changes", "r.changes"},
+      {"since_change", SecondsSince("st.changed_at")},
+      {"since_seen", SecondsSince("st.seen_at")},
+      {"since_analyze", SecondsSince(Latest({"pg_catalog.pg_stat_get_last_analyze_time(r.relid)",
+                                             "pg_catalog.pg_stat_get_last_autoanalyze_time(r.relid)", "st.analyzed_at"}))},
+      {"analyzed_changes", "st.analyzed_changes"},
+      {"frozen_changes", "st.frozen_changes"},
+      {"policy_enabled", "v.enabled"},
+      {"policy_freeze", "v.proactive_freeze"},
+      {"policy_cold_after", "EXTRACT(epoch FROM v.cold_after)"},
+      {"policy_analyze_fraction", "v.analyze_fraction"},
+      {"insert_threshold", "ro.thr"},
+      {"insert_scale", "ro.scale"},
+      {"has_stats", "NOT r.is_parent OR EXISTS (SELECT 1 FROM pg_catalog.pg_stats ps WHERE ps.schemaname = n.nspname"
+                    "   AND ps.tablename = c.relname AND ps.inherited)"},
+      {"in_tree", "r.in_tree"},
+      {"rollup", "NOT r.is_parent AND (NOT r.in_tree" + below_rollup + ")"},
+      {"entries", "r.entries"},
+      {"entries_at_vacuum", rollups ? "st.entries_at_vacuum" : "NULL::bigint"},
+      {"since_vacuum", SecondsSince(Latest({"pg_catalog.pg_stat_get_last_vacuum_time(r.relid)",
+                                            "pg_catalog.pg_stat_get_last_autovacuum_time(r.relid)"}))},
+  };
+}
+
+// The facts query: one row per relation in scope, its columns named as in `columns`.
+std::string FactsSql(const std::string& cte, const std::vector<FactColumn>& columns) {
+  std::string select;
+  for (const FactColumn& c : columns) select += (select.empty() ? "" : ", ") + c.sql + " AS " + c.name;
+  return "WITH " + cte + " SELECT " + select +
+         " FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
+         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+         " LEFT JOIN strata.vacuum_state st ON st.relid = r.relid"
+         // The vacuum policy of the table or of its nearest ancestor that has one.
+         " LEFT JOIN LATERAL (SELECT p.* FROM pg_catalog.pg_partition_ancestors(r.relid) WITH ORDINALITY a(relid, ord)"
+         "   JOIN strata.vacuum_policy p ON p.relid::pg_catalog.oid = a.relid ORDER BY a.ord LIMIT 1) v ON true"
+         // Its insert-vacuum reloptions (the threshold is -1 when autovacuum_enabled is off).
+         " LEFT JOIN LATERAL (SELECT"
+         "   CASE WHEN bool_or(pg_catalog.split_part(o, '=', 1) = 'autovacuum_enabled'"
+         "     AND NOT pg_catalog.split_part(o, '=', 2)::bool) THEN '-1' ELSE"
+         "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_threshold') END AS thr,"
+         "   max(pg_catalog.split_part(o, '=', 2)) FILTER (WHERE pg_catalog.split_part(o, '=', 1) = 'autovacuum_vacuum_insert_scale_factor') AS scale"
+         "   FROM pg_catalog.unnest(c.reloptions) o) ro ON true"
+         " ORDER BY r.is_parent DESC, c.oid";
+}
+
+// A row of the facts query, read by column name (an unknown name is a programming error).
+class FactRow {
+ public:
+  // Where each named column sits, from the list the query was made from.
+  class Index {
+   public:
+    explicit Index(const std::vector<FactColumn>& columns) {
+      for (size_t i = 0; i < columns.size(); i++) at_[columns[i].name] = i;
     }
-    f.seconds_since_vacuum = Num(r[28], -1);
-    s.entries.push_back(entries);
-    s.owners.push_back(static_cast<Oid>(std::stoul(*r[3])));
-    s.facts_json.push_back(FactsJson(f));
-    s.facts.push_back(std::move(f));
+    size_t size() const { return at_.size(); }
+    size_t operator()(std::string_view name) const {
+      const auto it = at_.find(name);
+      if (it == at_.end())
+        throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query has no column \"" + std::string(name) + "\"");
+      return it->second;
+    }
+
+   private:
+    std::unordered_map<std::string_view, size_t> at_;
+  };
+
+  FactRow(const Index& index, const pg::Row& row) : index_(index), row_(row) {
+    if (row.size() != index.size())
+      throw core::Error(ERRCODE_INTERNAL_ERROR, "vacuum facts query returned an unexpected row shape");
   }
+  const std::optional<std::string>& operator[](std::string_view name) const { return row_[index_(name)]; }
+  int64_t Int(std::string_view name, int64_t dflt) const { return strata::vacuum::Int((*this)[name], dflt); }
+  double Num(std::string_view name, double dflt) const { return strata::vacuum::Num((*this)[name], dflt); }
+  bool True(std::string_view name) const { return (*this)[name] == std::optional<std::string>("t"); }
+
+ private:
+  const Index& index_;
+  const pg::Row& row_;
+};
+
+// Autovacuum's insert trigger as the server sets it, for tables without their own reloptions.
+struct InsertDefaults {
+  int64_t threshold = 0;
+  double scale = 0;
+};
+
+// Decodes one row of the facts query and appends it, with what the glue keeps beside it, to s.
+void AddFact(const FactRow& r, const InsertDefaults& av, Snapshot* s) {
+  cv::TableFacts f;
+  f.relid = static_cast<uint32_t>(std::stoul(*r["relid"]));
+  f.is_parent = r.True("is_parent");
+  f.name = *r["name"];
+  f.pages = r.Int("pages", 0);
+  f.live_tuples = r.Num("live_tuples", 0);
+  f.dead_tuples = r.Int("dead_tuples", 0);
+  f.mod_since_analyze = r.Int("mod_since_analyze", 0);
+  f.ins_since_vacuum = r.Int("ins_since_vacuum", 0);
+  f.xid_age = r.Int("xid_age", 0);
+  f.mxid_age = r.Int("mxid_age", 0);
+  f.changes = r.Int("changes", 0);
+  if (r["policy_cold_after"]) f.ov.cold_after_s = r.Num("policy_cold_after", 0);
+  s->since_change.push_back(r.Num("since_change", -1));
+  s->since_seen.push_back(r.Num("since_seen", -1));
+  f.seconds_since_write =
+      SinceWrite(s->since_change.back(), s->since_seen.back(), f.ov.cold_after_s.value_or(s->cfg.cold_after_s));
+  f.seconds_since_analyze = r.Num("since_analyze", -1);
+  f.changes_at_analyze = r.Int("analyzed_changes", -1);
+  f.changes_at_freeze = r.Int("frozen_changes", -1);
+  if (r["policy_enabled"]) f.ov.enabled = r.True("policy_enabled");
+  if (r["policy_freeze"]) f.ov.freeze = r.True("policy_freeze");
+  if (r["policy_analyze_fraction"]) f.ov.analyze_fraction = r.Num("policy_analyze_fraction", 0);
+  f.insert_reloption = r["insert_threshold"].has_value() || r["insert_scale"].has_value();
+  f.av_insert_threshold = r.Int("insert_threshold", av.threshold);
+  f.av_insert_scale = r.Num("insert_scale", av.scale);
+  f.has_stats = r.True("has_stats");
+  f.in_tree = r["in_tree"] != std::optional<std::string>("f");
+  f.rollup = r.True("rollup");
+  const int64_t entries = r.Int("entries", 0);
+  // Dead index entries since strata's last vacuum: the counter's move since then (all of it after a
+  // statistics reset), but never more than the dead tuples left (any vacuum, autovacuum's too, ends
+  // them). Unknown until a baseline is taken.
+  if (f.rollup && r["entries_at_vacuum"]) {
+    const int64_t base = r.Int("entries_at_vacuum", 0);
+    f.dead_entries = std::min<int64_t>(entries >= base ? entries - base : entries, f.dead_tuples);
+  }
+  f.seconds_since_vacuum = r.Num("since_vacuum", -1);
+  s->entries.push_back(entries);
+  s->owners.push_back(static_cast<Oid>(std::stoul(*r["owner"])));
+  s->facts_json.push_back(FactsJson(f));
+  s->facts.push_back(std::move(f));
+}
+
+}  // namespace
+
+Snapshot ReadFacts(bool for_session, const std::vector<Oid>* ids, bool track) {
+  Snapshot s;
+  s.cfg = ReadConfig();
+  InsertDefaults av;
+  av.threshold = std::stoll(Setting("autovacuum_vacuum_insert_threshold"));
+  av.scale = std::stod(Setting("autovacuum_vacuum_insert_scale_factor"));
+  const auto args = FactArgs(for_session, ids);
+  s.rollup_scope = RollupScope();
+  const std::string cte = TreeCte(s.rollup_scope, ids != nullptr);
+  if (track) TrackChanges(cte, s.rollup_scope, ids == nullptr, args);
+  const std::vector<FactColumn> columns = FactColumns(s.rollup_scope);
+  const FactRow::Index index(columns);
+  for (const auto& row : pg::Query(FactsSql(cte, columns), args)) AddFact(FactRow(index, row), av, &s);
   return s;
 }
 
@@ -403,63 +499,62 @@ void AddAncestors(const PlanState& st, Oid relid, std::set<Oid>* out) {
   }
 }
 
-// The facts of every relation in scope, read again only where something changed (see above). Runs in
-// the caller's worker transaction; *read_again: how many relations were read.
-Snapshot PlanSnapshot(size_t* read_again, bool* full_out) {
-  PlanState& st = State();
-  const TimestampTz now = GetCurrentTimestamp();
-  const bool rollups = RollupScope();
-  const std::string fp = Fingerprint(rollups);
-  const bool full = st.full_at == 0 || config::vacuum_full_plan_interval_s == 0 ||
-                    now - st.full_at >= int64_t(config::vacuum_full_plan_interval_s) * 1000000 || fp != st.fingerprint;
-  std::unordered_map<Oid, int64_t> sigs;
-  std::unordered_map<Oid, std::pair<int64_t, int64_t>> ages;
-  std::set<Oid> dirty = st.acted;
-  bool appeared = false;
+// What the probe found this pass.
+struct Probe {
+  std::unordered_map<Oid, int64_t> sigs;                          // every relation in scope
+  std::unordered_map<Oid, std::pair<int64_t, int64_t>> ages;      // its xid and multixact ages
+  std::set<Oid> dirty;       // signature moved, appeared, or acted on by strata since the last pass
+  bool appeared = false;     // a relation not seen at the last pass
+  std::vector<Oid> gone;     // relations seen at the last pass and out of scope now
+};
+
+Probe RunProbe(const PlanState& st, bool rollups) {
+  Probe p;
+  p.dirty = st.acted;
   for (const auto& r : pg::Query(ProbeSql(rollups))) {
     const Oid relid = static_cast<Oid>(std::stoul(*r[0]));
     const int64_t sig = std::stoll(*r[1]);
-    sigs[relid] = sig;
-    ages[relid] = {Int(r[2], 0), Int(r[3], 0)};
+    p.sigs[relid] = sig;
+    p.ages[relid] = {Int(r[2], 0), Int(r[3], 0)};
     const auto it = st.sigs.find(relid);
-    if (it == st.sigs.end()) appeared = true;
-    if (it == st.sigs.end() || it->second != sig) dirty.insert(relid);
+    if (it == st.sigs.end()) p.appeared = true;
+    if (it == st.sigs.end() || it->second != sig) p.dirty.insert(relid);
   }
-  std::vector<Oid> gone;
   for (const auto& [relid, sig] : st.sigs)
-    if (!sigs.count(relid)) gone.push_back(relid);
-  Snapshot fresh;
-  if (full) {
-    LoadParents(&st);
-    fresh = ReadFacts(false, nullptr, true);
-    st.rels.clear();
-    st.full_at = now;
-    st.fingerprint = fp;
-    *read_again = fresh.facts.size();
-  } else {
-    // A relation gone (dropped, detached) changes its old ancestors' sums: the map from before knows them.
-    for (const Oid relid : gone) {
-      AddAncestors(st, relid, &dirty);
-      st.rels.erase(relid);
-    }
-    if (appeared || !gone.empty()) LoadParents(&st);
-    for (const Oid relid : std::vector<Oid>(dirty.begin(), dirty.end())) AddAncestors(st, relid, &dirty);
-    if (!gone.empty())
-      pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
-               "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
-    std::vector<Oid> ids;
-    for (const Oid relid : dirty)
-      if (sigs.count(relid)) ids.push_back(relid);
-    if (!ids.empty()) {
-      fresh = ReadFacts(false, &ids, true);
-      for (const Oid relid : ids) st.rels.erase(relid);  // one not read back is out of the facts' scope
-    } else {
-      fresh.cfg = ReadConfig();
-      fresh.rollup_scope = rollups;
-    }
-    *read_again = ids.size();
+    if (!p.sigs.count(relid)) p.gone.push_back(relid);
+  return p;
+}
+
+// An incremental read: the facts of the dirty relations and of their ancestors (a relation gone,
+// dropped or detached, changes its old ancestors' sums: the map from before knows them). Drops what
+// is gone from the cache and the tracking table. *read_again: how many relations were read.
+Snapshot ReadChanged(PlanState* st, Probe* p, bool rollups, size_t* read_again) {
+  for (const Oid relid : p->gone) {
+    AddAncestors(*st, relid, &p->dirty);
+    st->rels.erase(relid);
   }
-  *full_out = full;
+  if (p->appeared || !p->gone.empty()) LoadParents(st);
+  for (const Oid relid : std::vector<Oid>(p->dirty.begin(), p->dirty.end())) AddAncestors(*st, relid, &p->dirty);
+  if (!p->gone.empty())
+    pg::Exec("DELETE FROM strata.vacuum_state s WHERE NOT EXISTS "
+             "(SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.relid)");
+  std::vector<Oid> ids;
+  for (const Oid relid : p->dirty)
+    if (p->sigs.count(relid)) ids.push_back(relid);
+  *read_again = ids.size();
+  Snapshot fresh;
+  if (!ids.empty()) {
+    fresh = ReadFacts(false, &ids, true);
+    for (const Oid relid : ids) st->rels.erase(relid);  // one not read back is out of the facts' scope
+  } else {
+    fresh.cfg = ReadConfig();
+    fresh.rollup_scope = rollups;
+  }
+  return fresh;
+}
+
+// Puts freshly read facts in the cache, as of now.
+void CacheFacts(PlanState* st, const Snapshot& fresh, TimestampTz now) {
   for (size_t i = 0; i < fresh.facts.size(); i++) {
     Cached c;
     c.f = fresh.facts[i];
@@ -468,17 +563,18 @@ Snapshot PlanSnapshot(size_t* read_again, bool* full_out) {
     c.since_change = fresh.since_change[i];
     c.since_seen = fresh.since_seen[i];
     c.read_at = now;
-    st.rels[c.f.relid] = std::move(c);
+    st->rels[c.f.relid] = std::move(c);
   }
-  st.sigs = std::move(sigs);
-  st.acted.clear();
-  // The snapshot: every cached relation still in scope, time figures aged to now, ages from the probe.
+}
+
+// The snapshot: every cached relation still in scope, time figures aged to now, ages from the probe.
+Snapshot AgedSnapshot(const PlanState& st, const Probe& p, const Snapshot& fresh, TimestampTz now) {
   Snapshot s;
   s.cfg = fresh.cfg;
   s.rollup_scope = fresh.rollup_scope;
   for (const auto& [relid, c] : st.rels) {
-    const auto a = ages.find(relid);
-    if (a == ages.end()) continue;
+    const auto a = p.ages.find(relid);
+    if (a == p.ages.end()) continue;
     const double elapsed = static_cast<double>(now - c.read_at) / 1e6;
     auto aged = [&](double v) { return v >= 0 ? v + elapsed : v; };
     cv::TableFacts f = c.f;
@@ -499,142 +595,226 @@ Snapshot PlanSnapshot(size_t* read_again, bool* full_out) {
   return s;
 }
 
-}  // namespace
+// The facts of every relation in scope, read again only where something changed (see above): all of
+// them at a full read. Runs in the caller's worker transaction; *read_again: how many relations were read.
+Snapshot PlanSnapshot(size_t* read_again, bool* full_out) {
+  PlanState& st = State();
+  const TimestampTz now = GetCurrentTimestamp();
+  const bool rollups = RollupScope();
+  const std::string fp = Fingerprint(rollups);
+  const bool full = st.full_at == 0 || config::vacuum_full_plan_interval_s == 0 ||
+                    now - st.full_at >= int64_t(config::vacuum_full_plan_interval_s) * 1000000 || fp != st.fingerprint;
+  Probe probe = RunProbe(st, rollups);
+  Snapshot fresh;
+  if (full) {
+    LoadParents(&st);
+    fresh = ReadFacts(false, nullptr, true);
+    st.rels.clear();
+    st.full_at = now;
+    st.fingerprint = fp;
+    *read_again = fresh.facts.size();
+  } else {
+    fresh = ReadChanged(&st, &probe, rollups, read_again);
+  }
+  *full_out = full;
+  CacheFacts(&st, fresh, now);
+  st.sigs = std::move(probe.sigs);
+  st.acted.clear();
+  return AgedSnapshot(st, probe, fresh, now);
+}
 
-bool WorkerPass() {
-  if (!config::vacuum_enabled) return false;
-  ApplyCostSettings();
+// ---- The worker pass ---------------------------------------------------------------------------------
+
+// A pass's plan and what its actions need.
+struct Pass {
   Snapshot snap;
   std::vector<cv::Action> plan;
-  Oid role = InvalidOid;
+  Oid role = InvalidOid;  // strata.role, or InvalidOid: each table's owner
+};
+
+// Plans the pass in one worker transaction, and makes the facts JSON of the actions that run. False
+// when this database has no vacuum catalog.
+bool PlanPass(Pass* pass) {
   pg::BeginWorkerTxn();
   if (!CatalogExists()) {
     pg::CommitWorkerTxn();
     return false;
   }
-  role = ConfiguredRole();
+  pass->role = ConfiguredRole();
   const TimestampTz t0 = GetCurrentTimestamp();
   size_t read_again = 0;
   bool full = false;
-  snap = PlanSnapshot(&read_again, &full);
-  plan = cv::PlanVacuum(snap.facts, snap.cfg);
+  pass->snap = PlanSnapshot(&read_again, &full);
+  pass->plan = cv::PlanVacuum(pass->snap.facts, pass->snap.cfg);
   pg::CommitWorkerTxn();
-  for (const cv::Action& a : plan)
-    if (a.decision == cv::Decision::kRun) snap.facts_json[a.fact] = FactsJson(snap.facts[a.fact]);
-  {
-    const double ms = static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0;
-    const size_t n = snap.facts.size(), acts = plan.size();
+  for (const cv::Action& a : pass->plan)
+    if (a.decision == cv::Decision::kRun) pass->snap.facts_json[a.fact] = FactsJson(pass->snap.facts[a.fact]);
+  const double ms = static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0;
+  const size_t n = pass->snap.facts.size(), acts = pass->plan.size();
+  pg::Call([&] {
+    elog(DEBUG1, "strata vacuum: %s plan of %zu relations (%zu read) in %.1f ms: %zu actions", full ? "full" : "incremental",
+         n, read_again, ms, acts);
+  });
+  return true;
+}
+
+// Why an action cannot run now ("" when it can): the table is gone, its lock is taken, or strata.role
+// may not act on it. Runs in the caller's transaction.
+std::string SkipReason(Oid relid, Oid role, bool handover) {
+  const bool exists = pg::Query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid", {std::to_string(relid)}).size() == 1;
+  if (!exists) return "the table no longer exists";
+  if (!CanLockForVacuum(relid)) return "lock not available (another session holds a conflicting lock); retrying next pass";
+  if (!OidIsValid(role)) return "";
+  // strata.role may vacuum a table it owns or in a database it owns; a handover (ALTER TABLE) needs
+  // the table itself.
+  const auto may = pg::Query(
+      "SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE'), pg_catalog.pg_has_role($1::oid, d.datdba, "
+      "'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
+      "AND d.datname = pg_catalog.current_database()",
+      {std::to_string(role), std::to_string(relid)})[0];
+  const bool owns_table = may[0] == std::optional<std::string>("t");
+  const bool owns_db = may[1] == std::optional<std::string>("t");
+  if (handover && !owns_table) return "strata.role does not own this table, so it may not change its storage parameters";
+  if (!owns_table && !owns_db) return "strata.role does not own this table or the database, so it may not vacuum it";
+  return "";
+}
+
+bool IsAnalyze(cv::ActionKind k) { return k == cv::ActionKind::kAnalyzeParent || k == cv::ActionKind::kAnalyzeHot; }
+bool IsFreeze(cv::ActionKind k) {
+  return k == cv::ActionKind::kUrgentVacuum || k == cv::ActionKind::kFreezeCold || k == cv::ActionKind::kFreezeHot;
+}
+
+// One action of the pass, from its job_runs row to its end.
+struct ActionJob {
+  const cv::Action& a;
+  const cv::TableFacts& f;
+  Oid run_as;
+  std::string kind;        // KindName
+  TimestampTz started;
+  core::JsonObject head;   // the job's details so far: reason, facts before
+  int64_t job = 0;         // its job_runs row, once begun
+};
+
+// The lock probe, the role check and the job_runs row ('running', or 'skipped' with why) share one
+// short transaction. False when the action is skipped.
+bool BeginAction(const Pass& pass, ActionJob* j) {
+  pg::BeginWorkerTxn();
+  const std::string skip = SkipReason(j->a.relid, pass.role, j->a.kind == cv::ActionKind::kInsertHandover);
+  j->head.String("reason", j->a.reason).Raw("before", pass.snap.facts_json[j->a.fact]);
+  pg::AsExtensionOwner([&] {
+    if (!skip.empty()) jobs::RecordJob(j->kind, j->f.name, "skipped", skip, j->head.Text(), j->started);
+    else j->job = jobs::JobBegin(j->kind, j->f.name, j->a.reason, j->head.Text(), pg::RoleName(j->run_as));
+  });
+  pg::CommitWorkerTxn();
+  if (!skip.empty()) {
     pg::Call([&] {
-      elog(DEBUG1, "strata vacuum: %s plan of %zu relations (%zu read) in %.1f ms: %zu actions", full ? "full" : "incremental",
-           n, read_again, ms, acts);
+      ereport(LOG, (errmsg("strata vacuum: %s of %s skipped: %s", j->kind.c_str(), j->f.name.c_str(), skip.c_str())));
+    });
+    return false;
+  }
+  pg::Call([&] {
+    ereport(LOG, (errmsg("strata vacuum: %s of %s", j->kind.c_str(), j->f.name.c_str()), errdetail("%s", j->a.reason.c_str())));
+  });
+  return true;
+}
+
+// How an action ended.
+struct ActionOutcome {
+  std::string status = "ok";  // ok, skipped (lock not available), failed
+  std::string message;
+  std::string error;          // the error's message, if any
+  VacuumRun buffers;
+};
+
+// Runs the action: the handover's ALTER TABLE, or the VACUUM/ANALYZE. A Postgres error ends it, after
+// its transaction is rolled back.
+ActionOutcome Execute(const Pass& pass, const ActionJob& j) {
+  const cv::Action& a = j.a;
+  ActionOutcome out;
+  out.message = a.reason;
+  // Statistics target of a parent ANALYZE: set for this worker session only, for the action's length.
+  const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
+  try {
+    if (a.kind == cv::ActionKind::kInsertHandover) {
+      SetInsertReloption(a.relid, cv::HandoverSetting(pass.snap.cfg), j.run_as);
+    } else {
+      if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
+      out.buffers = RunVacuum(a.relid, IsAnalyze(a.kind), IsFreeze(a.kind), a.index_cleanup, j.run_as);
+      if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+    }
+  } catch (const pg::PgError& e) {
+    if (IsTransactionState()) pg::AbortWorkerTxn();
+    if (set_target) SetSessionGuc("default_statistics_target", nullptr);
+    out.error = e.what();
+    out.status = e.sqlstate() == ERRCODE_LOCK_NOT_AVAILABLE ? "skipped" : "failed";
+    out.message =
+        out.status == "skipped" ? "lock not available within strata.lock_timeout; retrying next pass: " + out.error : out.error;
+    pg::Call([&] {
+      ereport(LOG, (errmsg("strata vacuum: %s of %s %s: %s", j.kind.c_str(), j.f.name.c_str(), out.status.c_str(),
+                           out.error.c_str())));
     });
   }
+  return out;
+}
 
+// The tracking that keeps unchanged tables from being processed again, after an action that ran.
+void TrackAction(const Pass& pass, const cv::Action& a, const cv::TableFacts& f) {
+  const std::string relid = std::to_string(a.relid);
+  pg::AsExtensionOwner([&] {
+    // Any VACUUM removed the dead entries there were when it started (a rollup table's baseline).
+    if (!IsAnalyze(a.kind) && a.kind != cv::ActionKind::kInsertHandover && pass.snap.rollup_scope)
+      pg::Query("UPDATE strata.vacuum_state SET entries_at_vacuum = $2::bigint WHERE relid = $1::oid",
+                {relid, std::to_string(pass.snap.entries[a.fact])});
+    if (IsFreeze(a.kind))
+      pg::Query("UPDATE strata.vacuum_state SET frozen_changes = $2::bigint, frozen_at = pg_catalog.now() "
+                "WHERE relid = $1::oid",
+                {relid, std::to_string(f.changes)});
+    if (a.kind == cv::ActionKind::kAnalyzeParent)
+      pg::Query("UPDATE strata.vacuum_state SET analyzed_changes = $2::bigint, analyzed_at = pg_catalog.now() "
+                "WHERE relid = $1::oid",
+                {relid, std::to_string(f.changes)});
+  });
+}
+
+// Ends the action's job in a transaction of its own: the facts after, the tracking, the job_runs row.
+void EndAction(const Pass& pass, const ActionJob& j, const ActionOutcome& out) {
+  pg::BeginWorkerTxn();
+  std::string after = "null";
+  const Snapshot now_facts = ReadSnapshot(false, j.a.relid);
+  if (!now_facts.facts_json.empty()) after = now_facts.facts_json[0];
+  if (out.status == "ok") TrackAction(pass, j.a, j.f);
+  const long ms = static_cast<long>((GetCurrentTimestamp() - j.started) / 1000);
+  core::JsonObject buffers;
+  buffers.Int("hit", out.buffers.hit).Int("read", out.buffers.read).Int("dirtied", out.buffers.dirtied);
+  buffers.Int("wal_bytes", out.buffers.wal_bytes);
+  core::JsonObject details = j.head;
+  details.Raw("after", after).Int("duration_ms", ms).Raw("buffers", buffers.Text());
+  if (!out.error.empty()) details.String("error", out.error);
+  pg::AsExtensionOwner([&] { jobs::JobEnd(j.job, out.status, out.message, details.Text()); });
+  pg::CommitWorkerTxn();
+}
+
+// One action that the plan runs: begun, run, ended, each step in transactions of its own.
+void RunAction(const Pass& pass, const cv::Action& a) {
+  State().acted.insert(a.relid);
+  ActionJob j{a, pass.snap.facts[a.fact], OidIsValid(pass.role) ? pass.role : pass.snap.owners[a.fact],
+              cv::KindName(a.kind), GetCurrentTimestamp(), {}, 0};
+  if (!BeginAction(pass, &j)) return;
+  const ActionOutcome out = Execute(pass, j);
+  EndAction(pass, j, out);
+}
+
+}  // namespace
+
+bool WorkerPass() {
+  if (!config::vacuum_enabled) return false;
+  ApplyCostSettings();
+  Pass pass;
+  if (!PlanPass(&pass)) return false;
   bool left = false;
-  for (const cv::Action& a : plan) {
+  for (const cv::Action& a : pass.plan) {
     if (a.decision == cv::Decision::kDeferredBudget) left = true;
-    if (a.decision != cv::Decision::kRun) continue;
-    const cv::TableFacts& f = snap.facts[a.fact];
-    const Oid relid = a.relid;
-    State().acted.insert(relid);
-    const Oid run_as = OidIsValid(role) ? role : snap.owners[a.fact];
-    const std::string kind = cv::KindName(a.kind);
-    const bool handover = a.kind == cv::ActionKind::kInsertHandover;
-    const TimestampTz started = GetCurrentTimestamp();
-    // The lock probe, the role check and the 'running' row share one short transaction.
-    pg::BeginWorkerTxn();
-    const bool exists = pg::Query("SELECT 1 FROM pg_catalog.pg_class WHERE oid = $1::oid", {std::to_string(relid)}).size() == 1;
-    std::string skip;
-    if (!exists) skip = "the table no longer exists";
-    else if (!CanLockForVacuum(relid))
-      skip = "lock not available (another session holds a conflicting lock); retrying next pass";
-    else if (OidIsValid(role)) {
-      // strata.role may vacuum a table it owns or in a database it owns; a handover (ALTER TABLE) needs
-      // the table itself.
-      const auto may = pg::Query(
-          "SELECT pg_catalog.pg_has_role($1::oid, c.relowner, 'USAGE'), pg_catalog.pg_has_role($1::oid, d.datdba, "
-          "'USAGE') FROM pg_catalog.pg_class c, pg_catalog.pg_database d WHERE c.oid = $2::oid "
-          "AND d.datname = pg_catalog.current_database()",
-          {std::to_string(role), std::to_string(relid)})[0];
-      const bool owns_table = may[0] == std::optional<std::string>("t");
-      const bool owns_db = may[1] == std::optional<std::string>("t");
-      if (handover && !owns_table)
-        skip = "strata.role does not own this table, so it may not change its storage parameters";
-      else if (!owns_table && !owns_db)
-        skip = "strata.role does not own this table or the database, so it may not vacuum it";
-    }
-    const std::string before = snap.facts_json[a.fact];
-    const std::string detail_head = "{\"reason\": " + core::JsonString(a.reason) + ", \"before\": " + before;
-    int64_t job = 0;
-    pg::AsExtensionOwner([&] {
-      if (!skip.empty()) {
-        jobs::RecordJob(kind, f.name, "skipped", skip, detail_head + "}", started);
-      } else {
-        job = jobs::JobBegin(kind, f.name, a.reason, detail_head + "}", pg::RoleName(run_as));
-      }
-    });
-    pg::CommitWorkerTxn();
-    if (!skip.empty()) {
-      pg::Call([&] { ereport(LOG, (errmsg("strata vacuum: %s of %s skipped: %s", kind.c_str(), f.name.c_str(), skip.c_str()))); });
-      continue;
-    }
-    pg::Call([&] {
-      ereport(LOG, (errmsg("strata vacuum: %s of %s", kind.c_str(), f.name.c_str()), errdetail("%s", a.reason.c_str())));
-    });
-    // Statistics target of a parent ANALYZE: set for this worker session only, for the action's length.
-    const bool analyze = a.kind == cv::ActionKind::kAnalyzeParent || a.kind == cv::ActionKind::kAnalyzeHot;
-    const bool freeze = a.kind == cv::ActionKind::kUrgentVacuum || a.kind == cv::ActionKind::kFreezeCold ||
-                        a.kind == cv::ActionKind::kFreezeHot;
-    std::string status = "ok", message = a.reason, error;
-    VacuumRun buf;
-    const bool set_target = a.kind == cv::ActionKind::kAnalyzeParent && config::vacuum_statistics_target >= 0;
-    try {
-      if (handover) {
-        SetInsertReloption(relid, cv::HandoverSetting(snap.cfg), run_as);
-      } else {
-        if (set_target) SetSessionGuc("default_statistics_target", std::to_string(config::vacuum_statistics_target));
-        buf = RunVacuum(relid, analyze, freeze, a.index_cleanup, run_as);
-        if (set_target) SetSessionGuc("default_statistics_target", nullptr);
-      }
-    } catch (const pg::PgError& e) {
-      if (IsTransactionState()) pg::AbortWorkerTxn();
-      if (set_target) SetSessionGuc("default_statistics_target", nullptr);
-      error = e.what();
-      status = e.sqlstate() == ERRCODE_LOCK_NOT_AVAILABLE ? "skipped" : "failed";
-      message = status == "skipped" ? "lock not available within strata.lock_timeout; retrying next pass: " + error : error;
-      pg::Call([&] {
-        ereport(LOG, (errmsg("strata vacuum: %s of %s %s: %s", kind.c_str(), f.name.c_str(), status.c_str(), error.c_str())));
-      });
-    }
-    // Facts after, and the tracking that keeps unchanged tables from being processed again.
-    pg::BeginWorkerTxn();
-    std::string after = "null";
-    const Snapshot now_facts = ReadSnapshot(false, relid);
-    if (!now_facts.facts_json.empty()) after = now_facts.facts_json[0];
-    if (status == "ok") {
-      pg::AsExtensionOwner([&] {
-        // Any VACUUM removed the dead entries there were when it started (a rollup table's baseline).
-        if (!analyze && !handover && snap.rollup_scope)
-          pg::Query("UPDATE strata.vacuum_state SET entries_at_vacuum = $2::bigint WHERE relid = $1::oid",
-                    {std::to_string(relid), std::to_string(snap.entries[a.fact])});
-        if (freeze)
-          pg::Query("UPDATE strata.vacuum_state SET frozen_changes = $2::bigint, frozen_at = pg_catalog.now() "
-                    "WHERE relid = $1::oid",
-                    {std::to_string(relid), std::to_string(f.changes)});
-        if (a.kind == cv::ActionKind::kAnalyzeParent)
-          pg::Query("UPDATE strata.vacuum_state SET analyzed_changes = $2::bigint, analyzed_at = pg_catalog.now() "
-                    "WHERE relid = $1::oid",
-                    {std::to_string(relid), std::to_string(f.changes)});
-      });
-    }
-    const long ms = static_cast<long>((GetCurrentTimestamp() - started) / 1000);
-    const std::string details = detail_head + ", \"after\": " + after + ", \"duration_ms\": " + std::to_string(ms) +
-                                ", \"buffers\": {\"hit\": " + std::to_string(buf.hit) + ", \"read\": " +
-                                std::to_string(buf.read) + ", \"dirtied\": " + std::to_string(buf.dirtied) +
-                                ", \"wal_bytes\": " + std::to_string(buf.wal_bytes) + "}" +
-                                (error.empty() ? "" : ", \"error\": " + core::JsonString(error)) + "}";
-    pg::AsExtensionOwner([&] { jobs::JobEnd(job, status, message, details); });
-    pg::CommitWorkerTxn();
+    if (a.decision == cv::Decision::kRun) RunAction(pass, a);
   }
   return left;
 }

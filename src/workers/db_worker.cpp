@@ -9,6 +9,7 @@
 
 #include "config.hpp"
 #include "core/backoff.hpp"
+#include "core/json.hpp"
 #include "core/naming.hpp"
 #include "partitions/maintenance.hpp"
 #include "rollups/worker.hpp"
@@ -207,40 +208,117 @@ void DbWorkerBody(Datum arg) {
   }
 }
 
+// Says that the worker started: once per database (LOG), not at every turn taken (round robin when
+// databases wait for slots: DEBUG1).
+void AnnounceStart() {
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  const bool turn = my_slot->yielded;
+  my_slot->yielded = false;
+  LWLockRelease(shared->lock);
+  pg::Call([&] { ereport(turn ? DEBUG1 : LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
+}
+
+// At the top of each loop: a pending configuration reload, then the database check; exits when the
+// extension was dropped or the database left strata.databases.
+void ReloadAndCheck() {
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    pg::Call([] { ProcessConfigFile(PGC_SIGHUP); });
+    ApplySessionSettings();
+  }
+  const DbCheck check = CheckDatabase();
+  if (!check.installed) {
+    pg::Call([] { ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting"))); });
+    SetSlotState(SlotState::kNotInstalled);
+    proc_exit(0);
+  }
+  if (!check.wanted) {
+    pg::Call([] { ereport(LOG, (errmsg("strata worker: database no longer in strata.databases, exiting"))); });
+    SetSlotState(SlotState::kExited);
+    proc_exit(0);
+  }
+}
+
+// The partition pass, and its job_runs row when it did something (idle passes show in strata.workers
+// only).
+void PartitionPass() {
+  const TimestampTz t0 = GetCurrentTimestamp();
+  const partitions::PassSummary sum = partitions::WorkerPass();
+  if (sum.actions == 0) return;
+  const long ms = static_cast<long>((GetCurrentTimestamp() - t0) / 1000);
+  core::JsonObject details;
+  details.Int("sets", sum.sets).Int("actions", sum.actions).Int("failed", sum.failed).Int("skipped", sum.skipped);
+  details.Int("duration_ms", ms);
+  pg::BeginWorkerTxn();
+  jobs::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"), sum.Message(),
+                  details.Text(), t0);
+  pg::CommitWorkerTxn();
+}
+
+// One maintenance pass: partitions, rollups, vacuum. Returns how long to sleep after it, given the
+// naptime: shorter when rollups or vacuum have work due soon, longer with backoff after an error (the
+// pass's error is logged and shown in strata.workers).
+int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
+  int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
+  try {
+    PartitionPass();
+    const int64_t next_rollup_ms = rollups::WorkerPass();
+    if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
+    // Vacuum scheduling last: its actions are the longest. Work left by the per-pass budget
+    // continues after a short nap, so partitions and rollups still get their turn in between.
+    if (vacuum::WorkerPass()) sleep_ms = std::min<int64_t>(sleep_ms, 1000);
+    *consecutive_errors = 0;
+    SetSlotError("");
+  } catch (...) {
+    int code = 0;
+    const char* msg = pg::CurrentExceptionMessage(&code);
+    pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: maintenance pass failed: %s", msg))); });
+    SetSlotError(msg);
+    pg::AbortWorkerTxn();
+    ++*consecutive_errors;
+    const core::Backoff b{1000, int64_t(config::naptime_s) * 1000 * 10};
+    sleep_ms = std::max<int64_t>(sleep_ms, b.DelayMs(*consecutive_errors, dboid));
+  }
+  // A worker has no idle loop that flushes its statistics: do it once per pass.
+  pg::Call([] { pgstat_report_stat(false); });
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  my_slot->last_pass_at = GetCurrentTimestamp();
+  my_slot->passes++;
+  my_slot->naptime_ms = config::naptime_s * 1000;
+  LWLockRelease(shared->lock);
+  return sleep_ms;
+}
+
+// Sleeps for sleep_ms: the latch is also set by Postgres's own signals (sinval catch-up under heavy
+// DDL, for one), which must not turn into extra passes, so the wait runs to its deadline. SIGHUP and
+// SIGTERM end it; the launcher sets the latch when a database starts waiting for a slot, which this
+// one then gives up.
+void Nap(int64_t sleep_ms) {
+  const TimestampTz deadline = GetCurrentTimestamp() + sleep_ms * 1000;
+  for (;;) {
+    const long remaining = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+    if (remaining <= 0 || ConfigReloadPending) break;
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    pg::Call([] { CHECK_FOR_INTERRUPTS(); });
+    LeaveIfNotMine();
+    YieldIfOthersWait();
+  }
+}
+
 void WorkerLoop(Oid dboid) {
   ApplySessionSettings();
   if (!CheckDatabase().installed) {
     SetSlotState(SlotState::kNotInstalled);
     proc_exit(0);
   }
-  // Said once per database, not at every turn taken (round robin when databases wait for slots).
-  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  const bool turn = my_slot->yielded;
-  my_slot->yielded = false;
-  LWLockRelease(shared->lock);
-  pg::Call([&] { ereport(turn ? DEBUG1 : LOG, (errmsg("%s started", MyBgworkerEntry->bgw_name))); });
+  AnnounceStart();
   bool crashed_jobs_marked = false;
-
   int consecutive_errors = 0;
   for (;;) {
     pg::Call([] { CHECK_FOR_INTERRUPTS(); });
     LeaveIfNotMine();
-    if (ConfigReloadPending) {
-      ConfigReloadPending = false;
-      pg::Call([] { ProcessConfigFile(PGC_SIGHUP); });
-      ApplySessionSettings();
-    }
-    const DbCheck check = CheckDatabase();
-    if (!check.installed) {
-      pg::Call([] { ereport(LOG, (errmsg("strata worker: extension dropped in this database, exiting"))); });
-      SetSlotState(SlotState::kNotInstalled);
-      proc_exit(0);
-    }
-    if (!check.wanted) {
-      pg::Call([] { ereport(LOG, (errmsg("strata worker: database no longer in strata.databases, exiting"))); });
-      SetSlotState(SlotState::kExited);
-      proc_exit(0);
-    }
+    ReloadAndCheck();
     int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
     bool in_recovery = false;
     pg::Call([&] { in_recovery = RecoveryInProgress(); });
@@ -251,61 +329,9 @@ void WorkerLoop(Oid dboid) {
       jobs::MarkCrashedJobs();
       crashed_jobs_marked = true;
     }
-    if (config::enabled && !in_recovery) {
-      const TimestampTz t0 = GetCurrentTimestamp();
-      try {
-        const partitions::PassSummary sum = partitions::WorkerPass();
-        const long ms = static_cast<long>((GetCurrentTimestamp() - t0) / 1000);
-        // Idle passes show in strata.workers only; passes that did something are also in job_runs.
-        if (sum.actions > 0) {
-          pg::BeginWorkerTxn();
-          jobs::RecordJob("maintenance_pass", "database", sum.failed ? "failed" : (sum.skipped ? "skipped" : "ok"),
-                                sum.Message(),
-                                "{\"sets\": " + std::to_string(sum.sets) + ", \"actions\": " + std::to_string(sum.actions) +
-                                    ", \"failed\": " + std::to_string(sum.failed) + ", \"skipped\": " +
-                                    std::to_string(sum.skipped) + ", \"duration_ms\": " + std::to_string(ms) + "}",
-                                t0);
-          pg::CommitWorkerTxn();
-        }
-        const int64_t next_rollup_ms = rollups::WorkerPass();
-        if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
-        // Vacuum scheduling last: its actions are the longest. Work left by the per-pass budget
-        // continues after a short nap, so partitions and rollups still get their turn in between.
-        if (vacuum::WorkerPass()) sleep_ms = std::min<int64_t>(sleep_ms, 1000);
-        consecutive_errors = 0;
-        SetSlotError("");
-      } catch (...) {
-        int code = 0;
-        const char* msg = pg::CurrentExceptionMessage(&code);
-        pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: maintenance pass failed: %s", msg))); });
-        SetSlotError(msg);
-        pg::AbortWorkerTxn();
-        consecutive_errors++;
-        const core::Backoff b{1000, int64_t(config::naptime_s) * 1000 * 10};
-        sleep_ms = std::max<int64_t>(sleep_ms, b.DelayMs(consecutive_errors, dboid));
-      }
-      // A worker has no idle loop that flushes its statistics: do it once per pass.
-      pg::Call([] { pgstat_report_stat(false); });
-      LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-      my_slot->last_pass_at = GetCurrentTimestamp();
-      my_slot->passes++;
-      my_slot->naptime_ms = config::naptime_s * 1000;
-      LWLockRelease(shared->lock);
-    }
+    if (config::enabled && !in_recovery) sleep_ms = MaintenancePass(dboid, &consecutive_errors);
     YieldIfOthersWait();
-    // Sleep until the deadline: the latch is also set by Postgres's own signals (sinval catch-up under
-    // heavy DDL, for one), which must not turn into extra passes. SIGHUP and SIGTERM end the wait; the
-    // launcher sets the latch when a database starts waiting for a slot, which this one then gives up.
-    const TimestampTz deadline = GetCurrentTimestamp() + sleep_ms * 1000;
-    for (;;) {
-      const long remaining = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
-      if (remaining <= 0 || ConfigReloadPending) break;
-      (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
-      ResetLatch(MyLatch);
-      pg::Call([] { CHECK_FOR_INTERRUPTS(); });
-      LeaveIfNotMine();
-      YieldIfOthersWait();
-    }
+    Nap(sleep_ms);
   }
 }
 
