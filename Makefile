@@ -1,5 +1,7 @@
 # strata: PGXS build of the extension (authoritative). `make`, `make install`, `make installcheck`
-# (pg_regress), `make isolationcheck` (pg_isolation_regress), `make unit` (GoogleTest via CMake/CTest).
+# (pg_regress, then PGXS's isolation specs), `make isolationcheck` (the specs alone), `make unit`
+# (GoogleTest via CMake/CTest). One file: `make installcheck ISOLATION= REGRESS="00_helpers guard"` (most
+# files use 00_helpers' test functions).
 # installcheck and isolationcheck run against the server PGHOST/PGPORT name (as scripts/test.sh does);
 # with neither given, each starts a throwaway cluster with test/regress.conf for the run and stops it
 # (test/with_cluster.sh). Run `make install` first.
