@@ -100,7 +100,7 @@ show "strata.partition_sets" "SELECT parent, partition_count, oldest_bound::date
 show "what the worker did (strata.job_runs; routine refresh steps are counted in strata.rollups.refresh_steps)" \
   "SELECT job_kind, count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status = 'skipped') AS skipped,
         count(*) FILTER (WHERE status IN ('failed', 'crashed')) AS failed, max(run_as) AS run_as,
-        left((array_agg(message ORDER BY id DESC) FILTER (WHERE status <> 'ok'))[1], 70) AS last_reason_not_ok
+        left((array_agg(message ORDER BY id DESC) FILTER (WHERE status IN ('skipped', 'failed', 'crashed')))[1], 70) AS last_reason_not_ok
         FROM strata.job_runs GROUP BY 1 ORDER BY 1"
 show "strata.rollups" "SELECT name, watermark, lag_rows, backfill_done, rows_processed, last_duration_ms, last_error FROM strata.rollups"
 echo "   a partition the worker made has the template: $(q "SELECT relowner::regrole || ', ' || array_to_string(reloptions, ',') || ', ' || relacl::text
