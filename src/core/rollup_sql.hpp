@@ -163,8 +163,8 @@ constexpr long kViewProbeLimit = 1000;
 // then the group's key); past its memory limit it writes the rows of groups not in the table to
 // partition files and aggregates each partition afterwards, a table that fits, which costs less than
 // the cache misses (docs/perf-notes/2026-11-25-rollups-dashboard.md has the figures). The executor
-// limits the table by bytes (work_mem times hash_mem_multiplier) and by groups: that limit over the planner's size of a group,
-// which counts each aggregate state at its declared size (a sketch at its largest). So the budget is
+// limits the table by bytes (work_mem times hash_mem_multiplier) and by groups: that limit over the
+// planner's size of a group, which counts each aggregate state at its declared size (a sketch at its largest). So the budget is
 // the number of groups whose real states fill `hash_table_kb`, times their declared size. Never above
 // work_mem; 0 when it would not lower it, and when the input has at most `max_rows` rows (0: unknown)
 // and these could not make more than kSmallInputTables such tables of groups: a table a few times the
