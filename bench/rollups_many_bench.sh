@@ -16,7 +16,7 @@
 # Knobs: COUNTS (default "1 10 50"), ROWS (history rows, default 1500000, over the last 30 days),
 # CLIENTS (pgbench clients, default "2 4": each measurement of (a) and (c) is run at each), DURATION
 # (seconds per pgbench run, default 30), CATCHUP (longest wait for the rollups to catch up, default 300 s),
-# PGPORT (default 25780). A full default run takes about an hour on 2 cores. Not run by CI, not a test.
+# PGPORT (default 25780). A full default run takes about 30-40 minutes on 2 cores. Not run by CI, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNTS=${COUNTS:-1 10 50}
@@ -30,7 +30,9 @@ bench_prepare
 DIR=$(mktemp -d /tmp/strata-mbench.XXXXXX)
 chmod 755 "$DIR"
 export PGPORT=${PGPORT:-25780} DB=bench
-trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
+# On failure the server log is kept beside the cluster's directory (which is removed).
+trap 'rc=$?; for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR" immediate
+  [ $rc = 0 ] || { cp "$DIR/server.log" "$DIR.server.log" 2>/dev/null && echo "server log kept: $DIR.server.log"; }; rm -rf "$DIR"' EXIT
 # One database worker (strata.databases), waking every second; off while tables and rollups are built.
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 1GB" "work_mem = 64MB" "max_parallel_workers_per_gather = 0" \
   "jit = off" "synchronous_commit = off" "strata.enabled = off" "strata.naptime = 1" "strata.databases = 'bench'" \
@@ -70,7 +72,7 @@ q "SELECT setseed(0.34);
    SELECT ts, v, v % 200, (random() * 299999)::bigint, chr(65 + c % 26) || chr(65 + c / 26), (random() * 16)::smallint,
           (exp(4 + random() * 10))::int
    FROM (SELECT now() - interval '30 days' + g * (interval '30 days' / $ROWS) AS ts, floor(10000 * random() ^ 2)::int AS v,
-                floor(random() * 50)::int AS c FROM generate_series(1, $ROWS) g) s"
+                floor(random() * 50)::int AS c FROM generate_series(1, $ROWS) g) s" >/dev/null
 q "CREATE INDEX ON ev_template (event_id)"
 # The last day's rows (UPDATE targets) and 100 of them spread over it (the rows of (d)).
 LO=$(q "SELECT min(event_id) FROM ev_template WHERE ts >= now() - interval '1 day'")
@@ -182,7 +184,7 @@ for n in $COUNTS; do
   done
   PEND_BOUND[$n]=0
   for i in $(seq 0 $((n - 1))); do PEND_BOUND[$n]=$(( PEND_BOUND[$n] + GB[$((i % 3))] )); done
-  printf "      %s tps; pending: %s rows in the pending tables (pending_buckets says %s), %s kB more; distinct buckets of the 100 rows:\n" \
+  printf "      %.0f tps; pending: %s rows in the pending tables (pending_buckets says %s), %s kB more; distinct buckets of the 100 rows:\n" \
     "$T100" "$ROWS_PEND" "${PEND_R[$n]}" "$(( PEND_B[$n] / 1024 ))"
   printf "      %s hours, %s days, %s quarter-hours: %s over the %s rollups (the bound)\n" "${GB[0]}" "${GB[1]}" "${GB[2]}" "${PEND_BOUND[$n]}" "$n"
   PEND_R[$n]=$ROWS_PEND
@@ -201,10 +203,12 @@ for n in $COUNTS; do
     printf "         refresh steps failed/skipped: %s; errors in the server log: %s\n" "$(problems "$since")" "$(( $(errors_in_log) - errs0 ))"
   done
 
-  # Out of the way of the next N: the worker would keep visiting these rollups every second.
+  # Out of the way of the next N: the worker would keep visiting these rollups every second. The drops
+  # wait up to 10 s for their locks (strata.lock_timeout; autovacuum may be at a rollup table).
   worker off
   for i in $(seq 0 $((n - 1))); do
-    q "SET client_min_messages = warning; SELECT strata.drop_rollup('${SRC}_r$i'); SELECT strata.drop_rollup('${TWIN}_r$i')" >/dev/null
+    q "SET client_min_messages = warning; SET strata.lock_timeout = '10s';
+       SELECT strata.drop_rollup('${SRC}_r$i'); SELECT strata.drop_rollup('${TWIN}_r$i')" >/dev/null
   done
   q "DROP TABLE $SRC, $TWIN, $PLAIN"
 done
