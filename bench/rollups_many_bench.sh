@@ -163,6 +163,8 @@ for n in $COUNTS; do
     printf "      %s clients: rollups disabled %8.0f tps, refreshing %8.0f tps (%sx); worst lag %s s / %s rows (%s samples),\n" \
       "$c" "${INS_N[$n,$c]}" "${INS_R[$n,$c]}" "$(ratio "${INS_R[$n,$c]}" "${INS_N[$n,$c]}")" "${LAG_T[$n,$c]}" "${LAG_R[$n,$c]}" \
       "$(wc -l <"$DIR/lag.$n.$c")"
+    printf "         lag_time over the run (at 1/4, 1/2, 3/4, the end of the samples): %s s\n" "$(awk '{a[NR] = $1}
+      END {if (NR) printf "%s, %s, %s, %s", a[int((NR + 3) / 4)], a[int((NR + 1) / 2)], a[int((3 * NR + 3) / 4)], a[NR]}' "$DIR/lag.$n.$c")"
     printf "         at the end %s s / %s rows; caught up %s s after; %s refresh steps during the run (%s per rollup and second);\n" \
       "${END_T[$n,$c]}" "${END_R[$n,$c]}" "${CATCH[$n,$c]}" "${STEPS[$n,$c]}" \
       "$(awk -v s="${STEPS[$n,$c]}" -v n="$n" -v d="$DURATION" 'BEGIN{printf "%.2f", s / n / d}')"
@@ -220,12 +222,15 @@ printf "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
 for n in $COUNTS; do
   for c in $CLIENTS; do
     ir=$(ratio "${INS_R[$n,$c]}" "${INS_N[$n,$c]}"); ur=$(ratio "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}")
+    # An insert ratio counts only with the lag held: ingest kept high by falling behind does not count.
+    lag_ok=$(awk -v l="${LAG_T[$n,$c]}" 'BEGIN{print (l <= 2) ? "met" : "not met"}')
+    ins_ok() { awk -v r="$ir" -v t="$1" -v l="$lag_ok" 'BEGIN{print (r >= t) ? (l == "met" ? "met" : "not met (ratio met, lag not)") : "not met"}'; }
     tg=""
     case $n in
-      10) tg="insert >= 0.9x: $(awk -v r="$ir" 'BEGIN{print (r >= 0.9) ? "met" : "not met"}'); " ;;
-      50) tg="insert >= 0.8x: $(awk -v r="$ir" 'BEGIN{print (r >= 0.8) ? "met" : "not met"}'); update >= 0.5x: $(awk -v r="$ur" 'BEGIN{print (r >= 0.5) ? "met" : "not met"}'); " ;;
+      10) tg="insert >= 0.9x with lag <= 2 s: $(ins_ok 0.9); " ;;
+      50) tg="insert >= 0.8x with lag <= 2 s: $(ins_ok 0.8); update >= 0.5x: $(awk -v r="$ur" 'BEGIN{print (r >= 0.5) ? "met" : "not met"}'); " ;;
     esac
-    tg+="lag <= 2 s: $(awk -v l="${LAG_T[$n,$c]}" 'BEGIN{print (l <= 2) ? "met" : "not met"}'); "
+    tg+="lag <= 2 s: $lag_ok; "
     tg+="pending <= buckets: $(awk -v p="${PEND_R[$n]}" -v b="${PEND_BOUND[$n]}" 'BEGIN{print (p <= b) ? "met" : "not met"}')"
     printf "| %s | %s | %.0f / %.0f (%sx) | %s / %s | %s / %s, %s s | %.0f / %.0f (%sx) | %s / %s (%s) | %s |\n" \
       "$n" "$c" "${INS_R[$n,$c]}" "${INS_N[$n,$c]}" "$ir" "${LAG_T[$n,$c]}" "${LAG_R[$n,$c]}" "${END_T[$n,$c]}" "${END_R[$n,$c]}" \
