@@ -3,11 +3,11 @@
 # timing helpers need PGPORT and DB set).
 
 # bench_prepare [PKG...]: installs strata's dependencies and the Debian packages a benchmark compares
-# against, then builds and installs strata.
+# against, then builds and installs strata (MAKE_JOBS parallel jobs, default 2).
 bench_prepare() {
   bash scripts/install-deps.sh >/dev/null
   bench_packages "$@"
-  make -s -j2 >/dev/null && make -s install >/dev/null
+  make -s -j"${MAKE_JOBS:-2}" >/dev/null && make -s install >/dev/null
 }
 
 # bench_packages PKG...: installs Debian packages a benchmark compares against, when missing.
