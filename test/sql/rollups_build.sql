@@ -2,42 +2,14 @@
 -- savepoint too, with rows the transaction inserts, with a dependent), in bucket order, with its key;
 -- the pages of older buckets packed full.
 SET TimeZone = 'UTC';
-CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, viewer bigint,
-                 watch_ms int, kind text, label text) PARTITION BY RANGE (ts);
-CREATE TABLE ev_p20260101 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
-CREATE TABLE ev_p20260102 PARTITION OF ev FOR VALUES FROM ('2026-01-02') TO ('2026-01-03');
-CREATE TABLE ev_p20260103 PARTITION OF ev FOR VALUES FROM ('2026-01-03') TO ('2026-01-04');
-CREATE TABLE ev_p20260104 PARTITION OF ev FOR VALUES FROM ('2026-01-04') TO ('2026-01-05');
-CREATE INDEX ON ev (id);
-INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label)
-SELECT timestamptz '2026-01-01' + (g % 96) * interval '1 hour' + (g % 7) * interval '1 minute', g % 3, g % 41,
-       (g * 37) % 5000, CASE WHEN g % 9 = 0 THEN 'ad' ELSE 'view' END, 'l' || (g % 4)
-FROM generate_series(1, 3000) g;
--- What the rollup must equal: the same query over the raw rows.
-CREATE VIEW ev_direct AS
-  SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
-         sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
-         strata.hll_agg(viewer)::text AS viewers, strata.qsketch_agg(watch_ms)::text AS watch_q,
-         strata.topk_agg(label, 3)::text AS labels
-  FROM ev WHERE kind = 'view' GROUP BY 1, 2;
-CREATE FUNCTION rollup_diff(v regclass) RETURNS bigint LANGUAGE plpgsql AS $f$
-DECLARE n bigint; cols text := 'bucket, channel, views, watched, watch, shortest, longest, avg_watch, '
-                                'viewers::text, watch_q::text, labels::text';
-BEGIN
-  EXECUTE format('SELECT count(*) FROM ((SELECT %s FROM %s EXCEPT ALL SELECT * FROM ev_direct) UNION ALL '
-                 '(SELECT * FROM ev_direct EXCEPT ALL SELECT %s FROM %s)) d', cols, v, cols, v) INTO n;
-  RETURN n;
-END $f$;
+SELECT test_make_ev();
+SELECT test_make_ev_direct();
 -- Setup: rollup ids show in results below (create_rollup's result); they continue from the start, as in one run of
 -- every rollup test in one file.
 SELECT setval('strata.rollup_id_seq', 1, false) AS next_rollup_id;
 -- Setup: ev_hourly, and the changes rollups_merge makes to ev (so that the figures below are those of
 -- one run; ev_hourly's hooks give ev's partitions their order column's default).
-SELECT strata.create_rollup('ev_hourly', $q$
-  SELECT date_trunc('hour', ts) AS bucket, channel, count(*) AS views, count(watch_ms) AS watched,
-         sum(watch_ms) AS watch, min(watch_ms) AS shortest, max(watch_ms) AS longest, avg(watch_ms) AS avg_watch,
-         strata.hll_agg(viewer) AS viewers, strata.qsketch_agg(watch_ms) AS watch_q, strata.topk_agg(label, 3) AS labels
-  FROM ev WHERE kind = 'view' GROUP BY 1, 2 $q$, batch_size => 1000) > 0 AS created;
+SELECT test_make_ev_hourly() AS created;
 INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label) VALUES
   ('2026-01-04 10:05', 1, 7, 100, 'view', 'l1'), ('2026-01-01 00:10', 2, 900, 10, 'view', 'l9');
 INSERT INTO ev_p20260102 (ts, channel, viewer, watch_ms, kind, label) VALUES ('2026-01-02 03:00', 0, 901, 5, 'view', 'l0');
@@ -155,5 +127,4 @@ DROP FUNCTION lay_pages();
 DROP TABLE lay;
 SELECT strata.drop_rollup('ev_hourly');
 DROP VIEW ev_direct;
-DROP FUNCTION rollup_diff(regclass);
 DROP TABLE ev;

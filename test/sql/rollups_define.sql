@@ -5,17 +5,7 @@ SET TimeZone = 'UTC';
 -- Setup: rollup ids show in results below (create_rollup's result); they continue from the start, as in one run of
 -- every rollup test in one file.
 SELECT setval('strata.rollup_id_seq', 1, false) AS next_rollup_id;
-CREATE TABLE ev (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int, viewer bigint,
-                 watch_ms int, kind text, label text) PARTITION BY RANGE (ts);
-CREATE TABLE ev_p20260101 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
-CREATE TABLE ev_p20260102 PARTITION OF ev FOR VALUES FROM ('2026-01-02') TO ('2026-01-03');
-CREATE TABLE ev_p20260103 PARTITION OF ev FOR VALUES FROM ('2026-01-03') TO ('2026-01-04');
-CREATE TABLE ev_p20260104 PARTITION OF ev FOR VALUES FROM ('2026-01-04') TO ('2026-01-05');
-CREATE INDEX ON ev (id);
-INSERT INTO ev (ts, channel, viewer, watch_ms, kind, label)
-SELECT timestamptz '2026-01-01' + (g % 96) * interval '1 hour' + (g % 7) * interval '1 minute', g % 3, g % 41,
-       (g * 37) % 5000, CASE WHEN g % 9 = 0 THEN 'ad' ELSE 'view' END, 'l' || (g % 4)
-FROM generate_series(1, 3000) g;
+SELECT test_make_ev();
 
 -- A rollup with every measure; history is backfilled by refreshes, newest first.
 SELECT strata.create_rollup('ev_hourly', $q$
