@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "core/naming.hpp"
 #include "core/rollup_sql.hpp"
 #include "jobs/job_runs.hpp"
@@ -334,8 +335,7 @@ STRATA_FUNCTION(strata_create_rollup) {
                st.definition.empty() ? std::nullopt : std::optional<std::string>(st.definition)});
   });
   jobs::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
-                  "{\"watermark\": " + std::to_string(st.watermark) + ", \"backfill\": " +
-                      (st.cursor || s.source_is_rollup ? "true" : "false") + "}",
+                  core::JsonObject().Int("watermark", st.watermark).Bool("backfill", st.cursor || s.source_is_rollup).Text(),
                   GetCurrentTimestamp());
   pg::RestoreGucs(level);
   pg::SpiFinish();

@@ -12,6 +12,7 @@
 
 #include "config.hpp"
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "core/naming.hpp"
 #include "core/rollup_sql.hpp"
 #include "jobs/job_runs.hpp"
@@ -135,11 +136,12 @@ pg::Row Append(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t 
 }  // namespace
 
 std::string StepJson(const StepResult& r, int steps, double ms) {
-  return "{\"rows\": " + std::to_string(r.rows) + ", \"groups\": " + std::to_string(r.groups) +
-         ", \"buckets_recomputed\": " + std::to_string(r.buckets) + ", \"buckets_frozen\": " + std::to_string(r.frozen) +
-         ", \"steps\": " + std::to_string(steps) + ", \"caught_up\": " + (r.more || r.waited_out ? "false" : "true") +
-         ", \"waiting_for_writers\": " + (r.waited_out ? "true" : "false") + ", \"duration_ms\": " +
-         std::to_string(static_cast<int64_t>(ms)) + (r.note.empty() ? "" : ", \"note\": " + core::JsonString(r.note)) + "}";
+  core::JsonObject j;
+  j.Int("rows", r.rows).Int("groups", r.groups).Int("buckets_recomputed", r.buckets).Int("buckets_frozen", r.frozen);
+  j.Int("steps", steps).Bool("caught_up", !(r.more || r.waited_out)).Bool("waiting_for_writers", r.waited_out);
+  j.Int("duration_ms", static_cast<int64_t>(ms));
+  if (!r.note.empty()) j.String("note", r.note);
+  return j.Text();
 }
 
 double MsSince(TimestampTz t0) { return static_cast<double>(GetCurrentTimestamp() - t0) / 1000.0; }
