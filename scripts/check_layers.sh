@@ -12,42 +12,41 @@ cd "$(dirname "$0")/.."
 violations=0
 bad() { echo "layering violation: $1"; violations=$((violations + 1)); }
 
-# Includes between strata files; a quoted include naming none of strata's folders is a Postgres header.
-STRATA='^(core|pg|jobs|partitions|rollups|vacuum|aggregates|workers)/|^config\.hpp$'
-CAPS='partitions|rollups|vacuum|aggregates'
-# Headers one capability may include from another.
-ALLOWED_CROSS=' partitions>rollups/retention.hpp '
-
 edges=$(mktemp)
 trap 'rm -f "$edges"' EXIT
-while IFS= read -r hit; do
-  file=${hit%%:*}
-  rest=${hit#*:}; line=${rest%%:*}
-  inc=$(sed -E 's/^[^"]*"([^"]*)".*/\1/' <<<"${rest#*:}")
-  from=${file#src/}; from_dir=${from%%/*}
-  [[ $from == */* ]] || from_dir=top
-  where="$file:$line includes \"$inc\""
-  if ! [[ $inc =~ $STRATA ]]; then
-    [ "$from_dir" = core ] && bad "$where: a Postgres header in src/core"
-    continue
-  fi
-  to_dir=${inc%%/*}
-  [[ $inc == */* ]] || to_dir=top
-  case $from_dir in
-    core) [ "$to_dir" = core ] || bad "$where: src/core includes only src/core" ;;
-    pg) [ "$to_dir" = pg ] || [ "$inc" = core/error.hpp ] || bad "$where: src/pg includes only src/pg and core/error.hpp" ;;
-    jobs) [[ $to_dir =~ ^(core|pg|jobs|top)$ ]] || bad "$where: src/jobs sits below the capabilities" ;;
-    partitions|rollups|vacuum|aggregates)
-      if [[ $to_dir =~ ^($CAPS)$ ]] && [ "$to_dir" != "$from_dir" ] && [[ $ALLOWED_CROSS != *" $from_dir>$inc "* ]]; then
-        bad "$where: a capability includes another only through a header made for it"
-      fi
-      [ "$to_dir" = workers ] && bad "$where: src/workers sits on top of the capabilities" ;;
-  esac
-  echo "${from%.*} ${inc%.*}" >>"$edges"
-done < <(grep -rHn '^#include "' src --include='*.cpp' --include='*.hpp')
+
+# One pass over every quoted include (file:line:#include "x"); a quoted include naming none of strata's
+# folders is a Postgres header. Prints "bad <message>" per violation and "edge <from> <to>" per include.
+# Headers one capability may include from another: ALLOWED below.
+out=$(grep -rHn '^#include "' src --include='*.cpp' --include='*.hpp' | awk -F: '
+  BEGIN { ALLOWED["partitions>rollups/retention.hpp"] = 1 }
+  {
+    file = $1; line = $2; inc = $0; sub(/^[^"]*"/, "", inc); sub(/".*$/, "", inc)
+    from = substr(file, 5); from_dir = (index(from, "/") ? substr(from, 1, index(from, "/") - 1) : "top")
+    to_dir = (index(inc, "/") ? substr(inc, 1, index(inc, "/") - 1) : "top")
+    where = file ":" line " includes \"" inc "\""
+    strata = inc ~ /^(core|pg|jobs|partitions|rollups|vacuum|aggregates|workers)\// || inc == "config.hpp"
+    if (!strata) {
+      if (from_dir == "core") print "bad " where ": a Postgres header in src/core"
+      next
+    }
+    if (from_dir == "core" && to_dir != "core") print "bad " where ": src/core includes only src/core"
+    if (from_dir == "pg" && to_dir != "pg" && inc != "core/error.hpp")
+      print "bad " where ": src/pg includes only src/pg and core/error.hpp"
+    if (from_dir == "jobs" && to_dir !~ /^(core|pg|jobs|top)$/) print "bad " where ": src/jobs sits below the capabilities"
+    if (from_dir ~ /^(partitions|rollups|vacuum|aggregates)$/) {
+      if (to_dir ~ /^(partitions|rollups|vacuum|aggregates)$/ && to_dir != from_dir && !((from_dir ">" inc) in ALLOWED))
+        print "bad " where ": a capability includes another only through a header made for it"
+      if (to_dir == "workers") print "bad " where ": src/workers sits on top of the capabilities"
+    }
+    f = from; sub(/\.[ch]pp$/, "", f); t = inc; sub(/\.[ch]pp$/, "", t)
+    if (f != t) print "edge " f " " t
+  }')
+while IFS= read -r v; do [ -n "$v" ] && bad "${v#bad }"; done < <(grep '^bad ' <<<"$out")
+grep '^edge ' <<<"$out" | cut -d' ' -f2- | sort -u >"$edges"
 
 # tsort names the files of every cycle on stderr.
-cycles=$(awk '$1 != $2' "$edges" | sort -u | tsort 2>&1 >/dev/null | grep -v 'input contains a loop' || true)
+cycles=$(tsort "$edges" 2>&1 >/dev/null | grep -v 'input contains a loop' || true)
 if [ -n "$cycles" ]; then bad "include cycle through: $(echo $cycles | sed 's/tsort: //g')"; fi
 
 if [ "$violations" = 0 ]; then echo "layers: ok"; else echo "layers: $violations violations"; exit 1; fi
