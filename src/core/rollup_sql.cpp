@@ -408,39 +408,29 @@ std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent
           "INSERT INTO " + s.data_table + " (" + cols + ") " + StateSelect(s, special)};
 }
 
-std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
-                                    bool or_replace) {
-  // Every bucket, the NULL one included (GROUP BY makes a group of rows with a NULL time). The rollup's
-  // filter is not evaluated here: an error in it (a division by zero on some row) would fail the
-  // application's UPDATE or DELETE. A bucket queued for rows the filter leaves out is recomputed to the
-  // same groups.
-  const std::string body =
-      "\nBEGIN\n"
-      "  -- Runs with its owner's rights: only as strata's statement trigger on the rollup's source or a\n"
-      "  -- relation of its partition tree, never called directly or from another table.\n"
-      "  IF TG_LEVEL IS DISTINCT FROM 'STATEMENT' OR TG_WHEN IS DISTINCT FROM 'AFTER' THEN\n"
-      "    RAISE EXCEPTION 'strata change function % may only fire as an AFTER statement trigger', TG_NAME\n"
-      "      USING ERRCODE = '42501', HINT = 'strata attaches it to the source itself; do not call or attach it.';\n"
-      "  END IF;\n"
-      "  -- A relation outside the source's tree (detached, or never in it): nothing of it is the rollup's.\n"
-      "  IF TG_RELID OPERATOR(pg_catalog.<>) " + source_oid + "::pg_catalog.oid AND NOT EXISTS (WITH RECURSIVE "
-      "up(r) AS (SELECT TG_RELID UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid "
-      "OPERATOR(pg_catalog.=) up.r) SELECT 1 FROM up WHERE up.r OPERATOR(pg_catalog.=) " + source_oid +
-      "::pg_catalog.oid) THEN\n"
-      "    RETURN NULL;\n"
-      "  END IF;\n"
-      "  -- Queues the buckets of the changed rows, once per statement; the rollup's refresh recomputes them.\n"
-      "  INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_old;\n"
-      "  IF TG_OP = 'UPDATE' THEN\n"
-      "    INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr +
-      " FROM __strata_new;\n"
-      "  END IF;\n  RETURN NULL;\nEND\n";
-  // The body is a quoted literal, never a fixed dollar-quote tag: user text inside it (WHERE constants)
-  // cannot end it early.
-  return std::string(or_replace ? "CREATE OR REPLACE FUNCTION " : "CREATE FUNCTION ") + function_name +
-         "() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS " +
-         QuoteLiteral(body);
+namespace {
+constexpr const char* kTimestamp = "timestamp without time zone";
+}  // namespace
+
+std::string CaptureSql(const std::vector<Grain>& grains, bool update) {
+  if (grains.empty()) return "";
+  std::vector<std::string> cols, values;
+  for (const auto& g : grains) {
+    const std::string col = QuoteIdent(g.time_column);
+    if (std::find(cols.begin(), cols.end(), col) == cols.end()) cols.push_back(col);
+    // A timestamp bucket is stored as its reading in UTC: the same value whatever the session's TimeZone.
+    const std::string b = g.bucket_type == kTimestamp ? "(" + g.bucket_expr + ") AT TIME ZONE 'UTC'" : "(" + g.bucket_expr + ")";
+    values.push_back("(" + std::to_string(g.id) + ", " + b + ")");
+  }
+  const std::string list = Join(cols, ", ");
+  const std::string rows = update ? "(SELECT " + list + " FROM __strata_old UNION ALL SELECT " + list + " FROM __strata_new)"
+                                  : "(SELECT " + list + " FROM __strata_old)";
+  return "INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM " + rows +
+         " t CROSS JOIN LATERAL (VALUES " + Join(values, ", ") + ") g(grain, b)";
+}
+
+std::string LoggedBucket(const std::string& bucket_type, const std::string& col) {
+  return bucket_type == kTimestamp ? "(" + col + " AT TIME ZONE 'UTC')" : col;
 }
 
 std::string DefinitionViewSql(const Spec& s, const std::string& view_name) {

@@ -8,7 +8,7 @@
 //  * append: aggregate the rows of an order-column interval and merge them into existing groups;
 //  * recompute: replace whole buckets by aggregating the source again (after UPDATE/DELETE, and for
 //    rollups of rollups);
-//  * pending table: the buckets waiting for a recompute (filled by statement triggers on the source, or
+//  * pending table: the buckets waiting for a recompute (filled from the source's change log, or
 //    by the refresh of the rollup this one reads).
 // Every expression in a Spec is SQL text already deparsed by Postgres with qualified names; every name
 // is a raw identifier (quoted here).
@@ -65,6 +65,21 @@ struct Dependent {
   std::string bucket_expr;
 };
 
+// A grain of a source's change capture: one bucket expression its rollups use (see capture.hpp).
+struct Grain {
+  int id = 0;
+  std::string bucket_expr;
+  std::string bucket_type;  // timestamp with or without time zone
+  std::string time_column;  // the column inside bucket_expr
+};
+
+// The capture's statement for one UPDATE or DELETE statement: the distinct buckets of its old (and, for
+// an UPDATE, new) rows at every grain, into strata.rollup_change (a timestamp bucket as its UTC reading).
+// Reads the transition tables __strata_old and __strata_new. Empty when there is no grain.
+std::string CaptureSql(const std::vector<Grain>& grains, bool update);
+// A logged bucket (column `col` of strata.rollup_change) as a value of the grain's bucket type.
+std::string LoggedBucket(const std::string& bucket_type, const std::string& col);
+
 // Name of the i-th stored column(s) of a measure: avg -> name__sum, name__count.
 std::vector<std::string> StateColumns(const Measure& m);
 // The measure as the aggregate that computes its state column(s) from source rows.
@@ -117,11 +132,6 @@ std::vector<ColumnMerge> ColumnMerges(const Spec& s);
 // insert for the NULL and infinite buckets (run only when TakePendingSql says such a bucket was taken).
 std::vector<std::string> RecomputeSql(const Spec& s, const std::vector<Dependent>& deps);
 
-// The statement trigger function (plpgsql, SECURITY DEFINER) that queues the buckets of updated/deleted
-// rows. It refuses to run except as an AFTER ... FOR EACH STATEMENT trigger on the relation whose oid
-// is `source_oid` (a number) or a partition below it; the body is a quoted literal.
-std::string InvalidationFunctionSql(const Spec& s, const std::string& function_name, const std::string& source_oid,
-                                    bool or_replace = false);
 // The definition view of a raw-source rollup: the time column, the dimensions, one aggregate per measure
 // over its arguments and max(order column), from the source with the WHERE clause, grouped. Never read:
 // it makes Postgres refuse a type change or drop of every column the stored SQL uses, and gives their

@@ -98,6 +98,9 @@ extern "C" {
 #include "utils/tuplesortvariants.h"
 #else
 #include "utils/tuplesort.h"
+#include "commands/trigger.h"
+#include "utils/inval.h"
+#include "executor/tstoreReceiver.h"
 #endif
 }
 

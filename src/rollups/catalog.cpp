@@ -55,7 +55,7 @@ Rollup LoadRollup(int id, bool lock) {
         "  (SELECT pg_catalog.string_agg(x.what, ', ') FROM (VALUES ('source', source::pg_catalog.oid), "
         "   ('data table', data_table::pg_catalog.oid), ('pending table', pending_table::pg_catalog.oid), "
         "   ('view', view::pg_catalog.oid)) x(what, rel) "
-        "   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.rel)) "
+        "   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.rel)), grain, change_pos "
         "FROM strata.rollup WHERE id = $1::int" +
             std::string(lock ? " FOR UPDATE NOWAIT" : ""),
         {std::to_string(id)});
@@ -105,6 +105,8 @@ Rollup LoadRollup(int id, bool lock) {
   r.view_oid = static_cast<Oid>(std::stoul(*w[26]));
   r.pending_oid = static_cast<Oid>(std::stoul(*w[27]));
   r.missing = w[28].value_or("");
+  if (w[29]) r.grain = std::stoi(*w[29]);
+  r.change_pos = w[30] ? std::stoll(*w[30]) : 0;
   for (const auto& c : cols) {
     if (*c[0] == "dimension") {
       s.dims.push_back({*c[1], *c[3]});

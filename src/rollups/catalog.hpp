@@ -32,6 +32,8 @@ struct Rollup {
   std::optional<std::string> frozen_before;
   int64_t batch_size = 0;
   bool realtime = true;
+  std::optional<int> grain;    // raw sources: its grain in the source's change log (capture.hpp)
+  int64_t change_pos = 0;      // the change log is read up to here
   core::rollup::Spec spec;
 };
 

@@ -20,6 +20,7 @@
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "rollups/analyze.hpp"
+#include "rollups/capture.hpp"
 #include "rollups/catalog.hpp"
 #include "rollups/hooks.hpp"
 #include "rollups/refresh.hpp"
@@ -253,12 +254,13 @@ SourceRollup ResolveSource(Parsed* p, const std::string& shown) {
 struct Start {
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
-  std::string definition, change_fn;  // qualified
+  std::string definition;  // qualified
 };
 
 // Hooks a raw source up for the new rollup: its definition view (the stored SQL is read back from it at
 // once, so it is written as every later read of the view writes it: a rename is then the only thing
-// that changes it), its guarded change function and the triggers on every relation of its tree.
+// that changes it) and the source's capture triggers on every relation of its tree (made by its first
+// rollup; the new rollup's grain is attached once its catalog row exists, AttachCapture).
 Start HookRawSource(rs::Spec& s, Oid source, const std::string& schema, const std::string& rel,
                     const std::string& view, const OrderInfo& order, bool backfill) {
   Start st;
@@ -266,13 +268,13 @@ Start HookRawSource(rs::Spec& s, Oid source, const std::string& schema, const st
   pg::Exec(rs::DefinitionViewSql(s, st.definition));
   s = ReadDefinition(view, static_cast<Oid>(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid",
                                                                    {st.definition}).at(0).at(0))), s);
-  st.change_fn = core::QualifiedName(schema, core::PartitionName(rel, "changes"));
-  pg::Exec(rs::InvalidationFunctionSql(s, st.change_fn, std::to_string(source)));
-  ProtectSourceObjects(st.change_fn, st.definition);
-  // The triggers take SHARE ROW EXCLUSIVE on the source and its partitions: once they are in place
-  // no writer is in flight, so every order value handed out so far belongs to a committed or aborted
-  // row, and the backfill sees them all.
-  EnsureSourceHooks(s.id, source, st.change_fn, order.column, order.sequence, nullptr);
+  ProtectDefinition(st.definition);
+  // SHARE ROW EXCLUSIVE on the source and its partitions until the creating transaction ends: once it
+  // is held no writer is in flight, so every order value handed out so far belongs to a committed or
+  // aborted row, and the backfill sees them all; and every change logged so far is in the log, so the
+  // rollup's position in it starts at its end (AttachCapture).
+  LockSourceTree(source);
+  EnsureSourceHooks(source, order.column, order.sequence);
   st.watermark = SequenceValue(order.sequence);
   if (backfill) {
     const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
@@ -325,7 +327,8 @@ STRATA_FUNCTION(strata_create_rollup) {
   }
   // The view's form depends on whether a backfill is left to do (see ViewSql).
   pg::Exec(ViewSqlFor(s, view, args.realtime, false, st.cursor.has_value()));
-  InsertCatalog(s, p, view, args.query, src.id, src.level, args.realtime, args.interval, args.batch, order, st.change_fn);
+  InsertCatalog(s, p, view, args.query, src.id, src.level, args.realtime, args.interval, args.batch, order, "");
+  if (!s.source_is_rollup) AttachCapture(s.id, p.source, s);
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint, "
               "definition = $5::regclass WHERE id = $1::int",
@@ -375,9 +378,11 @@ STRATA_FUNCTION(strata_drop_rollup) {
     // The catalog row goes first: the sql_drop event trigger unregisters a rollup whose objects are
     // dropped by anything else, and must find nothing to do here.
     pg::AsExtensionOwner([&] { pg::Query("DELETE FROM strata.rollup WHERE id = $1::int", {std::to_string(*id)}); });
-    if (!r.spec.source_is_rollup) {
-      // Ours only (this rollup's function), each dropped as its table's owner: the tree's relations
-      // (inner partitioned tables, inheritance children) may belong to other roles.
+    // Its grain, and with the source's last rollup the capture's triggers, go.
+    if (!r.spec.source_is_rollup) SyncCaptures();
+    if (!r.spec.source_is_rollup && !r.change_function.empty()) {
+      // A change function of its own (made before 0.10.0): its triggers, each dropped as its table's
+      // owner (the tree's relations may belong to other roles).
       for (const auto& t : pg::Query("SELECT g.tgrelid::regclass::text, g.tgname, c.relowner FROM pg_catalog.pg_trigger g "
                                      "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($1, $2) "
                                      "AND g.tgfoid = pg_catalog.to_regprocedure($3)",

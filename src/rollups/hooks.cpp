@@ -20,7 +20,9 @@
 #include "pg/names.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
+#include "pg/xact.hpp"
 #include "rollups/analyze.hpp"
+#include "rollups/capture.hpp"
 #include "rollups/catalog.hpp"
 #include "rollups/hooks.hpp"
 
@@ -56,13 +58,10 @@ void ProtectLegacy(Rollup& r) {
       pg::AsRole(owner, [&] { ShareDependentPending(r.spec.pending_table, source_owner); });
       changed = true;
     }
-  } else if (!OidIsValid(r.definition) && !r.change_function.empty()) {
+  } else if (!OidIsValid(r.definition)) {
     const std::string definition = core::QualifiedName(*st[3], core::PartitionName(*st[4], "definition"));
-    pg::AsRole(owner, [&] {
-      pg::Exec(rs::InvalidationFunctionSql(r.spec, r.change_function, std::to_string(r.source_oid), true));
-      pg::Exec(rs::DefinitionViewSql(r.spec, definition));
-    });
-    ProtectSourceObjects(r.change_function, definition);
+    pg::AsRole(owner, [&] { pg::Exec(rs::DefinitionViewSql(r.spec, definition)); });
+    ProtectDefinition(definition);
     pg::AsExtensionOwner([&] {
       pg::Query("UPDATE strata.rollup SET definition = $2::regclass WHERE id = $1::int", {std::to_string(r.id), definition});
     });
@@ -71,7 +70,7 @@ void ProtectLegacy(Rollup& r) {
     changed = true;
   }
   if (changed) {
-    const std::string msg = "rollup " + r.view + " brought up to strata 0.9.0 (definition view, change function, pending table)";
+    const std::string msg = "rollup " + r.view + " brought up to strata 0.9.0 (definition view, pending table)";
     pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
   }
 }
@@ -90,23 +89,17 @@ void ShareDependentPending(const std::string& pending, Oid source_owner) {
   });
 }
 
-void ProtectSourceObjects(const std::string& change_fn, const std::string& definition) {
-  // Runs with its owner's rights: nobody may call it or attach it elsewhere (a trigger needs EXECUTE
-  // to be created; firing does not check it).
-  pg::Exec("REVOKE ALL ON FUNCTION " + change_fn + "() FROM PUBLIC");
+void ProtectDefinition(const std::string& definition) {
   // What strata attaches to user tables goes with the extension: DROP EXTENSION strata CASCADE drops
-  // the change function (and its triggers on the source) and the definition view.
-  const auto oids = pg::Query("SELECT $1::pg_catalog.regprocedure::pg_catalog.oid, $2::pg_catalog.regclass::pg_catalog.oid, "
+  // the definition view (and the capture's triggers, which call the extension's function).
+  const auto oids = pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid, "
                               "(SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'strata')",
-                              {change_fn + "()", definition});
-  const Oid fn = static_cast<Oid>(std::stoul(*oids.at(0).at(0)));
-  const Oid view = static_cast<Oid>(std::stoul(*oids[0][1]));
-  const Oid ext = static_cast<Oid>(std::stoul(*oids[0][2]));
+                              {definition});
+  const Oid view = static_cast<Oid>(std::stoul(*oids.at(0).at(0)));
+  const Oid ext = static_cast<Oid>(std::stoul(*oids[0][1]));
   pg::Call([&] {
     ObjectAddress extension, object;
     ObjectAddressSet(extension, ExtensionRelationId, ext);
-    ObjectAddressSet(object, ProcedureRelationId, fn);
-    recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
     ObjectAddressSet(object, RelationRelationId, view);
     recordDependencyOn(&object, &extension, DEPENDENCY_NORMAL);
   });
@@ -146,21 +139,20 @@ void Nested(int* depth, F&& f) {
 
 }  // namespace
 
-int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                      const std::string& sequence, const Rollup* absorbed) {
+int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence) {
   int changed = 0;
-  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(id, source, change_fn, order_column, sequence, absorbed); });
+  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(source, order_column, sequence); });
   return changed;
 }
 
 namespace {
 
-// The names of a rollup's two change triggers.
+// The names of a capture's two triggers, on each relation of its source's tree.
 struct TriggerNames {
   std::string upd, del;
-  explicit TriggerNames(int id)
-      : upd("strata_rollup_" + std::to_string(id) + "_upd"), del("strata_rollup_" + std::to_string(id) + "_del") {}
+  explicit TriggerNames(int capture) : upd(CaptureTrigger(capture, true)), del(CaptureTrigger(capture, false)) {}
 };
+constexpr const char* kCaptureFunction = "strata._rollup_capture()";
 
 // One relation of a raw source's tree, as EnsureSourceHooksNow finds it.
 struct TreeRelation {
@@ -178,8 +170,8 @@ struct TreeRelation {
 // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
 // statement on an inner partitioned table fires that table's statement triggers only) and inheritance
 // children, source first.
-std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std::string& change_fn,
-                                   const std::string& order_column, const std::string& sequence) {
+std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std::string& order_column,
+                                   const std::string& sequence) {
   const auto rows = pg::Query(
       std::string(kTreeOf1) +
           "SELECT c.oid::pg_catalog.regclass::text, "
@@ -201,7 +193,7 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
       "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
       "ORDER BY t.level, c.oid",
-      {std::to_string(source), t.upd, order_column, change_fn + "()", t.del, sequence});
+      {std::to_string(source), t.upd, order_column, kCaptureFunction, t.del, sequence});
   std::vector<TreeRelation> rels;
   for (const auto& r : rows) {
     TreeRelation x;
@@ -245,8 +237,8 @@ void RefuseUntrackable(const std::vector<TreeRelation>& rels, const std::string&
 // owner's code and may run here from another role's DDL.
 class BucketQueue {
  public:
-  explicit BucketQueue(const Rollup& r)
-      : r_(r),
+  explicit BucketQueue(Rollup r)
+      : r_(std::move(r)),
         owner_(static_cast<Oid>(std::stoul(*pg::Query("SELECT relowner FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid",
                                                       {std::to_string(r.data_oid)})
                                                 .at(0)
@@ -257,6 +249,7 @@ class BucketQueue {
     Queue("SELECT DISTINCT " + core::QuoteIdent(r_.spec.bucket_name) + " FROM " + r_.spec.data_table, false);
     all_queued_ = true;
   }
+  const std::string& View() const { return r_.view; }
   // The buckets of rel's rows the watermark has passed.
   void PassedRows(const std::string& rel) {
     const rs::Spec& s = r_.spec;
@@ -272,29 +265,64 @@ class BucketQueue {
                 watermark ? pg::Row{std::to_string(r_.watermark)} : pg::Row{});
     });
   }
-  const Rollup& r_;
+  Rollup r_;
   Oid owner_;
   bool all_queued_ = false;
+};
+
+// The queues of every rollup of the source that has absorbed rows, loaded at the first use.
+class SourceQueues {
+ public:
+  explicit SourceQueues(Oid source) : source_(source) {}
+  std::vector<BucketQueue>& All() {
+    if (!loaded_) {
+      std::vector<pg::Row> ids;
+      pg::AsExtensionOwner([&] {
+        ids = pg::Query("SELECT id FROM strata.rollup WHERE source = $1::pg_catalog.oid AND source_rollup IS NULL "
+                        "AND watermark IS NOT NULL ORDER BY id",
+                        {std::to_string(source_)});
+      });
+      for (const auto& id : ids) {
+        Rollup r = LoadRollup(std::stoi(*id[0]), false);
+        if (r.missing.empty()) queues_.emplace_back(std::move(r));
+      }
+      loaded_ = true;
+    }
+    return queues_;
+  }
+  std::string Names() {
+    std::string out;
+    for (auto& q : All()) out += (out.empty() ? "" : ", ") + q.View();
+    return out;
+  }
+
+ private:
+  Oid source_;
+  bool loaded_ = false;
+  std::vector<BucketQueue> queues_;
 };
 
 // Brings one relation of the tree up to date: our triggers (re)created and ENABLE ALWAYS, the buckets
 // its rows may have changed queued (`queue`: the absorbed rollup's, or null at creation), the order
 // column's default set. Returns the changes counted (triggers made or re-enabled after a disable, the
 // default set).
-int HookRelation(const TreeRelation& r, const TriggerNames& t, const std::string& change_fn,
-                 const std::string& order_column, const std::string& sequence, const Rollup* absorbed,
-                 BucketQueue* queue) {
+int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, const std::string& order_column,
+                 const std::string& sequence, SourceQueues* queues) {
   int changed = 0;
   if (r.stale_trigger) {
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + r.name);
   }
   if (r.lacks_trigger) {
-    pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
-             " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
-             change_fn + "()");
-    pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.del) + " AFTER DELETE ON " + r.name +
-             " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + change_fn + "()");
+    // Made as the extension's owner, who alone may execute the capture function.
+    const std::string call = "strata._rollup_capture(" + core::QuoteLiteral(std::to_string(capture)) + ")";
+    pg::AsExtensionOwner([&] {
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
+               " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
+               call);
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.del) + " AFTER DELETE ON " + r.name +
+               " REFERENCING OLD TABLE AS __strata_old FOR EACH STATEMENT EXECUTE FUNCTION " + call);
+    });
     changed++;
   }
   // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
@@ -305,24 +333,26 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, const std::string
                core::QuoteIdent(t.del));
     });
   }
-  if (absorbed != nullptr && !r.lacks_trigger && r.disabled && !in_ddl_event) {
+  if (!queues->All().empty() && !r.lacks_trigger && r.disabled && !in_ddl_event) {
     // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
     // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
     // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
     // very ALTER TABLE nothing has passed yet. A trigger of 0.8.0, enabled in origin mode only, is just
     // made ALWAYS.)
-    queue->AllHeld();
-    queue->PassedRows(r.name);
-    const std::string msg = "change triggers of rollup " + absorbed->view + " were disabled on " + r.name +
+    for (auto& q : queues->All()) {
+      q.AllHeld();
+      q.PassedRows(r.name);
+    }
+    const std::string msg = "change triggers of rollups " + queues->Names() + " were disabled on " + r.name +
                             ": enabled again, every bucket queued for a recompute";
-    jobs::RecordJob("rollup_tracking", absorbed->view, "ok", msg, "{}", GetCurrentTimestamp());
+    for (auto& q : queues->All()) jobs::RecordJob("rollup_tracking", q.View(), "ok", msg, "{}", GetCurrentTimestamp());
     pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
     changed++;
-  } else if (r.lacks_trigger && absorbed != nullptr) {
-    // A relation that joins the tree after the rollup was made (ATTACH PARTITION of a filled table)
-    // may hold rows with order values the watermark has passed: their buckets are recomputed, which
+  } else if (r.lacks_trigger) {
+    // A relation that joins the tree after rollups were made (ATTACH PARTITION of a filled table)
+    // may hold rows with order values their watermarks have passed: their buckets are recomputed, which
     // reads every processed order value, so they are absorbed instead of passed by.
-    queue->PassedRows(r.name);
+    for (auto& q : queues->All()) q.PassedRows(r.name);
   }
   if (r.needs_default) {
     pg::Exec("ALTER TABLE " + r.name + " ALTER COLUMN " + core::QuoteIdent(order_column) +
@@ -334,13 +364,13 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, const std::string
 
 // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
 // go (the change function ignores them meanwhile), dropped as its owner. Returns how many relations.
-int DropLeftTriggers(Oid source, const TriggerNames& t, const std::string& change_fn) {
+int DropLeftTriggers(Oid source, const TriggerNames& t) {
   const auto gone = pg::Query(
       std::string(kTreeOf1) +
           "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
       "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
       "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
-      {std::to_string(source), t.upd, t.del, change_fn + "()"});
+      {std::to_string(source), t.upd, t.del, kCaptureFunction});
   for (const auto& g : gone) {
     pg::AsRole(static_cast<Oid>(std::stoul(*g[1])), [&] {
       pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + *g[0]);
@@ -352,25 +382,23 @@ int DropLeftTriggers(Oid source, const TriggerNames& t, const std::string& chang
 
 }  // namespace
 
-int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                         const std::string& sequence, const Rollup* absorbed) {
-  const TriggerNames t(id);
+int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence) {
+  const int capture = CaptureIdOf(source);
+  const TriggerNames t(capture);
   // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
   if (pg::Query("SELECT pg_catalog.to_regclass($1) IS NULL", {sequence}).at(0).at(0) == std::optional<std::string>("t"))
     throw Error(ERRCODE_FEATURE_NOT_SUPPORTED,
                 "the sequence of order column \"" + order_column + "\" of the source of rollup " +
-                    (absorbed ? absorbed->view : std::to_string(id)) + " is gone",
+                    pg::RelName(source) + " is gone",
                 "A rollup finds new rows by the values of that sequence.",
                 "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
-  const std::vector<TreeRelation> rels = ReadTree(source, t, change_fn, order_column, sequence);
+  const std::vector<TreeRelation> rels = ReadTree(source, t, order_column, sequence);
   const std::string shown = rels.empty() ? std::to_string(source) : rels[0].name;
   RefuseUntrackable(rels, shown, order_column, sequence);
-  std::optional<BucketQueue> queue;
-  if (absorbed != nullptr) queue.emplace(*absorbed);
+  SourceQueues queues(source);
   int changed = 0;
-  for (const auto& r : rels)
-    changed += HookRelation(r, t, change_fn, order_column, sequence, absorbed, queue ? &*queue : nullptr);
-  return changed + DropLeftTriggers(source, t, change_fn);
+  for (const auto& r : rels) changed += HookRelation(r, t, capture, order_column, sequence, &queues);
+  return changed + DropLeftTriggers(source, t);
 }
 
 bool FollowSource(Rollup& r, bool quiet) {
@@ -392,14 +420,7 @@ bool FollowSource(Rollup& r, bool quiet) {
       pg::Query("UPDATE strata.rollup_column SET expr = $3 WHERE rollup_id = $1::int AND ord = $2::int",
                 {std::to_string(r.id), std::to_string(++ord), m.args});
   });
-  if (!r.change_function.empty()) {
-    const auto owner = pg::Query("SELECT proowner FROM pg_catalog.pg_proc WHERE oid = $1::pg_catalog.regprocedure",
-                                 {r.change_function + "()"});
-    const Oid fn_owner = static_cast<Oid>(std::stoul(*owner.at(0).at(0)));
-    pg::AsRole(fn_owner, [&] {
-      pg::Exec(rs::InvalidationFunctionSql(now, r.change_function, std::to_string(r.source_oid), true));
-    });
-  }
+  FollowGrain(r, now);
   r.spec = now;
   if (!quiet)
     pg::Call([&] { ereport(NOTICE, (errmsg("rollup %s follows the renamed columns of its source", r.view.c_str()))); });
@@ -457,13 +478,16 @@ void OnAlterTable() {
         "  SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.r) SELECT r FROM up) a) "
         "ORDER BY r.id");
   }
+  std::set<std::pair<Oid, std::string>> hooked;
   for (const auto& row : ids) {
     Rollup r = LoadRollup(std::stoi(*row[0]), false);
     ProtectLegacy(r);
     FollowSource(r);
     // A relation new in the tree (CREATE TABLE ... PARTITION OF, ATTACH PARTITION, INHERIT) is tracked
-    // from its first statement, or refused here (a foreign table, an order column of its own).
-    EnsureSourceHooksNow(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
+    // from its first statement, or refused here (a foreign table, an order column of its own); once
+    // per source and order column.
+    if (hooked.insert({r.source_oid, r.spec.order_column}).second)
+      EnsureSourceHooksNow(r.source_oid, r.spec.order_column, r.order_sequence);
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();
@@ -481,6 +505,44 @@ STRATA_FUNCTION(strata_rollup_protect_all) {
   for (const auto& row : pg::Query("SELECT id FROM strata.rollup ORDER BY level, id")) {
     Rollup r = LoadRollup(std::stoi(*row[0]), true);
     ProtectLegacy(r);
+  }
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
+
+// strata._rollup_share_capture(): moves every raw-source rollup from its own change function and
+// triggers (before 0.10.0) to its source's capture, in the extension's update script. Per rollup, in a
+// subtransaction: its source's tree locked against writers, the capture's triggers made, its grain
+// attached with its position at the log's end, then its own triggers and function dropped; the buckets
+// they queued stay in its pending table. A rollup that cannot move (its source's sequence gone, a lock
+// timeout) keeps its own triggers, which still queue into its pending table; a WARNING names it.
+STRATA_FUNCTION(strata_rollup_share_capture) {
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  for (const auto& row : pg::Query("SELECT id FROM strata.rollup WHERE source_rollup IS NULL AND grain IS NULL ORDER BY id")) {
+    const int id = std::stoi(*row[0]);
+    try {
+      pg::InSubTransaction([&] {
+        const Rollup r = LoadRollup(id, false);
+        if (!r.missing.empty()) return;
+        LockSourceTree(r.source_oid);
+        EnsureSourceHooks(r);
+        AttachCapture(r.id, r.source_oid, r.spec);
+        if (!r.change_function.empty() &&
+            pg::Query("SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", {r.change_function + "()"}).at(0).at(0) ==
+                std::optional<std::string>("t"))
+          pg::Exec("DROP FUNCTION " + r.change_function + "() CASCADE");
+      });
+    } catch (...) {
+      int code = 0;
+      const std::string msg = pg::CurrentExceptionMessage(&code);
+      pg::Call([&] {
+        ereport(WARNING, (errmsg("strata: rollup %s keeps its own change triggers: %s", row[0]->c_str(), msg.c_str()),
+                          errhint("It stays exact; drop and create it again to share its source's capture.")));
+      });
+    }
   }
   pg::RestoreGucs(level);
   pg::SpiFinish();

@@ -9,30 +9,27 @@
 
 namespace strata::rollups {
 
-// Creates the change triggers (and, where identity is not inherited, the order column's default) on
-// the source and every leaf partition lacking them; returns how many relations it changed.
-// `absorbed`: the rollup, once rows have been absorbed: a relation given triggers now queues the buckets
-// of its rows the watermark has passed (null at creation).
-int EnsureSourceHooks(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                      const std::string& sequence, const Rollup* absorbed);
+// Creates the source's capture triggers (and, where identity is not inherited, the order column's
+// default) on every relation of its tree lacking them; returns how many relations it changed. A
+// relation given triggers after rows were absorbed queues, for every rollup of the source, the buckets
+// of its rows that rollup's watermark has passed.
+int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence);
 inline int EnsureSourceHooks(const Rollup& r) {
-  return EnsureSourceHooks(r.id, r.source_oid, r.change_function, r.spec.order_column, r.order_sequence, &r);
+  return EnsureSourceHooks(r.source_oid, r.spec.order_column, r.order_sequence);
 }
 // The body of EnsureSourceHooks, without marking strata's own DDL (for the ALTER TABLE event trigger,
 // which marks it itself).
-int EnsureSourceHooksNow(int id, Oid source, const std::string& change_fn, const std::string& order_column,
-                         const std::string& sequence, const Rollup* absorbed);
+int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence);
 
 // Gives the pending table of a rollup of a rollup to the extension's owner, with SELECT, INSERT and DELETE
 // for the current user (the rollup's creator) and INSERT for `source_owner` (whose refresh queues buckets).
 void ShareDependentPending(const std::string& pending, Oid source_owner);
-// Revokes PUBLIC's EXECUTE on the change function and makes it and the definition view depend on the
-// extension (both qualified names).
-void ProtectSourceObjects(const std::string& change_fn, const std::string& definition);
+// Makes the definition view (a qualified name) depend on the extension.
+void ProtectDefinition(const std::string& definition);
 // Brings a rollup made before 0.9.0 up to date, once, outside the extension's update script: its pending
-// table takes NULL, a raw-source rollup gets its definition view and guarded change function (no PUBLIC
-// EXECUTE, dropped with the extension), a rollup of a rollup's pending table passes to the extension's
-// owner. Does nothing for a rollup already up to date (one catalog query).
+// table takes NULL, a raw-source rollup gets its definition view (dropped with the extension), a rollup
+// of a rollup's pending table passes to the extension's owner. Does nothing for a rollup already up to
+// date (one catalog query).
 void ProtectLegacy(Rollup& r);
 
 // Reads the current names of the source columns the rollup uses from its definition view (they follow

@@ -21,6 +21,7 @@
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "pg/xact.hpp"
+#include "rollups/capture.hpp"
 #include "rollups/catalog.hpp"
 #include "rollups/hooks.hpp"
 #include "rollups/materialize.hpp"
@@ -197,10 +198,6 @@ void SettleView(const Rollup& r, StepResult* res) {
 
 }  // namespace
 
-namespace {
-
-// The order sequence's last value handed out: new rows have values above the watermark up to it.
-// Refuses a cached sequence and one set back below the watermark.
 int64_t NewRowsUpper(const Rollup& r, int64_t watermark) {
   // New rows: (watermark, hi]. hi comes from the sequence before the wait, so every row with a value
   // <= hi was written by a transaction that had already taken its lock when we looked.
@@ -225,21 +222,37 @@ int64_t NewRowsUpper(const Rollup& r, int64_t watermark) {
   return upper;
 }
 
-// Appends the next batch of new rows (at most batch_size, above the watermark), once the writers that
-// could still be writing them have ended; moves *watermark past them.
-void AppendNewRows(const Rollup& r, const std::vector<rs::Dependent>& deps, int64_t* watermark, StepResult* res) {
-  const int64_t upper = NewRowsUpper(r, *watermark);
+namespace {
+
+// Appends the next batch of new rows (at most batch_size, above the watermark) and queues the buckets
+// the source's capture logged for the rollup, once the writers that could still be writing either have
+// ended; moves *watermark past the rows and r.change_pos past the log entries. Both high marks are read
+// before the wait: every order value and log position at most them was drawn by a statement holding a
+// lock on the source (or a partition) then. A shared pass waited for every rollup of the source already
+// and staged the new rows.
+void AppendNewRows(Rollup& r, const std::vector<rs::Dependent>& deps, int64_t* watermark, StepResult* res,
+                   const SharedRead* shared) {
+  const int64_t upper = shared ? shared->upper : NewRowsUpper(r, *watermark);
+  const int64_t log_end = shared ? shared->log_end : ChangeLogEnd();
   const int64_t hi = std::min(upper, *watermark + r.batch_size);
-  if (hi <= *watermark) return;
-  if (!WaitForWriters(r.source_oid, config::rollup_wait_ms, &res->note)) {
+  if (hi <= *watermark && !HasChanges(r, log_end)) return;
+  if (shared == nullptr && !WaitForWriters(r.source_oid, config::rollup_wait_ms, &res->note)) {
     res->waited_out = true;
     return;
   }
-  const auto out = Append(r, deps, *watermark, hi);
-  res->rows += std::stoll(*out[0]);
-  res->groups += std::stoll(*out[1]);
-  *watermark = hi;
-  res->more = hi < upper;
+  if (hi > *watermark) {
+    Rollup staged;
+    if (shared) {
+      staged = r;
+      staged.spec.source = shared->from;
+    }
+    const auto out = Append(shared ? staged : r, deps, *watermark, hi);
+    res->rows += std::stoll(*out[0]);
+    res->groups += std::stoll(*out[1]);
+    *watermark = hi;
+    res->more = hi < upper;
+  }
+  ConsumeChanges(r, log_end);
 }
 
 // Recomputes the buckets queued by UPDATE/DELETE (or by the source rollup) from absorbed rows only, at
@@ -297,19 +310,20 @@ std::optional<int64_t> BackfillBatch(const Rollup& r, const std::vector<rs::Depe
 
 }  // namespace
 
-StepResult RefreshStep(Rollup& r) {
+StepResult RefreshStep(Rollup& r, const SharedRead* shared) {
   CheckRelationsExist(r);
   StepResult res;
   const auto deps = LoadDependents(r.id);
   int64_t watermark = r.watermark;
-  if (!r.spec.source_is_rollup) AppendNewRows(r, deps, &watermark, &res);
+  const int64_t change_pos = r.change_pos;
+  if (!r.spec.source_is_rollup) AppendNewRows(r, deps, &watermark, &res, shared);
   RecomputeQueued(r, deps, watermark, &res);
   std::optional<int64_t> cursor = r.cursor;
   if (!r.spec.source_is_rollup && r.cursor && r.floor) cursor = BackfillBatch(r, deps, &res);
   const Args a{std::to_string(r.id), std::to_string(watermark), Opt(cursor), std::to_string(res.rows),
-               std::to_string(res.buckets), res.more || res.waited_out ? "true" : "false"};
+               std::to_string(res.buckets), res.more || res.waited_out ? "true" : "false", std::to_string(r.change_pos)};
   pg::AsExtensionOwner([&] {
-    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, "
+    pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, change_pos = $7::bigint, "
               "last_refresh_at = pg_catalog.now(), rows_processed = rows_processed + $4::bigint, last_rows = $4::bigint, "
               "buckets_recomputed = buckets_recomputed + $5::bigint, "
               "caught_up_at = CASE WHEN $6::boolean THEN caught_up_at ELSE pg_catalog.clock_timestamp() END, "
@@ -318,6 +332,7 @@ StepResult RefreshStep(Rollup& r) {
   });
   r.watermark = watermark;
   r.cursor = cursor;
+  if (r.grain && r.change_pos != change_pos) TrimChangeLog(*r.grain);
   SettleView(r, &res);
   return res;
 }

@@ -19,8 +19,21 @@ struct StepResult {
   std::string note;
 };
 
-// One bounded step of a refresh in the current transaction. Progress commits with the caller's transaction.
-StepResult RefreshStep(Rollup& r);
+// A shared pass's read of new rows for every due rollup of one source (the worker's, see worker.cpp):
+// the values below were read before the one writer wait, which has ended; the new rows are staged and
+// read through `from` instead of the source.
+struct SharedRead {
+  int64_t upper = 0;    // the order sequence's last value
+  int64_t log_end = 0;  // the change log's end (ChangeLogEnd)
+  std::string from;     // a FROM item over the staged rows, with the source's column names
+};
+
+// One bounded step of a refresh in the current transaction. Progress commits with the caller's
+// transaction. With `shared`, its new rows come from the shared read (no wait of its own).
+StepResult RefreshStep(Rollup& r, const SharedRead* shared = nullptr);
+// The order sequence's last value: every new row has a value above the watermark up to it. Refuses a
+// cached sequence and one set back below the watermark.
+int64_t NewRowsUpper(const Rollup& r, int64_t watermark);
 
 // Adds a step's counts to a total (flags and note: the latest step's).
 void Accumulate(StepResult* total, const StepResult& r);

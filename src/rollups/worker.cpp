@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "config.hpp"
@@ -18,10 +19,13 @@
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "pg/xact.hpp"
+#include "rollups/capture.hpp"
 #include "rollups/catalog.hpp"
 #include "rollups/hooks.hpp"
 #include "rollups/refresh.hpp"
+#include "rollups/shared_read.hpp"
 #include "rollups/worker.hpp"
+#include "rollups/writers.hpp"
 
 namespace strata::rollups {
 namespace {
@@ -85,6 +89,8 @@ struct Due {
   int id = 0;
   Oid run_as = InvalidOid;
   std::string view;
+  Oid source = InvalidOid;  // shareable (a raw source's rollup on its capture, with a definition view)
+  std::string order_column;
 };
 
 // Lists the rollups to refresh now (sources before dependents) and sets *next_ms to the milliseconds
@@ -119,7 +125,9 @@ std::vector<Due> DueRollups(int64_t* next_ms) {
   const auto rows = pg::Query(
       "SELECT r.id, c.relowner, r.view::text, r.last_refresh_at IS NULL OR r.last_refresh_at + r.refresh_interval <= "
       "pg_catalog.now(), GREATEST(0, (EXTRACT(epoch FROM r.last_refresh_at + r.refresh_interval - pg_catalog.now()) * "
-      "1000)::bigint) FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
+      "1000)::bigint), CASE WHEN r.source_rollup IS NULL AND r.grain IS NOT NULL AND r.definition IS NOT NULL "
+      "THEN r.source::pg_catalog.oid END, r.order_column "
+      "FROM strata.rollup r JOIN pg_catalog.pg_class c ON c.oid = r.data_table WHERE r.enabled "
       "AND r.broken IS NULL AND (r.failures = 0 OR r.last_error_at + LEAST(interval '1 hour', "
       "GREATEST(r.refresh_interval, interval '1 second') * pg_catalog.power(2, LEAST(r.failures - 1, 20))) <= pg_catalog.now()) "
       "ORDER BY r.level, r.id");
@@ -131,7 +139,8 @@ std::vector<Due> DueRollups(int64_t* next_ms) {
       continue;
     }
     const Oid owner = static_cast<Oid>(std::stoul(*row[1]));
-    due.push_back({std::stoi(*row[0]), OidIsValid(configured_role) ? configured_role : owner, *row[2]});
+    due.push_back({std::stoi(*row[0]), OidIsValid(configured_role) ? configured_role : owner, *row[2],
+                   row[5] ? static_cast<Oid>(std::stoul(*row[5])) : InvalidOid, row[6].value_or("")});
   }
   return due;
 }
@@ -240,11 +249,158 @@ void RefreshDue(const Due& d) {
   }
 }
 
+// Records a step's outcome as RunStep does: job_runs only for what an operator must see (skipped, a
+// note, frozen buckets), and the rollup's step counters. As run_as, in the step's transaction.
+void RecordStep(const Due& d, const StepResult& res, TimestampTz t0, double ms) {
+  if (res.frozen || res.waited_out || !res.note.empty())
+    jobs::RecordJob("rollup_refresh", d.view, res.waited_out ? "skipped" : "ok",
+                    res.waited_out ? res.note
+                                   : std::to_string(res.rows) + " rows, " + std::to_string(res.buckets) + " buckets recomputed",
+                    StepJson(res, 1, ms), t0);
+}
+
+// One shared pass over the due rollups of one source (same order column, same role), in one
+// transaction: the catalog rows locked (busy ones skipped), the source's hooks repaired once, both high
+// marks read, one writer wait, the new rows of every rollup's batch staged once, then each rollup's
+// step reading the staged rows. Sets *more to the rollups with work left. Returns false (transaction
+// aborted) when anything failed: the caller then refreshes each rollup on its own, which isolates the
+// failing one.
+bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more) {
+  const TimestampTz t0 = GetCurrentTimestamp();
+  const Due& head = group[0];
+  try {
+    pg::BeginWorkerTxn();
+    const int level = pg::NewGucLevel();
+    PinSessionForRollupSql();
+    std::string ids;
+    for (const auto& d : group) ids += (ids.empty() ? "" : ",") + std::to_string(d.id);
+    std::vector<pg::Row> locked;
+    pg::AsExtensionOwner([&] {
+      locked = pg::Query("SELECT id FROM strata.rollup WHERE id = ANY (('{' || $1 || '}')::int[]) AND enabled "
+                         "AND broken IS NULL ORDER BY id FOR UPDATE SKIP LOCKED",
+                         {ids});
+    });
+    std::vector<Rollup> rs;
+    std::vector<Due> ds;
+    for (const auto& row : locked) {
+      const int id = std::stoi(*row[0]);
+      rs.push_back(LoadRollup(id, false));
+      ds.push_back(*std::find_if(group.begin(), group.end(), [&](const Due& d) { return d.id == id; }));
+    }
+    std::vector<StepResult> results(rs.size());
+    int64_t staged = 0;
+    pg::AsRole(head.run_as, [&] {
+      if (rs.empty()) return;
+      if (pass == 1)
+        for (auto& r : rs) {
+          ProtectLegacy(r);
+          FollowSource(r);
+        }
+      SharedRead shared;
+      std::string note;
+      bool go = RepairHooks(rs[0], &results[0]);
+      note = results[0].note;
+      int64_t top = 0, lo = INT64_MAX, hi = INT64_MIN;
+      bool work = false;
+      if (go) {
+        for (const auto& r : rs) top = std::max(top, r.watermark);
+        shared.upper = NewRowsUpper(rs[0], top);
+        shared.log_end = ChangeLogEnd();
+        for (const auto& r : rs) {
+          const int64_t h = std::min(shared.upper, r.watermark + r.batch_size);
+          if (h > r.watermark) {
+            lo = std::min(lo, r.watermark);
+            hi = std::max(hi, h);
+            work = true;
+          }
+          work = work || HasChanges(r, shared.log_end);
+        }
+        if (work && !WaitForWriters(rs[0].source_oid, config::rollup_wait_ms, &note)) go = false;
+      }
+      for (size_t i = 0; i < rs.size(); i++) {
+        const TimestampTz ts = GetCurrentTimestamp();
+        if (!go) {
+          results[i].waited_out = true;
+          results[i].note = note;
+        } else {
+          if (work && hi > lo && shared.from.empty()) staged = StageNewRows(rs, lo, hi, &shared.from);
+          results[i] = RefreshStep(rs[i], &shared);
+          if (results[i].note.empty()) results[i].note = i == 0 ? note : "";
+        }
+        RecordStep(ds[i], results[i], ts, MsSince(ts));
+        const std::string ms = std::to_string(MsSince(ts));
+        pg::AsExtensionOwner([&] {
+          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
+                    "WHERE id = $1::int",
+                    {std::to_string(rs[i].id), ms});
+        });
+      }
+      ReleaseStagedRows();
+    });
+    pg::AsExtensionOwner([&] {
+      pg::Query("UPDATE strata.rollup_source SET passes = passes + 1, rows_read = rows_read + $2::bigint, "
+                "last_pass_at = pg_catalog.now(), last_pass_rows = $2::bigint, last_pass_rollups = $3::int, "
+                "last_pass_ms = $4::float8 WHERE source = $1::pg_catalog.oid",
+                {std::to_string(head.source), std::to_string(staged), std::to_string(rs.size()), std::to_string(MsSince(t0))});
+    });
+    pg::RestoreGucs(level);
+    pg::CommitWorkerTxn();
+    for (size_t i = 0; i < rs.size(); i++)
+      if (results[i].more && !results[i].waited_out) more->push_back(ds[i]);
+    return true;
+  } catch (...) {
+    int code = 0;
+    const std::string msg = pg::CurrentExceptionMessage(&code);
+    pg::AbortWorkerTxn();
+    pg::Call([&] {
+      ereport(DEBUG1, (errmsg("strata: shared refresh pass over %s failed, refreshing its rollups one by one: %s",
+                              head.view.c_str(), msg.c_str())));
+    });
+    return false;
+  }
+}
+
+// Shared passes over one source's due rollups until each is caught up, waiting for writers, or past
+// the pass's time; on a failed pass each rollup left is refreshed on its own.
+void RefreshShared(const std::vector<Due>& group) {
+  constexpr int64_t kSharedPass = int64_t(10) * 1000000;  // microseconds
+  const TimestampTz deadline = GetCurrentTimestamp() + kSharedPass;
+  std::vector<Due> todo = group;
+  for (int pass = 1; !todo.empty(); pass++) {
+    std::vector<Due> more;
+    if (!SharedPass(todo, pass, &more)) {
+      for (const Due& d : todo) RefreshDue(d);
+      return;
+    }
+    if (GetCurrentTimestamp() >= deadline) return;
+    todo = std::move(more);
+  }
+}
+
 }  // namespace
 
 int64_t WorkerPass() {
   int64_t next_ms = -1;
-  for (const Due& d : DueRollups(&next_ms)) RefreshDue(d);
+  const std::vector<Due> due = DueRollups(&next_ms);
+  // Due rollups of one raw source (same order column and role) share one read of its new rows; the
+  // others, and a source with one due rollup, are refreshed one by one. Sources come before their
+  // dependents (level order): shareable rollups are all level 0.
+  std::map<std::tuple<Oid, std::string, Oid>, std::vector<Due>> groups;
+  for (const Due& d : due)
+    if (OidIsValid(d.source)) groups[{d.source, d.order_column, d.run_as}].push_back(d);
+  for (const Due& d : due) {
+    if (!OidIsValid(d.source)) {
+      RefreshDue(d);
+      continue;
+    }
+    auto g = groups.find({d.source, d.order_column, d.run_as});
+    if (g == groups.end()) continue;  // refreshed with its group
+    if (g->second.size() == 1)
+      RefreshDue(d);
+    else
+      RefreshShared(g->second);
+    groups.erase(g);
+  }
   return next_ms;
 }
 

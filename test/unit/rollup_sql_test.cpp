@@ -203,23 +203,26 @@ TEST(RollupSql, SettledViewHasNoBackfillArmOrGating) {
   EXPECT_EQ(r::ViewSql(s, "x", false, false, true), r::ViewSql(s, "x", false, false, false));
 }
 
-TEST(RollupSql, InvalidationTriggerQueuesOldAndNewBuckets) {
-  const auto s = HourlySpec();
-  const std::string f = r::InvalidationFunctionSql(s, "\"public\".\"f\"", "16384");
-  EXPECT_TRUE(Has(f, "CREATE FUNCTION \"public\".\"f\"() RETURNS trigger"));
-  EXPECT_TRUE(Has(f, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"));
-  // The body is a quoted literal (quotes doubled), never a dollar-quoted one.
-  // Every bucket is queued, the NULL one too.
-  EXPECT_TRUE(Has(f, "SELECT DISTINCT date_trunc(''hour''::text, ts) FROM __strata_old;"));
-  // The filter is left out: an error in it must never fail the application's statement.
-  EXPECT_FALSE(Has(f, "kind"));
-  EXPECT_TRUE(Has(f, "FROM __strata_new"));
-  EXPECT_FALSE(Has(f, "$"));
-  // It refuses to run except as a statement trigger on the source's tree.
-  EXPECT_TRUE(Has(f, "IF TG_RELID OPERATOR(pg_catalog.<>) 16384::pg_catalog.oid AND NOT EXISTS (WITH RECURSIVE"));
-  EXPECT_TRUE(Has(f, "ERRCODE = ''42501''"));
-  EXPECT_TRUE(Has(r::InvalidationFunctionSql(s, "f", "1", true), "CREATE OR REPLACE FUNCTION f()"));
-  EXPECT_TRUE(Has(r::TakePendingSql(s), "ORDER BY b DESC LIMIT $1::int"));
+TEST(RollupSql, CaptureLogsOldAndNewBucketsOncePerGrain) {
+  const std::vector<r::Grain> grains{{3, "date_trunc('hour'::text, ts)", "timestamp with time zone", "ts"},
+                                     {5, "date_bin('00:15:00'::interval, ts, '2000-01-03 00:00:00'::timestamp)",
+                                      "timestamp without time zone", "ts"},
+                                     {8, "date_trunc('day'::text, seen_at)", "timestamp with time zone", "seen_at"}};
+  const std::string u = r::CaptureSql(grains, true);
+  EXPECT_TRUE(Has(u, "INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM "));
+  // Each time column once, from the old and the new rows.
+  EXPECT_TRUE(Has(u, "(SELECT ts, seen_at FROM __strata_old UNION ALL SELECT ts, seen_at FROM __strata_new) t"));
+  EXPECT_TRUE(Has(u, "(3, (date_trunc('hour'::text, ts)))"));
+  // A timestamp bucket is logged as its UTC reading, whatever the session's TimeZone.
+  EXPECT_TRUE(Has(u, "(5, (date_bin('00:15:00'::interval, ts, '2000-01-03 00:00:00'::timestamp)) AT TIME ZONE 'UTC')"));
+  EXPECT_TRUE(Has(u, "(8, (date_trunc('day'::text, seen_at)))"));
+  const std::string d = r::CaptureSql(grains, false);
+  EXPECT_TRUE(Has(d, "FROM (SELECT ts, seen_at FROM __strata_old) t"));
+  EXPECT_FALSE(Has(d, "__strata_new"));
+  EXPECT_EQ(r::CaptureSql({}, true), "");
+  EXPECT_EQ(r::LoggedBucket("timestamp without time zone", "u"), "(u AT TIME ZONE 'UTC')");
+  EXPECT_EQ(r::LoggedBucket("timestamp with time zone", "u"), "u");
+  EXPECT_TRUE(Has(r::TakePendingSql(HourlySpec()), "ORDER BY b DESC LIMIT $1::int"));
 }
 
 TEST(RollupSql, PendingBucketsIncludeTheNullOne) {
@@ -229,25 +232,6 @@ TEST(RollupSql, PendingBucketsIncludeTheNullOne) {
   EXPECT_TRUE(Has(t, "+ (bool_or(b IS NULL) IS TRUE)::int"));
   EXPECT_TRUE(Has(t, "bool_or(b IS NULL OR NOT pg_catalog.isfinite(b)) IS TRUE"));
   EXPECT_TRUE(Has(r::CreateTablesSql(s)[2], "(b timestamp with time zone)"));
-}
-
-TEST(RollupSql, InvalidationBodyKeepsUserTextQuoted) {
-  auto s = HourlySpec();
-  s.bucket_expr = "date_trunc('$strata_inv$; DROP TABLE x; $strata_inv$'::text, ts)";
-  const std::string f = r::InvalidationFunctionSql(s, "f", "1");
-  EXPECT_TRUE(Has(f, "date_trunc(''$strata_inv$; DROP TABLE x; $strata_inv$''::text, ts)"));
-  // The literal's quotes would be doubled inside the quoted body, so it could not end it.
-  const size_t body = f.find(" AS '");
-  ASSERT_NE(body, std::string::npos);
-  EXPECT_EQ(f.back(), '\'');
-  // Every quote inside the body is doubled: no single quote closes it early.
-  const std::string inner = f.substr(body + 5, f.size() - body - 6);
-  for (size_t i = 0; i < inner.size(); i++) {
-    if (inner[i] != '\'') continue;
-    ASSERT_LT(i + 1, inner.size());
-    EXPECT_EQ(inner[i + 1], '\'');
-    i++;
-  }
 }
 
 TEST(RollupSql, DefinitionViewReadsEveryUsedColumn) {

@@ -1,0 +1,318 @@
+// A raw source's change capture, shared by its rollups; see capture.hpp and README.md ("One capture per
+// source").
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/naming.hpp"
+#include "core/rollup_sql.hpp"
+#include "pg/names.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+#include "rollups/capture.hpp"
+#include "rollups/catalog.hpp"
+
+namespace strata::rollups {
+namespace rs = core::rollup;
+
+int CaptureIdOf(Oid source) {
+  int id = 0;
+  pg::AsExtensionOwner([&] {
+    const auto row = pg::Query("INSERT INTO strata.rollup_source (source) VALUES ($1::pg_catalog.oid) "
+                               "ON CONFLICT (source) DO UPDATE SET source = EXCLUDED.source RETURNING id",
+                               {std::to_string(source)});
+    id = std::stoi(*row.at(0).at(0));
+  });
+  return id;
+}
+
+std::string CaptureTrigger(int capture_id, bool update) {
+  return "strata_changes_" + std::to_string(capture_id) + (update ? "_upd" : "_del");
+}
+
+namespace {
+
+// Running statements of every session re-plan their capture statement: the relation cache entry of the
+// source is invalidated at commit, which each backend hears of before its next lock.
+void ReplanCaptures(Oid source) {
+  pg::Call([&] {
+    CacheInvalidateRelcacheByRelid(source);
+  });
+}
+
+}  // namespace
+
+void LockSourceTree(Oid source) {
+  pg::Call([&] {
+    List* rels = find_all_inheritors(source, ShareRowExclusiveLock, nullptr);
+    list_free(rels);
+  });
+}
+
+void AttachCapture(int rollup_id, Oid source, const rs::Spec& s) {
+  const int capture = CaptureIdOf(source);
+  pg::AsExtensionOwner([&] {
+    const auto grain = pg::Query(
+        "INSERT INTO strata.rollup_grain (source_id, bucket_expr, bucket_type, time_column) VALUES ($1::int, $2, $3, $4::name) "
+        "ON CONFLICT (source_id, bucket_expr) DO UPDATE SET bucket_type = EXCLUDED.bucket_type RETURNING id",
+        {std::to_string(capture), s.bucket_expr, s.bucket_type, s.time_column});
+    pg::Query("UPDATE strata.rollup SET grain = $2::int, change_pos = $3::bigint, change_function = NULL WHERE id = $1::int",
+              {std::to_string(rollup_id), *grain.at(0).at(0), std::to_string(ChangeLogEnd())});
+  });
+  ReplanCaptures(source);
+}
+
+void FollowGrain(const Rollup& r, const rs::Spec& now) {
+  if (!r.grain) return;
+  pg::AsExtensionOwner([&] {
+    // Every rollup of the grain reads the same column: the first to follow the rename moves the grain.
+    const auto same = pg::Query("SELECT id FROM strata.rollup_grain WHERE id = $1::int AND bucket_expr = $2",
+                                {std::to_string(*r.grain), r.spec.bucket_expr});
+    if (same.empty()) return;
+    const auto taken = pg::Query("SELECT id FROM strata.rollup_grain g WHERE g.source_id = (SELECT source_id FROM "
+                                 "strata.rollup_grain WHERE id = $1::int) AND g.bucket_expr = $2",
+                                 {std::to_string(*r.grain), now.bucket_expr});
+    if (!taken.empty()) {
+      // Another grain has that expression already: this rollup moves to it; what its old grain logged
+      // for it is still read (its position is kept and both grains are queued into its pending table).
+      pg::Query("INSERT INTO strata.rollup_change (grain, b) SELECT $2::int, b FROM strata.rollup_change "
+                "WHERE grain = $1::int AND pos > $3::bigint",
+                {std::to_string(*r.grain), *taken[0][0], std::to_string(r.change_pos)});
+      pg::Query("UPDATE strata.rollup SET grain = $2::int WHERE id = $1::int", {std::to_string(r.id), *taken[0][0]});
+      return;
+    }
+    pg::Query("UPDATE strata.rollup_grain SET bucket_expr = $2, time_column = $3::name WHERE id = $1::int",
+              {std::to_string(*r.grain), now.bucket_expr, now.time_column});
+  });
+  ReplanCaptures(r.source_oid);
+}
+
+void SyncCaptures() {
+  std::vector<pg::Row> gone, changed;
+  pg::AsExtensionOwner([&] {
+    changed = pg::Query(
+        "WITH g AS (DELETE FROM strata.rollup_grain g WHERE NOT EXISTS (SELECT 1 FROM strata.rollup r WHERE r.grain = g.id) "
+        "  RETURNING g.id, g.source_id), "
+        "c AS (DELETE FROM strata.rollup_change WHERE grain IN (SELECT id FROM g)) "
+        "SELECT DISTINCT s.source::pg_catalog.oid FROM g JOIN strata.rollup_source s ON s.id = g.source_id");
+    gone = pg::Query(
+        "DELETE FROM strata.rollup_source s WHERE NOT EXISTS (SELECT 1 FROM strata.rollup_grain g WHERE g.source_id = s.id) "
+        "AND NOT EXISTS (SELECT 1 FROM strata.rollup r WHERE r.source = s.source AND r.source_rollup IS NULL) "
+        "RETURNING s.id, s.source::pg_catalog.oid");
+  });
+  // A capture that goes needs no re-planning: its triggers go (or went with their relations).
+  std::set<Oid> going;
+  for (const auto& g : gone) going.insert(static_cast<Oid>(std::stoul(*g[1])));
+  for (const auto& c : changed)
+    if (!going.count(static_cast<Oid>(std::stoul(*c[0])))) ReplanCaptures(static_cast<Oid>(std::stoul(*c[0])));
+  for (const auto& g : gone) {
+    // Its triggers on every relation that still exists, each dropped as the relation's owner.
+    const auto triggers = pg::Query(
+        "SELECT g.tgrelid::pg_catalog.regclass::text, g.tgname, c.relowner FROM pg_catalog.pg_trigger g "
+        "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($1, $2) "
+        "AND g.tgfoid = 'strata._rollup_capture()'::pg_catalog.regprocedure",
+        {CaptureTrigger(std::stoi(*g[0]), true), CaptureTrigger(std::stoi(*g[0]), false)});
+    for (const auto& t : triggers)
+      pg::AsRole(static_cast<Oid>(std::stoul(*t[2])),
+                 [&] { pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]); });
+  }
+}
+
+int64_t ChangeLogEnd() {
+  int64_t end = 0;
+  pg::AsExtensionOwner([&] {
+    end = std::stoll(*pg::Query("SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END "
+                                "FROM strata.rollup_change_pos").at(0).at(0));
+  });
+  return end;
+}
+
+bool HasChanges(const Rollup& r, int64_t upto) {
+  if (!r.grain || upto <= r.change_pos) return false;
+  bool any = false;
+  pg::AsExtensionOwner([&] {
+    any = *pg::Query("SELECT EXISTS (SELECT 1 FROM strata.rollup_change WHERE grain = $1::int AND pos > $2::bigint "
+                     "AND pos <= $3::bigint)",
+                     {std::to_string(*r.grain), std::to_string(r.change_pos), std::to_string(upto)})
+               .at(0).at(0) == "t";
+  });
+  return any;
+}
+
+void ConsumeChanges(Rollup& r, int64_t upto) {
+  if (!r.grain || upto <= r.change_pos) return;
+  std::vector<pg::Row> got;
+  // Read as the extension's owner (the log is not the reader's); queued as the refreshing role, which
+  // owns (or may write) the pending table.
+  pg::AsExtensionOwner([&] {
+    got = pg::Query("SELECT pg_catalog.array_agg(DISTINCT b)::text FROM strata.rollup_change "
+                    "WHERE grain = $1::int AND pos > $2::bigint AND pos <= $3::bigint",
+                    {std::to_string(*r.grain), std::to_string(r.change_pos), std::to_string(upto)});
+  });
+  if (!got.empty() && got[0][0]) {
+    const std::string& p = r.spec.pending_table;
+    pg::Query("INSERT INTO " + p + " (b) SELECT v.x FROM (SELECT " + rs::LoggedBucket(r.spec.bucket_type, "u") +
+                  " AS x FROM pg_catalog.unnest($1::pg_catalog.timestamptz[]) u) v WHERE NOT EXISTS (SELECT 1 FROM " + p +
+                  " q WHERE q.b = v.x OR (q.b IS NULL AND v.x IS NULL))",
+              {got[0][0]});
+  }
+  r.change_pos = upto;
+}
+
+void TrimChangeLog(int grain) {
+  pg::AsExtensionOwner([&] {
+    pg::Query("DELETE FROM strata.rollup_change WHERE grain = $1::int AND pos <= (SELECT pg_catalog.min(change_pos) "
+              "FROM strata.rollup WHERE grain = $1::int)",
+              {std::to_string(grain)});
+  });
+}
+
+}  // namespace strata::rollups
+
+// ---------------------------------------------------------------------------------------------------
+// The capture trigger. Each backend keeps, per capture, its two planned statements and the relations
+// of the source's tree; the relation cache invalidation of the source (grains changed, partitions
+// attached or detached) drops them.
+
+namespace strata::rollups {
+namespace {
+
+struct CachedCapture {
+  Oid source = InvalidOid;
+  std::set<Oid> tree;
+  SPIPlanPtr update = nullptr, remove = nullptr;
+  bool valid = false;
+  bool empty = false;  // no grain: nothing to log
+};
+
+std::map<int, CachedCapture>& Captures() {
+  static std::map<int, CachedCapture> captures;
+  return captures;
+}
+
+void OnRelcacheInvalidation(Datum, Oid relid) {
+  // Cannot ERROR: only marks entries stale (their plans are freed at the next use).
+  for (auto& [id, c] : Captures())
+    if (relid == InvalidOid || relid == c.source || c.tree.count(relid)) c.valid = false;
+}
+
+void FreePlans(CachedCapture* c) {
+  pg::Call([&] {
+    if (c->update) SPI_freeplan(c->update);
+    if (c->remove) SPI_freeplan(c->remove);
+  });
+  c->update = c->remove = nullptr;
+}
+
+SPIPlanPtr Prepare(const std::string& sql) {
+  SPIPlanPtr plan = nullptr;
+  pg::Call([&] {
+    plan = SPI_prepare(sql.c_str(), 0, nullptr);
+    if (plan == nullptr) elog(ERROR, "SPI_prepare failed (%d): %s", SPI_result, sql.c_str());
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "SPI_keepplan failed");
+  });
+  return plan;
+}
+
+// Reads the capture's source, tree and grains; plans its statements (as the extension's owner, who
+// writes the log). Runs inside the trigger's SPI connection with its transition tables registered.
+void Load(int id, CachedCapture* c) {
+  static bool registered = false;
+  if (!registered) {
+    pg::Call([] { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0); });
+    registered = true;
+  }
+  FreePlans(c);
+  c->valid = false;
+  std::vector<pg::Row> src, grains;
+  pg::AsExtensionOwner([&] {
+    src = pg::Query("SELECT source::pg_catalog.oid FROM strata.rollup_source WHERE id = $1::int", {std::to_string(id)});
+    grains = pg::Query("SELECT id, bucket_expr, bucket_type, time_column FROM strata.rollup_grain WHERE source_id = $1::int "
+                       "ORDER BY id",
+                       {std::to_string(id)});
+  });
+  c->tree.clear();
+  if (src.empty()) {
+    c->source = InvalidOid;
+    c->empty = true;
+    c->valid = true;
+    return;
+  }
+  c->source = static_cast<Oid>(std::stoul(*src[0][0]));
+  pg::Call([&] {
+    List* rels = find_all_inheritors(c->source, NoLock, nullptr);
+    ListCell* lc;
+    foreach (lc, rels) c->tree.insert(lfirst_oid(lc));
+    list_free(rels);
+  });
+  std::vector<rs::Grain> gs;
+  for (const auto& g : grains) gs.push_back({std::stoi(*g[0]), *g[1], *g[2], *g[3]});
+  c->empty = gs.empty();
+  if (!c->empty) {
+    pg::AsExtensionOwner([&] {
+      c->update = Prepare(rs::CaptureSql(gs, true));
+      c->remove = Prepare(rs::CaptureSql(gs, false));
+    });
+  }
+  c->valid = true;
+}
+
+}  // namespace
+}  // namespace strata::rollups
+
+using namespace strata;
+using namespace strata::rollups;
+
+// strata._rollup_capture(): AFTER UPDATE / AFTER DELETE ... FOR EACH STATEMENT trigger with transition
+// tables __strata_old (and __strata_new), argument the capture's id.
+STRATA_FUNCTION(strata_rollup_capture) {
+  TriggerData* td = CALLED_AS_TRIGGER(fcinfo) ? reinterpret_cast<TriggerData*>(fcinfo->context) : nullptr;
+  const bool update = td != nullptr && TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+  if (td == nullptr || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+      !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
+      td->tg_trigger->tgoldtable == nullptr || strcmp(td->tg_trigger->tgoldtable, "__strata_old") != 0 ||
+      (update && (td->tg_trigger->tgnewtable == nullptr || strcmp(td->tg_trigger->tgnewtable, "__strata_new") != 0)))
+    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE statement trigger", {},
+                      "strata attaches it to the sources of rollups itself; do not call or attach it.");
+  const char* arg = td->tg_trigger->tgargs[0];
+  char* end = nullptr;
+  const long id = strtol(arg, &end, 10);
+  if (end == arg || *end != '\0' || id <= 0 || id > INT_MAX)
+    throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, std::string("invalid capture id \"") + arg + "\"");
+  const Oid rel = RelationGetRelid(td->tg_relation);
+  pg::SpiConnect();
+  // The transition tables, for planning the capture statement and for running it.
+  pg::Call([&] {
+    if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) elog(ERROR, "SPI_register_trigger_data failed");
+  });
+  CachedCapture& c = Captures()[static_cast<int>(id)];
+  if (!c.valid) Load(static_cast<int>(id), &c);
+  // A relation outside the source's tree (detached, being cleaned up) logs nothing; a relation new in
+  // the tree whose invalidation has not arrived yet is looked up once more.
+  if (!c.empty && !c.tree.count(rel)) Load(static_cast<int>(id), &c);
+  if (!c.empty && c.tree.count(rel)) {
+    SPIPlanPtr plan = update ? c.update : c.remove;
+    pg::AsExtensionOwner([&] {
+      pg::Call([&] {
+        const int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);
+      });
+    });
+  }
+  pg::SpiFinish();
+  return PointerGetDatum(nullptr);
+}
+
+// strata._rollup_capture_sync(): SyncCaptures, for the sql_drop event trigger.
+STRATA_FUNCTION(strata_rollup_capture_sync) {
+  pg::SpiConnect();
+  SyncCaptures();
+  pg::SpiFinish();
+  PG_RETURN_VOID();
+}
