@@ -19,13 +19,18 @@
 
 namespace strata::rollups {
 namespace rs = core::rollup;
+using Args = std::vector<std::optional<std::string>>;
 
 int CaptureIdOf(Oid source) {
   int id = 0;
+  // Read first: refreshes and creates of the source's rollups must not serialize on its row.
   pg::AsExtensionOwner([&] {
-    const auto row = pg::Query("INSERT INTO strata.rollup_source (source) VALUES ($1::pg_catalog.oid) "
-                               "ON CONFLICT (source) DO UPDATE SET source = EXCLUDED.source RETURNING id",
-                               {std::to_string(source)});
+    const Args a{std::to_string(source)};
+    auto row = pg::Query("SELECT id FROM strata.rollup_source WHERE source = $1::pg_catalog.oid", a);
+    if (row.empty()) {
+      pg::Query("INSERT INTO strata.rollup_source (source) VALUES ($1::pg_catalog.oid) ON CONFLICT (source) DO NOTHING", a);
+      row = pg::Query("SELECT id FROM strata.rollup_source WHERE source = $1::pg_catalog.oid", a);
+    }
     id = std::stoi(*row.at(0).at(0));
   });
   return id;
@@ -98,7 +103,8 @@ void SyncCaptures() {
     changed = pg::Query(
         "WITH g AS (DELETE FROM strata.rollup_grain g WHERE NOT EXISTS (SELECT 1 FROM strata.rollup r WHERE r.grain = g.id) "
         "  RETURNING g.id, g.source_id), "
-        "c AS (DELETE FROM strata.rollup_change WHERE grain IN (SELECT id FROM g)) "
+        "c AS (DELETE FROM strata.rollup_change c WHERE c.grain IN (SELECT id FROM g) "
+        "  OR NOT EXISTS (SELECT 1 FROM strata.rollup_grain x WHERE x.id = c.grain)) "
         "SELECT DISTINCT s.source::pg_catalog.oid FROM g JOIN strata.rollup_source s ON s.id = g.source_id");
     gone = pg::Query(
         "DELETE FROM strata.rollup_source s WHERE NOT EXISTS (SELECT 1 FROM strata.rollup_grain g WHERE g.source_id = s.id) "
@@ -185,7 +191,8 @@ namespace {
 struct CachedCapture {
   Oid source = InvalidOid;
   std::set<Oid> tree;
-  SPIPlanPtr update = nullptr, remove = nullptr;
+  std::vector<rs::Grain> grains;
+  SPIPlanPtr update = nullptr, remove = nullptr;  // planned at their first use (a DELETE has no new rows)
   bool valid = false;
   bool empty = false;  // no grain: nothing to log
 };
@@ -250,15 +257,9 @@ void Load(int id, CachedCapture* c) {
     foreach (lc, rels) c->tree.insert(lfirst_oid(lc));
     list_free(rels);
   });
-  std::vector<rs::Grain> gs;
-  for (const auto& g : grains) gs.push_back({std::stoi(*g[0]), *g[1], *g[2], *g[3]});
-  c->empty = gs.empty();
-  if (!c->empty) {
-    pg::AsExtensionOwner([&] {
-      c->update = Prepare(rs::CaptureSql(gs, true));
-      c->remove = Prepare(rs::CaptureSql(gs, false));
-    });
-  }
+  c->grains.clear();
+  for (const auto& g : grains) c->grains.push_back({std::stoi(*g[0]), *g[1], *g[2], *g[3]});
+  c->empty = c->grains.empty();
   c->valid = true;
 }
 
@@ -297,8 +298,9 @@ STRATA_FUNCTION(strata_rollup_capture) {
   // the tree whose invalidation has not arrived yet is looked up once more.
   if (!c.empty && !c.tree.count(rel)) Load(static_cast<int>(id), &c);
   if (!c.empty && c.tree.count(rel)) {
-    SPIPlanPtr plan = update ? c.update : c.remove;
+    SPIPlanPtr& plan = update ? c.update : c.remove;
     pg::AsExtensionOwner([&] {
+      if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));
       pg::Call([&] {
         const int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
         if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);

@@ -363,8 +363,6 @@ CREATE TABLE @extschema@.rollup_source (
     last_pass_rollups integer,                     -- rollups fed by the last pass
     last_pass_ms      double precision
 );
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source_id_seq', '');
 
 -- The bucket expressions the capture of a source logs in: one per distinct bucket of its rollups.
 CREATE TABLE @extschema@.rollup_grain (
@@ -375,8 +373,6 @@ CREATE TABLE @extschema@.rollup_grain (
     time_column name NOT NULL,
     UNIQUE (source_id, bucket_expr)
 );
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', '');
 
 -- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
 -- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
@@ -389,8 +385,6 @@ CREATE TABLE @extschema@.rollup_change (
     pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
 );
 CREATE INDEX rollup_change_grain_pos ON @extschema@.rollup_change (grain, pos);
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');
 
 -- One row per rollup: its definition (as parsed and deparsed by Postgres), its schedule and its
 -- progress. Progress (watermark, backfill_cursor) is updated in the same transaction as the rollup
@@ -812,3 +806,12 @@ CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER T
 
 -- Asks the launcher to look for databases at commit, so this one gets its worker at once.
 SELECT @extschema@._wake_launcher();
+
+-- The change capture's tables are dumped with the rollups they serve (registered last: a database
+-- upgraded from 0.9.0 lists them in this order).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');

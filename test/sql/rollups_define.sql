@@ -99,10 +99,10 @@ SELECT strata.drop_rollup('plain_15m');
 SELECT strata.drop_rollup('plain_15m', if_exists => true);
 SELECT strata.drop_rollup('ev_daily');
 SELECT strata.drop_rollup('ev_hourly');
-SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'strata_changes_%';
 SELECT count(*) AS rollups_left FROM strata.rollup;
 DROP TABLE ev, plain, noseq, cached, nullable;
--- Setup: rollup ids show in results below (trigger names); they continue from 19, as in one run of
+-- Setup: rollup ids continue from 19, as in one run of
 -- every rollup test in one file.
 SELECT setval('strata.rollup_id_seq', 19) AS last_rollup_id;
 -- Dropped outside drop_rollup(): DROP TABLE <source> CASCADE takes the real-time view with it; the rollup
@@ -114,7 +114,7 @@ INSERT INTO gone_src (ts, c) SELECT timestamptz '2026-01-01' + g * interval '10 
 SELECT strata.create_rollup('gone_h', $q$SELECT date_trunc('hour', ts) AS b, c, count(*) AS n FROM gone_src GROUP BY 1, 2$q$) > 0 AS created;
 SELECT strata.create_rollup('gone_d', $q$SELECT date_trunc('day', b) AS d, sum(n) AS n FROM gone_h GROUP BY 1$q$) > 0 AS created;
 SELECT (strata.refresh_rollup('gone_h') - 'duration_ms') IS NOT NULL AS refreshed;
-SELECT count(*) AS change_triggers FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS change_triggers FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_changes_%';
 DROP TABLE gone_src CASCADE;
 SELECT count(*) AS rollups_listed FROM strata.rollups;
 SELECT to_regclass('gone_h_data') IS NOT NULL AS hourly_data_kept, to_regclass('gone_d_data') IS NOT NULL AS daily_data_kept,
@@ -128,6 +128,6 @@ CREATE TABLE gone_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NO
 SELECT strata.create_rollup('gone_h', $q$SELECT date_trunc('hour', ts) AS b, c, count(*) AS n FROM gone_src GROUP BY 1, 2$q$) > 0 AS created_again;
 -- Dropping just the view of a rollup unregisters it too (the source keeps no trigger of it).
 DROP VIEW gone_h;
-SELECT count(*) AS change_triggers_left FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS change_triggers_left FROM pg_trigger WHERE tgrelid = 'gone_src'::regclass AND tgname LIKE 'strata_changes_%';
 SELECT count(*) AS rollups_left FROM strata.rollup;
 DROP TABLE gone_src, gone_h_data;

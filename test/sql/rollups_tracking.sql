@@ -23,7 +23,7 @@ SELECT strata.create_rollup('tr_h', $$SELECT date_trunc('hour', ts) AS bucket, c
 SELECT strata.refresh_rollup('tr_h') ->> 'rows' AS rows;
 -- Every relation of the tree has the triggers, enabled ALWAYS.
 SELECT c.relname, count(*) AS triggers, bool_and(g.tgenabled = 'A') AS always
-  FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE g.tgname LIKE 'strata_rollup_%' AND c.relname LIKE 'tr%'
+  FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE g.tgname LIKE 'strata_changes_%' AND c.relname LIKE 'tr%'
  GROUP BY 1 ORDER BY 1;
 -- session_replication_role = replica (pg_restore --disable-triggers, bulk loaders).
 SET session_replication_role = replica;
@@ -36,7 +36,7 @@ UPDATE tr_a SET v = v * 2 WHERE ts >= '2026-01-01 11:00' AND ts < '2026-01-01 13
 SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed, tr_diff('tr_h', 'tr') AS diff;
 -- Triggers disabled by hand: with event triggers on, the ALTER TABLE itself enables them again.
 ALTER TABLE tr_b DISABLE TRIGGER ALL;
-SELECT string_agg(DISTINCT g.tgenabled::text, ',') AS enabled FROM pg_trigger g WHERE g.tgrelid = 'tr_b'::regclass AND g.tgname LIKE 'strata_rollup_%';
+SELECT string_agg(DISTINCT g.tgenabled::text, ',') AS enabled FROM pg_trigger g WHERE g.tgrelid = 'tr_b'::regclass AND g.tgname LIKE 'strata_changes_%';
 -- With them off too, writes pass the disabled triggers; the next refresh enables them again and
 -- recomputes every bucket.
 SET session_replication_role = replica;
@@ -45,7 +45,7 @@ RESET session_replication_role;
 DELETE FROM tr_b WHERE ts < '2026-01-02 02:00';
 SELECT tr_diff('tr_h', 'tr') AS diff_while_disabled;
 SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed, tr_diff('tr_h', 'tr') AS diff;
-SELECT bool_and(g.tgenabled = 'A') AS enabled_again FROM pg_trigger g WHERE g.tgrelid = 'tr_b'::regclass AND g.tgname LIKE 'strata_rollup_%';
+SELECT bool_and(g.tgenabled = 'A') AS enabled_again FROM pg_trigger g WHERE g.tgrelid = 'tr_b'::regclass AND g.tgname LIKE 'strata_changes_%';
 SELECT status, message FROM strata.job_runs WHERE job_kind = 'rollup_tracking' ORDER BY id DESC LIMIT 1;
 -- A detached partition no longer affects the rollup: deleting its rows (archive, then clean up) keeps
 -- their buckets, and its triggers go.
@@ -53,7 +53,7 @@ ALTER TABLE tr DETACH PARTITION tr_b;
 DELETE FROM tr_b;
 SELECT count(*) AS pending FROM tr_h_pending;
 SELECT strata.refresh_rollup('tr_h') ->> 'buckets_recomputed' AS recomputed;
-SELECT count(*) AS triggers_on_detached FROM pg_trigger WHERE tgrelid = 'tr_b'::regclass AND tgname LIKE 'strata_rollup_%';
+SELECT count(*) AS triggers_on_detached FROM pg_trigger WHERE tgrelid = 'tr_b'::regclass AND tgname LIKE 'strata_changes_%';
 SELECT count(*) AS buckets_of_the_second_day FROM tr_h WHERE bucket >= '2026-01-02';
 -- From here on the rollup holds the detached day too; the comparisons leave it out.
 CREATE VIEW tr_kept AS SELECT * FROM tr_h WHERE bucket < '2026-01-02' OR bucket >= '2026-01-03';
@@ -75,7 +75,7 @@ CREATE TABLE tr_d2 PARTITION OF tr_d FOR VALUES FROM ('2026-01-04 12:00') TO ('2
 INSERT INTO tr_d (ts, v) VALUES ('2026-01-04 01:00', 1), ('2026-01-04 13:00', 2);
 ALTER TABLE tr ATTACH PARTITION tr_d FOR VALUES FROM ('2026-01-04') TO ('2026-01-05');
 SELECT c.relname, count(*) AS triggers FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
- WHERE g.tgname LIKE 'strata_rollup_%' AND c.relname LIKE 'tr_d%' GROUP BY 1 ORDER BY 1;
+ WHERE g.tgname LIKE 'strata_changes_%' AND c.relname LIKE 'tr_d%' GROUP BY 1 ORDER BY 1;
 UPDATE tr_d SET v = 10;
 SELECT strata.refresh_rollup('tr_h') ->> 'rows' AS rows, tr_diff('tr_kept', 'tr') AS diff;
 -- A foreign table in the tree is refused when it appears.

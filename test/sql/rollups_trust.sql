@@ -59,7 +59,7 @@ RESET check_function_bodies;
 INSERT INTO q_t (ts, kind) VALUES ('2026-01-01 00:10', 'a'), ('2026-01-01 00:20', 'b');
 SELECT strata.refresh_rollup('q_t_h') ->> 'rows' AS rows;
 UPDATE q_t SET kind = 'c' WHERE kind = 'a';
-SELECT to_regclass('injected') AS injected, (SELECT count(*) FROM q_t_h_pending) AS queued;
+SELECT to_regclass('injected') AS injected, (SELECT pending_buckets FROM strata.rollups WHERE name = 'q_t_h'::regclass) AS queued;
 -- Order values that go back: sequences counting down or cycling are refused; one set back is detected.
 CREATE TABLE s_t (id bigint GENERATED ALWAYS AS IDENTITY (INCREMENT BY -1 START WITH -1), ts timestamptz NOT NULL);
 SELECT strata.create_rollup('s_t_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM s_t GROUP BY 1$$) > 0 AS created;
@@ -144,22 +144,32 @@ SELECT count(*) AS e_rollups FROM strata.rollup WHERE view::text LIKE 'e\_%';
 SELECT to_regclass('e_daily_data') IS NOT NULL AS dependent_data_kept;
 DROP VIEW e_daily; DROP TABLE e_daily_data; DROP FUNCTION e_escalate(); DROP TABLE e_src;
 DROP OWNED BY e_evil;
--- A change function runs only as strata's trigger on its source: no EXECUTE for others, no direct use.
+-- The capture function runs only as strata's trigger on a source: no EXECUTE for others, no direct use.
 CREATE TABLE c_src (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL);
 SELECT strata.create_rollup('c_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM c_src GROUP BY 1$$) > 0 AS created;
-SELECT has_function_privilege('e_evil', 'c_h_changes()', 'EXECUTE') AS evil_may_execute;
+SELECT has_function_privilege('e_evil', 'strata._rollup_capture()', 'EXECUTE') AS evil_may_execute;
 SET ROLE e_evil;
 CREATE TEMP TABLE c_mine (ts timestamptz);
 CREATE TRIGGER c_steal AFTER UPDATE ON c_mine REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new
-  FOR EACH STATEMENT EXECUTE FUNCTION c_h_changes();
+  FOR EACH STATEMENT EXECUTE FUNCTION strata._rollup_capture('1');
 RESET ROLE;
--- Even its owner cannot attach it to another table and have it do anything there.
+-- Even a superuser cannot attach it to another table and have it log anything there, nor use it as a
+-- row trigger or without its transition tables.
 CREATE TABLE c_other (ts timestamptz);
-CREATE TRIGGER c_other AFTER DELETE ON c_other REFERENCING OLD TABLE AS __strata_old
-  FOR EACH STATEMENT EXECUTE FUNCTION c_h_changes();
+DO $$ BEGIN
+  EXECUTE format('CREATE TRIGGER c_other AFTER DELETE ON c_other REFERENCING OLD TABLE AS __strata_old '
+                 'FOR EACH STATEMENT EXECUTE FUNCTION strata._rollup_capture(%L)',
+                 (SELECT id FROM strata.rollup_source WHERE source = 'c_src'::regclass));
+END $$;
 INSERT INTO c_other VALUES ('2026-01-01');
 DELETE FROM c_other;
-SELECT count(*) AS queued_from_elsewhere FROM c_h_pending;
+SELECT count(*) AS logged_from_elsewhere FROM strata.rollup_change c JOIN strata.rollup_grain g ON g.id = c.grain
+  JOIN strata.rollup_source s ON s.id = g.source_id WHERE s.source = 'c_src'::regclass;
+DROP TRIGGER c_other ON c_other;
+CREATE TRIGGER c_other AFTER DELETE ON c_other FOR EACH ROW EXECUTE FUNCTION strata._rollup_capture('1');
+INSERT INTO c_other VALUES ('2026-01-01');
+SELECT test_err('DELETE FROM c_other');
+SELECT test_err('SELECT strata._rollup_capture()');
 DROP TABLE c_other;
 -- Operators and functions planted on the caller's search_path are never used by strata.
 CREATE SCHEMA evil;
@@ -200,26 +210,25 @@ RESET search_path;
 DROP TABLE c_parts, c_src;
 DROP SCHEMA evil CASCADE;
 
--- The upgrade to 0.9.0 protects rollups made before: simulate one (no definition view, its change
--- function executable by PUBLIC) and run the upgrade's step again.
+-- The upgrade to 0.9.0 protects rollups made before: simulate one (no definition view) and run the
+-- upgrade's step again.
 SELECT strata.create_rollup('u_h', $$SELECT date_trunc('hour', ts) AS bucket, count(*) AS n FROM q_t GROUP BY 1$$) > 0 AS created;
 SET session_replication_role = replica;
 DROP VIEW u_h_definition;
 RESET session_replication_role;
 UPDATE strata.rollup SET definition = NULL WHERE view = 'u_h'::regclass;
-GRANT EXECUTE ON FUNCTION u_h_changes() TO PUBLIC;
 -- 0.8.0's triggers fired in origin mode only: they become ALWAYS without a recompute of everything.
 SET session_replication_role = replica;
 DO $$ DECLARE t text; BEGIN
-  FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'q_t'::regclass AND tgfoid = 'u_h_changes()'::regprocedure LOOP
+  FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = 'q_t'::regclass AND tgfoid = 'strata._rollup_capture()'::regprocedure LOOP
     EXECUTE format('ALTER TABLE q_t ENABLE TRIGGER %I', t);
   END LOOP; END $$;
 RESET session_replication_role;
 SELECT strata._rollup_protect_all();
 SELECT strata.refresh_rollup('u_h') ->> 'buckets_recomputed' AS recomputed;
-SELECT string_agg(DISTINCT tgenabled::text, ',') AS enabled FROM pg_trigger WHERE tgfoid = 'u_h_changes()'::regprocedure;
-SELECT definition::text AS definition, has_function_privilege('e_evil', 'u_h_changes()', 'EXECUTE') AS evil_may_execute
-  FROM strata.rollup WHERE view = 'u_h'::regclass;
+SELECT string_agg(DISTINCT tgenabled::text, ',') AS enabled FROM pg_trigger
+ WHERE tgrelid = 'q_t'::regclass AND tgfoid = 'strata._rollup_capture()'::regprocedure;
+SELECT definition::text AS definition FROM strata.rollup WHERE view = 'u_h'::regclass;
 ALTER TABLE q_t RENAME COLUMN ts TO t2;
 SELECT time_column FROM strata.rollup WHERE view = 'u_h'::regclass;
 ALTER TABLE q_t RENAME COLUMN t2 TO ts;

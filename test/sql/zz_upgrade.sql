@@ -146,6 +146,11 @@ SELECT pg_get_viewdef('strata.vacuum_activity') LIKE '%vacuum_rollup%' AS lists_
 -- 0.8.0 -> 0.9.0 (hardening).
 ALTER EXTENSION strata UPDATE TO '0.9.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
+-- 0.9.0 -> 0.10.0 (one change capture per source; its migration of rollups is in test/cluster/t23).
+ALTER EXTENSION strata UPDATE TO '0.10.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
+SELECT to_regprocedure('strata._rollup_share_capture()') IS NULL AS migration_function_gone,
+       (SELECT count(*) FROM strata.rollup_sources) AS sources;
 -- Nothing differs: each line names its side, its kind, its object and the property that differs.
 SELECT side, kind, object, detail FROM (
   SELECT 'only in a fresh install' AS side, * FROM (SELECT * FROM schema_fresh EXCEPT SELECT * FROM strata_schema()) f
