@@ -10,9 +10,10 @@
 #      lag_time and lag_rows of any of the N rollups, and at the end), then the time to catch up;
 #  (c) single-row UPDATE throughput (random rows of the last day, watch_ms changed) with the rollups
 #      (the worker refreshing) against a plain copy of the table without rollups;
-#  (d) the pending tables after 10,000 UPDATEs of the same 100 rows (the worker paused, so nothing is
-#      drained): rows and bytes of all N `<name>_pending` tables, against the distinct buckets those 100
-#      rows fall in (summed over the N rollups' grains), then the time the worker takes to drain them.
+#  (d) what is queued after 10,000 UPDATEs of the same 100 rows (the worker paused, so nothing is
+#      drained): rows and bytes of all N `<name>_pending` tables and of the source's change log entries
+#      (strata.rollup_change, 0.10.0), against the distinct buckets those 100 rows fall in (summed over
+#      the N rollups' grains), then the time the worker takes to drain them.
 # Knobs: COUNTS (default "1 10 50"), ROWS (history rows, default 1500000, over the last 30 days),
 # CLIENTS (pgbench clients, default "2 4": each measurement of (a) and (c) is run at each), DURATION
 # (seconds per pgbench run, default 30), CATCHUP (longest wait for the rollups to catch up, default 300 s),
@@ -169,16 +170,25 @@ for n in $COUNTS; do
       "${END_T[$n,$c]}" "${END_R[$n,$c]}" "${CATCH[$n,$c]}" "${STEPS[$n,$c]}" \
       "$(awk -v s="${STEPS[$n,$c]}" -v n="$n" -v d="$DURATION" 'BEGIN{printf "%.2f", s / n / d}')"
     printf "         refresh steps failed/skipped: %s; errors in the server log: %s\n" "$(problems "$since")" "$(( $(errors_in_log) - errs0 ))"
+    # The shared passes (0.10.0): one read of the new rows for every due rollup of the source.
+    [ "$(q "SELECT to_regclass('strata.rollup_sources') IS NOT NULL")" = t ] &&
+      printf "         shared passes over %s so far: %s\n" "$SRC" "$(q "SELECT passes || ' passes, ' || rows_read || ' rows read once for all rollups, last pass '
+        || coalesce(last_pass_rollups, 0) || ' rollups in ' || round(coalesce(last_pass_ms, 0)::numeric) || ' ms' FROM strata.rollup_sources WHERE source = '$SRC'::regclass")"
   done
 
   echo "   (d) 10,000 UPDATEs of the same 100 rows of the last day on $SRC, 1 client, the worker paused"
   worker off
   BYTES0=$(q "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c WHERE c.relname LIKE '${SRC}\_r%\_pending'")
+  LOGB0=$(q "SELECT pg_total_relation_size('strata.rollup_change')")
   T100=$($PGB -c 1 -t 10000 -f "$(script upd100 "$SRC")" bench 2>&1 | tps)
   PEND_R[$n]=$(q "SELECT coalesce(sum(pending_buckets), 0) FROM strata.rollups WHERE source = '$SRC'::regclass")
   PEND_B[$n]=$(( $(q "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c WHERE c.relname LIKE '${SRC}\_r%\_pending'") - BYTES0 ))
   u=""; for i in $(seq 0 $((n - 1))); do u+="${u:+ UNION ALL }SELECT count(*) FROM ${SRC}_r${i}_pending"; done
   ROWS_PEND=$(q "SELECT sum(count) FROM ($u) s")
+  # The source's change log (one capture for all N rollups): its entries and its growth in bytes.
+  LOG_ROWS=$(q "SELECT count(*) FROM strata.rollup_change c JOIN strata.rollup_grain g ON g.id = c.grain
+                JOIN strata.rollup_source s ON s.id = g.source_id WHERE s.source = '$SRC'::regclass")
+  LOG_KB=$(( ($(q "SELECT pg_total_relation_size('strata.rollup_change')") - LOGB0) / 1024 ))
   # The bound: for each rollup, the distinct buckets of its grain that the 100 rows fall in.
   declare -A GB
   for g in 0 1 2; do
@@ -186,10 +196,12 @@ for n in $COUNTS; do
   done
   PEND_BOUND[$n]=0
   for i in $(seq 0 $((n - 1))); do PEND_BOUND[$n]=$(( PEND_BOUND[$n] + GB[$((i % 3))] )); done
-  printf "      %.0f tps; pending: %s rows in the pending tables (pending_buckets says %s), %s kB more; distinct buckets of the 100 rows:\n" \
-    "$T100" "$ROWS_PEND" "${PEND_R[$n]}" "$(( PEND_B[$n] / 1024 ))"
+  printf "      %.0f tps; pending: %s rows in the pending tables and %s in the change log (pending_buckets says %s), %s kB + %s kB more;\n" \
+    "$T100" "$ROWS_PEND" "$LOG_ROWS" "${PEND_R[$n]}" "$(( PEND_B[$n] / 1024 ))" "$LOG_KB"
+  printf "      distinct buckets of the 100 rows:\n"
   printf "      %s hours, %s days, %s quarter-hours: %s over the %s rollups (the bound)\n" "${GB[0]}" "${GB[1]}" "${GB[2]}" "${PEND_BOUND[$n]}" "$n"
-  PEND_R[$n]=$ROWS_PEND
+  PEND_R[$n]=$(( ROWS_PEND + LOG_ROWS ))
+  PEND_B[$n]=$(( PEND_B[$n] + LOG_KB * 1024 ))
   worker on
   DRAIN[$n]=$(catch_up "$SRC")
   echo "      the worker drained them in ${DRAIN[$n]} s"

@@ -425,8 +425,14 @@ std::string CaptureSql(const std::vector<Grain>& grains, bool update) {
   const std::string list = Join(cols, ", ");
   const std::string rows = update ? "(SELECT " + list + " FROM __strata_old UNION ALL SELECT " + list + " FROM __strata_new)"
                                   : "(SELECT " + list + " FROM __strata_old)";
-  return "INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM " + rows +
-         " t CROSS JOIN LATERAL (VALUES " + Join(values, ", ") + ") g(grain, b)";
+  // The entries logged before for the same buckets go: a later entry stands for them (a rollup that had
+  // not read them yet reads it instead). Only the ones no other statement holds (SKIP LOCKED): two
+  // writers of one bucket never wait for each other.
+  return "WITH logged AS (INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM " + rows +
+         " t CROSS JOIN LATERAL (VALUES " + Join(values, ", ") + ") g(grain, b) RETURNING grain, b, pos) "
+         "DELETE FROM strata.rollup_change c WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT o.ctid FROM "
+         "strata.rollup_change o JOIN logged l ON o.grain OPERATOR(pg_catalog.=) l.grain AND (o.b OPERATOR(pg_catalog.=) l.b "
+         "OR (o.b IS NULL AND l.b IS NULL)) AND o.pos OPERATOR(pg_catalog.<) l.pos FOR UPDATE OF o SKIP LOCKED))";
 }
 
 std::string LoggedBucket(const std::string& bucket_type, const std::string& col) {

@@ -303,7 +303,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
       if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));
       pg::Call([&] {
         const int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);
+        if (rc != SPI_OK_DELETE) elog(ERROR, "strata capture statement failed (%d)", rc);
       });
     });
   }

@@ -376,7 +376,8 @@ CREATE TABLE @extschema@.rollup_grain (
 
 -- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
 -- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
--- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. Entries every
+-- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. A statement
+-- logging a bucket deletes the bucket's earlier entries (the later one stands for them); entries every
 -- rollup of the grain has passed are deleted by the refresh that passes them last.
 CREATE SEQUENCE @extschema@.rollup_change_pos;
 CREATE TABLE @extschema@.rollup_change (
@@ -385,6 +386,7 @@ CREATE TABLE @extschema@.rollup_change (
     pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
 );
 CREATE INDEX rollup_change_grain_pos ON @extschema@.rollup_change (grain, pos);
+CREATE INDEX rollup_change_grain_b ON @extschema@.rollup_change (grain, b);
 
 -- One row per rollup: its definition (as parsed and deparsed by Postgres), its schedule and its
 -- progress. Progress (watermark, backfill_cursor) is updated in the same transaction as the rollup

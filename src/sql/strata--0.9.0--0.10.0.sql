@@ -34,7 +34,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', ''
 
 -- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
 -- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
--- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. Entries every
+-- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. A statement
+-- logging a bucket deletes the bucket's earlier entries (the later one stands for them); entries every
 -- rollup of the grain has passed are deleted by the refresh that passes them last.
 CREATE SEQUENCE @extschema@.rollup_change_pos;
 CREATE TABLE @extschema@.rollup_change (
@@ -43,6 +44,7 @@ CREATE TABLE @extschema@.rollup_change (
     pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
 );
 CREATE INDEX rollup_change_grain_pos ON @extschema@.rollup_change (grain, pos);
+CREATE INDEX rollup_change_grain_b ON @extschema@.rollup_change (grain, b);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');
 

@@ -24,8 +24,9 @@ SELECT name, (strata.refresh_rollup(name::text) ->> 'rows')::int AS rows FROM st
 UPDATE cp SET v = v + 1 WHERE id IN (1, 2, 20);
 SELECT g.bucket_type, count(*) AS logged FROM strata.rollup_change c JOIN strata.rollup_grain g ON g.id = c.grain
  GROUP BY 1, g.id ORDER BY g.id;
--- The same rows updated again and again: the log grows by statement until a refresh reads it, then every
--- rollup's pending buckets are bounded by the distinct buckets, and the log is emptied once all passed it.
+-- The same rows updated again and again: the log keeps one entry per changed bucket and grain (each
+-- statement deletes the earlier ones), every rollup's pending buckets are the distinct buckets, and the
+-- log is emptied once every rollup of a grain has passed its entries.
 DO $$ BEGIN FOR i IN 1..50 LOOP UPDATE cp SET v = v + 1 WHERE id IN (1, 2, 20); END LOOP; END $$;
 SELECT count(*) AS logged FROM strata.rollup_change;
 SELECT name, pending_buckets FROM strata.rollups WHERE name::text LIKE 'cp%' ORDER BY 1;

@@ -209,15 +209,18 @@ TEST(RollupSql, CaptureLogsOldAndNewBucketsOncePerGrain) {
                                       "timestamp without time zone", "ts"},
                                      {8, "date_trunc('day'::text, seen_at)", "timestamp with time zone", "seen_at"}};
   const std::string u = r::CaptureSql(grains, true);
-  EXPECT_TRUE(Has(u, "INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM "));
+  EXPECT_TRUE(Has(u, "WITH logged AS (INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM "));
+  // Earlier entries of the same buckets go, without waiting for another writer's.
+  EXPECT_TRUE(Has(u, "RETURNING grain, b, pos) DELETE FROM strata.rollup_change c"));
+  EXPECT_TRUE(Has(u, "FOR UPDATE OF o SKIP LOCKED))"));
   // Each time column once, from the old and the new rows.
-  EXPECT_TRUE(Has(u, "(SELECT ts, seen_at FROM __strata_old UNION ALL SELECT ts, seen_at FROM __strata_new) t"));
+  EXPECT_TRUE(Has(u, "(SELECT \"ts\", \"seen_at\" FROM __strata_old UNION ALL SELECT \"ts\", \"seen_at\" FROM __strata_new) t"));
   EXPECT_TRUE(Has(u, "(3, (date_trunc('hour'::text, ts)))"));
   // A timestamp bucket is logged as its UTC reading, whatever the session's TimeZone.
   EXPECT_TRUE(Has(u, "(5, (date_bin('00:15:00'::interval, ts, '2000-01-03 00:00:00'::timestamp)) AT TIME ZONE 'UTC')"));
   EXPECT_TRUE(Has(u, "(8, (date_trunc('day'::text, seen_at)))"));
   const std::string d = r::CaptureSql(grains, false);
-  EXPECT_TRUE(Has(d, "FROM (SELECT ts, seen_at FROM __strata_old) t"));
+  EXPECT_TRUE(Has(d, "FROM (SELECT \"ts\", \"seen_at\" FROM __strata_old) t"));
   EXPECT_FALSE(Has(d, "__strata_new"));
   EXPECT_EQ(r::CaptureSql({}, true), "");
   EXPECT_EQ(r::LoggedBucket("timestamp without time zone", "u"), "(u AT TIME ZONE 'UTC')");
