@@ -425,14 +425,24 @@ std::string CaptureSql(const std::vector<Grain>& grains, bool update) {
   const std::string list = Join(cols, ", ");
   const std::string rows = update ? "(SELECT " + list + " FROM __strata_old UNION ALL SELECT " + list + " FROM __strata_new)"
                                   : "(SELECT " + list + " FROM __strata_old)";
-  // The entries logged before for the same buckets go: a later entry stands for them (a rollup that had
-  // not read them yet reads it instead). Only the ones no other statement holds (SKIP LOCKED): two
-  // writers of one bucket never wait for each other.
-  return "WITH logged AS (INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM " + rows +
-         " t CROSS JOIN LATERAL (VALUES " + Join(values, ", ") + ") g(grain, b) RETURNING grain, b, pos) "
-         "DELETE FROM strata.rollup_change c WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT o.ctid FROM "
-         "strata.rollup_change o JOIN logged l ON o.grain OPERATOR(pg_catalog.=) l.grain AND (o.b OPERATOR(pg_catalog.=) l.b "
-         "OR (o.b IS NULL AND l.b IS NULL)) AND o.pos OPERATOR(pg_catalog.<) l.pos FOR UPDATE OF o SKIP LOCKED))";
+  // A bucket already in the log gets a new position (its entry moved: a rollup that had read it reads
+  // it again, one that had not reads it once); only a bucket not there, or whose entries other
+  // statements hold right now (SKIP LOCKED: two writers of one bucket never wait for each other), gets a
+  // new entry, and the next statement finding both moves one and deletes the other (the moved one stands
+  // for both). The move changes no indexed column: a heap-only update. Entries are found through the
+  // (grain, b) index, one probe per bucket (the function pins the plan's shape). A NULL bucket (rows
+  // without a time) always gets a new entry.
+  const std::string eq = "OPERATOR(pg_catalog.=)";
+  return "WITH want AS (SELECT DISTINCT g.grain, g.b FROM " + rows + " t CROSS JOIN LATERAL (VALUES " + Join(values, ", ") +
+         ") g(grain, b)), held AS MATERIALIZED (SELECT o.ctid AS id, o.grain, o.b FROM want w JOIN strata.rollup_change o "
+         "ON o.grain " + eq + " w.grain AND o.b " + eq + " w.b FOR UPDATE OF o SKIP LOCKED), "
+         "kept AS MATERIALIZED (SELECT DISTINCT ON (grain, b) id, grain, b FROM held ORDER BY grain, b), "
+         "moved AS (UPDATE strata.rollup_change c SET pos = pg_catalog.nextval('strata.rollup_change_pos'::pg_catalog.regclass) "
+         "WHERE c.ctid " + eq + " ANY (ARRAY(SELECT id FROM kept))), "
+         "merged AS (DELETE FROM strata.rollup_change c WHERE c.ctid " + eq + " ANY (ARRAY(SELECT id FROM held EXCEPT "
+         "SELECT id FROM kept))) "
+         "INSERT INTO strata.rollup_change (grain, b) SELECT w.grain, w.b FROM want w WHERE NOT EXISTS (SELECT 1 FROM "
+         "kept k WHERE k.grain " + eq + " w.grain AND k.b " + eq + " w.b)";
 }
 
 std::string LoggedBucket(const std::string& bucket_type, const std::string& col) {

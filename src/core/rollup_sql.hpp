@@ -74,10 +74,10 @@ struct Grain {
 };
 
 // The capture's statement for one UPDATE or DELETE statement: the distinct buckets of its old (and, for
-// an UPDATE, new) rows at every grain, into strata.rollup_change (a timestamp bucket as its UTC reading),
-// deleting the earlier entries of those buckets that no other statement holds (the log stays about as
-// large as the buckets changed, whatever the number of statements). Reads the transition tables
-// __strata_old and __strata_new. Empty when there is no grain.
+// an UPDATE, new) rows at every grain into strata.rollup_change (a timestamp bucket as its UTC reading):
+// a bucket's entry, when there is one no other statement holds, moves to a new position; else a new
+// entry (the log stays about as large as the buckets changed, whatever the number of statements).
+// Reads the transition tables __strata_old and __strata_new. Empty when there is no grain.
 std::string CaptureSql(const std::vector<Grain>& grains, bool update);
 // A logged bucket (column `col` of strata.rollup_change) as a value of the grain's bucket type.
 std::string LoggedBucket(const std::string& bucket_type, const std::string& col);

@@ -172,8 +172,11 @@ void ConsumeChanges(Rollup& r, int64_t upto) {
 
 void TrimChangeLog(int grain) {
   pg::AsExtensionOwner([&] {
-    pg::Query("DELETE FROM strata.rollup_change WHERE grain = $1::int AND pos <= (SELECT pg_catalog.min(change_pos) "
-              "FROM strata.rollup WHERE grain = $1::int)",
+    // Entries a writer holds right now are left (it is moving them to a new position): the refresh never
+    // waits for an application's transaction.
+    pg::Query("DELETE FROM strata.rollup_change WHERE ctid = ANY (ARRAY(SELECT ctid FROM strata.rollup_change "
+              "WHERE grain = $1::int AND pos <= (SELECT pg_catalog.min(change_pos) FROM strata.rollup WHERE grain = $1::int) "
+              "FOR UPDATE SKIP LOCKED))",
               {std::to_string(grain)});
   });
 }
@@ -303,7 +306,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
       if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));
       pg::Call([&] {
         const int rc = SPI_execute_plan(plan, nullptr, nullptr, false, 0);
-        if (rc != SPI_OK_DELETE) elog(ERROR, "strata capture statement failed (%d)", rc);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);
       });
     });
   }

@@ -139,9 +139,9 @@ void Nested(int* depth, F&& f) {
 
 }  // namespace
 
-int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence) {
+int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence, bool queue_new) {
   int changed = 0;
-  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(source, order_column, sequence); });
+  Nested(&hooks_depth, [&] { changed = EnsureSourceHooksNow(source, order_column, sequence, queue_new); });
   return changed;
 }
 
@@ -307,7 +307,7 @@ class SourceQueues {
 // column's default set. Returns the changes counted (triggers made or re-enabled after a disable, the
 // default set).
 int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, const std::string& order_column,
-                 const std::string& sequence, SourceQueues* queues) {
+                 const std::string& sequence, SourceQueues* queues, bool queue_new) {
   int changed = 0;
   if (r.stale_trigger) {
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
@@ -333,7 +333,7 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
                core::QuoteIdent(t.del));
     });
   }
-  if (!queues->All().empty() && !r.lacks_trigger && r.disabled && !in_ddl_event) {
+  if (!r.lacks_trigger && r.disabled && !in_ddl_event && !queues->All().empty()) {
     // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
     // may have passed them: what changed meanwhile is unknown, so every bucket the rollup holds (once)
     // and every bucket of this relation's absorbed rows is recomputed. (From the event trigger of that
@@ -348,7 +348,7 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     for (auto& q : queues->All()) jobs::RecordJob("rollup_tracking", q.View(), "ok", msg, "{}", GetCurrentTimestamp());
     pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
     changed++;
-  } else if (r.lacks_trigger) {
+  } else if (r.lacks_trigger && queue_new) {
     // A relation that joins the tree after rollups were made (ATTACH PARTITION of a filled table)
     // may hold rows with order values their watermarks have passed: their buckets are recomputed, which
     // reads every processed order value, so they are absorbed instead of passed by.
@@ -382,7 +382,7 @@ int DropLeftTriggers(Oid source, const TriggerNames& t) {
 
 }  // namespace
 
-int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence) {
+int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence, bool queue_new) {
   const int capture = CaptureIdOf(source);
   const TriggerNames t(capture);
   // The order column's sequence is how new rows are found (DROP IDENTITY drops it).
@@ -397,7 +397,7 @@ int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std:
   RefuseUntrackable(rels, shown, order_column, sequence);
   SourceQueues queues(source);
   int changed = 0;
-  for (const auto& r : rels) changed += HookRelation(r, t, capture, order_column, sequence, &queues);
+  for (const auto& r : rels) changed += HookRelation(r, t, capture, order_column, sequence, &queues, queue_new);
   return changed + DropLeftTriggers(source, t);
 }
 
@@ -528,7 +528,8 @@ STRATA_FUNCTION(strata_rollup_share_capture) {
         const Rollup r = LoadRollup(id, false);
         if (!r.missing.empty()) return;
         LockSourceTree(r.source_oid);
-        EnsureSourceHooks(r);
+        // Every relation was tracked by the rollup's own triggers until now, under this lock.
+        EnsureSourceHooks(r.source_oid, r.spec.order_column, r.order_sequence, false);
         AttachCapture(r.id, r.source_oid, r.spec);
         if (!r.change_function.empty() &&
             pg::Query("SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", {r.change_function + "()"}).at(0).at(0) ==

@@ -13,13 +13,15 @@ namespace strata::rollups {
 // default) on every relation of its tree lacking them; returns how many relations it changed. A
 // relation given triggers after rows were absorbed queues, for every rollup of the source, the buckets
 // of its rows that rollup's watermark has passed.
-int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence);
+// `queue_new` false: the relations given triggers now were tracked otherwise until now (the move of a
+// rollup from its own triggers to the capture, under the same lock): nothing is queued for them.
+int EnsureSourceHooks(Oid source, const std::string& order_column, const std::string& sequence, bool queue_new = true);
 inline int EnsureSourceHooks(const Rollup& r) {
   return EnsureSourceHooks(r.source_oid, r.spec.order_column, r.order_sequence);
 }
 // The body of EnsureSourceHooks, without marking strata's own DDL (for the ALTER TABLE event trigger,
 // which marks it itself).
-int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence);
+int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std::string& sequence, bool queue_new = true);
 
 // Gives the pending table of a rollup of a rollup to the extension's owner, with SELECT, INSERT and DELETE
 // for the current user (the rollup's creator) and INSERT for `source_owner` (whose refresh queues buckets).

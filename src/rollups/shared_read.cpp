@@ -15,13 +15,14 @@
 namespace strata::rollups {
 namespace {
 
-// The staged rows: a tuplestore in a context below the transaction's, and the local transaction that
-// made it (so a later transaction never reads a store its end has freed).
+constexpr const char* kStaged = "__strata_staged";
+
+// The staged rows: a tuplestore in a context below the transaction's, registered with the current SPI
+// connection as an ephemeral named relation (as trigger transition tables are), and the local
+// transaction that made it.
 struct Staged {
   MemoryContext cxt = nullptr;
-  Tuplestorestate* rows = nullptr;
   LocalTransactionId lxid = InvalidLocalTransactionId;
-  std::vector<std::pair<Oid, int32>> types;  // each column's type and typmod, as staged
 };
 Staged staged;
 
@@ -36,7 +37,11 @@ LocalTransactionId CurrentLxid() {
 }  // namespace
 
 void ReleaseStagedRows() {
-  if (staged.cxt != nullptr && staged.lxid == CurrentLxid()) pg::Call([] { MemoryContextDelete(staged.cxt); });
+  if (staged.cxt != nullptr && staged.lxid == CurrentLxid())
+    pg::Call([] {
+      (void) SPI_unregister_relation(kStaged);
+      MemoryContextDelete(staged.cxt);
+    });
   staged = Staged{};
 }
 
@@ -48,9 +53,7 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
   // The source columns the definition views read (their dependencies on the source's columns): what
   // any rollup's stored SQL uses, the order column included.
   const auto cols = pg::Query(
-      "SELECT pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod), "
-      "  (SELECT pg_catalog.format(' COLLATE %I.%I', n.nspname, c.collname) FROM pg_catalog.pg_collation c "
-      "   JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation), a.atttypid, a.atttypmod "
+      "SELECT a.attname, a.atttypid, a.atttypmod, a.attcollation "
       "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.oid AND NOT a.attisdropped AND a.attnum IN "
       "  (SELECT d.refobjsubid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite w "
       "     ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid "
@@ -60,13 +63,8 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
       "ORDER BY a.attnum",
       {std::to_string(first.source_oid), defs});
   if (cols.empty()) throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "no source column to stage for " + first.view);
-  std::string list, defn;
-  std::vector<std::pair<Oid, int32>> types;
-  for (const auto& c : cols) {
-    types.emplace_back(static_cast<Oid>(std::stoul(*c[3])), static_cast<int32>(std::stol(*c[4])));
-    list += (list.empty() ? "" : ", ") + *c[0];
-    defn += (defn.empty() ? "" : ", ") + *c[0] + " " + *c[1] + c[2].value_or("");
-  }
+  std::string list;
+  for (const auto& c : cols) list += (list.empty() ? "" : ", ") + core::QuoteIdent(*c[0]);
   const std::string order = core::QuoteIdent(first.spec.order_column);
   const std::string sql = "SELECT " + list + " FROM " + first.spec.source + " WHERE " + order + " > $1::bigint AND " +
                           order + " <= $2::bigint";
@@ -75,12 +73,20 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
     staged.cxt = AllocSetContextCreate(TopTransactionContext, "strata staged rows", ALLOCSET_DEFAULT_SIZES);
     staged.lxid = CurrentLxid();
     MemoryContext old = MemoryContextSwitchTo(staged.cxt);
-    // Past work_mem the store spills to a temporary file; read back from the start by each rollup.
-    staged.rows = tuplestore_begin_heap(true, false, work_mem);
+    TupleDesc desc = CreateTemplateTupleDesc(static_cast<int>(cols.size()));
+    for (size_t i = 0; i < cols.size(); i++) {
+      const AttrNumber att = static_cast<AttrNumber>(i + 1);
+      TupleDescInitEntry(desc, att, cols[i][0]->c_str(), static_cast<Oid>(std::stoul(*cols[i][1])),
+                         static_cast<int32>(std::stol(*cols[i][2])), 0);
+      TupleDescInitEntryCollation(desc, att, static_cast<Oid>(std::stoul(*cols[i][3])));
+    }
+    // Held in memory up to the larger of work_mem and maintenance_work_mem (read once per rollup, so
+    // worth a bulk operation's memory), spilling to a temporary file beyond.
+    Tuplestorestate* rows = tuplestore_begin_heap(true, false, Max(work_mem, maintenance_work_mem));
     MemoryContextSwitchTo(old);
     DestReceiver* dest = CreateDestReceiver(DestTuplestore);
     // Detoasted: the rows are read after this statement's snapshot is gone.
-    SetTuplestoreDestReceiverParams(dest, staged.rows, staged.cxt, true, nullptr, nullptr);
+    SetTuplestoreDestReceiverParams(dest, rows, staged.cxt, true, nullptr, nullptr);
     ParamListInfo params = makeParamList(2);
     const int64_t bounds[2] = {lo, hi};
     for (int i = 0; i < 2; i++) {
@@ -96,49 +102,22 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
     const int rc = SPI_execute_extended(sql.c_str(), &options);
     if (rc < 0) elog(ERROR, "SPI_execute_extended failed (%d): %s", rc, sql.c_str());
     dest->rDestroy(dest);
-    n = tuplestore_tuple_count(staged.rows);
+    n = tuplestore_tuple_count(rows);
+    // Visible to the statements of this SPI connection only (the step's), by name, as a table of the
+    // source's columns; scanned in place, with no permission check of its own (read as the role).
+    old = MemoryContextSwitchTo(staged.cxt);
+    auto* enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(kStaged);
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = desc;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = static_cast<double>(n);
+    enr->reldata = rows;
+    MemoryContextSwitchTo(old);
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
   });
-  staged.types = std::move(types);
-  *from = "strata._rollup_staged() AS __strata_staged(" + defn + ")";
+  *from = kStaged;
   return n;
 }
 
 }  // namespace strata::rollups
-
-using namespace strata;
-using namespace strata::rollups;
-
-// strata._rollup_staged(): the rows StageNewRows staged in this transaction (none elsewhere), with the
-// column definition list the caller gives (StageNewRows's `from`).
-STRATA_FUNCTION(strata_rollup_staged) {
-  auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) || (rsinfo->allowedModes & SFRM_Materialize) == 0 ||
-      rsinfo->expectedDesc == nullptr)
-    throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "strata._rollup_staged() must be called in FROM with a column list");
-  pg::Call([&] {
-    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-    TupleDesc desc = CreateTupleDescCopy(rsinfo->expectedDesc);
-    Tuplestorestate* out = tuplestore_begin_heap(false, false, work_mem);
-    if (staged.rows != nullptr && staged.lxid == CurrentLxid()) {
-      // Read only with the very types they were staged with: other bytes would be misread.
-      bool same = static_cast<size_t>(desc->natts) == staged.types.size();
-      for (int i = 0; same && i < desc->natts; i++)
-        same = TupleDescAttr(desc, i)->atttypid == staged.types[i].first &&
-               TupleDescAttr(desc, i)->atttypmod == staged.types[i].second;
-      if (!same) elog(ERROR, "strata._rollup_staged(): the column list does not match the staged rows");
-      if (tuplestore_tuple_count(staged.rows) > 0 && static_cast<int>(desc->natts) > 0) {
-        TupleTableSlot* slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-        tuplestore_rescan(staged.rows);
-        while (tuplestore_gettupleslot(staged.rows, true, false, slot)) {
-          tuplestore_puttupleslot(out, slot);
-        }
-        ExecDropSingleTupleTableSlot(slot);
-      }
-    }
-    MemoryContextSwitchTo(old);
-    rsinfo->returnMode = SFRM_Materialize;
-    rsinfo->setResult = out;
-    rsinfo->setDesc = desc;
-  });
-  return static_cast<Datum>(0);
-}

@@ -111,7 +111,7 @@ std::vector<Due> DueRollups(int64_t* next_ms) {
     return due;
   }
   if (pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = 'strata.rollup'::pg_catalog.regclass "
-                "AND attname = 'failures' AND NOT attisdropped)")[0][0] != std::optional<std::string>("t")) {
+                "AND attname = 'grain' AND NOT attisdropped)")[0][0] != std::optional<std::string>("t")) {
     static bool said = false;
     if (!said)
       pg::Call([] {

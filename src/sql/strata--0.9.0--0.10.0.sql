@@ -35,15 +35,15 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', ''
 -- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
 -- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
 -- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. A statement
--- logging a bucket deletes the bucket's earlier entries (the later one stands for them); entries every
--- rollup of the grain has passed are deleted by the refresh that passes them last.
+-- logging a bucket already there moves its entry to a new position (a heap-only update: `pos` is not
+-- indexed; fillfactor leaves room); entries every rollup of the grain has passed are deleted by the
+-- refresh that passes them last.
 CREATE SEQUENCE @extschema@.rollup_change_pos;
 CREATE TABLE @extschema@.rollup_change (
     grain integer NOT NULL,
     b     timestamptz,
     pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
-);
-CREATE INDEX rollup_change_grain_pos ON @extschema@.rollup_change (grain, pos);
+) WITH (fillfactor = 50);
 CREATE INDEX rollup_change_grain_b ON @extschema@.rollup_change (grain, b);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');
@@ -54,8 +54,12 @@ ALTER TABLE @extschema@.rollup ADD COLUMN grain integer REFERENCES @extschema@.r
 -- The capture's statement trigger function: logs the buckets of the rows an UPDATE or DELETE changed,
 -- once per statement and grain (trigger argument: the rollup_source id). As the extension's owner; it
 -- refuses to run but as strata's AFTER ... FOR EACH STATEMENT trigger on a relation of that source's tree.
+-- Its statement finds a bucket's earlier entries by index, one probe per bucket: the plan is pinned to
+-- that shape (the log is small but churns, so its statistics are rarely right), and never compiled (the
+-- pinned plan's nominal cost would pass jit_above_cost).
 CREATE FUNCTION @extschema@._rollup_capture() RETURNS trigger
-LANGUAGE C SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_rollup_capture';
+LANGUAGE C SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_bitmapscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS 'MODULE_PATHNAME', 'strata_rollup_capture';
 REVOKE ALL ON FUNCTION @extschema@._rollup_capture() FROM PUBLIC;
 
 -- Forgets grains no rollup uses and captures of sources no rollup reads (their triggers dropped), after
@@ -63,11 +67,6 @@ REVOKE ALL ON FUNCTION @extschema@._rollup_capture() FROM PUBLIC;
 CREATE FUNCTION @extschema@._rollup_capture_sync() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_capture_sync';
 REVOKE ALL ON FUNCTION @extschema@._rollup_capture_sync() FROM PUBLIC;
-
--- The worker's staged new rows of one source, read by each of its due rollups in the same transaction
--- (empty anywhere else); the caller gives the column list the rows were staged with.
-CREATE FUNCTION @extschema@._rollup_staged() RETURNS SETOF record
-LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_staged';
 
 -- Each raw source's capture: its rollups, grains, queued changes and the worker's shared passes.
 CREATE VIEW @extschema@.rollup_sources AS

@@ -209,10 +209,13 @@ TEST(RollupSql, CaptureLogsOldAndNewBucketsOncePerGrain) {
                                       "timestamp without time zone", "ts"},
                                      {8, "date_trunc('day'::text, seen_at)", "timestamp with time zone", "seen_at"}};
   const std::string u = r::CaptureSql(grains, true);
-  EXPECT_TRUE(Has(u, "WITH logged AS (INSERT INTO strata.rollup_change (grain, b) SELECT DISTINCT g.grain, g.b FROM "));
-  // Earlier entries of the same buckets go, without waiting for another writer's.
-  EXPECT_TRUE(Has(u, "RETURNING grain, b, pos) DELETE FROM strata.rollup_change c"));
-  EXPECT_TRUE(Has(u, "FOR UPDATE OF o SKIP LOCKED))"));
+  EXPECT_TRUE(Has(u, "WITH want AS (SELECT DISTINCT g.grain, g.b FROM "));
+  // A bucket's entry moves to a new position, unless another writer holds it; else a new entry.
+  EXPECT_TRUE(Has(u, "FOR UPDATE OF o SKIP LOCKED), kept AS MATERIALIZED (SELECT DISTINCT ON (grain, b) id"));
+  EXPECT_TRUE(Has(u, "moved AS (UPDATE strata.rollup_change c SET pos = pg_catalog.nextval("));
+  // Entries of one bucket left by writers that met are merged into the moved one.
+  EXPECT_TRUE(Has(u, "merged AS (DELETE FROM strata.rollup_change c WHERE c.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT id FROM held EXCEPT SELECT id FROM kept)))"));
+  EXPECT_TRUE(Has(u, "INSERT INTO strata.rollup_change (grain, b) SELECT w.grain, w.b FROM want w WHERE NOT EXISTS"));
   // Each time column once, from the old and the new rows.
   EXPECT_TRUE(Has(u, "(SELECT \"ts\", \"seen_at\" FROM __strata_old UNION ALL SELECT \"ts\", \"seen_at\" FROM __strata_new) t"));
   EXPECT_TRUE(Has(u, "(3, (date_trunc('hour'::text, ts)))"));
