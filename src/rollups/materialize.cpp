@@ -95,7 +95,7 @@ bool DirectReceive(TupleTableSlot* slot, DestReceiver* self) {
   if (d->mode == DirectMode::kSplit) {
     if (slot->tts_isnull[flag]) elog(ERROR, "direct write: NULL flag");
     if (!DatumGetBool(slot->tts_values[flag])) {
-      if (d->int_keys > 0) {
+      if (d->aside == nullptr) {
         AsideKeep(d, slot);
       } else {
         tuplesort_puttupleslot(d->aside, slot);
@@ -188,11 +188,7 @@ void DirectStartup(DestReceiver* self, int, TupleDesc typeinfo) {
   // rows' pages (in bucket order) one after the other instead of at random.
   if (d->mode == DirectMode::kSplit) {
     d->int_keys = IntKeyColumns(d->key_index, d->result, d->int_key_types);
-    if (d->int_keys > 0) {
-      d->aside_cxt = AllocSetContextCreate(d->home, "strata set-aside groups", ALLOCSET_DEFAULT_SIZES);
-    } else {
-      d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
-    }
+    d->aside_cxt = AllocSetContextCreate(d->home, "strata set-aside groups", ALLOCSET_DEFAULT_SIZES);
   }
   MemoryContextSwitchTo(old);
 }
@@ -222,7 +218,13 @@ int IntKeyColumns(Relation index, TupleDesc result, Oid* types) {
   return nkeys;
 }
 
-// Moves the groups kept so far into a tuplesort (their memory passed sort_mem): it spills to disk.
+// Groups of keys with a text (or other non-integer) column kept in arrival order at most: fewer are
+// merged unsorted, each found by a descent of the key index (a sort of the groups, comparing the keys
+// by the collation, costs more than the walk saves); more go to a tuplesort and are merged in key order.
+constexpr int64 kUnsortedAside = 10000;
+
+// Moves the groups kept so far into a tuplesort (their memory passed sort_mem, or too many to merge
+// unsorted): it spills to disk beyond sort_mem.
 void AsideToSorter(DirectDest* d) {
   MemoryContext old = MemoryContextSwitchTo(d->home);
   d->aside = KeySorter(d->result, d->key_index->rd_index->indnkeyatts, d->sort_mem, d->key_index);
@@ -240,14 +242,16 @@ void AsideToSorter(DirectDest* d) {
   d->int_keys = 0;
 }
 
-// Keeps a set-aside group: its row copied, its key read as integers. The memory kept is checked when
-// the arrays grow and every 1,024 groups; past sort_mem every group goes to a tuplesort.
+// Keeps a set-aside group: its row copied, its key read as integers (when they are). The memory kept is
+// checked when the arrays grow and every 1,024 groups; past sort_mem, or past kUnsortedAside groups
+// with keys of other types, every group goes to a tuplesort.
 void AsideKeep(DirectDest* d, TupleTableSlot* slot) {
   const bool grow = d->aside_rows == d->aside_cap;
   const int64 cap = grow ? Max(d->aside_cap * 2, 1024) : d->aside_cap;
-  if ((grow || (d->aside_rows & 1023) == 0) &&
-      (static_cast<Size>(cap) * sizeof(strata::core::IntKey) > MaxAllocSize ||
-       MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024)) {
+  if ((d->int_keys == 0 && d->aside_rows >= kUnsortedAside) ||
+      ((grow || (d->aside_rows & 1023) == 0) &&
+       (static_cast<Size>(cap) * sizeof(strata::core::IntKey) > MaxAllocSize ||
+        MemoryContextMemAllocated(d->aside_cxt, false) > static_cast<Size>(d->sort_mem) * 1024))) {
     AsideToSorter(d);
     tuplesort_puttupleslot(d->aside, slot);
     return;
@@ -633,17 +637,21 @@ KeyWalk StartKeyWalk(Relation idx, IndexScanDesc scan) {
 
 // Puts the groups set aside in key order: the integer keys sorted in memory, or the tuplesort's sort.
 void SortAside(DirectDest* d) {
-  if (d->int_keys > 0)
-    strata::core::SortIntKeys(d->aside_keys, static_cast<size_t>(d->aside_rows), d->int_keys);
-  else
+  if (d->aside != nullptr)
     tuplesort_performsort(d->aside);
+  else if (d->int_keys > 0)
+    strata::core::SortIntKeys(d->aside_keys, static_cast<size_t>(d->aside_rows), d->int_keys);
 }
 
 // The next group set aside, in key order, into `batch` (not copied out of the sorter: the group is
 // written before the next one is fetched); false after the last. *next: position in the in-memory copies.
 bool FetchAside(DirectDest* d, TupleTableSlot* batch, int64* next) {
-  if (d->int_keys == 0) return tuplesort_gettupleslot(d->aside, true, false, batch, nullptr);
+  if (d->aside != nullptr) return tuplesort_gettupleslot(d->aside, true, false, batch, nullptr);
   if (*next == d->aside_rows) return false;
+  if (d->int_keys == 0) {  // few groups of other keys: in arrival order
+    ExecStoreMinimalTuple(d->aside_tuples[(*next)++], batch, false);
+    return true;
+  }
   // The copies lie in arrival (hash) order: the one a few groups ahead is fetched into the cache.
   if (*next + kAsidePrefetch < d->aside_rows) __builtin_prefetch(d->aside_tuples[d->aside_keys[*next + kAsidePrefetch].row]);
   ExecStoreMinimalTuple(d->aside_tuples[d->aside_keys[(*next)++].row], batch, false);
@@ -713,6 +721,8 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
   IndexScanDesc scan = index_beginscan(rel, idx, snap, idx->rd_index->indnkeyatts, 0);
   scan->xs_want_itup = true;  // each entry's key, compared without visiting the heap
   KeyWalk walk = StartKeyWalk(idx, scan);
+  const bool in_order = d->aside != nullptr || d->int_keys > 0;
+  if (!in_order) walk.walkable = false;  // arrival order: each group descends
   TupleTableSlot* stored = table_slot_create(rel, nullptr);
   TupleTableSlot* out = table_slot_create(rel, nullptr);
   TupleTableSlot* batch = MakeSingleTupleTableSlot(d->result, &TTSOpsMinimalTuple);
@@ -733,9 +743,11 @@ int64 MergeAside(DirectDest* d, ResolvedMerge* merges, Relation idx) {
     ResetPerTupleExprContext(d->estate);
     merged++;
   }
-  elog(DEBUG1, "strata: merged %lld groups into \"%s\" (put in key order %s) with %lld index descents",
+  elog(DEBUG1, "strata: merged %lld groups into \"%s\" (%s) with %lld index descents",
        static_cast<long long>(merged), RelationGetRelationName(rel),
-       d->int_keys > 0 ? "by their integer keys in memory" : "by a tuplesort", static_cast<long long>(walk.descents));
+       d->aside != nullptr ? "put in key order by a tuplesort"
+                           : (d->int_keys > 0 ? "put in key order by their integer keys in memory" : "in arrival order"),
+       static_cast<long long>(walk.descents));
   index_endscan(scan);
   ExecDropSingleTupleTableSlot(batch);
   ExecDropSingleTupleTableSlot(out);

@@ -266,6 +266,7 @@ void RecordStep(const Due& d, const StepResult& res, TimestampTz t0, double ms) 
 // aborted) when anything failed: the caller then refreshes each rollup on its own, which isolates the
 // failing one.
 bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more) {
+  std::vector<Due> busy;  // locked by another session: said once if a prepared transaction holds it
   const TimestampTz t0 = GetCurrentTimestamp();
   const Due& head = group[0];
   try {
@@ -287,6 +288,8 @@ bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more)
       rs.push_back(LoadRollup(id, false));
       ds.push_back(*std::find_if(group.begin(), group.end(), [&](const Due& d) { return d.id == id; }));
     }
+    for (const auto& d : group)
+      if (std::none_of(ds.begin(), ds.end(), [&](const Due& x) { return x.id == d.id; })) busy.push_back(d);
     std::vector<StepResult> results(rs.size());
     int64_t staged = 0;
     pg::AsRole(head.run_as, [&] {
@@ -347,6 +350,7 @@ bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more)
     pg::CommitWorkerTxn();
     for (size_t i = 0; i < rs.size(); i++)
       if (results[i].more && !results[i].waited_out) more->push_back(ds[i]);
+    for (const Due& d : busy) NoteLockHolder(d.id, d.view);
     return true;
   } catch (...) {
     int code = 0;

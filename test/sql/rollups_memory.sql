@@ -95,8 +95,9 @@ SELECT (strata.refresh_rollup('mem_hourly'))->>'rows' AS rows, mem_diff() AS dif
 
 -- Groups of stored buckets are merged in the key index's order. Keys of integer, date and timestamp
 -- columns are sorted in memory by their values; past the sort memory (the larger of work_mem and
--- maintenance_work_mem) the groups go to a tuplesort, as do keys of other types. The DEBUG line says
--- which; a key out of the index's order would show as a duplicate key error or a difference.
+-- maintenance_work_mem) the groups go to a tuplesort, as do more than 10,000 groups of keys of other
+-- types (fewer are merged in arrival order, each found by its own descent of the key index). The DEBUG
+-- line says which; a key out of the index's order would show as a duplicate key error or a difference.
 SET client_min_messages = debug1;
 INSERT INTO mem_src (ts, ch, viewer, w)
 SELECT timestamptz '2026-03-01' + ((g * 7919) % 200) * interval '1 hour', NULLIF((g * 104729) % 51, 50), g % 1499, g % 9000
@@ -113,7 +114,7 @@ RESET client_min_messages;
 SELECT mem_diff() AS differences;
 SELECT strata.drop_rollup('mem_hourly');
 RESET work_mem;
--- Every integer width, at its extremes and negative, NULLs; and a text key (always a tuplesort).
+-- Every integer width, at its extremes and negative, NULLs; and a text key (few groups: arrival order).
 CREATE TABLE mem_k (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamp NOT NULL, s smallint, b bigint, k varchar(100));
 CREATE INDEX ON mem_k (id);
 INSERT INTO mem_k (ts, s, b, k)
