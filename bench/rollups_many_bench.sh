@@ -9,7 +9,9 @@
 #  (b) the lag during that ingest: strata.rollups sampled every ~0.5 s from another session (worst
 #      lag_time and lag_rows of any of the N rollups, and at the end), then the time to catch up;
 #  (c) single-row UPDATE throughput (random rows of the last day, watch_ms changed) with the rollups
-#      (the worker refreshing) against a plain copy of the table without rollups;
+#      (the worker refreshing) against a plain copy of the table without rollups; and the same UPDATEs
+#      with the worker paused and idle: the capture's own cost (the change triggers), apart from the
+#      worker's recomputes competing for the CPU;
 #  (d) what is queued after 10,000 UPDATEs of the same 100 rows (the worker paused, so nothing is
 #      drained): rows and bytes of all N `<name>_pending` tables and of the source's change log entries
 #      (strata.rollup_change, 0.10.0), against the distinct buckets those 100 rows fall in (summed over
@@ -42,10 +44,24 @@ q -d postgres "CREATE DATABASE bench"
 q "CREATE EXTENSION strata"
 PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PGPORT -U postgres -n"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }'; }
-worker() {  # worker on|off: the database worker runs its passes or idles (a pass under way finishes)
+worker() {  # worker on|off: the database worker runs its passes or idles (off: waits until the pass under way
+            # has finished, no refresh step counted for 2 s, at most 120 s)
   q "ALTER SYSTEM SET strata.enabled = $1" >/dev/null
   q "SELECT pg_reload_conf()" >/dev/null
   sleep 2
+  if [ "$1" = off ]; then
+    local t0=$SECONDS a b
+    a=$(q "SELECT coalesce(sum(refresh_steps), 0) FROM strata.rollups")
+    while [ $((SECONDS - t0)) -lt 120 ]; do
+      sleep 2; b=$(q "SELECT coalesce(sum(refresh_steps), 0) FROM strata.rollups")
+      [ "$a" = "$b" ] && break; a=$b
+    done
+  fi
+}
+# worker_cpu: the database worker's CPU time so far, in clock ticks (utime + stime of /proc/PID/stat)
+worker_cpu() {
+  local pid; pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'strata worker%' AND datname = 'bench'" | head -1)
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && awk '{print $14 + $15}' "/proc/$pid/stat" || echo 0
 }
 tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1; }  # of pgbench's output on stdin
 errors_in_log() { grep -c -E 'ERROR|FATAL|PANIC' "$DIR/server.log" || true; }
@@ -125,7 +141,7 @@ problems() {
      FROM strata.job_runs WHERE job_kind = 'rollup_refresh' AND status IN ('failed', 'skipped') AND started_at >= '$1'"
 }
 
-declare -A INS_R INS_N LAG_T LAG_R END_T END_R CATCH STEPS UPD_R UPD_P PEND_R PEND_B PEND_BOUND DRAIN
+declare -A INS_R INS_N LAG_T LAG_R END_T END_R CATCH STEPS UPD_R UPD_P UPD_Q PEND_R PEND_B PEND_BOUND DRAIN
 for n in $COUNTS; do
   SRC=src_$n TWIN=twin_$n PLAIN=plain_$n
   echo
@@ -154,7 +170,9 @@ for n in $COUNTS; do
     rm -f "$DIR/lag.$n.$c" "$DIR/lag.$n.$c.stop"
     sampler "$SRC" "$DIR/lag.$n.$c" &
     SAMPLER=$!
+    cpu0=$(worker_cpu); rows0=$(q "SELECT coalesce(sum(rows_processed), 0) FROM strata.rollups WHERE source = '$SRC'::regclass")
     INS_R[$n,$c]=$($PGB -c "$c" -j "$c" -T "$DURATION" -f "$(script ins "$SRC")" bench 2>&1 | tps)
+    cpu1=$(worker_cpu); rows1=$(q "SELECT coalesce(sum(rows_processed), 0) FROM strata.rollups WHERE source = '$SRC'::regclass")
     read -r END_T[$n,$c] END_R[$n,$c] steps1 _ < <(figures "$SRC")
     touch "$DIR/lag.$n.$c.stop"; wait "$SAMPLER" 2>/dev/null || true
     LAG_T[$n,$c]=$(awk 'BEGIN{m = 0} $1 > m {m = $1} END {print m}' "$DIR/lag.$n.$c")
@@ -170,6 +188,15 @@ for n in $COUNTS; do
       "${END_T[$n,$c]}" "${END_R[$n,$c]}" "${CATCH[$n,$c]}" "${STEPS[$n,$c]}" \
       "$(awk -v s="${STEPS[$n,$c]}" -v n="$n" -v d="$DURATION" 'BEGIN{printf "%.2f", s / n / d}')"
     printf "         refresh steps failed/skipped: %s; errors in the server log: %s\n" "$(problems "$since")" "$(( $(errors_in_log) - errs0 ))"
+    # The floor: the worker's CPU per source row it absorbed for its N rollups (one row counted once per
+    # rollup in rows_processed, so divided by N), and what that allows on this machine's cores: with
+    # ingest itself costing 1/disabled-tps core-seconds per row and the worker W per row, at most
+    # cores / (cores + W * cores * disabled-tps) of the disabled ingest can be kept while the rollups keep up.
+    awk -v c0="$cpu0" -v c1="$cpu1" -v r0="$rows0" -v r1="$rows1" -v n="$n" -v d="$DURATION" -v t="${INS_N[$n,$c]}" -v k="$(nproc)" 'BEGIN {
+      cpu = (c1 - c0) / 100; rows = (r1 - r0) / n; w = rows > 0 ? cpu / rows : 0
+      printf "         worker CPU %.1f s in the %s s run (%.2f cores) for %d source rows absorbed: %.1f us per row for its %s rollups;\n", cpu, d, cpu / d, rows, w * 1e6, n
+      printf "         floor: keeping up at the disabled rate needs %.2f cores for the worker; the most ingest this machine (%s cores) keeps with the rollups current: %.2fx\n", w * t, k, (w > 0 ? k / (k + w * k * t) : 1)
+    }'
     # The shared passes (0.10.0): one read of the new rows for every due rollup of the source.
     [ "$(q "SELECT to_regclass('strata.rollup_sources') IS NOT NULL")" = t ] &&
       printf "         shared passes over %s so far: %s\n" "$SRC" "$(q "SELECT passes || ' passes, ' || rows_read || ' rows read once for all rollups, last pass '
@@ -206,14 +233,19 @@ for n in $COUNTS; do
   DRAIN[$n]=$(catch_up "$SRC")
   echo "      the worker drained them in ${DRAIN[$n]} s"
 
-  echo "   (c) single-row UPDATEs of random rows of the last day, $DURATION s per run: $PLAIN (no rollup), then $SRC (the worker refreshing)"
+  echo "   (c) single-row UPDATEs of random rows of the last day, $DURATION s per run: $PLAIN (no rollup), then $SRC with the"
+  echo "       worker paused (the capture alone), then $SRC (the worker refreshing)"
   for c in $CLIENTS; do
+    worker off
+    UPD_Q[$n,$c]=$($PGB -c "$c" -j "$c" -T "$DURATION" -f "$(script upd "$SRC")" bench 2>&1 | tps)
+    worker on
     UPD_P[$n,$c]=$($PGB -c "$c" -j "$c" -T "$DURATION" -f "$(script upd "$PLAIN")" bench 2>&1 | tps)
     since=$(q "SELECT now()"); errs0=$(errors_in_log)
     UPD_R[$n,$c]=$($PGB -c "$c" -j "$c" -T "$DURATION" -f "$(script upd "$SRC")" bench 2>&1 | tps)
     read -r _ _ _ pb < <(figures "$SRC")
-    printf "      %s clients: plain copy %8.0f tps, with the rollups %8.0f tps (%sx); %s buckets pending at the end, drained %s s after\n" \
-      "$c" "${UPD_P[$n,$c]}" "${UPD_R[$n,$c]}" "$(ratio "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}")" "$pb" "$(catch_up "$SRC")"
+    printf "      %s clients: plain copy %8.0f tps, with the rollups %8.0f tps (%sx), worker paused %8.0f tps (%sx); %s buckets pending at the end, drained %s s after\n" \
+      "$c" "${UPD_P[$n,$c]}" "${UPD_R[$n,$c]}" "$(ratio "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}")" "${UPD_Q[$n,$c]}" \
+      "$(ratio "${UPD_Q[$n,$c]}" "${UPD_P[$n,$c]}")" "$pb" "$(catch_up "$SRC")"
     printf "         refresh steps failed/skipped: %s; errors in the server log: %s\n" "$(problems "$since")" "$(( $(errors_in_log) - errs0 ))"
   done
 
@@ -229,8 +261,8 @@ done
 
 echo
 echo "== summary (ratios are side by side in this run; the machine's other load shows in both variants alike)"
-printf "| N | clients | insert tps, rollups / disabled (ratio) | worst lag during ingest (s / rows) | lag at end (s / rows), caught up after | update tps, rollups / plain (ratio) | pending after 10k updates of 100 rows: rows / kB (bound: distinct buckets) | targets (#34) |\n"
-printf "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+printf "| N | clients | insert tps, rollups / disabled (ratio) | worst lag during ingest (s / rows) | lag at end (s / rows), caught up after | update tps, rollups / plain (ratio) | update tps, worker paused (ratio): the capture alone | pending after 10k updates of 100 rows: rows / kB (bound: distinct buckets) | targets (#34) |\n"
+printf "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
 for n in $COUNTS; do
   for c in $CLIENTS; do
     ir=$(ratio "${INS_R[$n,$c]}" "${INS_N[$n,$c]}"); ur=$(ratio "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}")
@@ -244,9 +276,10 @@ for n in $COUNTS; do
     esac
     tg+="lag <= 2 s: $lag_ok; "
     tg+="pending <= buckets: $(awk -v p="${PEND_R[$n]}" -v b="${PEND_BOUND[$n]}" 'BEGIN{print (p <= b) ? "met" : "not met"}')"
-    printf "| %s | %s | %.0f / %.0f (%sx) | %s / %s | %s / %s, %s s | %.0f / %.0f (%sx) | %s / %s (%s) | %s |\n" \
+    printf "| %s | %s | %.0f / %.0f (%sx) | %s / %s | %s / %s, %s s | %.0f / %.0f (%sx) | %.0f (%sx) | %s / %s (%s) | %s |\n" \
       "$n" "$c" "${INS_R[$n,$c]}" "${INS_N[$n,$c]}" "$ir" "${LAG_T[$n,$c]}" "${LAG_R[$n,$c]}" "${END_T[$n,$c]}" "${END_R[$n,$c]}" \
-      "${CATCH[$n,$c]}" "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}" "$ur" "${PEND_R[$n]}" "$(( PEND_B[$n] / 1024 ))" "${PEND_BOUND[$n]}" "$tg"
+      "${CATCH[$n,$c]}" "${UPD_R[$n,$c]}" "${UPD_P[$n,$c]}" "$ur" "${UPD_Q[$n,$c]}" "$(ratio "${UPD_Q[$n,$c]}" "${UPD_P[$n,$c]}")" \
+      "${PEND_R[$n]}" "$(( PEND_B[$n] / 1024 ))" "${PEND_BOUND[$n]}" "$tg"
   done
 done
 echo "targets (#34): insert >= 0.9x the disabled ingest at N = 10 and >= 0.8x at N = 50 while the worst lag stays <= 2 s"
