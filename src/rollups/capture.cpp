@@ -103,8 +103,11 @@ void SyncCaptures() {
     changed = pg::Query(
         "WITH g AS (DELETE FROM strata.rollup_grain g WHERE NOT EXISTS (SELECT 1 FROM strata.rollup r WHERE r.grain = g.id) "
         "  RETURNING g.id, g.source_id), "
-        "c AS (DELETE FROM strata.rollup_change c WHERE c.grain IN (SELECT id FROM g) "
-        "  OR NOT EXISTS (SELECT 1 FROM strata.rollup_grain x WHERE x.id = c.grain)) "
+        // Entries a writer holds right now are left (never waiting for an application's transaction):
+        // of a grain that no longer exists, nobody reads them; the next sync deletes them.
+        "c AS (DELETE FROM strata.rollup_change c WHERE c.ctid = ANY (ARRAY(SELECT e.ctid FROM strata.rollup_change e "
+        "  WHERE e.grain IN (SELECT id FROM g) OR NOT EXISTS (SELECT 1 FROM strata.rollup_grain x WHERE x.id = e.grain) "
+        "  FOR UPDATE OF e SKIP LOCKED))) "
         "SELECT DISTINCT s.source::pg_catalog.oid FROM g JOIN strata.rollup_source s ON s.id = g.source_id");
     gone = pg::Query(
         "DELETE FROM strata.rollup_source s WHERE NOT EXISTS (SELECT 1 FROM strata.rollup_grain g WHERE g.source_id = s.id) "
