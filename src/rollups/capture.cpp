@@ -200,7 +200,6 @@ struct CachedCapture {
   std::vector<rs::Grain> grains;
   SPIPlanPtr update = nullptr, remove = nullptr;  // planned at their first use (a DELETE has no new rows)
   bool valid = false;
-  bool empty = false;  // no grain: nothing to log
 };
 
 std::map<int, CachedCapture>& Captures() {
@@ -250,22 +249,19 @@ void Load(int id, CachedCapture* c) {
                        {std::to_string(id)});
   });
   c->tree.clear();
-  if (src.empty()) {
+  c->grains.clear();
+  if (src.empty()) {  // no capture (any more): nothing to log
     c->source = InvalidOid;
-    c->empty = true;
     c->valid = true;
     return;
   }
   c->source = static_cast<Oid>(std::stoul(*src[0][0]));
-  pg::Call([&] {
-    List* rels = find_all_inheritors(c->source, NoLock, nullptr);
-    ListCell* lc;
-    foreach (lc, rels) c->tree.insert(lfirst_oid(lc));
-    list_free(rels);
-  });
-  c->grains.clear();
+  List* rels = nullptr;
+  pg::Call([&] { rels = find_all_inheritors(c->source, NoLock, nullptr); });
+  ListCell* lc;
+  foreach (lc, rels) c->tree.insert(lfirst_oid(lc));  // outside pg::Call: an insert may throw
+  pg::Call([&] { list_free(rels); });
   for (const auto& g : grains) c->grains.push_back({std::stoi(*g[0]), *g[1], *g[2], *g[3]});
-  c->empty = c->grains.empty();
   c->valid = true;
 }
 
@@ -302,8 +298,8 @@ STRATA_FUNCTION(strata_rollup_capture) {
   if (!c.valid) Load(static_cast<int>(id), &c);
   // A relation outside the source's tree (detached, being cleaned up) logs nothing; a relation new in
   // the tree whose invalidation has not arrived yet is looked up once more.
-  if (!c.empty && !c.tree.count(rel)) Load(static_cast<int>(id), &c);
-  if (!c.empty && c.tree.count(rel)) {
+  if (!c.grains.empty() && !c.tree.count(rel)) Load(static_cast<int>(id), &c);
+  if (!c.grains.empty() && c.tree.count(rel)) {
     SPIPlanPtr& plan = update ? c.update : c.remove;
     pg::AsExtensionOwner([&] {
       if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));

@@ -63,8 +63,20 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
       "ORDER BY a.attnum",
       {std::to_string(first.source_oid), defs});
   if (cols.empty()) throw core::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "no source column to stage for " + first.view);
+  // The staged rows' columns, read out of the result before any Postgres call (no C++ conversion may
+  // throw inside pg::Call).
+  struct Column {
+    std::string name;
+    Oid type, collation;
+    int32 typmod;
+  };
+  std::vector<Column> columns;
   std::string list;
-  for (const auto& c : cols) list += (list.empty() ? "" : ", ") + core::QuoteIdent(*c[0]);
+  for (const auto& c : cols) {
+    columns.push_back({*c[0], static_cast<Oid>(std::stoul(*c[1])), static_cast<Oid>(std::stoul(*c[3])),
+                       static_cast<int32>(std::stol(*c[2]))});
+    list += (list.empty() ? "" : ", ") + core::QuoteIdent(*c[0]);
+  }
   const std::string order = core::QuoteIdent(first.spec.order_column);
   const std::string sql = "SELECT " + list + " FROM " + first.spec.source + " WHERE " + order + " > $1::bigint AND " +
                           order + " <= $2::bigint";
@@ -73,12 +85,11 @@ int64_t StageNewRows(const std::vector<Rollup>& rollups, int64_t lo, int64_t hi,
     staged.cxt = AllocSetContextCreate(TopTransactionContext, "strata staged rows", ALLOCSET_DEFAULT_SIZES);
     staged.lxid = CurrentLxid();
     MemoryContext old = MemoryContextSwitchTo(staged.cxt);
-    TupleDesc desc = CreateTemplateTupleDesc(static_cast<int>(cols.size()));
-    for (size_t i = 0; i < cols.size(); i++) {
+    TupleDesc desc = CreateTemplateTupleDesc(static_cast<int>(columns.size()));
+    for (size_t i = 0; i < columns.size(); i++) {
       const AttrNumber att = static_cast<AttrNumber>(i + 1);
-      TupleDescInitEntry(desc, att, cols[i][0]->c_str(), static_cast<Oid>(std::stoul(*cols[i][1])),
-                         static_cast<int32>(std::stol(*cols[i][2])), 0);
-      TupleDescInitEntryCollation(desc, att, static_cast<Oid>(std::stoul(*cols[i][3])));
+      TupleDescInitEntry(desc, att, columns[i].name.c_str(), columns[i].type, columns[i].typmod, 0);
+      TupleDescInitEntryCollation(desc, att, columns[i].collation);
     }
     // Held in memory up to the larger of work_mem and maintenance_work_mem (read once per rollup, so
     // worth a bulk operation's memory), spilling to a temporary file beyond.

@@ -145,6 +145,25 @@ std::vector<Due> DueRollups(int64_t* next_ms) {
   return due;
 }
 
+// Records a step's outcome: job_runs only for what an operator must see (skipped, a note, frozen
+// buckets; failures are recorded by RecordFailure), as run_as, in the step's transaction.
+void RecordStep(const Due& d, const StepResult& res, TimestampTz t0, double ms) {
+  if (res.frozen || res.waited_out || !res.note.empty())
+    jobs::RecordJob("rollup_refresh", d.view, res.waited_out ? "skipped" : "ok",
+                    res.waited_out ? res.note
+                                   : std::to_string(res.rows) + " rows, " + std::to_string(res.buckets) + " buckets recomputed",
+                    StepJson(res, 1, ms), t0);
+}
+
+// Counts a committed step of rollup id that took ms (strata.rollups: last_duration_ms, refresh_steps).
+void CountStep(int id, double ms) {
+  pg::AsExtensionOwner([&] {
+    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
+              "WHERE id = $1::int",
+              {std::to_string(id), std::to_string(ms)});
+  });
+}
+
 // One refresh step of a due rollup in its own transaction, as d.run_as; the first step of a pass also
 // brings the rollup up to date with its source (legacy protection, renamed columns, missing triggers).
 // Throws what the step threw, with the transaction still to be aborted.
@@ -169,19 +188,10 @@ StepResult RunStep(const Due& d, int step, TimestampTz t0) {
       res.waited_out = true;
     }
     // A routine step (rows absorbed, buckets recomputed, nothing else) only moves the rollup's
-    // counters; job_runs gets what an operator must see: skipped, a note, frozen buckets (failures
-    // are recorded by RecordFailure). Recorded in the same transaction as its effect (as run_as).
-    if (res.frozen || res.waited_out || !res.note.empty())
-      jobs::RecordJob("rollup_refresh", d.view, res.waited_out ? "skipped" : "ok",
-                      res.waited_out ? res.note : std::to_string(res.rows) + " rows, " +
-                                                      std::to_string(res.buckets) + " buckets recomputed",
-                      StepJson(res, 1, MsSince(t0)), t0);
+    // counters. Recorded in the same transaction as its effect (as run_as).
+    RecordStep(d, res, t0, MsSince(t0));
   });
-  pg::AsExtensionOwner([&] {
-    pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
-              "WHERE id = $1::int",
-              {std::to_string(d.id), std::to_string(MsSince(t0))});
-  });
+  CountStep(d.id, MsSince(t0));
   pg::RestoreGucs(level);
   pg::CommitWorkerTxn();
   return res;
@@ -247,16 +257,6 @@ void RefreshDue(const Due& d) {
     }
     if (!res.more || res.waited_out || GetCurrentTimestamp() >= deadline) return;
   }
-}
-
-// Records a step's outcome as RunStep does: job_runs only for what an operator must see (skipped, a
-// note, frozen buckets), and the rollup's step counters. As run_as, in the step's transaction.
-void RecordStep(const Due& d, const StepResult& res, TimestampTz t0, double ms) {
-  if (res.frozen || res.waited_out || !res.note.empty())
-    jobs::RecordJob("rollup_refresh", d.view, res.waited_out ? "skipped" : "ok",
-                    res.waited_out ? res.note
-                                   : std::to_string(res.rows) + " rows, " + std::to_string(res.buckets) + " buckets recomputed",
-                    StepJson(res, 1, ms), t0);
 }
 
 // One shared pass over the due rollups of one source (same order column, same role), in one
@@ -331,12 +331,7 @@ bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more)
           if (results[i].note.empty()) results[i].note = i == 0 ? note : "";
         }
         RecordStep(ds[i], results[i], ts, MsSince(ts));
-        const std::string ms = std::to_string(MsSince(ts));
-        pg::AsExtensionOwner([&] {
-          pg::Query("UPDATE strata.rollup SET last_duration_ms = $2::float8, refresh_steps = refresh_steps + 1 "
-                    "WHERE id = $1::int",
-                    {std::to_string(rs[i].id), ms});
-        });
+        CountStep(rs[i].id, MsSince(ts));
       }
       ReleaseStagedRows();
     });

@@ -152,6 +152,9 @@ SET ROLE e_evil;
 CREATE TEMP TABLE c_mine (ts timestamptz);
 CREATE TRIGGER c_steal AFTER UPDATE ON c_mine REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new
   FOR EACH STATEMENT EXECUTE FUNCTION strata._rollup_capture('1');
+-- Nor call it, or the capture's sync, directly.
+SELECT test_err('SELECT strata._rollup_capture()') AS call_capture,
+       test_err('SELECT strata._rollup_capture_sync()') AS call_sync;
 RESET ROLE;
 -- Even a superuser cannot attach it to another table and have it log anything there, nor use it as a
 -- row trigger or without its transition tables.
