@@ -20,6 +20,10 @@ int rollup_wait_ms = 2000;
 int rollup_hash_table_kb = 2048;
 char* test_now = nullptr;
 bool preloaded = false;
+bool routing = true;
+bool routing_approximate = false;
+int routing_max_staleness_s = 0;
+bool routing_debug = false;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
 int vacuum_cold_after_s = 3600;
@@ -115,6 +119,24 @@ void DefineRollupSettings() {
                           nullptr);
 }
 
+// Query routing (src/routing/).
+void DefineRoutingSettings() {
+  DefineCustomBoolVariable("strata.routing", "Answers aggregate queries on a rollup's source from the rollup.",
+                           "Only when the answer equals the query's own at the same snapshot; see "
+                           "strata.explain_routing().", &routing, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomBoolVariable("strata.routing_approximate",
+                           "Allows routing to answer exact aggregates approximately from sketches.",
+                           "Not used yet: every routed answer is exact.", &routing_approximate, false, PGC_USERSET, 0,
+                           nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.routing_max_staleness",
+                          "How recently a materialized-only rollup must have caught up for routing to use it.",
+                          "0: never. A routed answer stays exact either way (rows the rollup lacks are read from "
+                          "the source).", &routing_max_staleness_s, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
+  DefineCustomBoolVariable("strata.routing_debug", "Logs each routing decision (at LOG).", nullptr, &routing_debug,
+                           false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
 // The vacuum scheduler.
 void DefineVacuumSettings() {
   DefineCustomBoolVariable("strata.vacuum_enabled", "Enables strata's vacuum scheduler in the database workers.",
@@ -189,6 +211,7 @@ void Init() {
   DefineWorkerSettings();
   DefineDdlSettings();
   DefineRollupSettings();
+  DefineRoutingSettings();
   DefineVacuumSettings();
   MarkGUCPrefixReserved("strata");
 }

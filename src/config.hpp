@@ -38,6 +38,12 @@ extern double vacuum_rollup_dead_fraction;  // strata.vacuum_rollup_dead_fractio
 extern int vacuum_rollup_min_interval_s;    // strata.vacuum_rollup_min_interval
 extern int vacuum_full_plan_interval_s;     // strata.vacuum_full_plan_interval (0 = every pass)
 
+// Query routing (src/routing/); all user-settable.
+extern bool routing;                 // strata.routing: answer aggregate queries from rollups
+extern bool routing_approximate;     // strata.routing_approximate: allow sketch-based approximate answers
+extern int routing_max_staleness_s;  // strata.routing_max_staleness: materialized-only rollups (0 = never)
+extern bool routing_debug;           // strata.routing_debug: log decisions
+
 // True when strata was loaded by shared_preload_libraries (workers exist).
 extern bool preloaded;
 

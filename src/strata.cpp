@@ -1,6 +1,7 @@
 // Module entry: _PG_init only calls each module's Init (GUCs, shared memory, workers).
 #include "config.hpp"
 #include "pg/postgres.hpp"
+#include "routing/routing.hpp"
 #include "workers/workers.hpp"
 
 extern "C" {
@@ -11,5 +12,6 @@ void _PG_init(void);
 void _PG_init(void) {
   // Nothing here can throw a C++ exception; GUC definition errors are Postgres ERRORs at load time.
   strata::config::Init();
+  strata::routing::Init();
   if (process_shared_preload_libraries_in_progress) strata::workers::Init();
 }

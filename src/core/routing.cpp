@@ -1,0 +1,250 @@
+// Query routing's pure parts (see routing.hpp for the terms).
+#include "core/routing.hpp"
+
+#include <cctype>
+#include <cstdlib>
+
+namespace strata::core::routing {
+namespace {
+
+constexpr int64_t kSecond = 1000000;
+constexpr int64_t kDay = 86400 * kSecond;
+constexpr int kDayRank = 5;
+constexpr int kWeekRank = 6;
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); i++) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
+int64_t Mod(int64_t a, int64_t m) {
+  const int64_t r = a % m;
+  return r < 0 ? r + m : r;
+}
+
+}  // namespace
+
+std::optional<int> UnitRank(const std::string& unit) {
+  std::string u;
+  for (char c : unit) u += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::vector<std::pair<int, std::vector<const char*>>> kUnits = {
+      {0, {"microsecond", "microseconds", "us", "usec", "usecs", "useconds"}},
+      {1, {"millisecond", "milliseconds", "ms", "msec", "msecs", "mseconds"}},
+      {2, {"second", "seconds", "s", "sec", "secs"}},
+      {3, {"minute", "minutes", "m", "min", "mins"}},
+      {4, {"hour", "hours", "h", "hr", "hrs"}},
+      {5, {"day", "days", "d"}},
+      {6, {"week", "weeks", "w"}},
+      {7, {"month", "months", "mon", "mons"}},
+      {8, {"quarter", "qtr"}},
+      {9, {"year", "years", "y", "yr", "yrs"}},
+      {10, {"decade", "decades", "dec", "decs"}},
+      {11, {"century", "centuries", "c", "cent"}},
+      {12, {"millennium", "millennia", "mil", "mils"}},
+  };
+  for (const auto& [rank, names] : kUnits)
+    for (const char* n : names)
+      if (u == n) return rank;
+  return std::nullopt;
+}
+
+int WeekRank() { return kWeekRank; }
+
+int64_t UnitMicros(int rank) {
+  static const int64_t kLength[] = {1, 1000, kSecond, 60 * kSecond, 3600 * kSecond, kDay, 7 * kDay};
+  return rank >= 0 && rank <= kWeekRank ? kLength[rank] : 0;
+}
+
+bool Nests(const Bucketing& fine, const Bucketing& coarse, int64_t zone_step_us) {
+  using K = Bucketing::Kind;
+  if (fine.kind == K::kBin && coarse.kind == K::kBin) {
+    if (fine.stride_us <= 0 || coarse.stride_us <= 0) return false;
+    return coarse.stride_us % fine.stride_us == 0 && Mod(coarse.origin_us - fine.origin_us, fine.stride_us) == 0;
+  }
+  if (fine.kind == K::kTrunc && coarse.kind == K::kTrunc) {
+    if (fine.with_zone != coarse.with_zone || fine.zone != coarse.zone) return false;
+    if (fine.unit == kWeekRank || coarse.unit == kWeekRank)
+      return coarse.unit == kWeekRank && (fine.unit <= kDayRank || fine.unit == kWeekRank);
+    return fine.unit <= coarse.unit;
+  }
+  if (fine.kind == K::kBin && coarse.kind == K::kTrunc) {
+    // Every boundary of the coarse buckets is a local multiple of `length` (weeks and calendar units
+    // start at local midnight); in UTC it is shifted by the zone's offset at that time.
+    if (fine.stride_us <= 0) return false;
+    const int64_t length = coarse.unit >= kDayRank ? kDay : UnitMicros(coarse.unit);
+    if (length % fine.stride_us != 0 || Mod(fine.origin_us, fine.stride_us) != 0) return false;
+    if (coarse.unit == kWeekRank && Mod(7 * kDay, fine.stride_us) != 0) return false;
+    if (!coarse.with_zone) return true;
+    return zone_step_us == 0 || (zone_step_us > 0 && zone_step_us % fine.stride_us == 0);
+  }
+  return false;  // a calendar-cut (zoned) trunc has buckets of varying length: never nests in a bin
+}
+
+std::string SubstitutePlaceholders(const std::string& sql, const std::map<int, std::string>& with) {
+  std::string out;
+  out.reserve(sql.size());
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      // A literal (E'' strings escape with backslashes) or a quoted identifier, copied as it is.
+      const bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
+      size_t j = i + 1;
+      while (j < sql.size()) {
+        if (escapes && sql[j] == '\\') {
+          j += 2;
+          continue;
+        }
+        if (sql[j] == c) {
+          if (j + 1 < sql.size() && sql[j + 1] == c) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      out.append(sql, i, std::min(j + 1, sql.size()) - i);
+      i = j + 1;
+      continue;
+    }
+    if (c == '$' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      size_t j = i + 1;
+      while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) j++;
+      const auto it = j - i - 1 <= 9 ? with.find(std::atoi(sql.substr(i + 1, j - i - 1).c_str())) : with.end();
+      if (it != with.end()) {
+        out += "(" + it->second + ")";
+        i = j;
+        continue;
+      }
+      out.append(sql, i, j - i);
+      i = j;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+std::string CombineState(Combine combine, const std::string& column, const std::string& type) {
+  switch (combine) {
+    case Combine::kCount: return "COALESCE(pg_catalog.sum(" + column + "), 0)::" + type;
+    case Combine::kSum: return "pg_catalog.sum(" + column + ")::" + type;
+    case Combine::kMin: return "pg_catalog.min(" + column + ")::" + type;
+    case Combine::kMax: return "pg_catalog.max(" + column + ")::" + type;
+    case Combine::kSketch: return "strata.merge(" + column + ")";
+  }
+  return column;
+}
+
+std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
+  const std::string id = std::to_string(r.rollup_id);
+  const std::string t = "r." + r.time_column;
+  const std::string b = "d." + r.bucket_column;
+  const std::string type = r.bucket_type;
+  const auto as_bucket = [&](const std::string& tstz) {
+    return type == "timestamp without time zone" ? "(" + tstz + " AT TIME ZONE 'UTC')" : tstz;
+  };
+  // The dirty buckets, as a set (rated at one row by the function's declaration) and as an array.
+  const std::string dirty_set =
+      "(SELECT " + as_bucket("__strata_x") + " AS __strata_b FROM strata._routing_dirty(" + id + ") AS __strata_x)";
+  const std::string dirty = "ARRAY(SELECT __strata_b FROM " + dirty_set + " AS __strata_y)";
+  const std::string frozen = "(SELECT " + as_bucket("strata._routing_frozen(" + id + ")") + ")";
+  const std::string unfrozen_from = "COALESCE(" + frozen + ", '-infinity'::" + type + ")";
+  const std::string rt = r.bucket_of(t);
+  const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
+
+  // Whole buckets: x is a finite bucket start inside the range, its end at or before the upper bound.
+  const auto whole = [&](const std::string& x) {
+    std::vector<std::string> c{"pg_catalog.isfinite(" + x + ")"};
+    if (r.lower) c.push_back(x + " " + r.lower->op + " (" + r.lower->expr + ")");
+    if (r.upper) c.push_back(x + " < " + r.bucket_of("(" + r.upper->expr + ")"));
+    return Join(c, " AND ");
+  };
+  // The query's own time range over the raw time column.
+  std::vector<std::string> range;
+  if (r.lower) range.push_back(t + " " + r.lower->op + " (" + r.lower->expr + ")");
+  if (r.upper) range.push_back(t + " " + r.upper->op + " (" + r.upper->expr + ")");
+
+  std::vector<std::string> raw_keys, rollup_keys, groups;
+  for (size_t i = 0; i < r.keys.size(); i++) {
+    const std::string g = "g" + std::to_string(i + 1);
+    raw_keys.push_back(r.keys[i].first + " AS " + g);
+    rollup_keys.push_back(r.keys[i].second + " AS " + g);
+    groups.push_back(std::to_string(i + 1));
+  }
+  std::vector<std::string> raw_states = raw_keys, rollup_states = rollup_keys;
+  for (size_t i = 0; i < r.states.size(); i++) {
+    const std::string c = "c" + std::to_string(i + 1);
+    raw_states.push_back(r.states[i].raw_aggregate + " AS " + c);
+    rollup_states.push_back(r.states[i].rollup_column + " AS " + c);
+  }
+  const std::string group_by = groups.empty() ? "" : " GROUP BY " + Join(groups, ", ");
+  const auto raw_arm = [&](const std::string& from, std::vector<std::string> where) {
+    for (const auto& f : r.raw_filters) where.push_back("(" + f + ")");
+    return "SELECT " + Join(raw_states, ", ") + " FROM " + from + " WHERE " + Join(where, " AND ") + group_by;
+  };
+  const std::string source = r.source + " AS r";
+
+  std::vector<std::string> arms;
+  {
+    std::vector<std::string> where{whole(b), b + " >= " + unfrozen_from, b + " <> ALL (" + dirty + ")"};
+    for (const auto& f : r.rollup_filters) where.push_back("(" + f + ")");
+    arms.push_back("SELECT " + Join(rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " +
+                   Join(where, " AND ") + guard);
+  }
+  const std::string clean_whole =
+      whole(rt) + " AND " + rt + " >= " + unfrozen_from + " AND " + rt + " <> ALL (" + dirty + ")" + guard;
+  const std::string order = "r." + r.order_column;
+  arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > (SELECT strata.rollup_watermark(" +
+                                      id + "))", clean_whole}));
+  if (r.cursor)
+    arms.push_back(raw_arm(source, {order + " <= " + std::to_string(*r.cursor), order +
+                                        " <= (SELECT strata.rollup_backfill_cursor(" + id + "))", clean_whole}));
+  if (r.lower) {
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    w.push_back(t + " < " + r.bucket_end(r.bucket_of("(" + r.lower->expr + ")")));
+    w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))");
+    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
+  }
+  if (r.upper) {
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));
+    if (r.lower) w.push_back(rt + " " + r.lower->op + " (" + r.lower->expr + ")");
+    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
+  }
+  std::vector<int> rare_arms;
+  rare_arms.push_back(static_cast<int>(arms.size()));
+  arms.push_back(raw_arm(dirty_set + " AS __strata_x JOIN " + source + " ON " + t +
+                             " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
+                         {whole("__strata_x.__strata_b"), "__strata_x.__strata_b >= " + unfrozen_from + guard}));
+  rare_arms.push_back(static_cast<int>(arms.size()));
+  {
+    std::vector<std::string> w = range;  // implied by whole(rt); gives the planner the query's own range
+    w.push_back(whole(rt));
+    w.push_back(rt + " < " + frozen);
+    w.push_back(t + " < " + r.bucket_end(r.bucket_of(frozen)) + guard);
+    arms.push_back(raw_arm(source, w));
+  }
+  {
+    std::vector<std::string> w = range;
+    const std::string inf = "'infinity'::" + type + ", '-infinity'::" + type;
+    w.push_back(range.empty() ? "(" + t + " IS NULL OR " + t + " IN (" + inf + "))" : t + " IN (" + inf + ")");
+    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
+  }
+  if (!r.guard.empty()) {
+    rare_arms.push_back(static_cast<int>(arms.size()));
+    std::vector<std::string> w = range;
+    w.push_back("NOT (" + r.guard + ")");
+    arms.push_back(raw_arm(source, w));
+  }
+  if (arm_count) *arm_count = static_cast<int>(arms.size());
+  if (rare) *rare = rare_arms;
+  return "(" + Join(arms, " UNION ALL ") + ")";
+}
+
+}  // namespace strata::core::routing

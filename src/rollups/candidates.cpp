@@ -1,0 +1,37 @@
+// The rollups a query on a raw table could be answered from (candidates.hpp).
+#include "rollups/candidates.hpp"
+
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+#include "rollups/catalog.hpp"
+
+namespace strata::rollups {
+
+std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
+  std::vector<pg::Row> rows;
+  pg::AsExtensionOwner([&] {
+    rows = pg::Query(
+        "SELECT id, realtime, caught_up_at >= pg_catalog.now() - pg_catalog.make_interval(secs => $2::int) "
+        "FROM strata.rollup WHERE source = $1::oid::pg_catalog.regclass AND source_rollup IS NULL ORDER BY id",
+        {std::to_string(source), std::to_string(max_staleness_s)});
+  });
+  std::vector<Candidate> out;
+  for (const auto& row : rows) {
+    const Rollup r = LoadRollup(std::stoi(*row[0]), false);
+    if (!r.missing.empty()) continue;
+    Candidate c;
+    c.id = r.id;
+    c.name = r.view;
+    c.view_oid = r.view_oid;
+    c.data_oid = r.data_oid;
+    c.realtime = *row[1] == "t";
+    c.caught_up_within_staleness = row[2] && *row[2] == "t";
+    c.watermark = r.watermark;
+    c.cursor = r.cursor;
+    c.spec = r.spec;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace strata::rollups

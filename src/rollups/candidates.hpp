@@ -1,0 +1,31 @@
+// All that src/routing may include from rollups: the rollups that could answer a query on a raw table.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rollup_sql.hpp"
+#include "pg/postgres.hpp"
+
+namespace strata::rollups {
+
+struct Candidate {
+  int id = 0;
+  std::string name;        // the rollup (its view), as regclass text
+  Oid view_oid = InvalidOid;
+  Oid data_oid = InvalidOid;
+  bool realtime = true;
+  bool caught_up_within_staleness = false;  // materialized-only rollups: caught up within strata.routing_max_staleness
+  // Progress at planning time: the watermark only rises and the backfill cursor only falls (then stays
+  // NULL), so a plan may bound the rows a rollup lacks by these values as well as by the live ones.
+  int64_t watermark = 0;
+  std::optional<int64_t> cursor;
+  core::rollup::Spec spec;
+};
+
+// The rollups whose source is the raw table `source` (rollups of rollups are not candidates), by id.
+std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
+
+}  // namespace strata::rollups

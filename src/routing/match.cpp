@@ -1,0 +1,767 @@
+// The reader's query taken apart, and matched against one rollup (see README.md for the rules).
+//
+// Postgres calls run inside pg::Call; the code inside those lambdas works on palloc'd nodes and C
+// strings only, and the C++ strings are built from the results afterwards.
+#include <map>
+#include <set>
+
+#include "core/naming.hpp"
+#include "core/rollup_sql.hpp"
+#include "core/routing.hpp"
+#include "config.hpp"
+#include "pg/guard.hpp"
+#include "routing/match.hpp"
+
+namespace strata::routing {
+namespace {
+
+namespace cr = core::routing;
+namespace rs = core::rollup;
+
+// Placeholder parameter numbers inside deparsed text (the reader's own parameters stay below kFirst).
+constexpr int kFirst = 40000;
+constexpr int kTimeParam = 40000;   // the time column inside a bucket call (rollup side: the bucket column)
+constexpr int kDimParam = 41000;    // + attribute number: a dimension column (rollup side)
+constexpr int kGroupParam = 43000;  // + k: the k-th group key (outer query: s.gk)
+constexpr int kAggParam = 44000;    // + j: the j-th aggregate (outer query: its combination)
+
+// A bucket call over a column of the source found in the query.
+struct BucketCall {
+  FuncExpr* call = nullptr;
+  AttrNumber attno = 0;
+  cr::Bucketing b;
+  bool session_zone = false;  // date_trunc(unit, timestamptz): cut in the session's TimeZone
+};
+
+}  // namespace
+
+struct Request {
+  Query* query = nullptr;
+  RangeTblEntry* rte = nullptr;
+  Oid source = InvalidOid;
+  std::string source_name;
+  List* conjuncts = NIL;
+  List* deparse_ctx = NIL;
+  std::vector<Expr*> groups;
+  std::vector<Aggref*> aggs;
+  std::vector<BucketCall> buckets;
+  std::string outer_head, outer_tail;  // with $43xxx / $44xxx placeholders
+  std::vector<Oid> param_types;
+  std::string session_zone;
+};
+
+namespace {
+
+// ---- Postgres-side helpers (run inside pg::Call) ----------------------------------------------------
+
+Param* MakePlaceholder(int id, Oid type, int32 typmod, Oid collation) {
+  Param* p = makeNode(Param);
+  p->paramkind = PARAM_EXTERN;
+  p->paramid = id;
+  p->paramtype = type;
+  p->paramtypmod = typmod;
+  p->paramcollid = collation;
+  p->location = -1;
+  return p;
+}
+
+bool IsCatalogFunction(Oid fn, const char* name) {
+  return get_func_namespace(fn) == PG_CATALOG_NAMESPACE && strcmp(get_func_name(fn), name) == 0;
+}
+
+const Const* ConstArg(List* args, int n) {
+  Node* a = static_cast<Node*>(list_nth(args, n));
+  if (!IsA(a, Const) || castNode(Const, a)->constisnull) return nullptr;
+  return castNode(Const, a);
+}
+
+// Recognizes date_trunc(unit, col[, zone]) and date_bin(stride, col, origin) with constant arguments over
+// a column of range table entry 1; the session's zone name for the two-argument date_trunc on timestamptz.
+bool ReadBucketCall(FuncExpr* f, BucketCall* out, const char* session_zone) {
+  using K = cr::Bucketing::Kind;
+  const int nargs = list_length(f->args);
+  if (nargs < 2) return false;
+  Node* col = static_cast<Node*>(list_nth(f->args, 1));
+  if (!IsA(col, Var) || castNode(Var, col)->varno != 1 || castNode(Var, col)->varlevelsup != 0) return false;
+  const Oid coltype = exprType(col);
+  if (coltype != TIMESTAMPOID && coltype != TIMESTAMPTZOID) return false;
+  out->call = f;
+  out->attno = castNode(Var, col)->varattno;
+  if (IsCatalogFunction(f->funcid, "date_trunc")) {
+    const Const* unit = ConstArg(f->args, 0);
+    if (unit == nullptr || exprType((Node*)unit) != TEXTOID) return false;
+    const auto rank = cr::UnitRank(text_to_cstring(DatumGetTextPP(unit->constvalue)));
+    if (!rank) return false;
+    out->b.kind = K::kTrunc;
+    out->b.unit = *rank;
+    out->b.with_zone = coltype == TIMESTAMPTZOID;
+    if (nargs == 3) {
+      const Const* zone = ConstArg(f->args, 2);
+      if (zone == nullptr || exprType((Node*)zone) != TEXTOID) return false;
+      out->b.zone = text_to_cstring(DatumGetTextPP(zone->constvalue));
+    } else if (out->b.with_zone) {
+      out->b.zone = session_zone;
+      out->session_zone = true;
+    }
+    return true;
+  }
+  if (IsCatalogFunction(f->funcid, "date_bin") && nargs == 3) {
+    const Const* stride = ConstArg(f->args, 0);
+    const Const* origin = ConstArg(f->args, 2);
+    if (stride == nullptr || origin == nullptr || exprType((Node*)stride) != INTERVALOID ||
+        exprType((Node*)origin) != coltype)
+      return false;
+    const Interval* iv = DatumGetIntervalP(stride->constvalue);
+    if (iv->month != 0) return false;
+    out->b.kind = K::kBin;
+    out->b.stride_us = iv->time + int64_t{iv->day} * USECS_PER_DAY;
+    out->b.origin_us = DatumGetInt64(origin->constvalue);
+    return out->b.stride_us > 0;
+  }
+  return false;
+}
+
+struct CollectCtx {
+  std::vector<BucketCall>* out;
+  const char* zone;
+};
+
+bool CollectBucketCalls(Node* node, void* arg) {
+  if (node == nullptr) return false;
+  auto* ctx = static_cast<CollectCtx*>(arg);
+  if (IsA(node, FuncExpr)) {
+    BucketCall c;
+    if (ReadBucketCall(castNode(FuncExpr, node), &c, ctx->zone)) {
+      ctx->out->push_back(c);
+      return false;
+    }
+  }
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectBucketCalls)), arg);
+}
+
+bool CollectAggs(Node* node, void* arg) {
+  if (node == nullptr) return false;
+  if (IsA(node, Aggref)) {
+    static_cast<std::vector<Aggref*>*>(arg)->push_back(castNode(Aggref, node));
+    return false;
+  }
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectAggs)), arg);
+}
+
+bool CollectParams(Node* node, void* arg) {
+  if (node == nullptr) return false;
+  if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXTERN) {
+    auto* types = static_cast<std::vector<Oid>*>(arg);
+    const Param* p = castNode(Param, node);
+    if (p->paramid >= kFirst || p->paramid < 1) {
+      types->clear();
+      types->push_back(InvalidOid);  // marks "unusable numbering"
+      return true;
+    }
+    if (static_cast<int>(types->size()) < p->paramid) types->resize(p->paramid, INT4OID);
+    (*types)[p->paramid - 1] = p->paramtype;
+    return false;
+  }
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectParams)), arg);
+}
+
+// The outer query's expressions: group keys and aggregates replaced by placeholders.
+struct OuterCtx {
+  const std::vector<Expr*>* groups;
+  const std::vector<Aggref*>* aggs;
+};
+
+Node* OuterMutator(Node* node, void* arg) {
+  if (node == nullptr) return nullptr;
+  auto* ctx = static_cast<OuterCtx*>(arg);
+  for (size_t k = 0; k < ctx->groups->size(); k++)
+    if (equal(node, (*ctx->groups)[k]))
+      return (Node*)MakePlaceholder(kGroupParam + 1 + static_cast<int>(k), exprType(node), exprTypmod(node),
+                                    exprCollation(node));
+  if (IsA(node, Aggref)) {
+    for (size_t j = 0; j < ctx->aggs->size(); j++)
+      if ((*ctx->aggs)[j] == (Aggref*)node) {
+        const Aggref* a = castNode(Aggref, node);
+        return (Node*)MakePlaceholder(kAggParam + 1 + static_cast<int>(j), a->aggtype, -1, a->aggcollid);
+      }
+  }
+  return expression_tree_mutator(node, reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(OuterMutator)), arg);
+}
+
+// The rollup side of an expression: accepted bucket calls over the time column keep their form over
+// the bucket column, dimensions become placeholders; anything else of the source fails.
+struct RollupCtx {
+  AttrNumber time_attno;
+  const std::set<FuncExpr*>* accepted;
+  const std::map<AttrNumber, int>* dims;  // attno -> dimension index
+  AttrNumber bad_attno;                   // first column that cannot be read from the rollup
+  bool bare_time;                         // the time column outside an accepted bucket call
+};
+
+Node* RollupMutator(Node* node, void* arg) {
+  if (node == nullptr) return nullptr;
+  auto* ctx = static_cast<RollupCtx*>(arg);
+  if (IsA(node, FuncExpr) && ctx->accepted->count(castNode(FuncExpr, node))) {
+    FuncExpr* f = static_cast<FuncExpr*>(copyObjectImpl(node));
+    Var* v = castNode(Var, list_nth(f->args, 1));
+    list_nth_cell(f->args, 1)->ptr_value = MakePlaceholder(kTimeParam, v->vartype, v->vartypmod, v->varcollid);
+    return (Node*)f;
+  }
+  if (IsA(node, Var)) {
+    const Var* v = castNode(Var, node);
+    const auto it = ctx->dims->find(v->varattno);
+    if (it != ctx->dims->end()) return (Node*)MakePlaceholder(kDimParam + v->varattno, v->vartype, v->vartypmod, v->varcollid);
+    if (v->varattno == ctx->time_attno)
+      ctx->bare_time = true;
+    else if (ctx->bad_attno == 0)
+      ctx->bad_attno = v->varattno;
+    return static_cast<Node*>(copyObjectImpl(node));
+  }
+  return expression_tree_mutator(node, reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(RollupMutator)), arg);
+}
+
+void FlattenAnd(Node* n, List** out) {
+  if (n == nullptr) return;
+  if (IsA(n, BoolExpr) && castNode(BoolExpr, n)->boolop == AND_EXPR) {
+    ListCell* lc;
+    foreach (lc, castNode(BoolExpr, n)->args) FlattenAnd(static_cast<Node*>(lfirst(lc)), out);
+    return;
+  }
+  if (IsA(n, List)) {
+    ListCell* lc;
+    foreach (lc, (List*)n) FlattenAnd(static_cast<Node*>(lfirst(lc)), out);
+    return;
+  }
+  *out = lappend(*out, n);
+}
+
+char* Deparse(Node* n, List* ctx) { return deparse_expression(n, ctx, false, false); }
+
+// ORDER BY item text: the expression, then ASC/DESC and NULLS FIRST/LAST; nullptr when the ordering
+// operator is not the type's default one.
+char* OrderItem(Node* expr_with_placeholders, const SortGroupClause* sgc, Oid type, List* ctx) {
+  Oid lt = InvalidOid, gt = InvalidOid;
+  get_sort_group_operators(type, false, false, false, &lt, nullptr, &gt, nullptr);
+  const char* dir = sgc->sortop == lt ? " ASC" : sgc->sortop == gt ? " DESC" : nullptr;
+  if (dir == nullptr) return nullptr;
+  return psprintf("%s%s NULLS %s", Deparse(expr_with_placeholders, ctx), dir, sgc->nulls_first ? "FIRST" : "LAST");
+}
+
+// ---- the bound of a time range ---------------------------------------------------------------------
+
+// `time op expr` (either side) with a comparison of the time column's own type and a constant side
+// without columns, aggregates or volatile functions. Returns the op as written for time on the left.
+bool ReadBound(Node* n, AttrNumber time_attno, Oid time_type, const char** op, Node** bound) {
+  if (!IsA(n, OpExpr) || list_length(castNode(OpExpr, n)->args) != 2) return false;
+  const OpExpr* o = castNode(OpExpr, n);
+  Node* l = static_cast<Node*>(linitial(o->args));
+  Node* r = static_cast<Node*>(lsecond(o->args));
+  bool flip = false;
+  if (IsA(r, Var) && castNode(Var, r)->varattno == time_attno && !(IsA(l, Var))) {
+    std::swap(l, r);
+    flip = true;
+  }
+  if (!IsA(l, Var) || castNode(Var, l)->varattno != time_attno || castNode(Var, l)->varno != 1) return false;
+  if (exprType(r) != time_type || contain_var_clause(r) || contain_volatile_functions(r) || contain_agg_clause(r))
+    return false;
+  if (get_op_rettype(o->opno) != BOOLOID || get_func_namespace(get_opcode(o->opno)) != PG_CATALOG_NAMESPACE) return false;
+  Oid lt = InvalidOid, gt = InvalidOid;
+  get_sort_group_operators(time_type, false, false, false, &lt, nullptr, &gt, nullptr);
+  const char* name = get_opname(o->opno);
+  static const char* kOps[][2] = {{"<", ">"}, {"<=", ">="}, {">", "<"}, {">=", "<="}};
+  for (const auto& pair : kOps)
+    if (strcmp(name, pair[0]) == 0) {
+      // The operator must compare the time type with itself (not a cross-type one).
+      Oid left = InvalidOid, right = InvalidOid;
+      op_input_types(o->opno, &left, &right);
+      if (left != time_type || right != time_type) return false;
+      *op = flip ? pair[1] : pair[0];
+      *bound = r;
+      return true;
+    }
+  return false;
+}
+
+// Offsets of a zone over its history, as their greatest common divisor in microseconds (0: the zone is
+// UTC all along); -1 when the zone is unknown.
+int64_t ZoneStep(const std::string& zone) {
+  static std::map<std::string, int64_t> cache;
+  const auto it = cache.find(zone);
+  if (it != cache.end()) return it->second;
+  int64_t step = -1;
+  pg::Call([&] {
+    pg_tz* tz = pg_tzset(zone.c_str());
+    if (tz == nullptr) return;
+    int64_t g = 0;
+    const auto add = [&](long off) {
+      int64_t a = off < 0 ? -off : off;
+      while (a) {
+        const int64_t t = g % a;
+        g = a;
+        a = t;
+      }
+    };
+    pg_time_t t = -2208988800;  // 1900-01-01: local mean times before standard time are left out
+    for (int i = 0; i < 10000; i++) {
+      long before = 0, after = 0;
+      int bdst = 0, adst = 0;
+      pg_time_t boundary = 0;
+      const int r = pg_next_dst_boundary(&t, &before, &bdst, &boundary, &after, &adst, tz);
+      if (r < 0) return;
+      add(before);
+      if (r == 0) break;
+      add(after);
+      if (boundary <= t || boundary > 4102444800) break;  // 2100-01-01
+      t = boundary;
+    }
+    step = g * 1000000;
+  });
+  cache[zone] = step;
+  return step;
+}
+
+// The rollup's bucketing, parsed once per bucket expression and source.
+std::optional<cr::Bucketing> RollupBucketing(const Request& req, const rs::Spec& s) {
+  static std::map<std::string, std::optional<cr::Bucketing>> cache;
+  const std::string key = std::to_string(req.source) + "|" + s.bucket_expr;
+  const auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  const std::string sql = "SELECT " + s.bucket_expr + " FROM " + req.source_name;
+  BucketCall call;
+  bool ok = false;
+  pg::Call([&] {
+    List* raw = raw_parser(sql.c_str(), RAW_PARSE_DEFAULT);
+    Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), nullptr, 0, nullptr);
+    Node* e = (Node*)castNode(TargetEntry, linitial(q->targetList))->expr;
+    ok = IsA(e, FuncExpr) && ReadBucketCall(castNode(FuncExpr, e), &call, "");
+  });
+  std::optional<cr::Bucketing> out;
+  if (ok && !call.session_zone) out = call.b;
+  cache[key] = out;
+  return out;
+}
+
+std::string Fail(Reason* why, const std::string& code, const std::string& text) {
+  why->code = code;
+  why->text = text;
+  return "";
+}
+
+}  // namespace
+
+std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
+  auto req = std::make_shared<Request>();
+  req->query = q;
+  const char* refusal = nullptr;
+  const char* code = "shape";
+  bool rls = false;
+  char* source_name = nullptr;
+  char* zone = nullptr;
+  pg::Call([&] {
+    if (q->commandType != CMD_SELECT || q->utilityStmt || !q->hasAggs) {
+      refusal = "not an aggregate query";
+      return;
+    }
+    if (q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || q->hasDistinctOn || q->hasRecursive ||
+        q->hasModifyingCTE || q->hasForUpdate || q->cteList || q->setOperations || q->groupingSets || q->rowMarks ||
+        q->groupDistinct) {
+      refusal = "window functions, set-returning functions, subqueries, DISTINCT ON, WITH, set operations, "
+                "grouping sets and FOR UPDATE are not routed";
+      return;
+    }
+    if (list_length(q->rtable) != 1 || list_length(q->jointree->fromlist) != 1 ||
+        !IsA(linitial(q->jointree->fromlist), RangeTblRef)) {
+      refusal = "only a query over one table is routed";
+      return;
+    }
+    RangeTblEntry* rte = linitial_node(RangeTblEntry, q->rtable);
+    if (rte->rtekind != RTE_RELATION || rte->tablesample ||
+        (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE) ||
+        (rte->relkind == RELKIND_PARTITIONED_TABLE && !rte->inh)) {
+      refusal = "the table is not a plain or partitioned table read as a whole";
+      return;
+    }
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+    if (!HeapTupleIsValid(tup)) {
+      refusal = "the table is gone";
+      return;
+    }
+    rls = ((Form_pg_class)GETSTRUCT(tup))->relrowsecurity;
+    ReleaseSysCache(tup);
+    if (rls) {
+      code = "rls";
+      refusal = "row-level security is enabled on the table: never routed";
+      return;
+    }
+    if (contain_volatile_functions((Node*)q->targetList) || contain_volatile_functions(q->jointree->quals) ||
+        contain_volatile_functions(q->havingQual) || contain_volatile_functions(q->limitCount) ||
+        contain_volatile_functions(q->limitOffset)) {
+      refusal = "the query calls a volatile function";
+      return;
+    }
+    req->rte = rte;
+    req->source = rte->relid;
+    source_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)), get_rel_name(rte->relid));
+    req->deparse_ctx = deparse_context_for(get_rel_name(rte->relid), rte->relid);
+    zone = pstrdup(pg_get_timezone_name(session_timezone));
+    FlattenAnd(q->jointree->quals, &req->conjuncts);
+  });
+  if (refusal) {
+    why->code = code;
+    why->text = refusal;
+    return nullptr;
+  }
+  req->source_name = source_name;
+  req->session_zone = zone;
+
+  // Group keys, aggregates, parameters, bucket calls.
+  pg::Call([&] {
+    ListCell* lc;
+    foreach (lc, q->groupClause) {
+      const SortGroupClause* sgc = lfirst_node(SortGroupClause, lc);
+      Expr* e = (Expr*)get_sortgroupclause_expr(const_cast<SortGroupClause*>(sgc), q->targetList);
+      bool dup = false;
+      for (Expr* g : req->groups) dup = dup || equal(g, e);
+      if (!dup) req->groups.push_back(e);
+    }
+    CollectAggs((Node*)q->targetList, &req->aggs);
+    CollectAggs(q->havingQual, &req->aggs);
+  });
+  for (Aggref* a : req->aggs)
+    if (a->aggfilter || a->aggdistinct || a->aggorder || a->aggkind != AGGKIND_NORMAL || a->agglevelsup || a->aggdirectargs)
+      return why->code = "measure", why->text = "an aggregate with DISTINCT, ORDER BY, FILTER or WITHIN GROUP", nullptr;
+  pg::Call([&] {
+    std::vector<Oid>* types = &req->param_types;
+    query_tree_walker(q, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectParams)), types, 0);
+    CollectCtx cc{&req->buckets, zone};
+    ListCell* lc;
+    for (Expr* g : req->groups) CollectBucketCalls((Node*)g, &cc);
+    foreach (lc, req->conjuncts) CollectBucketCalls(static_cast<Node*>(lfirst(lc)), &cc);
+    foreach (lc, q->targetList) CollectBucketCalls((Node*)lfirst_node(TargetEntry, lc)->expr, &cc);
+  });
+  if (req->param_types.size() == 1 && req->param_types[0] == InvalidOid)
+    return why->code = "shape", why->text = "parameter numbers too high", nullptr;
+
+  // The outer query, with placeholders for group keys and aggregates.
+  char* head = nullptr;
+  char* tail = nullptr;
+  pg::Call([&] {
+    OuterCtx oc{&req->groups, &req->aggs};
+    StringInfoData h, t;
+    initStringInfo(&h);
+    initStringInfo(&t);
+    appendStringInfoString(&h, q->distinctClause ? "SELECT DISTINCT " : "SELECT ");
+    bool first = true;
+    ListCell* lc;
+    foreach (lc, q->targetList) {
+      TargetEntry* tle = lfirst_node(TargetEntry, lc);
+      if (tle->resjunk) continue;
+      Node* e = OuterMutator((Node*)tle->expr, &oc);
+      if (contain_var_clause(e)) {
+        refusal = "a column outside GROUP BY and aggregates";
+        return;
+      }
+      appendStringInfo(&h, "%s%s AS %s", first ? "" : ", ", Deparse(e, req->deparse_ctx),
+                       quote_identifier(tle->resname ? tle->resname : "?column?"));
+      first = false;
+    }
+    if (!req->groups.empty()) {
+      appendStringInfoString(&t, " GROUP BY ");
+      for (size_t k = 0; k < req->groups.size(); k++)
+        appendStringInfo(&t, "%s$%d", k ? ", " : "", kGroupParam + 1 + static_cast<int>(k));
+    }
+    if (q->havingQual) {
+      Node* e = OuterMutator(q->havingQual, &oc);
+      if (contain_var_clause(e)) {
+        refusal = "a column outside GROUP BY and aggregates in HAVING";
+        return;
+      }
+      appendStringInfo(&t, " HAVING %s", Deparse(e, req->deparse_ctx));
+    }
+    first = true;
+    foreach (lc, q->sortClause) {
+      SortGroupClause* sgc = lfirst_node(SortGroupClause, lc);
+      TargetEntry* tle = get_sortgroupclause_tle(sgc, q->targetList);
+      Node* e = OuterMutator((Node*)tle->expr, &oc);
+      char* item = OrderItem(e, sgc, exprType((Node*)tle->expr), req->deparse_ctx);
+      if (item == nullptr || contain_var_clause(e)) {
+        refusal = "an ORDER BY with a non-default operator or a column outside GROUP BY";
+        return;
+      }
+      appendStringInfo(&t, "%s%s", first ? " ORDER BY " : ", ", item);
+      first = false;
+    }
+    if (q->limitOffset) appendStringInfo(&t, " OFFSET (%s) ROWS", Deparse(q->limitOffset, req->deparse_ctx));
+    if (q->limitCount) {
+      if (q->limitOption == LIMIT_OPTION_WITH_TIES)
+        appendStringInfo(&t, " FETCH FIRST (%s) ROWS WITH TIES", Deparse(q->limitCount, req->deparse_ctx));
+      else
+        appendStringInfo(&t, " LIMIT (%s)", Deparse(q->limitCount, req->deparse_ctx));
+    }
+    head = h.data;
+    tail = t.data;
+  });
+  if (refusal) {
+    why->code = "shape";
+    why->text = refusal;
+    return nullptr;
+  }
+  req->outer_head = head;
+  req->outer_tail = tail;
+  return req;
+}
+
+Oid SourceOf(const Request& r) { return r.source; }
+RangeTblEntry* SourceEntry(const Request& r) { return r.rte; }
+std::vector<Oid> ParamTypes(const Request& r) { return r.param_types; }
+
+namespace {
+
+// How one aggregate of the query is computed from state columns.
+struct AggPlan {
+  enum { kPlain, kAvgNumeric, kAvgFloat } form = kPlain;
+  int state = -1, count_state = -1;
+  std::string type;  // the aggregate's result type (format_type)
+};
+
+}  // namespace
+
+std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reason* why, int* arms,
+                           std::vector<int>* rare) {
+  const rs::Spec& s = c.spec;
+  if (!c.realtime && !c.caught_up_within_staleness)
+    return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
+  if (!s.where.empty()) return Fail(why, "filter", "the rollup has its own WHERE clause (not routed yet)");
+  bool can_read = false;
+  AttrNumber time_attno = InvalidAttrNumber;
+  Oid time_type = InvalidOid;
+  std::map<AttrNumber, int> dims;
+  pg::Call([&] {
+    can_read = pg_class_aclcheck(c.view_oid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+    time_attno = get_attnum(req.source, s.time_column.c_str());
+    if (time_attno != InvalidAttrNumber) time_type = get_atttype(req.source, time_attno);
+  });
+  if (!can_read) return Fail(why, "privilege", "no SELECT privilege on the rollup");
+  if (time_attno == InvalidAttrNumber) return Fail(why, "shape", "the rollup's time column is gone");
+  for (size_t i = 0; i < s.dims.size(); i++) {
+    AttrNumber a = InvalidAttrNumber;
+    pg::Call([&] {
+      for (AttrNumber k = 1;; k++) {
+        char* name = get_attname(req.source, k, true);
+        if (name == nullptr) break;
+        if (strcmp(quote_identifier(name), s.dims[i].expr.c_str()) == 0) a = k;
+      }
+    });
+    if (a != InvalidAttrNumber) dims[a] = static_cast<int>(i);
+  }
+  const auto rb = RollupBucketing(req, s);
+  if (!rb) return Fail(why, "grain", "the rollup's bucket expression is not one routing reads");
+
+  // Bucket calls over the time column: each must have the rollup's buckets nest in it.
+  std::set<FuncExpr*> accepted;
+  std::string guard;
+  for (const auto& call : req.buckets) {
+    if (call.attno != time_attno) continue;
+    const bool zoned_trunc = call.b.kind == cr::Bucketing::Kind::kTrunc && call.b.with_zone;
+    const int64_t step = zoned_trunc ? ZoneStep(call.b.zone) : 0;
+    if (!cr::Nests(*rb, call.b, step))
+      return Fail(why, "grain", "a time bucket of the query is finer than the rollup's or not aligned with it: " + s.bucket_expr);
+    accepted.insert(call.call);
+    if (call.session_zone)
+      guard = "pg_catalog.current_setting('TimeZone') = " + core::QuoteLiteral(req.session_zone);
+  }
+
+  const std::string b = "d." + core::QuoteIdent(s.bucket_name);
+  std::map<int, std::string> rollup_names{{kTimeParam, b}};
+  for (const auto& [attno, i] : dims) rollup_names[kDimParam + attno] = "d." + core::QuoteIdent(s.dims[i].name);
+
+  // One expression, raw and over stored groups; the reason when the rollup cannot compute it.
+  std::string failure;
+  const auto both = [&](Node* e, std::string* raw, std::string* rollup) {
+    char* raw_text = nullptr;
+    char* rollup_text = nullptr;
+    AttrNumber bad = 0;
+    bool bare_time = false;
+    char* bad_name = nullptr;
+    pg::Call([&] {
+      RollupCtx rc{time_attno, &accepted, &dims, 0, false};
+      Node* m = RollupMutator(e, &rc);
+      bad = rc.bad_attno;
+      bare_time = rc.bare_time;
+      if (bad) bad_name = get_attname(req.source, bad, true);
+      if (bad || bare_time) return;
+      raw_text = Deparse(e, req.deparse_ctx);
+      rollup_text = Deparse(m, req.deparse_ctx);
+    });
+    if (bad) {
+      failure = std::string("column ") + (bad_name ? bad_name : "?") + " is not a dimension of the rollup";
+      return false;
+    }
+    if (bare_time) {
+      failure = "the time column is used other than through a time bucket the rollup's buckets nest in";
+      return false;
+    }
+    *raw = raw_text;
+    *rollup = cr::SubstitutePlaceholders(rollup_text, rollup_names);
+    return true;
+  };
+
+  cr::Route route;
+  route.rollup_id = c.id;
+  route.source = req.source_name;
+  route.data_table = s.data_table;
+  route.time_column = core::QuoteIdent(s.time_column);
+  route.order_column = core::QuoteIdent(s.order_column);
+  route.bucket_column = core::QuoteIdent(s.bucket_name);
+  route.bucket_type = s.bucket_type;
+  route.watermark = c.watermark;
+  route.cursor = c.cursor;
+  const std::string time_in_expr = core::QuoteIdent(s.time_column);
+  route.bucket_of = [&s](const std::string& x) {
+    // The stored bucket expression names its column unquoted when it can (as Postgres deparses it).
+    for (const std::string& col : {s.time_column, core::QuoteIdent(s.time_column)}) {
+      const auto r = rs::RenameBucketColumn(s.bucket_expr, col, x);
+      if (r) return *r;
+    }
+    return std::string("NULL");
+  };
+  route.bucket_end = [&s](const std::string& x) { return rs::BucketEnd(s, x); };
+  if (route.bucket_of("x") == "NULL") return Fail(why, "grain", "the rollup's bucket expression is not one routing reads");
+
+  for (Expr* g : req.groups) {
+    std::string raw, rollup;
+    if (!both((Node*)g, &raw, &rollup)) return Fail(why, "dimension", failure);
+    route.keys.emplace_back(raw, rollup);
+  }
+
+  // WHERE: the time range, then filters the rollup can evaluate per group.
+  ListCell* lc;
+  foreach (lc, req.conjuncts) {
+    Node* n = static_cast<Node*>(lfirst(lc));
+    const char* op = nullptr;
+    Node* bound = nullptr;
+    char* bound_text = nullptr;
+    pg::Call([&] {
+      if (ReadBound(n, time_attno, time_type, &op, &bound)) bound_text = Deparse(bound, req.deparse_ctx);
+    });
+    if (bound_text) {
+      const bool lower = op[0] == '>';
+      auto& slot = lower ? route.lower : route.upper;
+      if (slot) return Fail(why, "filter", "more than one lower or upper bound on the time column");
+      slot = cr::Bound{op, bound_text};
+      continue;
+    }
+    std::string raw, rollup;
+    if (!both(n, &raw, &rollup)) return Fail(why, "filter", "a filter the rollup cannot evaluate: " + failure);
+    route.raw_filters.push_back(raw);
+    route.rollup_filters.push_back(rollup);
+  }
+
+  // Measures: each aggregate from the rollup's state columns.
+  std::map<std::string, int> state_index;  // rollup column -> state number
+  const auto state_of = [&](const rs::Measure& m, int column, const std::string& raw_agg, cr::Combine combine) {
+    const std::string col = "d." + core::QuoteIdent(rs::StateColumns(m)[column]);
+    const auto it = state_index.find(col);
+    if (it != state_index.end()) return it->second;
+    route.states.push_back({raw_agg, col, combine});
+    return state_index[col] = static_cast<int>(route.states.size()) - 1;
+  };
+  const auto find = [&](rs::MeasureKind kind, const std::string& args) -> const rs::Measure* {
+    for (const auto& m : s.measures)
+      if (m.kind == kind && m.args == args) return &m;
+    return nullptr;
+  };
+  std::vector<AggPlan> plans;
+  for (Aggref* a : req.aggs) {
+    char* name = nullptr;
+    bool catalog = false, strata_fn = false;
+    char* args = nullptr;
+    char* type = nullptr;
+    pg::Call([&] {
+      name = get_func_name(a->aggfnoid);
+      const Oid ns = get_func_namespace(a->aggfnoid);
+      catalog = ns == PG_CATALOG_NAMESPACE;
+      strata_fn = strcmp(get_namespace_name(ns), "strata") == 0;
+      StringInfoData buf;
+      initStringInfo(&buf);
+      ListCell* l;
+      foreach (l, a->args) {
+        if (buf.len) appendStringInfoString(&buf, ", ");
+        appendStringInfoString(&buf, Deparse((Node*)lfirst_node(TargetEntry, l)->expr, req.deparse_ctx));
+      }
+      args = buf.data;
+      type = format_type_with_typemod(a->aggtype, -1);
+    });
+    const std::string fn = name, arg = args;
+    AggPlan p;
+    p.type = type;
+    const std::string raw_args = a->aggstar ? "*" : arg;
+    const auto unavailable = [&](const std::string& what) {
+      return Fail(why, "measure", what + " is not derivable from the rollup's measures");
+    };
+    if (catalog && fn == "count") {
+      const rs::Measure* m = find(rs::MeasureKind::kCount, a->aggstar ? "" : arg);
+      int col = 0;
+      if (!m && !a->aggstar) {
+        m = find(rs::MeasureKind::kAvg, arg);
+        col = 1;
+      }
+      if (!m) return unavailable("count(" + raw_args + ")");
+      p.state = state_of(*m, col, "pg_catalog.count(" + raw_args + ")", cr::Combine::kCount);
+    } else if (catalog && (fn == "sum" || fn == "min" || fn == "max")) {
+      const auto kind = fn == "sum" ? rs::MeasureKind::kSum : fn == "min" ? rs::MeasureKind::kMin : rs::MeasureKind::kMax;
+      const rs::Measure* m = find(kind, arg);
+      if (!m && fn == "sum") m = find(rs::MeasureKind::kAvg, arg);
+      if (!m) return unavailable(fn + "(" + arg + ")");
+      const auto combine = fn == "sum" ? cr::Combine::kSum : fn == "min" ? cr::Combine::kMin : cr::Combine::kMax;
+      p.state = state_of(*m, 0, "pg_catalog." + fn + "(" + arg + ")", combine);
+    } else if (catalog && fn == "avg") {
+      if (p.type != "numeric" && p.type != "double precision") return unavailable("avg(" + arg + ")");
+      const rs::Measure* sum = find(rs::MeasureKind::kAvg, arg);
+      const rs::Measure* cnt = sum;
+      int sum_col = 0, cnt_col = 1;
+      if (!sum) {
+        sum = find(rs::MeasureKind::kSum, arg);
+        cnt = find(rs::MeasureKind::kCount, arg);
+        cnt_col = 0;
+      }
+      if (!sum || !cnt) return unavailable("avg(" + arg + ")");
+      p.form = p.type == "numeric" ? AggPlan::kAvgNumeric : AggPlan::kAvgFloat;
+      p.state = state_of(*sum, sum_col, "pg_catalog.sum(" + arg + ")", cr::Combine::kSum);
+      p.count_state = state_of(*cnt, cnt_col, "pg_catalog.count(" + arg + ")", cr::Combine::kCount);
+    } else if (strata_fn && (fn == "hll_agg" || fn == "qsketch_agg" || fn == "topk_agg")) {
+      const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : fn == "qsketch_agg" ? rs::MeasureKind::kQsketch
+                                                                                      : rs::MeasureKind::kTopk;
+      const rs::Measure* m = find(kind, arg);
+      if (!m) return unavailable("strata." + fn + "(" + arg + ")");
+      p.state = state_of(*m, 0, "strata." + fn + "(" + arg + ")", cr::Combine::kSketch);
+    } else {
+      return unavailable(fn + "(" + raw_args + ")");
+    }
+    plans.push_back(p);
+  }
+  route.guard = guard;
+
+  // The outer query: group keys are s.gk, aggregates their combinations.
+  std::map<int, std::string> outer;
+  for (size_t k = 0; k < req.groups.size(); k++) outer[kGroupParam + 1 + static_cast<int>(k)] = "s.g" + std::to_string(k + 1);
+  const auto state_col = [](int i) { return "s.c" + std::to_string(i + 1); };
+  for (size_t j = 0; j < plans.size(); j++) {
+    const AggPlan& p = plans[j];
+    const cr::State& st = route.states[p.state];
+    std::string e;
+    if (p.form == AggPlan::kPlain) {
+      e = cr::CombineState(st.combine, state_col(p.state), p.type);
+    } else {
+      const std::string sum = "pg_catalog.sum(" + state_col(p.state) + ")";
+      const std::string cnt = "pg_catalog.sum(" + state_col(p.count_state) + ")";
+      e = p.form == AggPlan::kAvgNumeric ? "(" + sum + "::numeric / NULLIF(" + cnt + ", 0)::numeric)"
+                                         : "(" + sum + "::double precision / NULLIF(" + cnt + ", 0)::double precision)";
+    }
+    outer[kAggParam + 1 + static_cast<int>(j)] = e;
+  }
+  return cr::SubstitutePlaceholders(req.outer_head, outer) + " FROM " + cr::UnionSql(route, arms, rare) + " AS s" +
+         cr::SubstitutePlaceholders(req.outer_tail, outer);
+}
+
+}  // namespace strata::routing

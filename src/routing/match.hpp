@@ -1,0 +1,35 @@
+// The reader's query taken apart for routing, and its match against one rollup (see README.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rollups/candidates.hpp"
+#include "pg/postgres.hpp"
+
+namespace strata::routing {
+
+// Why a candidate (or the query) was not used: a stable code and a sentence.
+struct Reason {
+  std::string code;
+  std::string text;
+};
+
+struct Request;  // the analyzed query (match.cpp)
+
+// Takes the query apart (it is not modified); nullptr and `why` when no rollup could answer it whatever
+// rollups exist (its shape: joins, subqueries, grouping sets, volatile functions, ...).
+// May throw PgError.
+std::shared_ptr<Request> Analyze(Query* query, Reason* why);
+// The raw relation the query aggregates.
+Oid SourceOf(const Request& r);
+// The statement answering the query from candidate `c`, or "" and `why`; `arms` and `rare` as
+// core::routing::UnionSql gives them. May throw PgError.
+std::string MatchCandidate(const Request& r, const rollups::Candidate& c, Reason* why, int* arms,
+                           std::vector<int>* rare);
+// The types of the query's parameters $1..$n (n = the highest number used), for parsing the routed text.
+std::vector<Oid> ParamTypes(const Request& r);
+// The query's range table entry for the source (its permission fields are copied to the routed query).
+RangeTblEntry* SourceEntry(const Request& r);
+
+}  // namespace strata::routing

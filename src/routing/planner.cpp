@@ -1,0 +1,305 @@
+// The planner hook: which rollup answers a query, planning the routed statement, and the error boundary
+// of routing (an internal subtransaction: whatever fails, the query is planned as written).
+#include <algorithm>
+
+#include "core/naming.hpp"
+#include "rollups/candidates.hpp"
+#include "config.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi.hpp"
+#include "routing/match.hpp"
+#include "routing/routing.hpp"
+
+namespace strata::routing {
+namespace {
+
+planner_hook_type prev_planner = nullptr;
+bool in_routing = false;  // routing's own catalog reads and plans are never routed
+
+PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_options, ParamListInfo bound) {
+  return prev_planner ? prev_planner(parse, query_string, cursor_options, bound)
+                      : standard_planner(parse, query_string, cursor_options, bound);
+}
+
+// Whether the query's one relation has strata's change capture (only rollup sources have it). Cheap:
+// the relation is locked and its relcache entry built by the parser already.
+bool ReadsRollupSource(Query* parse) {
+  if (list_length(parse->rtable) != 1) return false;
+  const RangeTblEntry* rte = linitial_node(RangeTblEntry, parse->rtable);
+  if (rte->rtekind != RTE_RELATION || (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
+    return false;
+  // Cannot ERROR for a relation the parser locked: RelationIdGetRelation returns NULL if it is gone.
+  Relation rel = RelationIdGetRelation(rte->relid);
+  if (rel == nullptr) return false;
+  bool found = false;
+  if (rel->trigdesc)
+    for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+      found = strncmp(rel->trigdesc->triggers[i].tgname, "strata_changes_", 15) == 0;
+  RelationClose(rel);
+  return found;
+}
+
+struct PermWalk {
+  Oid source;
+  const RangeTblEntry* original;
+  Oid data;
+  Oid owner;
+};
+
+// Every entry of the source in the routed query checks what the reader's query checked (the same
+// columns, the same role); the rollup's data table is read as the rollup's owner, as its view would be.
+bool FixPermissions(Node* node, void* arg) {
+  if (node == nullptr) return false;
+  auto* w = static_cast<PermWalk*>(arg);
+  if (IsA(node, RangeTblEntry)) {
+    RangeTblEntry* rte = castNode(RangeTblEntry, node);
+    if (rte->rtekind == RTE_RELATION && rte->relid == w->source) {
+      rte->requiredPerms = w->original->requiredPerms;
+      rte->checkAsUser = w->original->checkAsUser;
+      rte->selectedCols = bms_copy(w->original->selectedCols);
+    } else if (rte->rtekind == RTE_RELATION && rte->relid == w->data) {
+      rte->checkAsUser = w->owner;
+    }
+    return false;
+  }
+  if (IsA(node, Query))
+    return query_tree_walker(castNode(Query, node), reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(FixPermissions)), arg,
+                             QTW_EXAMINE_RTES_BEFORE);
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(FixPermissions)), arg);
+}
+
+// Parses, checks and plans the routed statement; nullptr when its output differs from the reader's
+// query's (a safety net: then the query runs as written).
+PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollups::Candidate& c, Query* original,
+                        int cursor_options, ParamListInfo bound) {
+  const std::vector<Oid> types = ParamTypes(req);
+  PlannedStmt* out = nullptr;
+  pg::Call([&] {
+    LockRelationOid(c.view_oid, AccessShareLock);
+    List* raw = raw_parser(sql.c_str(), RAW_PARSE_DEFAULT);
+    Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), types.data(),
+                                         static_cast<int>(types.size()), nullptr);
+    List* rewritten = QueryRewrite(q);
+    if (list_length(rewritten) != 1) return;
+    q = linitial_node(Query, rewritten);
+    // Same output columns, types, typmods and collations as the reader's query.
+    List* a = original->targetList;
+    List* b = q->targetList;
+    ListCell *la, *lb;
+    int na = 0, nb = 0;
+    foreach (la, a) na += lfirst_node(TargetEntry, la)->resjunk ? 0 : 1;
+    foreach (lb, b) nb += lfirst_node(TargetEntry, lb)->resjunk ? 0 : 1;
+    if (na != nb) return;
+    forboth(la, a, lb, b) {
+      const TargetEntry* ta = lfirst_node(TargetEntry, la);
+      const TargetEntry* tb = lfirst_node(TargetEntry, lb);
+      if (ta->resjunk) break;
+      if (exprType((Node*)ta->expr) != exprType((Node*)tb->expr) ||
+          exprTypmod((Node*)ta->expr) != exprTypmod((Node*)tb->expr) ||
+          exprCollation((Node*)ta->expr) != exprCollation((Node*)tb->expr))
+        return;
+    }
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(c.view_oid));
+    if (!HeapTupleIsValid(tup)) return;
+    const Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    PermWalk w{SourceOf(req), SourceEntry(req), c.data_oid, owner};
+    FixPermissions((Node*)q, &w);
+    // The reader needs SELECT on the rollup (checked at execution, as for a view it names), and the
+    // plan depends on the view: dropping or replacing it invalidates cached plans.
+    RangeTblEntry* view = makeNode(RangeTblEntry);
+    view->rtekind = RTE_RELATION;
+    view->relid = c.view_oid;
+    view->relkind = RELKIND_VIEW;
+    view->rellockmode = AccessShareLock;
+    view->requiredPerms = ACL_SELECT;
+    view->eref = makeAlias("strata rollup", NIL);
+    view->alias = nullptr;
+    view->inFromCl = false;
+    q->rtable = lappend(q->rtable, view);
+    q->queryId = original->queryId;
+    q->stmt_location = original->stmt_location;
+    q->stmt_len = original->stmt_len;
+    out = standard_planner(q, sql.c_str(), cursor_options, bound);
+  });
+  return out;
+}
+
+// The plan's cost without the arms that are empty but in rare states (core::routing::UnionSql): the
+// Append of the arms is found below the reader's own aggregation, sort and limit nodes.
+double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rare) {
+  double cost = p->planTree->total_cost;
+  const Plan* n = p->planTree;
+  while (n && !IsA(n, Append)) n = n->lefttree;
+  if (n == nullptr || list_length(castNode(Append, n)->appendplans) != arms) return cost;
+  for (int i : rare) cost -= static_cast<const Plan*>(list_nth(castNode(Append, n)->appendplans, i))->total_cost;
+  return cost;
+}
+
+double DataRows(Oid data) {
+  double rows = 0;
+  pg::Call([&] {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(data));
+    if (HeapTupleIsValid(tup)) {
+      rows = ((Form_pg_class)GETSTRUCT(tup))->reltuples;
+      ReleaseSysCache(tup);
+    }
+  });
+  return rows;
+}
+
+}  // namespace
+
+PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::vector<Decision>* explain,
+                   PlannedStmt** raw) {
+  Reason why;
+  const auto req = Analyze(parse, &why);
+  const auto plan_raw = [&]() {
+    PlannedStmt* p = nullptr;
+    pg::Call([&] { p = NextPlanner(static_cast<Query*>(copyObjectImpl(parse)), nullptr, cursor_options, bound); });
+    return p;
+  };
+  if (!req) {
+    if (explain) {
+      PlannedStmt* p = plan_raw();
+      explain->push_back({"(raw)", "chosen", why.code, why.text, p->planTree->plan_rows, p->planTree->total_cost});
+    }
+    return nullptr;
+  }
+  pg::SpiConnect();
+  std::vector<rollups::Candidate> candidates = rollups::CandidatesOf(SourceOf(*req), config::routing_max_staleness_s);
+  pg::SpiFinish();
+
+  // Candidates that match, fewest stored groups first; the hook plans the first two of them.
+  struct Matched {
+    const rollups::Candidate* c;
+    std::string sql;
+    double rows;
+    int arms;
+    std::vector<int> rare;
+  };
+  std::vector<Matched> matched;
+  for (const auto& c : candidates) {
+    Reason r;
+    int arms = 0;
+    std::vector<int> rare;
+    std::string sql = MatchCandidate(*req, c, &r, &arms, &rare);
+    if (sql.empty()) {
+      if (explain) explain->push_back({c.name, "rejected", r.code, r.text});
+      continue;
+    }
+    matched.push_back({&c, std::move(sql), DataRows(c.data_oid), arms, rare});
+  }
+  std::stable_sort(matched.begin(), matched.end(), [](const Matched& a, const Matched& b) { return a.rows < b.rows; });
+
+  PlannedStmt* best = nullptr;
+  const Matched* best_match = nullptr;
+  double best_cost = 0;
+  size_t planned = 0;
+  std::vector<std::pair<const Matched*, PlannedStmt*>> plans;
+  for (const auto& m : matched) {
+    if (!explain && planned == 2) break;
+    PlannedStmt* p = PlanRouted(m.sql, *req, *m.c, parse, cursor_options, bound);
+    planned++;
+    if (p == nullptr) {
+      if (explain) explain->push_back({m.c->name, "rejected", "error", "the routed statement's output differs from the query's"});
+      continue;
+    }
+    plans.emplace_back(&m, p);
+    const double cost = EffectiveCost(p, m.arms, m.rare);
+    if (!best || cost < best_cost) {
+      best = p;
+      best_match = &m;
+      best_cost = cost;
+    }
+  }
+  PlannedStmt* raw_plan = (best || explain) ? plan_raw() : nullptr;
+  const bool routed = best && best_cost < raw_plan->planTree->total_cost;
+  if (explain) {
+    for (const auto& [m, p] : plans) {
+      const bool chosen = routed && m == best_match;
+      explain->push_back({m->c->name, chosen ? "chosen" : "not cheapest", chosen ? "" : "cost",
+                          chosen ? "answers the query exactly for the least cost"
+                                 : "answers the query exactly, at a higher cost than the chosen plan",
+                          p->planTree->plan_rows, EffectiveCost(p, m->arms, m->rare)});
+    }
+    explain->push_back({"(raw)", routed ? "not cheapest" : "chosen", routed ? "cost" : "",
+                        routed ? "the query as written" : (matched.empty() ? "no rollup answers the query" : "the query as written costs least"),
+                        raw_plan->planTree->plan_rows, raw_plan->planTree->total_cost});
+  }
+  if (config::routing_debug) {
+    const std::string msg = routed ? "strata routing: answered from " + best_match->c->name + " (cost " +
+                                         std::to_string(best_cost) + " vs " +
+                                         std::to_string(raw_plan->planTree->total_cost) + " as written): " +
+                                         best_match->sql
+                                   : "strata routing: planned as written (" + std::to_string(matched.size()) +
+                                         " of " + std::to_string(candidates.size()) + " rollups match" +
+                                         (best_match ? "; the cheapest, " + best_match->c->name + ", costs " +
+                                                           std::to_string(best_cost) + ": " + best_match->sql
+                                                     : std::string()) + ")";
+    pg::Call([&] { ereport(LOG, (errmsg_internal("%s", msg.c_str()))); });
+  }
+  if (raw) *raw = raw_plan;
+  return routed ? best : nullptr;
+}
+
+namespace {
+
+// The C++ part of the hook: never throws; `failed` tells the caller to roll the subtransaction back.
+PlannedStmt* RouteNoThrow(Query* parse, int cursor_options, ParamListInfo bound, PlannedStmt** raw,
+                          bool* failed) noexcept {
+  try {
+    return Route(parse, cursor_options, bound, nullptr, raw);
+  } catch (...) {
+    *failed = true;
+    if (config::routing_debug) pg::LogCaught("strata routing: planned as written after an error");
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+}  // namespace strata::routing
+
+// The hook itself holds no C++ object: a Postgres error in the subtransaction calls unwinds only this
+// frame (and resets in_routing through PG_FINALLY).
+extern "C" PlannedStmt* strata_planner(Query* parse, const char* query_string, int cursor_options,
+                                       ParamListInfo bound) {
+  using namespace strata::routing;
+  if (!strata::config::routing || in_routing || parse->commandType != CMD_SELECT || !parse->hasAggs ||
+      IsInParallelMode() || !ReadsRollupSource(parse))
+    return NextPlanner(parse, query_string, cursor_options, bound);
+  PlannedStmt* volatile result = nullptr;
+  in_routing = true;
+  PG_TRY();
+  {
+    MemoryContext cxt = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(cxt);
+    bool failed = false;
+    PlannedStmt* raw = nullptr;
+    PlannedStmt* routed = RouteNoThrow(parse, cursor_options, bound, &raw, &failed);
+    if (failed) {
+      RollbackAndReleaseCurrentSubTransaction();
+    } else {
+      ReleaseCurrentSubTransaction();
+      result = routed ? routed : raw;
+    }
+    MemoryContextSwitchTo(cxt);
+    CurrentResourceOwner = owner;
+  }
+  PG_FINALLY();
+  { in_routing = false; }
+  PG_END_TRY();
+  return result ? result : NextPlanner(parse, query_string, cursor_options, bound);
+}
+
+namespace strata::routing {
+
+void Init() {
+  prev_planner = planner_hook;
+  planner_hook = strata_planner;
+}
+
+}  // namespace strata::routing
