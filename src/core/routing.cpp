@@ -147,11 +147,17 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   const auto as_bucket = [&](const std::string& tstz) {
     return type == "timestamp without time zone" ? "(" + tstz + " AT TIME ZONE 'UTC')" : tstz;
   };
-  // The dirty buckets, as a set (rated at one row by the function's declaration) and as an array.
-  const std::string dirty_set =
-      "(SELECT " + as_bucket("__strata_x") + " AS __strata_b FROM strata._routing_dirty(" + id + ") AS __strata_x)";
-  const std::string dirty = "ARRAY(SELECT __strata_b FROM " + dirty_set + " AS __strata_y)";
-  const std::string frozen = "(SELECT " + as_bucket("strata._routing_frozen(" + id + ")") + ")";
+  // The rollup's progress, read at execution (the catalog row is read as its owner, see planner.cpp).
+  const auto progress = [&](const std::string& column) {
+    return "(SELECT " + column + " FROM strata.rollup WHERE id = " + id + ")";
+  };
+  // The dirty buckets: queued in the pending table, or logged past the rollup's position.
+  const std::string dirty_set = "(SELECT p.b AS __strata_b FROM " + r.pending_table +
+                                " p WHERE p.b IS NOT NULL UNION SELECT " + as_bucket("c.b") +
+                                " FROM strata.rollup_change c WHERE c.grain = " + std::to_string(r.grain) +
+                                " AND c.pos > " + progress("change_pos") + " AND c.b IS NOT NULL)";
+  const std::string dirty = "ARRAY(SELECT __strata_y.__strata_b FROM " + dirty_set + " AS __strata_y)";
+  const std::string frozen = "(SELECT " + as_bucket("frozen_before") + " FROM strata.rollup WHERE id = " + id + ")";
   const std::string unfrozen_from = "COALESCE(" + frozen + ", '-infinity'::" + type + ")";
   const std::string rt = r.bucket_of(t);
   const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
@@ -198,11 +204,9 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   const std::string clean_whole =
       whole(rt) + " AND " + rt + " >= " + unfrozen_from + " AND " + rt + " <> ALL (" + dirty + ")" + guard;
   const std::string order = "r." + r.order_column;
-  arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > (SELECT strata.rollup_watermark(" +
-                                      id + "))", clean_whole}));
+  arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > " + progress("watermark"), clean_whole}));
   if (r.cursor)
-    arms.push_back(raw_arm(source, {order + " <= " + std::to_string(*r.cursor), order +
-                                        " <= (SELECT strata.rollup_backfill_cursor(" + id + "))", clean_whole}));
+    arms.push_back(raw_arm(source, {order + " <= " + std::to_string(*r.cursor), order + " <= " + progress("backfill_cursor"), clean_whole}));
   if (r.lower) {
     std::vector<std::string> w = range;
     w.push_back("pg_catalog.isfinite(" + t + ")");

@@ -93,6 +93,8 @@ struct Route {
   // these (the watermark only rises, the cursor only falls and never reopens).
   int64_t watermark = 0;
   std::optional<int64_t> cursor;
+  int grain = 0;               // the rollup's grain in the source's change log
+  std::string pending_table;   // qualified; column b
   // The rollup's bucket expression over `x` (R(x)), and the end of the rollup bucket starting at `x`.
   std::function<std::string(const std::string&)> bucket_of, bucket_end;
   // Per group key of the reader's query: over raw rows (alias r) and over stored groups (alias d).

@@ -28,6 +28,8 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
     c.caught_up_within_staleness = row[2] && *row[2] == "t";
     c.watermark = r.watermark;
     c.cursor = r.cursor;
+    c.grain = r.grain;
+    c.pending_oid = r.pending_oid;
     c.spec = r.spec;
     out.push_back(std::move(c));
   }

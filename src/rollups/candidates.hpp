@@ -22,6 +22,8 @@ struct Candidate {
   // NULL), so a plan may bound the rows a rollup lacks by these values as well as by the live ones.
   int64_t watermark = 0;
   std::optional<int64_t> cursor;
+  std::optional<int> grain;  // its grain in the source's change log
+  Oid pending_oid = InvalidOid;
   core::rollup::Spec spec;
 };
 

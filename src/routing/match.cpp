@@ -532,6 +532,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   if (!c.realtime && !c.caught_up_within_staleness)
     return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
   if (!s.where.empty()) return Fail(why, "filter", "the rollup has its own WHERE clause (not routed yet)");
+  if (!c.grain) return Fail(why, "shape", "the rollup has no change capture on its source");
   bool can_read = false;
   AttrNumber time_attno = InvalidAttrNumber;
   Oid time_type = InvalidOid;
@@ -616,6 +617,8 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   route.bucket_type = s.bucket_type;
   route.watermark = c.watermark;
   route.cursor = c.cursor;
+  route.grain = c.grain.value_or(0);
+  route.pending_table = s.pending_table;
   const std::string time_in_expr = core::QuoteIdent(s.time_column);
   route.bucket_of = [&s](const std::string& x) {
     // The stored bucket expression names its column unquoted when it can (as Postgres deparses it).

@@ -42,12 +42,21 @@ bool ReadsRollupSource(Query* parse) {
 struct PermWalk {
   Oid source;
   const RangeTblEntry* original;
-  Oid data;
-  Oid owner;
+  const Oid* as_owner;  // relations read as their owner, as a view's owner reads them
+  int n_as_owner;
 };
 
+Oid RelOwner(Oid relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup)) return InvalidOid;
+  const Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+  ReleaseSysCache(tup);
+  return owner;
+}
+
 // Every entry of the source in the routed query checks what the reader's query checked (the same
-// columns, the same role); the rollup's data table is read as the rollup's owner, as its view would be.
+// columns, the same role); the rollup's data and pending tables and strata's catalog rows of it are read
+// as their owners, as the rollup's view and strata's own functions read them.
 bool FixPermissions(Node* node, void* arg) {
   if (node == nullptr) return false;
   auto* w = static_cast<PermWalk*>(arg);
@@ -57,8 +66,9 @@ bool FixPermissions(Node* node, void* arg) {
       rte->requiredPerms = w->original->requiredPerms;
       rte->checkAsUser = w->original->checkAsUser;
       rte->selectedCols = bms_copy(w->original->selectedCols);
-    } else if (rte->rtekind == RTE_RELATION && rte->relid == w->data) {
-      rte->checkAsUser = w->owner;
+    } else if (rte->rtekind == RTE_RELATION) {
+      for (int i = 0; i < w->n_as_owner; i++)
+        if (rte->relid == w->as_owner[i]) rte->checkAsUser = RelOwner(rte->relid);
     }
     return false;
   }
@@ -99,11 +109,10 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
           exprCollation((Node*)ta->expr) != exprCollation((Node*)tb->expr))
         return;
     }
-    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(c.view_oid));
-    if (!HeapTupleIsValid(tup)) return;
-    const Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
-    ReleaseSysCache(tup);
-    PermWalk w{SourceOf(req), SourceEntry(req), c.data_oid, owner};
+    const Oid strata = get_namespace_oid("strata", false);
+    const Oid as_owner[4] = {c.data_oid, c.pending_oid, get_relname_relid("rollup", strata),
+                             get_relname_relid("rollup_change", strata)};
+    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, 4};
     FixPermissions((Node*)q, &w);
     // The reader needs SELECT on the rollup (checked at execution, as for a view it names), and the
     // plan depends on the view: dropping or replacing it invalidates cached plans.
@@ -130,9 +139,11 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
 double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rare) {
   double cost = p->planTree->total_cost;
   const Plan* n = p->planTree;
-  while (n && !IsA(n, Append)) n = n->lefttree;
-  if (n == nullptr || list_length(castNode(Append, n)->appendplans) != arms) return cost;
-  for (int i : rare) cost -= static_cast<const Plan*>(list_nth(castNode(Append, n)->appendplans, i))->total_cost;
+  while (n && !IsA(n, Append) && !IsA(n, MergeAppend)) n = n->lefttree;
+  if (n == nullptr) return cost;
+  List* children = IsA(n, Append) ? castNode(Append, n)->appendplans : castNode(MergeAppend, n)->mergeplans;
+  if (list_length(children) != arms) return cost;
+  for (int i : rare) cost -= static_cast<const Plan*>(list_nth(children, i))->total_cost;
   return cost;
 }
 
