@@ -32,7 +32,7 @@ STRATA_FUNCTION(strata_explain_routing) {
     throw strata::core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "explain_routing takes one SELECT statement", {},
                               "Pass the text of one SELECT statement, without a trailing second statement.");
   std::vector<Decision> rows;
-  strata::routing::Route(query, 0, nullptr, &rows, nullptr);
+  strata::routing::Route(query, CURSOR_OPT_PARALLEL_OK, nullptr, &rows, nullptr);
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   for (const auto& d : rows) {
     const char* strs[4] = {d.rollup.c_str(), d.decision.c_str(), d.reason_code.c_str(), d.reason.c_str()};

@@ -1,0 +1,193 @@
+-- Query routing (src/routing/README.md): the differential harness (every query run with routing on and
+-- off, results compared), explain_routing's reasons, privileges, plan invalidation and the settings.
+SET client_min_messages = warning;
+SET TimeZone = 'UTC';
+SET max_parallel_workers_per_gather = 0;  -- plans (and so routing decisions) the same on any machine
+CREATE SCHEMA rt;
+SET search_path = rt, public;
+
+-- A partitioned source with NULL dimensions, NULL and infinite times, a float column.
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz, channel_id int, device varchar(8),
+                     views int, watch_ms bigint, score float8, viewer_id bigint) PARTITION BY RANGE (ts);
+CREATE TABLE events_old PARTITION OF events FOR VALUES FROM (MINVALUE) TO ('2026-11-01');
+CREATE TABLE events_nov PARTITION OF events FOR VALUES FROM ('2026-11-01') TO ('2026-12-01');
+CREATE TABLE events_dec PARTITION OF events FOR VALUES FROM ('2026-12-01') TO (MAXVALUE);
+CREATE TABLE events_null PARTITION OF events DEFAULT;
+CREATE INDEX ON events (ts);
+CREATE INDEX ON events (id);
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+SELECT '2026-10-28'::timestamptz + i * interval '26 seconds',
+       NULLIF(i % 7, 6), (ARRAY['tv', 'phone', 'web', NULL])[1 + i % 4], 1 + i % 3, (i * 7919) % 100000,
+       (i % 1000) / 7.0, i % 3000
+FROM generate_series(1, 150000) i;
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+VALUES (NULL, 1, 'tv', 5, 100, 1.5, 1), ('infinity', 2, 'web', 7, 200, 2.5, 2), ('-infinity', 3, NULL, 1, 1, 0.5, 3);
+
+SELECT strata.create_rollup('r_hourly', $$SELECT date_trunc('hour', ts) AS hour, channel_id, device, count(*) AS n,
+  count(watch_ms) AS n_watch, sum(views) AS views, sum(watch_ms) AS watch, min(watch_ms) AS wmin, max(watch_ms) AS wmax,
+  avg(watch_ms) AS wavg, avg(score) AS savg, strata.hll_agg(viewer_id) AS viewers
+  FROM events GROUP BY 1, 2, 3$$) > 0 AS hourly;
+SET TimeZone = 'Europe/Berlin';
+SELECT strata.create_rollup('r_daily', $$SELECT date_trunc('day', ts) AS day, channel_id, count(*) AS n, sum(views) AS views
+  FROM events GROUP BY 1, 2$$) > 0 AS daily_berlin;
+SET TimeZone = 'UTC';
+SET max_parallel_workers_per_gather = 0;  -- plans (and so routing decisions) the same on any machine
+SELECT strata.create_rollup('r_quarter', $$SELECT date_bin('15 minutes', ts, '2000-01-01') AS q, device, count(*) AS n,
+  sum(watch_ms) AS watch, count(watch_ms) AS n_watch FROM events GROUP BY 1, 2$$) > 0 AS quarter_hour;
+SELECT (strata.refresh_rollup(r) ->> 'caught_up')::boolean FROM unnest(ARRAY['r_hourly', 'r_daily', 'r_quarter']) r;
+ANALYZE events;
+
+-- After the refresh: an unabsorbed tail (recent and late rows), updates and deletes not recomputed yet.
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+SELECT '2026-11-05 10:00'::timestamptz + i * interval '13 minutes', i % 5, (ARRAY['tv', NULL])[1 + i % 2], 2, i * 11, i / 3.0,
+       5000 + i
+FROM generate_series(1, 3000) i;
+UPDATE events SET views = views + 10, channel_id = 4 WHERE id % 997 = 0;
+DELETE FROM events WHERE id % 1499 = 0;
+UPDATE events SET ts = ts + interval '3 days' WHERE id % 1999 = 0;
+
+-- Runs `q` with routing off and on and compares the results as multisets; returns whether routing
+-- chose a rollup (per explain_routing) and whether the results differ.
+CREATE FUNCTION compare_routed(q text, OUT routed boolean, OUT differs boolean) LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL strata.routing = off;
+  EXECUTE 'CREATE TEMP TABLE __raw AS ' || q;
+  SET LOCAL strata.routing = on;
+  EXECUTE 'CREATE TEMP TABLE __routed AS ' || q;
+  EXECUTE 'SELECT EXISTS (SELECT * FROM __raw EXCEPT ALL SELECT * FROM __routed) OR
+                  EXISTS (SELECT * FROM __routed EXCEPT ALL SELECT * FROM __raw)' INTO differs;
+  SELECT EXISTS (SELECT FROM strata.explain_routing(q) e WHERE e.decision = 'chosen' AND e.rollup <> '(raw)') INTO routed;
+  DROP TABLE __raw, __routed;
+END $$;
+
+-- The corpus: templates over grains, dimension subsets, filters, ranges and measures, in three time zones.
+CREATE TABLE corpus (n int, zone text, q text);
+INSERT INTO corpus
+SELECT i, (ARRAY['UTC', 'Europe/Berlin', 'Asia/Kolkata'])[1 + i % 3],
+       format('SELECT %s FROM rt.events WHERE %s %s %s',
+              concat_ws(', ', NULLIF(g.e, ''), NULLIF(d.e, ''), m.e), f.e, r.e,
+              CASE WHEN g.e = '' AND d.e = '' THEN '' ELSE 'GROUP BY ' ||
+                concat_ws(', ', NULLIF(g.e, ''), NULLIF(d.e, '')) END || t.e)
+FROM generate_series(1, 260) i
+CROSS JOIN LATERAL (SELECT (ARRAY['', 'date_trunc(''hour'', ts)', 'date_trunc(''day'', ts)', 'date_trunc(''month'', ts)',
+    'date_trunc(''week'', ts)', 'date_bin(''4 hours'', ts, ''2000-01-01'')', 'date_trunc(''day'', ts, ''Europe/Berlin'')',
+    'date_bin(''30 minutes'', ts, ''2000-01-01'')', 'date_trunc(''hour'', ts)::date'])[1 + i % 9] AS e) g
+CROSS JOIN LATERAL (SELECT (ARRAY['', 'channel_id', 'device', 'channel_id, device', 'coalesce(channel_id, -1) * 10'])[1 + (i / 9) % 5] AS e) d
+CROSS JOIN LATERAL (SELECT (ARRAY['true', 'channel_id = 3', 'channel_id IN (1, 2, 5)', 'device IS NULL', 'device <> ''tv''',
+    'channel_id BETWEEN 2 AND 4 AND device IS NOT NULL'])[1 + (i / 5) % 6] AS e) f
+CROSS JOIN LATERAL (SELECT (ARRAY['', 'AND ts >= ''2026-11-03 05:30'' AND ts < ''2026-11-20 17:45''',
+    'AND ts > ''2026-11-05'' AND ts <= ''2026-11-06 12:00''', 'AND ts BETWEEN ''2026-11-01'' AND ''2026-11-30''',
+    'AND ts >= ''2026-11-10''', 'AND ts < ''2026-11-02 03:07''', 'AND ts >= ''2026-11-04 10:00:00+05:30'' AND ts < ''2026-11-04 10:00:00+05:30''::timestamptz + interval ''1 day'''])[1 + (i / 7) % 7] AS e) r
+CROSS JOIN LATERAL (SELECT (ARRAY['count(*)', 'count(watch_ms), sum(views)', 'min(watch_ms), max(watch_ms)', 'avg(watch_ms)',
+    'strata.distinct_count(strata.hll_agg(viewer_id)), md5(strata.hll_agg(viewer_id)::text)', 'round(avg(score)::numeric, 6)',
+    'sum(views) * 100.0 / nullif(count(*), 0) AS pct', 'count(*), sum(watch_ms)'])[1 + (i / 11) % 8] AS e) m
+CROSS JOIN LATERAL (SELECT (ARRAY['', ' HAVING count(*) > 3', ' ORDER BY 1 FETCH FIRST 5 ROWS WITH TIES', ''])[1 + (i / 13) % 4] AS e) t;
+
+CREATE TABLE outcome (n int, zone text, routed boolean, differs boolean);
+DO $$
+DECLARE c record; o record;
+BEGIN
+  FOR c IN SELECT * FROM corpus ORDER BY n LOOP
+    PERFORM set_config('TimeZone', c.zone, true);
+    SELECT * INTO o FROM compare_routed(c.q);
+    INSERT INTO outcome VALUES (c.n, c.zone, o.routed, o.differs);
+  END LOOP;
+END $$;
+SET TimeZone = 'UTC';
+SET max_parallel_workers_per_gather = 0;  -- plans (and so routing decisions) the same on any machine
+SELECT count(*) AS queries, count(*) FILTER (WHERE differs) AS differing, count(*) FILTER (WHERE routed) >= 60 AS many_routed
+FROM outcome;
+-- Any query whose answers differ, with its text (none expected).
+SELECT o.n, o.zone, c.q FROM outcome o JOIN corpus c USING (n) WHERE o.differs ORDER BY o.n;
+
+-- Whether the plan of `q` reads relation `rel` (by name in EXPLAIN's text).
+CREATE FUNCTION plan_reads(q text, rel text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    IF line LIKE '%' || rel || '%' THEN RETURN true; END IF;
+  END LOOP;
+  RETURN false;
+END $$;
+
+-- The reasons explain_routing gives.
+CREATE FUNCTION reasons(q text) RETURNS TABLE (rollup text, decision text, reason_code text) LANGUAGE sql AS $$
+  SELECT e.rollup, e.decision, e.reason_code FROM strata.explain_routing(q) e ORDER BY e.rollup $$;
+SELECT * FROM reasons($$SELECT date_trunc('day', ts), channel_id, count(*), sum(views) FROM rt.events
+                        WHERE ts >= '2026-11-03' AND ts < '2026-11-25' GROUP BY 1, 2$$);
+SELECT * FROM reasons($$SELECT date_trunc('minute', ts), count(*) FROM rt.events GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT channel_id, count(DISTINCT viewer_id) FROM rt.events GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT channel_id, count(*) FROM rt.events WHERE views > 1 GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT channel_id, sum(score) FROM rt.events GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT e.channel_id, count(*) FROM rt.events e JOIN rt.events f USING (id) GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT channel_id, count(*) FROM rt.events WHERE ts = '2026-11-04' GROUP BY 1$$);
+SELECT * FROM reasons($$SELECT * FROM rt.events WHERE id = 1$$);
+SELECT * FROM reasons('SELECT 1; SELECT 2');
+
+-- A routed plan reads the rollup; strata.routing = off plans the query as written.
+SELECT plan_reads($$SELECT date_trunc('day', ts), count(*) FROM rt.events WHERE ts >= '2026-11-03 05:00' AND ts < '2026-11-25'
+                    GROUP BY 1$$, '_data') AS routed;
+SET strata.routing = off;
+SELECT plan_reads($$SELECT date_trunc('day', ts), count(*) FROM rt.events WHERE ts >= '2026-11-03 05:00' AND ts < '2026-11-25'
+                    GROUP BY 1$$, '_data') AS routed_when_off;
+RESET strata.routing;
+
+-- Generic plans stay exact across refreshes and a moving lower bound (parameters).
+PREPARE dash(timestamptz) AS
+  SELECT date_trunc('day', ts) AS day, count(*), sum(views), avg(watch_ms) FROM rt.events WHERE ts >= $1 GROUP BY 1;
+SET plan_cache_mode = force_generic_plan;
+CREATE TEMP TABLE dash_check (step int, differs boolean);
+CREATE FUNCTION check_dash(step int, since timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL strata.routing = off;
+  CREATE TEMP TABLE __raw AS SELECT date_trunc('day', ts) AS day, count(*), sum(views), avg(watch_ms) FROM rt.events
+    WHERE ts >= since GROUP BY 1;
+  SET LOCAL strata.routing = on;
+  EXECUTE format('CREATE TEMP TABLE __routed AS EXECUTE dash(%L)', since);
+  INSERT INTO dash_check SELECT step, EXISTS (SELECT * FROM __raw EXCEPT ALL SELECT * FROM __routed) OR
+                                      EXISTS (SELECT * FROM __routed EXCEPT ALL SELECT * FROM __raw);
+  DROP TABLE __raw, __routed;
+END $$;
+SELECT plan_reads('EXECUTE dash(''2026-11-02 07:13'')', '_data') AS generic_plan_routed;
+SELECT check_dash(1, '2026-11-02 07:13');
+SELECT strata.refresh_rollup('r_hourly') IS NOT NULL AS refreshed;
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+  SELECT '2026-11-20 01:00'::timestamptz + i * interval '1 minute', 1, 'tv', 1, 5, 1, 1 FROM generate_series(1, 500) i;
+UPDATE events SET views = views + 1 WHERE id % 501 = 0;
+SELECT check_dash(2, '2026-11-02 07:13');
+SELECT check_dash(3, '2026-11-11 23:59:59.5');
+SELECT step, differs FROM dash_check ORDER BY step;
+RESET plan_cache_mode;
+
+-- Cached plans follow the rollups: dropping the one a plan uses re-plans it; creating one on the
+-- source re-plans the source's plans so they can use it.
+PREPARE monthly AS SELECT date_trunc('month', ts), count(*) FROM rt.events WHERE ts >= '2026-11-01' AND ts < '2026-12-01' GROUP BY 1;
+SELECT plan_reads('EXECUTE monthly', '_data') AS uses_a_rollup;
+SELECT strata.create_rollup('r_daily_utc', $$SELECT date_trunc('day', ts) AS day, count(*) AS n FROM rt.events GROUP BY 1$$) > 0;
+SELECT (strata.refresh_rollup('r_daily_utc') ->> 'caught_up')::boolean;
+ANALYZE r_daily_utc_data;
+SELECT plan_reads('EXECUTE monthly', 'r_daily_utc_data') AS uses_new_daily;
+SELECT strata.drop_rollup('r_daily_utc');
+SELECT plan_reads('EXECUTE monthly', 'r_daily_utc_data') AS still_daily, plan_reads('EXECUTE monthly', '_data') AS back_to_another;
+
+-- Privileges: the reader needs SELECT on the rollup; every check of the query as written stays.
+CREATE ROLE rt_reader;
+GRANT USAGE ON SCHEMA rt TO rt_reader;
+GRANT SELECT (ts, channel_id, device) ON events TO rt_reader;
+SET ROLE rt_reader;
+SELECT * FROM reasons($$SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1$$);
+SELECT count(*) > 0 AS raw_count_works FROM (SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1) x;
+RESET ROLE;
+GRANT SELECT ON r_hourly TO rt_reader;
+SET ROLE rt_reader;
+SELECT * FROM reasons($$SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1$$);
+SELECT count(*) > 0 AS routed_count_works FROM (SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1) x;
+SELECT date_trunc('day', ts), sum(views) FROM rt.events GROUP BY 1;  -- no privilege on views: denied, as written
+RESET ROLE;
+-- Row-level security on the source: never routed.
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+SELECT * FROM reasons($$SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1$$);
+ALTER TABLE events DISABLE ROW LEVEL SECURITY;
+
+DROP SCHEMA rt CASCADE;
+DROP ROLE rt_reader;
