@@ -55,7 +55,7 @@ int64_t UnitMicros(int rank);
 // common) zone has ever used is a multiple of this many microseconds (0: unknown): a bin nests in a
 // zoned trunc when its stride divides the unit's length (at most a day: calendar units start at local
 // midnight) and the zone's offsets keep local boundaries on the stride's grid.
-bool Nests(const Bucketing& fine, const Bucketing& coarse, int64_t zone_step_us);
+bool Nests(const Bucketing& fine, const Bucketing& coarse, int64_t zone_step_us = 0);
 
 // Replaces each placeholder `$N` (N in the map) outside quoted literals and identifiers by its text,
 // parenthesized. A `$N` not in the map is left as it is (a parameter of the reader's query).

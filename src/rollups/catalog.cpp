@@ -222,6 +222,8 @@ void PinSessionForRollupSql() {
   pg::SetGuc("DateStyle", "ISO, YMD");
   pg::SetGuc("IntervalStyle", "postgres");
   pg::SetGuc("lock_timeout", std::to_string(config::lock_timeout_ms) + "ms");
+  // A refresh reads the source as it is: never routed to a rollup (nor paying routing's planning).
+  pg::SetGuc("strata.routing", "off");
 }
 
 

@@ -11,7 +11,7 @@ fail=0
 # Seeds: valid sketches of each type and keysets, written by the helper below. Targets are single files
 # (fuzz_keyset.cpp includes src/core/keyset.cpp).
 g++ -std=c++17 -O1 -Isrc -o "$OUT/seeds" test/fuzz/seeds.cpp src/core/keyset.cpp && "$OUT/seeds" "$OUT"
-for t in hll qsketch topk keyset; do
+for t in hll qsketch topk keyset placeholders; do
   if ! clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
       -Isrc -o "$OUT/fuzz_$t" "test/fuzz/fuzz_$t.cpp" 2>"$OUT/build_$t.log"; then
     echo "not ok - fuzz_$t does not build"; tail -5 "$OUT/build_$t.log"; fail=$((fail + 1)); continue

@@ -55,5 +55,8 @@ int main(int, char** argv) {
     k.insert(k.end(), aux.begin(), aux.end());
     WriteBytes(out + "/corpus_keyset", "aux" + std::to_string(n), k);
   }
+  // Deparsed SQL as routing substitutes placeholders in (literals, identifiers, E'' strings).
+  const std::string sql = "SELECT date_trunc('day'::text, $40000) AS \"$40001\", $44001 + $1 FROM t WHERE x = E'a\\'$1' AND y = 'it''s'";
+  WriteBytes(out + "/corpus_placeholders", "sql", std::vector<uint8_t>(sql.begin(), sql.end()));
   return 0;
 }

@@ -151,6 +151,9 @@ ALTER EXTENSION strata UPDATE TO '0.10.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
 SELECT to_regprocedure('strata._rollup_share_capture()') IS NULL AS migration_function_gone,
        (SELECT count(*) FROM strata.rollup_sources) AS sources;
+-- 0.10.0 -> 0.11.0 (query routing).
+ALTER EXTENSION strata UPDATE TO '0.11.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- Nothing differs: each line names its side, its kind, its object and the property that differs.
 SELECT side, kind, object, detail FROM (
   SELECT 'only in a fresh install' AS side, * FROM (SELECT * FROM schema_fresh EXCEPT SELECT * FROM strata_schema()) f
