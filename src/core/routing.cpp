@@ -210,7 +210,12 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   if (r.lower) {
     std::vector<std::string> w = range;
     w.push_back("pg_catalog.isfinite(" + t + ")");
-    w.push_back(t + " < " + r.bucket_end(r.bucket_of("(" + r.lower->expr + ")")));
+    // The partial first bucket ends where R(A) ends; with `>=` and A on a bucket start there is none,
+    // and the index range is empty (not a whole bucket read to find nothing).
+    const std::string a = "(" + r.lower->expr + ")";
+    const std::string end = r.bucket_end(r.bucket_of(a));
+    w.push_back(t + " < " + (r.lower->op == ">=" ? "CASE WHEN " + r.bucket_of(a) + " < " + a + " THEN " + end + " ELSE " + a + " END"
+                                                 : end));
     w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))");
     arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
   }
