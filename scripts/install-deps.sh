@@ -6,7 +6,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libxxhash-dev clang-14 libfuzzer-14-dev
       libboost-dev libgtest-dev googletest cmake g++ make
-      libipc-run-perl python3)
+      libipc-run-perl python3 pgbouncer)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -40,6 +40,8 @@ std::string CaptureTrigger(int capture_id, bool update) {
   return "strata_changes_" + std::to_string(capture_id) + (update ? "_upd" : "_del");
 }
 
+std::string CaptureTruncateTrigger(int capture_id) { return "strata_changes_" + std::to_string(capture_id) + "_trunc"; }
+
 namespace {
 
 // Running statements of every session re-plan their capture statement: the relation cache entry of the
@@ -123,9 +125,10 @@ void SyncCaptures() {
     // Its triggers on every relation that still exists, each dropped as the relation's owner.
     const auto triggers = pg::Query(
         "SELECT g.tgrelid::pg_catalog.regclass::text, g.tgname, c.relowner FROM pg_catalog.pg_trigger g "
-        "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($1, $2) "
+        "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($1, $2, $3) "
         "AND g.tgfoid = 'strata._rollup_capture()'::pg_catalog.regprocedure",
-        {CaptureTrigger(std::stoi(*g[0]), true), CaptureTrigger(std::stoi(*g[0]), false)});
+        {CaptureTrigger(std::stoi(*g[0]), true), CaptureTrigger(std::stoi(*g[0]), false),
+         CaptureTruncateTrigger(std::stoi(*g[0]))});
     for (const auto& t : triggers)
       pg::AsRole(static_cast<Oid>(std::stoul(*t[2])),
                  [&] { pg::Exec("DROP TRIGGER " + core::QuoteIdent(*t[1]) + " ON " + *t[0]); });
@@ -272,16 +275,21 @@ using namespace strata;
 using namespace strata::rollups;
 
 // strata._rollup_capture(): AFTER UPDATE / AFTER DELETE ... FOR EACH STATEMENT trigger with transition
-// tables __strata_old (and __strata_new), argument the capture's id.
+// tables __strata_old (and __strata_new), or BEFORE TRUNCATE ... FOR EACH STATEMENT (the rows about to go
+// are read from the relation itself); argument the capture's id.
 STRATA_FUNCTION(strata_rollup_capture) {
   TriggerData* td = CALLED_AS_TRIGGER(fcinfo) ? reinterpret_cast<TriggerData*>(fcinfo->context) : nullptr;
   const bool update = td != nullptr && TRIGGER_FIRED_BY_UPDATE(td->tg_event);
-  if (td == nullptr || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
-      !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
-      td->tg_trigger->tgoldtable == nullptr || strcmp(td->tg_trigger->tgoldtable, "__strata_old") != 0 ||
-      (update && (td->tg_trigger->tgnewtable == nullptr || strcmp(td->tg_trigger->tgnewtable, "__strata_new") != 0)))
+  const bool truncate = td != nullptr && TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && TRIGGER_FIRED_BEFORE(td->tg_event) &&
+                        TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && td->tg_trigger->tgnargs == 1;
+  if (!truncate &&
+      (td == nullptr || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
+       !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
+       td->tg_trigger->tgoldtable == nullptr || strcmp(td->tg_trigger->tgoldtable, "__strata_old") != 0 ||
+       (update && (td->tg_trigger->tgnewtable == nullptr || strcmp(td->tg_trigger->tgnewtable, "__strata_new") != 0))))
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE statement trigger", {},
+                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
+                      "statement trigger", {},
                       "strata attaches it to the sources of rollups itself; do not call or attach it.");
   const char* arg = td->tg_trigger->tgargs[0];
   char* end = nullptr;
@@ -291,15 +299,25 @@ STRATA_FUNCTION(strata_rollup_capture) {
   const Oid rel = RelationGetRelid(td->tg_relation);
   pg::SpiConnect();
   // The transition tables, for planning the capture statement and for running it.
-  pg::Call([&] {
-    if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) elog(ERROR, "SPI_register_trigger_data failed");
-  });
+  if (!truncate)
+    pg::Call([&] {
+      if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) elog(ERROR, "SPI_register_trigger_data failed");
+    });
   CachedCapture& c = Captures()[static_cast<int>(id)];
   if (!c.valid) Load(static_cast<int>(id), &c);
   // A relation outside the source's tree (detached, being cleaned up) logs nothing; a relation new in
   // the tree whose invalidation has not arrived yet is looked up once more.
   if (!c.grains.empty() && !c.tree.count(rel)) Load(static_cast<int>(id), &c);
-  if (!c.grains.empty() && c.tree.count(rel)) {
+  if (!c.grains.empty() && c.tree.count(rel) && truncate) {
+    // The relation's own rows (ONLY: each relation of a truncated tree fires its own trigger), as the
+    // rows a DELETE of them all would pass in its transition table. TRUNCATE is rare: not cached.
+    std::string sql = rs::CaptureSql(c.grains, false);
+    const std::string from = "FROM __strata_old";
+    const std::string only = "FROM ONLY " + core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel));
+    for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at + only.size()))
+      sql.replace(at, from.size(), only);
+    pg::AsExtensionOwner([&] { pg::Exec(sql); });
+  } else if (!c.grains.empty() && c.tree.count(rel)) {
     SPIPlanPtr& plan = update ? c.update : c.remove;
     pg::AsExtensionOwner([&] {
       if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));

@@ -15,6 +15,8 @@ namespace strata::rollups {
 int CaptureIdOf(Oid source);
 // The names of the capture's two triggers on each relation of the tree.
 std::string CaptureTrigger(int capture_id, bool update);
+// The name of a capture's BEFORE TRUNCATE statement trigger (logs the buckets of the rows a TRUNCATE removes).
+std::string CaptureTruncateTrigger(int capture_id);
 
 // Makes the rollup's bucket a grain of its source's capture and starts its position at the log's end.
 // The caller holds a lock on the source and every relation of its tree that keeps writers out (SHARE

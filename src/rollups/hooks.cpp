@@ -149,8 +149,9 @@ namespace {
 
 // The names of a capture's two triggers, on each relation of its source's tree.
 struct TriggerNames {
-  std::string upd, del;
-  explicit TriggerNames(int capture) : upd(CaptureTrigger(capture, true)), del(CaptureTrigger(capture, false)) {}
+  std::string upd, del, trunc;
+  explicit TriggerNames(int capture)
+      : upd(CaptureTrigger(capture, true)), del(CaptureTrigger(capture, false)), trunc(CaptureTruncateTrigger(capture)) {}
 };
 constexpr const char* kCaptureFunction = "strata._rollup_capture()";
 
@@ -158,6 +159,7 @@ constexpr const char* kCaptureFunction = "strata._rollup_capture()";
 struct TreeRelation {
   std::string name;             // qualified
   bool lacks_trigger = false;   // no trigger of ours yet
+  bool lacks_truncate = false;  // no TRUNCATE trigger of ours (a capture made before 0.11.0)
   bool stale_trigger = false;   // a trigger of our name calling another function (an earlier install's)
   bool needs_default = false;   // a partition whose order column lacks strata's sequence default
   bool own_order = false;       // a partition whose order column has an identity or default of its own
@@ -177,23 +179,25 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
           "SELECT c.oid::pg_catalog.regclass::text, "
       "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $2 "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
-      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5, $7) "
       "    AND g.tgfoid <> $4::pg_catalog.regprocedure), "
       "  t.level > 0 AND a.attidentity = '' AND d.oid IS NULL, "
       "  t.level > 0 AND (a.attidentity <> '' OR (d.oid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x "
       "    WHERE x.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND x.objid = d.oid "
       "    AND x.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND x.refobjid = $6::pg_catalog.regclass))), "
       "  c.relkind = 'f', "
-      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5, $7) "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled <> 'A'), "
       "  c.relowner, "
-      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
-      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled IN ('D', 'R')) "
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5, $7) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled IN ('D', 'R')), "
+      "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $7 "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure) "
       "FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
       "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
       "ORDER BY t.level, c.oid",
-      {std::to_string(source), t.upd, order_column, kCaptureFunction, t.del, sequence});
+      {std::to_string(source), t.upd, order_column, kCaptureFunction, t.del, sequence, t.trunc});
   std::vector<TreeRelation> rels;
   for (const auto& r : rows) {
     TreeRelation x;
@@ -206,6 +210,7 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
     x.not_always = *r[6] == "t";
     x.owner = static_cast<Oid>(std::stoul(*r[7]));
     x.disabled = *r[8] == "t";
+    x.lacks_truncate = *r[9] == "t";
     rels.push_back(std::move(x));
   }
   return rels;
@@ -312,6 +317,7 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
   if (r.stale_trigger) {
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + r.name);
+    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.trunc) + " ON " + r.name);
   }
   if (r.lacks_trigger) {
     // Made as the extension's owner, who alone may execute the capture function.
@@ -325,12 +331,23 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     });
     changed++;
   }
+  // TRUNCATE removes rows without row events: the trigger logs the buckets of the rows it removes.
+  if (r.lacks_truncate || r.stale_trigger) {
+    const std::string call = "strata._rollup_capture(" + core::QuoteLiteral(std::to_string(capture)) + ")";
+    pg::AsExtensionOwner([&] {
+      pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.trunc) + " BEFORE TRUNCATE ON " + r.name +
+               " FOR EACH STATEMENT EXECUTE FUNCTION " + call);
+    });
+    pg::AsRole(r.owner, [&] { pg::Exec("ALTER TABLE " + r.name + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.trunc)); });
+    if (!r.lacks_trigger) changed++;
+  }
   // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
   // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
   if (r.lacks_trigger || r.not_always) {
     pg::AsRole(r.owner, [&] {
       pg::Exec("ALTER TABLE " + r.name + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.upd) + ", ENABLE ALWAYS TRIGGER " +
-               core::QuoteIdent(t.del));
+               core::QuoteIdent(t.del) + (r.lacks_truncate || r.stale_trigger ? std::string()
+                                                                               : ", ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.trunc)));
     });
   }
   if (!r.lacks_trigger && r.disabled && !in_ddl_event && !queues->All().empty()) {
@@ -368,13 +385,14 @@ int DropLeftTriggers(Oid source, const TriggerNames& t) {
   const auto gone = pg::Query(
       std::string(kTreeOf1) +
           "SELECT DISTINCT g.tgrelid::pg_catalog.regclass::text, c.relowner FROM pg_catalog.pg_trigger g "
-      "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3) "
+      "JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid WHERE g.tgname IN ($2, $3, $5) "
       "AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgrelid NOT IN (SELECT relid FROM tree)",
-      {std::to_string(source), t.upd, t.del, kCaptureFunction});
+      {std::to_string(source), t.upd, t.del, kCaptureFunction, t.trunc});
   for (const auto& g : gone) {
     pg::AsRole(static_cast<Oid>(std::stoul(*g[1])), [&] {
       pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + *g[0]);
       pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + *g[0]);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.trunc) + " ON " + *g[0]);
     });
   }
   return static_cast<int>(gone.size());

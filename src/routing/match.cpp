@@ -732,9 +732,12 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       p.form = p.type == "numeric" ? AggPlan::kAvgNumeric : AggPlan::kAvgFloat;
       p.state = state_of(*sum, sum_col, "pg_catalog.sum(" + arg + ")", cr::Combine::kSum);
       p.count_state = state_of(*cnt, cnt_col, "pg_catalog.count(" + arg + ")", cr::Combine::kCount);
-    } else if (strata_fn && (fn == "hll_agg" || fn == "qsketch_agg" || fn == "topk_agg")) {
-      const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : fn == "qsketch_agg" ? rs::MeasureKind::kQsketch
-                                                                                      : rs::MeasureKind::kTopk;
+    } else if (strata_fn && fn == "topk_agg") {
+      // Misra-Gries summaries merged from groups equal the direct one only below their capacity.
+      return Fail(why, "measure", "strata.topk_agg merged from stored groups is not always the sketch of the raw rows");
+    } else if (strata_fn && (fn == "hll_agg" || fn == "qsketch_agg")) {
+      // hll and qsketch merge bitwise: the stored groups' merge is the very sketch of the raw rows.
+      const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : rs::MeasureKind::kQsketch;
       const rs::Measure* m = find(kind, arg);
       if (!m) return unavailable("strata." + fn + "(" + arg + ")");
       p.state = state_of(*m, 0, "strata." + fn + "(" + arg + ")", cr::Combine::kSketch);

@@ -1,6 +1,7 @@
 // The planner hook: which rollup answers a query, planning the routed statement, and the error boundary
 // of routing (an internal subtransaction: whatever fails, the query is planned as written).
 #include <algorithm>
+#include <map>
 
 #include "core/naming.hpp"
 #include "rollups/candidates.hpp"
@@ -135,16 +136,88 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
 }
 
 // The plan's cost without the arms that are empty but in rare states (core::routing::UnionSql): the
-// Append of the arms is found below the reader's own aggregation, sort and limit nodes.
+// Append of the arms is found below the reader's own aggregation, sort and limit nodes; the cost of the
+// other arms counts whole, and the cost of the Append itself and of everything above it in proportion
+// to the rows those arms give (the rare arms' row estimates would otherwise weigh on the aggregation).
 double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rare) {
-  double cost = p->planTree->total_cost;
+  const double total = p->planTree->total_cost;
   const Plan* n = p->planTree;
   while (n && !IsA(n, Append) && !IsA(n, MergeAppend)) n = n->lefttree;
-  if (n == nullptr) return cost;
+  if (n == nullptr) return total;
   List* children = IsA(n, Append) ? castNode(Append, n)->appendplans : castNode(MergeAppend, n)->mergeplans;
-  if (list_length(children) != arms) return cost;
-  for (int i : rare) cost -= static_cast<const Plan*>(list_nth(children, i))->total_cost;
-  return cost;
+  if (list_length(children) != arms) return total;
+  double kept_cost = 0, all_cost = 0, kept_rows = 0, all_rows = 0;
+  for (int i = 0; i < arms; i++) {
+    const Plan* c = static_cast<const Plan*>(list_nth(children, i));
+    all_cost += c->total_cost;
+    all_rows += c->plan_rows;
+    if (std::find(rare.begin(), rare.end(), i) == rare.end()) {
+      kept_cost += c->total_cost;
+      kept_rows += c->plan_rows;
+    }
+  }
+  const double share = all_rows > 0 ? kept_rows / all_rows : 1;
+  return kept_cost + (total - all_cost) * share;
+}
+
+// The candidates of each source this backend planned for, with what invalidates them: a relation cache
+// invalidation of the source (create_rollup, a grain that changed), of a candidate's view or data table
+// (drop_rollup, alter_rollup re-creating the view) or of everything; and age, so that the planning-time
+// progress (watermark, cursor: hints that stay correct however old) and caught-up times stay recent.
+struct CachedCandidates {
+  std::vector<rollups::Candidate> candidates;
+  std::vector<Oid> relations;  // whose invalidation drops the entry
+  TimestampTz loaded_at = 0;
+  int staleness_s = 0;  // strata.routing_max_staleness when loaded
+};
+constexpr int64_t kCandidatesMaxAgeUs = 10 * 1000000LL;
+
+std::map<Oid, CachedCandidates>& CandidateCache() {
+  static std::map<Oid, CachedCandidates> cache;
+  return cache;
+}
+
+void OnRelcacheInvalidation(Datum, Oid relid) {
+  auto& cache = CandidateCache();
+  if (relid == InvalidOid) {
+    cache.clear();
+    return;
+  }
+  for (auto it = cache.begin(); it != cache.end();) {
+    const auto& rels = it->second.relations;
+    if (std::find(rels.begin(), rels.end(), relid) != rels.end())
+      it = cache.erase(it);
+    else
+      ++it;
+  }
+}
+
+const std::vector<rollups::Candidate>& CandidatesOf(Oid source) {
+  static bool registered = false;
+  if (!registered) {
+    pg::Call([] { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0); });
+    registered = true;
+  }
+  TimestampTz now = 0;
+  pg::Call([&] { now = GetCurrentTimestamp(); });
+  auto& cache = CandidateCache();
+  const auto it = cache.find(source);
+  if (it != cache.end() && now - it->second.loaded_at < kCandidatesMaxAgeUs &&
+      it->second.staleness_s == config::routing_max_staleness_s)
+    return it->second.candidates;
+  CachedCandidates fresh;
+  pg::SpiConnect();
+  fresh.candidates = rollups::CandidatesOf(source, config::routing_max_staleness_s);
+  pg::SpiFinish();
+  fresh.relations.push_back(source);
+  for (const auto& c : fresh.candidates) {
+    fresh.relations.push_back(c.view_oid);
+    fresh.relations.push_back(c.data_oid);
+  }
+  fresh.loaded_at = now;
+  fresh.staleness_s = config::routing_max_staleness_s;
+  cache[source] = std::move(fresh);
+  return cache[source].candidates;
 }
 
 double DataRows(Oid data) {
@@ -177,9 +250,8 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
     }
     return nullptr;
   }
-  pg::SpiConnect();
-  std::vector<rollups::Candidate> candidates = rollups::CandidatesOf(SourceOf(*req), config::routing_max_staleness_s);
-  pg::SpiFinish();
+  // A copy: the cache entry may go while planning (an invalidation read at a lock).
+  const std::vector<rollups::Candidate> candidates = CandidatesOf(SourceOf(*req));
 
   // Candidates that match, fewest stored groups first; the hook plans the first two of them.
   struct Matched {
