@@ -150,7 +150,8 @@ t0=$SECONDS
   tail -30 "$TMP/new-build.log"; die "build and install of the current tree into the copy"; }
 echo "# built and installed the current tree into the copy in $((SECONDS - t0)) s"
 new_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$PG/share/postgresql/15/extension/strata.control")
-check "the copy now holds the current library and scripts (default_version $new_version)" test "$new_version" = 0.10.0
+want_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(dirname "$0")/../../strata.control")
+check "the copy now holds the current library and scripts (default_version $new_version)" test "$new_version" = "$want_version"
 cluster_startonly "$DIR" || die "cluster start on the copy with the current library"
 # The new library's worker meets the 0.9.0 catalog until the update: it should wait for it, not fail.
 sleep 2
@@ -168,20 +169,20 @@ check "ALTER EXTENSION strata UPDATE warned of no rollup kept on its own trigger
 [ "$update_rc" = 0 ] || die "the update failed; the state: extversion $(q "SELECT extversion FROM pg_extension WHERE extname = 'strata'"), $(q "$old_trig") strata_rollup_* triggers, pending $(pending)"
 
 # --- 4. the shared capture in place, no change lost
-check "extversion is 0.10.0" test "$(q "SELECT extversion FROM pg_extension WHERE extname = 'strata'")" = 0.10.0
+check "extversion is $want_version" test "$(q "SELECT extversion FROM pg_extension WHERE extname = 'strata'")" = "$want_version"
 check "no strata_rollup_* trigger remains ($(q "$old_trig") left)" test "$(q "$old_trig")" = 0
 check "no rollup's own change function remains ($change_fns)" \
   test "$(q "SELECT count(*) FROM pg_proc WHERE proname IN ('hourly_changes', 'daily_changes', 'sketches_changes')
               OR oid IN (SELECT to_regprocedure(f || '()') FROM unnest(string_to_array('$change_fns', ' ')) f)")" = 0
 per_rel="SELECT count(*) FROM pg_partition_tree('events') t
-          WHERE (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname LIKE 'strata\_changes\_%') <> 2
+          WHERE (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname LIKE 'strata\_changes\_%') <> 3
              OR (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname LIKE 'strata\_changes\_%'
-                   AND g.tgenabled = 'A') <> 2"
-check "the source and each of its $nrel relations have exactly the two strata_changes_* triggers, ENABLE ALWAYS ($(q "SELECT string_agg(DISTINCT tgname, ' ') FROM pg_trigger WHERE tgname LIKE 'strata\_changes\_%'"))" \
+                   AND g.tgenabled = 'A') <> 3"
+check "the source and each of its $nrel relations have exactly the three strata_changes_* triggers, ENABLE ALWAYS ($(q "SELECT string_agg(DISTINCT tgname, ' ') FROM pg_trigger WHERE tgname LIKE 'strata\_changes\_%'"))" \
   test "$(q "$per_rel")" = 0
-check "the capture triggers are the source's _upd and _del" \
+check "the capture triggers are the source's _upd, _del and _trunc" \
   test "$(q "SELECT string_agg(DISTINCT regexp_replace(tgname, '^strata_changes_[0-9]+_', ''), ' ' ORDER BY regexp_replace(tgname, '^strata_changes_[0-9]+_', ''))
-             FROM pg_trigger WHERE tgname LIKE 'strata\_changes\_%'")" = "del upd"
+             FROM pg_trigger WHERE tgname LIKE 'strata\_changes\_%'")" = "del trunc upd"
 check "every rollup has a grain and a change position ($(q "SELECT string_agg(view::text || ' grain ' || grain || ' pos ' || change_pos, ', ' ORDER BY id) FROM strata.rollup"))" \
   test "$(q "SELECT count(*) FROM strata.rollup WHERE grain IS NULL OR change_pos IS NULL")" = 0
 check "one capture for the source with two grains (hourly and sketches share one)" \
