@@ -56,6 +56,8 @@ extern "C" {
 #include "optimizer/planner.h"
 #include "optimizer/clauses.h"
 #include "parser/parse_oper.h"
+#include "rewrite/rewriteManip.h"
+#include "catalog/pg_index.h"
 #include "rewrite/rewriteHandler.h"
 #include "pgtime.h"
 #include "partitioning/partbounds.h"

@@ -24,6 +24,8 @@ constexpr int kTimeParam = 40000;   // the time column inside a bucket call (rol
 constexpr int kDimParam = 41000;    // + attribute number: a dimension column (rollup side)
 constexpr int kGroupParam = 43000;  // + k: the k-th group key (outer query: s.gk)
 constexpr int kAggParam = 44000;    // + j: the j-th aggregate (outer query: its combination)
+constexpr int kJoinKeyParam = 45000;   // the arms' key holding the source column joined to the dimension table
+constexpr int kDimTableParam = 46000;  // + attribute number: a column of the joined dimension table (dim.<col>)
 
 // A bucket call over a column of the source found in the query.
 struct BucketCall {
@@ -42,12 +44,20 @@ struct Request {
   std::string source_name;
   List* conjuncts = NIL;
   List* deparse_ctx = NIL;
-  std::vector<Expr*> groups;
+  std::vector<Expr*> groups;      // keys the arms compute (source columns and time buckets)
+  std::vector<Expr*> dim_groups;  // keys over the joined dimension table: the outer query's alone
   std::vector<Aggref*> aggs;
   std::vector<BucketCall> buckets;
-  std::string outer_head, outer_tail;  // with $43xxx / $44xxx placeholders
+  std::string outer_head, outer_tail;  // with $43xxx / $44xxx / $46xxx placeholders
   std::vector<Oid> param_types;
   std::string session_zone;
+  // A join to a dimension table (range table entry 2 of the working copy): the source's column joined
+  // to the dimension table's unique key, where it sits among the arms' keys (from 1), and the outer
+  // query's FROM continuation (" JOIN <dim> AS dim ON s.gK = dim.<key> WHERE <filters on dim>").
+  Expr* join_key = nullptr;
+  int join_key_position = 0;
+  std::string outer_from;
+  std::map<int, std::string> dim_columns;  // $46xxx -> dim."<column>"
 };
 
 namespace {
@@ -178,6 +188,10 @@ Node* OuterMutator(Node* node, void* arg) {
     if (equal(node, (*ctx->groups)[k]))
       return (Node*)MakePlaceholder(kGroupParam + 1 + static_cast<int>(k), exprType(node), exprTypmod(node),
                                     exprCollation(node));
+  if (IsA(node, Var) && castNode(Var, node)->varno == 2 && castNode(Var, node)->varlevelsup == 0) {
+    const Var* v = castNode(Var, node);
+    return (Node*)MakePlaceholder(kDimTableParam + v->varattno, v->vartype, v->vartypmod, v->varcollid);
+  }
   if (IsA(node, Aggref)) {
     for (size_t j = 0; j < ctx->aggs->size(); j++)
       if ((*ctx->aggs)[j] == (Aggref*)node) {
@@ -186,6 +200,16 @@ Node* OuterMutator(Node* node, void* arg) {
       }
   }
   return expression_tree_mutator(node, reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(OuterMutator)), arg);
+}
+
+// Columns of the dimension table (entry 2) as placeholders, for the outer query's own filters.
+Node* DimMutator(Node* node, void* arg) {
+  if (node == nullptr) return nullptr;
+  if (IsA(node, Var) && castNode(Var, node)->varno == 2 && castNode(Var, node)->varlevelsup == 0) {
+    const Var* v = castNode(Var, node);
+    return (Node*)MakePlaceholder(kDimTableParam + v->varattno, v->vartype, v->vartypmod, v->varcollid);
+  }
+  return expression_tree_mutator(node, reinterpret_cast<Node* (*)()>(reinterpret_cast<void (*)()>(DimMutator)), arg);
 }
 
 // The rollup side of an expression: accepted bucket calls over the time column keep their form over
@@ -357,6 +381,7 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
   bool rls = false;
   char* source_name = nullptr;
   char* zone = nullptr;
+  char* dim_name = nullptr;
   pg::Call([&] {
     if (q->commandType != CMD_SELECT || q->utilityStmt || !q->hasAggs) {
       refusal = "not an aggregate query";
@@ -369,12 +394,47 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
                 "grouping sets and FOR UPDATE are not routed";
       return;
     }
-    if (list_length(q->rtable) != 1 || list_length(q->jointree->fromlist) != 1 ||
-        !IsA(linitial(q->jointree->fromlist), RangeTblRef)) {
-      refusal = "only a query over one table is routed";
-      return;
+    // One table, or the source joined to one dimension table (inner join; FROM a, b or a JOIN b).
+    int s_idx = 0, d_idx = 0;
+    Node* join_quals = nullptr;
+    const int nfrom = list_length(q->jointree->fromlist);
+    Node* only = nfrom == 1 ? static_cast<Node*>(linitial(q->jointree->fromlist)) : nullptr;
+    if (only && IsA(only, RangeTblRef) && list_length(q->rtable) == 1) {
+      s_idx = 1;
+    } else {
+      int a = 0, b = 0;
+      if (nfrom == 2 && IsA(linitial(q->jointree->fromlist), RangeTblRef) && IsA(lsecond(q->jointree->fromlist), RangeTblRef)) {
+        a = linitial_node(RangeTblRef, q->jointree->fromlist)->rtindex;
+        b = lsecond_node(RangeTblRef, q->jointree->fromlist)->rtindex;
+      } else if (only && IsA(only, JoinExpr) && castNode(JoinExpr, only)->jointype == JOIN_INNER &&
+                 IsA(castNode(JoinExpr, only)->larg, RangeTblRef) && IsA(castNode(JoinExpr, only)->rarg, RangeTblRef) &&
+                 castNode(JoinExpr, only)->alias == nullptr) {
+        a = castNode(RangeTblRef, castNode(JoinExpr, only)->larg)->rtindex;
+        b = castNode(RangeTblRef, castNode(JoinExpr, only)->rarg)->rtindex;
+        join_quals = castNode(JoinExpr, only)->quals;
+      }
+      const auto is_table = [&](int i) {
+        const RangeTblEntry* e = rt_fetch(i, q->rtable);
+        return e->rtekind == RTE_RELATION && !e->tablesample &&
+               (e->relkind == RELKIND_RELATION || (e->relkind == RELKIND_PARTITIONED_TABLE && e->inh));
+      };
+      const auto captured = [&](int i) {
+        Relation rel = RelationIdGetRelation(rt_fetch(i, q->rtable)->relid);
+        bool found = false;
+        if (rel && rel->trigdesc)
+          for (int t = 0; t < rel->trigdesc->numtriggers && !found; t++)
+            found = strncmp(rel->trigdesc->triggers[t].tgname, "strata_changes_", 15) == 0;
+        if (rel) RelationClose(rel);
+        return found;
+      };
+      if (a == 0 || b == 0 || !is_table(a) || !is_table(b) || captured(a) == captured(b)) {
+        refusal = "only a query over one table, or over a rollup's source joined to one dimension table, is routed";
+        return;
+      }
+      s_idx = captured(a) ? a : b;
+      d_idx = captured(a) ? b : a;
     }
-    RangeTblEntry* rte = linitial_node(RangeTblEntry, q->rtable);
+    RangeTblEntry* rte = rt_fetch(s_idx, q->rtable);
     if (rte->rtekind != RTE_RELATION || rte->tablesample ||
         (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE) ||
         (rte->relkind == RELKIND_PARTITIONED_TABLE && !rte->inh)) {
@@ -394,8 +454,8 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
       return;
     }
     if (contain_volatile_functions((Node*)q->targetList) || contain_volatile_functions(q->jointree->quals) ||
-        contain_volatile_functions(q->havingQual) || contain_volatile_functions(q->limitCount) ||
-        contain_volatile_functions(q->limitOffset)) {
+        contain_volatile_functions(join_quals) || contain_volatile_functions(q->havingQual) ||
+        contain_volatile_functions(q->limitCount) || contain_volatile_functions(q->limitOffset)) {
       refusal = "the query calls a volatile function";
       return;
     }
@@ -404,7 +464,101 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
     source_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)), get_rel_name(rte->relid));
     req->deparse_ctx = deparse_context_for(get_rel_name(rte->relid), rte->relid);
     zone = pstrdup(pg_get_timezone_name(session_timezone));
-    FlattenAnd(q->jointree->quals, &req->conjuncts);
+    if (d_idx == 0) {
+      FlattenAnd(q->jointree->quals, &req->conjuncts);
+      return;
+    }
+    // A working copy with join aliases flattened and the source as entry 1, the dimension table as 2.
+    Query* w = static_cast<Query*>(copyObjectImpl(q));
+    w->targetList = (List*)flatten_join_alias_vars(w, (Node*)w->targetList);
+    w->havingQual = flatten_join_alias_vars(w, w->havingQual);
+    List* quals = NIL;
+    FlattenAnd(flatten_join_alias_vars(w, w->jointree->quals), &quals);
+    FlattenAnd(flatten_join_alias_vars(w, static_cast<Node*>(copyObjectImpl(join_quals))), &quals);
+    const auto renumber = [&](Node* n) {
+      ChangeVarNodes(n, s_idx, 9999, 0);
+      ChangeVarNodes(n, d_idx, 2, 0);
+      ChangeVarNodes(n, 9999, 1, 0);
+    };
+    renumber((Node*)w->targetList);
+    renumber(w->havingQual);
+    renumber((Node*)quals);
+    const Oid dim = rt_fetch(d_idx, q->rtable)->relid;
+    // The join: one equality of a source column with a unique, non-partial single-column key of the
+    // dimension table (each source row meets at most one dimension row); filters on either side alone.
+    List* dim_filters = NIL;
+    ListCell* lc;
+    foreach (lc, quals) {
+      Node* n = static_cast<Node*>(lfirst(lc));
+      Relids rels = pull_varnos(nullptr, n);
+      if (!bms_is_member(2, rels)) {
+        req->conjuncts = lappend(req->conjuncts, n);
+      } else if (!bms_is_member(1, rels)) {
+        dim_filters = lappend(dim_filters, n);
+      } else if (req->join_key == nullptr && IsA(n, OpExpr) && list_length(castNode(OpExpr, n)->args) == 2) {
+        Node* l = static_cast<Node*>(linitial(castNode(OpExpr, n)->args));
+        Node* r = static_cast<Node*>(lsecond(castNode(OpExpr, n)->args));
+        if (IsA(l, Var) && castNode(Var, l)->varno == 2) std::swap(l, r);
+        if (!IsA(l, Var) || !IsA(r, Var) || castNode(Var, l)->varno != 1 || castNode(Var, r)->varno != 2 ||
+            exprType(l) != exprType(r)) {
+          refusal = "the join is not an equality of a source column with a column of the dimension table";
+          return;
+        }
+        const Oid eq = castNode(OpExpr, n)->opno;
+        const AttrNumber key = castNode(Var, r)->varattno;
+        bool unique = false;
+        Relation rel = table_open(dim, AccessShareLock);
+        List* indexes = RelationGetIndexList(rel);
+        ListCell* ic;
+        foreach (ic, indexes) {
+          HeapTuple it = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(ic)));
+          if (!HeapTupleIsValid(it)) continue;
+          const Form_pg_index ix = (Form_pg_index)GETSTRUCT(it);
+          if (ix->indisunique && ix->indisvalid && ix->indnkeyatts == 1 && ix->indkey.values[0] == key &&
+              heap_attisnull(it, Anum_pg_index_indpred, nullptr) && heap_attisnull(it, Anum_pg_index_indexprs, nullptr)) {
+            Relation irel = index_open(lfirst_oid(ic), AccessShareLock);
+            unique = op_in_opfamily(eq, irel->rd_opfamily[0]) && get_op_opfamily_strategy(eq, irel->rd_opfamily[0]) ==
+                                                                      BTEqualStrategyNumber;
+            index_close(irel, AccessShareLock);
+          }
+          ReleaseSysCache(it);
+          if (unique) break;
+        }
+        table_close(rel, AccessShareLock);
+        if (!unique) {
+          refusal = "the dimension table's joined column is not a unique key (one row per source row)";
+          return;
+        }
+        req->join_key = (Expr*)l;
+        StringInfoData from;
+        initStringInfo(&from);
+        appendStringInfo(&from, " JOIN %s AS dim ON $%d = dim.%s", quote_qualified_identifier(get_namespace_name(get_rel_namespace(dim)), get_rel_name(dim)), kJoinKeyParam,
+                         quote_identifier(get_attname(dim, key, false)));
+        dim_name = from.data;
+      } else {
+        refusal = "a condition over both tables other than the one join equality";
+        return;
+      }
+    }
+    if (req->join_key == nullptr) {
+      refusal = "the tables are not joined by an equality";
+      return;
+    }
+    // The outer query's filters on the dimension table, with its columns as placeholders.
+    StringInfoData f;
+    initStringInfo(&f);
+    foreach (lc, dim_filters) {
+      Node* m = DimMutator(static_cast<Node*>(lfirst(lc)), nullptr);
+      appendStringInfo(&f, "%s%s", f.len ? " AND " : " WHERE ", Deparse(m, req->deparse_ctx));
+    }
+    if (f.len) dim_name = psprintf("%s%s", dim_name, f.data);
+    for (AttrNumber k = 1;; k++) {
+      char* col = get_attname(dim, k, true);
+      if (col == nullptr) break;
+      req->dim_columns[kDimTableParam + k] = std::string("dim.") + quote_identifier(col);
+    }
+    q = w;
+    req->query = w;
   });
   if (refusal) {
     why->code = code;
@@ -420,6 +574,13 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
     foreach (lc, q->groupClause) {
       const SortGroupClause* sgc = lfirst_node(SortGroupClause, lc);
       Expr* e = (Expr*)get_sortgroupclause_expr(const_cast<SortGroupClause*>(sgc), q->targetList);
+      Relids rels = pull_varnos(nullptr, (Node*)e);
+      if (bms_is_member(2, rels)) {
+        // A grouping by the dimension table's columns is done by the outer query only.
+        if (bms_is_member(1, rels)) refusal = "a grouping expression over both tables";
+        req->dim_groups.push_back(e);
+        continue;
+      }
       bool dup = false;
       for (Expr* g : req->groups) dup = dup || equal(g, e);
       if (!dup) req->groups.push_back(e);
@@ -427,9 +588,21 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
     CollectAggs((Node*)q->targetList, &req->aggs);
     CollectAggs(q->havingQual, &req->aggs);
   });
-  for (Aggref* a : req->aggs)
+  if (refusal) return why->code = "shape", why->text = refusal, nullptr;
+  for (Aggref* a : req->aggs) {
     if (a->aggfilter || a->aggdistinct || a->aggorder || a->aggkind != AGGKIND_NORMAL || a->agglevelsup || a->aggdirectargs)
       return why->code = "measure", why->text = "an aggregate with DISTINCT, ORDER BY, FILTER or WITHIN GROUP", nullptr;
+    bool on_dim = false;
+    pg::Call([&] { on_dim = bms_is_member(2, pull_varnos(nullptr, (Node*)a->args)); });
+    if (on_dim) return why->code = "measure", why->text = "an aggregate over the dimension table's columns", nullptr;
+  }
+  if (req->join_key) {
+    req->join_key_position = static_cast<int>(req->groups.size()) + 1;
+    for (size_t k = 0; k < req->groups.size(); k++)
+      if (equal(req->groups[k], req->join_key)) req->join_key_position = static_cast<int>(k) + 1;
+    req->outer_from = core::routing::SubstitutePlaceholders(
+        dim_name, {{kJoinKeyParam, "s.g" + std::to_string(req->join_key_position)}});
+  }
   pg::Call([&] {
     std::vector<Oid>* types = &req->param_types;
     query_tree_walker(q, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectParams)), types, 0);
@@ -465,10 +638,13 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
                        quote_identifier(tle->resname ? tle->resname : "?column?"));
       first = false;
     }
-    if (!req->groups.empty()) {
+    if (!req->groups.empty() || !req->dim_groups.empty()) {
       appendStringInfoString(&t, " GROUP BY ");
       for (size_t k = 0; k < req->groups.size(); k++)
         appendStringInfo(&t, "%s$%d", k ? ", " : "", kGroupParam + 1 + static_cast<int>(k));
+      for (size_t k = 0; k < req->dim_groups.size(); k++)
+        appendStringInfo(&t, "%s%s", k || !req->groups.empty() ? ", " : "",
+                         Deparse(OuterMutator((Node*)req->dim_groups[k], &oc), req->deparse_ctx));
     }
     if (q->havingQual) {
       Node* e = OuterMutator(q->havingQual, &oc);
@@ -631,7 +807,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   route.bucket_end = [&s](const std::string& x) { return rs::BucketEnd(s, x); };
   if (route.bucket_of("x") == "NULL") return Fail(why, "grain", "the rollup's bucket expression is not one routing reads");
 
-  for (Expr* g : req.groups) {
+  std::vector<Expr*> keys = req.groups;
+  if (req.join_key && req.join_key_position > static_cast<int>(keys.size())) keys.push_back(req.join_key);
+  for (Expr* g : keys) {
     std::string raw, rollup;
     if (!both((Node*)g, &raw, &rollup)) return Fail(why, "dimension", failure);
     route.keys.emplace_back(raw, rollup);
@@ -766,8 +944,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     }
     outer[kAggParam + 1 + static_cast<int>(j)] = e;
   }
+  outer.insert(req.dim_columns.begin(), req.dim_columns.end());
   return cr::SubstitutePlaceholders(req.outer_head, outer) + " FROM " + cr::UnionSql(route, arms, rare) + " AS s" +
-         cr::SubstitutePlaceholders(req.outer_tail, outer);
+         cr::SubstitutePlaceholders(req.outer_from, outer) + cr::SubstitutePlaceholders(req.outer_tail, outer);
 }
 
 }  // namespace strata::routing

@@ -25,19 +25,24 @@ PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_opti
 // Whether the query's one relation has strata's change capture (only rollup sources have it). Cheap:
 // the relation is locked and its relcache entry built by the parser already.
 bool ReadsRollupSource(Query* parse) {
-  if (list_length(parse->rtable) != 1) return false;
-  const RangeTblEntry* rte = linitial_node(RangeTblEntry, parse->rtable);
-  if (rte->rtekind != RTE_RELATION || (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
-    return false;
-  // Cannot ERROR for a relation the parser locked: RelationIdGetRelation returns NULL if it is gone.
-  Relation rel = RelationIdGetRelation(rte->relid);
-  if (rel == nullptr) return false;
-  bool found = false;
-  if (rel->trigdesc)
-    for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
-      found = strncmp(rel->trigdesc->triggers[i].tgname, "strata_changes_", 15) == 0;
-  RelationClose(rel);
-  return found;
+  // One table, or two and their join entry (a join to a dimension table).
+  if (list_length(parse->rtable) > 3) return false;
+  ListCell* lc;
+  foreach (lc, parse->rtable) {
+    const RangeTblEntry* rte = lfirst_node(RangeTblEntry, lc);
+    if (rte->rtekind != RTE_RELATION || (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
+      continue;
+    // Cannot ERROR for a relation the parser locked: RelationIdGetRelation returns NULL if it is gone.
+    Relation rel = RelationIdGetRelation(rte->relid);
+    if (rel == nullptr) continue;
+    bool found = false;
+    if (rel->trigdesc)
+      for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+        found = strncmp(rel->trigdesc->triggers[i].tgname, "strata_changes_", 15) == 0;
+    RelationClose(rel);
+    if (found) return true;
+  }
+  return false;
 }
 
 struct PermWalk {

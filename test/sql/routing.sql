@@ -100,6 +100,27 @@ FROM outcome;
 -- Any query whose answers differ, with its text (none expected).
 SELECT o.n, o.zone, c.q FROM outcome o JOIN corpus c USING (n) WHERE o.differs ORDER BY o.n;
 
+-- Joins to a dimension table on its unique key: the rollup aggregated per key, joined, aggregated again.
+CREATE TABLE channels (channel_id int PRIMARY KEY, genre text, kids boolean);
+INSERT INTO channels SELECT i, (ARRAY['music', 'news', 'sport'])[1 + i % 3], i % 2 = 0 FROM generate_series(0, 5) i;
+CREATE TABLE channel_tags (channel_id int, tag text);  -- no unique key: a channel can meet several rows
+ANALYZE channels;
+SELECT q.n, c.routed, c.differs FROM (VALUES
+  (1, $$SELECT c.genre, count(*), sum(e.views) FROM rt.events e JOIN rt.channels c USING (channel_id)
+        WHERE e.ts >= '2026-11-03 05:30' AND e.ts < '2026-11-28' GROUP BY c.genre$$),
+  (2, $$SELECT date_trunc('day', e.ts), c.genre, count(*), avg(e.watch_ms) FROM rt.channels c, rt.events e
+        WHERE c.channel_id = e.channel_id AND c.kids AND e.ts >= '2026-11-03' GROUP BY 1, 2$$),
+  (3, $$SELECT c.genre, e.device, strata.distinct_count(strata.hll_agg(e.viewer_id)) FROM rt.events e
+        JOIN rt.channels c ON c.channel_id = e.channel_id WHERE e.ts < '2026-11-20' GROUP BY 1, 2 HAVING count(*) > 10$$),
+  (4, $$SELECT upper(c.genre) AS g, sum(e.views) AS v FROM rt.events e JOIN rt.channels c USING (channel_id)
+        WHERE e.device IS NOT NULL AND c.genre <> 'news' GROUP BY 1 ORDER BY 2 DESC FETCH FIRST 1 ROWS WITH TIES$$),
+  (5, $$SELECT e.channel_id, c.genre, count(*) FROM rt.events e JOIN rt.channels c USING (channel_id)
+        WHERE e.ts >= '2026-11-10' GROUP BY 1, 2$$)) q(n, text), LATERAL compare_routed(q.text) c ORDER BY q.n;
+SELECT rollup, decision, reason_code, reason FROM strata.explain_routing(
+  $$SELECT t.tag, count(*) FROM rt.events e JOIN rt.channel_tags t USING (channel_id) GROUP BY 1$$);
+SELECT rollup, decision, reason_code, reason FROM strata.explain_routing(
+  $$SELECT c.genre, sum(c.channel_id) FROM rt.events e JOIN rt.channels c USING (channel_id) GROUP BY 1$$);
+
 -- TRUNCATE of a partition: the capture logs the buckets of the rows it removes, so they are read raw
 -- until recomputed (and the refresh drops their groups).
 TRUNCATE events_old;
