@@ -54,6 +54,7 @@ extern "C" {
 #include "parser/parsetree.h"
 #include "utils/ruleutils.h"
 #include "optimizer/planner.h"
+#include "jit/jit.h"
 #include "optimizer/clauses.h"
 #include "parser/parse_oper.h"
 #include "rewrite/rewriteManip.h"

@@ -241,6 +241,8 @@ double DataRows(Oid data) {
 
 PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::vector<Decision>* explain,
                    PlannedStmt** raw) {
+  TimestampTz started = 0, matched_at = 0, done_at = 0;
+  pg::Call([&] { started = GetCurrentTimestamp(); });
   Reason why;
   const auto req = Analyze(parse, &why);
   const auto plan_raw = [&]() {
@@ -279,6 +281,7 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
     matched.push_back({&c, std::move(sql), DataRows(c.data_oid), arms, rare});
   }
   std::stable_sort(matched.begin(), matched.end(), [](const Matched& a, const Matched& b) { return a.rows < b.rows; });
+  pg::Call([&] { matched_at = GetCurrentTimestamp(); });
 
   PlannedStmt* best = nullptr;
   const Matched* best_match = nullptr;
@@ -316,11 +319,14 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
                         raw_plan->planTree->plan_rows, raw_plan->planTree->total_cost});
   }
   if (config::routing_debug) {
-    const std::string msg = routed ? "strata routing: answered from " + best_match->c->name + " (cost " +
+    pg::Call([&] { done_at = GetCurrentTimestamp(); });
+    const std::string timing = "matching " + std::to_string((matched_at - started) / 1000.0) + " ms, planning " +
+                               std::to_string((done_at - matched_at) / 1000.0) + " ms; ";
+    const std::string msg = routed ? "strata routing: answered from " + best_match->c->name + " (" + timing + "cost " +
                                          std::to_string(best_cost) + " vs " +
                                          std::to_string(raw_plan->planTree->total_cost) + " as written): " +
                                          best_match->sql
-                                   : "strata routing: planned as written (" + std::to_string(matched.size()) +
+                                   : "strata routing: planned as written (" + timing + std::to_string(matched.size()) +
                                          " of " + std::to_string(candidates.size()) + " rollups match" +
                                          (best_match ? "; the cheapest, " + best_match->c->name + ", costs " +
                                                            std::to_string(best_cost) + ": " + best_match->sql
@@ -328,6 +334,18 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
     pg::Call([&] { ereport(LOG, (errmsg_internal("%s", msg.c_str()))); });
   }
   if (raw) *raw = raw_plan;
+  if (routed) {
+    // JIT as the planner decides it, from the plan's cost without the rare arms (their estimates would
+    // compile a plan whose real work is small).
+    best->jitFlags = PGJIT_NONE;
+    if (jit_enabled && jit_above_cost >= 0 && best_cost > jit_above_cost) {
+      best->jitFlags = PGJIT_PERFORM;
+      if (jit_optimize_above_cost >= 0 && best_cost > jit_optimize_above_cost) best->jitFlags |= PGJIT_OPT3;
+      if (jit_inline_above_cost >= 0 && best_cost > jit_inline_above_cost) best->jitFlags |= PGJIT_INLINE;
+      if (jit_expressions) best->jitFlags |= PGJIT_EXPR;
+      if (jit_tuple_deforming) best->jitFlags |= PGJIT_DEFORM;
+    }
+  }
   return routed ? best : nullptr;
 }
 
