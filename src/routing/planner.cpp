@@ -10,6 +10,7 @@
 #include "pg/spi.hpp"
 #include "routing/match.hpp"
 #include "routing/routing.hpp"
+#include "routing/stats.hpp"
 
 namespace strata::routing {
 namespace {
@@ -128,7 +129,7 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
     view->relkind = RELKIND_VIEW;
     view->rellockmode = AccessShareLock;
     view->requiredPerms = ACL_SELECT;
-    view->eref = makeAlias("strata rollup", NIL);
+    view->eref = makeAlias(kRollupEntryAlias, NIL);
     view->alias = nullptr;
     view->inFromCl = false;
     q->rtable = lappend(q->rtable, view);
@@ -406,6 +407,7 @@ namespace strata::routing {
 void Init() {
   prev_planner = planner_hook;
   planner_hook = strata_planner;
+  if (process_shared_preload_libraries_in_progress) InitStats();
 }
 
 }  // namespace strata::routing

@@ -10,6 +10,17 @@
 -- reads strata.rollup, rollup_change and the rollup's tables as their owners (as the rollup's view does);
 -- the reader needs SELECT on the rollup and keeps every check of the query as written.
 
+-- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
+-- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
+-- uncounted for want of a slot.
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_estimated bigint)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
+CREATE VIEW @extschema@.routing_stats AS
+SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
+       COALESCE(c.rows_estimated, 0) AS rows_returned_estimated
+FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
+GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
+
 -- Every rollup that could answer a query, with its decision and why, and the query as written.
 CREATE FUNCTION @extschema@.explain_routing(query text)
 RETURNS TABLE (rollup text, decision text, reason_code text, reason text, est_rows double precision,

@@ -220,5 +220,9 @@ ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 SELECT * FROM reasons($$SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1$$);
 ALTER TABLE events DISABLE ROW LEVEL SECURITY;
 
+-- Routed executions are counted per rollup (the harness ran many on r_hourly; none ran on r_daily's
+-- Berlin days in these queries' UTC session, so it may have none).
+SELECT rollup, routed_queries > 0 AS counted FROM strata.routing_stats WHERE rollup = 'r_hourly'::regclass;
+
 DROP SCHEMA rt CASCADE;
 DROP ROLE rt_reader;

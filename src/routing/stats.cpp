@@ -1,0 +1,139 @@
+// Counting routed executions per rollup (stats.hpp). A fixed table of slots in shared memory, one per
+// (database, rollup view) seen; a slot is claimed under the lock once, then counted with atomics. When
+// the table is full, further rollups are not counted (the view says how many were left out).
+#include "routing/stats.hpp"
+
+#include "pg/guard.hpp"
+
+namespace strata::routing {
+namespace {
+
+constexpr int kSlots = 1024;
+
+struct Slot {
+  Oid db;
+  Oid view;
+  pg_atomic_uint64 executions;
+  pg_atomic_uint64 rows_estimated;  // the rows the routed plans' top node was estimated to return, summed
+};
+
+struct Shared {
+  LWLock* lock;
+  int used;
+  pg_atomic_uint64 not_counted;  // executions of rollups that found the table full
+  Slot slots[kSlots];
+};
+
+Shared* shared = nullptr;
+shmem_request_hook_type prev_request = nullptr;
+shmem_startup_hook_type prev_startup = nullptr;
+ExecutorStart_hook_type prev_executor_start = nullptr;
+
+void Request() {
+  if (prev_request) prev_request();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(Shared)));
+  RequestNamedLWLockTranche("strata_routing", 1);
+}
+
+void Startup() {
+  if (prev_startup) prev_startup();
+  bool found = false;
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  shared = static_cast<Shared*>(ShmemInitStruct("strata_routing", sizeof(Shared), &found));
+  if (!found) {
+    memset(shared, 0, sizeof(Shared));
+    shared->lock = &(GetNamedLWLockTranche("strata_routing"))->lock;
+    pg_atomic_init_u64(&shared->not_counted, 0);
+    for (auto& s : shared->slots) {
+      pg_atomic_init_u64(&s.executions, 0);
+      pg_atomic_init_u64(&s.rows_estimated, 0);
+    }
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+Slot* FindSlot(Oid view) {
+  // Slots are only ever added (under the lock, `used` raised after the slot is filled): a scan of the
+  // first `used` slots without the lock sees complete ones.
+  const int used = *static_cast<volatile int*>(&shared->used);
+  for (int i = 0; i < used; i++)
+    if (shared->slots[i].db == MyDatabaseId && shared->slots[i].view == view) return &shared->slots[i];
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  Slot* out = nullptr;
+  for (int i = 0; i < shared->used && out == nullptr; i++)
+    if (shared->slots[i].db == MyDatabaseId && shared->slots[i].view == view) out = &shared->slots[i];
+  if (out == nullptr && shared->used < kSlots) {
+    out = &shared->slots[shared->used];
+    out->db = MyDatabaseId;
+    out->view = view;
+    pg_write_barrier();
+    shared->used++;
+  }
+  LWLockRelease(shared->lock);
+  return out;
+}
+
+// Counts a routed plan as it starts. Cannot ERROR: a scan of the range table, atomics and one LWLock.
+void ExecutorStartHook(QueryDesc* desc, int eflags) {
+  if (shared != nullptr && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && desc->plannedstmt) {
+    ListCell* lc;
+    foreach (lc, desc->plannedstmt->rtable) {
+      const RangeTblEntry* rte = static_cast<const RangeTblEntry*>(lfirst(lc));
+      if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW && rte->eref &&
+          strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0) {
+        Slot* s = FindSlot(rte->relid);
+        if (s == nullptr) {
+          pg_atomic_fetch_add_u64(&shared->not_counted, 1);
+        } else {
+          pg_atomic_fetch_add_u64(&s->executions, 1);
+          const double rows = desc->plannedstmt->planTree ? desc->plannedstmt->planTree->plan_rows : 0;
+          pg_atomic_fetch_add_u64(&s->rows_estimated, rows > 0 ? static_cast<uint64>(rows) : 0);
+        }
+        break;
+      }
+    }
+  }
+  if (prev_executor_start)
+    prev_executor_start(desc, eflags);
+  else
+    standard_ExecutorStart(desc, eflags);
+}
+
+}  // namespace
+
+void InitStats() {
+  prev_request = shmem_request_hook;
+  shmem_request_hook = Request;
+  prev_startup = shmem_startup_hook;
+  shmem_startup_hook = Startup;
+  prev_executor_start = ExecutorStart_hook;
+  ExecutorStart_hook = ExecutorStartHook;
+}
+
+}  // namespace strata::routing
+
+// strata._routing_counts() -> TABLE(view oid, executions bigint, rows_estimated bigint): this database's
+// slots, plus (view 0) the executions not counted for want of a slot. Empty when strata is not preloaded.
+STRATA_FUNCTION(strata_routing_counts) {
+  using strata::routing::shared;
+  strata::pg::Call([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    if (shared == nullptr) return;
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    Datum values[3];
+    bool nulls[3] = {false, false, false};
+    const int used = *static_cast<volatile int*>(&shared->used);
+    for (int i = 0; i < used; i++) {
+      if (shared->slots[i].db != MyDatabaseId) continue;
+      values[0] = ObjectIdGetDatum(shared->slots[i].view);
+      values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->slots[i].executions)));
+      values[2] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->slots[i].rows_estimated)));
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    values[0] = ObjectIdGetDatum(InvalidOid);
+    values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->not_counted)));
+    values[2] = Int64GetDatum(0);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  });
+  return (Datum)0;
+}
