@@ -112,7 +112,7 @@ P_ON=$(plan_ms "SET strata.routing = on" "$PQ"); P_OFF=$(plan_ms "SET strata.rou
 # Matching alone (the query taken apart and matched against each of the 20 rollups), from the routing
 # debug log of 21 planning runs in one session (the first, cold, left out).
 plan_ms "SET strata.routing = on; SET strata.routing_debug = on" "$PQ" >/dev/null
-M_MATCH=$(grep -o 'strata routing: [a-z ]* ([a-z_ ]*matching [0-9.]* ms' "$DIR/server.log" | tail -20 |
+M_MATCH=$(grep -o 'strata routing: [^(]*(matching [0-9.]* ms' "$DIR/server.log" | tail -20 |
           sed 's/.*matching \([0-9.]*\) ms/\1/' | median3)
 printf "   planning a routable query with 20 candidates: routing on %s ms, off %s ms; of which matching %s ms (target < 0.3 ms)\n" \
   "$P_ON" "$P_OFF" "$M_MATCH"

@@ -166,6 +166,30 @@ double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rar
   return kept_cost + (total - all_cost) * share;
 }
 
+// The rare arms' hash aggregations are sized for their estimates at executor start (a hash table of
+// up to work_mem each, allocated and zeroed even when the arm reads no row): their estimated group
+// counts are capped, so the table starts small and grows only if rows come (as any hash table does).
+void CapRareAggregates(Plan* plan) {
+  if (plan == nullptr) return;
+  if (IsA(plan, Agg) && castNode(Agg, plan)->numGroups > 1024) castNode(Agg, plan)->numGroups = 1024;
+  CapRareAggregates(plan->lefttree);
+  CapRareAggregates(plan->righttree);
+  ListCell* lc;
+  if (IsA(plan, Append)) foreach (lc, castNode(Append, plan)->appendplans) CapRareAggregates(static_cast<Plan*>(lfirst(lc)));
+  if (IsA(plan, MergeAppend))
+    foreach (lc, castNode(MergeAppend, plan)->mergeplans) CapRareAggregates(static_cast<Plan*>(lfirst(lc)));
+  if (IsA(plan, SubqueryScan)) CapRareAggregates(castNode(SubqueryScan, plan)->subplan);
+}
+
+void CapRareArms(PlannedStmt* p, int arms, const std::vector<int>& rare) {
+  Plan* n = p->planTree;
+  while (n && !IsA(n, Append) && !IsA(n, MergeAppend)) n = n->lefttree;
+  if (n == nullptr) return;
+  List* children = IsA(n, Append) ? castNode(Append, n)->appendplans : castNode(MergeAppend, n)->mergeplans;
+  if (list_length(children) != arms) return;
+  for (int i : rare) CapRareAggregates(static_cast<Plan*>(list_nth(children, i)));
+}
+
 // The candidates of each source this backend planned for, with what invalidates them: a relation cache
 // invalidation of the source (create_rollup, a grain that changed), of a candidate's view or data table
 // (drop_rollup, alter_rollup re-creating the view) or of everything; and age, so that the planning-time
@@ -336,6 +360,7 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
   }
   if (raw) *raw = raw_plan;
   if (routed) {
+    CapRareArms(best, best_match->arms, best_match->rare);
     // JIT as the planner decides it, from the plan's cost without the rare arms (their estimates would
     // compile a plan whose real work is small).
     best->jitFlags = PGJIT_NONE;
