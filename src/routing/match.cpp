@@ -2,6 +2,8 @@
 //
 // Postgres calls run inside pg::Call; the code inside those lambdas works on palloc'd nodes and C
 // strings only, and the C++ strings are built from the results afterwards.
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -590,8 +592,16 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
   });
   if (refusal) return why->code = "shape", why->text = refusal, nullptr;
   for (Aggref* a : req->aggs) {
-    if (a->aggfilter || a->aggdistinct || a->aggorder || a->aggkind != AGGKIND_NORMAL || a->agglevelsup || a->aggdirectargs)
-      return why->code = "measure", why->text = "an aggregate with DISTINCT, ORDER BY, FILTER or WITHIN GROUP", nullptr;
+    const bool approximable = config::routing_approximate && a->aggfilter == nullptr && a->agglevelsup == 0 &&
+                              list_length(a->args) == 1 &&
+                              ((a->aggkind == AGGKIND_NORMAL && a->aggdistinct && !a->aggorder && !a->aggdirectargs) ||
+                               (a->aggkind == AGGKIND_ORDERED_SET && list_length(a->aggdirectargs) == 1));
+    if (!approximable &&
+        (a->aggfilter || a->aggdistinct || a->aggorder || a->aggkind != AGGKIND_NORMAL || a->agglevelsup || a->aggdirectargs))
+      return why->code = "measure",
+             why->text = "an aggregate with DISTINCT, ORDER BY, FILTER or WITHIN GROUP (count(DISTINCT) and percentiles "
+                         "are answered from sketches only with strata.routing_approximate)",
+             nullptr;
     bool on_dim = false;
     pg::Call([&] { on_dim = bms_is_member(2, pull_varnos(nullptr, (Node*)a->args)); });
     if (on_dim) return why->code = "measure", why->text = "an aggregate over the dimension table's columns", nullptr;
@@ -695,7 +705,8 @@ namespace {
 
 // How one aggregate of the query is computed from state columns.
 struct AggPlan {
-  enum { kPlain, kAvgNumeric, kAvgFloat } form = kPlain;
+  enum { kPlain, kAvgNumeric, kAvgFloat, kDistinct, kQuantile } form = kPlain;
+  std::string quantile_fn, fraction;  // kQuantile: strata.quantile or quantile_cont, and q
   int state = -1, count_state = -1;
   std::string type;  // the aggregate's result type (format_type)
 };
@@ -703,7 +714,7 @@ struct AggPlan {
 }  // namespace
 
 std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reason* why, int* arms,
-                           std::vector<int>* rare) {
+                           std::vector<int>* rare, std::string* approximate) {
   const rs::Spec& s = c.spec;
   if (!c.realtime && !c.caught_up_within_staleness)
     return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
@@ -857,6 +868,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     char* name = nullptr;
     bool catalog = false, strata_fn = false;
     char* args = nullptr;
+    char* args_cast = nullptr;  // with implicit casts shown, as a rollup may store a sketch's argument
     char* type = nullptr;
     pg::Call([&] {
       name = get_func_name(a->aggfnoid);
@@ -871,15 +883,67 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
         appendStringInfoString(&buf, Deparse((Node*)lfirst_node(TargetEntry, l)->expr, req.deparse_ctx));
       }
       args = buf.data;
+      if (list_length(a->args) == 1)
+        args_cast = deparse_expression((Node*)linitial_node(TargetEntry, a->args)->expr, req.deparse_ctx, false, true);
       type = format_type_with_typemod(a->aggtype, -1);
     });
-    const std::string fn = name, arg = args;
+    const std::string fn = name, arg = args, arg_cast = args_cast ? args_cast : args;
+    // A sketch measure over this argument (as written or with its implicit cast), any parameters after it.
+    const auto sketch_of = [&](rs::MeasureKind kind, std::string* extra) -> const rs::Measure* {
+      for (const auto& x : s.measures)
+        for (const std::string& form : {arg, arg_cast, "(" + arg + ")::double precision"})
+          if (x.kind == kind && (x.args == form || x.args.rfind(form + ", ", 0) == 0)) {
+            *extra = x.args == form ? "" : x.args.substr(form.size() + 2);
+            return &x;
+          }
+      return nullptr;
+    };
     AggPlan p;
     p.type = type;
     const std::string raw_args = a->aggstar ? "*" : arg;
     const auto unavailable = [&](const std::string& what) {
       return Fail(why, "measure", what + " is not derivable from the rollup's measures");
     };
+    if (a->aggdistinct && catalog && fn == "count") {
+      // Approximate (strata.routing_approximate): from an hll of the column.
+      std::string extra;
+      const rs::Measure* m = sketch_of(rs::MeasureKind::kHll, &extra);
+      if (!m) return unavailable("count(DISTINCT " + arg + ")");
+      const std::string p = extra.empty() ? "14" : extra;
+      plans.push_back({});
+      plans.back().form = AggPlan::kDistinct;
+      plans.back().state = state_of(*m, 0, "strata.hll_agg(" + m->args + ")", cr::Combine::kSketch);
+      plans.back().type = type;
+      const double bound = 104.0 / std::sqrt(std::pow(2.0, std::atof(p.c_str())));
+      char note[160];
+      snprintf(note, sizeof note, "count(DISTINCT %s) from an hll sketch (relative standard error %.2f%%)", arg.c_str(),
+                    bound);
+      *approximate += (approximate->empty() ? "" : "; ") + std::string(note);
+      continue;
+    }
+    if (a->aggkind == AGGKIND_ORDERED_SET && catalog && (fn == "percentile_cont" || fn == "percentile_disc")) {
+      // Approximate: from a qsketch of the column, the fraction a constant or parameter.
+      char* q = nullptr;
+      bool scalar = false;
+      pg::Call([&] {
+        Node* d = static_cast<Node*>(linitial(a->aggdirectargs));
+        scalar = exprType(d) == FLOAT8OID && !contain_var_clause(d);
+        if (scalar) q = Deparse(d, req.deparse_ctx);
+      });
+      std::string extra;
+      const rs::Measure* m = sketch_of(rs::MeasureKind::kQsketch, &extra);
+      if (!scalar || !m) return unavailable(fn + "(...) WITHIN GROUP (ORDER BY " + arg + ")");
+      const std::string accuracy = extra.empty() ? "0.005" : extra;
+      plans.push_back({});
+      plans.back().form = AggPlan::kQuantile;
+      plans.back().quantile_fn = fn == "percentile_cont" ? "strata.quantile_cont" : "strata.quantile";
+      plans.back().fraction = q;
+      plans.back().state = state_of(*m, 0, "strata.qsketch_agg(" + m->args + ")", cr::Combine::kSketch);
+      plans.back().type = type;
+      *approximate += (approximate->empty() ? "" : "; ") + fn + "(" + q + ") of " + arg +
+                      " from a qsketch (relative accuracy " + accuracy + ")";
+      continue;
+    }
     if (catalog && fn == "count") {
       const rs::Measure* m = find(rs::MeasureKind::kCount, a->aggstar ? "" : arg);
       int col = 0;
@@ -917,8 +981,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       // hll and qsketch merge bitwise: the stored groups' merge is the very sketch of the raw rows.
       const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : rs::MeasureKind::kQsketch;
       const rs::Measure* m = find(kind, arg);
+      if (!m) m = find(kind, args_cast ? std::string(args_cast) : arg);
       if (!m) return unavailable("strata." + fn + "(" + arg + ")");
-      p.state = state_of(*m, 0, "strata." + fn + "(" + arg + ")", cr::Combine::kSketch);
+      p.state = state_of(*m, 0, "strata." + fn + "(" + m->args + ")", cr::Combine::kSketch);
     } else {
       return unavailable(fn + "(" + raw_args + ")");
     }
@@ -936,6 +1001,10 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     std::string e;
     if (p.form == AggPlan::kPlain) {
       e = cr::CombineState(st.combine, state_col(p.state), p.type);
+    } else if (p.form == AggPlan::kDistinct) {
+      e = "strata.distinct_count(strata.merge(" + state_col(p.state) + "))::" + p.type;
+    } else if (p.form == AggPlan::kQuantile) {
+      e = p.quantile_fn + "(strata.merge(" + state_col(p.state) + "), (" + p.fraction + "))::" + p.type;
     } else {
       const std::string sum = "pg_catalog.sum(" + state_col(p.state) + ")";
       const std::string cnt = "pg_catalog.sum(" + state_col(p.count_state) + ")";

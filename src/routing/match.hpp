@@ -24,9 +24,10 @@ std::shared_ptr<Request> Analyze(Query* query, Reason* why);
 // The raw relation the query aggregates.
 Oid SourceOf(const Request& r);
 // The statement answering the query from candidate `c`, or "" and `why`; `arms` and `rare` as
-// core::routing::UnionSql gives them. May throw PgError.
+// core::routing::UnionSql gives them; `approximate` says which aggregates are answered from sketches and
+// with what error (only with strata.routing_approximate; "" when the answer is exact). May throw PgError.
 std::string MatchCandidate(const Request& r, const rollups::Candidate& c, Reason* why, int* arms,
-                           std::vector<int>* rare);
+                           std::vector<int>* rare, std::string* approximate);
 // The types of the query's parameters $1..$n (n = the highest number used), for parsing the routed text.
 std::vector<Oid> ParamTypes(const Request& r);
 // The query's range table entry for the source (its permission fields are copied to the routed query).

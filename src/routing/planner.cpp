@@ -292,18 +292,20 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
     double rows;
     int arms;
     std::vector<int> rare;
+    std::string approximate;
   };
   std::vector<Matched> matched;
   for (const auto& c : candidates) {
     Reason r;
     int arms = 0;
     std::vector<int> rare;
-    std::string sql = MatchCandidate(*req, c, &r, &arms, &rare);
+    std::string approximate;
+    std::string sql = MatchCandidate(*req, c, &r, &arms, &rare, &approximate);
     if (sql.empty()) {
       if (explain) explain->push_back({c.name, "rejected", r.code, r.text});
       continue;
     }
-    matched.push_back({&c, std::move(sql), DataRows(c.data_oid), arms, rare});
+    matched.push_back({&c, std::move(sql), DataRows(c.data_oid), arms, rare, approximate});
   }
   std::stable_sort(matched.begin(), matched.end(), [](const Matched& a, const Matched& b) { return a.rows < b.rows; });
   pg::Call([&] { matched_at = GetCurrentTimestamp(); });
@@ -334,9 +336,10 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
   if (explain) {
     for (const auto& [m, p] : plans) {
       const bool chosen = routed && m == best_match;
+      const std::string how = m->approximate.empty() ? "exactly" : "approximately (" + m->approximate + ")";
       explain->push_back({m->c->name, chosen ? "chosen" : "not cheapest", chosen ? "" : "cost",
-                          chosen ? "answers the query exactly for the least cost"
-                                 : "answers the query exactly, at a higher cost than the chosen plan",
+                          chosen ? "answers the query " + how + " for the least cost"
+                                 : "answers the query " + how + ", at a higher cost than the chosen plan",
                           p->planTree->plan_rows, EffectiveCost(p, m->arms, m->rare)});
     }
     explain->push_back({"(raw)", routed ? "not cheapest" : "chosen", routed ? "cost" : "",

@@ -25,7 +25,7 @@ VALUES (NULL, 1, 'tv', 5, 100, 1.5, 1), ('infinity', 2, 'web', 7, 200, 2.5, 2), 
 
 SELECT strata.create_rollup('r_hourly', $$SELECT date_trunc('hour', ts) AS hour, channel_id, device, count(*) AS n,
   count(watch_ms) AS n_watch, sum(views) AS views, sum(watch_ms) AS watch, min(watch_ms) AS wmin, max(watch_ms) AS wmax,
-  avg(watch_ms) AS wavg, avg(score) AS savg, strata.hll_agg(viewer_id) AS viewers
+  avg(watch_ms) AS wavg, avg(score) AS savg, strata.hll_agg(viewer_id) AS viewers, strata.qsketch_agg(watch_ms) AS wq
   FROM events GROUP BY 1, 2, 3$$) > 0 AS hourly;
 SET TimeZone = 'Europe/Berlin';
 SELECT strata.create_rollup('r_daily', $$SELECT date_trunc('day', ts) AS day, channel_id, count(*) AS n, sum(views) AS views
@@ -219,6 +219,25 @@ RESET ROLE;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 SELECT * FROM reasons($$SELECT date_trunc('day', ts), count(*) FROM rt.events GROUP BY 1$$);
 ALTER TABLE events DISABLE ROW LEVEL SECURITY;
+
+-- Approximate answers, opt-in: count(DISTINCT) from the hll, percentiles from the qsketch, within their
+-- bounds, and explain_routing says so. Off (the default), such queries are not routed.
+SELECT rollup, decision, reason_code FROM strata.explain_routing($$SELECT channel_id, count(DISTINCT viewer_id) FROM rt.events
+  GROUP BY 1$$);
+SET strata.routing_approximate = on;
+SELECT decision, reason LIKE '%approximately (count(DISTINCT viewer_id) from an hll sketch (relative standard error 0.81%)%' AS says_approximate
+FROM strata.explain_routing($$SELECT channel_id, count(DISTINCT viewer_id), percentile_cont(0.5) WITHIN GROUP (ORDER BY watch_ms)
+  FROM rt.events WHERE ts >= '2026-11-03' GROUP BY 1$$) WHERE rollup = 'r_hourly';
+CREATE TEMP TABLE approx_routed AS SELECT channel_id, count(DISTINCT viewer_id) AS d,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY watch_ms) AS p FROM rt.events WHERE ts >= '2026-11-03' GROUP BY 1;
+SET strata.routing = off;
+CREATE TEMP TABLE approx_raw AS SELECT channel_id, count(DISTINCT viewer_id) AS d,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY watch_ms) AS p FROM rt.events WHERE ts >= '2026-11-03' GROUP BY 1;
+RESET strata.routing;
+RESET strata.routing_approximate;
+SELECT count(*) AS groups, max(abs(r.d - w.d)::float8 / w.d) < 0.03 AS distinct_within_3pct,
+       max(abs(r.p - w.p) / w.p) < 0.011 AS median_within_1pct
+FROM approx_routed r JOIN approx_raw w USING (channel_id);
 
 -- Routed executions are counted per rollup (the harness ran many on r_hourly; none ran on r_daily's
 -- Berlin days in these queries' UTC session, so it may have none).
