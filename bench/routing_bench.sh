@@ -58,7 +58,8 @@ printf "   floor: counting the 7 days' raw rows through the time index %8.1f ms\
 printf "   same answer routed and unrouted: %s\n" "$([ "$SAME" = "$SAME_R" ] && echo yes || echo NO)"
 q "SELECT rollup, decision, round(est_cost) FROM strata.explain_routing(\$\$${RAWQ}\$\$)" | sed 's/^/   explain_routing: /'
 # The floor of the routed plan here: the 50,000 unabsorbed rows it must aggregate from the raw table.
-TAILQ="SELECT channel, count(*), sum(watch_ms) FROM ev WHERE id > (SELECT watermark FROM strata.rollup WHERE view = 'r_day'::regclass) GROUP BY 1"
+WM=$(q "SELECT watermark FROM strata.rollup WHERE view = 'r_day'::regclass")
+TAILQ="SELECT channel, count(*), sum(watch_ms) FROM ev WHERE id > $WM GROUP BY 1"
 T_TAIL=$(p50 "SET strata.routing = off" "$TAILQ")
 printf "   floor of the routed plan: aggregating the 50,000 unabsorbed rows alone %8.1f ms\n" "$T_TAIL"
 q "SELECT strata.refresh_rollup('r')" >/dev/null; q "SELECT strata.refresh_rollup('r_day')" >/dev/null

@@ -37,6 +37,16 @@ struct BucketCall {
   bool session_zone = false;  // date_trunc(unit, timestamptz): cut in the session's TimeZone
 };
 
+// What matching needs of one aggregate of the query, the same for every candidate.
+struct AggFacts {
+  std::string name;       // the function's name
+  bool catalog = false;   // in pg_catalog
+  bool strata = false;    // in schema strata
+  std::string args;       // the arguments as deparsed (implicit casts hidden)
+  std::string args_cast;  // a single argument with its implicit casts shown
+  std::string type;       // the aggregate's result type
+};
+
 }  // namespace
 
 struct Request {
@@ -49,6 +59,7 @@ struct Request {
   std::vector<Expr*> groups;      // keys the arms compute (source columns and time buckets)
   std::vector<Expr*> dim_groups;  // keys over the joined dimension table: the outer query's alone
   std::vector<Aggref*> aggs;
+  std::vector<AggFacts> agg_facts;  // per aggregate, in the same order
   std::vector<BucketCall> buckets;
   std::string outer_head, outer_tail;  // with $43xxx / $44xxx / $46xxx placeholders
   std::vector<Oid> param_types;
@@ -606,6 +617,33 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
     pg::Call([&] { on_dim = bms_is_member(2, pull_varnos(nullptr, (Node*)a->args)); });
     if (on_dim) return why->code = "measure", why->text = "an aggregate over the dimension table's columns", nullptr;
   }
+  for (Aggref* a : req->aggs) {
+    char* name = nullptr;
+    char* ns_name = nullptr;
+    bool catalog = false;
+    char* args = nullptr;
+    char* args_cast = nullptr;
+    char* type = nullptr;
+    pg::Call([&] {
+      name = get_func_name(a->aggfnoid);
+      const Oid ns = get_func_namespace(a->aggfnoid);
+      catalog = ns == PG_CATALOG_NAMESPACE;
+      ns_name = get_namespace_name(ns);
+      StringInfoData buf;
+      initStringInfo(&buf);
+      ListCell* l;
+      foreach (l, a->args) {
+        if (buf.len) appendStringInfoString(&buf, ", ");
+        appendStringInfoString(&buf, Deparse((Node*)lfirst_node(TargetEntry, l)->expr, req->deparse_ctx));
+      }
+      args = buf.data;
+      args_cast = list_length(a->args) == 1
+                      ? deparse_expression((Node*)linitial_node(TargetEntry, a->args)->expr, req->deparse_ctx, false, true)
+                      : args;
+      type = format_type_with_typemod(a->aggtype, -1);
+    });
+    req->agg_facts.push_back({name, catalog, ns_name && strcmp(ns_name, "strata") == 0, args, args_cast, type});
+  }
   if (req->join_key) {
     req->join_key_position = static_cast<int>(req->groups.size()) + 1;
     for (size_t k = 0; k < req->groups.size(); k++)
@@ -714,7 +752,7 @@ struct AggPlan {
 }  // namespace
 
 std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reason* why, int* arms,
-                           std::vector<int>* rare, std::string* approximate) {
+                           std::vector<int>* rare, std::string* approximate, bool render) {
   const rs::Spec& s = c.spec;
   if (!c.realtime && !c.caught_up_within_staleness)
     return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
@@ -732,13 +770,20 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   if (!can_read) return Fail(why, "privilege", "no SELECT privilege on the rollup");
   if (time_attno == InvalidAttrNumber) return Fail(why, "shape", "the rollup's time column is gone");
   for (size_t i = 0; i < s.dims.size(); i++) {
+    // The stored dimension is a column name as Postgres deparses it: quoted only when it must be.
+    const std::string& e = s.dims[i].expr;
+    std::string name = e;
+    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') {
+      name.clear();
+      for (size_t k = 1; k + 1 < e.size(); k++) {
+        name += e[k];
+        if (e[k] == '"') k++;
+      }
+    }
     AttrNumber a = InvalidAttrNumber;
     pg::Call([&] {
-      for (AttrNumber k = 1;; k++) {
-        char* name = get_attname(req.source, k, true);
-        if (name == nullptr) break;
-        if (strcmp(quote_identifier(name), s.dims[i].expr.c_str()) == 0) a = k;
-      }
+      a = get_attnum(req.source, name.c_str());
+      if (a != InvalidAttrNumber && strcmp(quote_identifier(name.c_str()), e.c_str()) != 0) a = InvalidAttrNumber;
     });
     if (a != InvalidAttrNumber) dims[a] = static_cast<int>(i);
   }
@@ -864,30 +909,14 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     return nullptr;
   };
   std::vector<AggPlan> plans;
-  for (Aggref* a : req.aggs) {
-    char* name = nullptr;
-    bool catalog = false, strata_fn = false;
-    char* args = nullptr;
-    char* args_cast = nullptr;  // with implicit casts shown, as a rollup may store a sketch's argument
-    char* type = nullptr;
-    pg::Call([&] {
-      name = get_func_name(a->aggfnoid);
-      const Oid ns = get_func_namespace(a->aggfnoid);
-      catalog = ns == PG_CATALOG_NAMESPACE;
-      strata_fn = strcmp(get_namespace_name(ns), "strata") == 0;
-      StringInfoData buf;
-      initStringInfo(&buf);
-      ListCell* l;
-      foreach (l, a->args) {
-        if (buf.len) appendStringInfoString(&buf, ", ");
-        appendStringInfoString(&buf, Deparse((Node*)lfirst_node(TargetEntry, l)->expr, req.deparse_ctx));
-      }
-      args = buf.data;
-      if (list_length(a->args) == 1)
-        args_cast = deparse_expression((Node*)linitial_node(TargetEntry, a->args)->expr, req.deparse_ctx, false, true);
-      type = format_type_with_typemod(a->aggtype, -1);
-    });
-    const std::string fn = name, arg = args, arg_cast = args_cast ? args_cast : args;
+  for (size_t ai = 0; ai < req.aggs.size(); ai++) {
+    Aggref* a = req.aggs[ai];
+    const AggFacts& f = req.agg_facts[ai];
+    const bool catalog = f.catalog, strata_fn = f.strata;
+    const char* type = f.type.c_str();
+    const std::string& fn = f.name;
+    const std::string& arg = f.args;
+    const std::string& arg_cast = f.args_cast;
     // A sketch measure over this argument (as written or with its implicit cast), any parameters after it.
     const auto sketch_of = [&](rs::MeasureKind kind, std::string* extra) -> const rs::Measure* {
       for (const auto& x : s.measures)
@@ -981,7 +1010,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       // hll and qsketch merge bitwise: the stored groups' merge is the very sketch of the raw rows.
       const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : rs::MeasureKind::kQsketch;
       const rs::Measure* m = find(kind, arg);
-      if (!m) m = find(kind, args_cast ? std::string(args_cast) : arg);
+      if (!m) m = find(kind, arg_cast);
       if (!m) return unavailable("strata." + fn + "(" + arg + ")");
       p.state = state_of(*m, 0, "strata." + fn + "(" + m->args + ")", cr::Combine::kSketch);
     } else {
@@ -991,6 +1020,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   }
   route.guard = guard;
 
+  if (!render) return "matched";
   // The outer query: group keys are s.gk, aggregates their combinations.
   std::map<int, std::string> outer;
   for (size_t k = 0; k < req.groups.size(); k++) outer[kGroupParam + 1 + static_cast<int>(k)] = "s.g" + std::to_string(k + 1);

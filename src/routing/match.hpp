@@ -25,9 +25,11 @@ std::shared_ptr<Request> Analyze(Query* query, Reason* why);
 Oid SourceOf(const Request& r);
 // The statement answering the query from candidate `c`, or "" and `why`; `arms` and `rare` as
 // core::routing::UnionSql gives them; `approximate` says which aggregates are answered from sketches and
-// with what error (only with strata.routing_approximate; "" when the answer is exact). May throw PgError.
+// with what error (only with strata.routing_approximate; "" when the answer is exact). Without `render`,
+// only whether it matches ("matched"): the statement is written for the candidates that get planned.
+// May throw PgError.
 std::string MatchCandidate(const Request& r, const rollups::Candidate& c, Reason* why, int* arms,
-                           std::vector<int>* rare, std::string* approximate);
+                           std::vector<int>* rare, std::string* approximate, bool render = true);
 // The types of the query's parameters $1..$n (n = the highest number used), for parsing the routed text.
 std::vector<Oid> ParamTypes(const Request& r);
 // The query's range table entry for the source (its permission fields are copied to the routed query).

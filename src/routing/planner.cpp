@@ -300,7 +300,7 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
     int arms = 0;
     std::vector<int> rare;
     std::string approximate;
-    std::string sql = MatchCandidate(*req, c, &r, &arms, &rare, &approximate);
+    std::string sql = MatchCandidate(*req, c, &r, &arms, &rare, &approximate, false);
     if (sql.empty()) {
       if (explain) explain->push_back({c.name, "rejected", r.code, r.text});
       continue;
@@ -315,9 +315,11 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
   double best_cost = 0;
   size_t planned = 0;
   std::vector<std::pair<const Matched*, PlannedStmt*>> plans;
-  for (const auto& m : matched) {
+  for (auto& m : matched) {
     if (!explain && planned == 2) break;
-    PlannedStmt* p = PlanRouted(m.sql, *req, *m.c, parse, cursor_options, bound);
+    Reason r;
+    m.sql = MatchCandidate(*req, *m.c, &r, &m.arms, &m.rare, &m.approximate, true);
+    PlannedStmt* p = m.sql.empty() ? nullptr : PlanRouted(m.sql, *req, *m.c, parse, cursor_options, bound);
     planned++;
     if (p == nullptr) {
       if (explain) explain->push_back({m.c->name, "rejected", "error", "the routed statement's output differs from the query's"});
