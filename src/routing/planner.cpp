@@ -7,6 +7,7 @@
 #include "rollups/candidates.hpp"
 #include "config.hpp"
 #include "pg/guard.hpp"
+#include "pg/guc.hpp"
 #include "pg/spi.hpp"
 #include "routing/match.hpp"
 #include "routing/routing.hpp"
@@ -264,8 +265,34 @@ double DataRows(Oid data) {
 
 }  // namespace
 
+namespace {
+PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListInfo bound,
+                                   std::vector<Decision>* explain, PlannedStmt** raw);
+}  // namespace
+
 PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::vector<Decision>* explain,
                    PlannedStmt** raw) {
+  // The routed statement is the query's parts deparsed and parsed again: constants must read back the
+  // same whatever the session's DateStyle (Postgres style prints zone abbreviations, e.g. IST, that read
+  // back as another zone) and IntervalStyle. Set while planning only: plans hold values, not text.
+  const int level = pg::NewGucLevel();
+  pg::SetGuc("DateStyle", "ISO, YMD");
+  pg::SetGuc("IntervalStyle", "postgres");
+  PlannedStmt* out = nullptr;
+  try {
+    out = RouteWithPinnedStyles(parse, cursor_options, bound, explain, raw);
+  } catch (...) {
+    pg::RestoreGucs(level);
+    throw;
+  }
+  pg::RestoreGucs(level);
+  return out;
+}
+
+namespace {
+
+PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListInfo bound,
+                                   std::vector<Decision>* explain, PlannedStmt** raw) {
   TimestampTz started = 0, matched_at = 0, done_at = 0;
   pg::Call([&] { started = GetCurrentTimestamp(); });
   Reason why;
@@ -379,8 +406,6 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
   }
   return routed ? best : nullptr;
 }
-
-namespace {
 
 // The C++ part of the hook: never throws; `failed` tells the caller to roll the subtransaction back.
 PlannedStmt* RouteNoThrow(Query* parse, int cursor_options, ParamListInfo bound, PlannedStmt** raw,

@@ -16,7 +16,7 @@ CREATE TABLE events_null PARTITION OF events DEFAULT;
 CREATE INDEX ON events (ts);
 CREATE INDEX ON events (id);
 INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
-SELECT '2026-10-28'::timestamptz + i * interval '26 seconds',
+SELECT '2026-10-20'::timestamptz + i * interval '26 seconds',
        NULLIF(i % 7, 6), (ARRAY['tv', 'phone', 'web', NULL])[1 + i % 4], 1 + i % 3, (i * 7919) % 100000,
        (i % 1000) / 7.0, i % 3000
 FROM generate_series(1, 150000) i;
@@ -60,10 +60,11 @@ BEGIN
   DROP TABLE __raw, __routed;
 END $$;
 
--- The corpus: templates over grains, dimension subsets, filters, ranges and measures, in three time zones.
+-- The corpus: templates over grains, dimension subsets, filters, ranges and measures, in four time zones;
+-- the rows span the end of daylight saving time in Europe (2026-10-25) and in the US (2026-11-01).
 CREATE TABLE corpus (n int, zone text, q text);
 INSERT INTO corpus
-SELECT i, (ARRAY['UTC', 'Europe/Berlin', 'Asia/Kolkata'])[1 + i % 3],
+SELECT i, (ARRAY['UTC', 'Europe/Berlin', 'Asia/Kolkata', 'America/New_York'])[1 + i % 4],
        format('SELECT %s FROM rt.events WHERE %s %s %s',
               concat_ws(', ', NULLIF(g.e, ''), NULLIF(d.e, ''), m.e), f.e, r.e,
               CASE WHEN g.e = '' AND d.e = '' THEN '' ELSE 'GROUP BY ' ||
