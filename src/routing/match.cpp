@@ -2,6 +2,7 @@
 //
 // Postgres calls run inside pg::Call; the code inside those lambdas works on palloc'd nodes and C
 // strings only, and the C++ strings are built from the results afterwards.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -374,6 +375,30 @@ std::optional<cr::Bucketing> RollupBucketing(const Request& req, const rs::Spec&
   });
   std::optional<cr::Bucketing> out;
   if (ok && !call.session_zone) out = call.b;
+  cache[key] = out;
+  return out;
+}
+
+// The conjuncts of a rollup's WHERE clause, each deparsed as the query's are (cached per source and text).
+std::vector<std::string> RollupWhere(const Request& req, const rs::Spec& s) {
+  if (s.where.empty()) return {};
+  static std::map<std::string, std::vector<std::string>> cache;
+  const std::string key = std::to_string(req.source) + "|" + s.where;
+  const auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  const std::string sql = "SELECT 1 FROM " + req.source_name + " WHERE " + s.where;
+  List* texts = NIL;
+  pg::Call([&] {
+    List* raw = raw_parser(sql.c_str(), RAW_PARSE_DEFAULT);
+    Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.c_str(), nullptr, 0, nullptr);
+    List* conjuncts = NIL;
+    FlattenAnd(q->jointree->quals, &conjuncts);
+    ListCell* lc;
+    foreach (lc, conjuncts) texts = lappend(texts, Deparse(static_cast<Node*>(lfirst(lc)), req.deparse_ctx));
+  });
+  std::vector<std::string> out;
+  ListCell* lc;
+  foreach (lc, texts) out.emplace_back(static_cast<char*>(lfirst(lc)));
   cache[key] = out;
   return out;
 }
@@ -756,7 +781,10 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   const rs::Spec& s = c.spec;
   if (!c.realtime && !c.caught_up_within_staleness)
     return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
-  if (!s.where.empty()) return Fail(why, "filter", "the rollup has its own WHERE clause (not routed yet)");
+  // The rollup's own WHERE: each of its conjuncts must be one of the query's (the same text as Postgres
+  // deparses both); those are then read from raw rows only (the stored groups passed them already).
+  const std::vector<std::string> own = RollupWhere(req, s);
+  std::set<std::string> own_left(own.begin(), own.end());
   if (!c.grain) return Fail(why, "shape", "the rollup has no change capture on its source");
   bool can_read = false;
   AttrNumber time_attno = InvalidAttrNumber;
@@ -875,6 +903,15 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   ListCell* lc;
   foreach (lc, req.conjuncts) {
     Node* n = static_cast<Node*>(lfirst(lc));
+    if (!own.empty()) {
+      char* text = nullptr;
+      pg::Call([&] { text = Deparse(n, req.deparse_ctx); });
+      if (std::find(own.begin(), own.end(), text) != own.end()) {
+        own_left.erase(text);
+        route.raw_filters.push_back(text);
+        continue;
+      }
+    }
     const char* op = nullptr;
     Node* bound = nullptr;
     char* bound_text = nullptr;
@@ -893,6 +930,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     route.raw_filters.push_back(raw);
     route.rollup_filters.push_back(rollup);
   }
+
+  if (!own_left.empty())
+    return Fail(why, "filter", "the rollup's WHERE condition " + *own_left.begin() + " is not one of the query's");
 
   // Measures: each aggregate from the rollup's state columns.
   std::map<std::string, int> state_index;  // rollup column -> state number

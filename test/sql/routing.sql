@@ -122,6 +122,18 @@ SELECT rollup, decision, reason_code, reason FROM strata.explain_routing(
 SELECT rollup, decision, reason_code, reason FROM strata.explain_routing(
   $$SELECT c.genre, sum(c.channel_id) FROM rt.events e JOIN rt.channels c USING (channel_id) GROUP BY 1$$);
 
+-- A rollup with a WHERE of its own answers queries that state the same conditions (as Postgres deparses
+-- them), which the raw arms apply; without them it is not a candidate.
+SELECT strata.create_rollup('r_busy', $$SELECT date_trunc('hour', ts) AS hour, channel_id, count(*) AS n, sum(watch_ms) AS w
+  FROM rt.events WHERE views > 1 AND device IS NOT NULL GROUP BY 1, 2$$) > 0 AS created;
+SELECT (strata.refresh_rollup('r_busy') ->> 'caught_up')::boolean AS refreshed;
+ANALYZE r_busy_data;
+SELECT routed, differs FROM compare_routed($$SELECT channel_id, count(*), sum(watch_ms) FROM rt.events
+  WHERE device IS NOT NULL AND views > 1 AND ts >= '2026-11-02 10:10' AND ts < '2026-11-29' GROUP BY 1$$);
+SELECT rollup, decision, reason_code, reason FROM strata.explain_routing($$SELECT channel_id, count(*) FROM rt.events
+  WHERE views > 1 GROUP BY 1$$) WHERE rollup = 'r_busy';
+SELECT strata.drop_rollup('r_busy');
+
 -- TRUNCATE of a partition: the capture logs the buckets of the rows it removes, so they are read raw
 -- until recomputed (and the refresh drops their groups).
 TRUNCATE events_old;
