@@ -157,7 +157,12 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
                                 " FROM strata.rollup_change c WHERE c.grain = " + std::to_string(r.grain) +
                                 " AND c.pos > " + progress("change_pos") + " AND c.b IS NOT NULL)";
   const std::string dirty = "ARRAY(SELECT __strata_y.__strata_b FROM " + dirty_set + " AS __strata_y)";
-  const std::string frozen = "(SELECT " + as_bucket("frozen_before") + " FROM strata.rollup WHERE id = " + id + ")";
+  // frozen_before is a timestamptz; for a timestamp bucket it was converted in the maintenance session's
+  // TimeZone, unknown here: read as UTC plus the largest offset any zone has (14 h), the cutoff only moves
+  // later, so a few more hours come from raw rows (there are none below the true cutoff) and none is lost.
+  const std::string frozen = type == "timestamp without time zone"
+                                 ? "(SELECT (frozen_before AT TIME ZONE 'UTC') + interval '14 hours' FROM strata.rollup WHERE id = " + id + ")"
+                                 : "(SELECT frozen_before FROM strata.rollup WHERE id = " + id + ")";
   const std::string unfrozen_from = "COALESCE(" + frozen + ", '-infinity'::" + type + ")";
   const std::string rt = r.bucket_of(t);
   const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
@@ -230,7 +235,8 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   rare_arms.push_back(static_cast<int>(arms.size()));
   arms.push_back(raw_arm(dirty_set + " AS __strata_x JOIN " + source + " ON " + t +
                              " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
-                         {whole("__strata_x.__strata_b"), "__strata_x.__strata_b >= " + unfrozen_from + guard}));
+                         {rt + " = __strata_x.__strata_b", whole("__strata_x.__strata_b"),
+                          "__strata_x.__strata_b >= " + unfrozen_from + guard}));
   rare_arms.push_back(static_cast<int>(arms.size()));
   {
     std::vector<std::string> w = range;  // implied by whole(rt); gives the planner the query's own range

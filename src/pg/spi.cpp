@@ -24,7 +24,8 @@ uint64_t Exec(const std::string& sql) {
   return n;
 }
 
-std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<std::string>>& args) {
+namespace {
+std::vector<Row> RunQuery(const std::string& sql, const std::vector<std::optional<std::string>>& args, bool read_only) {
   std::vector<Row> out;
   const int nargs = static_cast<int>(args.size());
   // Text parameters: Postgres resolves their types from the query (unknown-typed literals).
@@ -41,7 +42,7 @@ std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<s
       else
         nulls[i] = 'n';
     }
-    int rc = SPI_execute_with_args(q, nargs, types.data(), values.data(), nulls.data(), false, 0);
+    int rc = SPI_execute_with_args(q, nargs, types.data(), values.data(), nulls.data(), read_only, 0);
     if (rc < 0) elog(ERROR, "SPI_execute_with_args failed (%d): %s", rc, q);
     nrows = SPI_processed;
     ncols = SPI_tuptable ? SPI_tuptable->tupdesc->natts : 0;
@@ -61,6 +62,15 @@ std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<s
     out.push_back(std::move(row));
   }
   return out;
+}
+}  // namespace
+
+std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<std::string>>& args) {
+  return RunQuery(sql, args, false);
+}
+
+std::vector<Row> QueryReadOnly(const std::string& sql, const std::vector<std::optional<std::string>>& args) {
+  return RunQuery(sql, args, true);
 }
 
 std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out) {

@@ -22,6 +22,8 @@ void SpiFinish();
 uint64_t Exec(const std::string& sql);
 // Runs a query with text parameters ($1..$n, NULL when nullopt) and returns its rows as text.
 std::vector<Row> Query(const std::string& sql, const std::vector<std::optional<std::string>>& args = {});
+// The same, read-only: with the active snapshot (no new one), as a STABLE function's queries read.
+std::vector<Row> QueryReadOnly(const std::string& sql, const std::vector<std::optional<std::string>>& args = {});
 // Runs a query returning one datum of the first row, first column (binary), or nullopt.
 // The datum is copied into the memory context current before the call (for pass-by-reference types).
 std::optional<Datum> QueryDatum(const std::string& sql, Oid* type_out);

@@ -17,7 +17,10 @@ struct Candidate {
   Oid view_oid = InvalidOid;
   Oid data_oid = InvalidOid;
   bool realtime = true;
-  bool caught_up_within_staleness = false;  // materialized-only rollups: caught up within strata.routing_max_staleness
+  bool caught_up_within_staleness = false;
+  bool has_history = true;  // rollup.has_history
+  std::string order_sequence;  // the order column's sequence, qualified
+  Oid sequence_oid = InvalidOid;  // materialized-only rollups: caught up within strata.routing_max_staleness
   // Progress at planning time: the watermark only rises and the backfill cursor only falls (then stays
   // NULL), so a plan may bound the rows a rollup lacks by these values as well as by the live ones.
   int64_t watermark = 0;
@@ -29,5 +32,8 @@ struct Candidate {
 
 // The rollups whose source is the raw table `source` (rollups of rollups are not candidates), by id.
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
+// The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now
+// is executed in, or a later one (the watermark only rises, the cursor only falls), never an earlier one.
+void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor);
 
 }  // namespace strata::rollups

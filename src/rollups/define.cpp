@@ -255,6 +255,7 @@ struct Start {
   int64_t watermark = 0;
   std::optional<int64_t> cursor, floor;
   std::string definition;  // qualified
+  bool has_history = true;  // every row the source had at creation is (or will be) in the rollup
 };
 
 // Hooks a raw source up for the new rollup: its definition view (the stored SQL is read back from it at
@@ -276,13 +277,14 @@ Start HookRawSource(rs::Spec& s, Oid source, const std::string& schema, const st
   LockSourceTree(source);
   EnsureSourceHooks(source, order.column, order.sequence);
   st.watermark = SequenceValue(order.sequence);
-  if (backfill) {
-    const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
-    if (mn.at(0).at(0) && std::stoll(*mn[0][0]) < st.watermark) {
-      st.floor = std::stoll(*mn[0][0]);
-      st.cursor = st.watermark;
-    }
+  const auto mn = pg::Query("SELECT min(" + core::QuoteIdent(order.column) + ") - 1 FROM " + s.source);
+  const bool history = mn.at(0).at(0) && std::stoll(*mn[0][0]) < st.watermark;
+  if (backfill && history) {
+    st.floor = std::stoll(*mn[0][0]);
+    st.cursor = st.watermark;
   }
+  // Without a backfill, the rows already there never enter the rollup: routing must not use it.
+  st.has_history = backfill || !history;
   return st;
 }
 
@@ -331,11 +333,12 @@ STRATA_FUNCTION(strata_create_rollup) {
   if (!s.source_is_rollup) AttachCapture(s.id, p.source, s);
   pg::AsExtensionOwner([&] {
     pg::Query("UPDATE strata.rollup SET watermark = $2::bigint, backfill_cursor = $3::bigint, backfill_floor = $4::bigint, "
-              "definition = $5::regclass WHERE id = $1::int",
+              "definition = $5::regclass, has_history = $6::boolean WHERE id = $1::int",
               {std::to_string(s.id), std::to_string(st.watermark),
                st.cursor ? std::optional<std::string>(std::to_string(*st.cursor)) : std::nullopt,
                st.floor ? std::optional<std::string>(std::to_string(*st.floor)) : std::nullopt,
-               st.definition.empty() ? std::nullopt : std::optional<std::string>(st.definition)});
+               st.definition.empty() ? std::nullopt : std::optional<std::string>(st.definition),
+               std::string(st.has_history ? "true" : "false")});
   });
   jobs::RecordJob("rollup_create", view, "ok", "rollup created over " + shown,
                   core::JsonObject().Int("watermark", st.watermark).Bool("backfill", st.cursor || s.source_is_rollup).Text(),

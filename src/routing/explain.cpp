@@ -26,6 +26,8 @@ STRATA_FUNCTION(strata_explain_routing) {
     List* rewritten = QueryRewrite(q);
     if (list_length(rewritten) != 1) return;
     query = linitial_node(Query, rewritten);
+    // Plans and estimates only of what the caller may read (as EXPLAIN would refuse).
+    ExecCheckRTPerms(query->rtable, true);
     one_select = true;
   });
   if (!one_select)

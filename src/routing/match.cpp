@@ -473,9 +473,10 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
       d_idx = captured(a) ? b : a;
     }
     RangeTblEntry* rte = rt_fetch(s_idx, q->rtable);
+    // ONLY: the rollup reads the whole tree (inheritance children too).
     if (rte->rtekind != RTE_RELATION || rte->tablesample ||
         (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE) ||
-        (rte->relkind == RELKIND_PARTITIONED_TABLE && !rte->inh)) {
+        (!rte->inh && (rte->relkind == RELKIND_PARTITIONED_TABLE || has_subclass(rte->relid)))) {
       refusal = "the table is not a plain or partitioned table read as a whole";
       return;
     }
@@ -490,6 +491,24 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
       code = "rls";
       refusal = "row-level security is enabled on the table: never routed";
       return;
+    }
+    {
+      // A capture made before TRUNCATE was tracked (0.10.0, until the next refresh repairs it) would let
+      // a truncated partition's groups through.
+      Relation rel = RelationIdGetRelation(rte->relid);
+      bool tracked = false;
+      if (rel && rel->trigdesc)
+        for (int t = 0; t < rel->trigdesc->numtriggers && !tracked; t++) {
+          const char* name = rel->trigdesc->triggers[t].tgname;
+          const size_t len = strlen(name);
+          tracked = strncmp(name, "strata_changes_", 15) == 0 && len > 6 && strcmp(name + len - 6, "_trunc") == 0;
+        }
+      if (rel) RelationClose(rel);
+      if (!tracked) {
+        code = "capture";
+        refusal = "the source's change capture does not track TRUNCATE yet (the next refresh of its rollups adds it)";
+        return;
+      }
     }
     if (contain_volatile_functions((Node*)q->targetList) || contain_volatile_functions(q->jointree->quals) ||
         contain_volatile_functions(join_quals) || contain_volatile_functions(q->havingQual) ||
@@ -786,6 +805,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   const std::vector<std::string> own = RollupWhere(req, s);
   std::set<std::string> own_left(own.begin(), own.end());
   if (!c.grain) return Fail(why, "shape", "the rollup has no change capture on its source");
+  if (!c.has_history)
+    return Fail(why, "history", "the rows its source had when it was made are not in it (backfill => false, or "
+                               "made before 0.11.0 without a recorded backfill)");
   bool can_read = false;
   AttrNumber time_attno = InvalidAttrNumber;
   Oid time_type = InvalidOid;
@@ -1031,6 +1053,8 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       p.state = state_of(*m, 0, "pg_catalog." + fn + "(" + arg + ")", combine);
     } else if (catalog && fn == "avg") {
       if (p.type != "numeric" && p.type != "double precision") return unavailable("avg(" + arg + ")");
+      // avg(real) accumulates in double precision, a stored sum(real) in real: not the same number.
+      if (a->aggargtypes && linitial_oid(a->aggargtypes) == FLOAT4OID) return unavailable("avg(" + arg + ") over real");
       const rs::Measure* sum = find(rs::MeasureKind::kAvg, arg);
       const rs::Measure* cnt = sum;
       int sum_col = 0, cnt_col = 1;
@@ -1058,7 +1082,12 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     }
     plans.push_back(p);
   }
-  route.guard = guard;
+  // The order values must not have gone back below the watermark (TRUNCATE ... RESTART IDENTITY, setval):
+  // the refresh refuses such a rollup until it is rebuilt, and routing reads everything raw meanwhile.
+  if (c.order_sequence.empty()) return Fail(why, "shape", "the rollup has no order column sequence");
+  const std::string sequence_guard = "(SELECT last_value FROM " + c.order_sequence +
+                                     ") >= (SELECT watermark FROM strata.rollup WHERE id = " + std::to_string(c.id) + ")";
+  route.guard = guard.empty() ? sequence_guard : guard + " AND " + sequence_guard;
 
   if (!render) return "matched";
   // The outer query: group keys are s.gk, aggregates their combinations.

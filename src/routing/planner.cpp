@@ -118,9 +118,9 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
         return;
     }
     const Oid strata = get_namespace_oid("strata", false);
-    const Oid as_owner[4] = {c.data_oid, c.pending_oid, get_relname_relid("rollup", strata),
-                             get_relname_relid("rollup_change", strata)};
-    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, 4};
+    const Oid as_owner[5] = {c.data_oid, c.pending_oid, get_relname_relid("rollup", strata),
+                             get_relname_relid("rollup_change", strata), c.sequence_oid};
+    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, 5};
     FixPermissions((Node*)q, &w);
     // The reader needs SELECT on the rollup (checked at execution, as for a view it names), and the
     // plan depends on the view: dropping or replacing it invalidates cached plans.
@@ -275,6 +275,11 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
   // The routed statement is the query's parts deparsed and parsed again: constants must read back the
   // same whatever the session's DateStyle (Postgres style prints zone abbreviations, e.g. IST, that read
   // back as another zone) and IntervalStyle. Set while planning only: plans hold values, not text.
+  // The routed statement's hints are read with the active snapshot; planning always has one (no routing
+  // without).
+  bool snapshot = false;
+  pg::Call([&] { snapshot = ActiveSnapshotSet(); });
+  if (!snapshot) return nullptr;
   const int level = pg::NewGucLevel();
   pg::SetGuc("DateStyle", "ISO, YMD");
   pg::SetGuc("IntervalStyle", "postgres");
@@ -344,8 +349,13 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
   std::vector<std::pair<const Matched*, PlannedStmt*>> plans;
   for (auto& m : matched) {
     if (!explain && planned == 2) break;
+    // The progress hints of the statement, read with the active snapshot (see ReadProgress).
+    rollups::Candidate fresh = *m.c;
+    pg::SpiConnect();
+    rollups::ReadProgress(fresh.id, &fresh.watermark, &fresh.cursor);
+    pg::SpiFinish();
     Reason r;
-    m.sql = MatchCandidate(*req, *m.c, &r, &m.arms, &m.rare, &m.approximate, true);
+    m.sql = MatchCandidate(*req, fresh, &r, &m.arms, &m.rare, &m.approximate, true);
     PlannedStmt* p = m.sql.empty() ? nullptr : PlanRouted(m.sql, *req, *m.c, parse, cursor_options, bound);
     planned++;
     if (p == nullptr) {
@@ -393,6 +403,9 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
   if (raw) *raw = raw_plan;
   if (routed) {
     CapRareArms(best, best_match->arms, best_match->rare);
+    // The rollup's view is checked for the role executing the plan, and candidates were matched by the
+    // planning role's privileges: a cached plan is re-made for another role.
+    best->dependsOnRole = true;
     // JIT as the planner decides it, from the plan's cost without the rare arms (their estimates would
     // compile a plan whose real work is small).
     best->jitFlags = PGJIT_NONE;

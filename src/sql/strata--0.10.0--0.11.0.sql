@@ -1,6 +1,13 @@
 -- strata 0.10.0 -> 0.11.0: query routing (src/routing/README.md).
 \echo Use "ALTER EXTENSION strata UPDATE TO '0.11.0'" to load this file. \quit
 
+-- Every row the source had when the rollup was made is in it (or will be, by its backfill); false after
+-- backfill => false on a source with rows. Routing only answers from rollups where it is true. A rollup
+-- made before 0.11.0 without a recorded backfill (no backfill_floor) is either one made on an empty
+-- source or one made with backfill => false: the two cannot be told apart, so it is taken for the second.
+ALTER TABLE @extschema@.rollup ADD COLUMN has_history boolean NOT NULL DEFAULT true;
+UPDATE @extschema@.rollup SET has_history = false WHERE source_rollup IS NULL AND backfill_floor IS NULL;
+
 -------------------------------------------------------------------------------- query routing
 -- An aggregate query on a rollup's raw source is planned against the rollup when that answers it
 -- exactly and costs less (strata.routing; design: src/routing/README.md). A routed plan reads the

@@ -437,7 +437,10 @@ CREATE TABLE @extschema@.rollup (
     -- job_runs row, only these counters, so job_runs stays bounded.
     refresh_steps    bigint NOT NULL DEFAULT 0,
     grain            integer REFERENCES @extschema@.rollup_grain (id), -- raw sources: its grain in the change log
-    change_pos       bigint                     -- raw sources: the change log is read up to here
+    change_pos       bigint,                    -- raw sources: the change log is read up to here
+    -- Every row the source had when the rollup was made is in it (or will be, by its backfill); false
+    -- after backfill => false on a source with rows. Routing only answers from rollups where it is true.
+    has_history      boolean NOT NULL DEFAULT true
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_id_seq', '');
