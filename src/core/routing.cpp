@@ -212,19 +212,21 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > " + progress("watermark"), clean_whole}));
   if (r.cursor)
     arms.push_back(raw_arm(source, {order + " <= " + std::to_string(*r.cursor), order + " <= " + progress("backfill_cursor"), clean_whole}));
-  if (r.lower) {
+  if (r.lower && !(r.lower->aligned && r.lower->op == ">=")) {
     std::vector<std::string> w = range;
     w.push_back("pg_catalog.isfinite(" + t + ")");
     // The partial first bucket ends where R(A) ends; with `>=` and A on a bucket start there is none,
     // and the index range is empty (not a whole bucket read to find nothing).
     const std::string a = "(" + r.lower->expr + ")";
     const std::string end = r.bucket_end(r.bucket_of(a));
-    w.push_back(t + " < " + (r.lower->op == ">=" ? "CASE WHEN " + r.bucket_of(a) + " < " + a + " THEN " + end + " ELSE " + a + " END"
-                                                 : end));
+    // Both: the plain end bounds the range for the planner (estimates, partition pruning), the CASE
+    // makes it empty at execution when A starts a bucket.
+    w.push_back(t + " < " + end);
+    if (r.lower->op == ">=") w.push_back(t + " < CASE WHEN " + r.bucket_of(a) + " < " + a + " THEN " + end + " ELSE " + a + " END");
     w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))");
     arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
   }
-  if (r.upper) {
+  if (r.upper && !(r.upper->aligned && r.upper->op == "<")) {
     std::vector<std::string> w = range;
     w.push_back("pg_catalog.isfinite(" + t + ")");
     w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));

@@ -77,6 +77,9 @@ std::string CombineState(Combine combine, const std::string& column, const std::
 struct Bound {
   std::string op;
   std::string expr;  // deparsed, no column reference
+  // The bound is a rollup bucket start whatever it evaluates to (e.g. date_trunc('hour', now()) -
+  // interval '7 days' over an hourly rollup): with `>=` or `<` no bucket is cut, and the edge arm goes.
+  bool aligned = false;
 };
 
 // Everything the routed statement needs, as SQL text (glue deparses the reader's query into it).

@@ -403,6 +403,32 @@ std::vector<std::string> RollupWhere(const Request& req, const rs::Spec& s) {
   return out;
 }
 
+// A bound expression made of a bucket call (over any timestamp value), optionally shifted by a constant
+// interval: the call (as ReadBucketCall reads it) and the shift. Runs inside pg::Call (plain data only).
+bool ReadAlignedBound(Node* e, BucketCall* call, int64_t* shift, bool* months, const char* zone) {
+  *shift = 0;
+  *months = false;
+  if (IsA(e, OpExpr) && list_length(castNode(OpExpr, e)->args) == 2) {
+    const OpExpr* o = castNode(OpExpr, e);
+    const char* name = get_opname(o->opno);
+    Node* r = static_cast<Node*>(lsecond(o->args));
+    if (name == nullptr || (strcmp(name, "-") != 0 && strcmp(name, "+") != 0) || !IsA(r, Const) ||
+        castNode(Const, r)->constisnull || exprType(r) != INTERVALOID)
+      return false;
+    const Interval* iv = DatumGetIntervalP(castNode(Const, r)->constvalue);
+    *months = iv->month != 0;
+    *shift = iv->time + int64_t{iv->day} * USECS_PER_DAY;
+    e = static_cast<Node*>(linitial(o->args));
+  }
+  if (!IsA(e, FuncExpr) || list_length(castNode(FuncExpr, e)->args) < 2) return false;
+  const Oid type = exprType(static_cast<Node*>(list_nth(castNode(FuncExpr, e)->args, 1)));
+  if (type != TIMESTAMPOID && type != TIMESTAMPTZOID) return false;
+  // Only the call's constants matter: read it with a column in place of its value.
+  FuncExpr* copy = static_cast<FuncExpr*>(copyObjectImpl(e));
+  list_nth_cell(copy->args, 1)->ptr_value = makeVar(1, 1, type, -1, InvalidOid, 0);
+  return ReadBucketCall(copy, call, zone);
+}
+
 std::string Fail(Reason* why, const std::string& code, const std::string& text) {
   why->code = code;
   why->text = text;
@@ -945,6 +971,21 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       auto& slot = lower ? route.lower : route.upper;
       if (slot) return Fail(why, "filter", "more than one lower or upper bound on the time column");
       slot = cr::Bound{op, bound_text};
+      // A bound that always starts a rollup bucket cuts none: its edge arm goes (dashboards' idiom
+      // date_trunc('hour', now()) - interval '7 days').
+      BucketCall call;
+      int64_t shift = 0;
+      bool months = false, read = false;
+      pg::Call([&] { read = ReadAlignedBound(bound, &call, &shift, &months, req.session_zone.c_str()); });
+      if (read) {
+        const bool zoned = call.b.kind == cr::Bucketing::Kind::kTrunc && call.b.with_zone;
+        const bool shift_ok = !months && (shift == 0 || (rb->kind == cr::Bucketing::Kind::kBin && shift % rb->stride_us == 0));
+        if (shift_ok && cr::Nests(*rb, call.b, zoned ? ZoneStep(call.b.zone) : 0)) {
+          slot->aligned = true;
+          if (call.session_zone)
+            guard = "pg_catalog.current_setting('TimeZone') = " + core::QuoteLiteral(req.session_zone);
+        }
+      }
       continue;
     }
     std::string raw, rollup;

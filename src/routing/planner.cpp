@@ -137,7 +137,9 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
     q->queryId = original->queryId;
     q->stmt_location = original->stmt_location;
     q->stmt_len = original->stmt_len;
-    out = standard_planner(q, sql.c_str(), cursor_options, bound);
+    // Serial: the arms that do the work are small, and a rare arm (the full raw aggregation of the guard)
+    // would start parallel workers only to find its one-time filter false in each.
+    out = standard_planner(q, sql.c_str(), cursor_options & ~CURSOR_OPT_PARALLEL_OK, bound);
   });
   return out;
 }

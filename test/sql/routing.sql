@@ -78,7 +78,8 @@ CROSS JOIN LATERAL (SELECT (ARRAY['true', 'channel_id = 3', 'channel_id IN (1, 2
     'channel_id BETWEEN 2 AND 4 AND device IS NOT NULL'])[1 + (i / 5) % 6] AS e) f
 CROSS JOIN LATERAL (SELECT (ARRAY['', 'AND ts >= ''2026-11-03 05:30'' AND ts < ''2026-11-20 17:45''',
     'AND ts > ''2026-11-05'' AND ts <= ''2026-11-06 12:00''', 'AND ts BETWEEN ''2026-11-01'' AND ''2026-11-30''',
-    'AND ts >= ''2026-11-10''', 'AND ts < ''2026-11-02 03:07''', 'AND ts >= ''2026-11-04 10:00:00+05:30'' AND ts < ''2026-11-04 10:00:00+05:30''::timestamptz + interval ''1 day'''])[1 + (i / 7) % 7] AS e) r
+    'AND ts >= ''2026-11-10''', 'AND ts < ''2026-11-02 03:07''', 'AND ts >= ''2026-11-04 10:00:00+05:30'' AND ts < ''2026-11-04 10:00:00+05:30''::timestamptz + interval ''1 day''',
+    'AND ts >= date_trunc(''day'', now()) - interval ''40 days'' AND ts < date_trunc(''hour'', now()) - interval ''26 days 3 hours'''])[1 + (i / 7) % 8] AS e) r
 CROSS JOIN LATERAL (SELECT (ARRAY['count(*)', 'count(watch_ms), sum(views)', 'min(watch_ms), max(watch_ms)', 'avg(watch_ms)',
     'strata.distinct_count(strata.hll_agg(viewer_id)), md5(strata.hll_agg(viewer_id)::text)', 'round(avg(score)::numeric, 6)',
     'sum(views) * 100.0 / nullif(count(*), 0) AS pct', 'count(*), sum(watch_ms)'])[1 + (i / 11) % 8] AS e) m
