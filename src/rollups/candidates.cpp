@@ -7,6 +7,23 @@
 
 namespace strata::rollups {
 
+CaptureMark CaptureOn(Oid relid) {
+  CaptureMark mark;
+  // RelationIdGetRelation returns NULL for a relation that is gone; no allocation that can fail.
+  Relation rel = RelationIdGetRelation(relid);
+  if (rel == nullptr) return mark;
+  if (rel->trigdesc)
+    for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
+      const char* name = rel->trigdesc->triggers[i].tgname;
+      if (strncmp(name, "strata_changes_", 15) != 0) continue;
+      mark.captured = true;
+      const size_t len = strlen(name);
+      if (len > 6 && strcmp(name + len - 6, "_trunc") == 0) mark.tracks_truncate = true;
+    }
+  RelationClose(rel);
+  return mark;
+}
+
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
   std::vector<pg::Row> rows;
   pg::AsExtensionOwner([&] {

@@ -30,6 +30,15 @@ struct Candidate {
   core::rollup::Spec spec;
 };
 
+// Whether a relation carries strata's change capture, and whether its capture logs TRUNCATE too (made
+// by 0.11.0 and later), read from the relation's trigger names in its relation cache entry. Cannot ERROR
+// for a relation the caller has locked (the planner hook calls it outside the guard layer).
+struct CaptureMark {
+  bool captured = false;
+  bool tracks_truncate = false;
+};
+CaptureMark CaptureOn(Oid relid);
+
 // The rollups whose source is the raw table `source` (rollups of rollups are not candidates), by id.
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
 // The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now

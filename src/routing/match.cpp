@@ -303,8 +303,6 @@ bool ReadBound(Node* n, AttrNumber time_attno, Oid time_type, const char** op, N
   if (exprType(r) != time_type || contain_var_clause(r) || contain_volatile_functions(r) || contain_agg_clause(r))
     return false;
   if (get_op_rettype(o->opno) != BOOLOID || get_func_namespace(get_opcode(o->opno)) != PG_CATALOG_NAMESPACE) return false;
-  Oid lt = InvalidOid, gt = InvalidOid;
-  get_sort_group_operators(time_type, false, false, false, &lt, nullptr, &gt, nullptr);
   const char* name = get_opname(o->opno);
   static const char* kOps[][2] = {{"<", ">"}, {"<=", ">="}, {">", "<"}, {">=", "<="}};
   for (const auto& pair : kOps)
@@ -482,15 +480,7 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
         return e->rtekind == RTE_RELATION && !e->tablesample &&
                (e->relkind == RELKIND_RELATION || (e->relkind == RELKIND_PARTITIONED_TABLE && e->inh));
       };
-      const auto captured = [&](int i) {
-        Relation rel = RelationIdGetRelation(rt_fetch(i, q->rtable)->relid);
-        bool found = false;
-        if (rel && rel->trigdesc)
-          for (int t = 0; t < rel->trigdesc->numtriggers && !found; t++)
-            found = strncmp(rel->trigdesc->triggers[t].tgname, "strata_changes_", 15) == 0;
-        if (rel) RelationClose(rel);
-        return found;
-      };
+      const auto captured = [&](int i) { return rollups::CaptureOn(rt_fetch(i, q->rtable)->relid).captured; };
       if (a == 0 || b == 0 || !is_table(a) || !is_table(b) || captured(a) == captured(b)) {
         refusal = "only a query over one table, or over a rollup's source joined to one dimension table, is routed";
         return;
@@ -518,23 +508,12 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
       refusal = "row-level security is enabled on the table: never routed";
       return;
     }
-    {
-      // A capture made before TRUNCATE was tracked (0.10.0, until the next refresh repairs it) would let
-      // a truncated partition's groups through.
-      Relation rel = RelationIdGetRelation(rte->relid);
-      bool tracked = false;
-      if (rel && rel->trigdesc)
-        for (int t = 0; t < rel->trigdesc->numtriggers && !tracked; t++) {
-          const char* name = rel->trigdesc->triggers[t].tgname;
-          const size_t len = strlen(name);
-          tracked = strncmp(name, "strata_changes_", 15) == 0 && len > 6 && strcmp(name + len - 6, "_trunc") == 0;
-        }
-      if (rel) RelationClose(rel);
-      if (!tracked) {
-        code = "capture";
-        refusal = "the source's change capture does not track TRUNCATE yet (the next refresh of its rollups adds it)";
-        return;
-      }
+    // A capture made before TRUNCATE was tracked (0.10.0, until the next refresh repairs it) would let a
+    // truncated partition's groups through.
+    if (!rollups::CaptureOn(rte->relid).tracks_truncate) {
+      code = "capture";
+      refusal = "the source's change capture does not track TRUNCATE yet (the next refresh of its rollups adds it)";
+      return;
     }
     if (contain_volatile_functions((Node*)q->targetList) || contain_volatile_functions(q->jointree->quals) ||
         contain_volatile_functions(join_quals) || contain_volatile_functions(q->havingQual) ||

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "core/naming.hpp"
 #include "rollups/candidates.hpp"
 #include "config.hpp"
 #include "pg/guard.hpp"
@@ -24,25 +23,18 @@ PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_opti
                       : standard_planner(parse, query_string, cursor_options, bound);
 }
 
-// Whether the query's one relation has strata's change capture (only rollup sources have it). Cheap:
-// the relation is locked and its relcache entry built by the parser already.
+// Whether one of the query's relations has strata's change capture (only rollup sources have it). Cheap:
+// the relations are locked and their relcache entries built by the parser already.
 bool ReadsRollupSource(Query* parse) {
   // One table, or two and their join entry (a join to a dimension table).
   if (list_length(parse->rtable) > 3) return false;
   ListCell* lc;
   foreach (lc, parse->rtable) {
     const RangeTblEntry* rte = lfirst_node(RangeTblEntry, lc);
-    if (rte->rtekind != RTE_RELATION || (rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_PARTITIONED_TABLE))
-      continue;
-    // Cannot ERROR for a relation the parser locked: RelationIdGetRelation returns NULL if it is gone.
-    Relation rel = RelationIdGetRelation(rte->relid);
-    if (rel == nullptr) continue;
-    bool found = false;
-    if (rel->trigdesc)
-      for (int i = 0; i < rel->trigdesc->numtriggers && !found; i++)
-        found = strncmp(rel->trigdesc->triggers[i].tgname, "strata_changes_", 15) == 0;
-    RelationClose(rel);
-    if (found) return true;
+    if (rte->rtekind == RTE_RELATION &&
+        (rte->relkind == RELKIND_RELATION || rte->relkind == RELKIND_PARTITIONED_TABLE) &&
+        rollups::CaptureOn(rte->relid).captured)
+      return true;
   }
   return false;
 }
