@@ -18,6 +18,16 @@ std::string QuoteIdent(std::string_view ident) {
   return out;
 }
 
+std::string UnquoteIdent(std::string_view e) {
+  if (e.size() < 2 || e.front() != '"' || e.back() != '"') return std::string(e);
+  std::string name;
+  for (size_t k = 1; k + 1 < e.size(); k++) {
+    name += e[k];
+    if (e[k] == '"') k++;
+  }
+  return name;
+}
+
 std::string QualifiedName(std::string_view schema, std::string_view name) {
   return QuoteIdent(schema) + "." + QuoteIdent(name);
 }

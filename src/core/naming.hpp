@@ -16,6 +16,9 @@ inline constexpr size_t kMaxIdentifierBytes = 63;  // NAMEDATALEN - 1
 // Always-quoted SQL identifier: "name" with embedded double quotes doubled. Always quoting is valid
 // SQL for every name, keywords included, so generated statements never depend on a keyword list.
 std::string QuoteIdent(std::string_view ident);
+// A column name as Postgres deparses it ("Name" when it must be quoted, name otherwise) read back:
+// the quotes removed and doubled quotes undone. Text that is not one identifier is returned as it is.
+std::string UnquoteIdent(std::string_view deparsed);
 // schema.name, both quoted.
 std::string QualifiedName(std::string_view schema, std::string_view name);
 // Quoted SQL string literal: 'text' with embedded single quotes doubled (standard_conforming_strings).

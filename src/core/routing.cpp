@@ -72,9 +72,13 @@ bool Nests(const Bucketing& fine, const Bucketing& coarse, int64_t zone_step_us)
     // Every boundary of the coarse buckets is a local multiple of `length` (weeks and calendar units
     // start at local midnight); in UTC it is shifted by the zone's offset at that time.
     if (fine.stride_us <= 0) return false;
-    const int64_t length = coarse.unit >= kDayRank ? kDay : UnitMicros(coarse.unit);
-    if (length % fine.stride_us != 0 || Mod(fine.origin_us, fine.stride_us) != 0) return false;
-    if (coarse.unit == kWeekRank && Mod(7 * kDay, fine.stride_us) != 0) return false;
+    if (coarse.unit == kWeekRank) {
+      // Weeks start on Mondays; 2000-01-03, two days after the origin of origin_us, was one.
+      if (Mod(7 * kDay, fine.stride_us) != 0 || Mod(fine.origin_us - 2 * kDay, fine.stride_us) != 0) return false;
+    } else {
+      const int64_t length = coarse.unit >= kDayRank ? kDay : UnitMicros(coarse.unit);
+      if (length % fine.stride_us != 0 || Mod(fine.origin_us, fine.stride_us) != 0) return false;
+    }
     if (!coarse.with_zone) return true;
     return zone_step_us == 0 || (zone_step_us > 0 && zone_step_us % fine.stride_us == 0);
   }
@@ -152,10 +156,15 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
     return "(SELECT " + column + " FROM strata.rollup WHERE id = " + id + ")";
   };
   // The dirty buckets: queued in the pending table, or logged past the rollup's position.
-  const std::string dirty_set = "(SELECT p.b AS __strata_b FROM " + r.pending_table +
-                                " p WHERE p.b IS NOT NULL UNION SELECT " + as_bucket("c.b") +
-                                " FROM strata.rollup_change c WHERE c.grain = " + std::to_string(r.grain) +
-                                " AND c.pos > " + progress("change_pos") + " AND c.b IS NOT NULL)";
+  // For a rollup of a rollup, the rollups it reads through add theirs, each mapped to this one's bucket
+  // (the log holds the first rollup's buckets).
+  const bool through = !r.through_pending.empty();
+  std::string dirty_set = "(SELECT p.b AS __strata_b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL";
+  for (const auto& p : r.through_pending)
+    dirty_set += " UNION SELECT " + r.bucket_of("p.b") + " FROM " + p + " p WHERE p.b IS NOT NULL";
+  dirty_set += " UNION SELECT " + (through ? r.bucket_of(as_bucket("c.b")) : as_bucket("c.b")) +
+               " FROM strata.rollup_change c WHERE c.grain = " + std::to_string(r.grain) + " AND c.pos > " +
+               progress("change_pos") + " AND c.b IS NOT NULL)";
   const std::string dirty = "ARRAY(SELECT __strata_y.__strata_b FROM " + dirty_set + " AS __strata_y)";
   // frozen_before is a timestamptz; for a timestamp bucket it was converted in the maintenance session's
   // TimeZone, unknown here: read as UTC plus the largest offset any zone has (14 h), the cutoff only moves

@@ -12,7 +12,9 @@
 //    outer query combines them (sum of counts, min of mins, merge of sketches).
 // The routed statement is a union of arms, each an aggregate of one part of the rows, re-aggregated by
 // the reader's own grouping on top:
-//   rollup arm   stored groups of whole, clean, unfrozen buckets (the rollup's absorbed rows there);
+//   rollup arm   stored groups of whole, clean, unfrozen buckets (the rollup's absorbed rows there; for a
+//                rollup of a rollup, a bucket is dirty also when its own stored group is stale or a
+//                finer bucket under it is dirty);
 //   tail arms    raw rows of those buckets the rollup has not absorbed (order column outside its
 //                processed interval: read through the order column's index);
 //   edge arms    raw rows of the range's partial first and last buckets (read through the time index);
@@ -84,6 +86,8 @@ struct Bound {
 
 // Everything the routed statement needs, as SQL text (glue deparses the reader's query into it).
 struct Route {
+  // The rollup whose catalog row holds the progress (watermark, cursor, change position, frozen cutoff):
+  // the one reading the raw table; for a rollup of a rollup, the first of its chain.
   int rollup_id = 0;
   std::string source;         // the raw relation, qualified
   std::string data_table;     // the rollup's data table, qualified
@@ -98,6 +102,9 @@ struct Route {
   std::optional<int64_t> cursor;
   int grain = 0;               // the rollup's grain in the source's change log
   std::string pending_table;   // qualified; column b
+  // A rollup of a rollup: the pending tables of the rollups it reads through (raw side first), whose
+  // buckets, and the logged ones, make its bucket of them dirty (R(b)). Empty for a rollup of the raw table.
+  std::vector<std::string> through_pending;
   // The rollup's bucket expression over `x` (R(x)), and the end of the rollup bucket starting at `x`.
   std::function<std::string(const std::string&)> bucket_of, bucket_end;
   // Per group key of the reader's query: over raw rows (alias r) and over stored groups (alias d).

@@ -1,6 +1,7 @@
 // The rollups a query on a raw table could be answered from (candidates.hpp).
 #include "rollups/candidates.hpp"
 
+#include "core/naming.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "rollups/catalog.hpp"
@@ -24,6 +25,77 @@ CaptureMark CaptureOn(Oid relid) {
   return mark;
 }
 
+namespace {
+
+namespace rs = core::rollup;
+
+// The measure of the parent that a child's measure over column `column` of the parent reads, composed:
+// sum of counts is a count, sum of sums a sum, min of mins a min, merge of sketches the sketch; min/max
+// of a dimension is that of the raw column. nullopt when the child's measure is not one of the raw rows.
+std::optional<rs::Measure> ComposeMeasure(const rs::Spec& parent, const rs::Measure& m) {
+  using K = rs::MeasureKind;
+  const std::string column = core::UnquoteIdent(m.args);
+  rs::Measure out = m;
+  for (const auto& p : parent.measures) {
+    if (p.name != column) continue;
+    if (p.kind == K::kAvg) return std::nullopt;  // the view shows the average, not its sum and count
+    out.args = p.args;
+    if (m.kind == K::kSum && (p.kind == K::kCount || p.kind == K::kSum)) out.kind = p.kind;
+    else if ((m.kind == K::kMin || m.kind == K::kMax) && p.kind == m.kind) out.kind = m.kind;
+    else if (m.kind == K::kMerge && (p.kind == K::kHll || p.kind == K::kQsketch || p.kind == K::kTopk || p.kind == K::kMerge))
+      out.kind = p.kind;
+    else return std::nullopt;
+    return out;
+  }
+  if (m.kind != K::kMin && m.kind != K::kMax) return std::nullopt;
+  for (const auto& d : parent.dims)
+    if (d.name == column) {
+      out.args = d.expr;
+      return out;
+    }
+  return std::nullopt;
+}
+
+// The child rollup as a candidate for the parent's raw table (Candidate::through).
+Candidate Compose(const Candidate& parent, const Rollup& child) {
+  Candidate c = parent;
+  c.id = child.id;
+  c.name = child.view;
+  c.view_oid = child.view_oid;
+  c.data_oid = child.data_oid;
+  c.pending_oid = child.pending_oid;
+  c.through.push_back({parent.spec.bucket_expr, parent.spec.pending_table, parent.pending_oid});
+  const rs::Spec& k = child.spec;
+  rs::Spec s = parent.spec;  // source, order and time columns, WHERE: the raw side's
+  s.id = k.id;
+  s.data_table = k.data_table;
+  s.pending_table = k.pending_table;
+  s.bucket_name = k.bucket_name;
+  s.bucket_type = k.bucket_type;
+  s.bucket_width = k.bucket_width;
+  s.time_zone = k.time_zone;
+  s.dims.clear();
+  s.measures.clear();
+  if (!k.where.empty()) c.refused = "a rollup of a rollup with a WHERE clause of its own";
+  if (k.time_column != parent.spec.bucket_name)
+    c.refused = "its bucket is not over the bucket of the rollup it reads";
+  std::optional<std::string> bucket;
+  for (const std::string& col : {k.time_column, core::QuoteIdent(k.time_column)})
+    if (!bucket) bucket = rs::RenameBucketColumn(k.bucket_expr, col, core::QuoteIdent(parent.spec.time_column));
+  if (!bucket) c.refused = "its bucket expression is not one routing reads";
+  s.bucket_expr = bucket.value_or("");
+  // Its dimensions that are the parent's, as the raw columns those are; measures composed.
+  for (const auto& d : k.dims)
+    for (const auto& pd : parent.spec.dims)
+      if (pd.name == core::UnquoteIdent(d.expr)) s.dims.push_back({d.name, pd.expr});
+  for (const auto& m : k.measures)
+    if (const auto composed = ComposeMeasure(parent.spec, m)) s.measures.push_back(*composed);
+  c.spec = std::move(s);
+  return c;
+}
+
+}  // namespace
+
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
   std::vector<pg::Row> rows;
   pg::AsExtensionOwner([&] {
@@ -39,6 +111,7 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
     if (!r.missing.empty()) continue;
     Candidate c;
     c.id = r.id;
+    c.progress_id = r.id;
     c.name = r.view;
     c.view_oid = r.view_oid;
     c.data_oid = r.data_oid;
@@ -53,6 +126,23 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
     c.pending_oid = r.pending_oid;
     c.spec = r.spec;
     out.push_back(std::move(c));
+  }
+  // Rollups of rollups, level by level (a chain ends where a rollup has no readers; the catalog's
+  // source_rollup references make it acyclic).
+  for (size_t i = 0; i < out.size(); i++) {
+    if (!out[i].refused.empty()) continue;
+    std::vector<pg::Row> readers;
+    pg::AsExtensionOwner([&] {
+      readers = pg::Query("SELECT id, has_history FROM strata.rollup WHERE source_rollup = $1::int ORDER BY id",
+                          {std::to_string(out[i].id)});
+    });
+    for (const auto& row : readers) {
+      const Rollup r = LoadRollup(std::stoi(*row[0]), false);
+      if (!r.missing.empty()) continue;
+      Candidate c = Compose(out[i], r);
+      c.has_history = c.has_history && *row[1] == "t";
+      out.push_back(std::move(c));
+    }
   }
   return out;
 }

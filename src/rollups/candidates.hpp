@@ -14,6 +14,19 @@ namespace strata::rollups {
 struct Candidate {
   int id = 0;
   std::string name;        // the rollup (its view), as regclass text
+  // A rollup of a rollup is a candidate for its raw table through the chain of rollups it reads: its
+  // spec is written in the raw table's terms (its dimensions and measures as the raw columns and
+  // aggregates they amount to, its bucket over the raw time column). `progress_id` is the first rollup
+  // of the chain (the one reading the raw table: watermark, cursor, change position, frozen cutoff);
+  // `through` holds the bucket expression, pending table and its oid of every rollup between, raw side first.
+  int progress_id = 0;
+  struct Through {
+    std::string bucket_expr;  // over the raw time column
+    std::string pending_table;
+    Oid pending_oid = InvalidOid;
+  };
+  std::vector<Through> through;
+  std::string refused;  // a rollup of a rollup routing cannot read (e.g. its own WHERE): why; "" otherwise
   Oid view_oid = InvalidOid;
   Oid data_oid = InvalidOid;
   bool realtime = true;
@@ -39,7 +52,8 @@ struct CaptureMark {
 };
 CaptureMark CaptureOn(Oid relid);
 
-// The rollups whose source is the raw table `source` (rollups of rollups are not candidates), by id.
+// The rollups whose source is the raw table `source`, then the rollups of those rollups (composed, see
+// Candidate::through), by id within each level.
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
 // The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now
 // is executed in, or a later one (the watermark only rises, the cursor only falls), never an earlier one.

@@ -357,12 +357,12 @@ int64_t ZoneStep(const std::string& zone) {
 }
 
 // The rollup's bucketing, parsed once per bucket expression and source.
-std::optional<cr::Bucketing> RollupBucketing(const Request& req, const rs::Spec& s) {
+std::optional<cr::Bucketing> RollupBucketing(const Request& req, const std::string& bucket_expr) {
   static std::map<std::string, std::optional<cr::Bucketing>> cache;
-  const std::string key = std::to_string(req.source) + "|" + s.bucket_expr;
+  const std::string key = std::to_string(req.source) + "|" + bucket_expr;
   const auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  const std::string sql = "SELECT " + s.bucket_expr + " FROM " + req.source_name;
+  const std::string sql = "SELECT " + bucket_expr + " FROM " + req.source_name;
   BucketCall call;
   bool ok = false;
   pg::Call([&] {
@@ -803,6 +803,7 @@ struct AggPlan {
 std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reason* why, int* arms,
                            std::vector<int>* rare, std::string* approximate, bool render) {
   const rs::Spec& s = c.spec;
+  if (!c.refused.empty()) return Fail(why, "shape", c.refused);
   if (!c.realtime && !c.caught_up_within_staleness)
     return Fail(why, "staleness", "materialized-only rollup, not caught up within strata.routing_max_staleness");
   // The rollup's own WHERE: each of its conjuncts must be one of the query's (the same text as Postgres
@@ -827,14 +828,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   for (size_t i = 0; i < s.dims.size(); i++) {
     // The stored dimension is a column name as Postgres deparses it: quoted only when it must be.
     const std::string& e = s.dims[i].expr;
-    std::string name = e;
-    if (e.size() >= 2 && e.front() == '"' && e.back() == '"') {
-      name.clear();
-      for (size_t k = 1; k + 1 < e.size(); k++) {
-        name += e[k];
-        if (e[k] == '"') k++;
-      }
-    }
+    const std::string name = core::UnquoteIdent(e);
     AttrNumber a = InvalidAttrNumber;
     pg::Call([&] {
       a = get_attnum(req.source, name.c_str());
@@ -842,8 +836,16 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     });
     if (a != InvalidAttrNumber) dims[a] = static_cast<int>(i);
   }
-  const auto rb = RollupBucketing(req, s);
+  const auto rb = RollupBucketing(req, s.bucket_expr);
   if (!rb) return Fail(why, "grain", "the rollup's bucket expression is not one routing reads");
+  // A rollup of a rollup: each bucket of the rollup it reads must lie in one of its own, so its stored
+  // group of a bucket holds exactly the raw rows of that bucket.
+  for (const auto& t : c.through) {
+    const auto fine = RollupBucketing(req, t.bucket_expr);
+    const bool zoned = rb->kind == cr::Bucketing::Kind::kTrunc && rb->with_zone;
+    if (!fine || !cr::Nests(*fine, *rb, zoned ? ZoneStep(rb->zone) : 0))
+      return Fail(why, "grain", "its buckets do not nest the buckets of the rollup it reads");
+  }
 
   // Bucket calls over the time column: each must have the rollup's buckets nest in it.
   std::set<FuncExpr*> accepted;
@@ -895,7 +897,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   };
 
   cr::Route route;
-  route.rollup_id = c.id;
+  route.rollup_id = c.progress_id;
   route.source = req.source_name;
   route.data_table = s.data_table;
   route.time_column = core::QuoteIdent(s.time_column);
@@ -906,6 +908,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   route.cursor = c.cursor;
   route.grain = c.grain.value_or(0);
   route.pending_table = s.pending_table;
+  for (const auto& t : c.through) route.through_pending.push_back(t.pending_table);
   const std::string time_in_expr = core::QuoteIdent(s.time_column);
   route.bucket_of = [&s](const std::string& x) {
     // The stored bucket expression names its column unquoted when it can (as Postgres deparses it).
@@ -1106,7 +1109,7 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   // the refresh refuses such a rollup until it is rebuilt, and routing reads everything raw meanwhile.
   if (c.order_sequence.empty()) return Fail(why, "shape", "the rollup has no order column sequence");
   const std::string sequence_guard = "(SELECT last_value FROM " + c.order_sequence +
-                                     ") >= (SELECT watermark FROM strata.rollup WHERE id = " + std::to_string(c.id) + ")";
+                                     ") >= (SELECT watermark FROM strata.rollup WHERE id = " + std::to_string(c.progress_id) + ")";
   route.guard = guard.empty() ? sequence_guard : guard + " AND " + sequence_guard;
 
   if (!render) return "matched";

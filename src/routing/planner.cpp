@@ -110,9 +110,16 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
         return;
     }
     const Oid strata = get_namespace_oid("strata", false);
-    const Oid as_owner[5] = {c.data_oid, c.pending_oid, get_relname_relid("rollup", strata),
-                             get_relname_relid("rollup_change", strata), c.sequence_oid};
-    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, 5};
+    // palloc'd: no C++ object is left behind if an ERROR leaves this frame.
+    const int n = 5 + static_cast<int>(c.through.size());
+    Oid* as_owner = static_cast<Oid*>(palloc(sizeof(Oid) * n));
+    as_owner[0] = c.data_oid;
+    as_owner[1] = c.pending_oid;
+    as_owner[2] = get_relname_relid("rollup", strata);
+    as_owner[3] = get_relname_relid("rollup_change", strata);
+    as_owner[4] = c.sequence_oid;
+    for (size_t i = 0; i < c.through.size(); i++) as_owner[5 + i] = c.through[i].pending_oid;
+    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, n};
     FixPermissions((Node*)q, &w);
     // The reader needs SELECT on the rollup (checked at execution, as for a view it names), and the
     // plan depends on the view: dropping or replacing it invalidates cached plans.
@@ -159,6 +166,51 @@ double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rar
   }
   const double share = all_rows > 0 ? kept_rows / all_rows : 1;
   return kept_cost + (total - all_cost) * share;
+}
+
+// The rows a plan is estimated to read from tables: its scans' rows (after their quals), an inner side
+// of a nested loop once per outer row. Subplans (the routed statement's progress reads) are not counted.
+double RowsRead(const Plan* plan, double loops = 1) {
+  if (plan == nullptr) return 0;
+  switch (nodeTag(plan)) {
+    case T_SeqScan:
+    case T_SampleScan:
+    case T_IndexScan:
+    case T_IndexOnlyScan:
+    case T_BitmapHeapScan:
+    case T_TidScan:
+    case T_TidRangeScan:
+      return plan->plan_rows * loops;
+    case T_NestLoop:
+      return RowsRead(plan->lefttree, loops) + RowsRead(plan->righttree, loops * std::max(plan->lefttree->plan_rows, 1.0));
+    case T_Append: {
+      double sum = 0;
+      ListCell* lc;
+      foreach (lc, castNode(Append, plan)->appendplans) sum += RowsRead(static_cast<Plan*>(lfirst(lc)), loops);
+      return sum;
+    }
+    case T_MergeAppend: {
+      double sum = 0;
+      ListCell* lc;
+      foreach (lc, castNode(MergeAppend, plan)->mergeplans) sum += RowsRead(static_cast<Plan*>(lfirst(lc)), loops);
+      return sum;
+    }
+    case T_SubqueryScan: return RowsRead(castNode(SubqueryScan, plan)->subplan, loops);
+    default: return RowsRead(plan->lefttree, loops) + RowsRead(plan->righttree, loops);
+  }
+}
+
+// The routed plan's rows read without its rare arms (as EffectiveCost leaves them out).
+double RoutedRowsRead(const PlannedStmt* p, int arms, const std::vector<int>& rare) {
+  const Plan* n = p->planTree;
+  while (n && !IsA(n, Append) && !IsA(n, MergeAppend)) n = n->lefttree;
+  if (n == nullptr) return RowsRead(p->planTree);
+  List* children = IsA(n, Append) ? castNode(Append, n)->appendplans : castNode(MergeAppend, n)->mergeplans;
+  if (list_length(children) != arms) return RowsRead(p->planTree);
+  double sum = 0;
+  for (int i = 0; i < arms; i++)
+    if (std::find(rare.begin(), rare.end(), i) == rare.end()) sum += RowsRead(static_cast<const Plan*>(list_nth(children, i)));
+  return sum;
 }
 
 // The rare arms' hash aggregations are sized for their estimates at executor start (a hash table of
@@ -238,6 +290,7 @@ const std::vector<rollups::Candidate>& CandidatesOf(Oid source) {
   for (const auto& c : fresh.candidates) {
     fresh.relations.push_back(c.view_oid);
     fresh.relations.push_back(c.data_oid);
+    for (const auto& t : c.through) fresh.relations.push_back(t.pending_oid);
   }
   fresh.loaded_at = now;
   fresh.staleness_s = config::routing_max_staleness_s;
@@ -346,7 +399,7 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     // The progress hints of the statement, read with the active snapshot (see ReadProgress).
     rollups::Candidate fresh = *m.c;
     pg::SpiConnect();
-    rollups::ReadProgress(fresh.id, &fresh.watermark, &fresh.cursor);
+    rollups::ReadProgress(fresh.progress_id, &fresh.watermark, &fresh.cursor);
     pg::SpiFinish();
     Reason r;
     m.sql = MatchCandidate(*req, fresh, &r, &m.arms, &m.rare, &m.approximate, true);
@@ -396,6 +449,18 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
   }
   if (raw) *raw = raw_plan;
   if (routed) {
+    // The rows the query as written would read less, as the planner estimates both plans: carried to the
+    // executor hook in the rollup entry's column-name list (stats.cpp; nothing reads that entry's columns).
+    const double saved =
+        std::max(0.0, RowsRead(raw_plan->planTree) - RoutedRowsRead(best, best_match->arms, best_match->rare));
+    pg::Call([&] {
+      ListCell* lc;
+      foreach (lc, best->rtable) {
+        RangeTblEntry* rte = static_cast<RangeTblEntry*>(lfirst(lc));
+        if (rte->rtekind == RTE_RELATION && rte->eref && strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0)
+          rte->eref->colnames = list_make1(makeString(psprintf("%.0f", saved)));
+      }
+    });
     CapRareArms(best, best_match->arms, best_match->rare);
     // The rollup's view is checked for the role executing the plan, and candidates were matched by the
     // planning role's privileges: a cached plan is re-made for another role.

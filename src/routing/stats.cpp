@@ -14,7 +14,7 @@ struct Slot {
   Oid db;
   Oid view;
   pg_atomic_uint64 executions;
-  pg_atomic_uint64 rows_estimated;  // the rows the routed plans' top node was estimated to return, summed
+  pg_atomic_uint64 rows_saved;  // the rows the queries as written would have read more, as estimated, summed
 };
 
 struct Shared {
@@ -46,7 +46,7 @@ void Startup() {
     pg_atomic_init_u64(&shared->not_counted, 0);
     for (auto& s : shared->slots) {
       pg_atomic_init_u64(&s.executions, 0);
-      pg_atomic_init_u64(&s.rows_estimated, 0);
+      pg_atomic_init_u64(&s.rows_saved, 0);
     }
   }
   LWLockRelease(AddinShmemInitLock);
@@ -86,8 +86,12 @@ void ExecutorStartHook(QueryDesc* desc, int eflags) {
           pg_atomic_fetch_add_u64(&shared->not_counted, 1);
         } else {
           pg_atomic_fetch_add_u64(&s->executions, 1);
-          const double rows = desc->plannedstmt->planTree ? desc->plannedstmt->planTree->plan_rows : 0;
-          pg_atomic_fetch_add_u64(&s->rows_estimated, rows > 0 ? static_cast<uint64>(rows) : 0);
+          // planner.cpp writes the estimate as the entry's one column name (digits only).
+          uint64 saved = 0;
+          if (list_length(rte->eref->colnames) == 1 && IsA(linitial(rte->eref->colnames), String))
+            for (const char* c = strVal(linitial(rte->eref->colnames)); *c >= '0' && *c <= '9'; c++)
+              saved = saved * 10 + static_cast<uint64>(*c - '0');
+          pg_atomic_fetch_add_u64(&s->rows_saved, saved);
         }
         break;
       }
@@ -112,7 +116,7 @@ void InitStats() {
 
 }  // namespace strata::routing
 
-// strata._routing_counts() -> TABLE(view oid, executions bigint, rows_estimated bigint): this database's
+// strata._routing_counts() -> TABLE(view oid, executions bigint, rows_saved bigint): this database's
 // slots, plus (view 0) the executions not counted for want of a slot. Empty when strata is not preloaded.
 STRATA_FUNCTION(strata_routing_counts) {
   using strata::routing::shared;
@@ -127,7 +131,7 @@ STRATA_FUNCTION(strata_routing_counts) {
       if (shared->slots[i].db != MyDatabaseId) continue;
       values[0] = ObjectIdGetDatum(shared->slots[i].view);
       values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->slots[i].executions)));
-      values[2] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->slots[i].rows_estimated)));
+      values[2] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->slots[i].rows_saved)));
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     values[0] = ObjectIdGetDatum(InvalidOid);

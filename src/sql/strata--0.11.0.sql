@@ -662,11 +662,11 @@ COMMENT ON FUNCTION @extschema@.keyset_lacks(bytea, VARIADIC "any") IS
 -- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
 -- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
 -- uncounted for want of a slot.
-CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_estimated bigint)
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_saved bigint)
 RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
 CREATE VIEW @extschema@.routing_stats AS
 SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
-       COALESCE(c.rows_estimated, 0) AS rows_returned_estimated
+       COALESCE(c.rows_saved, 0) AS rows_saved_estimated
 FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
 GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
 

@@ -255,7 +255,7 @@ FROM approx_routed r JOIN approx_raw w USING (channel_id);
 
 -- Routed executions are counted per rollup (the harness ran many on r_hourly; none ran on r_daily's
 -- Berlin days in these queries' UTC session, so it may have none).
-SELECT rollup, routed_queries > 0 AS counted FROM strata.routing_stats WHERE rollup = 'r_hourly'::regclass;
+SELECT rollup, routed_queries > 0 AS counted, rows_saved_estimated > 0 AS saved FROM strata.routing_stats WHERE rollup = 'r_hourly'::regclass;
 
 
 -- Review cases. A rollup made with backfill => false lacks the rows its source already had: never routed.
@@ -294,6 +294,66 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA rt FROM rt_snoop;
 DROP ROLE rt_snoop;
 DROP TABLE secret;
+
+-- Rollups of rollups answer raw-table queries through their chain: a UTC-daily rollup of r_hourly and a
+-- weekly rollup of that one. Their stored group of a bucket is used only while it and every finer bucket
+-- under it are clean; else that bucket's rows are read raw.
+SELECT strata.create_rollup('r_days', $$SELECT date_trunc('day', hour) AS day, channel_id, device, sum(n) AS n,
+  sum(n_watch) AS n_watch, sum(views) AS views, sum(watch) AS watch, min(wmin) AS wmin, max(wmax) AS wmax,
+  strata.merge(viewers) AS viewers FROM rt.r_hourly GROUP BY 1, 2, 3$$) > 0 AS daily_of_hourly;
+SELECT strata.create_rollup('r_weeks', $$SELECT date_trunc('week', day) AS week, channel_id, sum(n) AS n,
+  sum(views) AS views, strata.merge(viewers) AS viewers FROM rt.r_days GROUP BY 1, 2$$) > 0 AS weekly_of_daily;
+SELECT strata.create_rollup('r_days_tv', $$SELECT date_trunc('day', hour) AS day, channel_id, sum(n) AS n
+  FROM rt.r_hourly WHERE device = 'tv' GROUP BY 1, 2$$) > 0 AS with_own_where;
+CREATE TABLE chain_queries (n int, q text);
+INSERT INTO chain_queries VALUES
+  (1, $$SELECT date_trunc('day', ts), channel_id, count(*), sum(views), min(watch_ms), max(watch_ms) FROM rt.events
+        WHERE ts >= '2026-10-22' AND ts < '2026-12-01' GROUP BY 1, 2$$),
+  (2, $$SELECT date_trunc('month', ts), device, sum(watch_ms), count(watch_ms), avg(watch_ms),
+        md5(strata.hll_agg(viewer_id)::text) FROM rt.events WHERE ts >= '2026-10-25 13:00' GROUP BY 1, 2$$),
+  (3, $$SELECT channel_id, count(*), sum(views) FROM rt.events GROUP BY 1$$),
+  (4, $$SELECT date_trunc('week', ts), channel_id, sum(views), strata.distinct_count(strata.hll_agg(viewer_id))
+        FROM rt.events WHERE ts >= '2026-10-26' AND ts < '2026-11-30' GROUP BY 1, 2$$),
+  (5, $$SELECT date_trunc('week', ts) AS w, count(*) FROM rt.events WHERE channel_id IN (1, 2)
+        AND ts BETWEEN '2026-10-20 07:00' AND '2026-11-27 18:30' GROUP BY 1 HAVING count(*) > 100 ORDER BY 1$$);
+-- Each query, which rollup answered and whether the answers differ (none should).
+CREATE FUNCTION chain_round() RETURNS TABLE (n int, answered_by text, differs boolean) LANGUAGE sql AS $$
+  SELECT q.n, (SELECT e.rollup FROM strata.explain_routing(q.q) e WHERE e.decision = 'chosen'), c.differs
+  FROM rt.chain_queries q, LATERAL rt.compare_routed(q.q) c ORDER BY q.n $$;
+-- Clean: every rollup caught up.
+SELECT (strata.refresh_rollup(r) ->> 'caught_up')::boolean FROM unnest(ARRAY['r_hourly', 'r_days', 'r_weeks']) r;
+ANALYZE r_days_data, r_weeks_data, r_days_pending, r_weeks_pending;
+SELECT * FROM chain_round();
+-- The weekly rollup of the daily one answers weekly questions too (matched, costed).
+SELECT q.n, e.rollup, e.decision, e.reason_code FROM chain_queries q, strata.explain_routing(q.q) e
+WHERE q.n IN (1, 4) AND e.rollup IN ('r_hourly', 'r_days', 'r_weeks') ORDER BY 1, 2;
+-- A tail and changed rows in the range; only the hourly rollup refreshed: r_days and r_weeks have
+-- pending buckets, r_hourly a tail and new dirty hours.
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+SELECT '2026-11-12 03:00'::timestamptz + i * interval '7 minutes', i % 6, 'web', 1, i, 1.0, 9000 + i
+FROM generate_series(1, 400) i;
+SELECT (strata.refresh_rollup('r_hourly') ->> 'caught_up')::boolean AS hourly_refreshed;
+INSERT INTO events (ts, channel_id, device, views, watch_ms, score, viewer_id)
+SELECT '2026-11-20 01:00'::timestamptz + i * interval '11 minutes', 2, 'tv', 3, i, 1.0, 9500 + i
+FROM generate_series(1, 200) i;
+UPDATE events SET views = views + 1 WHERE id % 1201 = 0;
+DELETE FROM events WHERE id % 2003 = 0;
+SELECT count(*) > 0 AS days_pending FROM r_days_pending;
+SELECT * FROM chain_round();
+-- The daily rollup refreshed, the weekly one not yet.
+SELECT (strata.refresh_rollup(r) ->> 'caught_up')::boolean FROM unnest(ARRAY['r_hourly', 'r_days']) r;
+SELECT count(*) > 0 AS weeks_pending FROM r_weeks_pending;
+SELECT * FROM chain_round();
+-- A daily rollup of a Berlin-day query's grain does not nest UTC days; an hourly query is finer than
+-- r_days; a rollup of a rollup with its own WHERE is not read.
+SET TimeZone = 'Europe/Berlin';
+SELECT rollup, decision, reason_code FROM strata.explain_routing($$SELECT date_trunc('day', ts), count(*)
+  FROM rt.events GROUP BY 1$$) WHERE rollup IN ('r_days', 'r_weeks', 'r_days_tv') ORDER BY 1;
+SET TimeZone = 'UTC';
+SET max_parallel_workers_per_gather = 0;
+SELECT rollup, decision, reason_code, reason FROM strata.explain_routing($$SELECT date_trunc('hour', ts), count(*)
+  FROM rt.events WHERE device = 'tv' GROUP BY 1$$) WHERE rollup IN ('r_days', 'r_days_tv') ORDER BY 1;
+SELECT strata.drop_rollup(r) FROM unnest(ARRAY['r_days_tv', 'r_weeks', 'r_days']) r;
 
 DROP SCHEMA rt CASCADE;
 DROP ROLE rt_reader;

@@ -66,6 +66,12 @@ TEST(Routing, BinNestsInTruncWhenTheZoneKeepsItsGrid) {
   EXPECT_FALSE(Nests(Bin(kHour), Trunc("day", "Somewhere"), -1));  // unknown zone
   EXPECT_FALSE(Nests(Bin(kHour, 15 * kMin), Trunc("day", "UTC"), 0));
   EXPECT_FALSE(Nests(Bin(2 * kDay), Trunc("week", "UTC"), 0));
+  // Seven-day bins nest in weeks when they start on Mondays (2000-01-03), in a zone always at UTC.
+  EXPECT_TRUE(Nests(Bin(7 * kDay, 2 * kDay), Trunc("week", "UTC"), 0));
+  EXPECT_TRUE(Nests(Bin(7 * kDay, 9 * kDay), Trunc("week", "", false), 0));
+  EXPECT_FALSE(Nests(Bin(7 * kDay, 0), Trunc("week", "UTC"), 0));              // Saturday weeks
+  EXPECT_FALSE(Nests(Bin(7 * kDay, 2 * kDay), Trunc("week", "Europe/Berlin"), kHour));
+  EXPECT_FALSE(Nests(Bin(7 * kDay, 2 * kDay), Trunc("month", "UTC"), 0));
   EXPECT_FALSE(Nests(Trunc("day", "Europe/Berlin"), Bin(kDay), 0));  // calendar days vary in length
 }
 
