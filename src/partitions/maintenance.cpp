@@ -248,6 +248,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
     // follow in a third. If it stops between its transactions, the next pass finishes it (FINALIZE).
     r.attempts = 1;
     try {
+      const rollups::RetentionDdl own;
       pg::RunTopLevelUtility(core::DetachSql(parent, part, core::DetachMode::kConcurrently), run_as);
       r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
         if (a.drop) pg::Exec(core::DropSql(part));
@@ -259,6 +260,7 @@ void RunAction(const SetRow& set, const Facts& facts, const Action& a, Mode mode
     }
   } else {
     r = WithRetries(mode, run_as, seed, [&](ActionResult*) {
+      const rollups::RetentionDdl own;  // a detach here passed RollupsAllowDetach
       switch (a.kind) {
         case ActionKind::kCreate: CreateAndAttach(set, facts, a.name, a.range); break;
         case ActionKind::kDetach:

@@ -11,11 +11,13 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "core/rollup_sql.hpp"
+#include "pg/guc.hpp"
 #include "pg/names.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
 #include "rollups/capture.hpp"
 #include "rollups/catalog.hpp"
+#include "rollups/retention.hpp"
 
 namespace strata::rollups {
 namespace rs = core::rollup;
@@ -268,11 +270,145 @@ void Load(int id, CachedCapture* c) {
   c->valid = true;
 }
 
+// The capture statement over the rows of `from` (a FROM clause) in place of the transition table, read
+// with the latest snapshot (TRUNCATE's and DROP's locks waited for the writers of rows committed after
+// the transaction's snapshot, and those rows go too), as the extension's owner (who writes the log).
+void LogRowsOf(const std::vector<rs::Grain>& grains, const std::string& relation_from) {
+  std::string sql = rs::CaptureSql(grains, false);
+  const std::string from = "FROM __strata_old";
+  for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at + relation_from.size()))
+    sql.replace(at, from.size(), relation_from);
+  const char* text = sql.c_str();
+  pg::AsExtensionOwner([&] {
+    pg::Call([&] {
+      SPIPlanPtr plan = SPI_prepare(text, 0, nullptr);
+      if (plan == nullptr) elog(ERROR, "strata capture statement failed to prepare (%d)", SPI_result);
+      const int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
+      if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);
+      SPI_freeplan(plan);
+    });
+  });
+}
+
 }  // namespace
+
+void LogRelationRows(Oid rel, Oid parent, const std::vector<std::pair<Oid, LOCKMODE>>& locks) {
+  // Leaving (no parent given): the captures of the relation's ancestors, the relation in their tree.
+  // Entering: those of the parent and its ancestors.
+  const bool entering = OidIsValid(parent);
+  std::vector<pg::Row> captures;
+  pg::AsExtensionOwner([&] {
+    captures = pg::Query(
+        "WITH RECURSIVE up(r) AS (SELECT $2::pg_catalog.oid WHERE $2::pg_catalog.oid <> 0 "
+        "UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1::pg_catalog.oid AND $2::pg_catalog.oid = 0 "
+        "UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.r) "
+        "SELECT s.id FROM strata.rollup_source s WHERE s.source::pg_catalog.oid IN (SELECT r FROM up) "
+        "AND s.source::pg_catalog.oid <> $1::pg_catalog.oid ORDER BY s.id",
+        {std::to_string(rel), std::to_string(entering ? parent : InvalidOid)});
+  });
+  if (captures.empty()) return;
+  // The command's own locks, taken now in its order: no row can be added to the relation between this
+  // read and the command.
+  pg::Call([&] {
+    for (const auto& [oid, mode] : locks)
+      if (OidIsValid(oid)) LockRelationOid(oid, mode);
+  });
+  for (const auto& row : captures) {
+    CachedCapture c;
+    Load(std::stoi(*row[0]), &c);
+    if (c.grains.empty() || (!entering && !c.tree.count(rel))) continue;
+    LogRowsOf(c.grains, "FROM " + core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel)));
+  }
+}
+
 }  // namespace strata::rollups
 
 using namespace strata;
 using namespace strata::rollups;
+
+// strata._on_tree_change(): ddl_command_start event trigger for DROP TABLE and ALTER TABLE: a table that
+// leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or enters it (ATTACH
+// PARTITION, INHERIT) gets its rows' buckets logged (LogRelationRows) first; retention's own DDL is left
+// alone (its rows are frozen in every rollup).
+STRATA_FUNCTION(strata_on_tree_change) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    throw core::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, "strata._on_tree_change() may only run as an event trigger");
+  if (InRetentionDdl()) PG_RETURN_VOID();
+  Node* tree = reinterpret_cast<EventTriggerData*>(fcinfo->context)->parsetree;
+  // What the command moves in or out of a tree: (relation, parent when it enters, the command's locks
+  // in its order). Missing relations (IF EXISTS) are skipped: the command reports them itself.
+  struct Move {
+    Oid rel;
+    Oid parent;
+    std::vector<std::pair<Oid, LOCKMODE>> locks;
+  };
+  std::vector<Move> moves;
+  std::vector<std::pair<Oid, Oid>> found;  // (rel, parent) per command, read under the guard first
+  std::vector<int> kinds;                  // 0 drop, 1 detach, 2 detach concurrently, 3 attach, 4 inherit, 5 no inherit
+  pg::Call([&] {
+    if (IsA(tree, DropStmt) && castNode(DropStmt, tree)->removeType == OBJECT_TABLE) {
+      ListCell* lc;
+      foreach (lc, castNode(DropStmt, tree)->objects) {
+        const Oid r = RangeVarGetRelid(makeRangeVarFromNameList(static_cast<List*>(lfirst(lc))), NoLock, true);
+        if (!OidIsValid(r)) continue;
+        found.emplace_back(r, get_rel_relispartition(r) ? get_partition_parent(r, true) : InvalidOid);
+        kinds.push_back(0);
+      }
+    } else if (IsA(tree, AlterTableStmt)) {
+      AlterTableStmt* at = castNode(AlterTableStmt, tree);
+      const Oid target = RangeVarGetRelid(at->relation, NoLock, true);
+      ListCell* lc;
+      foreach (lc, at->cmds) {
+        AlterTableCmd* cmd = lfirst_node(AlterTableCmd, lc);
+        if (!OidIsValid(target)) break;
+        if (cmd->subtype == AT_DetachPartition || cmd->subtype == AT_AttachPartition) {
+          PartitionCmd* pc = castNode(PartitionCmd, cmd->def);
+          const Oid r = RangeVarGetRelid(pc->name, NoLock, true);
+          if (!OidIsValid(r)) continue;
+          found.emplace_back(r, target);
+          kinds.push_back(cmd->subtype == AT_AttachPartition ? 3 : pc->concurrent ? 2 : 1);
+        } else if (cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) {
+          const Oid p = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
+          if (!OidIsValid(p)) continue;
+          found.emplace_back(target, p);
+          kinds.push_back(cmd->subtype == AT_AddInherit ? 4 : 5);
+        }
+      }
+    }
+  });
+  for (size_t i = 0; i < found.size(); i++) {
+    const auto [rel, parent] = found[i];
+    switch (kinds[i]) {
+      // DROP of a partition locks its parent first; DETACH locks the parent (the ALTER's target), then the
+      // partition; CONCURRENTLY with the weaker lock it takes (rows written into the partition directly
+      // while it waits for older snapshots are not logged).
+      case 0: moves.push_back({rel, InvalidOid, {{parent, AccessExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
+      case 1: moves.push_back({rel, InvalidOid, {{parent, AccessExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
+      case 2: moves.push_back({rel, InvalidOid, {{parent, ShareUpdateExclusiveLock}, {rel, ShareUpdateExclusiveLock}}}); break;
+      case 3: moves.push_back({rel, parent, {{parent, ShareUpdateExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
+      // INHERIT / NO INHERIT: the child is the ALTER's target, locked first.
+      case 4: moves.push_back({rel, parent, {{rel, AccessExclusiveLock}, {parent, ShareUpdateExclusiveLock}}}); break;
+      case 5: moves.push_back({rel, InvalidOid, {{rel, AccessExclusiveLock}, {parent, AccessShareLock}}}); break;
+    }
+  }
+  if (moves.empty()) PG_RETURN_VOID();
+  bool pushed = false;
+  pg::Call([&] {
+    if (!ActiveSnapshotSet()) {
+      PushActiveSnapshot(GetTransactionSnapshot());
+      pushed = true;
+    }
+  });
+  pg::SpiConnect();
+  const int level = pg::NewGucLevel();
+  PinSessionForRollupSql();
+  if (RollupCatalogExists())
+    for (const auto& m : moves) LogRelationRows(m.rel, m.parent, m.locks);
+  pg::RestoreGucs(level);
+  pg::SpiFinish();
+  if (pushed) pg::Call([] { PopActiveSnapshot(); });
+  PG_RETURN_VOID();
+}
 
 // strata._rollup_capture(): AFTER UPDATE / AFTER DELETE ... FOR EACH STATEMENT trigger with transition
 // tables __strata_old (and __strata_new), or BEFORE TRUNCATE ... FOR EACH STATEMENT (the rows about to go

@@ -41,4 +41,12 @@ void ConsumeChanges(Rollup& r, int64_t upto);
 // Deletes the grain's entries every rollup of it has passed.
 void TrimChangeLog(int grain);
 
+// Before a relation leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT:
+// `parent` InvalidOid) or enters it (ATTACH PARTITION, INHERIT: `parent` the relation it joins): logs the
+// buckets of all its rows (its own tree's too) at every grain of the capture, as a TRUNCATE would, so
+// its rollups' groups there are recomputed from the rows the source then has (recomputes read only
+// absorbed rows: an entering relation's unabsorbed rows are still appended once). `locks`: the
+// command's own locks, in its order, taken first. Nothing for a relation that is a source itself.
+// Retention's own detach and drop do not come here (retention.hpp).
+void LogRelationRows(Oid rel, Oid parent, const std::vector<std::pair<Oid, LOCKMODE>>& locks);
 }  // namespace strata::rollups

@@ -15,6 +15,14 @@
 
 namespace strata::rollups {
 
+namespace {
+int retention_ddl_depth = 0;
+}  // namespace
+
+RetentionDdl::RetentionDdl() { retention_ddl_depth++; }
+RetentionDdl::~RetentionDdl() { retention_ddl_depth--; }
+bool InRetentionDdl() { return retention_ddl_depth > 0; }
+
 std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition) {
   std::vector<std::string> out;
   if (!RollupCatalogExists())

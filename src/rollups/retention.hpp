@@ -16,4 +16,16 @@ std::vector<std::string> RollupsNotDone(Oid parent, const std::string& partition
 // key): buckets before it become final in every rollup reading `parent`.
 void MarkFrozenBefore(Oid parent, const std::string& bound_sql);
 
+// Retention's own DETACH or DROP of a partition whose rows every rollup reading it has absorbed and
+// frozen: while one of these lives, the DROP/DETACH event trigger (capture.cpp) logs nothing for the
+// partition's rows (the rollups keep their history; a hand drop has them recomputed instead).
+class RetentionDdl {
+ public:
+  RetentionDdl();
+  ~RetentionDdl();
+  RetentionDdl(const RetentionDdl&) = delete;
+  RetentionDdl& operator=(const RetentionDdl&) = delete;
+};
+bool InRetentionDdl();
+
 }  // namespace strata::rollups

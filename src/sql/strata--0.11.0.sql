@@ -834,6 +834,18 @@ CREATE EVENT TRIGGER strata_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._o
 CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION @extschema@._on_alter_table();
 
+-- A relation that leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or
+-- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
+-- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
+-- left alone: its rollups keep the frozen history).
+-- No SET search_path: the command's table names are resolved as the command resolves them (the caller's
+-- search_path, catalog lookups only); the function pins search_path itself before running any SQL.
+CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
+LANGUAGE C SECURITY DEFINER AS 'MODULE_PATHNAME', 'strata_on_tree_change';
+REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
+CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@._on_tree_change();
+
 -- Asks the launcher to look for databases at commit, so this one gets its worker at once.
 SELECT @extschema@._wake_launcher();
 
