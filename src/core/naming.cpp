@@ -22,8 +22,11 @@ std::string UnquoteIdent(std::string_view e) {
   if (e.size() < 2 || e.front() != '"' || e.back() != '"') return std::string(e);
   std::string name;
   for (size_t k = 1; k + 1 < e.size(); k++) {
+    if (e[k] == '"') {
+      if (k + 2 >= e.size() || e[k + 1] != '"') return std::string(e);  // a quote ends it early: not one name
+      k++;
+    }
     name += e[k];
-    if (e[k] == '"') k++;
   }
   return name;
 }

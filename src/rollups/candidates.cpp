@@ -157,4 +157,13 @@ void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor) {
   *cursor = rows[0][1] ? std::optional<int64_t>(std::stoll(*rows[0][1])) : std::nullopt;
 }
 
+int64_t PendingBuckets(const Candidate& c, int64_t limit) {
+  std::vector<pg::Row> rows;
+  pg::AsExtensionOwner([&] {
+    rows = pg::QueryReadOnly("SELECT count(*) FROM (SELECT FROM " + c.spec.pending_table + " LIMIT $1::bigint) p",
+                             {std::to_string(limit)});
+  });
+  return rows.empty() || !rows[0][0] ? 0 : std::stoll(*rows[0][0]);
+}
+
 }  // namespace strata::rollups

@@ -58,5 +58,8 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
 // The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now
 // is executed in, or a later one (the watermark only rises, the cursor only falls), never an earlier one.
 void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor);
+// The buckets waiting in the candidate's pending table, counted up to `limit`, as the active snapshot
+// sees them (a rollup of a rollup reads each of them raw: many make it a poor choice, however small it is).
+int64_t PendingBuckets(const Candidate& c, int64_t limit);
 
 }  // namespace strata::rollups

@@ -292,7 +292,7 @@ void LogRowsOf(const std::vector<rs::Grain>& grains, const std::string& relation
 
 }  // namespace
 
-void LogRelationRows(Oid rel, Oid parent, const std::vector<std::pair<Oid, LOCKMODE>>& locks) {
+void LogRelationRows(Oid rel, Oid parent, Oid target, const std::vector<std::pair<Oid, LOCKMODE>>& locks) {
   // Leaving (no parent given): the captures of the relation's ancestors, the relation in their tree.
   // Entering: those of the parent and its ancestors.
   const bool entering = OidIsValid(parent);
@@ -307,6 +307,9 @@ void LogRelationRows(Oid rel, Oid parent, const std::vector<std::pair<Oid, LOCKM
         {std::to_string(rel), std::to_string(entering ? parent : InvalidOid)});
   });
   if (captures.empty()) return;
+  // Only for a caller who may run the statement: its tables' owner (Postgres checks ownership before it
+  // locks; nobody else may make this trigger lock and read a source). The statement reports the error.
+  if (!pg::OwnsTable(target)) return;
   // The command's own locks, taken now in its order: no row can be added to the relation between this
   // read and the command.
   pg::Call([&] {
@@ -340,6 +343,7 @@ STRATA_FUNCTION(strata_on_tree_change) {
   struct Move {
     Oid rel;
     Oid parent;
+    Oid target;  // whose ownership the statement checks first (DROP: the table; ALTER: its target)
     std::vector<std::pair<Oid, LOCKMODE>> locks;
   };
   std::vector<Move> moves;
@@ -378,17 +382,25 @@ STRATA_FUNCTION(strata_on_tree_change) {
   });
   for (size_t i = 0; i < found.size(); i++) {
     const auto [rel, parent] = found[i];
+    // A partitioned parent's default partition: DROP of a partition locks it after the partition, DETACH
+    // before it (each changes its partition constraint).
+    Oid def = InvalidOid;
+    if (OidIsValid(parent) && (kinds[i] == 0 || kinds[i] == 1))
+      pg::Call([&] {
+        if (get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE) def = get_default_partition_oid(parent);
+      });
+    if (def == rel) def = InvalidOid;
     switch (kinds[i]) {
       // DROP of a partition locks its parent first; DETACH locks the parent (the ALTER's target), then the
       // partition; CONCURRENTLY with the weaker lock it takes (rows written into the partition directly
       // while it waits for older snapshots are not logged).
-      case 0: moves.push_back({rel, InvalidOid, {{parent, AccessExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
-      case 1: moves.push_back({rel, InvalidOid, {{parent, AccessExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
-      case 2: moves.push_back({rel, InvalidOid, {{parent, ShareUpdateExclusiveLock}, {rel, ShareUpdateExclusiveLock}}}); break;
-      case 3: moves.push_back({rel, parent, {{parent, ShareUpdateExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
+      case 0: moves.push_back({rel, InvalidOid, rel, {{parent, AccessExclusiveLock}, {rel, AccessExclusiveLock}, {def, AccessExclusiveLock}}}); break;
+      case 1: moves.push_back({rel, InvalidOid, parent, {{parent, AccessExclusiveLock}, {def, AccessExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
+      case 2: moves.push_back({rel, InvalidOid, parent, {{parent, ShareUpdateExclusiveLock}, {rel, ShareUpdateExclusiveLock}}}); break;
+      case 3: moves.push_back({rel, parent, parent, {{parent, ShareUpdateExclusiveLock}, {rel, AccessExclusiveLock}}}); break;
       // INHERIT / NO INHERIT: the child is the ALTER's target, locked first.
-      case 4: moves.push_back({rel, parent, {{rel, AccessExclusiveLock}, {parent, ShareUpdateExclusiveLock}}}); break;
-      case 5: moves.push_back({rel, InvalidOid, {{rel, AccessExclusiveLock}, {parent, AccessShareLock}}}); break;
+      case 4: moves.push_back({rel, parent, rel, {{rel, AccessExclusiveLock}, {parent, ShareUpdateExclusiveLock}}}); break;
+      case 5: moves.push_back({rel, InvalidOid, rel, {{rel, AccessExclusiveLock}, {parent, AccessShareLock}}}); break;
     }
   }
   if (moves.empty()) PG_RETURN_VOID();
@@ -399,11 +411,16 @@ STRATA_FUNCTION(strata_on_tree_change) {
       pushed = true;
     }
   });
+  // The caller's lock_timeout for the statement's locks (pinning sets strata.lock_timeout, meant for
+  // strata's own DDL): the statement waits as it would without strata.
+  std::string caller_lock_timeout;
+  pg::Call([&] { caller_lock_timeout = GetConfigOption("lock_timeout", false, false); });
   pg::SpiConnect();
   const int level = pg::NewGucLevel();
   PinSessionForRollupSql();
+  pg::SetGuc("lock_timeout", caller_lock_timeout);
   if (RollupCatalogExists())
-    for (const auto& m : moves) LogRelationRows(m.rel, m.parent, m.locks);
+    for (const auto& m : moves) LogRelationRows(m.rel, m.parent, m.target, m.locks);
   pg::RestoreGucs(level);
   pg::SpiFinish();
   if (pushed) pg::Call([] { PopActiveSnapshot(); });

@@ -46,7 +46,8 @@ void TrimChangeLog(int grain);
 // buckets of all its rows (its own tree's too) at every grain of the capture, as a TRUNCATE would, so
 // its rollups' groups there are recomputed from the rows the source then has (recomputes read only
 // absorbed rows: an entering relation's unabsorbed rows are still appended once). `locks`: the
-// command's own locks, in its order, taken first. Nothing for a relation that is a source itself.
-// Retention's own detach and drop do not come here (retention.hpp).
-void LogRelationRows(Oid rel, Oid parent, const std::vector<std::pair<Oid, LOCKMODE>>& locks);
+// command's own locks, in its order, taken first, and only when the caller owns `target` (the table
+// whose ownership the statement checks before it locks anything). Nothing for a relation that is a
+// source itself. Retention's own detach and drop do not come here (retention.hpp).
+void LogRelationRows(Oid rel, Oid parent, Oid target, const std::vector<std::pair<Oid, LOCKMODE>>& locks);
 }  // namespace strata::rollups

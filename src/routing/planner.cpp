@@ -147,6 +147,9 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
 // Append of the arms is found below the reader's own aggregation, sort and limit nodes; the cost of the
 // other arms counts whole, and the cost of the Append itself and of everything above it in proportion
 // to the rows those arms give (the rare arms' row estimates would otherwise weigh on the aggregation).
+// A rollup of a rollup with this many buckets pending is not planned (see RouteWithPinnedStyles).
+constexpr int64_t kMaxPendingOfChained = 4;
+
 double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rare) {
   const double total = p->planTree->total_cost;
   const Plan* n = p->planTree;
@@ -168,8 +171,9 @@ double EffectiveCost(const PlannedStmt* p, int arms, const std::vector<int>& rar
   return kept_cost + (total - all_cost) * share;
 }
 
-// The rows a plan is estimated to read from tables: its scans' rows (after their quals), an inner side
-// of a nested loop once per outer row. Subplans (the routed statement's progress reads) are not counted.
+// The rows a plan's scans are estimated to return (after their quals: index conditions bound what is
+// read, filters do not), an inner side of a nested loop once per outer row, a parallel scan once per
+// process. Subplans (the routed statement's progress reads) are not counted.
 double RowsRead(const Plan* plan, double loops = 1) {
   if (plan == nullptr) return 0;
   switch (nodeTag(plan)) {
@@ -196,6 +200,9 @@ double RowsRead(const Plan* plan, double loops = 1) {
       return sum;
     }
     case T_SubqueryScan: return RowsRead(castNode(SubqueryScan, plan)->subplan, loops);
+    // A parallel scan's estimate is per process: about the workers and the leader each.
+    case T_Gather: return RowsRead(plan->lefttree, loops * (castNode(Gather, plan)->num_workers + 1));
+    case T_GatherMerge: return RowsRead(plan->lefttree, loops * (castNode(GatherMerge, plan)->num_workers + 1));
     default: return RowsRead(plan->lefttree, loops) + RowsRead(plan->righttree, loops);
   }
 }
@@ -400,7 +407,16 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     rollups::Candidate fresh = *m.c;
     pg::SpiConnect();
     rollups::ReadProgress(fresh.progress_id, &fresh.watermark, &fresh.cursor);
+    // A rollup of a rollup reads each of its pending buckets raw (its dirty arm, left out of the cost as
+    // rare): one far behind (just made, disabled) is passed over for one that answers from stored groups.
+    const bool behind = !fresh.through.empty() && rollups::PendingBuckets(fresh, kMaxPendingOfChained) >= kMaxPendingOfChained;
     pg::SpiFinish();
+    if (behind) {
+      if (explain)
+        explain->push_back({m.c->name, "rejected", "staleness",
+                            "at least " + std::to_string(kMaxPendingOfChained) + " of its buckets wait for a recompute"});
+      continue;
+    }
     Reason r;
     m.sql = MatchCandidate(*req, fresh, &r, &m.arms, &m.rare, &m.approximate, true);
     PlannedStmt* p = m.sql.empty() ? nullptr : PlanRouted(m.sql, *req, *m.c, parse, cursor_options, bound);
@@ -451,8 +467,8 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
   if (routed) {
     // The rows the query as written would read less, as the planner estimates both plans: carried to the
     // executor hook in the rollup entry's column-name list (stats.cpp; nothing reads that entry's columns).
-    const double saved =
-        std::max(0.0, RowsRead(raw_plan->planTree) - RoutedRowsRead(best, best_match->arms, best_match->rare));
+    const double saved = std::min(
+        1e15, std::max(0.0, RowsRead(raw_plan->planTree) - RoutedRowsRead(best, best_match->arms, best_match->rare)));
     pg::Call([&] {
       ListCell* lc;
       foreach (lc, best->rtable) {

@@ -838,10 +838,11 @@ CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER T
 -- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
 -- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
 -- left alone: its rollups keep the frozen history).
--- No SET search_path: the command's table names are resolved as the command resolves them (the caller's
--- search_path, catalog lookups only); the function pins search_path itself before running any SQL.
+-- As the caller (not SECURITY DEFINER, no SET search_path): the command's table names are resolved as the
+-- command resolves them (the caller's search_path and privileges), and it acts only for the tables'
+-- owner; it pins search_path before running any SQL and writes the log as the extension's owner.
 CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
-LANGUAGE C SECURITY DEFINER AS 'MODULE_PATHNAME', 'strata_on_tree_change';
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_on_tree_change';
 REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
 CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION @extschema@._on_tree_change();

@@ -141,7 +141,8 @@ TRUNCATE events_old;
 SELECT routed, differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*), sum(views) FROM rt.events
   WHERE ts >= '2026-10-27' AND ts < '2026-11-05' GROUP BY 1$$);
 SELECT (strata.refresh_rollup('r_hourly') ->> 'caught_up')::boolean AS refreshed;
-SELECT routed, differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*), sum(views) FROM rt.events
+-- (Routed or not after the refresh is a close call of the costs: only the answer is compared.)
+SELECT differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*), sum(views) FROM rt.events
   WHERE ts >= '2026-10-27' AND ts < '2026-11-05' GROUP BY 1$$);
 SELECT count(*) AS groups_left_before_november FROM r_hourly WHERE hour < '2026-11-01';
 
@@ -382,6 +383,18 @@ SELECT * FROM tree_round();
 SELECT (strata.refresh_rollup('r_hourly') ->> 'caught_up')::boolean AS refreshed;
 SELECT count(*) > 0 AS november_groups_back FROM r_hourly_data WHERE hour >= '2026-11-01' AND hour < '2026-12-01';
 SELECT * FROM tree_round();
+-- Only the table's owner gets the trigger's work (nobody else can make it lock and read a source).
+CREATE ROLE rt_nobody;
+GRANT USAGE ON SCHEMA rt TO rt_nobody;
+CREATE TEMP TABLE log_before AS SELECT count(*) AS n, max(pos) AS pos FROM strata.rollup_change;
+SET ROLE rt_nobody;
+DROP TABLE rt.events_dec;
+ALTER TABLE rt.events DETACH PARTITION rt.events_nov;
+RESET ROLE;
+SELECT (SELECT count(*) FROM strata.rollup_change) = n AND (SELECT max(pos) FROM strata.rollup_change) IS NOT DISTINCT FROM pos
+  AS nothing_logged FROM log_before;
+REVOKE USAGE ON SCHEMA rt FROM rt_nobody;
+DROP ROLE rt_nobody;
 BEGIN;
 DROP TABLE events_dec;
 SELECT * FROM tree_round();

@@ -6,6 +6,15 @@
 
 using namespace strata::core;
 
+TEST(Naming, UnquoteIdentReadsOneDeparsedName) {
+  EXPECT_EQ(UnquoteIdent("events"), "events");
+  EXPECT_EQ(UnquoteIdent("\"Events\""), "Events");
+  EXPECT_EQ(UnquoteIdent("\"a\"\"b\""), "a\"b");
+  EXPECT_EQ(UnquoteIdent(QuoteIdent("x\"\"y")), "x\"\"y");
+  EXPECT_EQ(UnquoteIdent("\"a\" + \"b\""), "\"a\" + \"b\"");  // not one name: as it is
+  EXPECT_EQ(UnquoteIdent("\"\""), "");
+}
+
 TEST(Naming, QuoteIdentAlwaysQuotesAndEscapes) {
   EXPECT_EQ(QuoteIdent("events"), "\"events\"");
   EXPECT_EQ(QuoteIdent("Events; DROP TABLE x"), "\"Events; DROP TABLE x\"");
