@@ -1091,8 +1091,18 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       p.state = state_of(*sum, sum_col, "pg_catalog.sum(" + arg + ")", cr::Combine::kSum);
       p.count_state = state_of(*cnt, cnt_col, "pg_catalog.count(" + arg + ")", cr::Combine::kCount);
     } else if (strata_fn && fn == "topk_agg") {
-      // Misra-Gries summaries merged from groups equal the direct one only below their capacity.
-      return Fail(why, "measure", "strata.topk_agg merged from stored groups is not always the sketch of the raw rows");
+      // Misra-Gries summaries merged from groups equal the direct one only below their capacity: with
+      // strata.routing_approximate only, and said so (the merged summary keeps its own error bound).
+      if (!config::routing_approximate)
+        return Fail(why, "measure", "strata.topk_agg merged from stored groups is not always the sketch of the raw rows "
+                                    "(answered from them only with strata.routing_approximate)");
+      const rs::Measure* m = find(rs::MeasureKind::kTopk, arg);
+      if (!m) m = find(rs::MeasureKind::kTopk, arg_cast);
+      if (!m) return unavailable("strata.topk_agg(" + arg + ")");
+      p.state = state_of(*m, 0, "strata.topk_agg(" + m->args + ")", cr::Combine::kSketch);
+      *approximate += (approximate->empty() ? "" : "; ") +
+                      std::string("strata.topk_agg(") + arg + ") merged from stored summaries (each count within the "
+                      "summary's error bound, at most the rows counted / (capacity + 1))";
     } else if (strata_fn && (fn == "hll_agg" || fn == "qsketch_agg")) {
       // hll and qsketch merge bitwise: the stored groups' merge is the very sketch of the raw rows.
       const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : rs::MeasureKind::kQsketch;

@@ -253,6 +253,30 @@ RESET strata.routing_approximate;
 SELECT count(*) AS groups, max(abs(r.d - w.d)::float8 / w.d) < 0.03 AS distinct_within_3pct,
        max(abs(r.p - w.p) / w.p) < 0.011 AS median_within_1pct
 FROM approx_routed r JOIN approx_raw w USING (channel_id);
+-- strata.topk_agg merged from stored summaries: approximate beyond the summaries' capacity, so only with
+-- strata.routing_approximate, and said so. Here fewer items than the capacity: the same items and counts.
+SELECT strata.create_rollup('r_top', $$SELECT date_trunc('hour', ts) AS hour, device, count(*) AS n,
+  strata.topk_agg(channel_id, 3) AS top FROM rt.events GROUP BY 1, 2$$) > 0 AS created;
+SELECT (strata.refresh_rollup('r_top') ->> 'caught_up')::boolean AS refreshed;
+ANALYZE r_top_data;
+SELECT decision, reason_code FROM strata.explain_routing($$SELECT device, strata.topk_agg(channel_id, 3) FROM rt.events
+  WHERE ts >= '2026-11-03' GROUP BY 1$$) WHERE rollup = 'r_top';
+SET strata.routing_approximate = on;
+SELECT decision, reason LIKE '%approximately (strata.topk_agg(channel_id, 3) merged from stored summaries%' AS says_approximate
+FROM strata.explain_routing($$SELECT device, strata.topk_agg(channel_id, 3) FROM rt.events
+  WHERE ts >= '2026-11-03' GROUP BY 1$$) WHERE rollup = 'r_top';
+CREATE TEMP TABLE top_routed AS SELECT device, strata.topk_agg(channel_id, 3) AS t FROM rt.events
+  WHERE ts >= '2026-11-03' GROUP BY 1;
+RESET strata.routing_approximate;
+SET strata.routing = off;
+CREATE TEMP TABLE top_raw AS SELECT device, strata.topk_agg(channel_id, 3) AS t FROM rt.events
+  WHERE ts >= '2026-11-03' GROUP BY 1;
+RESET strata.routing;
+SELECT count(*) AS items, count(*) FILTER (WHERE r IS NULL OR w IS NULL) AS differing FROM
+  (SELECT r.device, i.item, i.count FROM top_routed r, strata.topk_items(r.t) i) r FULL JOIN
+  (SELECT w.device, i.item, i.count FROM top_raw w, strata.topk_items(w.t) i) w
+  ON r.device IS NOT DISTINCT FROM w.device AND r.item = w.item AND r.count = w.count;
+SELECT strata.drop_rollup('r_top');
 
 -- Routed executions are counted per rollup (the harness ran many on r_hourly; none ran on r_daily's
 -- Berlin days in these queries' UTC session, so it may have none).
