@@ -24,6 +24,7 @@ bool routing = true;
 bool routing_approximate = false;
 int routing_max_staleness_s = 0;
 bool routing_debug = false;
+int max_raw_rows = 0;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
 int vacuum_cold_after_s = 3600;
@@ -126,7 +127,9 @@ void DefineRoutingSettings() {
                            "strata.explain_routing().", &routing, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("strata.routing_approximate",
                            "Allows routing to answer exact aggregates approximately from sketches.",
-                           "Not used yet: every routed answer is exact.", &routing_approximate, false, PGC_USERSET, 0,
+                           "count(DISTINCT x) from an hll of x, percentile_cont/percentile_disc from a qsketch, "
+                           "strata.topk_agg from merged summaries; strata.explain_routing() gives each bound.",
+                           &routing_approximate, false, PGC_USERSET, 0,
                            nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.routing_max_staleness",
                           "How recently a materialized-only rollup must have caught up for routing to use it.",
@@ -135,6 +138,12 @@ void DefineRoutingSettings() {
                           nullptr, nullptr);
   DefineCustomBoolVariable("strata.routing_debug", "Logs each routing decision (at LOG).", nullptr, &routing_debug,
                            false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  // Superuser-set (ALTER ROLE agent SET ...): the role it limits cannot lift it.
+  DefineCustomIntVariable("strata.max_raw_rows",
+                          "Refuses statements whose plan would read more estimated rows from tables (0: off).",
+                          "Checked when the statement starts executing; EXPLAIN still plans it. Meant for agents' "
+                          "and dashboards' roles: ALTER ROLE ... SET strata.max_raw_rows = 1000000.",
+                          &max_raw_rows, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 // The vacuum scheduler.

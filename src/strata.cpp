@@ -1,4 +1,5 @@
 // Module entry: _PG_init only calls each module's Init (GUCs, shared memory, workers).
+#include "agents/guardrail.hpp"
 #include "config.hpp"
 #include "pg/postgres.hpp"
 #include "routing/routing.hpp"
@@ -13,5 +14,6 @@ void _PG_init(void) {
   // Nothing here can throw a C++ exception; GUC definition errors are Postgres ERRORs at load time.
   strata::config::Init();
   strata::routing::Init();
+  strata::agents::InitGuardrail();
   if (process_shared_preload_libraries_in_progress) strata::workers::Init();
 }

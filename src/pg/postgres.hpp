@@ -54,6 +54,7 @@ extern "C" {
 #include "parser/parser.h"
 #include "parser/parsetree.h"
 #include "utils/ruleutils.h"
+#include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "jit/jit.h"
 #include "optimizer/clauses.h"

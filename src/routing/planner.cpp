@@ -10,6 +10,7 @@
 #include "pg/spi.hpp"
 #include "routing/match.hpp"
 #include "routing/routing.hpp"
+#include "routing/routed_plan.hpp"
 #include "routing/stats.hpp"
 
 namespace strata::routing {
@@ -465,16 +466,17 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
   }
   if (raw) *raw = raw_plan;
   if (routed) {
-    // The rows the query as written would read less, as the planner estimates both plans: carried to the
-    // executor hook in the rollup entry's column-name list (stats.cpp; nothing reads that entry's columns).
-    const double saved = std::min(
-        1e15, std::max(0.0, RowsRead(raw_plan->planTree) - RoutedRowsRead(best, best_match->arms, best_match->rare)));
+    // The rows the routed plan reads (without its rare arms) and the rows the query as written would read
+    // more, as the planner estimates both plans: carried to the executor hooks in the rollup entry's
+    // column-name list (routed_plan.hpp; nothing reads that entry's columns).
+    const double read = std::min(1e15, RoutedRowsRead(best, best_match->arms, best_match->rare));
+    const double saved = std::min(1e15, std::max(0.0, RowsRead(raw_plan->planTree) - read));
     pg::Call([&] {
       ListCell* lc;
       foreach (lc, best->rtable) {
         RangeTblEntry* rte = static_cast<RangeTblEntry*>(lfirst(lc));
         if (rte->rtekind == RTE_RELATION && rte->eref && strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0)
-          rte->eref->colnames = list_make1(makeString(psprintf("%.0f", saved)));
+          rte->eref->colnames = list_make2(makeString(psprintf("%.0f", saved)), makeString(psprintf("%.0f", read)));
       }
     });
     CapRareArms(best, best_match->arms, best_match->rare);

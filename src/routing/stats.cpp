@@ -76,24 +76,13 @@ Slot* FindSlot(Oid view) {
 // Counts a routed plan as it starts. Cannot ERROR: a scan of the range table, atomics and one LWLock.
 void ExecutorStartHook(QueryDesc* desc, int eflags) {
   if (shared != nullptr && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && desc->plannedstmt) {
-    ListCell* lc;
-    foreach (lc, desc->plannedstmt->rtable) {
-      const RangeTblEntry* rte = static_cast<const RangeTblEntry*>(lfirst(lc));
-      if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW && rte->eref &&
-          strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0) {
-        Slot* s = FindSlot(rte->relid);
-        if (s == nullptr) {
-          pg_atomic_fetch_add_u64(&shared->not_counted, 1);
-        } else {
-          pg_atomic_fetch_add_u64(&s->executions, 1);
-          // planner.cpp writes the estimate as the entry's one column name (digits only).
-          uint64 saved = 0;
-          if (list_length(rte->eref->colnames) == 1 && IsA(linitial(rte->eref->colnames), String))
-            for (const char* c = strVal(linitial(rte->eref->colnames)); *c >= '0' && *c <= '9'; c++)
-              saved = saved * 10 + static_cast<uint64>(*c - '0');
-          pg_atomic_fetch_add_u64(&s->rows_saved, saved);
-        }
-        break;
+    if (const auto f = ReadRoutedFigures(desc->plannedstmt)) {
+      Slot* s = FindSlot(f->view);
+      if (s == nullptr) {
+        pg_atomic_fetch_add_u64(&shared->not_counted, 1);
+      } else {
+        pg_atomic_fetch_add_u64(&s->executions, 1);
+        pg_atomic_fetch_add_u64(&s->rows_saved, f->rows_saved);
       }
     }
   }
@@ -103,7 +92,32 @@ void ExecutorStartHook(QueryDesc* desc, int eflags) {
     standard_ExecutorStart(desc, eflags);
 }
 
+uint64 Digits(const Node* n) {
+  uint64 v = 0;
+  if (n != nullptr && IsA(n, String))
+    for (const char* c = strVal(n); *c >= '0' && *c <= '9'; c++) v = v * 10 + static_cast<uint64>(*c - '0');
+  return v;
+}
+
 }  // namespace
+
+std::optional<RoutedFigures> ReadRoutedFigures(const PlannedStmt* plan) {
+  if (plan == nullptr) return std::nullopt;
+  ListCell* lc;
+  foreach (lc, plan->rtable) {
+    const RangeTblEntry* rte = static_cast<const RangeTblEntry*>(lfirst(lc));
+    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW && rte->eref &&
+        strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0) {
+      RoutedFigures f;
+      f.view = rte->relid;
+      const List* names = rte->eref->colnames;
+      if (list_length(names) >= 1) f.rows_saved = Digits(static_cast<const Node*>(linitial(names)));
+      if (list_length(names) >= 2) f.rows_read = Digits(static_cast<const Node*>(lsecond(names)));
+      return f;
+    }
+  }
+  return std::nullopt;
+}
 
 void InitStats() {
   prev_request = shmem_request_hook;
