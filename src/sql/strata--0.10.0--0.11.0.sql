@@ -7,9 +7,6 @@
 -- source or one made with backfill => false: the two cannot be told apart, so it is taken for the second.
 ALTER TABLE @extschema@.rollup ADD COLUMN has_history boolean NOT NULL DEFAULT true;
 UPDATE @extschema@.rollup SET has_history = false WHERE source_rollup IS NULL AND backfill_floor IS NULL;
--- A rollup of a rollup made with backfill => false queued none of its source's buckets: not told apart
--- from one that did either, so every rollup of a rollup made before 0.11.0 is taken for it.
-UPDATE @extschema@.rollup SET has_history = false WHERE source_rollup IS NOT NULL;
 
 -------------------------------------------------------------------------------- query routing
 -- An aggregate query on a rollup's raw source is planned against the rollup when that answers it
@@ -23,11 +20,11 @@ UPDATE @extschema@.rollup SET has_history = false WHERE source_rollup IS NOT NUL
 -- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
 -- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
 -- uncounted for want of a slot.
-CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_saved bigint)
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_estimated bigint)
 RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
 CREATE VIEW @extschema@.routing_stats AS
 SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
-       COALESCE(c.rows_saved, 0) AS rows_saved_estimated
+       COALESCE(c.rows_estimated, 0) AS rows_returned_estimated
 FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
 GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
 
@@ -37,15 +34,3 @@ RETURNS TABLE (rollup text, decision text, reason_code text, reason text, est_ro
                est_cost double precision)
 LANGUAGE C AS 'MODULE_PATHNAME', 'strata_explain_routing';
 
--- A relation that leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or
--- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
--- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
--- left alone: its rollups keep the frozen history).
--- As the caller (not SECURITY DEFINER, no SET search_path): the command's table names are resolved as the
--- command resolves them (the caller's search_path and privileges), and it acts only for the tables'
--- owner; it pins search_path before running any SQL and writes the log as the extension's owner.
-CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'strata_on_tree_change';
-REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
-CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
-    EXECUTE FUNCTION @extschema@._on_tree_change();

@@ -662,11 +662,11 @@ COMMENT ON FUNCTION @extschema@.keyset_lacks(bytea, VARIADIC "any") IS
 -- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
 -- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
 -- uncounted for want of a slot.
-CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_saved bigint)
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_estimated bigint)
 RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
 CREATE VIEW @extschema@.routing_stats AS
 SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
-       COALESCE(c.rows_saved, 0) AS rows_saved_estimated
+       COALESCE(c.rows_estimated, 0) AS rows_returned_estimated
 FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
 GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
 
@@ -833,19 +833,6 @@ REVOKE ALL ON FUNCTION @extschema@._on_sql_drop() FROM PUBLIC;
 CREATE EVENT TRIGGER strata_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
 CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
     EXECUTE FUNCTION @extschema@._on_alter_table();
-
--- A relation that leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or
--- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
--- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
--- left alone: its rollups keep the frozen history).
--- As the caller (not SECURITY DEFINER, no SET search_path): the command's table names are resolved as the
--- command resolves them (the caller's search_path and privileges), and it acts only for the tables'
--- owner; it pins search_path before running any SQL and writes the log as the extension's owner.
-CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'strata_on_tree_change';
-REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
-CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
-    EXECUTE FUNCTION @extschema@._on_tree_change();
 
 -- Asks the launcher to look for databases at commit, so this one gets its worker at once.
 SELECT @extschema@._wake_launcher();

@@ -154,6 +154,9 @@ SELECT to_regprocedure('strata._rollup_share_capture()') IS NULL AS migration_fu
 -- 0.10.0 -> 0.11.0 (query routing).
 ALTER EXTENSION strata UPDATE TO '0.11.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
+-- 0.11.0 -> 0.12.0 (routing through rollups of rollups, tree changes tracked, rows saved).
+ALTER EXTENSION strata UPDATE TO '0.12.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- Nothing differs: each line names its side, its kind, its object and the property that differs.
 SELECT side, kind, object, detail FROM (
   SELECT 'only in a fresh install' AS side, * FROM (SELECT * FROM schema_fresh EXCEPT SELECT * FROM strata_schema()) f

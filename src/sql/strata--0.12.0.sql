@@ -1,0 +1,860 @@
+-- strata 0.12.0: the whole schema of the current version, the one script CREATE EXTENSION strata runs.
+-- Existing databases reach the same schema through strata--0.1.0.sql and the upgrade scripts
+-- (test/sql/zz_upgrade.sql proves both equal). Each object is defined once, in its final form; sections
+-- follow the capabilities: bookkeeping, workers, partitions, sketches, rollups, keysets, routing, vacuum, and the
+-- event triggers last (so that none fires on this script's own DDL).
+\echo Use "CREATE EXTENSION strata" to load this file. \quit
+
+-------------------------------------------------------------------------------- bookkeeping: job_runs
+-- Every action of the workers and of run_maintenance: what ran, on what, when, how it ended and why.
+-- A job is recorded before it runs (status 'running'); runs a crash left open are marked 'crashed'.
+CREATE TABLE @extschema@.job_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_kind    text NOT NULL,
+    target      text,
+    started_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at timestamptz,
+    status      text NOT NULL CHECK (status IN ('running', 'ok', 'skipped', 'failed', 'crashed')),
+    message     text,
+    details     jsonb NOT NULL DEFAULT '{}',
+    pid         integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
+    run_as      name
+);
+CREATE INDEX job_runs_started_at ON @extschema@.job_runs (started_at);
+CREATE INDEX job_runs_target ON @extschema@.job_runs (target, id DESC);
+
+-- A role sees the actions on relations it may read or owns, and the ones it ran; superusers (and the
+-- extension's owner, which writes the table) see every row. The views reading job_runs check the
+-- reader's rights, not their owner's (security_invoker).
+CREATE FUNCTION @extschema@._job_visible(target text, run_as name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT run_as OPERATOR(pg_catalog.=) CURRENT_USER
+        OR target IS NULL
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(target)
+                      AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                           OR pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+$$;
+ALTER TABLE @extschema@.job_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY job_runs_visible ON @extschema@.job_runs FOR SELECT USING (@extschema@._job_visible(target, run_as));
+
+-------------------------------------------------------------------------------- workers
+-- worker_status() keeps its first columns (partition_sets reads it); the view reads the wider
+-- _worker_slots(). More databases than strata.max_workers: the ones due for a worker wait in a queue
+-- (state 'waiting for a worker slot', since waiting_since) and workers give their slot up after a pass
+-- while one waits.
+CREATE FUNCTION @extschema@.worker_status(
+    OUT datname text, OUT pid integer, OUT state text, OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT naptime_ms integer, OUT failures integer, OUT last_error text)
+RETURNS SETOF record LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_worker_status';
+
+CREATE FUNCTION @extschema@._worker_slots(
+    OUT datname text, OUT pid integer, OUT state text, OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT naptime_ms integer, OUT failures integer, OUT last_error text,
+    OUT waiting_since timestamptz)
+RETURNS SETOF record LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_worker_status';
+
+CREATE FUNCTION @extschema@._wake_launcher() RETURNS void LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_wake_launcher';
+
+CREATE FUNCTION @extschema@._guard_selftest(kind text) RETURNS text LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'strata_guard_selftest';
+REVOKE ALL ON FUNCTION @extschema@._guard_selftest(text) FROM PUBLIC;
+
+-- The background workers of this cluster (empty when strata is not in shared_preload_libraries).
+CREATE VIEW @extschema@.workers AS
+SELECT w.datname, w.pid, w.state, w.started_at, w.last_pass_at, w.passes, w.naptime_ms, w.failures, w.last_error,
+       w.waiting_since, pg_catalog.clock_timestamp() - w.waiting_since AS waiting_for
+FROM @extschema@._worker_slots() w;
+
+-------------------------------------------------------------------------------- partitions
+-- Configuration of partition sets: one row per managed parent table. Dumped by pg_dump
+-- (pg_extension_config_dump), so a restore keeps the configuration.
+CREATE TABLE @extschema@.partition_set (
+    parent               regclass PRIMARY KEY,
+    control_column       name NOT NULL,
+    key_type             regtype NOT NULL,
+    partition_interval   text NOT NULL,
+    premake              integer NOT NULL CHECK (premake BETWEEN 0 AND 1000),
+    retention            text,
+    retention_keep_table boolean NOT NULL DEFAULT false,
+    default_partition    boolean NOT NULL DEFAULT false,
+    partition_options    text[] NOT NULL DEFAULT '{}',
+    partition_tablespace name,
+    enabled              boolean NOT NULL DEFAULT true,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partition_set', '');
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval text,
+    premake integer DEFAULT 4, retention text DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_create_partition_set';
+COMMENT ON FUNCTION @extschema@.create_partition_set(regclass, name, text, integer, text, boolean, boolean, text[], name, text)
+IS 'takes over a PARTITION BY RANGE table: creates partitions around now (or the data) and premake ahead';
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval interval,
+    premake integer DEFAULT 4, retention interval DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE sql CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.create_partition_set($1, $2, $3::text, $4, $5::text, $6, $7, $8, $9, $10) $$;
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval bigint,
+    premake integer DEFAULT 4, retention bigint DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE sql CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.create_partition_set($1, $2, $3::text, $4, $5::text, $6, $7, $8, $9, $10) $$;
+
+CREATE FUNCTION @extschema@.undo_partition_set(parent regclass)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_undo_partition_set';
+
+CREATE FUNCTION @extschema@.run_maintenance(parent regclass DEFAULT NULL)
+RETURNS TABLE (parent regclass, action text, partition text, status text, message text)
+LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_run_maintenance';
+
+-- Changes a set's settings; NULL leaves a setting as it is (clear_retention removes retention).
+CREATE FUNCTION @extschema@.alter_partition_set(
+    parent regclass, premake integer DEFAULT NULL, retention text DEFAULT NULL,
+    retention_keep_table boolean DEFAULT NULL, partition_options text[] DEFAULT NULL,
+    partition_tablespace name DEFAULT NULL, enabled boolean DEFAULT NULL, clear_retention boolean DEFAULT false)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_alter_partition_set';
+
+CREATE FUNCTION @extschema@.partition_set_state(parent regclass,
+    OUT partition_count integer, OUT oldest_bound text, OUT newest_bound text, OUT partitions_ahead integer,
+    OUT default_rows bigint, OUT detach_pending text, OUT actions_due integer)
+RETURNS record LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_partition_set_state';
+
+-- The catalog views compute each row's live figures in a function that catches the error of that one row
+-- (a table in another session's temporary schema, ...): the row shows NULL figures and the error in
+-- figures_error instead of the whole view failing for everyone. Cancels and assertion failures are not
+-- caught (WHEN OTHERS leaves them alone).
+CREATE FUNCTION @extschema@._partition_set_live(parent regclass,
+    OUT partition_count integer, OUT oldest_bound text, OUT newest_bound text, OUT partitions_ahead integer,
+    OUT default_rows bigint, OUT detach_pending text, OUT actions_due integer, OUT figures_error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT st.partition_count, st.oldest_bound, st.newest_bound, st.partitions_ahead, st.default_rows,
+           st.detach_pending, st.actions_due
+      INTO partition_count, oldest_bound, newest_bound, partitions_ahead, default_rows, detach_pending, actions_due
+      FROM @extschema@.partition_set_state(parent) st;
+EXCEPTION WHEN OTHERS THEN
+    partition_count := NULL; oldest_bound := NULL; newest_bound := NULL; partitions_ahead := NULL;
+    default_rows := NULL; detach_pending := NULL; actions_due := NULL;
+    figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
+END $$;
+
+-- Partition sets with their configuration and live state.
+CREATE VIEW @extschema@.partition_sets WITH (security_invoker = true) AS
+SELECT s.parent, s.control_column, s.key_type, s.partition_interval, s.premake, s.retention,
+       s.retention_keep_table, s.default_partition, s.partition_options, s.partition_tablespace, s.enabled,
+       st.partition_count, st.oldest_bound, st.newest_bound, st.partitions_ahead, st.default_rows,
+       st.detach_pending, st.actions_due,
+       j.finished_at AS last_action_at, j.job_kind AS last_action, j.status AS last_status,
+       j.message AS last_message,
+       (SELECT max(w.last_pass_at) FROM @extschema@.worker_status() w
+         WHERE w.datname = pg_catalog.current_database()) AS worker_last_pass_at,
+       st.figures_error
+FROM @extschema@.partition_set s
+JOIN pg_catalog.pg_class c ON c.oid = s.parent
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL @extschema@._partition_set_live(s.parent) st
+LEFT JOIN LATERAL (
+    SELECT r.finished_at, r.job_kind, r.status, r.message FROM @extschema@.job_runs r
+    WHERE r.target = '"' || pg_catalog.replace(n.nspname, '"', '""') || '"."'
+                     || pg_catalog.replace(c.relname, '"', '""') || '"'
+    ORDER BY r.id DESC LIMIT 1) j ON true;
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.partition_set, @extschema@.job_runs, @extschema@.partition_sets,
+    @extschema@.workers TO PUBLIC;
+
+-------------------------------------------------------------------------------- sketches: hll
+CREATE TYPE @extschema@.hll;
+CREATE FUNCTION @extschema@.hll_in(cstring) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_out(@extschema@.hll) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_hll_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_recv(internal) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_send(@extschema@.hll) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_hll_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.hll (
+  INPUT = @extschema@.hll_in, OUTPUT = @extschema@.hll_out,
+  RECEIVE = @extschema@.hll_recv, SEND = @extschema@.hll_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = external);
+COMMENT ON TYPE @extschema@.hll IS 'HyperLogLog distinct-count sketch; merges exactly';
+
+CREATE FUNCTION @extschema@.hll_trans(internal, anyelement) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_trans(internal, anyelement, integer) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_trans_p' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_final(internal) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_hll_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_merge_trans(internal, @extschema@.hll) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+
+-- SSPACE: the dense state at the default precision (2^14 one-byte registers), so the planner sizes
+-- hash aggregation honestly.
+CREATE AGGREGATE @extschema@.hll_agg(anyelement) (
+  SFUNC = @extschema@.hll_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.hll_agg(anyelement, integer) (
+  SFUNC = @extschema@.hll_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.hll) (
+  SFUNC = @extschema@.hll_merge_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.hll, @extschema@.hll) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.distinct_count(@extschema@.hll) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'strata_hll_distinct_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_precision(@extschema@.hll) RETURNS integer
+  AS 'MODULE_PATHNAME', 'strata_hll_precision' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-------------------------------------------------------------------------------- sketches: qsketch
+CREATE TYPE @extschema@.qsketch;
+CREATE FUNCTION @extschema@.qsketch_in(cstring) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_out(@extschema@.qsketch) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_qsketch_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_recv(internal) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_send(@extschema@.qsketch) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_qsketch_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.qsketch (
+  INPUT = @extschema@.qsketch_in, OUTPUT = @extschema@.qsketch_out,
+  RECEIVE = @extschema@.qsketch_recv, SEND = @extschema@.qsketch_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = external);
+COMMENT ON TYPE @extschema@.qsketch IS 'quantile sketch with relative-error guarantee; merges exactly';
+
+CREATE FUNCTION @extschema@.qsketch_trans(internal, double precision) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_trans(internal, double precision, double precision) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_trans_a' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_final(internal) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_qsketch_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_merge_trans(internal, @extschema@.qsketch) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.qsketch_agg(double precision) (
+  SFUNC = @extschema@.qsketch_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.qsketch_agg(double precision, double precision) (
+  SFUNC = @extschema@.qsketch_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.qsketch) (
+  SFUNC = @extschema@.qsketch_merge_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.qsketch, @extschema@.qsketch) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.quantile(@extschema@.qsketch, double precision) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.quantile(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_disc defines it, within the sketch''s relative accuracy';
+CREATE FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantile_cont' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_cont computes it (linear interpolation), within the sketch''s relative accuracy';
+CREATE FUNCTION @extschema@.quantiles(@extschema@.qsketch, double precision[]) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantiles' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_count(@extschema@.qsketch) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'strata_qsketch_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_min(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_min' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_max(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_max' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_mean(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_mean' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_accuracy(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_accuracy' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-------------------------------------------------------------------------------- sketches: topk
+CREATE TYPE @extschema@.topk;
+CREATE FUNCTION @extschema@.topk_in(cstring) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_out(@extschema@.topk) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_topk_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_recv(internal) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_send(@extschema@.topk) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_topk_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.topk (
+  INPUT = @extschema@.topk_in, OUTPUT = @extschema@.topk_out,
+  RECEIVE = @extschema@.topk_recv, SEND = @extschema@.topk_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE @extschema@.topk IS 'heavy hitters (Misra-Gries) with a guaranteed error bound; mergeable';
+
+CREATE FUNCTION @extschema@.topk_trans(internal, anyelement, integer) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_final(internal) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_topk_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_merge_trans(internal, @extschema@.topk) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.topk_agg(anyelement, integer) (
+  SFUNC = @extschema@.topk_trans, STYPE = internal, SSPACE = 4096,
+  FINALFUNC = @extschema@.topk_final, COMBINEFUNC = @extschema@.topk_combine,
+  SERIALFUNC = @extschema@.topk_serial, DESERIALFUNC = @extschema@.topk_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.topk) (
+  SFUNC = @extschema@.topk_merge_trans, STYPE = internal, SSPACE = 4096,
+  FINALFUNC = @extschema@.topk_final, COMBINEFUNC = @extschema@.topk_combine,
+  SERIALFUNC = @extschema@.topk_serial, DESERIALFUNC = @extschema@.topk_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.topk, @extschema@.topk) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_items(@extschema@.topk, OUT item text, OUT count bigint, OUT error bigint)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'strata_topk_items' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+
+-------------------------------------------------------------------------------- rollups
+-- One change capture per raw source, whatever the number of rollups reading it: a pair of statement
+-- triggers (strata_changes_<id>_upd and _del, calling strata._rollup_capture(<id>)) on every relation of
+-- the source's tree, logging the buckets of the changed rows into rollup_change once per statement, at
+-- each grain the source's rollups use. Each rollup keeps its own position in that log (rollup.change_pos).
+-- The worker's shared passes (one read of new rows for every due rollup of the source) are counted here.
+CREATE TABLE @extschema@.rollup_source (
+    id                serial PRIMARY KEY,
+    source            regclass NOT NULL UNIQUE,
+    passes            bigint NOT NULL DEFAULT 0,   -- shared refresh passes of the worker
+    rows_read         bigint NOT NULL DEFAULT 0,   -- new rows those passes read (once each, for all rollups)
+    last_pass_at      timestamptz,
+    last_pass_rows    bigint,
+    last_pass_rollups integer,                     -- rollups fed by the last pass
+    last_pass_ms      double precision
+);
+
+-- The bucket expressions the capture of a source logs in: one per distinct bucket of its rollups.
+CREATE TABLE @extschema@.rollup_grain (
+    id          serial PRIMARY KEY,
+    source_id   integer NOT NULL REFERENCES @extschema@.rollup_source (id) ON DELETE CASCADE,
+    bucket_expr text NOT NULL,
+    bucket_type text NOT NULL,
+    time_column name NOT NULL,
+    UNIQUE (source_id, bucket_expr)
+);
+
+-- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
+-- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
+-- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. A statement
+-- logging a bucket already there moves its entry to a new position (a heap-only update: `pos` is not
+-- indexed; fillfactor leaves room); entries every rollup of the grain has passed are deleted by the
+-- refresh that passes them last.
+CREATE SEQUENCE @extschema@.rollup_change_pos;
+CREATE TABLE @extschema@.rollup_change (
+    grain integer NOT NULL,
+    b     timestamptz,
+    pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
+) WITH (fillfactor = 50);
+CREATE INDEX rollup_change_grain_b ON @extschema@.rollup_change (grain, b);
+
+-- One row per rollup: its definition (as parsed and deparsed by Postgres), its schedule and its
+-- progress. Progress (watermark, backfill_cursor) is updated in the same transaction as the rollup
+-- table, so it is exact after any crash. Dumped by pg_dump with the rollup tables it describes.
+CREATE TABLE @extschema@.rollup (
+    id               serial PRIMARY KEY,
+    view             regclass NOT NULL UNIQUE,  -- what readers query
+    data_table       regclass NOT NULL UNIQUE,  -- the materialized groups
+    pending_table    regclass NOT NULL,         -- buckets waiting for a recompute
+    source           regclass NOT NULL,         -- the table aggregated (a rollup's data table for rollups of rollups)
+    source_rollup    integer REFERENCES @extschema@.rollup (id),
+    level            integer NOT NULL DEFAULT 0, -- refresh order: sources before dependents
+    query            text NOT NULL,             -- as given
+    order_column     name,                      -- raw sources: sequence-filled column defining "new rows"
+    order_sequence   regclass,
+    bucket_name      name NOT NULL,
+    bucket_expr      text NOT NULL,
+    bucket_type      text NOT NULL,
+    bucket_width     text NOT NULL,
+    time_column      name NOT NULL,
+    time_zone        text NOT NULL DEFAULT '',  -- timestamptz buckets are cut in this zone
+    change_function  text,                      -- raw sources: the statement trigger function
+    where_clause     text NOT NULL DEFAULT '',
+    realtime         boolean NOT NULL DEFAULT true,
+    enabled          boolean NOT NULL DEFAULT true,
+    refresh_interval interval NOT NULL DEFAULT '1 minute' CHECK (refresh_interval >= '0'),
+    batch_size       bigint NOT NULL DEFAULT 1000000 CHECK (batch_size > 0),
+    watermark        bigint,                    -- rows with order_column <= watermark are processed...
+    backfill_cursor  bigint,                    -- ...except those <= backfill_cursor (NULL: backfill done)
+    backfill_floor   bigint,                    -- the lowest order value that existed at creation, minus 1
+    frozen_before    timestamptz,               -- raw data before this was dropped: buckets are final
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_refresh_at  timestamptz,
+    caught_up_at     timestamptz,
+    last_duration_ms double precision,
+    last_rows        bigint,
+    rows_processed   bigint NOT NULL DEFAULT 0,
+    buckets_recomputed bigint NOT NULL DEFAULT 0,
+    last_error       text,
+    last_error_at    timestamptz,
+    -- A view over the source reading every column the rollup's stored SQL uses (by number, as views do):
+    -- Postgres refuses a type change or drop of those columns while the rollup exists, and after a rename
+    -- strata reads their new names from it.
+    definition       regclass,
+    broken           text,                      -- why the worker stopped refreshing it (NULL: healthy)
+    failures         integer NOT NULL DEFAULT 0, -- refreshes failed in a row (the worker backs off)
+    -- Refresh steps that committed (the worker's and refresh_rollup()'s). A routine step writes no
+    -- job_runs row, only these counters, so job_runs stays bounded.
+    refresh_steps    bigint NOT NULL DEFAULT 0,
+    grain            integer REFERENCES @extschema@.rollup_grain (id), -- raw sources: its grain in the change log
+    change_pos       bigint,                    -- raw sources: the change log is read up to here
+    -- Every row the source had when the rollup was made is in it (or will be, by its backfill); false
+    -- after backfill => false on a source with rows. Routing only answers from rollups where it is true.
+    has_history      boolean NOT NULL DEFAULT true
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_id_seq', '');
+
+-- The dimensions and measures of each rollup, in column order.
+CREATE TABLE @extschema@.rollup_column (
+    rollup_id   integer NOT NULL REFERENCES @extschema@.rollup (id) ON DELETE CASCADE,
+    ord         integer NOT NULL,
+    role        text NOT NULL CHECK (role IN ('dimension', 'measure')),
+    name        name NOT NULL,
+    kind        text,          -- measures: count, sum, min, max, avg, hll_agg, qsketch_agg, topk_agg, merge
+    expr        text NOT NULL, -- dimensions: the column; measures: the argument list
+    state_type  text,
+    result_type text,
+    PRIMARY KEY (rollup_id, ord)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_column', '');
+
+-- Buckets that could not be recomputed after an UPDATE/DELETE because their raw rows were dropped by
+-- retention: the rollup keeps their last values.
+CREATE TABLE @extschema@.rollup_frozen_bucket (
+    rollup_id integer NOT NULL REFERENCES @extschema@.rollup (id) ON DELETE CASCADE,
+    bucket    text NOT NULL,
+    noted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (rollup_id, bucket)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_frozen_bucket', '');
+
+CREATE FUNCTION @extschema@.create_rollup(
+    name text, query text, realtime boolean DEFAULT true, refresh_interval interval DEFAULT '1 minute',
+    batch_size bigint DEFAULT 1000000, order_column name DEFAULT NULL, backfill boolean DEFAULT true)
+RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'strata_create_rollup';
+COMMENT ON FUNCTION @extschema@.create_rollup(text, text, boolean, interval, bigint, name, boolean) IS
+    'defines an incrementally maintained rollup: a table, a view named "name" and a catalog row';
+
+CREATE FUNCTION @extschema@.refresh_rollup(name text, max_steps integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE C AS 'MODULE_PATHNAME', 'strata_refresh_rollup';
+
+CREATE FUNCTION @extschema@.drop_rollup(name text, if_exists boolean DEFAULT false)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'strata_drop_rollup';
+
+CREATE FUNCTION @extschema@.alter_rollup(
+    name text, refresh_interval interval DEFAULT NULL, realtime boolean DEFAULT NULL,
+    batch_size bigint DEFAULT NULL, enabled boolean DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'strata_alter_rollup';
+
+-- Waits (polling, never queueing on a lock) until every transaction that currently holds a write lock
+-- on the table or any of its partitions has ended; false after timeout_ms.
+CREATE FUNCTION @extschema@.wait_for_writers(rel regclass, timeout_ms integer)
+RETURNS boolean LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'strata_wait_for_writers';
+REVOKE ALL ON FUNCTION @extschema@.wait_for_writers(regclass, integer) FROM PUBLIC;
+
+-- Progress lookups used by the real-time views (stable: evaluated once per scan).
+CREATE FUNCTION @extschema@.rollup_watermark(rollup_id integer) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT watermark FROM @extschema@.rollup WHERE id = rollup_id $$;
+CREATE FUNCTION @extschema@.rollup_backfill_cursor(rollup_id integer) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT backfill_cursor FROM @extschema@.rollup WHERE id = rollup_id $$;
+
+-- Lag of one rollup: source rows not yet absorbed (by order value, so gaps left by rollbacks count) and
+-- buckets waiting for a recompute.
+CREATE FUNCTION @extschema@._rollup_lag(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r record;
+BEGIN
+    SELECT * INTO r FROM @extschema@.rollup WHERE id = rollup_id;
+    IF r.order_sequence IS NOT NULL THEN
+        lag_rows := GREATEST(COALESCE(pg_catalog.pg_sequence_last_value(r.order_sequence), 0) - r.watermark, 0)
+                    + COALESCE(r.backfill_cursor - r.backfill_floor, 0);
+    END IF;
+    -- Queued for a recompute: in its pending table, or logged by the source's capture past its position.
+    EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT b FROM %s UNION SELECT %s FROM @extschema@.rollup_change c '
+                              'WHERE c.grain = $1 AND c.pos > $2) u', r.pending_table,
+                              CASE WHEN r.bucket_type = 'timestamp without time zone' THEN 'c.b AT TIME ZONE ''UTC'''
+                                   ELSE 'c.b' END)
+      INTO pending_buckets USING r.grain, r.change_pos;
+END $$;
+
+-- The live figures of one rollup for strata.rollups: the error of one row (a source, sequence or pending
+-- table gone, a table in another session's temporary schema) shows in figures_error instead of failing
+-- the whole view.
+CREATE FUNCTION @extschema@._rollup_figures(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+    OUT figures_error text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r record;
+BEGIN
+    SELECT x.order_column, x.order_sequence,
+           (SELECT pg_catalog.string_agg(w.what, ', ') FROM (VALUES ('source', x.source::pg_catalog.oid),
+                   ('data table', x.data_table::pg_catalog.oid), ('pending table', x.pending_table::pg_catalog.oid)) w(what, rel)
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = w.rel)) AS missing
+      INTO r FROM @extschema@.rollup x WHERE x.id = rollup_id;
+    -- Relations dropped behind strata's back (event triggers off): say which, not a syntax error about an OID.
+    IF r.missing IS NOT NULL THEN
+        figures_error := pg_catalog.format('the %s of this rollup no longer exists', r.missing);
+        RETURN;
+    END IF;
+    -- The one breakage with an unreadable error of its own ("could not open relation with OID ...").
+    IF r.order_sequence IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.order_sequence) THEN
+        figures_error := pg_catalog.format('the sequence of order column %I is gone (the column or its identity '
+                                           'was dropped): new source rows cannot be found', r.order_column);
+        RETURN;
+    END IF;
+    SELECT l.lag_rows, l.pending_buckets INTO lag_rows, pending_buckets FROM @extschema@._rollup_lag(rollup_id) l;
+EXCEPTION WHEN OTHERS THEN
+    lag_rows := NULL;
+    pending_buckets := NULL;
+    figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
+END $$;
+-- Only _rollup_live (as the caller, who must be able to read the rollup) runs it, as the extension's
+-- owner; so do _rollup_lag and the other SECURITY DEFINER functions of the extension: none is PUBLIC's.
+REVOKE ALL ON FUNCTION @extschema@._rollup_figures(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._rollup_lag(integer) FROM PUBLIC;
+CREATE FUNCTION @extschema@._rollup_live(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+    OUT figures_error text)
+LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_rollup_live';
+
+CREATE VIEW @extschema@.rollups AS
+SELECT r.view AS name, r.source, src.view AS source_rollup, r.level, r.realtime, r.enabled, r.refresh_interval,
+       r.batch_size, r.watermark, l.lag_rows,
+       CASE WHEN l.lag_rows > 0 OR l.pending_buckets > 0
+            THEN pg_catalog.now() - COALESCE(r.caught_up_at, r.created_at)
+            WHEN l.figures_error IS NOT NULL THEN NULL ELSE interval '0' END AS lag_time,
+       l.pending_buckets, r.backfill_cursor IS NULL AS backfill_done,
+       CASE WHEN r.backfill_cursor IS NULL THEN 1.0
+            ELSE round(1 - (r.backfill_cursor - r.backfill_floor)::numeric
+                           / NULLIF(r.watermark - r.backfill_floor, 0), 4) END AS backfill_progress,
+       r.last_refresh_at, r.last_duration_ms, r.last_rows, r.rows_processed, r.buckets_recomputed,
+       (SELECT count(*) FROM @extschema@.rollup_frozen_bucket f WHERE f.rollup_id = r.id) AS frozen_buckets,
+       r.last_error, r.last_error_at, r.data_table, r.query, l.figures_error, r.broken,
+       r.refresh_steps
+FROM @extschema@.rollup r
+LEFT JOIN @extschema@.rollup src ON src.id = r.source_rollup
+CROSS JOIN LATERAL @extschema@._rollup_live(r.id) l;
+
+GRANT SELECT ON @extschema@.rollup, @extschema@.rollup_column, @extschema@.rollup_frozen_bucket,
+    @extschema@.rollups TO PUBLIC;
+
+-- The capture's statement trigger function: logs the buckets of the rows an UPDATE or DELETE changed,
+-- once per statement and grain (trigger argument: the rollup_source id). As the extension's owner; it
+-- refuses to run but as strata's AFTER ... FOR EACH STATEMENT trigger on a relation of that source's tree.
+-- Its statement finds a bucket's earlier entries by index, one probe per bucket: the plan is pinned to
+-- that shape (the log is small but churns, so its statistics are rarely right), and never compiled (the
+-- pinned plan's nominal cost would pass jit_above_cost).
+CREATE FUNCTION @extschema@._rollup_capture() RETURNS trigger
+LANGUAGE C SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_bitmapscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS 'MODULE_PATHNAME', 'strata_rollup_capture';
+REVOKE ALL ON FUNCTION @extschema@._rollup_capture() FROM PUBLIC;
+
+-- Forgets grains no rollup uses and captures of sources no rollup reads (their triggers dropped), after
+-- rollups were dropped or unregistered.
+CREATE FUNCTION @extschema@._rollup_capture_sync() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_capture_sync';
+REVOKE ALL ON FUNCTION @extschema@._rollup_capture_sync() FROM PUBLIC;
+
+-- Each raw source's capture: its rollups, grains, queued changes and the worker's shared passes.
+CREATE VIEW @extschema@.rollup_sources AS
+SELECT s.source, (SELECT count(*) FROM @extschema@.rollup r WHERE r.grain IN (SELECT g.id FROM @extschema@.rollup_grain g
+                                                                           WHERE g.source_id = s.id)) AS rollups,
+       (SELECT count(*) FROM @extschema@.rollup_grain g WHERE g.source_id = s.id) AS grains,
+       (SELECT count(*) FROM @extschema@.rollup_change c
+         WHERE c.grain IN (SELECT g.id FROM @extschema@.rollup_grain g WHERE g.source_id = s.id)) AS changes_logged,
+       s.passes, s.rows_read, s.last_pass_at, s.last_pass_rows, s.last_pass_rollups, s.last_pass_ms
+FROM @extschema@.rollup_source s;
+GRANT SELECT ON @extschema@.rollup_source, @extschema@.rollup_grain, @extschema@.rollup_sources TO PUBLIC;
+
+-- Gives every rollup made before 0.9.0 its definition view and guarded change function (the worker and
+-- refresh_rollup() do it for one rollup at a time).
+CREATE FUNCTION @extschema@._rollup_protect_all() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_protect_all';
+REVOKE ALL ON FUNCTION @extschema@._rollup_protect_all() FROM PUBLIC;
+
+-- After ALTER TABLE or CREATE TABLE: rollups reading an altered relation follow renamed columns in the
+-- same transaction, so their change triggers never run with stale names, and a relation new in their
+-- tree is tracked at once (or refused: a foreign table, an order column of its own). In C: it also runs
+-- at the end of a worker's DETACH PARTITION CONCURRENTLY, where there is no snapshot for PL/pgSQL.
+-- Its event trigger is made at the end of this script.
+CREATE FUNCTION @extschema@._on_alter_table() RETURNS event_trigger
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_on_alter_table';
+REVOKE ALL ON FUNCTION @extschema@._on_alter_table() FROM PUBLIC;
+
+-------------------------------------------------------------------------------- keysets
+-- Sets of integer-valued keys carried as bytea values. The real-time view of a rollup whose key columns
+-- are integers, dates or timestamps drops the stored groups its tail touches with strata.keyset_lacks (a
+-- probe per stored row) instead of an anti-join.
+CREATE FUNCTION @extschema@._keyset_trans(internal, VARIADIC "any") RETURNS internal
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_trans';
+CREATE FUNCTION @extschema@._keyset_final(internal) RETURNS bytea
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_final';
+
+-- The set of the keys given. `=` never matches NULL: a key whose first column is NULL is left out; one
+-- with a NULL in a later column is kept by its first column apart (keyset_lacks of such a key asks
+-- whether that first column is there: the real-time view re-aggregates the stored groups with a NULL
+-- dimension in the buckets where its tail has one).
+CREATE AGGREGATE @extschema@.keyset_agg(VARIADIC "any") (
+    SFUNC = @extschema@._keyset_trans, STYPE = internal, FINALFUNC = @extschema@._keyset_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.keyset_agg(VARIADIC "any") IS
+    'set of the keys (smallint, integer, bigint, date, timestamp or timestamptz columns) given, for keyset_lacks';
+
+-- True unless the keyset holds the key: a NULL keyset or a key with a NULL first column is never held;
+-- a key with a NULL later column is held when the keyset has its first column apart (see keyset_agg).
+-- A keyset of fewer columns than the key given matches on the key's first columns.
+CREATE FUNCTION @extschema@.keyset_lacks(keyset bytea, VARIADIC "any") RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_lacks';
+COMMENT ON FUNCTION @extschema@.keyset_lacks(bytea, VARIADIC "any") IS
+    'true unless the keyset (from keyset_agg) holds the key given as separate columns';
+
+-------------------------------------------------------------------------------- query routing
+-- An aggregate query on a rollup's raw source is planned against the rollup when that answers it
+-- exactly and costs less (strata.routing; design: src/routing/README.md). A routed plan reads the
+-- rollup's stored groups of whole, clean buckets and raw rows for everything else: rows the rollup has
+-- not absorbed, the range's partial first and last buckets, buckets changed since their last refresh
+-- (dirty buckets: in its pending table or logged past its position) and buckets retention froze. It
+-- reads strata.rollup, rollup_change and the rollup's tables as their owners (as the rollup's view does);
+-- the reader needs SELECT on the rollup and keeps every check of the query as written.
+
+-- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
+-- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
+-- uncounted for want of a slot.
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_saved bigint)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
+CREATE VIEW @extschema@.routing_stats AS
+SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
+       COALESCE(c.rows_saved, 0) AS rows_saved_estimated
+FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
+GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
+
+-- Every rollup that could answer a query, with its decision and why, and the query as written.
+CREATE FUNCTION @extschema@.explain_routing(query text)
+RETURNS TABLE (rollup text, decision text, reason_code text, reason text, est_rows double precision,
+               est_cost double precision)
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_explain_routing';
+
+-------------------------------------------------------------------------------- vacuum scheduling
+-- Per-table or per-partitioned-table overrides of the strata.vacuum_* defaults. A row on a partitioned
+-- table applies to all its partitions unless one has its own row. Dumped with the configuration.
+CREATE TABLE @extschema@.vacuum_policy (
+    relid            regclass PRIMARY KEY,
+    enabled          boolean NOT NULL DEFAULT true,   -- false: strata never touches the table(s)
+    proactive_freeze boolean NOT NULL DEFAULT true,   -- false: no proactive freezing (urgent work still runs)
+    cold_after       interval CHECK (cold_after > '0'),
+    analyze_fraction float8 CHECK (analyze_fraction >= 0),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.vacuum_policy', '');
+
+-- What the scheduler tracks between passes (not dumped: it is rebuilt by watching). changes is the
+-- table's cumulative inserted + updated + deleted rows as last seen; changed_at when that last moved
+-- (NULL: no change seen since seen_at); frozen_changes / analyzed_changes the value when strata last
+-- froze or analyzed it, so unchanged tables are not processed again.
+CREATE TABLE @extschema@.vacuum_state (
+    relid            oid PRIMARY KEY,
+    changes          bigint NOT NULL,
+    seen_at          timestamptz NOT NULL,
+    changed_at       timestamptz,
+    frozen_changes   bigint,
+    frozen_at        timestamptz,
+    analyzed_changes bigint,
+    analyzed_at      timestamptz,
+    -- The table's cumulative (updates - HOT updates + deletes) when strata last vacuumed it, or first saw
+    -- it (index entries its refreshes left pointing at dead tuples). NULL: not known yet.
+    entries_at_vacuum bigint
+);
+
+-- strata.set_vacuum_policy(target, enabled, proactive_freeze, cold_after, analyze_fraction): creates or replaces
+-- the override of one table or partitioned table. The caller must own the table.
+CREATE FUNCTION @extschema@.set_vacuum_policy(
+    target regclass, enabled boolean DEFAULT true, proactive_freeze boolean DEFAULT true,
+    cold_after interval DEFAULT NULL, analyze_fraction float8 DEFAULT NULL)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_set_vacuum_policy';
+COMMENT ON FUNCTION @extschema@.set_vacuum_policy(regclass, boolean, boolean, interval, float8)
+IS 'overrides the vacuum scheduler for a table or all partitions of a partitioned table (enabled => false: never touch it)';
+
+CREATE FUNCTION @extschema@.reset_vacuum_policy(target regclass)
+RETURNS boolean LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_reset_vacuum_policy';
+COMMENT ON FUNCTION @extschema@.reset_vacuum_policy(regclass)
+IS 'removes a vacuum policy override; returns whether there was one';
+
+-- A dry run: what the scheduler would do now, in order, and why. Lists the tables the caller may read.
+CREATE FUNCTION @extschema@.vacuum_plan(
+    OUT priority integer, OUT action text, OUT relation text, OUT decision text, OUT reason text,
+    OUT facts jsonb)
+RETURNS SETOF record LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_vacuum_plan';
+COMMENT ON FUNCTION @extschema@.vacuum_plan()
+IS 'what the vacuum scheduler would do now and why (dry run)';
+
+-- Executed actions, from job_runs (reason, facts before and after, duration, buffers).
+CREATE VIEW @extschema@.vacuum_activity WITH (security_invoker = true) AS
+SELECT r.id, r.job_kind AS action, r.target AS relation, r.started_at, r.finished_at,
+       r.finished_at - r.started_at AS duration, r.status, r.message AS reason,
+       r.details -> 'before' AS facts_before, r.details -> 'after' AS facts_after, r.details -> 'buffers' AS buffers,
+       r.run_as
+FROM @extschema@.job_runs r
+WHERE r.job_kind IN ('vacuum_urgent', 'vacuum_freeze', 'vacuum_freeze_hot', 'analyze_parent', 'analyze_hot',
+                     'vacuum_dead', 'insert_handover', 'vacuum_rollup');
+
+GRANT SELECT ON @extschema@.vacuum_policy, @extschema@.vacuum_state, @extschema@.vacuum_activity TO PUBLIC;
+
+-------------------------------------------------------------------------------- dropped objects, event triggers
+-- Forgets partition sets and vacuum overrides of dropped tables, and unregisters a rollup whose view,
+-- source, tables or definition view are dropped outside drop_rollup() (for example DROP TABLE <source>
+-- CASCADE, which takes the real-time view with it), with the rollups that read it: its catalog row,
+-- pending table, definition view and change trigger go; its data table, if it still exists, is kept (it
+-- may hold buckets whose raw rows are gone) and a NOTICE names it.
+CREATE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    kept text;
+    unregistered boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.partition_set') IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM @extschema@.partition_set s
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+       AND d.objid = s.parent::pg_catalog.oid;
+    IF pg_catalog.to_regclass('@extschema@.vacuum_policy') IS NOT NULL THEN
+        DELETE FROM @extschema@.vacuum_policy v
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+           AND d.objid = v.relid::pg_catalog.oid;
+    END IF;
+    IF pg_catalog.to_regclass('@extschema@.rollup') IS NULL THEN
+        RETURN;
+    END IF;
+    -- drop_rollup() deletes the catalog row before it drops anything, so only other drops get here.
+    -- Rollups that read an unregistered one go too (readers first: they reference it).
+    FOR r IN
+        WITH RECURSIVE dropped AS (
+            SELECT d.objid, d.object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() d
+             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+        ), gone AS (
+            SELECT x.id FROM @extschema@.rollup x
+             WHERE EXISTS (SELECT 1 FROM dropped d
+                            WHERE d.objid IN (x.view::pg_catalog.oid, x.data_table::pg_catalog.oid,
+                                              x.pending_table::pg_catalog.oid, x.source::pg_catalog.oid,
+                                              x.definition::pg_catalog.oid))
+            UNION
+            SELECT x.id FROM @extschema@.rollup x JOIN gone g ON x.source_rollup = g.id
+        )
+        SELECT x.id, x.level, x.change_function, x.pending_table::pg_catalog.oid AS pending_oid,
+               x.data_table::pg_catalog.oid AS data_oid, x.definition::pg_catalog.oid AS definition_oid,
+               COALESCE((SELECT d.object_identity FROM dropped d WHERE d.objid = x.view::pg_catalog.oid),
+                        x.view::text) AS name
+          FROM @extschema@.rollup x WHERE x.id IN (SELECT id FROM gone)
+         ORDER BY x.level DESC, x.id
+    LOOP
+        DELETE FROM @extschema@.rollup WHERE id = r.id;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.pending_oid) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', r.pending_oid::pg_catalog.regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.definition_oid) THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', r.definition_oid::pg_catalog.regclass);
+        END IF;
+        -- A change function of its own (made before 0.10.0 and not moved to its source's capture yet).
+        IF r.change_function IS NOT NULL
+           AND pg_catalog.to_regprocedure(r.change_function || '()') IS NOT NULL THEN
+            -- With the triggers that call it, if the source is still there.
+            EXECUTE pg_catalog.format('DROP FUNCTION %s() CASCADE', r.change_function);
+        END IF;
+        unregistered := true;
+        kept := (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = r.data_oid);
+        RAISE NOTICE 'rollup % is unregistered: its view, source, tables or the source columns it reads were dropped', r.name
+            USING DETAIL = CASE WHEN kept IS NULL THEN 'Its data table was dropped too.'
+                                ELSE pg_catalog.format('Its data table %s is kept with the buckets it holds.', kept) END,
+                  HINT = 'Drop or rename the data table before creating a rollup of the same name again; '
+                         'strata.drop_rollup() removes every part of a rollup.';
+        INSERT INTO @extschema@.job_runs (job_kind, target, status, message, finished_at)
+        VALUES ('rollup_drop', r.name, 'ok',
+                'unregistered: its view, source, tables or the source columns it reads were dropped'
+                || CASE WHEN kept IS NULL THEN '' ELSE '; data table ' || kept || ' kept' END,
+                pg_catalog.clock_timestamp());
+    END LOOP;
+    -- The source's capture forgets their grains (and goes with the source's last rollup).
+    IF unregistered THEN
+        PERFORM @extschema@._rollup_capture_sync();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._on_sql_drop() FROM PUBLIC;
+CREATE EVENT TRIGGER strata_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
+CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION @extschema@._on_alter_table();
+
+-- A relation that leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or
+-- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
+-- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
+-- left alone: its rollups keep the frozen history).
+-- As the caller (not SECURITY DEFINER, no SET search_path): the command's table names are resolved as the
+-- command resolves them (the caller's search_path and privileges), and it acts only for the tables'
+-- owner; it pins search_path before running any SQL and writes the log as the extension's owner.
+CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_on_tree_change';
+REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
+CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@._on_tree_change();
+
+-- Asks the launcher to look for databases at commit, so this one gets its worker at once.
+SELECT @extschema@._wake_launcher();
+
+-- The change capture's tables are dumped with the rollups they serve (registered last: a database
+-- upgraded from 0.9.0 lists them in this order).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');
