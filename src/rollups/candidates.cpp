@@ -96,6 +96,16 @@ Candidate Compose(const Candidate& parent, const Rollup& child) {
 
 }  // namespace
 
+std::vector<Oid> RollupSources() {
+  std::vector<pg::Row> rows;
+  pg::AsExtensionOwner([&] {
+    rows = pg::Query("SELECT DISTINCT source::pg_catalog.oid FROM strata.rollup WHERE source_rollup IS NULL ORDER BY 1");
+  });
+  std::vector<Oid> out;
+  for (const auto& r : rows) out.push_back(static_cast<Oid>(std::stoul(*r[0])));
+  return out;
+}
+
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
   std::vector<pg::Row> rows;
   pg::AsExtensionOwner([&] {

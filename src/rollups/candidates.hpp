@@ -52,6 +52,8 @@ struct CaptureMark {
 };
 CaptureMark CaptureOn(Oid relid);
 
+// The raw tables that rollups read (directly), by oid.
+std::vector<Oid> RollupSources();
 // The rollups whose source is the raw table `source`, then the rollups of those rollups (composed, see
 // Candidate::through), by id within each level.
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
