@@ -37,7 +37,7 @@ CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP 
 -- and units come from COMMENT ON COLUMN of the rollup's view ('... (unit: ms)'), dumped and restored with it.
 CREATE FUNCTION @extschema@._metric_terms(OUT rollup_id integer, OUT metric name, OUT kind text,
     OUT raw_expression text, OUT dimensions text[], OUT bucket_expression text, OUT time_column name,
-    OUT source oid, OUT first_bucket text, OUT last_bucket text)
+    OUT source oid, OUT first_bucket text, OUT last_bucket text, OUT error_bound text, OUT raw_where text)
 RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_metric_terms';
 CREATE VIEW @extschema@.metrics AS
 SELECT r.view AS rollup, t.metric, t.source::pg_catalog.regclass AS source, src.view AS reads_rollup,
@@ -47,23 +47,17 @@ SELECT r.view AS rollup, t.metric, t.source::pg_catalog.regclass AS source, src.
        t.raw_expression,
        COALESCE(NULLIF(pg_catalog.regexp_replace(d.description, '\s*\(unit:\s*[^)]*\)\s*$', ''), ''),
                 t.raw_expression || ' of ' || t.source::pg_catalog.regclass::text
-                || CASE WHEN r.where_clause IS NOT NULL AND r.where_clause <> '' THEN ' where ' || r.where_clause ELSE '' END)
+                || COALESCE(' where ' || t.raw_where, ''))
            AS description,
        pg_catalog.substring(d.description, '\(unit:\s*([^)]*)\)\s*$') AS unit,
-       CASE t.kind
-            WHEN 'hll_agg' THEN 'relative standard error ' || pg_catalog.round((104 / pg_catalog.sqrt(2 ^ COALESCE(
-                 pg_catalog.substring(t.raw_expression, ',\s*\(?(\d+)\)?(::[a-z ]+)?\)$')::integer, 14)))::numeric, 2) || '%'
-            WHEN 'qsketch_agg' THEN 'relative accuracy ' || COALESCE(
-                 pg_catalog.substring(t.raw_expression, ',\s*\(?([0-9.eE+-]+)\)?(::[a-z ]+)?\)$'), '0.005')
-            WHEN 'topk_agg' THEN 'each count within its error: at most the rows counted / (capacity + 1)'
-       END AS error_bound,
+       t.error_bound,
        t.dimensions, t.bucket_expression AS grain, r.bucket_width AS grain_width, t.time_column,
        t.first_bucket AS covered_from, t.last_bucket AS covered_to, r.realtime, r.caught_up_at,
-       c.reltuples::bigint AS rows_stored,
-       pg_catalog.format('SELECT %s AS bucket%s, %s FROM %s GROUP BY 1%s ORDER BY 1',
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_stored,
+       pg_catalog.format('SELECT %s AS bucket%s, %s FROM %s%s GROUP BY 1%s ORDER BY 1',
               t.bucket_expression,
               (SELECT pg_catalog.string_agg(', ' || pg_catalog.quote_ident(x), '') FROM pg_catalog.unnest(t.dimensions[1:1]) x),
-              t.raw_expression, t.source::pg_catalog.regclass,
+              t.raw_expression, t.source::pg_catalog.regclass, COALESCE(' WHERE ' || t.raw_where, ''),
               CASE WHEN pg_catalog.cardinality(t.dimensions) > 0 THEN ', 2' ELSE '' END) AS example_query
 FROM @extschema@._metric_terms() t
 JOIN @extschema@.rollup r ON r.id = t.rollup_id
@@ -82,7 +76,8 @@ SELECT DISTINCT ON (m.rollup, x.dim) m.rollup, x.dim AS dimension, m.source,
        f.confrelid::pg_catalog.regclass AS joins_to,
        (SELECT pg_catalog.array_agg(fa.attname ORDER BY fa.attnum) FROM pg_catalog.pg_attribute fa
          WHERE fa.attrelid = f.confrelid AND fa.attnum > 0 AND NOT fa.attisdropped
-           AND fa.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype)) AS descriptive_columns
+           AND (SELECT ty.typcategory FROM pg_catalog.pg_type ty WHERE ty.oid = fa.atttypid) = 'S')
+           AS descriptive_columns
 FROM @extschema@.metrics m
 CROSS JOIN LATERAL pg_catalog.unnest(m.dimensions) AS x(dim)
 JOIN pg_catalog.pg_attribute a ON a.attrelid = m.source AND a.attname = x.dim AND NOT a.attisdropped
@@ -90,5 +85,5 @@ LEFT JOIN pg_catalog.pg_class sc ON sc.oid = m.source
 LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = sc.relnamespace)
      AND s.tablename = sc.relname AND s.attname = x.dim
 LEFT JOIN pg_catalog.pg_constraint f ON f.conrelid = m.source AND f.contype = 'f' AND f.conkey = ARRAY[a.attnum]
-ORDER BY m.rollup, x.dim;
+ORDER BY m.rollup, x.dim, s.inherited DESC, f.oid;
 GRANT SELECT ON @extschema@.metrics, @extschema@.dimensions TO PUBLIC;

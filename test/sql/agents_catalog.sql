@@ -35,6 +35,14 @@ FROM strata.metrics m, LATERAL strata.explain_routing(m.example_query) e
 WHERE m.source = 'mc.plays'::regclass AND e.rollup = m.rollup::text ORDER BY m.rollup::text, m.metric;
 SELECT rollup, dimension, type, distinct_values_estimated, sample_values IS NOT NULL AS sampled, joins_to, descriptive_columns
 FROM strata.dimensions WHERE source = 'mc.plays'::regclass ORDER BY rollup::text, dimension;
+-- A rollup with its own WHERE: its metrics say so, and its example query states it (routing needs it).
+SELECT strata.create_rollup('plays_tv', $$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS plays
+  FROM mc.plays WHERE device = 'tv' GROUP BY 1, 2$$) > 0 AS filtered;
+SELECT (strata.refresh_rollup('mc.plays_tv') ->> 'caught_up')::boolean AS refreshed;
+SELECT m.metric, m.description, e.decision <> 'rejected' AS answers
+FROM strata.metrics m, LATERAL strata.explain_routing(m.example_query) e
+WHERE m.rollup = 'mc.plays_tv'::regclass AND e.rollup = m.rollup::text;
+SELECT strata.drop_rollup('mc.plays_tv');
 -- A role that may not read a rollup sees its metrics but not what it holds.
 CREATE ROLE mc_reader;
 GRANT USAGE ON SCHEMA mc TO mc_reader;
