@@ -9,6 +9,7 @@
 #include "config.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
+#include "pg/xact.hpp"
 #include "rollups/candidates.hpp"
 #include "routing/routed_plan.hpp"
 
@@ -34,47 +35,77 @@ double RelationRows(Oid relid) {
   if (rel == nullptr) return 0;
   BlockNumber pages = 0;
   double tuples = 0, allvisfrac = 0;
-  if (rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW ||
-      rel->rd_rel->relkind == RELKIND_TOASTVALUE)
+  // An empty relation reads nothing (the planner's estimate assumes 10 pages for a small relation never
+  // vacuumed or analyzed, as strata's pending tables often are).
+  if ((rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW ||
+       rel->rd_rel->relkind == RELKIND_TOASTVALUE) &&
+      RelationGetNumberOfBlocks(rel) > 0)
     estimate_rel_size(rel, nullptr, &pages, &tuples, &allvisfrac);  // no per-column widths wanted
   RelationClose(rel);
   return tuples;
 }
 
+// The walk over the executor's plan-state tree, after ExecutorStart: partitions pruned at its start
+// (now(), parameters of a generic plan) are gone from it, and each node lists the subplans its own
+// expressions run.
+struct Walk {
+  const EState* estate;
+  std::map<Oid, double>* out;
+  const PlanState* routed_union = nullptr;  // a routed plan's union of arms
+  std::vector<int> rare;                    // its arms empty in the normal case (positions in it)
+};
+
+// A routed plan's union: the first Append down the plan's left spine (as routing costs it).
+const PlanState* UnionOf(const PlanState* ps) {
+  while (ps != nullptr && !IsA(ps, AppendState)) {
+    if (IsA(ps, SubqueryScanState))
+      ps = castNode(SubqueryScanState, const_cast<PlanState*>(ps))->subplan;
+    else
+      ps = outerPlanState(ps);
+  }
+  return ps;
+}
+
+bool IsScan(NodeTag t) {
+  return t == T_SeqScan || t == T_SampleScan || t == T_IndexScan || t == T_IndexOnlyScan || t == T_BitmapHeapScan ||
+         t == T_TidScan || t == T_TidRangeScan || t == T_ForeignScan;
+}
+
 // The rows a plan's scans of tables are estimated to read, per table (partitions under their root): a
-// sequential scan reads the whole relation, an index or bitmap scan the rows its conditions select (as
-// estimated), an inner side of a nested loop once per outer row. `frac`: the share of its rows a
-// streaming parent asks for (a LIMIT over scans that feed it row by row stops them early; a sort, an
-// aggregate or a hash reads everything below it first). The walk itself does not ERROR; the map's
+// sequential scan reads the whole relation, an index, bitmap, TID or foreign scan the rows it is
+// estimated to return, an inner side of a nested loop once per outer row, a subplan of a node's
+// expressions once per row that node reads (an initplan once), a recursive union's recursive part ten
+// times (the planner's own guess). `frac`: the share of its rows a streaming parent asks for (a LIMIT
+// over scans that feed it row by row stops them early; a sort, an aggregate or a hash reads everything
+// below it first). System catalogs are not counted. Does not ERROR but in relation lookups; the map's
 // allocations are the only C++ ones.
-void Collect(const PlannedStmt* ps, const Plan* plan, double loops, double frac, std::map<Oid, double>* out) {
-  if (plan == nullptr) return;
-  const auto relid = [&](const Plan* p) {
-    const Index i = reinterpret_cast<const Scan*>(p)->scanrelid;
-    const RangeTblEntry* rte = rt_fetch(i, ps->rtable);
-    return rte->rtekind == RTE_RELATION ? rte->relid : InvalidOid;
-  };
-  const auto list = [&](List* plans, double l, double f) {
-    ListCell* lc;
-    foreach (lc, plans) Collect(ps, static_cast<Plan*>(lfirst(lc)), l, f, out);
-  };
-  switch (nodeTag(plan)) {
-    case T_SeqScan:
-    case T_SampleScan: {
-      const Oid r = relid(plan);
-      // A parallel scan reads the relation once across its processes.
-      if (OidIsValid(r)) (*out)[CountedUnder(r)] += RelationRows(r) * frac * (plan->parallel_aware ? 1 : loops);
-      return;
+void Collect(PlanState* ps, double loops, double frac, Walk* w) {
+  if (ps == nullptr) return;
+  const Plan* plan = ps->plan;
+  const NodeTag tag = nodeTag(plan);
+  Oid rel = InvalidOid;
+  double scanned = 0;
+  if (IsScan(tag)) {
+    const Index i = reinterpret_cast<const Scan*>(plan)->scanrelid;
+    if (i > 0) {
+      const RangeTblEntry* rte = rt_fetch(i, w->estate->es_range_table);
+      if (rte->rtekind == RTE_RELATION && !IsCatalogRelationOid(rte->relid)) rel = rte->relid;
     }
-    case T_IndexScan:
-    case T_IndexOnlyScan:
-    case T_BitmapHeapScan:
-    case T_TidScan:
-    case T_TidRangeScan: {
-      const Oid r = relid(plan);
-      if (OidIsValid(r)) (*out)[CountedUnder(r)] += plan->plan_rows * frac * loops;
-      return;
-    }
+    scanned = (tag == T_SeqScan || tag == T_SampleScan) && OidIsValid(rel) ? RelationRows(rel) * frac : plan->plan_rows * frac;
+  }
+  ListCell* lc;
+  foreach (lc, ps->initPlan) Collect(static_cast<SubPlanState*>(lfirst(lc))->planstate, loops, 1, w);
+  const double rows_in =
+      IsScan(tag) ? scanned : (outerPlanState(ps) ? outerPlanState(ps)->plan->plan_rows : plan->plan_rows);
+  foreach (lc, ps->subPlan)
+    Collect(static_cast<SubPlanState*>(lfirst(lc))->planstate, loops * std::max(rows_in, 1.0), 1, w);
+  if (IsScan(tag)) {
+    // A parallel sequential scan reads the relation once across its processes.
+    const bool once = plan->parallel_aware && (tag == T_SeqScan || tag == T_SampleScan);
+    if (OidIsValid(rel)) (*w->out)[CountedUnder(rel)] += scanned * (once ? 1 : loops);
+    return;
+  }
+  switch (tag) {
     case T_Limit: {
       const Limit* l = castNode(Limit, plan);
       double wanted = -1;
@@ -84,85 +115,111 @@ void Collect(const PlannedStmt* ps, const Plan* plan, double loops, double frac,
           wanted += static_cast<double>(DatumGetInt64(castNode(Const, l->limitOffset)->constvalue));
       }
       const double below = std::max(plan->lefttree->plan_rows, 1.0);
-      Collect(ps, plan->lefttree, loops, wanted >= 0 ? frac * std::min(1.0, wanted / below) : frac, out);
+      Collect(outerPlanState(ps), loops, wanted >= 0 ? frac * std::min(1.0, wanted / below) : frac, w);
       return;
     }
     case T_NestLoop:
-      Collect(ps, plan->lefttree, loops, frac, out);
-      Collect(ps, plan->righttree, loops * std::max(plan->lefttree->plan_rows * frac, 1.0), 1, out);
+      Collect(outerPlanState(ps), loops, frac, w);
+      Collect(innerPlanState(ps), loops * std::max(plan->lefttree->plan_rows * frac, 1.0), 1, w);
       return;
     case T_HashJoin:  // the inner side is hashed whole, the outer streams
-    case T_MergeJoin:
-      Collect(ps, plan->lefttree, loops, frac, out);
-      Collect(ps, plan->righttree, loops, IsA(plan, MergeJoin) ? frac : 1, out);
+      Collect(outerPlanState(ps), loops, frac, w);
+      Collect(innerPlanState(ps), loops, 1, w);
       return;
+    case T_MergeJoin:
     case T_Result:
     case T_ProjectSet:
     case T_Unique:
-      Collect(ps, plan->lefttree, loops, frac, out);
+    case T_Gather:
+    case T_GatherMerge: {
+      // Per process below a Gather: about the workers and the leader each.
+      const double l = tag == T_Gather       ? loops * (castNode(Gather, plan)->num_workers + 1)
+                       : tag == T_GatherMerge ? loops * (castNode(GatherMerge, plan)->num_workers + 1)
+                                              : loops;
+      Collect(outerPlanState(ps), l, frac, w);
+      Collect(innerPlanState(ps), l, frac, w);
       return;
-    case T_Append: list(castNode(Append, plan)->appendplans, loops, frac); return;
-    case T_MergeAppend: list(castNode(MergeAppend, plan)->mergeplans, loops, frac); return;
-    case T_SubqueryScan: Collect(ps, castNode(SubqueryScan, plan)->subplan, loops, frac, out); return;
-    // Per process for a parallel index scan: about the workers and the leader each.
-    case T_Gather: Collect(ps, plan->lefttree, loops * (castNode(Gather, plan)->num_workers + 1), frac, out); return;
-    case T_GatherMerge:
-      Collect(ps, plan->lefttree, loops * (castNode(GatherMerge, plan)->num_workers + 1), frac, out);
+    }
+    case T_Append: {
+      AppendState* as = castNode(AppendState, ps);
+      const bool routed_union = ps == w->routed_union;
+      for (int i = 0; i < as->as_nplans; i++)
+        if (!routed_union || std::find(w->rare.begin(), w->rare.end(), i) == w->rare.end())
+          Collect(as->appendplans[i], loops, frac, w);
+      return;
+    }
+    case T_MergeAppend: {
+      MergeAppendState* ms = castNode(MergeAppendState, ps);
+      for (int i = 0; i < ms->ms_nplans; i++) Collect(ms->mergeplans[i], loops, frac, w);
+      return;
+    }
+    case T_SubqueryScan: Collect(castNode(SubqueryScanState, ps)->subplan, loops, frac, w); return;
+    case T_CustomScan:
+      foreach (lc, castNode(CustomScanState, ps)->custom_ps) Collect(static_cast<PlanState*>(lfirst(lc)), loops, 1, w);
+      return;
+    case T_RecursiveUnion:
+      Collect(outerPlanState(ps), loops, 1, w);
+      Collect(innerPlanState(ps), loops * 10, 1, w);
       return;
     default:  // sorts, aggregates, hashes, materializations: everything below is read
-      Collect(ps, plan->lefttree, loops, 1, out);
-      Collect(ps, plan->righttree, loops, 1, out);
+      Collect(outerPlanState(ps), loops, 1, w);
+      Collect(innerPlanState(ps), loops, 1, w);
       return;
   }
 }
 
 // What could answer the question instead, for the table read most: its rollups (routing answers a query
-// on the table from one of them when it can), or how to make one.
+// on the table from one of them when it can), or how to make one. Read in a subtransaction: if reading
+// fails, a plainer hint (the refusal stays what it is).
 std::string Hint(Oid table) {
-  std::vector<rollups::Candidate> candidates;
-  writing_hint = true;
-  try {
-    pg::SpiConnect();
-    candidates = rollups::CandidatesOf(table, 0);
-    pg::SpiFinish();
-  } catch (...) {
-    writing_hint = false;
-    throw;
-  }
-  writing_hint = false;
   std::string name;
   pg::Call([&] { name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)), get_rel_name(table)); });
-  if (candidates.empty())
-    return "No rollup reads " + name + ": make one for the questions asked of it (strata.create_rollup), or narrow "
-           "the statement to fewer rows.";
-  std::string list;
-  for (const auto& c : candidates) {
-    std::string dims;
-    for (const auto& d : c.spec.dims) dims += (dims.empty() ? "" : ", ") + d.name;
-    list += (list.empty() ? "" : "; ") + c.name + " (" + c.spec.bucket_expr + (dims.empty() ? "" : " by " + dims) + ")";
+  std::vector<std::string> listed;
+  size_t count = 0;
+  writing_hint = true;
+  try {
+    pg::InSubTransaction([&] {
+      pg::SpiConnect();
+      for (const auto& c : rollups::CandidatesOf(table, 0)) {
+        if (!c.refused.empty()) continue;
+        count++;
+        if (listed.size() < 3) {
+          std::string dims;
+          for (const auto& d : c.spec.dims) dims += (dims.empty() ? "" : ", ") + d.name;
+          listed.push_back(c.name + " (per " + c.spec.bucket_width + (dims.empty() ? "" : " by " + dims) + ")");
+        }
+      }
+      pg::SpiFinish();
+    });
+  } catch (...) {
+    listed.clear();
+    count = 0;
   }
-  return "Rollups of " + name + " answer aggregate questions on it at their grain and dimensions: " + list +
+  writing_hint = false;
+  if (count == 0)
+    return "No rollup answers questions on " + name + ": make one for the questions asked of it (strata.create_rollup), "
+           "or narrow the statement to fewer rows.";
+  std::string list;
+  for (const auto& l : listed) list += (list.empty() ? "" : "; ") + l;
+  if (count > listed.size()) list += "; " + std::to_string(count - listed.size()) + " more";
+  return "Rollups of " + name + " answer aggregate questions on it: " + list +
          ". strata.explain_routing(<the statement>) says why none answers this one.";
 }
 
-void Check(QueryDesc* desc, int eflags) {
-  if (config::max_raw_rows <= 0 || (eflags & EXEC_FLAG_EXPLAIN_ONLY) || desc->plannedstmt == nullptr ||
-      desc->plannedstmt->commandType == CMD_UTILITY)
-    return;
+void Check(QueryDesc* desc) {
   std::map<Oid, double> read;
-  const PlannedStmt* ps = desc->plannedstmt;
-  if (const auto routed = routing::ReadRoutedFigures(ps)) {
-    // A plan routing made: its own estimate, without the arms that read rows only in rare states (a
-    // changed TimeZone, buckets pending a recompute, frozen buckets still holding rows).
-    if (static_cast<double>(routed->rows_read) <= static_cast<double>(config::max_raw_rows)) return;
-    read[routed->view] = static_cast<double>(routed->rows_read);
-  } else {
-    pg::Call([&] {
-      Collect(ps, ps->planTree, 1, 1, &read);
-      ListCell* lc;
-      foreach (lc, ps->subplans) Collect(ps, static_cast<Plan*>(lfirst(lc)), 1, 1, &read);
-    });
+  Walk w{desc->estate, &read, nullptr, {}};
+  // A plan routing made leaves out the arms that read rows only in rare states, unless its TimeZone
+  // guard would fail now (the session's zone is not the one it was planned in: then every row is read).
+  if (const auto routed = routing::ReadRoutedFigures(desc->plannedstmt)) {
+    const char* zone = nullptr;
+    pg::Call([&] { zone = GetConfigOption("TimeZone", false, false); });
+    if (zone && routed->time_zone == zone) {
+      w.rare = routed->rare_arms;
+      w.routed_union = UnionOf(desc->planstate);
+    }
   }
+  pg::Call([&] { Collect(desc->planstate, 1, 1, &w); });
   double total = 0;
   Oid most = InvalidOid;
   for (const auto& [rel, rows] : read) {
@@ -186,22 +243,20 @@ void Check(QueryDesc* desc, int eflags) {
                     "Estimated rows read per table: " + detail + ".", Hint(most));
 }
 
-struct StartArgs {
-  QueryDesc* desc;
-  int eflags;
-};
-
-// Cannot let a C++ exception or a longjmp through C++ frames reach the executor: the check runs under
-// the hook guard, which reports a refusal as this statement's ERROR.
+// Checked after the executor's start, on the plan-state tree it made (pruning done); an ERROR then is as
+// any statement's. Only in client backends: not in parallel workers (the leader checked the whole plan),
+// nor in background workers (strata's own, or others'). Cannot let a C++ exception or a longjmp through
+// C++ frames reach the executor: the check runs under the hook guard.
 void ExecutorStartHook(QueryDesc* desc, int eflags) {
-  if (config::max_raw_rows > 0 && !writing_hint) {
-    StartArgs args{desc, eflags};
-    pg::GuardHook([](void* a) { Check(static_cast<StartArgs*>(a)->desc, static_cast<StartArgs*>(a)->eflags); }, &args);
-  }
   if (prev_executor_start)
     prev_executor_start(desc, eflags);
   else
     standard_ExecutorStart(desc, eflags);
+  if (config::max_raw_rows <= 0 || writing_hint || (eflags & EXEC_FLAG_EXPLAIN_ONLY) || IsParallelWorker() ||
+      MyBackendType != B_BACKEND || desc->plannedstmt == nullptr || desc->plannedstmt->commandType == CMD_UTILITY ||
+      desc->planstate == nullptr)
+    return;
+  pg::GuardHook([](void* d) { Check(static_cast<QueryDesc*>(d)); }, desc);
 }
 
 }  // namespace

@@ -470,13 +470,19 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     // more, as the planner estimates both plans: carried to the executor hooks in the rollup entry's
     // column-name list (routed_plan.hpp; nothing reads that entry's columns).
     const double read = std::min(1e15, RoutedRowsRead(best, best_match->arms, best_match->rare));
+    std::string rare_list;
+    for (int i : best_match->rare) rare_list += (rare_list.empty() ? "" : ",") + std::to_string(i);
+    char* rare = nullptr;
+    pg::Call([&] { rare = pstrdup(rare_list.c_str()); });
     const double saved = std::min(1e15, std::max(0.0, RowsRead(raw_plan->planTree) - read));
     pg::Call([&] {
       ListCell* lc;
       foreach (lc, best->rtable) {
         RangeTblEntry* rte = static_cast<RangeTblEntry*>(lfirst(lc));
         if (rte->rtekind == RTE_RELATION && rte->eref && strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0)
-          rte->eref->colnames = list_make2(makeString(psprintf("%.0f", saved)), makeString(psprintf("%.0f", read)));
+          rte->eref->colnames =
+              list_make4(makeString(psprintf("%.0f", saved)), makeString(psprintf("%.0f", read)), makeString(rare),
+                         makeString(pstrdup(GetConfigOption("TimeZone", false, false))));
       }
     });
     CapRareArms(best, best_match->arms, best_match->rare);

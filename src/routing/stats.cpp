@@ -106,13 +106,31 @@ std::optional<RoutedFigures> ReadRoutedFigures(const PlannedStmt* plan) {
   ListCell* lc;
   foreach (lc, plan->rtable) {
     const RangeTblEntry* rte = static_cast<const RangeTblEntry*>(lfirst(lc));
-    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW && rte->eref &&
-        strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0) {
+    // Only the entry planner.cpp makes: a user's view named so has an alias or sits in FROM, a
+    // statement's target has other permission bits, view expansion leaves "old" entries with an alias.
+    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW && rte->alias == nullptr && !rte->inFromCl &&
+        rte->requiredPerms == ACL_SELECT && rte->eref && strcmp(rte->eref->aliasname, kRollupEntryAlias) == 0 &&
+        list_length(rte->eref->colnames) == 4) {
       RoutedFigures f;
       f.view = rte->relid;
       const List* names = rte->eref->colnames;
-      if (list_length(names) >= 1) f.rows_saved = Digits(static_cast<const Node*>(linitial(names)));
-      if (list_length(names) >= 2) f.rows_read = Digits(static_cast<const Node*>(lsecond(names)));
+      f.rows_saved = Digits(static_cast<const Node*>(linitial(names)));
+      f.rows_read = Digits(static_cast<const Node*>(lsecond(names)));
+      const Node* rare = static_cast<const Node*>(lthird(names));
+      if (IsA(rare, String)) {
+        int v = -1;
+        for (const char* c = strVal(rare);; c++) {
+          if (*c >= '0' && *c <= '9') {
+            v = (v < 0 ? 0 : v * 10) + (*c - '0');
+          } else {
+            if (v >= 0) f.rare_arms.push_back(v);
+            v = -1;
+            if (*c == '\0') break;
+          }
+        }
+      }
+      const Node* zone = static_cast<const Node*>(lfourth(names));
+      if (IsA(zone, String)) f.time_zone = strVal(zone);
       return f;
     }
   }

@@ -26,6 +26,28 @@ SELECT count(*) FROM (SELECT * FROM clicks LIMIT 5) s;
 DO $$ BEGIN PERFORM * FROM gr.clicks ORDER BY v LIMIT 1;
 EXCEPTION WHEN program_limit_exceeded THEN RAISE WARNING 'refused (%)', SQLSTATE; END $$;
 
+-- A subquery run per outer row counts per row; a view named as routing's own entry is no routed plan.
+SET strata.max_raw_rows = 30000;
+SELECT count(*) FROM (SELECT v FROM clicks ORDER BY v OFFSET 0) s;
+SELECT (SELECT max(v) FROM clicks c2 WHERE c2.channel = g) FROM generate_series(1, 3) g;
+CREATE TEMP VIEW "strata rollup" ("0", "1", "2", "3") AS SELECT 1, 2, 3, 4;
+SELECT r."0", (SELECT max(v) FROM clicks c2 WHERE c2.channel = g) FROM generate_series(1, 3) g, "strata rollup" r;
+DROP VIEW "strata rollup";
+-- Partitions pruned when the statement starts (a generic plan's parameters) are not counted.
+CREATE TABLE parted (ts timestamptz NOT NULL, v int) PARTITION BY RANGE (ts);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+CREATE TABLE parted_3 PARTITION OF parted FOR VALUES FROM ('2026-03-01') TO ('2026-04-01');
+INSERT INTO parted SELECT '2026-01-01'::timestamptz + i * interval '5 minutes', i FROM generate_series(0, 24000) i;
+ANALYZE parted;
+SET strata.max_raw_rows = 10000;
+PREPARE month_of(timestamptz) AS SELECT max(v) FROM parted WHERE ts >= $1 AND ts < $1 + interval '1 day';
+SET plan_cache_mode = force_generic_plan;
+EXECUTE month_of('2026-02-10');
+RESET plan_cache_mode;
+SELECT max(v) FROM parted;
+DEALLOCATE month_of;
+
 -- With a rollup, routed questions read its groups and pass; others are refused, the hint naming it.
 SET strata.max_raw_rows = 0;
 SELECT strata.create_rollup('clicks_hourly', $$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS n, sum(v) AS v
