@@ -55,3 +55,22 @@ STRATA_FUNCTION(strata_explain_routing) {
   }
   return (Datum)0;
 }
+
+// strata._last_routed(forget boolean) -> TABLE(known boolean, rollup text, approximate text): the planner
+// hook's last decision in this backend (routing.hpp), then forgotten when `forget`.
+STRATA_FUNCTION(strata_last_routed) {
+  const bool forget = !PG_ARGISNULL(0) && PG_GETARG_BOOL(0);
+  const strata::routing::LastDecision d = strata::routing::Last();
+  if (forget) strata::routing::Forget();
+  strata::pg::Call([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    Datum values[3];
+    bool nulls[3] = {false, !d.known || d.rollup.empty(), d.approximate.empty()};
+    values[0] = BoolGetDatum(d.known);
+    values[1] = nulls[1] ? (Datum)0 : CStringGetTextDatum(d.rollup.c_str());
+    values[2] = nulls[2] ? (Datum)0 : CStringGetTextDatum(d.approximate.c_str());
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  });
+  return (Datum)0;
+}

@@ -351,8 +351,11 @@ PlannedStmt* Route(Query* parse, int cursor_options, ParamListInfo bound, std::v
 
 namespace {
 
+LastDecision last_decision;
+
 PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListInfo bound,
                                    std::vector<Decision>* explain, PlannedStmt** raw) {
+  if (!explain) last_decision = LastDecision{true, "", ""};
   TimestampTz started = 0, matched_at = 0, done_at = 0;
   pg::Call([&] { started = GetCurrentTimestamp(); });
   Reason why;
@@ -465,6 +468,7 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     pg::Call([&] { ereport(LOG, (errmsg_internal("%s", msg.c_str()))); });
   }
   if (raw) *raw = raw_plan;
+  if (!explain && routed) last_decision = LastDecision{true, best_match->c->name, best_match->approximate};
   if (routed) {
     // The rows the routed plan reads (without its rare arms) and the rows the query as written would read
     // more, as the planner estimates both plans: carried to the executor hooks in the rollup entry's
@@ -554,6 +558,9 @@ extern "C" PlannedStmt* strata_planner(Query* parse, const char* query_string, i
 }
 
 namespace strata::routing {
+
+const LastDecision& Last() { return last_decision; }
+void Forget() { last_decision = LastDecision{}; }
 
 void Init() {
   prev_planner = planner_hook;

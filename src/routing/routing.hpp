@@ -21,6 +21,18 @@ struct Decision {
 // Installs the planner hook (from _PG_init).
 void Init();
 
+// The last decision the planner hook made in this backend for a statement it analyzed (not for
+// explain_routing): the rollup that answers it ("" when it runs as written) and, when approximate, with
+// what bounds. `known` false after Forget() until the next such statement (strata.query_metrics reads it
+// right after its own statement).
+struct LastDecision {
+  bool known = false;
+  std::string rollup;
+  std::string approximate;
+};
+const LastDecision& Last();
+void Forget();
+
 // Plans `parse` by routing's rules: the routed plan when a rollup answers it for less, else nullptr
 // (and, when `raw` is given, the raw plan it was compared with). With `explain`, every candidate is
 // planned and described. Runs inside the caller's subtransaction; may throw.

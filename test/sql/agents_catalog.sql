@@ -35,6 +35,31 @@ FROM strata.metrics m, LATERAL strata.explain_routing(m.example_query) e
 WHERE m.source = 'mc.plays'::regclass AND e.rollup = m.rollup::text ORDER BY m.rollup::text, m.metric;
 SELECT rollup, dimension, type, distinct_values_estimated, sample_values IS NOT NULL AS sampled, joins_to, descriptive_columns
 FROM strata.dimensions WHERE source = 'mc.plays'::regclass ORDER BY rollup::text, dimension;
+-- Structured questions (query_metrics): the answer equals the hand-written raw query's, every value a
+-- parameter; provenance says where it came from; refusals name the valid choices.
+CREATE TEMP TABLE qm AS SELECT strata.query_metrics(ARRAY['plays', 'watch', 'viewers'], ARRAY['channel'],
+  '{"channel": {"<>": 3}}', '2026-04-02', '2026-04-05 12:00', 'day', NULL, 100) AS a;
+SET strata.routing = off;
+CREATE TEMP TABLE hand AS SELECT date_trunc('day', ts) AS day, channel, count(*) AS plays, sum(watch_ms) AS watch,
+  strata.distinct_count(strata.hll_agg(viewer)) AS viewers FROM plays
+  WHERE ts >= '2026-04-02' AND ts < '2026-04-05 12:00' AND channel <> 3 GROUP BY 1, 2;
+RESET strata.routing;
+SELECT (SELECT jsonb_agg(to_jsonb(h) ORDER BY h.day, h.channel) FROM hand h) = (SELECT q.a -> 'rows' FROM qm q) AS same_rows,
+       a ->> 'row_count' AS row_count, a ->> 'truncated' AS truncated, a -> 'provenance' ->> 'source' AS source,
+       a -> 'provenance' ->> 'exact' AS exact, a -> 'provenance' -> 'error_bounds' AS bounds,
+       a -> 'provenance' -> 'parameters' AS parameters, a -> 'provenance' ->> 'sql' AS sql FROM qm;
+SELECT a -> 'provenance' ? 'answered_by' AS says_who FROM qm;
+SELECT x -> 'rows', x ->> 'truncated' FROM strata.query_metrics(ARRAY['plays', 'watch_q@0.5'], ARRAY['device'],
+  order_by => 'plays desc', row_limit => 1) x;
+\set SHOW_CONTEXT never
+SELECT strata.query_metrics(ARRAY['nope']);
+SELECT strata.query_metrics(ARRAY['plays'], ARRAY['country']);
+SELECT strata.query_metrics(ARRAY['plays'], filters => '{"channel": {"like": 1}}');
+SELECT strata.query_metrics(ARRAY['plays'], filters => '{"channel": "1; DROP TABLE mc.plays"}');
+SELECT strata.query_metrics(ARRAY['plays'], grain => 'fortnight');
+SELECT strata.query_metrics(ARRAY['watch_q']);
+SELECT strata.query_metrics(ARRAY['plays'], order_by => 'watch_ms');
+\set SHOW_CONTEXT errors
 -- A rollup with its own WHERE: its metrics say so, and its example query states it (routing needs it).
 SELECT strata.create_rollup('plays_tv', $$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS plays
   FROM mc.plays WHERE device = 'tv' GROUP BY 1, 2$$) > 0 AS filtered;
