@@ -16,4 +16,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The MCP server (mcp/): Node.js from Debian when the machine has none, its packages from the lockfile.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+MCP="$(dirname "$0")/../mcp"
+if [ ! -d "$MCP/node_modules" ] || [ "$MCP/package-lock.json" -nt "$MCP/node_modules" ]; then
+  (cd "$MCP" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 echo "install-deps: all dependencies present"
