@@ -747,7 +747,7 @@ RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     spec text; name text; fraction text; m record; src regclass; tcol name; wanted text[] := '{}';
     dims text[]; valid_dims text[]; targets text[] := '{}'; keys text[] := '{}'; conds text[] := '{}';
-    params text[] := '{}'; k text; v jsonb; op text; typ text; sql text; rows jsonb := '[]';
+    params text[] := '{}'; k text; v jsonb; op text; typ text; sql text; acc jsonb[] := '{}';
     n bigint := 0; rec record; truncated boolean := false; dec record; ord text; descending boolean := false;
     bounds jsonb := '{}'; exact boolean := true; kinds text[] := '{}'; label text; lim integer;
     ops constant text[] := ARRAY['=', '<>', '!=', '<', '<=', '>', '>=', 'in', 'not in', 'is null', 'is not null'];
@@ -911,12 +911,12 @@ BEGIN
     FOR rec IN EXECUTE sql USING params LOOP
         n := n + 1;
         IF n > lim THEN truncated := true; EXIT; END IF;
-        rows := rows || jsonb_build_array(to_jsonb(rec));
+        acc := acc || to_jsonb(rec);  -- appended in place (a jsonb concatenation would copy every row each time)
     END LOOP;
     SELECT * INTO dec FROM @extschema@._last_routed(false);
     IF dec.approximate IS NOT NULL THEN exact := false; END IF;
     RETURN jsonb_build_object(
-        'rows', rows, 'row_count', LEAST(n, lim), 'truncated', truncated,
+        'rows', to_jsonb(acc), 'row_count', LEAST(n, lim), 'truncated', truncated,
         'provenance', jsonb_build_object(
             'source', src::text, 'sql', sql, 'parameters', to_jsonb(params),
             'answered_by', dec.rollup,
