@@ -464,23 +464,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
   if (!c.grains.empty() && c.tree.count(rel) && truncate) {
     // The relation's own rows (ONLY: each relation of a truncated tree fires its own trigger), as the
     // rows a DELETE of them all would pass in its transition table. TRUNCATE is rare: not cached.
-    std::string sql = rs::CaptureSql(c.grains, false);
-    const std::string from = "FROM __strata_old";
-    const std::string only = "FROM ONLY " + core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel));
-    for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at + only.size()))
-      sql.replace(at, from.size(), only);
-    // Read with the latest snapshot, not the transaction's: under REPEATABLE READ rows committed after
-    // it are truncated too (TRUNCATE's lock waited for their writers), and their buckets must be logged.
-    const char* text = sql.c_str();
-    pg::AsExtensionOwner([&] {
-      pg::Call([&] {
-        SPIPlanPtr plan = SPI_prepare(text, 0, nullptr);
-        if (plan == nullptr) elog(ERROR, "strata capture statement failed to prepare (%d)", SPI_result);
-        const int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "strata capture statement failed (%d)", rc);
-        SPI_freeplan(plan);
-      });
-    });
+    LogRowsOf(c.grains, "FROM ONLY " + core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel)));
   } else if (!c.grains.empty() && c.tree.count(rel)) {
     SPIPlanPtr& plan = update ? c.update : c.remove;
     pg::AsExtensionOwner([&] {
