@@ -3,7 +3,8 @@
 #  1. the rollup bench's 7-day dashboard (views and watch per channel, top 20) written against the raw
 #     table: routed (strata.routing on) vs the same query unrouted vs the hand-written query on the
 #     rollup's view; and the floor, the bare index scan of the 7 days' raw rows;
-#  2. a 90-day daily query on the raw table answered by the daily rollup of the hourly one vs by the hourly one;
+#  2. a 90-day daily query on the raw table answered by the daily rollup of the hourly one vs by the hourly one,
+#     and the same question written on the hourly rollup's view, answered by the daily rollup vs as written;
 #  3. planning overhead: pgbench select-only (-S) on a table that is the source of 20 rollups, routing
 #     on vs off; the planning time of a routable query with 20 candidates, routing on vs off.
 # ROWS (default 5000000 over 30 days, ~1,000 channels). Not run by CI.
@@ -82,12 +83,21 @@ echo "== 2. daily views per channel over 90 days (median of 20)"
 DAYQ="SELECT date_trunc('day', ts) AS day, channel, count(*) AS views FROM ev WHERE ts >= timestamptz '2026-01-31' - interval '90 days' GROUP BY 1, 2"
 T_DAILY=$(p50 "SET strata.routing = on" "$DAYQ")
 CHOSEN_DAILY=$(q "SELECT rollup FROM strata.explain_routing(\$\$${DAYQ}\$\$) WHERE decision = 'chosen'")
+# The same question written on the hourly rollup's view: answered by the daily rollup of it vs as written.
+VDAYQ="SELECT date_trunc('day', bucket) AS day, channel, sum(views) AS views FROM r WHERE bucket >= timestamptz '2026-01-31' - interval '90 days' GROUP BY 1, 2"
+T_VDAY=$(p50 "SET strata.routing = on" "$VDAYQ")
+T_VDAYRAW=$(p50 "SET strata.routing = off" "$VDAYQ")
+CHOSEN_VDAY=$(q "SELECT rollup FROM strata.explain_routing(\$\$${VDAYQ}\$\$) WHERE decision = 'chosen'")
+V_SAME=$(q "SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM (${VDAYQ}) x")
+V_SAME_R=$(q "SET strata.routing = off; SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM (${VDAYQ}) x")
 q "SELECT strata.drop_rollup('r_day')" >/dev/null   # out of routing's candidates
 T_HOURLY=$(p50 "SET strata.routing = on" "$DAYQ")
 CHOSEN_HOURLY=$(q "SELECT rollup FROM strata.explain_routing(\$\$${DAYQ}\$\$) WHERE decision = 'chosen'")
 T_DAYRAW=$(p50 "SET strata.routing = off" "$DAYQ")
 printf "   from %s %8.1f ms   from %s %8.1f ms (%sx)   unrouted %8.1f ms\n" "$CHOSEN_DAILY" "$T_DAILY" "$CHOSEN_HOURLY" \
   "$T_HOURLY" "$(ratio "$T_HOURLY" "$T_DAILY")" "$T_DAYRAW"
+printf "   written on the hourly rollup's view: from %s %8.1f ms   as written %8.1f ms (%sx)   same answer: %s\n" "$CHOSEN_VDAY" \
+  "$T_VDAY" "$T_VDAYRAW" "$(ratio "$T_VDAYRAW" "$T_VDAY")" "$([ "$V_SAME" = "$V_SAME_R" ] && echo yes || echo NO)"
 
 echo "== 3. planning overhead: pgbench -S on a table that is the source of 20 rollups"
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -i -s 10 -q bench >/dev/null 2>&1

@@ -24,6 +24,7 @@ bool routing = true;
 bool routing_approximate = false;
 int routing_max_staleness_s = 0;
 bool routing_debug = false;
+bool routing_force = false;
 int max_raw_rows = 0;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
@@ -137,6 +138,11 @@ void DefineRoutingSettings() {
                           "the source).", &routing_max_staleness_s, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);
   DefineCustomBoolVariable("strata.routing_debug", "Logs each routing decision (at LOG).", nullptr, &routing_debug,
+                           false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  // For tests that compare answers: every query a rollup answers takes the routed plan, so its answer is
+  // checked whichever plan the costs would pick.
+  DefineCustomBoolVariable("strata.routing_force", "Takes the routed plan whenever a rollup answers, whatever it costs.",
+                           "For tests that compare routed and unrouted answers; not for production.", &routing_force,
                            false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   // Superuser-set (ALTER ROLE agent SET ...): the role it limits cannot lift it.
   DefineCustomIntVariable("strata.max_raw_rows",

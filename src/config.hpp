@@ -43,6 +43,7 @@ extern bool routing;                 // strata.routing: answer aggregate queries
 extern bool routing_approximate;     // strata.routing_approximate: allow sketch-based approximate answers
 extern int routing_max_staleness_s;  // strata.routing_max_staleness: materialized-only rollups (0 = never)
 extern bool routing_debug;           // strata.routing_debug: log decisions
+extern bool routing_force;           // strata.routing_force: routed whenever matched (tests)
 // Agents (src/agents/).
 extern int max_raw_rows;  // strata.max_raw_rows: refuse statements estimated to read more rows (0: off); superuser-set
 

@@ -645,6 +645,13 @@ std::string BackfillArm(const Spec& s, const ViewParts& v) {
 
 }  // namespace
 
+std::string TailSql(const Spec& s, int64_t watermark_hint) {
+  const std::string order = QuoteIdent(s.order_column);
+  const std::string id = std::to_string(s.id);
+  return StateSelect(s, order + " > " + std::to_string(watermark_hint) + " AND " + order + " > strata.rollup_watermark(" + id + ")") +
+         " UNION ALL " + StateSelect(s, order + " <= strata.rollup_backfill_cursor(" + id + ")");
+}
+
 std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill) {
   const std::string create = or_replace ? "CREATE OR REPLACE VIEW " : "CREATE VIEW ";
   if (!realtime || s.source_is_rollup)

@@ -151,6 +151,11 @@ std::optional<std::string> RenameBucketColumn(const std::string& bucket_expr, co
 // that re-aggregates everything while it runs); without it the view is only correct once the cursor is
 // NULL for good, and costs less per read (no gating node per stored row, no backfill arm to plan).
 std::string ViewSql(const Spec& s, const std::string& view_name, bool realtime, bool or_replace, bool backfill);
+// The real-time view's unabsorbed rows aggregated to the rollup's groups (bucket, dimensions, state
+// columns as the data table names them): order column above the live watermark (and above
+// `watermark_hint`, a value it had: the watermark only rises, so the hint bounds the index scan for the
+// planner), or at or below the backfill cursor while a backfill is open. Raw sources only.
+std::string TailSql(const Spec& s, int64_t watermark_hint);
 // Page layout of a first build (groups written in bucket order): late rows land in the newest buckets,
 // so the groups of buckets starting less than kRecentWindowMicros before the newest one are written
 // at kRecentFillfactor, leaving room for each group of a page to take one update in place (HOT; a

@@ -143,7 +143,92 @@ std::string CombineState(Combine combine, const std::string& column, const std::
   return column;
 }
 
+namespace {
+
+std::string ViewUnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
+  const std::string t = "r." + r.time_column;
+  const std::string b = "d." + r.bucket_column;
+  const std::string rt = r.bucket_of(t);
+  const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
+  const std::string dirty = "ARRAY(SELECT p.b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL)";
+  const auto whole = [&](const std::string& x) {
+    std::vector<std::string> c{"pg_catalog.isfinite(" + x + ")"};
+    if (r.lower) c.push_back(x + " " + r.lower->op + " (" + r.lower->expr + ")");
+    if (r.upper) c.push_back(x + " < " + r.bucket_of("(" + r.upper->expr + ")"));
+    return Join(c, " AND ");
+  };
+  std::vector<std::string> range;
+  if (r.lower) range.push_back(t + " " + r.lower->op + " (" + r.lower->expr + ")");
+  if (r.upper) range.push_back(t + " " + r.upper->op + " (" + r.upper->expr + ")");
+  std::vector<std::string> raw_states, rollup_states, groups;
+  for (size_t i = 0; i < r.keys.size(); i++) {
+    const std::string g = "g" + std::to_string(i + 1);
+    raw_states.push_back(r.keys[i].first + " AS " + g);
+    rollup_states.push_back(r.keys[i].second + " AS " + g);
+    groups.push_back(std::to_string(i + 1));
+  }
+  for (size_t i = 0; i < r.states.size(); i++) {
+    const std::string c = "c" + std::to_string(i + 1);
+    raw_states.push_back(r.states[i].raw_aggregate + " AS " + c);
+    rollup_states.push_back(r.states[i].rollup_column + " AS " + c);
+  }
+  const std::string group_by = groups.empty() ? "" : " GROUP BY " + Join(groups, ", ");
+  const auto view_arm = [&](const std::string& from, std::vector<std::string> where) {
+    for (const auto& f : r.raw_filters) where.push_back("(" + f + ")");
+    if (where.empty()) where.push_back("true");
+    return "SELECT " + Join(raw_states, ", ") + " FROM " + from + " WHERE " + Join(where, " AND ") + group_by;
+  };
+  std::vector<std::string> arms;
+  {
+    std::vector<std::string> where{whole(b), b + " <> ALL (" + dirty + ")"};
+    for (const auto& f : r.rollup_filters) where.push_back("(" + f + ")");
+    arms.push_back("SELECT " + Join(rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " + Join(where, " AND ") + guard);
+  }
+  // The viewed rollup's stored groups outside those buckets, each part through its bucket index: the
+  // pending buckets' (one range each), the range's partial first and last buckets', the NULL and infinite
+  // buckets', and all of them when the guard fails.
+  const std::string viewed = r.over_view->data_table + " AS r";
+  arms.push_back(view_arm("(SELECT DISTINCT p.b AS __strata_b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL) AS __strata_x JOIN " +
+                              viewed + " ON " + t + " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
+                          {rt + " = __strata_x.__strata_b", whole("__strata_x.__strata_b") + guard}));
+  if (r.lower && !(r.lower->aligned && r.lower->op == ">=")) {
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    w.push_back(t + " < " + r.bucket_end(r.bucket_of("(" + r.lower->expr + ")")));
+    w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))" + guard);
+    arms.push_back(view_arm(viewed, w));
+  }
+  if (r.upper && !(r.upper->aligned && r.upper->op == "<")) {
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));
+    if (r.lower) w.push_back(rt + " " + r.lower->op + " (" + r.lower->expr + ")");
+    w.back() += guard;
+    arms.push_back(view_arm(viewed, w));
+  }
+  {
+    std::vector<std::string> w = range;
+    const std::string inf = "'infinity'::" + r.bucket_type + ", '-infinity'::" + r.bucket_type;
+    w.push_back((range.empty() ? "(" + t + " IS NULL OR " + t + " IN (" + inf + "))" : t + " IN (" + inf + ")") + guard);
+    arms.push_back(view_arm(viewed, w));
+  }
+  std::vector<int> rare_arms;
+  if (!r.guard.empty()) {
+    rare_arms.push_back(static_cast<int>(arms.size()));
+    std::vector<std::string> w = range;
+    w.push_back("NOT (" + r.guard + ")");
+    arms.push_back(view_arm(viewed, w));
+  }
+  if (!r.over_view->tail.empty()) arms.push_back(view_arm("(" + r.over_view->tail + ") AS r", range));
+  if (arm_count) *arm_count = static_cast<int>(arms.size());
+  if (rare) *rare = rare_arms;
+  return "(" + Join(arms, " UNION ALL ") + ")";
+}
+
+}  // namespace
+
 std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
+  if (r.over_view) return ViewUnionSql(r, arm_count, rare);
   const std::string id = std::to_string(r.rollup_id);
   const std::string t = "r." + r.time_column;
   const std::string b = "d." + r.bucket_column;

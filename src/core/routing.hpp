@@ -113,11 +113,24 @@ struct Route {
   // Conjuncts of the reader's WHERE other than the time range: as written (raw) and over stored groups.
   std::vector<std::string> raw_filters, rollup_filters;
   std::optional<Bound> lower, upper;
+  // A query on a rollup's view answered by a rollup of that rollup (`data_table`, `pending_table`,
+  // `bucket_of` are the reading rollup's; `time_column` is the viewed rollup's bucket column): the view's
+  // rows outside the stored groups read come from the view's own parts, as the view reads them, so the
+  // answer is the view's (frozen history and buckets waiting for the viewed rollup's recompute included).
+  struct OverView {
+    std::string data_table;  // the viewed rollup's stored groups, qualified
+    std::string tail;        // its unabsorbed rows aggregated to its groups (rollup::TailSql); "" when
+                             // its view is materialized-only
+  };
+  std::optional<OverView> over_view;
   // A one-time condition the stored groups are valid under (e.g. the session's TimeZone is the one the
   // match was made in); when it is false at execution every row comes from the raw arms. "" for none.
   std::string guard;
 };
 
+// With `over_view` the arms are: the reading rollup's stored groups of whole buckets not in its pending
+// table; the viewed rollup's stored groups everywhere else (pending, partial, NULL and infinite buckets,
+// all of them when the guard fails: rare); the viewed rollup's unabsorbed rows.
 // The union of arms as a parenthesized subquery with columns g1.., c1.. (keys, states). `arms` gets the
 // number of arms and `rare` the positions (from 0) of those that are empty but in rare states: the dirty
 // buckets' (the planner cannot know how many buckets are dirty), the frozen buckets' and the one for a

@@ -157,6 +157,48 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s) {
   return out;
 }
 
+std::vector<Candidate> ViewCandidatesOf(Oid view) {
+  std::vector<pg::Row> rows;
+  pg::AsExtensionOwner([&] {
+    rows = pg::Query("SELECT id FROM strata.rollup WHERE view = $1::oid::pg_catalog.regclass", {std::to_string(view)});
+  });
+  std::vector<Candidate> out;
+  if (rows.empty()) return out;
+  const Rollup viewed = LoadRollup(std::stoi(*rows[0][0]), false);
+  if (!viewed.missing.empty()) return out;
+  Candidate::Viewed v;
+  v.id = viewed.id;
+  v.view_oid = viewed.view_oid;
+  v.data_table = viewed.spec.data_table;
+  v.data_oid = viewed.data_oid;
+  // A rollup of a rollup has a materialized-only view (its stored groups): no tail.
+  const bool tail = viewed.realtime && !viewed.source_rollup;
+  v.raw_oid = tail ? viewed.source_oid : InvalidOid;
+  if (tail) v.tail = core::rollup::TailSql(viewed.spec, viewed.watermark);
+  std::vector<pg::Row> readers;
+  pg::AsExtensionOwner([&] {
+    readers = pg::Query("SELECT id, has_history FROM strata.rollup WHERE source_rollup = $1::int ORDER BY id",
+                        {std::to_string(viewed.id)});
+  });
+  for (const auto& row : readers) {
+    const Rollup r = LoadRollup(std::stoi(*row[0]), false);
+    if (!r.missing.empty()) continue;
+    Candidate c;
+    c.id = r.id;
+    c.progress_id = r.id;
+    c.name = r.view;
+    c.view_oid = r.view_oid;
+    c.data_oid = r.data_oid;
+    c.pending_oid = r.pending_oid;
+    c.has_history = *row[1] == "t";
+    c.spec = r.spec;
+    if (!r.spec.where.empty()) c.refused = "a rollup of a rollup with a WHERE clause of its own";
+    c.viewed = v;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor) {
   std::vector<pg::Row> rows;
   pg::AsExtensionOwner([&] {

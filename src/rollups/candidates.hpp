@@ -41,6 +41,17 @@ struct Candidate {
   std::optional<int> grain;  // its grain in the source's change log
   Oid pending_oid = InvalidOid;
   core::rollup::Spec spec;
+  // A candidate for queries on the view of the rollup it reads (ViewCandidatesOf): the rollup of a
+  // rollup with its own spec (over the viewed rollup's columns), and what the viewed rollup's view reads.
+  struct Viewed {
+    int id = 0;
+    Oid view_oid = InvalidOid;
+    std::string data_table;  // qualified
+    Oid data_oid = InvalidOid;
+    Oid raw_oid = InvalidOid;  // the raw table its tail is read from
+    std::string tail;          // core::rollup::TailSql ("" for a materialized-only view)
+  };
+  std::optional<Viewed> viewed;
 };
 
 // Whether a relation carries strata's change capture, and whether its capture logs TRUNCATE too (made
@@ -57,6 +68,9 @@ std::vector<Oid> RollupSources();
 // The rollups whose source is the raw table `source`, then the rollups of those rollups (composed, see
 // Candidate::through), by id within each level.
 std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
+// The rollups that read the rollup whose view is `view` (directly), each with its own spec and the
+// viewed rollup's parts (Candidate::viewed); empty when `view` is no rollup's view.
+std::vector<Candidate> ViewCandidatesOf(Oid view);
 // The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now
 // is executed in, or a later one (the watermark only rises, the cursor only falls), never an earlier one.
 void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor);

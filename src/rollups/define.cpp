@@ -328,18 +328,23 @@ STRATA_FUNCTION(strata_create_rollup) {
       pg::Exec("INSERT INTO " + s.pending_table + " (b) SELECT DISTINCT " + s.bucket_expr + " FROM " + s.source);
     else
       pg::AsExtensionOwner([&] { st.has_history = *pg::Query("SELECT NOT EXISTS (SELECT FROM " + s.source + ")")[0][0] == "t"; });
-    // Cached plans on the raw table at the root of the chain are made again, so routing can use this one.
+    // Cached plans on the raw table at the root of the chain, and on the source rollup's view, are made
+    // again, so routing can use this one.
     std::vector<pg::Row> root;
     pg::AsExtensionOwner([&] {
       root = pg::Query(
           "WITH RECURSIVE c AS (SELECT id, source, source_rollup FROM strata.rollup WHERE id = $1::int "
           "UNION ALL SELECT r.id, r.source, r.source_rollup FROM strata.rollup r JOIN c ON r.id = c.source_rollup) "
-          "SELECT source::oid FROM c WHERE source_rollup IS NULL",
+          "SELECT source::oid, (SELECT view::oid FROM strata.rollup WHERE id = $1::int) FROM c WHERE source_rollup IS NULL",
           {std::to_string(src.id.value_or(0))});
     });
     if (!root.empty() && root[0][0]) {
       const Oid raw = static_cast<Oid>(std::stoul(*root[0][0]));
       pg::Call([&] { CacheInvalidateRelcacheByRelid(raw); });
+    }
+    if (!root.empty() && root[0][1]) {
+      const Oid viewed = static_cast<Oid>(std::stoul(*root[0][1]));
+      pg::Call([&] { CacheInvalidateRelcacheByRelid(viewed); });
     }
   }
   // The view's form depends on whether a backfill is left to do (see ViewSql).

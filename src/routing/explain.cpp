@@ -8,6 +8,21 @@ namespace {
 
 using strata::routing::Decision;
 
+// Every relation entry of the query and of its subqueries (views expanded by the rewriter keep theirs
+// there), as the executor checks them.
+bool CollectRelations(Node* node, void* arg) {
+  if (node == nullptr) return false;
+  if (IsA(node, RangeTblEntry)) {
+    RangeTblEntry* rte = castNode(RangeTblEntry, node);
+    if (rte->rtekind == RTE_RELATION) *static_cast<List**>(arg) = lappend(*static_cast<List**>(arg), rte);
+    return false;
+  }
+  if (IsA(node, Query))
+    return query_tree_walker(castNode(Query, node), reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectRelations)),
+                             arg, QTW_EXAMINE_RTES_BEFORE);
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(CollectRelations)), arg);
+}
+
 }  // namespace
 
 // strata.explain_routing(query text) -> TABLE(rollup, decision, reason_code, reason, est_rows, est_cost)
@@ -27,7 +42,9 @@ STRATA_FUNCTION(strata_explain_routing) {
     if (list_length(rewritten) != 1) return;
     query = linitial_node(Query, rewritten);
     // Plans and estimates only of what the caller may read (as EXPLAIN would refuse).
-    ExecCheckRTPerms(query->rtable, true);
+    List* relations = NIL;
+    CollectRelations((Node*)query, &relations);
+    ExecCheckRTPerms(relations, true);
     one_select = true;
   });
   if (!one_select)

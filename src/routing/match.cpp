@@ -53,6 +53,7 @@ struct AggFacts {
 struct Request {
   Query* query = nullptr;
   RangeTblEntry* rte = nullptr;
+  bool over_view = false;  // the source is a rollup's view (rte: the view's entry inside the subquery)
   Oid source = InvalidOid;
   std::string source_name;
   List* conjuncts = NIL;
@@ -449,6 +450,32 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
       refusal = "not an aggregate query";
       return;
     }
+    // A query on a rollup's view: the view's columns are the source's (its rollups of rollups answer).
+    RangeTblEntry* view_entry = nullptr;
+    const Oid view = ViewOfQuery(q, &view_entry);
+    if (OidIsValid(view)) {
+      if (q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || q->hasDistinctOn || q->hasRecursive ||
+          q->hasModifyingCTE || q->hasForUpdate || q->cteList || q->setOperations || q->groupingSets || q->rowMarks ||
+          q->groupDistinct) {
+        refusal = "window functions, set-returning functions, subqueries, DISTINCT ON, WITH, set operations, "
+                  "grouping sets and FOR UPDATE are not routed";
+        return;
+      }
+      if (contain_volatile_functions((Node*)q->targetList) || contain_volatile_functions(q->jointree->quals) ||
+          contain_volatile_functions(q->havingQual) || contain_volatile_functions(q->limitCount) ||
+          contain_volatile_functions(q->limitOffset)) {
+        refusal = "the query calls a volatile function";
+        return;
+      }
+      req->over_view = true;
+      req->rte = view_entry;
+      req->source = view;
+      source_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(view)), get_rel_name(view));
+      req->deparse_ctx = deparse_context_for(get_rel_name(view), view);
+      zone = pstrdup(pg_get_timezone_name(session_timezone));
+      FlattenAnd(q->jointree->quals, &req->conjuncts);
+      return;
+    }
     if (q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || q->hasDistinctOn || q->hasRecursive ||
         q->hasModifyingCTE || q->hasForUpdate || q->cteList || q->setOperations || q->groupingSets || q->rowMarks ||
         q->groupDistinct) {
@@ -784,6 +811,27 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
   return req;
 }
 
+Oid ViewOfQuery(const Query* q, RangeTblEntry** perms) {
+  if (list_length(q->rtable) != 1 || list_length(q->jointree->fromlist) != 1 ||
+      !IsA(linitial(q->jointree->fromlist), RangeTblRef))
+    return InvalidOid;
+  RangeTblEntry* rte = linitial_node(RangeTblEntry, q->rtable);
+  if (rte->rtekind != RTE_SUBQUERY || rte->subquery == nullptr || rte->security_barrier || rte->lateral ||
+      rte->subquery->rtable == NIL)
+    return InvalidOid;
+  // PostgreSQL 15 turns a view's entry into a subquery whose first entry (the rule's OLD) is the view,
+  // carrying the reader's permission fields. 16 keeps the view's oid in the subquery entry itself and
+  // moves permissions to RTEPermissionInfo: until read that way there, queries on views are not routed.
+#if PG_VERSION_NUM >= 160000
+  return InvalidOid;
+#endif
+  RangeTblEntry* old = linitial_node(RangeTblEntry, rte->subquery->rtable);
+  if (old->rtekind != RTE_RELATION || old->relkind != RELKIND_VIEW || old->inFromCl) return InvalidOid;
+  if (perms) *perms = old;
+  return old->relid;
+}
+
+bool OverView(const Request& r) { return r.over_view; }
 Oid SourceOf(const Request& r) { return r.source; }
 RangeTblEntry* SourceEntry(const Request& r) { return r.rte; }
 std::vector<Oid> ParamTypes(const Request& r) { return r.param_types; }
@@ -810,7 +858,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   // deparses both); those are then read from raw rows only (the stored groups passed them already).
   const std::vector<std::string> own = RollupWhere(req, s);
   std::set<std::string> own_left(own.begin(), own.end());
-  if (!c.grain) return Fail(why, "shape", "the rollup has no change capture on its source");
+  const bool over_view = c.viewed.has_value();
+  if (over_view != req.over_view) return Fail(why, "shape", "not a rollup of the query's relation");
+  if (!over_view && !c.grain) return Fail(why, "shape", "the rollup has no change capture on its source");
   if (!c.has_history)
     return Fail(why, "history", "the rows its source had when it was made are not in it (backfill => false, or "
                                "made before 0.11.0 without a recorded backfill)");
@@ -1018,6 +1068,9 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     const auto unavailable = [&](const std::string& what) {
       return Fail(why, "measure", what + " is not derivable from the rollup's measures");
     };
+    if (over_view && !(catalog && (fn == "sum" || fn == "min" || fn == "max")) && !(strata_fn && fn == "merge"))
+      return Fail(why, "measure", "on a rollup's view, only sum, min, max and strata.merge of its columns are read from "
+                                  "the rollups of that rollup (" + fn + " is not)");
     if (a->aggdistinct && catalog && fn == "count") {
       // Approximate (strata.routing_approximate): from an hll of the column.
       std::string extra;
@@ -1103,6 +1156,19 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       *approximate += (approximate->empty() ? "" : "; ") +
                       std::string("strata.topk_agg(") + arg + ") merged from stored summaries (each count within the "
                       "summary's error bound, at most the rows counted / (capacity + 1))";
+    } else if (strata_fn && fn == "merge") {
+      // A merge of stored sketches (a column of a rollup's view, or a raw table's sketch column).
+      const rs::Measure* m = find(rs::MeasureKind::kMerge, arg);
+      if (!m) return unavailable("strata.merge(" + arg + ")");
+      bool topk = false;
+      pg::Call([&] { topk = a->aggargtypes && strcmp(format_type_be(linitial_oid(a->aggargtypes)), "strata.topk") == 0; });
+      if (topk && !config::routing_approximate)
+        return Fail(why, "measure", "a merge of topk summaries from stored groups is not always the merge of all of them "
+                                    "(answered from them only with strata.routing_approximate)");
+      p.state = state_of(*m, 0, "strata.merge(" + m->args + ")", cr::Combine::kSketch);
+      if (topk)
+        *approximate += (approximate->empty() ? "" : "; ") + std::string("strata.merge(") + arg +
+                        ") merged from stored summaries (each count within the summary's error bound)";
     } else if (strata_fn && (fn == "hll_agg" || fn == "qsketch_agg")) {
       // hll and qsketch merge bitwise: the stored groups' merge is the very sketch of the raw rows.
       const auto kind = fn == "hll_agg" ? rs::MeasureKind::kHll : rs::MeasureKind::kQsketch;
@@ -1117,10 +1183,16 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   }
   // The order values must not have gone back below the watermark (TRUNCATE ... RESTART IDENTITY, setval):
   // the refresh refuses such a rollup until it is rebuilt, and routing reads everything raw meanwhile.
-  if (c.order_sequence.empty()) return Fail(why, "shape", "the rollup has no order column sequence");
-  const std::string sequence_guard = "(SELECT last_value FROM " + c.order_sequence +
-                                     ") >= (SELECT watermark FROM strata.rollup WHERE id = " + std::to_string(c.progress_id) + ")";
-  route.guard = guard.empty() ? sequence_guard : guard + " AND " + sequence_guard;
+  // (On a view, the view as written reads the same tail: nothing to guard.)
+  if (over_view) {
+    route.guard = guard;
+    route.over_view = cr::Route::OverView{c.viewed->data_table, c.viewed->tail};
+  } else {
+    if (c.order_sequence.empty()) return Fail(why, "shape", "the rollup has no order column sequence");
+    const std::string sequence_guard = "(SELECT last_value FROM " + c.order_sequence +
+                                       ") >= (SELECT watermark FROM strata.rollup WHERE id = " + std::to_string(c.progress_id) + ")";
+    route.guard = guard.empty() ? sequence_guard : guard + " AND " + sequence_guard;
+  }
 
   if (!render) return "matched";
   // The outer query: group keys are s.gk, aggregates their combinations.

@@ -17,6 +17,11 @@ struct Reason {
 
 struct Request;  // the analyzed query (match.cpp)
 
+// The view a query reads, when its FROM is that one view (expanded by the rewriter into a subquery) and
+// nothing else; InvalidOid otherwise. `perms`: the view's entry with the reader's permission fields.
+// Reads only the query tree (the planner hook's cheap test).
+Oid ViewOfQuery(const Query* query, RangeTblEntry** perms);
+
 // Takes the query apart (it is not modified); nullptr and `why` when no rollup could answer it whatever
 // rollups exist (its shape: joins, subqueries, grouping sets, volatile functions, ...).
 // May throw PgError.
@@ -34,5 +39,7 @@ std::string MatchCandidate(const Request& r, const rollups::Candidate& c, Reason
 std::vector<Oid> ParamTypes(const Request& r);
 // The query's range table entry for the source (its permission fields are copied to the routed query).
 RangeTblEntry* SourceEntry(const Request& r);
+// Whether the query reads a rollup's view (its candidates are the rollups of that rollup, see README.md).
+bool OverView(const Request& r);
 
 }  // namespace strata::routing

@@ -27,6 +27,8 @@ PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_opti
 // Whether one of the query's relations has strata's change capture (only rollup sources have it). Cheap:
 // the relations are locked and their relcache entries built by the parser already.
 bool ReadsRollupSource(Query* parse) {
+  // A view alone (whether it is a rollup's is read from the catalog later, in the subtransaction).
+  if (OidIsValid(ViewOfQuery(parse, nullptr))) return true;
   // One table, or two and their join entry (a join to a dimension table).
   if (list_length(parse->rtable) > 3) return false;
   ListCell* lc;
@@ -45,6 +47,9 @@ struct PermWalk {
   const RangeTblEntry* original;
   const Oid* as_owner;  // relations read as their owner, as a view's owner reads them
   int n_as_owner;
+  const Oid* as_viewer;  // relations read as the owner of the rollup view the query reads (its parts)
+  int n_as_viewer;
+  Oid viewer;
 };
 
 Oid RelOwner(Oid relid) {
@@ -70,6 +75,8 @@ bool FixPermissions(Node* node, void* arg) {
     } else if (rte->rtekind == RTE_RELATION) {
       for (int i = 0; i < w->n_as_owner; i++)
         if (rte->relid == w->as_owner[i]) rte->checkAsUser = RelOwner(rte->relid);
+      for (int i = 0; i < w->n_as_viewer; i++)
+        if (rte->relid == w->as_viewer[i]) rte->checkAsUser = w->viewer;
     }
     return false;
   }
@@ -120,8 +127,24 @@ PlannedStmt* PlanRouted(const std::string& sql, const Request& req, const rollup
     as_owner[3] = get_relname_relid("rollup_change", strata);
     as_owner[4] = c.sequence_oid;
     for (size_t i = 0; i < c.through.size(); i++) as_owner[5 + i] = c.through[i].pending_oid;
-    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, n};
+    // A query on a rollup's view: that rollup's data table and raw table are read as the view reads
+    // them (as its owner); the reader's own check on the view is kept (below).
+    Oid* as_viewer = static_cast<Oid*>(palloc(sizeof(Oid) * 2));
+    const bool over_view = c.viewed.has_value();
+    if (over_view) {
+      as_viewer[0] = c.viewed->data_oid;
+      as_viewer[1] = c.viewed->raw_oid;
+    }
+    PermWalk w{SourceOf(req), SourceEntry(req), as_owner, n, as_viewer, over_view ? 2 : 0,
+               over_view ? RelOwner(c.viewed->view_oid) : InvalidOid};
     FixPermissions((Node*)q, &w);
+    if (over_view) {
+      // The reader's entry of the view it queried, with the same permission fields (as the view's own
+      // expansion checks them); the plan then depends on that view too.
+      RangeTblEntry* viewed = static_cast<RangeTblEntry*>(copyObjectImpl(SourceEntry(req)));
+      viewed->inFromCl = false;
+      q->rtable = lappend(q->rtable, viewed);
+    }
     // The reader needs SELECT on the rollup (checked at execution, as for a view it names), and the
     // plan depends on the view: dropping or replacing it invalidates cached plans.
     RangeTblEntry* view = makeNode(RangeTblEntry);
@@ -277,7 +300,7 @@ void OnRelcacheInvalidation(Datum, Oid relid) {
   }
 }
 
-const std::vector<rollups::Candidate>& CandidatesOf(Oid source) {
+const std::vector<rollups::Candidate>& CandidatesOf(Oid source, bool view) {
   static bool registered = false;
   if (!registered) {
     pg::Call([] { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0); });
@@ -292,10 +315,11 @@ const std::vector<rollups::Candidate>& CandidatesOf(Oid source) {
     return it->second.candidates;
   CachedCandidates fresh;
   pg::SpiConnect();
-  fresh.candidates = rollups::CandidatesOf(source, config::routing_max_staleness_s);
+  fresh.candidates = view ? rollups::ViewCandidatesOf(source) : rollups::CandidatesOf(source, config::routing_max_staleness_s);
   pg::SpiFinish();
   fresh.relations.push_back(source);
   for (const auto& c : fresh.candidates) {
+    if (c.viewed) fresh.relations.push_back(c.viewed->data_oid);
     fresh.relations.push_back(c.view_oid);
     fresh.relations.push_back(c.data_oid);
     for (const auto& t : c.through) fresh.relations.push_back(t.pending_oid);
@@ -373,7 +397,7 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     return nullptr;
   }
   // A copy: the cache entry may go while planning (an invalidation read at a lock).
-  const std::vector<rollups::Candidate> candidates = CandidatesOf(SourceOf(*req));
+  const std::vector<rollups::Candidate> candidates = CandidatesOf(SourceOf(*req), OverView(*req));
 
   // Candidates that match, fewest stored groups first; the hook plans the first two of them.
   struct Matched {
@@ -438,7 +462,7 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     }
   }
   PlannedStmt* raw_plan = (best || explain) ? plan_raw() : nullptr;
-  const bool routed = best && best_cost < raw_plan->planTree->total_cost;
+  const bool routed = best && (config::routing_force || best_cost < raw_plan->planTree->total_cost);
   if (explain) {
     for (const auto& [m, p] : plans) {
       const bool chosen = routed && m == best_match;

@@ -347,10 +347,36 @@ CREATE FUNCTION chain_round() RETURNS TABLE (n int, answered_by text, differs bo
   SELECT q.n, CASE WHEN q.n <= 2 THEN a.rollup WHEN a.rollup <> '(raw)' THEN '(a rollup)' ELSE a.rollup END, c.differs
   FROM rt.chain_queries q, LATERAL rt.compare_routed(q.q) c,
        LATERAL (SELECT e.rollup FROM strata.explain_routing(q.q) e WHERE e.decision = 'chosen') a ORDER BY q.n $$;
+-- Queries written on a rollup's view are answered by the rollups of that rollup: the answer is the
+-- view's (its stored groups, stale or frozen ones included, plus its unabsorbed rows).
+CREATE TABLE view_queries (n int, q text);
+INSERT INTO view_queries VALUES
+  (1, $$SELECT date_trunc('day', hour) AS d, channel_id, sum(n) AS n, sum(views) AS v, min(wmin) AS lo, max(wmax) AS hi,
+        md5(strata.merge(viewers)::text) AS h FROM rt.r_hourly WHERE hour >= '2026-10-22 05:00' AND hour < '2026-12-01' GROUP BY 1, 2$$),
+  (2, $$SELECT sum(n) AS n, sum(watch) AS w, max(wmax) AS hi FROM rt.r_hourly$$),
+  (3, $$SELECT device, sum(views) AS v FROM rt.r_hourly WHERE channel_id IN (1, 2) GROUP BY 1 ORDER BY 2 DESC LIMIT 2$$),
+  (4, $$SELECT date_trunc('month', hour) AS m, strata.distinct_count(strata.merge(viewers)) AS u FROM rt.r_hourly
+        WHERE hour > '2026-10-25 13:00' GROUP BY 1 HAVING sum(n) > 10$$),
+  (5, $$SELECT date_trunc('week', day) AS w, channel_id, sum(n) AS n, sum(views) AS v, md5(strata.merge(viewers)::text) AS h
+        FROM rt.r_days GROUP BY 1, 2$$),
+  (6, $$SELECT date_trunc('day', hour) AS d, sum(n_watch) AS n FROM rt.r_hourly WHERE device IS NOT NULL
+        AND hour BETWEEN '2026-10-21 07:00' AND '2026-11-29 18:00' GROUP BY 1$$);
+-- The routed plan is taken whenever a rollup answers (strata.routing_force), so each answer is checked
+-- whichever plan the costs would pick.
+CREATE FUNCTION view_round() RETURNS TABLE (n int, routed boolean, differs boolean) LANGUAGE sql
+SET strata.routing_force = on AS $$
+  SELECT q.n, c.routed, c.differs FROM rt.view_queries q, LATERAL rt.compare_routed(q.q) c ORDER BY q.n $$;
 -- Clean: every rollup caught up.
 SELECT (strata.refresh_rollup(r) ->> 'caught_up')::boolean FROM unnest(ARRAY['r_hourly', 'r_days', 'r_weeks']) r;
-ANALYZE r_days_data, r_weeks_data, r_days_pending, r_weeks_pending;
+ANALYZE r_hourly_data, r_days_data, r_weeks_data, r_days_pending, r_weeks_pending;
 SELECT * FROM chain_round();
+SELECT * FROM view_round();
+-- What is read from a rollup's view: sum, min, max and strata.merge of its columns; a count of its rows
+-- is not (a stored group and the unabsorbed rows of the same group are one row of the view).
+SELECT rollup, decision, reason_code, reason FROM strata.explain_routing($$SELECT date_trunc('day', hour), count(*)
+  FROM rt.r_hourly GROUP BY 1$$) ORDER BY 1;
+SELECT rollup, decision, reason_code FROM strata.explain_routing($$SELECT hour, sum(n) FROM rt.r_hourly GROUP BY 1$$)
+  ORDER BY 1;
 -- The weekly rollup of the daily one answers weekly questions too (matched and costed; which of the
 -- close candidates wins is the planner's estimate).
 SELECT q.n, e.rollup, e.decision <> 'rejected' AS matched, coalesce(e.reason_code, '') = 'grain' AS grain_finer
@@ -369,10 +395,30 @@ UPDATE events SET views = views + 1 WHERE id % 1201 = 0;
 DELETE FROM events WHERE id % 2003 = 0;
 SELECT count(*) > 0 AS days_pending FROM r_days_pending;
 SELECT * FROM chain_round();
+SELECT * FROM view_round();
 -- The daily rollup refreshed, the weekly one not yet.
 SELECT (strata.refresh_rollup(r) ->> 'caught_up')::boolean FROM unnest(ARRAY['r_hourly', 'r_days']) r;
 SELECT count(*) > 0 AS weeks_pending FROM r_weeks_pending;
 SELECT * FROM chain_round();
+SELECT * FROM view_round();
+-- A reader of the view who may not read the raw table gets the view's answer, routed or not; one who
+-- may not read the view is refused as before.
+CREATE ROLE rt_viewer;
+GRANT USAGE ON SCHEMA rt TO rt_viewer;
+GRANT SELECT ON r_hourly, r_days TO rt_viewer;
+GRANT EXECUTE ON FUNCTION compare_routed(text) TO rt_viewer;
+SET ROLE rt_viewer;
+SELECT routed, differs FROM compare_routed($$SELECT date_trunc('day', hour) AS d, sum(views) AS v FROM rt.r_hourly GROUP BY 1$$);
+RESET ROLE;
+REVOKE SELECT ON r_hourly FROM rt_viewer;
+SET ROLE rt_viewer;
+SELECT date_trunc('day', hour), sum(views) FROM rt.r_hourly GROUP BY 1;
+SELECT count(*) FROM strata.explain_routing($$SELECT date_trunc('day', hour), sum(views) FROM rt.r_hourly GROUP BY 1$$);
+RESET ROLE;
+REVOKE ALL ON r_days FROM rt_viewer;
+REVOKE ALL ON FUNCTION compare_routed(text) FROM rt_viewer;
+REVOKE USAGE ON SCHEMA rt FROM rt_viewer;
+DROP ROLE rt_viewer;
 -- A daily rollup of a Berlin-day query's grain does not nest UTC days; an hourly query is finer than
 -- r_days; a rollup of a rollup with its own WHERE is not read.
 SET TimeZone = 'Europe/Berlin';

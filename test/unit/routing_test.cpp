@@ -125,3 +125,38 @@ TEST(Routing, UnionReadsEachRowOnce) {
   EXPECT_EQ(arms, 9);  // + backfill tail, right edge, changed-TimeZone arm
   EXPECT_EQ(rare, (std::vector<int>{5, 6, 8}));
 }
+
+TEST(Routing, ViewUnionReadsTheViewsParts) {
+  Route r;
+  r.rollup_id = 9;
+  r.data_table = "public.d_data";
+  r.time_column = "\"hour\"";
+  r.bucket_column = "\"day\"";
+  r.bucket_type = "timestamp with time zone";
+  r.pending_table = "public.d_pending";
+  r.bucket_of = [](const std::string& x) { return "date_bin('1 day', " + x + ", 'epoch')"; };
+  r.bucket_end = [](const std::string& x) { return x + " + '1 day'"; };
+  r.keys = {{"channel_id", "d.\"channel_id\""}};
+  r.states = {{"strata.merge(viewers)", "d.\"viewers\"", Combine::kSketch}};
+  r.over_view = Route::OverView{"public.h_data", "SELECT 1"};
+  int arms = 0;
+  std::vector<int> rare;
+  std::string sql = UnionSql(r, &arms, &rare);
+  EXPECT_EQ(arms, 4);  // stored, the viewed rollup's pending and NULL/infinite buckets, the tail
+  EXPECT_TRUE(rare.empty());
+  EXPECT_NE(sql.find("FROM public.d_data AS d WHERE"), std::string::npos);
+  EXPECT_NE(sql.find("JOIN public.h_data AS r ON r.\"hour\" >= __strata_x.__strata_b"), std::string::npos);
+  EXPECT_NE(sql.find("FROM (SELECT 1) AS r"), std::string::npos);
+  // Nothing of the raw side: no change log, no frozen cutoff, no raw table.
+  EXPECT_EQ(sql.find("rollup_change"), std::string::npos);
+  EXPECT_EQ(sql.find("frozen_before"), std::string::npos);
+  r.lower = Bound{">=", "'2026-11-01 05:30+00'"};
+  r.upper = Bound{"<", "now()"};
+  r.guard = "pg_catalog.current_setting('TimeZone') = 'UTC'";
+  r.over_view->tail = "";  // a materialized-only view
+  sql = UnionSql(r, &arms, &rare);
+  EXPECT_EQ(arms, 6);  // + left and right edges, the changed-TimeZone arm; no tail
+  EXPECT_EQ(rare, (std::vector<int>{5}));
+  EXPECT_NE(sql.find("NOT (date_bin('1 day', r.\"hour\", 'epoch') >= ('2026-11-01 05:30+00'))"), std::string::npos);
+  EXPECT_NE(sql.find("NOT (pg_catalog.current_setting('TimeZone') = 'UTC')"), std::string::npos);
+}
