@@ -86,6 +86,8 @@ extern "C" {
 #include "utils/datum.h"
 #include "access/relation.h"
 #include "utils/partcache.h"
+#include "utils/catcache.h"
+#include "catalog/pg_statistic.h"
 #include "access/table.h"
 #include "utils/array.h"
 #include "access/reloptions.h"

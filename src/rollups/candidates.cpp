@@ -172,9 +172,21 @@ std::vector<Candidate> ViewCandidatesOf(Oid view) {
   v.data_table = viewed.spec.data_table;
   v.data_oid = viewed.data_oid;
   // A rollup of a rollup has a materialized-only view (its stored groups): no tail.
-  const bool tail = viewed.realtime && !viewed.source_rollup;
-  v.raw_oid = tail ? viewed.source_oid : InvalidOid;
-  if (tail) v.tail = core::rollup::TailSql(viewed.spec, viewed.watermark);
+  v.tail = viewed.realtime && !viewed.source_rollup;
+  v.raw_oid = v.tail ? viewed.source_oid : InvalidOid;
+  v.watermark = viewed.watermark;
+  v.spec = viewed.spec;
+  // Row security on the raw table: the view applies the policies of its owner, a routed plan would
+  // apply them as the planning role. Not routed, as for queries on the raw table.
+  bool rls = false;
+  if (v.tail)
+    pg::Call([&] {
+      HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(v.raw_oid));
+      if (HeapTupleIsValid(tup)) {
+        rls = ((Form_pg_class)GETSTRUCT(tup))->relrowsecurity;
+        ReleaseSysCache(tup);
+      }
+    });
   std::vector<pg::Row> readers;
   pg::AsExtensionOwner([&] {
     readers = pg::Query("SELECT id, has_history FROM strata.rollup WHERE source_rollup = $1::int ORDER BY id",
@@ -193,9 +205,20 @@ std::vector<Candidate> ViewCandidatesOf(Oid view) {
     c.has_history = *row[1] == "t";
     c.spec = r.spec;
     if (!r.spec.where.empty()) c.refused = "a rollup of a rollup with a WHERE clause of its own";
+    if (rls) c.refused = "row-level security is enabled on the raw table the view reads";
     c.viewed = v;
     out.push_back(std::move(c));
   }
+  return out;
+}
+
+std::vector<Oid> ViewedRollupViews() {
+  std::vector<pg::Row> rows;
+  pg::AsExtensionOwner([&] {
+    rows = pg::QueryReadOnly("SELECT DISTINCT s.view::pg_catalog.oid FROM strata.rollup r JOIN strata.rollup s ON s.id = r.source_rollup");
+  });
+  std::vector<Oid> out;
+  for (const auto& r : rows) out.push_back(static_cast<Oid>(std::stoul(*r[0])));
   return out;
 }
 

@@ -48,8 +48,10 @@ struct Candidate {
     Oid view_oid = InvalidOid;
     std::string data_table;  // qualified
     Oid data_oid = InvalidOid;
-    Oid raw_oid = InvalidOid;  // the raw table its tail is read from
-    std::string tail;          // core::rollup::TailSql ("" for a materialized-only view)
+    Oid raw_oid = InvalidOid;  // the raw table its tail is read from (none for a materialized-only view)
+    bool tail = false;         // its view adds its unabsorbed rows (core::rollup::TailSql)
+    int64_t watermark = 0;     // when loaded (a planner reads it again: ReadProgress(id))
+    core::rollup::Spec spec;   // its own
   };
   std::optional<Viewed> viewed;
 };
@@ -71,6 +73,8 @@ std::vector<Candidate> CandidatesOf(Oid source, int max_staleness_s);
 // The rollups that read the rollup whose view is `view` (directly), each with its own spec and the
 // viewed rollup's parts (Candidate::viewed); empty when `view` is no rollup's view.
 std::vector<Candidate> ViewCandidatesOf(Oid view);
+// The views of the rollups that other rollups read (the views ViewCandidatesOf has candidates for).
+std::vector<Oid> ViewedRollupViews();
 // The rollup's watermark and backfill cursor as the active snapshot sees them: the state a plan made now
 // is executed in, or a later one (the watermark only rises, the cursor only falls), never an earlier one.
 void ReadProgress(int id, int64_t* watermark, std::optional<int64_t>* cursor);

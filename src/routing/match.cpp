@@ -467,6 +467,15 @@ std::shared_ptr<Request> Analyze(Query* q, Reason* why) {
         refusal = "the query calls a volatile function";
         return;
       }
+      // A security_invoker view reads its tables with the reader's privileges; routing reads the
+      // view's parts as its owner.
+      Relation rel = relation_open(view, NoLock);
+      const bool invoker = RelationHasSecurityInvoker(rel);
+      relation_close(rel, NoLock);
+      if (invoker) {
+        refusal = "a security_invoker view";
+        return;
+      }
       req->over_view = true;
       req->rte = view_entry;
       req->source = view;
@@ -824,11 +833,12 @@ Oid ViewOfQuery(const Query* q, RangeTblEntry** perms) {
   // moves permissions to RTEPermissionInfo: until read that way there, queries on views are not routed.
 #if PG_VERSION_NUM >= 160000
   return InvalidOid;
-#endif
+#else
   RangeTblEntry* old = linitial_node(RangeTblEntry, rte->subquery->rtable);
   if (old->rtekind != RTE_RELATION || old->relkind != RELKIND_VIEW || old->inFromCl) return InvalidOid;
   if (perms) *perms = old;
   return old->relid;
+#endif
 }
 
 bool OverView(const Request& r) { return r.over_view; }
@@ -884,8 +894,25 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       a = get_attnum(req.source, name.c_str());
       if (a != InvalidAttrNumber && strcmp(quote_identifier(name.c_str()), e.c_str()) != 0) a = InvalidAttrNumber;
     });
-    if (a != InvalidAttrNumber) dims[a] = static_cast<int>(i);
+    // On a view, only the viewed rollup's own dimensions: a group of the view is split between its
+    // stored group and its tail group, so grouping by one of its measure columns would split it.
+    bool viewed_dim = !over_view;
+    if (over_view)
+      for (const auto& d : c.viewed->spec.dims) viewed_dim = viewed_dim || d.name == name;
+    if (a != InvalidAttrNumber && viewed_dim) dims[a] = static_cast<int>(i);
   }
+  // On a view, the kind of each of its columns the query aggregates (the viewed rollup's measure or
+  // dimension): an aggregate is read from the split groups only where it combines as the view merges.
+  const auto viewed_kind = [&](const std::string& column) -> std::optional<rs::MeasureKind> {
+    for (const auto& m : c.viewed->spec.measures)
+      if (m.name == column) return m.kind;
+    return std::nullopt;
+  };
+  const auto viewed_is_dim = [&](const std::string& column) {
+    for (const auto& d : c.viewed->spec.dims)
+      if (d.name == column) return true;
+    return false;
+  };
   const auto rb = RollupBucketing(req, s.bucket_expr);
   if (!rb) return Fail(why, "grain", "the rollup's bucket expression is not one routing reads");
   // A rollup of a rollup: each bucket of the rollup it reads must lie in one of its own, so its stored
@@ -1068,9 +1095,21 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
     const auto unavailable = [&](const std::string& what) {
       return Fail(why, "measure", what + " is not derivable from the rollup's measures");
     };
-    if (over_view && !(catalog && (fn == "sum" || fn == "min" || fn == "max")) && !(strata_fn && fn == "merge"))
-      return Fail(why, "measure", "on a rollup's view, only sum, min, max and strata.merge of its columns are read from "
-                                  "the rollups of that rollup (" + fn + " is not)");
+    if (over_view) {
+      using K = rs::MeasureKind;
+      const std::string column = core::UnquoteIdent(arg);
+      const auto k = viewed_kind(column);
+      const bool ok = (catalog && fn == "sum" && k && (*k == K::kCount || *k == K::kSum)) ||
+                      (catalog && (fn == "min" || fn == "max") &&
+                       ((k && *k == (fn == "min" ? K::kMin : K::kMax)) || viewed_is_dim(column))) ||
+                      (strata_fn && fn == "merge" && k &&
+                       (*k == K::kHll || *k == K::kQsketch || *k == K::kTopk || *k == K::kMerge));
+      if (!ok)
+        return Fail(why, "measure", "on a rollup's view, a rollup of it answers sum of its counts and sums, min of its "
+                                    "mins, max of its maxes (or of a dimension) and strata.merge of its sketches, "
+                                    "which combine as the view merges a stored group with the rows it has not "
+                                    "absorbed (" + fn + "(" + raw_args + ") does not)");
+    }
     if (a->aggdistinct && catalog && fn == "count") {
       // Approximate (strata.routing_approximate): from an hll of the column.
       std::string extra;
@@ -1161,7 +1200,10 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
       const rs::Measure* m = find(rs::MeasureKind::kMerge, arg);
       if (!m) return unavailable("strata.merge(" + arg + ")");
       bool topk = false;
-      pg::Call([&] { topk = a->aggargtypes && strcmp(format_type_be(linitial_oid(a->aggargtypes)), "strata.topk") == 0; });
+      pg::Call([&] {
+        topk = a->aggargtypes &&
+               strcmp(format_type_extended(linitial_oid(a->aggargtypes), -1, FORMAT_TYPE_FORCE_QUALIFY), "strata.topk") == 0;
+      });
       if (topk && !config::routing_approximate)
         return Fail(why, "measure", "a merge of topk summaries from stored groups is not always the merge of all of them "
                                     "(answered from them only with strata.routing_approximate)");
@@ -1186,7 +1228,8 @@ std::string MatchCandidate(const Request& req, const rollups::Candidate& c, Reas
   // (On a view, the view as written reads the same tail: nothing to guard.)
   if (over_view) {
     route.guard = guard;
-    route.over_view = cr::Route::OverView{c.viewed->data_table, c.viewed->tail};
+    route.over_view = cr::Route::OverView{
+        c.viewed->data_table, c.viewed->tail ? rs::TailSql(c.viewed->spec, c.viewed->watermark) : std::string()};
   } else {
     if (c.order_sequence.empty()) return Fail(why, "shape", "the rollup has no order column sequence");
     const std::string sequence_guard = "(SELECT last_value FROM " + c.order_sequence +

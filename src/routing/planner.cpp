@@ -26,9 +26,28 @@ PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_opti
 
 // Whether one of the query's relations has strata's change capture (only rollup sources have it). Cheap:
 // the relations are locked and their relcache entries built by the parser already.
+// The views of rollups that rollups read, as this backend last loaded them; `valid` false until loaded
+// and after any view is created, replaced or dropped (a pg_rewrite change) or a full invalidation.
+struct ViewedViews {
+  bool valid = false;
+  std::vector<Oid> views;
+};
+ViewedViews viewed_views;
+
+void OnRewriteInvalidation(Datum, int, uint32) { viewed_views.valid = false; }
+
+// Whether a query on this view may be routed: unknown (load the list, inside routing's subtransaction)
+// or a view other rollups read.
+bool MayBeViewedRollup(Oid view) {
+  return !viewed_views.valid ||
+         std::find(viewed_views.views.begin(), viewed_views.views.end(), view) != viewed_views.views.end();
+}
+
 bool ReadsRollupSource(Query* parse) {
-  // A view alone (whether it is a rollup's is read from the catalog later, in the subtransaction).
-  if (OidIsValid(ViewOfQuery(parse, nullptr))) return true;
+  // A view alone: one whose rollup other rollups read (when the list is loaded; else in the
+  // subtransaction, see RouteWithPinnedStyles).
+  const Oid view = ViewOfQuery(parse, nullptr);
+  if (OidIsValid(view)) return MayBeViewedRollup(view);
   // One table, or two and their join entry (a join to a dimension table).
   if (list_length(parse->rtable) > 3) return false;
   ListCell* lc;
@@ -289,6 +308,7 @@ void OnRelcacheInvalidation(Datum, Oid relid) {
   auto& cache = CandidateCache();
   if (relid == InvalidOid) {
     cache.clear();
+    viewed_views.valid = false;
     return;
   }
   for (auto it = cache.begin(); it != cache.end();) {
@@ -300,12 +320,32 @@ void OnRelcacheInvalidation(Datum, Oid relid) {
   }
 }
 
-const std::vector<rollups::Candidate>& CandidatesOf(Oid source, bool view) {
+void RegisterInvalidations() {
   static bool registered = false;
   if (!registered) {
-    pg::Call([] { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0); });
+    pg::Call([] {
+      CacheRegisterRelcacheCallback(OnRelcacheInvalidation, 0);
+      CacheRegisterSyscacheCallback(RULERELNAME, OnRewriteInvalidation, 0);
+    });
     registered = true;
   }
+}
+
+// Loads the list of viewed rollups' views when it is not valid (SPI; inside routing's subtransaction).
+bool IsViewedRollup(Oid view) {
+  RegisterInvalidations();
+  if (!viewed_views.valid) {
+    pg::SpiConnect();
+    std::vector<Oid> views = rollups::ViewedRollupViews();
+    pg::SpiFinish();
+    viewed_views.views = std::move(views);
+    viewed_views.valid = true;
+  }
+  return MayBeViewedRollup(view);
+}
+
+const std::vector<rollups::Candidate>& CandidatesOf(Oid source, bool view) {
+  RegisterInvalidations();
   TimestampTz now = 0;
   pg::Call([&] { now = GetCurrentTimestamp(); });
   auto& cache = CandidateCache();
@@ -396,6 +436,14 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     }
     return nullptr;
   }
+  if (OverView(*req) && !IsViewedRollup(SourceOf(*req))) {
+    if (explain) {
+      PlannedStmt* p = plan_raw();
+      explain->push_back({"(raw)", "chosen", "shape", "no rollup reads the view the query reads", p->planTree->plan_rows,
+                          p->planTree->total_cost});
+    }
+    return nullptr;
+  }
   // A copy: the cache entry may go while planning (an invalidation read at a lock).
   const std::vector<rollups::Candidate> candidates = CandidatesOf(SourceOf(*req), OverView(*req));
 
@@ -435,6 +483,10 @@ PlannedStmt* RouteWithPinnedStyles(Query* parse, int cursor_options, ParamListIn
     rollups::Candidate fresh = *m.c;
     pg::SpiConnect();
     rollups::ReadProgress(fresh.progress_id, &fresh.watermark, &fresh.cursor);
+    if (fresh.viewed) {
+      std::optional<int64_t> cursor;
+      rollups::ReadProgress(fresh.viewed->id, &fresh.viewed->watermark, &cursor);
+    }
     // A rollup of a rollup reads each of its pending buckets raw (its dirty arm, left out of the cost as
     // rare): one far behind (just made, disabled) is passed over for one that answers from stored groups.
     const bool behind = !fresh.through.empty() && rollups::PendingBuckets(fresh, kMaxPendingOfChained) >= kMaxPendingOfChained;
@@ -584,6 +636,7 @@ extern "C" PlannedStmt* strata_planner(Query* parse, const char* query_string, i
 namespace strata::routing {
 
 const LastDecision& Last() { return last_decision; }
+double PlanRowsRead(const Plan* plan) { return RowsRead(plan); }
 void Forget() { last_decision = LastDecision{}; }
 
 void Init() {

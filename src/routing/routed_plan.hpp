@@ -1,5 +1,6 @@
 // What a routed plan says about itself, for the executor hooks of routing (stats.cpp) and of the agents'
-// guardrail (src/agents/guardrail.cpp): the one header of src/routing that another capability includes.
+// guardrail (src/agents/guardrail.cpp), and how routing counts a plan's rows read (for the agents'
+// advisor): the one header of src/routing that another capability includes.
 // planner.cpp writes the figures as the column names of the plan's unreferenced range-table entry of the
 // rollup's view (eref kRollupEntryAlias, no alias, not in FROM, SELECT checked only: no statement a user
 // writes makes such an entry): [rows saved, rows read, rare arms "i,j,k", the planning TimeZone].
@@ -26,5 +27,8 @@ struct RoutedFigures {
 };
 // The figures of a routed plan; nullopt for any other plan. Cannot ERROR but for out of memory.
 std::optional<RoutedFigures> ReadRoutedFigures(const PlannedStmt* plan);
+
+// The rows a plan's scans are estimated to read (as routing's rows-saved figure counts them).
+double PlanRowsRead(const Plan* plan);
 
 }  // namespace strata::routing

@@ -17,11 +17,23 @@ struct Slot {
   pg_atomic_uint64 rows_saved;  // the rows the queries as written would have read more, as estimated, summed
 };
 
+// Routed executions per statement (its query id, as pg_stat_statements keys it): what the advisor
+// subtracts from a statement's calls to find the calls no rollup answered.
+constexpr int kQuerySlots = 4096;
+
+struct QuerySlot {
+  Oid db;
+  uint64 query_id;
+  pg_atomic_uint64 executions;
+};
+
 struct Shared {
   LWLock* lock;
   int used;
   pg_atomic_uint64 not_counted;  // executions of rollups that found the table full
   Slot slots[kSlots];
+  int queries_used;
+  QuerySlot queries[kQuerySlots];
 };
 
 Shared* shared = nullptr;
@@ -48,6 +60,7 @@ void Startup() {
       pg_atomic_init_u64(&s.executions, 0);
       pg_atomic_init_u64(&s.rows_saved, 0);
     }
+    for (auto& q : shared->queries) pg_atomic_init_u64(&q.executions, 0);
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -73,6 +86,25 @@ Slot* FindSlot(Oid view) {
   return out;
 }
 
+QuerySlot* FindQuerySlot(uint64 query_id) {
+  const int used = *static_cast<volatile int*>(&shared->queries_used);
+  for (int i = 0; i < used; i++)
+    if (shared->queries[i].db == MyDatabaseId && shared->queries[i].query_id == query_id) return &shared->queries[i];
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  QuerySlot* out = nullptr;
+  for (int i = 0; i < shared->queries_used && out == nullptr; i++)
+    if (shared->queries[i].db == MyDatabaseId && shared->queries[i].query_id == query_id) out = &shared->queries[i];
+  if (out == nullptr && shared->queries_used < kQuerySlots) {
+    out = &shared->queries[shared->queries_used];
+    out->db = MyDatabaseId;
+    out->query_id = query_id;
+    pg_write_barrier();
+    shared->queries_used++;
+  }
+  LWLockRelease(shared->lock);
+  return out;
+}
+
 // Counts a routed plan as it starts. Cannot ERROR: a scan of the range table, atomics and one LWLock.
 void ExecutorStartHook(QueryDesc* desc, int eflags) {
   if (shared != nullptr && !(eflags & EXEC_FLAG_EXPLAIN_ONLY) && desc->plannedstmt) {
@@ -84,6 +116,10 @@ void ExecutorStartHook(QueryDesc* desc, int eflags) {
         pg_atomic_fetch_add_u64(&s->executions, 1);
         pg_atomic_fetch_add_u64(&s->rows_saved, f->rows_saved);
       }
+      // Statements beyond the table's size are not counted per statement (the advisor then sees their
+      // calls as not routed: a proposal it would make anyway names the rollup that already answers).
+      if (desc->plannedstmt->queryId != 0)
+        if (QuerySlot* q = FindQuerySlot(desc->plannedstmt->queryId)) pg_atomic_fetch_add_u64(&q->executions, 1);
     }
   }
   if (prev_executor_start)
@@ -170,6 +206,27 @@ STRATA_FUNCTION(strata_routing_counts) {
     values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->not_counted)));
     values[2] = Int64GetDatum(0);
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  });
+  return (Datum)0;
+}
+
+// strata._routed_queries() -> TABLE(query_id bigint, executions bigint): this database's routed executions
+// per statement (query id as pg_stat_statements shows it). Empty when strata is not preloaded.
+STRATA_FUNCTION(strata_routed_queries) {
+  using strata::routing::shared;
+  strata::pg::Call([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    if (shared == nullptr) return;
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    Datum values[2];
+    bool nulls[2] = {false, false};
+    const int used = *static_cast<volatile int*>(&shared->queries_used);
+    for (int i = 0; i < used; i++) {
+      if (shared->queries[i].db != MyDatabaseId) continue;
+      values[0] = Int64GetDatum(static_cast<int64>(shared->queries[i].query_id));
+      values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->queries[i].executions)));
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
   });
   return (Datum)0;
 }

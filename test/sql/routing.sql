@@ -377,6 +377,14 @@ SELECT rollup, decision, reason_code, reason FROM strata.explain_routing($$SELEC
   FROM rt.r_hourly GROUP BY 1$$) ORDER BY 1;
 SELECT rollup, decision, reason_code FROM strata.explain_routing($$SELECT hour, sum(n) FROM rt.r_hourly GROUP BY 1$$)
   ORDER BY 1;
+-- Aggregates that do not combine as the view merges a stored group with its unabsorbed rows (the max of a
+-- count, the sum of a min), and a grouping by a measure column, are not read from r_days.
+SELECT q.n, e.decision, e.reason_code FROM (VALUES
+  (1, $$SELECT date_trunc('day', hour), max(n) FROM rt.r_hourly GROUP BY 1$$),
+  (2, $$SELECT date_trunc('day', hour), sum(wmin) FROM rt.r_hourly GROUP BY 1$$),
+  (3, $$SELECT date_trunc('day', hour), n_watch, sum(n) FROM rt.r_hourly GROUP BY 1, 2$$),
+  (4, $$SELECT date_trunc('day', hour), sum(n) FROM rt.r_hourly WHERE views > 3 GROUP BY 1$$)) q(n, text),
+  strata.explain_routing(q.text) e WHERE e.rollup = 'r_days' ORDER BY 1;
 -- The weekly rollup of the daily one answers weekly questions too (matched and costed; which of the
 -- close candidates wins is the planner's estimate).
 SELECT q.n, e.rollup, e.decision <> 'rejected' AS matched, coalesce(e.reason_code, '') = 'grain' AS grain_finer

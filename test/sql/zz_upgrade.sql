@@ -157,6 +157,9 @@ SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- 0.11.0 -> 0.12.0 (routing through rollups of rollups, tree changes tracked, rows saved).
 ALTER EXTENSION strata UPDATE TO '0.12.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
+-- 0.12.0 -> 0.13.0 (the rollup advisor, freshness in the metrics catalog).
+ALTER EXTENSION strata UPDATE TO '0.13.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- Nothing differs: each line names its side, its kind, its object and the property that differs.
 SELECT side, kind, object, detail FROM (
   SELECT 'only in a fresh install' AS side, * FROM (SELECT * FROM schema_fresh EXCEPT SELECT * FROM strata_schema()) f

@@ -1,0 +1,1195 @@
+-- strata 0.13.0: the whole schema of the current version, the one script CREATE EXTENSION strata runs.
+-- Existing databases reach the same schema through strata--0.1.0.sql and the upgrade scripts
+-- (test/sql/zz_upgrade.sql proves both equal). Each object is defined once, in its final form; sections
+-- follow the capabilities: bookkeeping, workers, partitions, sketches, rollups, keysets, routing, vacuum, and the
+-- event triggers last (so that none fires on this script's own DDL).
+\echo Use "CREATE EXTENSION strata" to load this file. \quit
+
+-------------------------------------------------------------------------------- bookkeeping: job_runs
+-- Every action of the workers and of run_maintenance: what ran, on what, when, how it ended and why.
+-- A job is recorded before it runs (status 'running'); runs a crash left open are marked 'crashed'.
+CREATE TABLE @extschema@.job_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_kind    text NOT NULL,
+    target      text,
+    started_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at timestamptz,
+    status      text NOT NULL CHECK (status IN ('running', 'ok', 'skipped', 'failed', 'crashed')),
+    message     text,
+    details     jsonb NOT NULL DEFAULT '{}',
+    pid         integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
+    run_as      name
+);
+CREATE INDEX job_runs_started_at ON @extschema@.job_runs (started_at);
+CREATE INDEX job_runs_target ON @extschema@.job_runs (target, id DESC);
+
+-- A role sees the actions on relations it may read or owns, and the ones it ran; superusers (and the
+-- extension's owner, which writes the table) see every row. The views reading job_runs check the
+-- reader's rights, not their owner's (security_invoker).
+CREATE FUNCTION @extschema@._job_visible(target text, run_as name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT run_as OPERATOR(pg_catalog.=) CURRENT_USER
+        OR target IS NULL
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(target)
+                      AND (pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                           OR pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+$$;
+ALTER TABLE @extschema@.job_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY job_runs_visible ON @extschema@.job_runs FOR SELECT USING (@extschema@._job_visible(target, run_as));
+
+-------------------------------------------------------------------------------- workers
+-- worker_status() keeps its first columns (partition_sets reads it); the view reads the wider
+-- _worker_slots(). More databases than strata.max_workers: the ones due for a worker wait in a queue
+-- (state 'waiting for a worker slot', since waiting_since) and workers give their slot up after a pass
+-- while one waits.
+CREATE FUNCTION @extschema@.worker_status(
+    OUT datname text, OUT pid integer, OUT state text, OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT naptime_ms integer, OUT failures integer, OUT last_error text)
+RETURNS SETOF record LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_worker_status';
+
+CREATE FUNCTION @extschema@._worker_slots(
+    OUT datname text, OUT pid integer, OUT state text, OUT started_at timestamptz, OUT last_pass_at timestamptz,
+    OUT passes bigint, OUT naptime_ms integer, OUT failures integer, OUT last_error text,
+    OUT waiting_since timestamptz)
+RETURNS SETOF record LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_worker_status';
+
+CREATE FUNCTION @extschema@._wake_launcher() RETURNS void LANGUAGE C
+AS 'MODULE_PATHNAME', 'strata_wake_launcher';
+
+CREATE FUNCTION @extschema@._guard_selftest(kind text) RETURNS text LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'strata_guard_selftest';
+REVOKE ALL ON FUNCTION @extschema@._guard_selftest(text) FROM PUBLIC;
+
+-- The background workers of this cluster (empty when strata is not in shared_preload_libraries).
+CREATE VIEW @extschema@.workers AS
+SELECT w.datname, w.pid, w.state, w.started_at, w.last_pass_at, w.passes, w.naptime_ms, w.failures, w.last_error,
+       w.waiting_since, pg_catalog.clock_timestamp() - w.waiting_since AS waiting_for
+FROM @extschema@._worker_slots() w;
+
+-------------------------------------------------------------------------------- partitions
+-- Configuration of partition sets: one row per managed parent table. Dumped by pg_dump
+-- (pg_extension_config_dump), so a restore keeps the configuration.
+CREATE TABLE @extschema@.partition_set (
+    parent               regclass PRIMARY KEY,
+    control_column       name NOT NULL,
+    key_type             regtype NOT NULL,
+    partition_interval   text NOT NULL,
+    premake              integer NOT NULL CHECK (premake BETWEEN 0 AND 1000),
+    retention            text,
+    retention_keep_table boolean NOT NULL DEFAULT false,
+    default_partition    boolean NOT NULL DEFAULT false,
+    partition_options    text[] NOT NULL DEFAULT '{}',
+    partition_tablespace name,
+    enabled              boolean NOT NULL DEFAULT true,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.partition_set', '');
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval text,
+    premake integer DEFAULT 4, retention text DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_create_partition_set';
+COMMENT ON FUNCTION @extschema@.create_partition_set(regclass, name, text, integer, text, boolean, boolean, text[], name, text)
+IS 'takes over a PARTITION BY RANGE table: creates partitions around now (or the data) and premake ahead';
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval interval,
+    premake integer DEFAULT 4, retention interval DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE sql CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.create_partition_set($1, $2, $3::text, $4, $5::text, $6, $7, $8, $9, $10) $$;
+
+CREATE FUNCTION @extschema@.create_partition_set(
+    parent regclass, control_column name, partition_interval bigint,
+    premake integer DEFAULT 4, retention bigint DEFAULT NULL, retention_keep_table boolean DEFAULT false,
+    default_partition boolean DEFAULT false, partition_options text[] DEFAULT '{}',
+    partition_tablespace name DEFAULT NULL, start_partition text DEFAULT NULL)
+RETURNS integer LANGUAGE sql CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.create_partition_set($1, $2, $3::text, $4, $5::text, $6, $7, $8, $9, $10) $$;
+
+CREATE FUNCTION @extschema@.undo_partition_set(parent regclass)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_undo_partition_set';
+
+CREATE FUNCTION @extschema@.run_maintenance(parent regclass DEFAULT NULL)
+RETURNS TABLE (parent regclass, action text, partition text, status text, message text)
+LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_run_maintenance';
+
+-- Changes a set's settings; NULL leaves a setting as it is (clear_retention removes retention).
+CREATE FUNCTION @extschema@.alter_partition_set(
+    parent regclass, premake integer DEFAULT NULL, retention text DEFAULT NULL,
+    retention_keep_table boolean DEFAULT NULL, partition_options text[] DEFAULT NULL,
+    partition_tablespace name DEFAULT NULL, enabled boolean DEFAULT NULL, clear_retention boolean DEFAULT false)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_alter_partition_set';
+
+CREATE FUNCTION @extschema@.partition_set_state(parent regclass,
+    OUT partition_count integer, OUT oldest_bound text, OUT newest_bound text, OUT partitions_ahead integer,
+    OUT default_rows bigint, OUT detach_pending text, OUT actions_due integer)
+RETURNS record LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_partition_set_state';
+
+-- The catalog views compute each row's live figures in a function that catches the error of that one row
+-- (a table in another session's temporary schema, ...): the row shows NULL figures and the error in
+-- figures_error instead of the whole view failing for everyone. Cancels and assertion failures are not
+-- caught (WHEN OTHERS leaves them alone).
+CREATE FUNCTION @extschema@._partition_set_live(parent regclass,
+    OUT partition_count integer, OUT oldest_bound text, OUT newest_bound text, OUT partitions_ahead integer,
+    OUT default_rows bigint, OUT detach_pending text, OUT actions_due integer, OUT figures_error text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT st.partition_count, st.oldest_bound, st.newest_bound, st.partitions_ahead, st.default_rows,
+           st.detach_pending, st.actions_due
+      INTO partition_count, oldest_bound, newest_bound, partitions_ahead, default_rows, detach_pending, actions_due
+      FROM @extschema@.partition_set_state(parent) st;
+EXCEPTION WHEN OTHERS THEN
+    partition_count := NULL; oldest_bound := NULL; newest_bound := NULL; partitions_ahead := NULL;
+    default_rows := NULL; detach_pending := NULL; actions_due := NULL;
+    figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
+END $$;
+
+-- Partition sets with their configuration and live state.
+CREATE VIEW @extschema@.partition_sets WITH (security_invoker = true) AS
+SELECT s.parent, s.control_column, s.key_type, s.partition_interval, s.premake, s.retention,
+       s.retention_keep_table, s.default_partition, s.partition_options, s.partition_tablespace, s.enabled,
+       st.partition_count, st.oldest_bound, st.newest_bound, st.partitions_ahead, st.default_rows,
+       st.detach_pending, st.actions_due,
+       j.finished_at AS last_action_at, j.job_kind AS last_action, j.status AS last_status,
+       j.message AS last_message,
+       (SELECT max(w.last_pass_at) FROM @extschema@.worker_status() w
+         WHERE w.datname = pg_catalog.current_database()) AS worker_last_pass_at,
+       st.figures_error
+FROM @extschema@.partition_set s
+JOIN pg_catalog.pg_class c ON c.oid = s.parent
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL @extschema@._partition_set_live(s.parent) st
+LEFT JOIN LATERAL (
+    SELECT r.finished_at, r.job_kind, r.status, r.message FROM @extschema@.job_runs r
+    WHERE r.target = '"' || pg_catalog.replace(n.nspname, '"', '""') || '"."'
+                     || pg_catalog.replace(c.relname, '"', '""') || '"'
+    ORDER BY r.id DESC LIMIT 1) j ON true;
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.partition_set, @extschema@.job_runs, @extschema@.partition_sets,
+    @extschema@.workers TO PUBLIC;
+
+-------------------------------------------------------------------------------- sketches: hll
+CREATE TYPE @extschema@.hll;
+CREATE FUNCTION @extschema@.hll_in(cstring) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_out(@extschema@.hll) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_hll_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_recv(internal) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_send(@extschema@.hll) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_hll_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.hll (
+  INPUT = @extschema@.hll_in, OUTPUT = @extschema@.hll_out,
+  RECEIVE = @extschema@.hll_recv, SEND = @extschema@.hll_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = external);
+COMMENT ON TYPE @extschema@.hll IS 'HyperLogLog distinct-count sketch; merges exactly';
+
+CREATE FUNCTION @extschema@.hll_trans(internal, anyelement) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_trans(internal, anyelement, integer) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_trans_p' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_final(internal) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_hll_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_merge_trans(internal, @extschema@.hll) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_hll_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+
+-- SSPACE: the dense state at the default precision (2^14 one-byte registers), so the planner sizes
+-- hash aggregation honestly.
+CREATE AGGREGATE @extschema@.hll_agg(anyelement) (
+  SFUNC = @extschema@.hll_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.hll_agg(anyelement, integer) (
+  SFUNC = @extschema@.hll_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.hll) (
+  SFUNC = @extschema@.hll_merge_trans, STYPE = internal, SSPACE = 16500,
+  FINALFUNC = @extschema@.hll_final, COMBINEFUNC = @extschema@.hll_combine,
+  SERIALFUNC = @extschema@.hll_serial, DESERIALFUNC = @extschema@.hll_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.hll, @extschema@.hll) RETURNS @extschema@.hll
+  AS 'MODULE_PATHNAME', 'strata_hll_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.distinct_count(@extschema@.hll) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'strata_hll_distinct_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.hll_precision(@extschema@.hll) RETURNS integer
+  AS 'MODULE_PATHNAME', 'strata_hll_precision' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-------------------------------------------------------------------------------- sketches: qsketch
+CREATE TYPE @extschema@.qsketch;
+CREATE FUNCTION @extschema@.qsketch_in(cstring) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_out(@extschema@.qsketch) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_qsketch_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_recv(internal) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_send(@extschema@.qsketch) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_qsketch_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.qsketch (
+  INPUT = @extschema@.qsketch_in, OUTPUT = @extschema@.qsketch_out,
+  RECEIVE = @extschema@.qsketch_recv, SEND = @extschema@.qsketch_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = external);
+COMMENT ON TYPE @extschema@.qsketch IS 'quantile sketch with relative-error guarantee; merges exactly';
+
+CREATE FUNCTION @extschema@.qsketch_trans(internal, double precision) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_trans(internal, double precision, double precision) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_trans_a' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_final(internal) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_qsketch_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_merge_trans(internal, @extschema@.qsketch) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_qsketch_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.qsketch_agg(double precision) (
+  SFUNC = @extschema@.qsketch_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.qsketch_agg(double precision, double precision) (
+  SFUNC = @extschema@.qsketch_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.qsketch) (
+  SFUNC = @extschema@.qsketch_merge_trans, STYPE = internal, SSPACE = 8192,
+  FINALFUNC = @extschema@.qsketch_final, COMBINEFUNC = @extschema@.qsketch_combine,
+  SERIALFUNC = @extschema@.qsketch_serial, DESERIALFUNC = @extschema@.qsketch_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.qsketch, @extschema@.qsketch) RETURNS @extschema@.qsketch
+  AS 'MODULE_PATHNAME', 'strata_qsketch_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.quantile(@extschema@.qsketch, double precision) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.quantile(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_disc defines it, within the sketch''s relative accuracy';
+CREATE FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantile_cont' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.quantile_cont(@extschema@.qsketch, double precision)
+IS 'the q-quantile as percentile_cont computes it (linear interpolation), within the sketch''s relative accuracy';
+CREATE FUNCTION @extschema@.quantiles(@extschema@.qsketch, double precision[]) RETURNS double precision[]
+  AS 'MODULE_PATHNAME', 'strata_qsketch_quantiles' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_count(@extschema@.qsketch) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'strata_qsketch_count' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_min(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_min' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_max(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_max' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_mean(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_mean' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.qsketch_accuracy(@extschema@.qsketch) RETURNS double precision
+  AS 'MODULE_PATHNAME', 'strata_qsketch_accuracy' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-------------------------------------------------------------------------------- sketches: topk
+CREATE TYPE @extschema@.topk;
+CREATE FUNCTION @extschema@.topk_in(cstring) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_out(@extschema@.topk) RETURNS cstring
+  AS 'MODULE_PATHNAME', 'strata_topk_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_recv(internal) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_send(@extschema@.topk) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_topk_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.topk (
+  INPUT = @extschema@.topk_in, OUTPUT = @extschema@.topk_out,
+  RECEIVE = @extschema@.topk_recv, SEND = @extschema@.topk_send,
+  INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE @extschema@.topk IS 'heavy hitters (Misra-Gries) with a guaranteed error bound; mergeable';
+
+CREATE FUNCTION @extschema@.topk_trans(internal, anyelement, integer) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_final(internal) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_final' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_combine(internal, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_combine' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_serial(internal) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'strata_topk_serial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_deserial(bytea, internal) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_deserial' LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_merge_trans(internal, @extschema@.topk) RETURNS internal
+  AS 'MODULE_PATHNAME', 'strata_topk_merge_trans' LANGUAGE C CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE AGGREGATE @extschema@.topk_agg(anyelement, integer) (
+  SFUNC = @extschema@.topk_trans, STYPE = internal, SSPACE = 4096,
+  FINALFUNC = @extschema@.topk_final, COMBINEFUNC = @extschema@.topk_combine,
+  SERIALFUNC = @extschema@.topk_serial, DESERIALFUNC = @extschema@.topk_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE @extschema@.merge(@extschema@.topk) (
+  SFUNC = @extschema@.topk_merge_trans, STYPE = internal, SSPACE = 4096,
+  FINALFUNC = @extschema@.topk_final, COMBINEFUNC = @extschema@.topk_combine,
+  SERIALFUNC = @extschema@.topk_serial, DESERIALFUNC = @extschema@.topk_deserial, PARALLEL = SAFE);
+CREATE FUNCTION @extschema@.merge(@extschema@.topk, @extschema@.topk) RETURNS @extschema@.topk
+  AS 'MODULE_PATHNAME', 'strata_topk_merge' LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.topk_items(@extschema@.topk, OUT item text, OUT count bigint, OUT error bigint)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'strata_topk_items' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+
+-------------------------------------------------------------------------------- rollups
+-- One change capture per raw source, whatever the number of rollups reading it: a pair of statement
+-- triggers (strata_changes_<id>_upd and _del, calling strata._rollup_capture(<id>)) on every relation of
+-- the source's tree, logging the buckets of the changed rows into rollup_change once per statement, at
+-- each grain the source's rollups use. Each rollup keeps its own position in that log (rollup.change_pos).
+-- The worker's shared passes (one read of new rows for every due rollup of the source) are counted here.
+CREATE TABLE @extschema@.rollup_source (
+    id                serial PRIMARY KEY,
+    source            regclass NOT NULL UNIQUE,
+    passes            bigint NOT NULL DEFAULT 0,   -- shared refresh passes of the worker
+    rows_read         bigint NOT NULL DEFAULT 0,   -- new rows those passes read (once each, for all rollups)
+    last_pass_at      timestamptz,
+    last_pass_rows    bigint,
+    last_pass_rollups integer,                     -- rollups fed by the last pass
+    last_pass_ms      double precision
+);
+
+-- The bucket expressions the capture of a source logs in: one per distinct bucket of its rollups.
+CREATE TABLE @extschema@.rollup_grain (
+    id          serial PRIMARY KEY,
+    source_id   integer NOT NULL REFERENCES @extschema@.rollup_source (id) ON DELETE CASCADE,
+    bucket_expr text NOT NULL,
+    bucket_type text NOT NULL,
+    time_column name NOT NULL,
+    UNIQUE (source_id, bucket_expr)
+);
+
+-- The change log: a bucket of a grain changed by a committed UPDATE or DELETE, numbered in the order
+-- the statements ran (CACHE 1: a refresh reads the positions up to a high mark taken before its writer
+-- wait, as it reads order values). A timestamp bucket is stored as its reading in UTC. A statement
+-- logging a bucket already there moves its entry to a new position (a heap-only update: `pos` is not
+-- indexed; fillfactor leaves room); entries every rollup of the grain has passed are deleted by the
+-- refresh that passes them last.
+CREATE SEQUENCE @extschema@.rollup_change_pos;
+CREATE TABLE @extschema@.rollup_change (
+    grain integer NOT NULL,
+    b     timestamptz,
+    pos   bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.rollup_change_pos')
+) WITH (fillfactor = 50);
+CREATE INDEX rollup_change_grain_b ON @extschema@.rollup_change (grain, b);
+
+-- One row per rollup: its definition (as parsed and deparsed by Postgres), its schedule and its
+-- progress. Progress (watermark, backfill_cursor) is updated in the same transaction as the rollup
+-- table, so it is exact after any crash. Dumped by pg_dump with the rollup tables it describes.
+CREATE TABLE @extschema@.rollup (
+    id               serial PRIMARY KEY,
+    view             regclass NOT NULL UNIQUE,  -- what readers query
+    data_table       regclass NOT NULL UNIQUE,  -- the materialized groups
+    pending_table    regclass NOT NULL,         -- buckets waiting for a recompute
+    source           regclass NOT NULL,         -- the table aggregated (a rollup's data table for rollups of rollups)
+    source_rollup    integer REFERENCES @extschema@.rollup (id),
+    level            integer NOT NULL DEFAULT 0, -- refresh order: sources before dependents
+    query            text NOT NULL,             -- as given
+    order_column     name,                      -- raw sources: sequence-filled column defining "new rows"
+    order_sequence   regclass,
+    bucket_name      name NOT NULL,
+    bucket_expr      text NOT NULL,
+    bucket_type      text NOT NULL,
+    bucket_width     text NOT NULL,
+    time_column      name NOT NULL,
+    time_zone        text NOT NULL DEFAULT '',  -- timestamptz buckets are cut in this zone
+    change_function  text,                      -- raw sources: the statement trigger function
+    where_clause     text NOT NULL DEFAULT '',
+    realtime         boolean NOT NULL DEFAULT true,
+    enabled          boolean NOT NULL DEFAULT true,
+    refresh_interval interval NOT NULL DEFAULT '1 minute' CHECK (refresh_interval >= '0'),
+    batch_size       bigint NOT NULL DEFAULT 1000000 CHECK (batch_size > 0),
+    watermark        bigint,                    -- rows with order_column <= watermark are processed...
+    backfill_cursor  bigint,                    -- ...except those <= backfill_cursor (NULL: backfill done)
+    backfill_floor   bigint,                    -- the lowest order value that existed at creation, minus 1
+    frozen_before    timestamptz,               -- raw data before this was dropped: buckets are final
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_refresh_at  timestamptz,
+    caught_up_at     timestamptz,
+    last_duration_ms double precision,
+    last_rows        bigint,
+    rows_processed   bigint NOT NULL DEFAULT 0,
+    buckets_recomputed bigint NOT NULL DEFAULT 0,
+    last_error       text,
+    last_error_at    timestamptz,
+    -- A view over the source reading every column the rollup's stored SQL uses (by number, as views do):
+    -- Postgres refuses a type change or drop of those columns while the rollup exists, and after a rename
+    -- strata reads their new names from it.
+    definition       regclass,
+    broken           text,                      -- why the worker stopped refreshing it (NULL: healthy)
+    failures         integer NOT NULL DEFAULT 0, -- refreshes failed in a row (the worker backs off)
+    -- Refresh steps that committed (the worker's and refresh_rollup()'s). A routine step writes no
+    -- job_runs row, only these counters, so job_runs stays bounded.
+    refresh_steps    bigint NOT NULL DEFAULT 0,
+    grain            integer REFERENCES @extschema@.rollup_grain (id), -- raw sources: its grain in the change log
+    change_pos       bigint,                    -- raw sources: the change log is read up to here
+    -- Every row the source had when the rollup was made is in it (or will be, by its backfill); false
+    -- after backfill => false on a source with rows. Routing only answers from rollups where it is true.
+    has_history      boolean NOT NULL DEFAULT true
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_id_seq', '');
+
+-- The dimensions and measures of each rollup, in column order.
+CREATE TABLE @extschema@.rollup_column (
+    rollup_id   integer NOT NULL REFERENCES @extschema@.rollup (id) ON DELETE CASCADE,
+    ord         integer NOT NULL,
+    role        text NOT NULL CHECK (role IN ('dimension', 'measure')),
+    name        name NOT NULL,
+    kind        text,          -- measures: count, sum, min, max, avg, hll_agg, qsketch_agg, topk_agg, merge
+    expr        text NOT NULL, -- dimensions: the column; measures: the argument list
+    state_type  text,
+    result_type text,
+    PRIMARY KEY (rollup_id, ord)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_column', '');
+
+-- Buckets that could not be recomputed after an UPDATE/DELETE because their raw rows were dropped by
+-- retention: the rollup keeps their last values.
+CREATE TABLE @extschema@.rollup_frozen_bucket (
+    rollup_id integer NOT NULL REFERENCES @extschema@.rollup (id) ON DELETE CASCADE,
+    bucket    text NOT NULL,
+    noted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (rollup_id, bucket)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_frozen_bucket', '');
+
+CREATE FUNCTION @extschema@.create_rollup(
+    name text, query text, realtime boolean DEFAULT true, refresh_interval interval DEFAULT '1 minute',
+    batch_size bigint DEFAULT 1000000, order_column name DEFAULT NULL, backfill boolean DEFAULT true)
+RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'strata_create_rollup';
+COMMENT ON FUNCTION @extschema@.create_rollup(text, text, boolean, interval, bigint, name, boolean) IS
+    'defines an incrementally maintained rollup: a table, a view named "name" and a catalog row';
+
+CREATE FUNCTION @extschema@.refresh_rollup(name text, max_steps integer DEFAULT NULL)
+RETURNS jsonb LANGUAGE C AS 'MODULE_PATHNAME', 'strata_refresh_rollup';
+
+CREATE FUNCTION @extschema@.drop_rollup(name text, if_exists boolean DEFAULT false)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'strata_drop_rollup';
+
+CREATE FUNCTION @extschema@.alter_rollup(
+    name text, refresh_interval interval DEFAULT NULL, realtime boolean DEFAULT NULL,
+    batch_size bigint DEFAULT NULL, enabled boolean DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'strata_alter_rollup';
+
+-- Waits (polling, never queueing on a lock) until every transaction that currently holds a write lock
+-- on the table or any of its partitions has ended; false after timeout_ms.
+CREATE FUNCTION @extschema@.wait_for_writers(rel regclass, timeout_ms integer)
+RETURNS boolean LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'strata_wait_for_writers';
+REVOKE ALL ON FUNCTION @extschema@.wait_for_writers(regclass, integer) FROM PUBLIC;
+
+-- Progress lookups used by the real-time views (stable: evaluated once per scan).
+CREATE FUNCTION @extschema@.rollup_watermark(rollup_id integer) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT watermark FROM @extschema@.rollup WHERE id = rollup_id $$;
+CREATE FUNCTION @extschema@.rollup_backfill_cursor(rollup_id integer) RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT backfill_cursor FROM @extschema@.rollup WHERE id = rollup_id $$;
+
+-- Lag of one rollup: source rows not yet absorbed (by order value, so gaps left by rollbacks count) and
+-- buckets waiting for a recompute.
+CREATE FUNCTION @extschema@._rollup_lag(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r record;
+BEGIN
+    SELECT * INTO r FROM @extschema@.rollup WHERE id = rollup_id;
+    IF r.order_sequence IS NOT NULL THEN
+        lag_rows := GREATEST(COALESCE(pg_catalog.pg_sequence_last_value(r.order_sequence), 0) - r.watermark, 0)
+                    + COALESCE(r.backfill_cursor - r.backfill_floor, 0);
+    END IF;
+    -- Queued for a recompute: in its pending table, or logged by the source's capture past its position.
+    EXECUTE pg_catalog.format('SELECT count(*) FROM (SELECT b FROM %s UNION SELECT %s FROM @extschema@.rollup_change c '
+                              'WHERE c.grain = $1 AND c.pos > $2) u', r.pending_table,
+                              CASE WHEN r.bucket_type = 'timestamp without time zone' THEN 'c.b AT TIME ZONE ''UTC'''
+                                   ELSE 'c.b' END)
+      INTO pending_buckets USING r.grain, r.change_pos;
+END $$;
+
+-- The live figures of one rollup for strata.rollups: the error of one row (a source, sequence or pending
+-- table gone, a table in another session's temporary schema) shows in figures_error instead of failing
+-- the whole view.
+CREATE FUNCTION @extschema@._rollup_figures(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+    OUT figures_error text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r record;
+BEGIN
+    SELECT x.order_column, x.order_sequence,
+           (SELECT pg_catalog.string_agg(w.what, ', ') FROM (VALUES ('source', x.source::pg_catalog.oid),
+                   ('data table', x.data_table::pg_catalog.oid), ('pending table', x.pending_table::pg_catalog.oid)) w(what, rel)
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = w.rel)) AS missing
+      INTO r FROM @extschema@.rollup x WHERE x.id = rollup_id;
+    -- Relations dropped behind strata's back (event triggers off): say which, not a syntax error about an OID.
+    IF r.missing IS NOT NULL THEN
+        figures_error := pg_catalog.format('the %s of this rollup no longer exists', r.missing);
+        RETURN;
+    END IF;
+    -- The one breakage with an unreadable error of its own ("could not open relation with OID ...").
+    IF r.order_sequence IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.order_sequence) THEN
+        figures_error := pg_catalog.format('the sequence of order column %I is gone (the column or its identity '
+                                           'was dropped): new source rows cannot be found', r.order_column);
+        RETURN;
+    END IF;
+    SELECT l.lag_rows, l.pending_buckets INTO lag_rows, pending_buckets FROM @extschema@._rollup_lag(rollup_id) l;
+EXCEPTION WHEN OTHERS THEN
+    lag_rows := NULL;
+    pending_buckets := NULL;
+    figures_error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
+END $$;
+-- Only _rollup_live (as the caller, who must be able to read the rollup) runs it, as the extension's
+-- owner; so do _rollup_lag and the other SECURITY DEFINER functions of the extension: none is PUBLIC's.
+REVOKE ALL ON FUNCTION @extschema@._rollup_figures(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._rollup_lag(integer) FROM PUBLIC;
+CREATE FUNCTION @extschema@._rollup_live(rollup_id integer, OUT lag_rows bigint, OUT pending_buckets bigint,
+    OUT figures_error text)
+LANGUAGE C STABLE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_rollup_live';
+
+CREATE VIEW @extschema@.rollups AS
+SELECT r.view AS name, r.source, src.view AS source_rollup, r.level, r.realtime, r.enabled, r.refresh_interval,
+       r.batch_size, r.watermark, l.lag_rows,
+       CASE WHEN l.lag_rows > 0 OR l.pending_buckets > 0
+            THEN pg_catalog.now() - COALESCE(r.caught_up_at, r.created_at)
+            WHEN l.figures_error IS NOT NULL THEN NULL ELSE interval '0' END AS lag_time,
+       l.pending_buckets, r.backfill_cursor IS NULL AS backfill_done,
+       CASE WHEN r.backfill_cursor IS NULL THEN 1.0
+            ELSE round(1 - (r.backfill_cursor - r.backfill_floor)::numeric
+                           / NULLIF(r.watermark - r.backfill_floor, 0), 4) END AS backfill_progress,
+       r.last_refresh_at, r.last_duration_ms, r.last_rows, r.rows_processed, r.buckets_recomputed,
+       (SELECT count(*) FROM @extschema@.rollup_frozen_bucket f WHERE f.rollup_id = r.id) AS frozen_buckets,
+       r.last_error, r.last_error_at, r.data_table, r.query, l.figures_error, r.broken,
+       r.refresh_steps
+FROM @extschema@.rollup r
+LEFT JOIN @extschema@.rollup src ON src.id = r.source_rollup
+CROSS JOIN LATERAL @extschema@._rollup_live(r.id) l;
+
+GRANT SELECT ON @extschema@.rollup, @extschema@.rollup_column, @extschema@.rollup_frozen_bucket,
+    @extschema@.rollups TO PUBLIC;
+
+-- The capture's statement trigger function: logs the buckets of the rows an UPDATE or DELETE changed,
+-- once per statement and grain (trigger argument: the rollup_source id). As the extension's owner; it
+-- refuses to run but as strata's AFTER ... FOR EACH STATEMENT trigger on a relation of that source's tree.
+-- Its statement finds a bucket's earlier entries by index, one probe per bucket: the plan is pinned to
+-- that shape (the log is small but churns, so its statistics are rarely right), and never compiled (the
+-- pinned plan's nominal cost would pass jit_above_cost).
+CREATE FUNCTION @extschema@._rollup_capture() RETURNS trigger
+LANGUAGE C SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_bitmapscan = off
+SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS 'MODULE_PATHNAME', 'strata_rollup_capture';
+REVOKE ALL ON FUNCTION @extschema@._rollup_capture() FROM PUBLIC;
+
+-- Forgets grains no rollup uses and captures of sources no rollup reads (their triggers dropped), after
+-- rollups were dropped or unregistered.
+CREATE FUNCTION @extschema@._rollup_capture_sync() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_capture_sync';
+REVOKE ALL ON FUNCTION @extschema@._rollup_capture_sync() FROM PUBLIC;
+
+-- Each raw source's capture: its rollups, grains, queued changes and the worker's shared passes.
+CREATE VIEW @extschema@.rollup_sources AS
+SELECT s.source, (SELECT count(*) FROM @extschema@.rollup r WHERE r.grain IN (SELECT g.id FROM @extschema@.rollup_grain g
+                                                                           WHERE g.source_id = s.id)) AS rollups,
+       (SELECT count(*) FROM @extschema@.rollup_grain g WHERE g.source_id = s.id) AS grains,
+       (SELECT count(*) FROM @extschema@.rollup_change c
+         WHERE c.grain IN (SELECT g.id FROM @extschema@.rollup_grain g WHERE g.source_id = s.id)) AS changes_logged,
+       s.passes, s.rows_read, s.last_pass_at, s.last_pass_rows, s.last_pass_rollups, s.last_pass_ms
+FROM @extschema@.rollup_source s;
+GRANT SELECT ON @extschema@.rollup_source, @extschema@.rollup_grain, @extschema@.rollup_sources TO PUBLIC;
+
+-- Gives every rollup made before 0.9.0 its definition view and guarded change function (the worker and
+-- refresh_rollup() do it for one rollup at a time).
+CREATE FUNCTION @extschema@._rollup_protect_all() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_rollup_protect_all';
+REVOKE ALL ON FUNCTION @extschema@._rollup_protect_all() FROM PUBLIC;
+
+-- After ALTER TABLE or CREATE TABLE: rollups reading an altered relation follow renamed columns in the
+-- same transaction, so their change triggers never run with stale names, and a relation new in their
+-- tree is tracked at once (or refused: a foreign table, an order column of its own). In C: it also runs
+-- at the end of a worker's DETACH PARTITION CONCURRENTLY, where there is no snapshot for PL/pgSQL.
+-- Its event trigger is made at the end of this script.
+CREATE FUNCTION @extschema@._on_alter_table() RETURNS event_trigger
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_on_alter_table';
+REVOKE ALL ON FUNCTION @extschema@._on_alter_table() FROM PUBLIC;
+
+-------------------------------------------------------------------------------- keysets
+-- Sets of integer-valued keys carried as bytea values. The real-time view of a rollup whose key columns
+-- are integers, dates or timestamps drops the stored groups its tail touches with strata.keyset_lacks (a
+-- probe per stored row) instead of an anti-join.
+CREATE FUNCTION @extschema@._keyset_trans(internal, VARIADIC "any") RETURNS internal
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_trans';
+CREATE FUNCTION @extschema@._keyset_final(internal) RETURNS bytea
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_final';
+
+-- The set of the keys given. `=` never matches NULL: a key whose first column is NULL is left out; one
+-- with a NULL in a later column is kept by its first column apart (keyset_lacks of such a key asks
+-- whether that first column is there: the real-time view re-aggregates the stored groups with a NULL
+-- dimension in the buckets where its tail has one).
+CREATE AGGREGATE @extschema@.keyset_agg(VARIADIC "any") (
+    SFUNC = @extschema@._keyset_trans, STYPE = internal, FINALFUNC = @extschema@._keyset_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE @extschema@.keyset_agg(VARIADIC "any") IS
+    'set of the keys (smallint, integer, bigint, date, timestamp or timestamptz columns) given, for keyset_lacks';
+
+-- True unless the keyset holds the key: a NULL keyset or a key with a NULL first column is never held;
+-- a key with a NULL later column is held when the keyset has its first column apart (see keyset_agg).
+-- A keyset of fewer columns than the key given matches on the key's first columns.
+CREATE FUNCTION @extschema@.keyset_lacks(keyset bytea, VARIADIC "any") RETURNS boolean
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_keyset_lacks';
+COMMENT ON FUNCTION @extschema@.keyset_lacks(bytea, VARIADIC "any") IS
+    'true unless the keyset (from keyset_agg) holds the key given as separate columns';
+
+-------------------------------------------------------------------------------- query routing
+-- An aggregate query on a rollup's raw source is planned against the rollup when that answers it
+-- exactly and costs less (strata.routing; design: src/routing/README.md). A routed plan reads the
+-- rollup's stored groups of whole, clean buckets and raw rows for everything else: rows the rollup has
+-- not absorbed, the range's partial first and last buckets, buckets changed since their last refresh
+-- (dirty buckets: in its pending table or logged past its position) and buckets retention froze. It
+-- reads strata.rollup, rollup_change and the rollup's tables as their owners (as the rollup's view does);
+-- the reader needs SELECT on the rollup and keeps every check of the query as written.
+
+-- Queries routed to each rollup since the server started, counted as their plans start (cluster-wide, in
+-- shared memory: empty when strata is not in shared_preload_libraries). View 0: executions left
+-- uncounted for want of a slot.
+CREATE FUNCTION @extschema@._routing_counts(OUT view oid, OUT executions bigint, OUT rows_saved bigint)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routing_counts';
+CREATE VIEW @extschema@.routing_stats AS
+SELECT r.view AS rollup, COALESCE(c.executions, 0) AS routed_queries,
+       COALESCE(c.rows_saved, 0) AS rows_saved_estimated
+FROM @extschema@.rollup r LEFT JOIN @extschema@._routing_counts() c ON c.view = r.view::pg_catalog.oid;
+GRANT SELECT ON @extschema@.routing_stats TO PUBLIC;
+
+-- Every rollup that could answer a query, with its decision and why, and the query as written.
+CREATE FUNCTION @extschema@.explain_routing(query text)
+RETURNS TABLE (rollup text, decision text, reason_code text, reason text, est_rows double precision,
+               est_cost double precision)
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_explain_routing';
+
+-------------------------------------------------------------------------------- agents: metrics catalog
+-- Every measure of every rollup as the raw table's aggregate it equals (src/agents/README.md), in the raw
+-- table's terms: what an agent or a BI tool may ask of the raw table and have routing answer. Descriptions
+-- and units come from COMMENT ON COLUMN of the rollup's view ('... (unit: ms)'), dumped and restored with it.
+CREATE FUNCTION @extschema@._metric_terms(OUT rollup_id integer, OUT metric name, OUT kind text,
+    OUT raw_expression text, OUT dimensions text[], OUT bucket_expression text, OUT time_column name,
+    OUT source oid, OUT first_bucket text, OUT last_bucket text, OUT error_bound text, OUT raw_where text)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_metric_terms';
+CREATE VIEW @extschema@.metrics AS
+SELECT r.view AS rollup, t.metric, t.source::pg_catalog.regclass AS source, src.view AS reads_rollup,
+       CASE t.kind WHEN 'count' THEN 'additive' WHEN 'sum' THEN 'additive' WHEN 'min' THEN 'min'
+            WHEN 'max' THEN 'max' WHEN 'avg' THEN 'average' WHEN 'hll_agg' THEN 'distinct_estimate'
+            WHEN 'qsketch_agg' THEN 'quantile_sketch' WHEN 'topk_agg' THEN 'topk_sketch' ELSE 'sketch' END AS kind,
+       t.raw_expression,
+       COALESCE(NULLIF(pg_catalog.regexp_replace(d.description, '\s*\(unit:\s*[^)]*\)\s*$', ''), ''),
+                t.raw_expression || ' of ' || t.source::pg_catalog.regclass::text
+                || COALESCE(' where ' || t.raw_where, ''))
+           AS description,
+       pg_catalog.substring(d.description, '\(unit:\s*([^)]*)\)\s*$') AS unit,
+       t.error_bound,
+       t.dimensions, t.bucket_expression AS grain, r.bucket_width AS grain_width, t.time_column,
+       t.first_bucket AS covered_from, t.last_bucket AS covered_to, r.realtime, r.caught_up_at,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_stored,
+       pg_catalog.format('SELECT %s AS bucket%s, %s FROM %s%s GROUP BY 1%s ORDER BY 1',
+              t.bucket_expression,
+              (SELECT pg_catalog.string_agg(', ' || pg_catalog.quote_ident(x), '') FROM pg_catalog.unnest(t.dimensions[1:1]) x),
+              t.raw_expression, t.source::pg_catalog.regclass, COALESCE(' WHERE ' || t.raw_where, ''),
+              CASE WHEN pg_catalog.cardinality(t.dimensions) > 0 THEN ', 2' ELSE '' END) AS example_query,
+       l.lag_rows, l.pending_buckets,
+       CASE WHEN l.lag_rows > 0 OR l.pending_buckets > 0 THEN pg_catalog.now() - COALESCE(r.caught_up_at, r.created_at)
+            WHEN l.figures_error IS NOT NULL THEN NULL ELSE interval '0' END AS lag_time
+FROM @extschema@._metric_terms() t
+JOIN @extschema@.rollup r ON r.id = t.rollup_id
+LEFT JOIN @extschema@.rollup src ON src.id = r.source_rollup
+CROSS JOIN LATERAL @extschema@._rollup_live(r.id) l
+LEFT JOIN pg_catalog.pg_class c ON c.oid = r.data_table
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.view AND a.attname = t.metric AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_description d ON d.objoid = r.view AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.objsubid = a.attnum;
+-- What each metric can be asked by: statistics as pg_stats shows them to the reader (columns it may read).
+CREATE VIEW @extschema@.dimensions AS
+SELECT DISTINCT ON (m.rollup, x.dim) m.rollup, x.dim AS dimension, m.source,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+       CASE WHEN s.n_distinct >= 0 THEN s.n_distinct::bigint
+            ELSE (-s.n_distinct * GREATEST(sc.reltuples, 0))::bigint END AS distinct_values_estimated,
+       s.most_common_vals::text AS sample_values,
+       f.confrelid::pg_catalog.regclass AS joins_to,
+       (SELECT pg_catalog.array_agg(fa.attname ORDER BY fa.attnum) FROM pg_catalog.pg_attribute fa
+         WHERE fa.attrelid = f.confrelid AND fa.attnum > 0 AND NOT fa.attisdropped
+           AND (SELECT ty.typcategory FROM pg_catalog.pg_type ty WHERE ty.oid = fa.atttypid) = 'S')
+           AS descriptive_columns
+FROM @extschema@.metrics m
+CROSS JOIN LATERAL pg_catalog.unnest(m.dimensions) AS x(dim)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = m.source AND a.attname = x.dim AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_class sc ON sc.oid = m.source
+LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = (SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE n.oid = sc.relnamespace)
+     AND s.tablename = sc.relname AND s.attname = x.dim
+LEFT JOIN pg_catalog.pg_constraint f ON f.conrelid = m.source AND f.contype = 'f' AND f.conkey = ARRAY[a.attnum]
+ORDER BY m.rollup, x.dim, s.inherited DESC, f.oid;
+GRANT SELECT ON @extschema@.metrics, @extschema@.dimensions TO PUBLIC;
+
+-- The planner hook's last decision in this backend (src/routing/routing.hpp), for query_metrics.
+CREATE FUNCTION @extschema@._last_routed(forget boolean, OUT known boolean, OUT rollup text, OUT approximate text)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_last_routed';
+
+-- A structured question on the metrics catalog (src/agents/README.md): compiled to one aggregate query on
+-- the raw table (so routing answers it), run with every value as a parameter, answered as jsonb with
+-- the rows and their provenance. As the caller (its privileges, its strata.max_raw_rows).
+CREATE FUNCTION @extschema@.query_metrics(metrics text[], by text[] DEFAULT '{}', filters jsonb DEFAULT '{}',
+    time_from timestamptz DEFAULT NULL, time_to timestamptz DEFAULT NULL, grain text DEFAULT NULL,
+    order_by text DEFAULT NULL, row_limit integer DEFAULT 1000)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    spec text; name text; fraction text; m record; src regclass; tcol name; wanted text[] := '{}';
+    dims text[]; valid_dims text[]; targets text[] := '{}'; keys text[] := '{}'; conds text[] := '{}';
+    params text[] := '{}'; k text; v jsonb; op text; typ text; sql text; acc jsonb[] := '{}';
+    n bigint := 0; rec record; truncated boolean := false; dec record; ord text; descending boolean := false;
+    bounds jsonb := '{}'; exact boolean := true; kinds text[] := '{}'; label text; lim integer;
+    ops constant text[] := ARRAY['=', '<>', '!=', '<', '<=', '>', '>=', 'in', 'not in', 'is null', 'is not null'];
+BEGIN
+    IF metrics IS NULL OR cardinality(metrics) = 0 THEN
+        RAISE EXCEPTION 'query_metrics needs at least one metric' USING ERRCODE = '22023',
+            HINT = 'strata.metrics lists them: ' || COALESCE((SELECT string_agg(DISTINCT x.metric::text, ', ') FROM @extschema@.metrics x), 'none yet');
+    END IF;
+    lim := COALESCE(row_limit, 1000);
+    IF lim < 1 OR lim > 100000 THEN
+        RAISE EXCEPTION 'row_limit must be between 1 and 100000, not %', lim USING ERRCODE = '22023';
+    END IF;
+    -- Metrics: a name (or name@fraction for a quantile sketch; table:name where tables share a name), all
+    -- of one table.
+    FOREACH spec IN ARRAY metrics LOOP
+        IF spec LIKE '%:%' THEN
+            src := COALESCE(src, to_regclass(split_part(spec, ':', 1)));
+            IF src IS NULL OR src <> to_regclass(split_part(spec, ':', 1)) THEN
+                RAISE EXCEPTION 'unknown table in metric "%"', spec USING ERRCODE = '22023',
+                    HINT = 'Name a table strata.metrics lists, as it lists it.';
+            END IF;
+            spec := split_part(spec, ':', 2);
+        END IF;
+        name := split_part(spec, '@', 1);
+        fraction := NULLIF(split_part(spec, '@', 2), '');
+        IF src IS NULL AND (SELECT count(DISTINCT x.source) FROM @extschema@.metrics x WHERE x.metric = name) > 1 THEN
+            RAISE EXCEPTION 'metric "%" is found on several tables', name USING ERRCODE = '22023',
+                HINT = 'Name the table: ' || (SELECT string_agg(DISTINCT x.source::text || ':' || name, ', ')
+                                               FROM @extschema@.metrics x WHERE x.metric = name) || '.';
+        END IF;
+        SELECT x.source, x.time_column, x.kind, x.raw_expression, x.error_bound INTO m
+          FROM @extschema@.metrics x WHERE x.metric = name AND (src IS NULL OR x.source = src)
+         ORDER BY x.rows_stored NULLS LAST LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown metric "%"', name USING ERRCODE = '22023',
+                HINT = 'Valid metrics' || CASE WHEN src IS NULL THEN '' ELSE ' of ' || src::text END || ': ' ||
+                       COALESCE((SELECT string_agg(DISTINCT x.metric::text, ', ') FROM @extschema@.metrics x
+                                  WHERE src IS NULL OR x.source = src), 'none') || '.';
+        END IF;
+        src := m.source;
+        tcol := m.time_column;
+        label := replace(spec, '@', '_p');
+        IF m.kind = 'quantile_sketch' THEN
+            IF fraction IS NULL OR fraction !~ '^(0?\.[0-9]+|1(\.0*)?|0)$' THEN
+                RAISE EXCEPTION 'quantile metric "%" needs a fraction', name USING ERRCODE = '22023',
+                    HINT = 'Ask for ' || name || '@0.99 (a fraction between 0 and 1).';
+            END IF;
+            targets := targets || format('%s(%s, %s::float8) AS %I',
+                CASE WHEN m.raw_expression LIKE 'strata.qsketch_agg(%' THEN 'strata.quantile' END, m.raw_expression, fraction, label);
+        ELSIF fraction IS NOT NULL THEN
+            RAISE EXCEPTION 'metric "%" takes no fraction', name USING ERRCODE = '22023',
+                HINT = 'Only quantile sketches are asked with name@fraction.';
+        ELSIF m.kind = 'distinct_estimate' THEN
+            targets := targets || format('strata.distinct_count(%s) AS %I', m.raw_expression, label);
+        ELSIF m.kind IN ('topk_sketch', 'sketch') THEN
+            RAISE EXCEPTION 'metric "%" is a % and is not asked through query_metrics', name, m.kind USING ERRCODE = '0A000',
+                HINT = 'Query the raw table with ' || m.raw_expression || ' (routing answers it from the rollup).';
+        ELSE
+            targets := targets || format('%s AS %I', m.raw_expression, label);
+        END IF;
+        IF m.error_bound IS NOT NULL THEN
+            exact := false;
+            bounds := bounds || jsonb_build_object(label, m.error_bound);
+        END IF;
+        wanted := wanted || name;
+    END LOOP;
+    -- The dimensions of the table's rollups that hold all the metrics asked.
+    SELECT array_agg(DISTINCT d ORDER BY d) INTO valid_dims
+      FROM @extschema@.metrics x, unnest(x.dimensions) d
+     WHERE x.source = src AND x.rollup IN (SELECT y.rollup FROM @extschema@.metrics y WHERE y.source = src
+                                            AND y.metric = ANY (wanted) GROUP BY y.rollup
+                                            HAVING count(DISTINCT y.metric) = (SELECT count(DISTINCT w) FROM unnest(wanted) w));
+    valid_dims := COALESCE(valid_dims, '{}');
+    -- Grouping: the time bucket, then the dimensions asked.
+    IF grain IS NOT NULL THEN
+        IF grain NOT IN ('minute', 'hour', 'day', 'week', 'month', 'quarter', 'year') THEN
+            RAISE EXCEPTION 'unknown grain "%"', grain USING ERRCODE = '22023',
+                HINT = 'Valid grains: minute, hour, day, week, month, quarter, year.';
+        END IF;
+        keys := keys || format('date_trunc(%L, %I) AS %I', grain, tcol, grain);
+    END IF;
+    FOREACH k IN ARRAY COALESCE(by, '{}') LOOP
+        IF NOT k = ANY (valid_dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%"', k USING ERRCODE = '22023',
+                HINT = 'Valid dimensions for ' || array_to_string(wanted, ', ') || ': ' ||
+                       COALESCE(NULLIF(array_to_string(valid_dims, ', '), ''), 'none') || '.';
+        END IF;
+        keys := keys || format('%I', k);
+    END LOOP;
+    -- Conditions: the time range and the filters; every value a parameter ($1[i]).
+    IF time_from IS NOT NULL THEN
+        params := params || extract(epoch FROM time_from)::text;
+        conds := conds || format('%I >= to_timestamp(($1[%s])::float8)', tcol, cardinality(params));
+    END IF;
+    IF time_to IS NOT NULL THEN
+        params := params || extract(epoch FROM time_to)::text;
+        conds := conds || format('%I < to_timestamp(($1[%s])::float8)', tcol, cardinality(params));
+    END IF;
+    IF filters IS NOT NULL AND jsonb_typeof(filters) <> 'object' THEN
+        RAISE EXCEPTION 'filters must be a JSON object: {"dimension": value} or {"dimension": {"operator": value}}'
+            USING ERRCODE = '22023';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(COALESCE(filters, '{}')) LOOP
+        IF NOT k = ANY (valid_dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%" in filters', k USING ERRCODE = '22023',
+                HINT = 'Valid dimensions: ' || COALESCE(NULLIF(array_to_string(valid_dims, ', '), ''), 'none') || '.';
+        END IF;
+        SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a
+         WHERE a.attrelid = src AND a.attname = k AND NOT a.attisdropped;
+        IF jsonb_typeof(v) = 'object' THEN
+            IF (SELECT count(*) FROM jsonb_object_keys(v)) <> 1 THEN
+                RAISE EXCEPTION 'filter on "%" must name one operator', k USING ERRCODE = '22023',
+                    HINT = 'Operators: ' || array_to_string(ops, ', ') || '.';
+            END IF;
+            SELECT e.key, e.value INTO op, v FROM jsonb_each(v) e;
+            op := lower(op);
+        ELSE
+            op := '=';
+        END IF;
+        IF NOT op = ANY (ops) THEN
+            RAISE EXCEPTION 'unknown filter operator "%"', op USING ERRCODE = '22023',
+                HINT = 'Operators: ' || array_to_string(ops, ', ') || '.';
+        END IF;
+        IF op IN ('is null', 'is not null') THEN
+            conds := conds || format('%I %s', k, upper(op));
+        ELSIF op IN ('in', 'not in') THEN
+            IF jsonb_typeof(v) <> 'array' THEN
+                RAISE EXCEPTION 'filter "%" on "%" takes a JSON array', op, k USING ERRCODE = '22023';
+            END IF;
+            params := params || ARRAY(SELECT jsonb_array_elements_text(v))::text;
+            conds := conds || format(CASE op WHEN 'in' THEN '%I = ANY (($1[%s])::%s[])' ELSE '%I <> ALL (($1[%s])::%s[])' END,
+                                     k, cardinality(params), typ);
+        ELSE
+            IF jsonb_typeof(v) IN ('object', 'array', 'null') THEN
+                RAISE EXCEPTION 'filter "%" on "%" takes one value', op, k USING ERRCODE = '22023';
+            END IF;
+            params := params || (v #>> '{}');
+            conds := conds || format('%I %s ($1[%s])::%s', k, CASE op WHEN '!=' THEN '<>' ELSE op END, cardinality(params), typ);
+        END IF;
+    END LOOP;
+    -- Order: a metric or a grouping key, ' desc' for descending; by default the grouping keys.
+    IF order_by IS NOT NULL THEN
+        descending := order_by ~* '\s+desc$';
+        ord := regexp_replace(order_by, '\s+(asc|desc)$', '', 'i');
+        IF NOT (ord = ANY (metrics) OR replace(ord, '@', '_p') = ANY (SELECT replace(x, '@', '_p') FROM unnest(metrics) x)
+                OR ord = ANY (COALESCE(by, '{}')) OR ord IS NOT DISTINCT FROM grain) THEN
+            RAISE EXCEPTION 'cannot order by "%"', ord USING ERRCODE = '22023',
+                HINT = 'Order by one of: ' || array_to_string(metrics || COALESCE(by, '{}') || COALESCE(ARRAY[grain], '{}'), ', ') || '.';
+        END IF;
+        ord := format('%I%s', replace(ord, '@', '_p'), CASE WHEN descending THEN ' DESC' ELSE '' END);
+    END IF;
+    sql := 'SELECT ' || array_to_string(keys || targets, ', ') || ' FROM ' || src::text ||
+           CASE WHEN cardinality(conds) > 0 THEN ' WHERE ' || array_to_string(conds, ' AND ') ELSE '' END ||
+           CASE WHEN cardinality(keys) > 0
+                THEN ' GROUP BY ' || (SELECT string_agg(i::text, ', ') FROM generate_series(1, cardinality(keys)) i) ELSE '' END ||
+           CASE WHEN ord IS NOT NULL THEN ' ORDER BY ' || ord
+                WHEN cardinality(keys) > 0
+                THEN ' ORDER BY ' || (SELECT string_agg(i::text, ', ') FROM generate_series(1, cardinality(keys)) i) ELSE '' END ||
+           ' LIMIT ' || (lim + 1);
+    PERFORM @extschema@._last_routed(true);
+    FOR rec IN EXECUTE sql USING params LOOP
+        n := n + 1;
+        IF n > lim THEN truncated := true; EXIT; END IF;
+        acc := acc || to_jsonb(rec);  -- appended in place (a jsonb concatenation would copy every row each time)
+    END LOOP;
+    SELECT * INTO dec FROM @extschema@._last_routed(false);
+    IF dec.approximate IS NOT NULL THEN exact := false; END IF;
+    RETURN jsonb_build_object(
+        'rows', to_jsonb(acc), 'row_count', LEAST(n, lim), 'truncated', truncated,
+        'provenance', jsonb_build_object(
+            'source', src::text, 'sql', sql, 'parameters', to_jsonb(params),
+            'answered_by', dec.rollup,
+            'exact', exact, 'error_bounds', bounds, 'approximate', dec.approximate,
+            'caught_up_at', (SELECT r.caught_up_at FROM @extschema@.rollup r WHERE r.view::text = dec.rollup)));
+END $fn$;
+
+-------------------------------------------------------------------------------- vacuum scheduling
+-- Per-table or per-partitioned-table overrides of the strata.vacuum_* defaults. A row on a partitioned
+-- table applies to all its partitions unless one has its own row. Dumped with the configuration.
+CREATE TABLE @extschema@.vacuum_policy (
+    relid            regclass PRIMARY KEY,
+    enabled          boolean NOT NULL DEFAULT true,   -- false: strata never touches the table(s)
+    proactive_freeze boolean NOT NULL DEFAULT true,   -- false: no proactive freezing (urgent work still runs)
+    cold_after       interval CHECK (cold_after > '0'),
+    analyze_fraction float8 CHECK (analyze_fraction >= 0),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.vacuum_policy', '');
+
+-- What the scheduler tracks between passes (not dumped: it is rebuilt by watching). changes is the
+-- table's cumulative inserted + updated + deleted rows as last seen; changed_at when that last moved
+-- (NULL: no change seen since seen_at); frozen_changes / analyzed_changes the value when strata last
+-- froze or analyzed it, so unchanged tables are not processed again.
+CREATE TABLE @extschema@.vacuum_state (
+    relid            oid PRIMARY KEY,
+    changes          bigint NOT NULL,
+    seen_at          timestamptz NOT NULL,
+    changed_at       timestamptz,
+    frozen_changes   bigint,
+    frozen_at        timestamptz,
+    analyzed_changes bigint,
+    analyzed_at      timestamptz,
+    -- The table's cumulative (updates - HOT updates + deletes) when strata last vacuumed it, or first saw
+    -- it (index entries its refreshes left pointing at dead tuples). NULL: not known yet.
+    entries_at_vacuum bigint
+);
+
+-- strata.set_vacuum_policy(target, enabled, proactive_freeze, cold_after, analyze_fraction): creates or replaces
+-- the override of one table or partitioned table. The caller must own the table.
+CREATE FUNCTION @extschema@.set_vacuum_policy(
+    target regclass, enabled boolean DEFAULT true, proactive_freeze boolean DEFAULT true,
+    cold_after interval DEFAULT NULL, analyze_fraction float8 DEFAULT NULL)
+RETURNS void LANGUAGE C CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_set_vacuum_policy';
+COMMENT ON FUNCTION @extschema@.set_vacuum_policy(regclass, boolean, boolean, interval, float8)
+IS 'overrides the vacuum scheduler for a table or all partitions of a partitioned table (enabled => false: never touch it)';
+
+CREATE FUNCTION @extschema@.reset_vacuum_policy(target regclass)
+RETURNS boolean LANGUAGE C STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_reset_vacuum_policy';
+COMMENT ON FUNCTION @extschema@.reset_vacuum_policy(regclass)
+IS 'removes a vacuum policy override; returns whether there was one';
+
+-- A dry run: what the scheduler would do now, in order, and why. Lists the tables the caller may read.
+CREATE FUNCTION @extschema@.vacuum_plan(
+    OUT priority integer, OUT action text, OUT relation text, OUT decision text, OUT reason text,
+    OUT facts jsonb)
+RETURNS SETOF record LANGUAGE C
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'strata_vacuum_plan';
+COMMENT ON FUNCTION @extschema@.vacuum_plan()
+IS 'what the vacuum scheduler would do now and why (dry run)';
+
+-- Executed actions, from job_runs (reason, facts before and after, duration, buffers).
+CREATE VIEW @extschema@.vacuum_activity WITH (security_invoker = true) AS
+SELECT r.id, r.job_kind AS action, r.target AS relation, r.started_at, r.finished_at,
+       r.finished_at - r.started_at AS duration, r.status, r.message AS reason,
+       r.details -> 'before' AS facts_before, r.details -> 'after' AS facts_after, r.details -> 'buffers' AS buffers,
+       r.run_as
+FROM @extschema@.job_runs r
+WHERE r.job_kind IN ('vacuum_urgent', 'vacuum_freeze', 'vacuum_freeze_hot', 'analyze_parent', 'analyze_hot',
+                     'vacuum_dead', 'insert_handover', 'vacuum_rollup');
+
+GRANT SELECT ON @extschema@.vacuum_policy, @extschema@.vacuum_state, @extschema@.vacuum_activity TO PUBLIC;
+
+-------------------------------------------------------------------------------- dropped objects, event triggers
+-- Forgets partition sets and vacuum overrides of dropped tables, and unregisters a rollup whose view,
+-- source, tables or definition view are dropped outside drop_rollup() (for example DROP TABLE <source>
+-- CASCADE, which takes the real-time view with it), with the rollups that read it: its catalog row,
+-- pending table, definition view and change trigger go; its data table, if it still exists, is kept (it
+-- may hold buckets whose raw rows are gone) and a NOTICE names it.
+CREATE FUNCTION @extschema@._on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    kept text;
+    unregistered boolean := false;
+BEGIN
+    IF pg_catalog.to_regclass('@extschema@.partition_set') IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM @extschema@.partition_set s
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+       AND d.objid = s.parent::pg_catalog.oid;
+    IF pg_catalog.to_regclass('@extschema@.vacuum_policy') IS NOT NULL THEN
+        DELETE FROM @extschema@.vacuum_policy v
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+           AND d.objid = v.relid::pg_catalog.oid;
+    END IF;
+    IF pg_catalog.to_regclass('@extschema@.rollup') IS NULL THEN
+        RETURN;
+    END IF;
+    -- drop_rollup() deletes the catalog row before it drops anything, so only other drops get here.
+    -- Rollups that read an unregistered one go too (readers first: they reference it).
+    FOR r IN
+        WITH RECURSIVE dropped AS (
+            SELECT d.objid, d.object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() d
+             WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+        ), gone AS (
+            SELECT x.id FROM @extschema@.rollup x
+             WHERE EXISTS (SELECT 1 FROM dropped d
+                            WHERE d.objid IN (x.view::pg_catalog.oid, x.data_table::pg_catalog.oid,
+                                              x.pending_table::pg_catalog.oid, x.source::pg_catalog.oid,
+                                              x.definition::pg_catalog.oid))
+            UNION
+            SELECT x.id FROM @extschema@.rollup x JOIN gone g ON x.source_rollup = g.id
+        )
+        SELECT x.id, x.level, x.change_function, x.pending_table::pg_catalog.oid AS pending_oid,
+               x.data_table::pg_catalog.oid AS data_oid, x.definition::pg_catalog.oid AS definition_oid,
+               COALESCE((SELECT d.object_identity FROM dropped d WHERE d.objid = x.view::pg_catalog.oid),
+                        x.view::text) AS name
+          FROM @extschema@.rollup x WHERE x.id IN (SELECT id FROM gone)
+         ORDER BY x.level DESC, x.id
+    LOOP
+        DELETE FROM @extschema@.rollup WHERE id = r.id;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.pending_oid) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', r.pending_oid::pg_catalog.regclass);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.definition_oid) THEN
+            EXECUTE pg_catalog.format('DROP VIEW %s', r.definition_oid::pg_catalog.regclass);
+        END IF;
+        -- A change function of its own (made before 0.10.0 and not moved to its source's capture yet).
+        IF r.change_function IS NOT NULL
+           AND pg_catalog.to_regprocedure(r.change_function || '()') IS NOT NULL THEN
+            -- With the triggers that call it, if the source is still there.
+            EXECUTE pg_catalog.format('DROP FUNCTION %s() CASCADE', r.change_function);
+        END IF;
+        unregistered := true;
+        kept := (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = r.data_oid);
+        RAISE NOTICE 'rollup % is unregistered: its view, source, tables or the source columns it reads were dropped', r.name
+            USING DETAIL = CASE WHEN kept IS NULL THEN 'Its data table was dropped too.'
+                                ELSE pg_catalog.format('Its data table %s is kept with the buckets it holds.', kept) END,
+                  HINT = 'Drop or rename the data table before creating a rollup of the same name again; '
+                         'strata.drop_rollup() removes every part of a rollup.';
+        INSERT INTO @extschema@.job_runs (job_kind, target, status, message, finished_at)
+        VALUES ('rollup_drop', r.name, 'ok',
+                'unregistered: its view, source, tables or the source columns it reads were dropped'
+                || CASE WHEN kept IS NULL THEN '' ELSE '; data table ' || kept || ' kept' END,
+                pg_catalog.clock_timestamp());
+    END LOOP;
+    -- The source's capture forgets their grains (and goes with the source's last rollup).
+    IF unregistered THEN
+        PERFORM @extschema@._rollup_capture_sync();
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._on_sql_drop() FROM PUBLIC;
+CREATE EVENT TRIGGER strata_sql_drop ON sql_drop EXECUTE FUNCTION @extschema@._on_sql_drop();
+CREATE EVENT TRIGGER strata_alter_table ON ddl_command_end WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION @extschema@._on_alter_table();
+
+-- A relation that leaves a captured source's tree by hand (DROP TABLE, DETACH PARTITION, NO INHERIT) or
+-- enters it (ATTACH PARTITION, INHERIT) has its rows' buckets logged first, as a TRUNCATE of it would:
+-- its rollups' groups there are recomputed from the rows the source then has (retention's own drops are
+-- left alone: its rollups keep the frozen history).
+-- As the caller (not SECURITY DEFINER, no SET search_path): the command's table names are resolved as the
+-- command resolves them (the caller's search_path and privileges), and it acts only for the tables'
+-- owner; it pins search_path before running any SQL and writes the log as the extension's owner.
+CREATE FUNCTION @extschema@._on_tree_change() RETURNS event_trigger
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_on_tree_change';
+REVOKE ALL ON FUNCTION @extschema@._on_tree_change() FROM PUBLIC;
+CREATE EVENT TRIGGER strata_tree_change ON ddl_command_start WHEN TAG IN ('DROP TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION @extschema@._on_tree_change();
+
+-- Asks the launcher to look for databases at commit, so this one gets its worker at once.
+SELECT @extschema@._wake_launcher();
+
+-- The change capture's tables are dumped with the rollups they serve (registered last: a database
+-- upgraded from 0.9.0 lists them in this order).
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_source_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_grain_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_change_pos', '');
+
+-- The advisor (src/agents/README.md). Routed executions per statement, by query id (as
+-- pg_stat_statements keys statements); and one statement's shape read from its text.
+CREATE FUNCTION @extschema@._routed_queries(OUT query_id bigint, OUT executions bigint)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routed_queries';
+-- As the caller: names in the text resolve by the caller's search_path and privileges, as the statement's.
+CREATE FUNCTION @extschema@._query_shape(query text, OUT source regclass, OUT time_column text, OUT grain text,
+    OUT dimensions text[], OUT measures text[], OUT approximate text[], OUT refusal text,
+    OUT rows_read double precision, OUT groups double precision, OUT table_rows double precision)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_query_shape';
+
+-- The aggregate statements pg_stat_statements recorded in this database, grouped by the rollup that
+-- would answer them (table, time column, grain, dimensions), each group with its calls, the calls
+-- routing answered, the rows its unanswered calls read as estimated, the rows a rollup would save them,
+-- and the create_rollup call; or why no rollup can answer a statement. As the caller (pg_stat_statements
+-- shows other roles' statement texts only to members of pg_read_all_stats).
+CREATE FUNCTION @extschema@.rollup_advice(min_calls bigint DEFAULT 1)
+RETURNS TABLE (status text, source regclass, time_column text, grain text, dimensions text[], measures text[],
+               statements integer, calls bigint, routed_calls bigint, est_rows_read double precision,
+               est_rows_saved double precision, reason text, create_rollup text, example text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  pss text;
+BEGIN
+  SELECT pg_catalog.format('%I.pg_stat_statements', n.nspname) INTO pss
+  FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+  WHERE e.extname = 'pg_stat_statements';
+  IF pss IS NULL THEN
+    RAISE EXCEPTION 'strata.rollup_advice reads the workload from pg_stat_statements, which is not installed in this database'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Add pg_stat_statements to shared_preload_libraries, restart, and run CREATE EXTENSION pg_stat_statements.';
+  END IF;
+  RETURN QUERY EXECUTE pg_catalog.format($q$
+    WITH w AS (
+      SELECT s.queryid, s.query, s.calls::bigint AS calls,
+             LEAST(COALESCE(r.executions, 0), s.calls)::bigint AS routed
+      FROM %s s
+      LEFT JOIN @extschema@._routed_queries() r ON r.query_id = s.queryid
+      WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+        AND s.calls >= $1 AND s.query OPERATOR(pg_catalog.~*) '^\s*select\M'
+        AND s.query NOT LIKE '%%pg_stat_statements%%' AND s.query NOT LIKE '%%rollup_advice%%'),
+    shaped AS (
+      SELECT w.*, sh.* FROM w CROSS JOIN LATERAL @extschema@._query_shape(w.query) sh),
+    grouped AS (
+      SELECT CASE WHEN g.refusal IS NOT NULL THEN 'not servable'
+                  WHEN sum(g.calls - g.routed) = 0 THEN 'routed' ELSE 'proposed' END AS status,
+             g.source, g.time_column, g.grain, g.dimensions, g.refusal,
+             count(*)::integer AS statements, sum(g.calls)::bigint AS calls, sum(g.routed)::bigint AS routed_calls,
+             sum((g.calls - g.routed) * g.rows_read) AS est_rows_read,
+             sum((g.calls - g.routed) * g.rows_read
+                 * GREATEST(0, 1 - g.groups / NULLIF(g.table_rows, 0))) FILTER (WHERE g.refusal IS NULL) AS est_rows_saved,
+             (pg_catalog.array_agg(g.query ORDER BY g.calls DESC, g.query))[1] AS example,
+             pg_catalog.array_agg(g.queryid) AS ids
+      FROM shaped g
+      GROUP BY g.source, g.time_column, g.grain, g.dimensions, g.refusal),
+    parts AS (
+      SELECT g.*,
+             ARRAY(SELECT DISTINCT m FROM shaped x, pg_catalog.unnest(x.measures) m
+                   WHERE x.queryid = ANY (g.ids) ORDER BY m) AS measures,
+             ARRAY(SELECT DISTINCT a FROM shaped x, pg_catalog.unnest(x.approximate) a
+                   WHERE x.queryid = ANY (g.ids) ORDER BY a) AS approximate
+      FROM grouped g)
+    SELECT p.status, p.source, p.time_column, p.grain, p.dimensions, p.measures, p.statements, p.calls,
+           p.routed_calls, p.est_rows_read, p.est_rows_saved,
+           COALESCE(p.refusal,
+                    CASE WHEN p.status = 'routed' THEN 'every call was answered by a rollup' END,
+                    NULLIF(pg_catalog.array_to_string(p.approximate, '; '), ''),
+                    CASE WHEN p.routed_calls > 0 THEN p.routed_calls || ' of ' || p.calls || ' calls were answered by a rollup' END),
+           CASE WHEN p.status = 'proposed' THEN pg_catalog.format(
+             'SELECT strata.create_rollup(%%L, $rollup$SELECT date_trunc(%%L, %%I) AS bucket%%s, %%s FROM %%s GROUP BY %%s$rollup$);',
+             pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = p.source) || '_'
+                             || CASE p.grain WHEN 'minute' THEN 'by_minute' WHEN 'day' THEN 'daily' ELSE p.grain || 'ly' END
+                             || COALESCE('_by_' || NULLIF(pg_catalog.array_to_string(p.dimensions, '_'), ''), ''), 60),
+             p.grain, p.time_column,
+             (SELECT pg_catalog.string_agg(', ' || pg_catalog.quote_ident(d), '') FROM pg_catalog.unnest(p.dimensions) d),
+             pg_catalog.array_to_string(p.measures, ', '), p.source,
+             (SELECT pg_catalog.string_agg(i::text, ', ') FROM pg_catalog.generate_series(1, 1 + pg_catalog.cardinality(p.dimensions)) i))
+           END,
+           p.example
+    FROM parts p
+    ORDER BY p.status = 'not servable', p.est_rows_saved DESC NULLS LAST, p.calls DESC, p.example $q$, pss)
+  USING min_calls;
+END $fn$;
