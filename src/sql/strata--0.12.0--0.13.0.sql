@@ -116,3 +116,209 @@ BEGIN
     ORDER BY p.status = 'not servable', p.est_rows_saved DESC NULLS LAST, p.calls DESC, p.example $q$, pss)
   USING min_calls;
 END $fn$;
+
+-- query_metrics answers top-k metrics: each group's items with their counts and error bounds.
+CREATE OR REPLACE FUNCTION @extschema@.query_metrics(metrics text[], by text[] DEFAULT '{}', filters jsonb DEFAULT '{}',
+    time_from timestamptz DEFAULT NULL, time_to timestamptz DEFAULT NULL, grain text DEFAULT NULL,
+    order_by text DEFAULT NULL, row_limit integer DEFAULT 1000)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    spec text; name text; fraction text; m record; src regclass; tcol name; wanted text[] := '{}';
+    dims text[]; valid_dims text[]; targets text[] := '{}'; keys text[] := '{}'; conds text[] := '{}';
+    params text[] := '{}'; k text; v jsonb; op text; typ text; sql text; acc jsonb[] := '{}';
+    n bigint := 0; rec record; truncated boolean := false; dec record; ord text; descending boolean := false;
+    bounds jsonb := '{}'; exact boolean := true; kinds text[] := '{}'; label text; lim integer;
+    ops constant text[] := ARRAY['=', '<>', '!=', '<', '<=', '>', '>=', 'in', 'not in', 'is null', 'is not null'];
+    topk_labels text[] := '{}'; row_json jsonb; approx_before text;
+BEGIN
+    IF metrics IS NULL OR cardinality(metrics) = 0 THEN
+        RAISE EXCEPTION 'query_metrics needs at least one metric' USING ERRCODE = '22023',
+            HINT = 'strata.metrics lists them: ' || COALESCE((SELECT string_agg(DISTINCT x.metric::text, ', ') FROM @extschema@.metrics x), 'none yet');
+    END IF;
+    lim := COALESCE(row_limit, 1000);
+    IF lim < 1 OR lim > 100000 THEN
+        RAISE EXCEPTION 'row_limit must be between 1 and 100000, not %', lim USING ERRCODE = '22023';
+    END IF;
+    -- Metrics: a name (or name@fraction for a quantile sketch; table:name where tables share a name), all
+    -- of one table.
+    FOREACH spec IN ARRAY metrics LOOP
+        IF spec LIKE '%:%' THEN
+            src := COALESCE(src, to_regclass(split_part(spec, ':', 1)));
+            IF src IS NULL OR src <> to_regclass(split_part(spec, ':', 1)) THEN
+                RAISE EXCEPTION 'unknown table in metric "%"', spec USING ERRCODE = '22023',
+                    HINT = 'Name a table strata.metrics lists, as it lists it.';
+            END IF;
+            spec := split_part(spec, ':', 2);
+        END IF;
+        name := split_part(spec, '@', 1);
+        fraction := NULLIF(split_part(spec, '@', 2), '');
+        IF src IS NULL AND (SELECT count(DISTINCT x.source) FROM @extschema@.metrics x WHERE x.metric = name) > 1 THEN
+            RAISE EXCEPTION 'metric "%" is found on several tables', name USING ERRCODE = '22023',
+                HINT = 'Name the table: ' || (SELECT string_agg(DISTINCT x.source::text || ':' || name, ', ')
+                                               FROM @extschema@.metrics x WHERE x.metric = name) || '.';
+        END IF;
+        SELECT x.source, x.time_column, x.kind, x.raw_expression, x.error_bound INTO m
+          FROM @extschema@.metrics x WHERE x.metric = name AND (src IS NULL OR x.source = src)
+         ORDER BY x.rows_stored NULLS LAST LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown metric "%"', name USING ERRCODE = '22023',
+                HINT = 'Valid metrics' || CASE WHEN src IS NULL THEN '' ELSE ' of ' || src::text END || ': ' ||
+                       COALESCE((SELECT string_agg(DISTINCT x.metric::text, ', ') FROM @extschema@.metrics x
+                                  WHERE src IS NULL OR x.source = src), 'none') || '.';
+        END IF;
+        src := m.source;
+        tcol := m.time_column;
+        label := replace(spec, '@', '_p');
+        IF m.kind = 'quantile_sketch' THEN
+            IF fraction IS NULL OR fraction !~ '^(0?\.[0-9]+|1(\.0*)?|0)$' THEN
+                RAISE EXCEPTION 'quantile metric "%" needs a fraction', name USING ERRCODE = '22023',
+                    HINT = 'Ask for ' || name || '@0.99 (a fraction between 0 and 1).';
+            END IF;
+            targets := targets || format('%s(%s, %s::float8) AS %I',
+                CASE WHEN m.raw_expression LIKE 'strata.qsketch_agg(%' THEN 'strata.quantile' END, m.raw_expression, fraction, label);
+        ELSIF fraction IS NOT NULL THEN
+            RAISE EXCEPTION 'metric "%" takes no fraction', name USING ERRCODE = '22023',
+                HINT = 'Only quantile sketches are asked with name@fraction.';
+        ELSIF m.kind = 'distinct_estimate' THEN
+            targets := targets || format('strata.distinct_count(%s) AS %I', m.raw_expression, label);
+        ELSIF m.kind = 'topk_sketch' THEN
+            -- The summary per group; its items, counts and error bounds in the answer (below).
+            targets := targets || format('%s AS %I', m.raw_expression, label);
+            topk_labels := topk_labels || label;
+        ELSIF m.kind = 'sketch' THEN
+            RAISE EXCEPTION 'metric "%" is a % and is not asked through query_metrics', name, m.kind USING ERRCODE = '0A000',
+                HINT = 'Query the raw table with ' || m.raw_expression || ' (routing answers it from the rollup).';
+        ELSE
+            targets := targets || format('%s AS %I', m.raw_expression, label);
+        END IF;
+        IF m.error_bound IS NOT NULL THEN
+            exact := false;
+            bounds := bounds || jsonb_build_object(label, m.error_bound);
+        END IF;
+        wanted := wanted || name;
+    END LOOP;
+    -- The dimensions of the table's rollups that hold all the metrics asked.
+    SELECT array_agg(DISTINCT d ORDER BY d) INTO valid_dims
+      FROM @extschema@.metrics x, unnest(x.dimensions) d
+     WHERE x.source = src AND x.rollup IN (SELECT y.rollup FROM @extschema@.metrics y WHERE y.source = src
+                                            AND y.metric = ANY (wanted) GROUP BY y.rollup
+                                            HAVING count(DISTINCT y.metric) = (SELECT count(DISTINCT w) FROM unnest(wanted) w));
+    valid_dims := COALESCE(valid_dims, '{}');
+    -- Grouping: the time bucket, then the dimensions asked.
+    IF grain IS NOT NULL THEN
+        IF grain NOT IN ('minute', 'hour', 'day', 'week', 'month', 'quarter', 'year') THEN
+            RAISE EXCEPTION 'unknown grain "%"', grain USING ERRCODE = '22023',
+                HINT = 'Valid grains: minute, hour, day, week, month, quarter, year.';
+        END IF;
+        keys := keys || format('date_trunc(%L, %I) AS %I', grain, tcol, grain);
+    END IF;
+    FOREACH k IN ARRAY COALESCE(by, '{}') LOOP
+        IF NOT k = ANY (valid_dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%"', k USING ERRCODE = '22023',
+                HINT = 'Valid dimensions for ' || array_to_string(wanted, ', ') || ': ' ||
+                       COALESCE(NULLIF(array_to_string(valid_dims, ', '), ''), 'none') || '.';
+        END IF;
+        keys := keys || format('%I', k);
+    END LOOP;
+    -- Conditions: the time range and the filters; every value a parameter ($1[i]).
+    IF time_from IS NOT NULL THEN
+        params := params || extract(epoch FROM time_from)::text;
+        conds := conds || format('%I >= to_timestamp(($1[%s])::float8)', tcol, cardinality(params));
+    END IF;
+    IF time_to IS NOT NULL THEN
+        params := params || extract(epoch FROM time_to)::text;
+        conds := conds || format('%I < to_timestamp(($1[%s])::float8)', tcol, cardinality(params));
+    END IF;
+    IF filters IS NOT NULL AND jsonb_typeof(filters) <> 'object' THEN
+        RAISE EXCEPTION 'filters must be a JSON object: {"dimension": value} or {"dimension": {"operator": value}}'
+            USING ERRCODE = '22023';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(COALESCE(filters, '{}')) LOOP
+        IF NOT k = ANY (valid_dims) THEN
+            RAISE EXCEPTION 'unknown dimension "%" in filters', k USING ERRCODE = '22023',
+                HINT = 'Valid dimensions: ' || COALESCE(NULLIF(array_to_string(valid_dims, ', '), ''), 'none') || '.';
+        END IF;
+        SELECT format_type(a.atttypid, a.atttypmod) INTO typ FROM pg_attribute a
+         WHERE a.attrelid = src AND a.attname = k AND NOT a.attisdropped;
+        IF jsonb_typeof(v) = 'object' THEN
+            IF (SELECT count(*) FROM jsonb_object_keys(v)) <> 1 THEN
+                RAISE EXCEPTION 'filter on "%" must name one operator', k USING ERRCODE = '22023',
+                    HINT = 'Operators: ' || array_to_string(ops, ', ') || '.';
+            END IF;
+            SELECT e.key, e.value INTO op, v FROM jsonb_each(v) e;
+            op := lower(op);
+        ELSE
+            op := '=';
+        END IF;
+        IF NOT op = ANY (ops) THEN
+            RAISE EXCEPTION 'unknown filter operator "%"', op USING ERRCODE = '22023',
+                HINT = 'Operators: ' || array_to_string(ops, ', ') || '.';
+        END IF;
+        IF op IN ('is null', 'is not null') THEN
+            conds := conds || format('%I %s', k, upper(op));
+        ELSIF op IN ('in', 'not in') THEN
+            IF jsonb_typeof(v) <> 'array' THEN
+                RAISE EXCEPTION 'filter "%" on "%" takes a JSON array', op, k USING ERRCODE = '22023';
+            END IF;
+            params := params || ARRAY(SELECT jsonb_array_elements_text(v))::text;
+            conds := conds || format(CASE op WHEN 'in' THEN '%I = ANY (($1[%s])::%s[])' ELSE '%I <> ALL (($1[%s])::%s[])' END,
+                                     k, cardinality(params), typ);
+        ELSE
+            IF jsonb_typeof(v) IN ('object', 'array', 'null') THEN
+                RAISE EXCEPTION 'filter "%" on "%" takes one value', op, k USING ERRCODE = '22023';
+            END IF;
+            params := params || (v #>> '{}');
+            conds := conds || format('%I %s ($1[%s])::%s', k, CASE op WHEN '!=' THEN '<>' ELSE op END, cardinality(params), typ);
+        END IF;
+    END LOOP;
+    -- Order: a metric or a grouping key, ' desc' for descending; by default the grouping keys.
+    IF order_by IS NOT NULL THEN
+        descending := order_by ~* '\s+desc$';
+        ord := regexp_replace(order_by, '\s+(asc|desc)$', '', 'i');
+        IF NOT (ord = ANY (metrics) OR replace(ord, '@', '_p') = ANY (SELECT replace(x, '@', '_p') FROM unnest(metrics) x)
+                OR ord = ANY (COALESCE(by, '{}')) OR ord IS NOT DISTINCT FROM grain) THEN
+            RAISE EXCEPTION 'cannot order by "%"', ord USING ERRCODE = '22023',
+                HINT = 'Order by one of: ' || array_to_string(metrics || COALESCE(by, '{}') || COALESCE(ARRAY[grain], '{}'), ', ') || '.';
+        END IF;
+        ord := format('%I%s', replace(ord, '@', '_p'), CASE WHEN descending THEN ' DESC' ELSE '' END);
+    END IF;
+    sql := 'SELECT ' || array_to_string(keys || targets, ', ') || ' FROM ' || src::text ||
+           CASE WHEN cardinality(conds) > 0 THEN ' WHERE ' || array_to_string(conds, ' AND ') ELSE '' END ||
+           CASE WHEN cardinality(keys) > 0
+                THEN ' GROUP BY ' || (SELECT string_agg(i::text, ', ') FROM generate_series(1, cardinality(keys)) i) ELSE '' END ||
+           CASE WHEN ord IS NOT NULL THEN ' ORDER BY ' || ord
+                WHEN cardinality(keys) > 0
+                THEN ' ORDER BY ' || (SELECT string_agg(i::text, ', ') FROM generate_series(1, cardinality(keys)) i) ELSE '' END ||
+           ' LIMIT ' || (lim + 1);
+    PERFORM @extschema@._last_routed(true);
+    -- A top-k metric is a summary with its own error bound: routing may merge stored summaries for it
+    -- (strata.routing_approximate, for this statement only; the bound is in the provenance).
+    IF cardinality(topk_labels) > 0 THEN
+        approx_before := current_setting('strata.routing_approximate');
+        PERFORM set_config('strata.routing_approximate', 'on', true);
+    END IF;
+    FOR rec IN EXECUTE sql USING params LOOP
+        n := n + 1;
+        IF n > lim THEN truncated := true; EXIT; END IF;
+        row_json := to_jsonb(rec);
+        FOREACH label IN ARRAY topk_labels LOOP
+            row_json := jsonb_set(row_json, ARRAY[label], COALESCE((
+                SELECT jsonb_agg(jsonb_build_object('item', t.item, 'count', t.count, 'error', t.error)
+                                 ORDER BY t.count DESC, t.item)
+                  FROM @extschema@.topk_items((row_json ->> label)::@extschema@.topk) t), '[]'::jsonb));
+        END LOOP;
+        acc := acc || row_json;  -- appended in place (a jsonb concatenation would copy every row each time)
+    END LOOP;
+    IF approx_before IS NOT NULL THEN
+        PERFORM set_config('strata.routing_approximate', approx_before, true);
+    END IF;
+    SELECT * INTO dec FROM @extschema@._last_routed(false);
+    IF dec.approximate IS NOT NULL THEN exact := false; END IF;
+    RETURN jsonb_build_object(
+        'rows', to_jsonb(acc), 'row_count', LEAST(n, lim), 'truncated', truncated,
+        'provenance', jsonb_build_object(
+            'source', src::text, 'sql', sql, 'parameters', to_jsonb(params),
+            'answered_by', dec.rollup,
+            'exact', exact, 'error_bounds', bounds, 'approximate', dec.approximate,
+            'caught_up_at', (SELECT r.caught_up_at FROM @extschema@.rollup r WHERE r.view::text = dec.rollup)));
+END $fn$;

@@ -755,6 +755,7 @@ DECLARE
     n bigint := 0; rec record; truncated boolean := false; dec record; ord text; descending boolean := false;
     bounds jsonb := '{}'; exact boolean := true; kinds text[] := '{}'; label text; lim integer;
     ops constant text[] := ARRAY['=', '<>', '!=', '<', '<=', '>', '>=', 'in', 'not in', 'is null', 'is not null'];
+    topk_labels text[] := '{}'; row_json jsonb; approx_before text;
 BEGIN
     IF metrics IS NULL OR cardinality(metrics) = 0 THEN
         RAISE EXCEPTION 'query_metrics needs at least one metric' USING ERRCODE = '22023',
@@ -806,7 +807,11 @@ BEGIN
                 HINT = 'Only quantile sketches are asked with name@fraction.';
         ELSIF m.kind = 'distinct_estimate' THEN
             targets := targets || format('strata.distinct_count(%s) AS %I', m.raw_expression, label);
-        ELSIF m.kind IN ('topk_sketch', 'sketch') THEN
+        ELSIF m.kind = 'topk_sketch' THEN
+            -- The summary per group; its items, counts and error bounds in the answer (below).
+            targets := targets || format('%s AS %I', m.raw_expression, label);
+            topk_labels := topk_labels || label;
+        ELSIF m.kind = 'sketch' THEN
             RAISE EXCEPTION 'metric "%" is a % and is not asked through query_metrics', name, m.kind USING ERRCODE = '0A000',
                 HINT = 'Query the raw table with ' || m.raw_expression || ' (routing answers it from the rollup).';
         ELSE
@@ -912,11 +917,27 @@ BEGIN
                 THEN ' ORDER BY ' || (SELECT string_agg(i::text, ', ') FROM generate_series(1, cardinality(keys)) i) ELSE '' END ||
            ' LIMIT ' || (lim + 1);
     PERFORM @extschema@._last_routed(true);
+    -- A top-k metric is a summary with its own error bound: routing may merge stored summaries for it
+    -- (strata.routing_approximate, for this statement only; the bound is in the provenance).
+    IF cardinality(topk_labels) > 0 THEN
+        approx_before := current_setting('strata.routing_approximate');
+        PERFORM set_config('strata.routing_approximate', 'on', true);
+    END IF;
     FOR rec IN EXECUTE sql USING params LOOP
         n := n + 1;
         IF n > lim THEN truncated := true; EXIT; END IF;
-        acc := acc || to_jsonb(rec);  -- appended in place (a jsonb concatenation would copy every row each time)
+        row_json := to_jsonb(rec);
+        FOREACH label IN ARRAY topk_labels LOOP
+            row_json := jsonb_set(row_json, ARRAY[label], COALESCE((
+                SELECT jsonb_agg(jsonb_build_object('item', t.item, 'count', t.count, 'error', t.error)
+                                 ORDER BY t.count DESC, t.item)
+                  FROM @extschema@.topk_items((row_json ->> label)::@extschema@.topk) t), '[]'::jsonb));
+        END LOOP;
+        acc := acc || row_json;  -- appended in place (a jsonb concatenation would copy every row each time)
     END LOOP;
+    IF approx_before IS NOT NULL THEN
+        PERFORM set_config('strata.routing_approximate', approx_before, true);
+    END IF;
     SELECT * INTO dec FROM @extschema@._last_routed(false);
     IF dec.approximate IS NOT NULL THEN exact := false; END IF;
     RETURN jsonb_build_object(

@@ -68,6 +68,19 @@ SELECT m.metric, m.description, e.decision <> 'rejected' AS answers
 FROM strata.metrics m, LATERAL strata.explain_routing(m.example_query) e
 WHERE m.rollup = 'mc.plays_tv'::regclass AND e.rollup = m.rollup::text;
 SELECT strata.drop_rollup('mc.plays_tv');
+-- A top-k metric: each group's items with their counts and error bounds (the raw rows' counts here: fewer
+-- distinct devices than the summary holds), the bound in the provenance.
+SELECT strata.create_rollup('plays_top', $$SELECT date_trunc('hour', ts) AS hour, channel, strata.topk_agg(device, 5) AS top_devices
+  FROM mc.plays GROUP BY 1, 2$$) > 0 AS topk;
+SELECT (strata.refresh_rollup('mc.plays_top') ->> 'caught_up')::boolean AS refreshed;
+SELECT r -> 'channel' AS channel, r -> 'top_devices' AS top_devices, x -> 'provenance' ->> 'exact' AS exact,
+       x -> 'provenance' -> 'error_bounds' ? 'top_devices' AS bounded
+FROM strata.query_metrics(ARRAY['top_devices'], ARRAY['channel'], time_from => '2026-04-02', time_to => '2026-04-03',
+                          row_limit => 2) x, jsonb_array_elements(x -> 'rows') r;
+SELECT channel, device, count(*) FROM plays WHERE ts >= '2026-04-02' AND ts < '2026-04-03' AND channel < 2
+GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2;
+SHOW strata.routing_approximate;
+SELECT strata.drop_rollup('mc.plays_top');
 -- A role that may not read a rollup sees its metrics but not what it holds.
 CREATE ROLE mc_reader;
 GRANT USAGE ON SCHEMA mc TO mc_reader;
