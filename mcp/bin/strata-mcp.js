@@ -1,14 +1,25 @@
 #!/usr/bin/env node
 // strata's MCP server: a thin layer over strata's SQL (src/agents/README.md). Every tool is one call of
 // the extension's SQL or a guarded read-only statement; all logic stays in the extension. Speaks MCP over
-// stdio through the official SDK. Connects with libpq's environment (PGHOST, PGPORT, PGDATABASE, PGUSER,
-// PGPASSWORD) or a connection string argument, as the role it is given: it never elevates.
+// stdio through the official SDK, or with --http=PORT over streamable HTTP on 127.0.0.1 (stateless: one
+// MCP server per request, all sharing the one database connection). Connects with libpq's environment
+// (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD) or a connection string argument, as the role it is
+// given: it never elevates.
+import { createServer } from "node:http";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import pg from "pg";
 import { z } from "zod";
 
-const connectionString = process.argv[2];
+const args = process.argv.slice(2);
+const httpArg = args.find((a) => a.startsWith("--http="));
+const httpPort = httpArg ? Number(httpArg.slice("--http=".length)) : undefined;
+if (httpArg && !(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) {
+  console.error(`strata-mcp: --http needs a port number, not "${httpArg.slice(7)}"`);
+  process.exit(2);
+}
+const connectionString = args.find((a) => !a.startsWith("--"));
 const MAX_ROWS = Number(process.env.STRATA_MCP_MAX_ROWS || 1000);
 const MAX_BYTES = Number(process.env.STRATA_MCP_MAX_BYTES || 1 << 20);
 const TIMEOUT_MS = Number(process.env.STRATA_MCP_STATEMENT_TIMEOUT_MS || 30000);
@@ -64,9 +75,11 @@ async function tool(work) {
   }
 }
 
-const server = new McpServer({ name: "strata", version: "0.12.0" });
 const readOnlyHint = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
+// A server with strata's tools (one for stdio; one per request over HTTP).
+function makeServer() {
+const server = new McpServer({ name: "strata", version: "0.13.0" });
 server.registerTool(
   "list_metrics",
   {
@@ -196,12 +209,50 @@ server.registerTool(
     }),
 );
 
-const transport = new StdioServerTransport();
-// The client closing stdin (or the transport) ends the server and its connection.
+return server;
+}
+
 const stop = async () => {
   await client.end().catch(() => {});
   process.exit(0);
 };
-transport.onclose = stop;
-process.stdin.on("end", stop);
-await server.connect(transport);
+if (httpPort === undefined) {
+  const transport = new StdioServerTransport();
+  // The client closing stdin (or the transport) ends the server and its connection.
+  transport.onclose = stop;
+  process.stdin.on("end", stop);
+  await makeServer().connect(transport);
+} else {
+  // Streamable HTTP on the loopback address only, at /mcp; requests naming another host are refused (DNS
+  // rebinding). Stateless: each POST is answered by a server made for it.
+  const hosts = [`127.0.0.1:${httpPort}`, `localhost:${httpPort}`];
+  const http = createServer(async (req, res) => {
+    if (req.url !== "/mcp" || req.method !== "POST") {
+      res.writeHead(req.url === "/mcp" ? 405 : 404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "POST /mcp only" }, id: null }));
+      return;
+    }
+    const server = makeServer();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableDnsRebindingProtection: true,
+      allowedHosts: hosts,
+    });
+    res.on("close", () => {
+      transport.close();
+      server.close();
+    });
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res);
+    } catch (err) {
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32603, message: String(err?.message ?? err) }, id: null }));
+      }
+    }
+  });
+  http.listen(httpPort, "127.0.0.1", () => console.error(`strata-mcp: listening on http://127.0.0.1:${httpPort}/mcp`));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}

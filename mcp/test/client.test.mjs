@@ -73,4 +73,35 @@ r = await client.callTool({ name: "run_sql", arguments: { sql: "SELECT channel, 
 check("run_sql: an aggregate a rollup answers passes the guardrail", !r.isError && r.structuredContent?.row_count === 3, text(r));
 
 await client.close();
+
+// The same server over streamable HTTP on the loopback address (--http=PORT): a client of the SDK lists
+// the tools and asks a question; a request naming another host is refused (DNS rebinding).
+const port = Number(process.env.MCP_HTTP_PORT || 0);
+if (port) {
+  const { spawn } = await import("node:child_process");
+  const { request } = await import("node:http");
+  const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+  const proc = spawn(process.execPath, [server, `--http=${port}`], { env: process.env, stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the HTTP server did not start")), 20000);
+    proc.stderr.on("data", (d) => { if (/listening/.test(String(d))) { clearTimeout(timer); resolve(); } });
+    proc.on("exit", (code) => reject(new Error(`the HTTP server exited (${code})`)));
+  });
+  const http = new Client({ name: "strata-test-http", version: "1.0.0" });
+  await http.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  const listed = await http.listTools();
+  check("HTTP: tools/list", listed.tools.length === 5, listed.tools.map((t) => t.name));
+  r = await http.callTool({ name: "query_metrics", arguments: { metrics: ["views"], by: ["channel"], filters: { channel: 1 } } });
+  check("HTTP: query_metrics answers", !r.isError && r.structuredContent?.row_count === 1, r);
+  await http.close();
+  const status = await new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path: "/mcp", method: "POST",
+                          headers: { host: `evil.example:${port}`, "content-type": "application/json", accept: "application/json, text/event-stream" } },
+                        (res) => { res.resume(); resolve(res.statusCode); });
+    req.on("error", () => resolve(0));
+    req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }));
+  });
+  check("HTTP: a request naming another host is refused", status === 403, status);
+  proc.kill("SIGTERM");
+}
 process.exit(failed ? 1 : 0);

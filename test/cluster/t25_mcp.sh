@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The MCP server (mcp/, issue #27) driven by a real client: the official SDK's Client over stdio
-# (mcp/test/client.test.mjs) against a cluster with strata preloaded, as an agent role with
+# (mcp/test/client.test.mjs), and over streamable HTTP on a loopback port, against a cluster with strata preloaded, as an agent role with
 # strata.max_raw_rows: tools/list, each tool called, refusals (unknown metric, two statements, a COMMIT
 # injection, a write, a brute-force scan), a huge result truncated; the table is still there afterwards.
 set -u
@@ -27,7 +27,7 @@ q "GRANT SELECT ON events, hourly TO agent"
 q "ALTER ROLE agent SET strata.max_raw_rows = 100000"
 q "ALTER ROLE agent SET TimeZone = 'UTC'"
 WANT_VIEWS=$(q "SELECT count(*) FROM events WHERE ts >= '2026-01-02 00:00+00' AND ts < '2026-01-05 00:00+00' AND channel IN (1, 2, 3)")
-out=$(cd "$ROOT/mcp" && PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=agent PGDATABASE=app WANT_VIEWS="$WANT_VIEWS" \
+out=$(cd "$ROOT/mcp" && PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=agent PGDATABASE=app WANT_VIEWS="$WANT_VIEWS" MCP_HTTP_PORT=$((PGPORT + 1)) \
       timeout 120 node test/client.test.mjs 2>&1)
 rc=$?
 echo "$out" | grep '^# ' | head -20
