@@ -25,6 +25,12 @@ bool routing_approximate = false;
 int routing_max_staleness_s = 0;
 bool routing_debug = false;
 bool routing_force = false;
+bool health = true;
+int health_horizon_age_s = 300;
+int health_lock_wait_ms = 1000;
+int health_min_partitions_ahead = 1;
+int health_max_default_rows = 0;
+int health_alert_repeat_s = 3600;
 int max_raw_rows = 0;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
@@ -153,6 +159,27 @@ void DefineRoutingSettings() {
 }
 
 // The vacuum scheduler.
+// Ingest health (src/health/). Superuser-set: the workers read them after a reload; a superuser's
+// session may set them to see the views with other thresholds.
+void DefineHealthSettings() {
+  DefineCustomBoolVariable("strata.health", "Samples ingest health and logs its alerts in each worker pass.",
+                           "The views (strata.ingest_health, strata.horizon_holders) work either way; lock waits and "
+                           "rates need the samples.", &health, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_horizon_age",
+                          "How long a session or prepared transaction may hold back the xmin horizon before it is listed and alerted.",
+                          nullptr, &health_horizon_age_s, 300, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_lock_wait", "How long a lock wait on a watched table lasts before it is recorded and alerted.",
+                          nullptr, &health_lock_wait_ms, 1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_min_partitions_ahead",
+                          "Alerts when a partition set has fewer premade partitions ahead of its newest row.", nullptr,
+                          &health_min_partitions_ahead, 1, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_max_default_rows", "Alerts when a default partition holds more rows.", nullptr,
+                          &health_max_default_rows, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_alert_repeat", "Logs a condition that has not changed again after this long.",
+                          "A new or changed condition is logged at once; a cleared one is forgotten.", &health_alert_repeat_s,
+                          3600, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+}
+
 void DefineVacuumSettings() {
   DefineCustomBoolVariable("strata.vacuum_enabled", "Enables strata's vacuum scheduler in the database workers.",
                            nullptr, &vacuum_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -227,6 +254,7 @@ void Init() {
   DefineDdlSettings();
   DefineRollupSettings();
   DefineRoutingSettings();
+  DefineHealthSettings();
   DefineVacuumSettings();
   MarkGUCPrefixReserved("strata");
 }

@@ -48,6 +48,14 @@ extern bool routing_force;           // strata.routing_force: routed whenever ma
 extern int max_raw_rows;  // strata.max_raw_rows: refuse statements estimated to read more rows (0: off); superuser-set
 
 // True when strata was loaded by shared_preload_libraries (workers exist).
+// Ingest health (src/health/): the worker's sampling and alerts, and the views' thresholds (superuser).
+extern bool health;                  // strata.health: sample and alert each pass
+extern int health_horizon_age_s;     // strata.health_horizon_age: horizon holders older than this
+extern int health_lock_wait_ms;      // strata.health_lock_wait: lock waits longer than this
+extern int health_min_partitions_ahead;  // strata.health_min_partitions_ahead: alert below this
+extern int health_max_default_rows;  // strata.health_max_default_rows: alert above this
+extern int health_alert_repeat_s;    // strata.health_alert_repeat: log an unchanged condition again after this
+
 extern bool preloaded;
 
 void Init();

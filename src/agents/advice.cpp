@@ -12,6 +12,7 @@
 
 #include "core/naming.hpp"
 #include "pg/guard.hpp"
+#include "pg/guc.hpp"
 #include "pg/spi.hpp"
 #include "pg/xact.hpp"
 #include "routing/routed_plan.hpp"
@@ -82,7 +83,7 @@ char* ColumnOf(RawReading* r, Node* n, Oid* type, int32* typmod) {
   if (!IsA(last, String)) return nullptr;
   const char* name = strVal(last);
   const AttrNumber a = get_attnum(r->source, name);
-  if (a == InvalidAttrNumber) return nullptr;
+  if (a <= 0) return nullptr;  // unknown, or a system column
   Oid coll = InvalidOid;
   get_atttypetypmodcoll(r->source, a, type, typmod, &coll);
   return pstrdup(name);
@@ -123,16 +124,23 @@ bool ReadBucket(RawReading* r, FuncCall* f) {
   }
   r->time_column = col;
   Node* unit = static_cast<Node*>(linitial(f->args));
-  if (strcmp(fn, "date_trunc") == 0 && IsA(unit, A_Const) && IsA(&castNode(A_Const, unit)->val, String)) {
-    const char* u = strVal(&castNode(A_Const, unit)->val);
-    // The finest unit asked for; a rollup of it answers the coarser ones.
+  if (strcmp(fn, "date_trunc") == 0 && IsA(unit, A_Const) && !castNode(A_Const, unit)->isnull &&
+      IsA(&castNode(A_Const, unit)->val, String)) {
+    // The finest unit asked for; a rollup of it answers the coarser ones (decades and longer: years).
+    char* u = downcase_truncate_identifier(strVal(&castNode(A_Const, unit)->val),
+                                           strlen(strVal(&castNode(A_Const, unit)->val)), false);
+    const size_t len = strlen(u);
+    if (len > 1 && u[len - 1] == 's') u[len - 1] = '\0';
     static const char* const ladder[] = {"minute", "hour", "day", "week", "month", "quarter", "year"};
     int rank = -1, have = -1;
     for (int i = 0; i < 7; i++) {
-      if (pg_strcasecmp(u, ladder[i]) == 0) rank = i;
+      if (strcmp(u, ladder[i]) == 0) rank = i;
       if (r->grain && strcmp(r->grain, ladder[i]) == 0) have = i;
     }
-    if (rank < 0) Refuse(r, psprintf("a date_trunc unit (%s) finer than a minute", u));
+    if (strcmp(u, "decade") == 0 || strcmp(u, "century") == 0 || strcmp(u, "centurie") == 0 || strcmp(u, "millennium") == 0 ||
+        strcmp(u, "millennia") == 0)
+      rank = 6;
+    if (rank < 0) Refuse(r, psprintf("a date_trunc unit (%s) finer than a minute or unknown", u));
     else if (have < 0 || rank < have) r->grain = pstrdup(ladder[rank]);
   }
   return true;
@@ -255,7 +263,7 @@ void ReadCondition(RawReading* r, Node* n) {
                        e->kind == AEXPR_BETWEEN;
     if (range) {
       Node* side = e->lexpr;
-      if (e->kind == AEXPR_OP && !IsA(side, ColumnRef)) side = e->rexpr;
+      if (e->kind == AEXPR_OP && (side == nullptr || !IsA(side, ColumnRef))) side = e->rexpr;
       Oid type = InvalidOid;
       int32 typmod = -1;
       char* col = side ? ColumnOf(r, side, &type, &typmod) : nullptr;
@@ -273,7 +281,7 @@ void ReadRaw(RawReading* r, const char* text) {
   List* raw = raw_parser(text, RAW_PARSE_DEFAULT);
   if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt)) return;
   SelectStmt* s = castNode(SelectStmt, linitial_node(RawStmt, raw)->stmt);
-  if (s->op != SETOP_NONE || s->valuesLists) return;
+  if (s->op != SETOP_NONE || s->valuesLists || s->intoClause) return;  // SELECT INTO creates a table
   // An aggregate statement at all? (the advisor lists only those)
   bool aggregate = s->groupClause != NIL || s->havingClause != nullptr;
   ListCell* lc;
@@ -302,7 +310,7 @@ void ReadRaw(RawReading* r, const char* text) {
   // Grouping: bucket calls over a time column, columns, expressions of columns; GROUP BY n names an item.
   foreach (lc, s->groupClause) {
     Node* g = static_cast<Node*>(lfirst(lc));
-    if (IsA(g, A_Const) && IsA(&castNode(A_Const, g)->val, Integer)) {
+    if (IsA(g, A_Const) && !castNode(A_Const, g)->isnull && IsA(&castNode(A_Const, g)->val, Integer)) {
       const int k = intVal(&castNode(A_Const, g)->val);
       if (k >= 1 && k <= list_length(s->targetList)) g = castNode(ResTarget, list_nth(s->targetList, k - 1))->val;
     }
@@ -360,18 +368,19 @@ std::optional<double> EstimateRowsRead(const std::string& text) {
   std::optional<double> out;
   try {
     strata::pg::InSubTransaction([&] {
-      double rows = 0;
+      double rows = -1;
       strata::pg::Call([&] {
         List* raw = raw_parser(text.c_str(), RAW_PARSE_DEFAULT);
         Oid* types = nullptr;
         int ntypes = 0;
         Query* q = parse_analyze_varparams(linitial_node(RawStmt, raw), text.c_str(), &types, &ntypes, nullptr);
+        if (q->commandType != CMD_SELECT || q->utilityStmt != nullptr) return;
         List* rewritten = QueryRewrite(q);
-        if (list_length(rewritten) != 1) return;
+        if (list_length(rewritten) != 1 || linitial_node(Query, rewritten)->commandType != CMD_SELECT) return;
         PlannedStmt* p = standard_planner(linitial_node(Query, rewritten), text.c_str(), CURSOR_OPT_PARALLEL_OK, nullptr);
         rows = strata::routing::PlanRowsRead(p->planTree);
       });
-      out = rows;
+      if (rows >= 0) out = rows;
     });
   } catch (const strata::pg::PgError&) {
     out.reset();
@@ -405,7 +414,12 @@ std::optional<double> TimeSpanMicros(Oid rel, const std::string& column) {
   double span = -1;
   strata::pg::Call([&] {
     const AttrNumber att = get_attnum(rel, column.c_str());
-    if (att == InvalidAttrNumber) return;
+    if (att <= 0) return;
+    // As pg_stats shows statistics: to those who may read the column, not for a table with row security.
+    if (pg_attribute_aclcheck(rel, att, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+        pg_class_aclcheck(rel, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+      return;
+    if (check_enable_rls(rel, InvalidOid, true) == RLS_ENABLED) return;
     const bool inh = get_rel_relkind(rel) == RELKIND_PARTITIONED_TABLE;
     HeapTuple tup = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(rel), Int16GetDatum(att), BoolGetDatum(inh));
     if (!HeapTupleIsValid(tup)) return;
@@ -436,7 +450,10 @@ double GrainMicros(const std::string& grain) {
   return 365.25 * 86400e6;
 }
 
-Shape Read(const std::string& text) {
+// Reads one statement; the estimates are made as `as_user` (the role that ran it: the planner may run its
+// functions), only when the caller has that role's privileges (InvalidOid: as the caller), and only for
+// a statement a rollup could answer.
+Shape Read(const std::string& text, Oid as_user) {
   Shape out;
   RawReading r{};
   bool parsed = true;
@@ -449,52 +466,93 @@ Shape Read(const std::string& text) {
   out.aggregate = true;
   out.source = r.source;
   if (r.refusal) out.refusal = r.refusal;
-  if (!OidIsValid(r.source)) return out;
+  if (!OidIsValid(r.source) || !out.refusal.empty()) return out;
   if (r.time_column) out.time_column = r.time_column;
   // A unit given as a parameter (pg_stat_statements shows constants as $n): hours, which answer days,
   // weeks, months and years as well.
   out.grain = r.grain ? r.grain : "hour";
   out.dims = Strings(r.dims);
   std::sort(out.dims.begin(), out.dims.end());
-  out.measures = Strings(r.measures);
+  // A measure named as a dimension is renamed (a rollup's columns are one namespace).
+  for (std::string m : Strings(r.measures)) {
+    for (const auto& d : out.dims) {
+      const std::string alias = std::string(" AS ") + QuoteIdent(d);
+      if (m.size() > alias.size() && m.compare(m.size() - alias.size(), alias.size(), alias) == 0)
+        m = m.substr(0, m.size() - alias.size()) + " AS " + QuoteIdent("m_" + d);
+    }
+    out.measures.push_back(m);
+  }
   std::sort(out.measures.begin(), out.measures.end());
   out.approximate = Strings(r.approximate);
-  out.rows_read = EstimateRowsRead(text);
   char* source = nullptr;
+  bool may = true;
+  Oid save_user = InvalidOid;
+  int save_sec = 0;
   strata::pg::Call([&] {
-    source = quote_qualified_identifier(get_namespace_name(get_rel_namespace(out.source)), get_rel_name(out.source));
+    const char* nsp = get_namespace_name(get_rel_namespace(out.source));
+    const char* rel = get_rel_name(out.source);
+    if (nsp && rel) source = quote_qualified_identifier(nsp, rel);
+    may = !OidIsValid(as_user) || has_privs_of_role(GetUserId(), as_user);
+    GetUserIdAndSecContext(&save_user, &save_sec);
   });
-  out.table_rows = EstimateOutputRows(std::string("SELECT 1 FROM ") + source);
-  // The groups such a rollup stores: the buckets the time column's values span times the groups of
-  // the dimensions (the planner's estimate from their statistics), at most one per row. (The planner's
-  // own estimate of a grouping by date_trunc(..., ts) takes the bucket to be as distinct as ts.)
-  const auto span = out.time_column.empty() ? std::nullopt : TimeSpanMicros(out.source, out.time_column);
-  if (span && out.table_rows) {
-    double dim_groups = 1;
-    if (!out.dims.empty()) {
-      std::string keys;
-      for (const auto& d : out.dims) keys += (keys.empty() ? "" : ", ") + QuoteIdent(d);
-      dim_groups = EstimateOutputRows("SELECT " + keys + " FROM " + source + " GROUP BY " + keys).value_or(*out.table_rows);
+  if (source == nullptr) {
+    out.refusal = "its table is gone";
+    return out;
+  }
+  if (!may) return out;  // another role's statement: no planning as that role
+  if (OidIsValid(as_user))
+    strata::pg::Call([&] {
+      SetUserIdAndSecContext(as_user, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    });
+  try {
+    out.rows_read = EstimateRowsRead(text);
+    out.table_rows = EstimateOutputRows(std::string("SELECT 1 FROM ") + source);
+    // The groups such a rollup stores: the buckets the time column's values span times the groups of
+    // the dimensions (the planner's estimate from their statistics), at most one per row. (The planner's
+    // own estimate of a grouping by date_trunc(..., ts) takes the bucket to be as distinct as ts.)
+    const auto span = out.time_column.empty() ? std::nullopt : TimeSpanMicros(out.source, out.time_column);
+    if (span && out.table_rows) {
+      double dim_groups = 1;
+      if (!out.dims.empty()) {
+        std::string keys;
+        for (const auto& d : out.dims) keys += (keys.empty() ? "" : ", ") + QuoteIdent(d);
+        dim_groups = EstimateOutputRows("SELECT " + keys + " FROM " + source + " GROUP BY " + keys).value_or(*out.table_rows);
+      }
+      out.groups = std::min(*out.table_rows, (std::floor(*span / GrainMicros(out.grain)) + 1) * dim_groups);
     }
-    out.groups = std::min(*out.table_rows, (std::floor(*span / GrainMicros(out.grain)) + 1) * dim_groups);
+  } catch (...) {
+    strata::pg::Call([&] { SetUserIdAndSecContext(save_user, save_sec); });
+    throw;
   }
-  if (!out.refusal.empty()) {
-    out.grain.clear();
-    out.time_column.clear();
-  }
+  strata::pg::Call([&] { SetUserIdAndSecContext(save_user, save_sec); });
   return out;
 }
 
 }  // namespace
 
-// strata._query_shape(query text) -> SETOF (aggregate, source, time_column, grain, dimensions, measures,
-// approximate, refusal, rows_read, groups, table_rows): one row, or none for a statement that is not an
-// aggregate SELECT.
+// strata._query_shape(query text, as_user oid, search_path text) -> SETOF (source, time_column, grain,
+// dimensions, measures, approximate, refusal, rows_read, groups, table_rows): one row, or none for a
+// statement that is not an aggregate SELECT.
 STRATA_FUNCTION(strata_query_shape) {
   const auto text = strata::pg::TextArg(fcinfo, 0);
-  strata::pg::Call([&] { InitMaterializedSRF(fcinfo, 0); });
+  Oid as_user = InvalidOid;
+  strata::pg::Call([&] {
+    InitMaterializedSRF(fcinfo, 0);
+    if (!PG_ARGISNULL(1)) as_user = PG_GETARG_OID(1);
+  });
+  const auto path = strata::pg::TextArg(fcinfo, 2);
   if (!text) return (Datum)0;
-  const Shape s = Read(*text);
+  // Names in the text resolve by the search_path given (the statement's own is not recorded).
+  const int level = strata::pg::NewGucLevel();
+  Shape s;
+  try {
+    if (path) strata::pg::SetGuc("search_path", *path);
+    s = Read(*text, as_user);
+  } catch (...) {
+    strata::pg::RestoreGucs(level);
+    throw;
+  }
+  strata::pg::RestoreGucs(level);
   if (!s.aggregate) return (Datum)0;
   strata::pg::Call([&] {
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);

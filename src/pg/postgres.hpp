@@ -88,6 +88,8 @@ extern "C" {
 #include "utils/partcache.h"
 #include "utils/catcache.h"
 #include "catalog/pg_statistic.h"
+#include "parser/scansup.h"
+#include "utils/rls.h"
 #include "access/table.h"
 #include "utils/array.h"
 #include "access/reloptions.h"

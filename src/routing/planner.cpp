@@ -24,24 +24,30 @@ PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_opti
                       : standard_planner(parse, query_string, cursor_options, bound);
 }
 
-// Whether one of the query's relations has strata's change capture (only rollup sources have it). Cheap:
-// the relations are locked and their relcache entries built by the parser already.
-// The views of rollups that rollups read, as this backend last loaded them; `valid` false until loaded
-// and after any view is created, replaced or dropped (a pg_rewrite change) or a full invalidation.
+// The views of rollups that rollups read, as this backend last loaded them; `valid` false until loaded,
+// after any view is created, replaced or dropped (a pg_rewrite change) or a full invalidation, and 10 s
+// after loading (a load in a transaction with an older snapshot can miss a rollup made since).
 struct ViewedViews {
   bool valid = false;
+  TimestampTz loaded_at = 0;
   std::vector<Oid> views;
 };
 ViewedViews viewed_views;
+constexpr int64_t kViewedViewsMaxAgeUs = 10 * 1000000LL;
 
 void OnRewriteInvalidation(Datum, int, uint32) { viewed_views.valid = false; }
 
 // Whether a query on this view may be routed: unknown (load the list, inside routing's subtransaction)
 // or a view other rollups read.
 bool MayBeViewedRollup(Oid view) {
+  if (viewed_views.valid && GetCurrentTimestamp() - viewed_views.loaded_at > kViewedViewsMaxAgeUs) viewed_views.valid = false;
   return !viewed_views.valid ||
          std::find(viewed_views.views.begin(), viewed_views.views.end(), view) != viewed_views.views.end();
 }
+
+// Whether one of the query's relations has strata's change capture (only rollup sources have it), or it
+// reads a view other rollups read. Cheap: the relations are locked and their relcache entries built by
+// the parser already.
 
 bool ReadsRollupSource(Query* parse) {
   // A view alone: one whose rollup other rollups read (when the list is loaded; else in the
@@ -335,11 +341,19 @@ void RegisterInvalidations() {
 bool IsViewedRollup(Oid view) {
   RegisterInvalidations();
   if (!viewed_views.valid) {
+    // Valid from before the load: an invalidation that arrives while loading (at a lock) makes it load again.
+    viewed_views.valid = true;
+    pg::Call([] { viewed_views.loaded_at = GetCurrentTimestamp(); });
     pg::SpiConnect();
-    std::vector<Oid> views = rollups::ViewedRollupViews();
+    std::vector<Oid> views;
+    try {
+      views = rollups::ViewedRollupViews();
+    } catch (...) {
+      viewed_views.valid = false;
+      throw;
+    }
     pg::SpiFinish();
     viewed_views.views = std::move(views);
-    viewed_views.valid = true;
   }
   return MayBeViewedRollup(view);
 }
@@ -359,7 +373,10 @@ const std::vector<rollups::Candidate>& CandidatesOf(Oid source, bool view) {
   pg::SpiFinish();
   fresh.relations.push_back(source);
   for (const auto& c : fresh.candidates) {
-    if (c.viewed) fresh.relations.push_back(c.viewed->data_oid);
+    if (c.viewed) {
+      fresh.relations.push_back(c.viewed->data_oid);
+      if (OidIsValid(c.viewed->raw_oid)) fresh.relations.push_back(c.viewed->raw_oid);  // row security turned on
+    }
     fresh.relations.push_back(c.view_oid);
     fresh.relations.push_back(c.data_oid);
     for (const auto& t : c.through) fresh.relations.push_back(t.pending_oid);

@@ -17,12 +17,18 @@ struct Slot {
   pg_atomic_uint64 rows_saved;  // the rows the queries as written would have read more, as estimated, summed
 };
 
-// Routed executions per statement (its query id, as pg_stat_statements keys it): what the advisor
-// subtracts from a statement's calls to find the calls no rollup answered.
-constexpr int kQuerySlots = 4096;
+// Routed executions per statement (database, user, query id, as pg_stat_statements keys it): what the
+// advisor subtracts from a statement's calls to find the calls no rollup answered. An open-addressing
+// table without a lock: a slot is claimed by compare-and-swap of its state (empty -> claiming), its keys
+// written, then published (ready); readers trust ready slots only. A key found nowhere within kProbe
+// slots of its hash is not counted; a race can give one key two slots (the reader sums them).
+constexpr int kQuerySlots = 8192;
+constexpr int kProbe = 32;
 
 struct QuerySlot {
+  pg_atomic_uint32 state;  // 0 empty, 1 being claimed, 2 ready
   Oid db;
+  Oid user;
   uint64 query_id;
   pg_atomic_uint64 executions;
 };
@@ -32,7 +38,6 @@ struct Shared {
   int used;
   pg_atomic_uint64 not_counted;  // executions of rollups that found the table full
   Slot slots[kSlots];
-  int queries_used;
   QuerySlot queries[kQuerySlots];
 };
 
@@ -60,7 +65,10 @@ void Startup() {
       pg_atomic_init_u64(&s.executions, 0);
       pg_atomic_init_u64(&s.rows_saved, 0);
     }
-    for (auto& q : shared->queries) pg_atomic_init_u64(&q.executions, 0);
+    for (auto& q : shared->queries) {
+      pg_atomic_init_u32(&q.state, 0);
+      pg_atomic_init_u64(&q.executions, 0);
+    }
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -86,23 +94,30 @@ Slot* FindSlot(Oid view) {
   return out;
 }
 
-QuerySlot* FindQuerySlot(uint64 query_id) {
-  const int used = *static_cast<volatile int*>(&shared->queries_used);
-  for (int i = 0; i < used; i++)
-    if (shared->queries[i].db == MyDatabaseId && shared->queries[i].query_id == query_id) return &shared->queries[i];
-  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  QuerySlot* out = nullptr;
-  for (int i = 0; i < shared->queries_used && out == nullptr; i++)
-    if (shared->queries[i].db == MyDatabaseId && shared->queries[i].query_id == query_id) out = &shared->queries[i];
-  if (out == nullptr && shared->queries_used < kQuerySlots) {
-    out = &shared->queries[shared->queries_used];
-    out->db = MyDatabaseId;
-    out->query_id = query_id;
-    pg_write_barrier();
-    shared->queries_used++;
+QuerySlot* FindQuerySlot(Oid user, uint64 query_id) {
+  uint64 h = query_id ^ (uint64(MyDatabaseId) * 0x9E3779B97F4A7C15ULL) ^ (uint64(user) << 32);
+  h ^= h >> 29;
+  for (int i = 0; i < kProbe; i++) {
+    QuerySlot* q = &shared->queries[(h + i) % kQuerySlots];
+    uint32 st = pg_atomic_read_u32(&q->state);
+    if (st == 0) {
+      uint32 expected = 0;
+      if (pg_atomic_compare_exchange_u32(&q->state, &expected, 1)) {
+        q->db = MyDatabaseId;
+        q->user = user;
+        q->query_id = query_id;
+        pg_write_barrier();
+        pg_atomic_write_u32(&q->state, 2);
+        return q;
+      }
+      st = expected;
+    }
+    if (st == 2) {
+      pg_read_barrier();
+      if (q->db == MyDatabaseId && q->user == user && q->query_id == query_id) return q;
+    }
   }
-  LWLockRelease(shared->lock);
-  return out;
+  return nullptr;
 }
 
 // Counts a routed plan as it starts. Cannot ERROR: a scan of the range table, atomics and one LWLock.
@@ -116,10 +131,10 @@ void ExecutorStartHook(QueryDesc* desc, int eflags) {
         pg_atomic_fetch_add_u64(&s->executions, 1);
         pg_atomic_fetch_add_u64(&s->rows_saved, f->rows_saved);
       }
-      // Statements beyond the table's size are not counted per statement (the advisor then sees their
-      // calls as not routed: a proposal it would make anyway names the rollup that already answers).
+      // A statement without a slot is not counted per statement (the advisor then sees its calls as
+      // not routed).
       if (desc->plannedstmt->queryId != 0)
-        if (QuerySlot* q = FindQuerySlot(desc->plannedstmt->queryId)) pg_atomic_fetch_add_u64(&q->executions, 1);
+        if (QuerySlot* q = FindQuerySlot(GetUserId(), desc->plannedstmt->queryId)) pg_atomic_fetch_add_u64(&q->executions, 1);
     }
   }
   if (prev_executor_start)
@@ -210,21 +225,27 @@ STRATA_FUNCTION(strata_routing_counts) {
   return (Datum)0;
 }
 
-// strata._routed_queries() -> TABLE(query_id bigint, executions bigint): this database's routed executions
-// per statement (query id as pg_stat_statements shows it). Empty when strata is not preloaded.
+// strata._routed_queries() -> TABLE(user_id oid, query_id bigint, executions bigint): this database's
+// routed executions per user and statement (query id as pg_stat_statements shows it), for the caller's
+// own statements, or every user's for members of pg_read_all_stats (as pg_stat_statements shows them).
+// Empty when strata is not preloaded.
 STRATA_FUNCTION(strata_routed_queries) {
   using strata::routing::shared;
   strata::pg::Call([&] {
     InitMaterializedSRF(fcinfo, 0);
     if (shared == nullptr) return;
+    const Oid me = GetUserId();
+    const bool all = has_privs_of_role(me, ROLE_PG_READ_ALL_STATS);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    Datum values[2];
-    bool nulls[2] = {false, false};
-    const int used = *static_cast<volatile int*>(&shared->queries_used);
-    for (int i = 0; i < used; i++) {
-      if (shared->queries[i].db != MyDatabaseId) continue;
-      values[0] = Int64GetDatum(static_cast<int64>(shared->queries[i].query_id));
-      values[1] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&shared->queries[i].executions)));
+    Datum values[3];
+    bool nulls[3] = {false, false, false};
+    for (auto& q : shared->queries) {
+      if (pg_atomic_read_u32(&q.state) != 2) continue;
+      pg_read_barrier();
+      if (q.db != MyDatabaseId || (!all && q.user != me)) continue;
+      values[0] = ObjectIdGetDatum(q.user);
+      values[1] = Int64GetDatum(static_cast<int64>(q.query_id));
+      values[2] = Int64GetDatum(static_cast<int64>(pg_atomic_read_u64(&q.executions)));
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
   });

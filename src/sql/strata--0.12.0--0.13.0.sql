@@ -1,4 +1,5 @@
--- strata 0.12.0 -> 0.13.0: the rollup advisor, freshness in the metrics catalog (src/agents/README.md).
+-- strata 0.12.0 -> 0.13.0: the rollup advisor, freshness in the metrics catalog (src/agents/README.md), ingest
+-- health (src/health/README.md).
 \echo Use "ALTER EXTENSION strata UPDATE TO '0.13.0'" to load this file. \quit
 
 -- Each metric's freshness: rows not absorbed yet, buckets waiting for a recompute, and since when.
@@ -34,26 +35,30 @@ LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = r.view AND a.attname = t.met
 LEFT JOIN pg_catalog.pg_description d ON d.objoid = r.view AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
      AND d.objsubid = a.attnum;
 
--- The advisor (src/agents/README.md). Routed executions per statement, by query id (as
--- pg_stat_statements keys statements); and one statement's shape read from its text.
-CREATE FUNCTION @extschema@._routed_queries(OUT query_id bigint, OUT executions bigint)
+-- The advisor (src/agents/README.md). Routed executions per user and statement, by query id (as
+-- pg_stat_statements keys statements): the caller's own, or all for pg_read_all_stats; and one
+-- statement's shape read from its text (names resolved by `search_path`; estimates made as `as_user`, the
+-- role that ran it, when the caller has its privileges).
+CREATE FUNCTION @extschema@._routed_queries(OUT user_id oid, OUT query_id bigint, OUT executions bigint)
 RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_routed_queries';
--- As the caller: names in the text resolve by the caller's search_path and privileges, as the statement's.
-CREATE FUNCTION @extschema@._query_shape(query text, OUT source regclass, OUT time_column text, OUT grain text,
+CREATE FUNCTION @extschema@._query_shape(query text, as_user oid DEFAULT NULL, search_path text DEFAULT NULL,
+    OUT source regclass, OUT time_column text, OUT grain text,
     OUT dimensions text[], OUT measures text[], OUT approximate text[], OUT refusal text,
     OUT rows_read double precision, OUT groups double precision, OUT table_rows double precision)
-RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_query_shape';
+RETURNS SETOF record LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'strata_query_shape';
 
 -- The aggregate statements pg_stat_statements recorded in this database, grouped by the rollup that
 -- would answer them (table, time column, grain, dimensions), each group with its calls, the calls
 -- routing answered, the rows its unanswered calls read as estimated, the rows a rollup would save them,
 -- and the create_rollup call; or why no rollup can answer a statement. As the caller (pg_stat_statements
--- shows other roles' statement texts only to members of pg_read_all_stats).
-CREATE FUNCTION @extschema@.rollup_advice(min_calls bigint DEFAULT 1)
+-- shows other roles' statement texts only to members of pg_read_all_stats); table names in the texts
+-- resolve by the caller's search_path (passed in: the function's own is pinned).
+CREATE FUNCTION @extschema@.rollup_advice(min_calls bigint DEFAULT 1,
+    search_path text DEFAULT pg_catalog.current_setting('search_path'))
 RETURNS TABLE (status text, source regclass, time_column text, grain text, dimensions text[], measures text[],
                statements integer, calls bigint, routed_calls bigint, est_rows_read double precision,
                est_rows_saved double precision, reason text, create_rollup text, example text)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   pss text;
 BEGIN
@@ -66,16 +71,20 @@ BEGIN
             HINT = 'Add pg_stat_statements to shared_preload_libraries, restart, and run CREATE EXTENSION pg_stat_statements.';
   END IF;
   RETURN QUERY EXECUTE pg_catalog.format($q$
-    WITH w AS (
-      SELECT s.queryid, s.query, s.calls::bigint AS calls,
-             LEAST(COALESCE(r.executions, 0), s.calls)::bigint AS routed
+    WITH routed AS (
+      SELECT r.user_id, r.query_id, sum(r.executions) AS executions FROM @extschema@._routed_queries() r GROUP BY 1, 2),
+    w AS (
+      SELECT s.queryid, min(s.query) AS query, sum(s.calls)::bigint AS calls,
+             sum(LEAST(COALESCE(r.executions, 0), s.calls))::bigint AS routed,
+             (array_agg(s.userid ORDER BY s.calls DESC, s.userid))[1] AS userid
       FROM %s s
-      LEFT JOIN @extschema@._routed_queries() r ON r.query_id = s.queryid
-      WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
-        AND s.calls >= $1 AND s.query OPERATOR(pg_catalog.~*) '^\s*select\M'
-        AND s.query NOT LIKE '%%pg_stat_statements%%' AND s.query NOT LIKE '%%rollup_advice%%'),
+      LEFT JOIN routed r ON r.user_id = s.userid AND r.query_id = s.queryid
+      WHERE s.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()) AND s.toplevel
+        AND s.query ~* '^\s*select\M' AND s.query NOT LIKE '%%pg_stat_statements%%' AND s.query NOT LIKE '%%rollup_advice%%'
+      GROUP BY s.queryid
+      HAVING sum(s.calls) >= $1),
     shaped AS (
-      SELECT w.*, sh.* FROM w CROSS JOIN LATERAL @extschema@._query_shape(w.query) sh),
+      SELECT w.*, sh.* FROM w CROSS JOIN LATERAL @extschema@._query_shape(w.query, w.userid, $2) sh),
     grouped AS (
       SELECT CASE WHEN g.refusal IS NOT NULL THEN 'not servable'
                   WHEN sum(g.calls - g.routed) = 0 THEN 'routed' ELSE 'proposed' END AS status,
@@ -84,37 +93,43 @@ BEGIN
              sum((g.calls - g.routed) * g.rows_read) AS est_rows_read,
              sum((g.calls - g.routed) * g.rows_read
                  * GREATEST(0, 1 - g.groups / NULLIF(g.table_rows, 0))) FILTER (WHERE g.refusal IS NULL) AS est_rows_saved,
-             (pg_catalog.array_agg(g.query ORDER BY g.calls DESC, g.query))[1] AS example,
-             pg_catalog.array_agg(g.queryid) AS ids
+             (array_agg(g.query ORDER BY g.calls DESC, g.query))[1] AS example,
+             array_agg(g.queryid) AS ids
       FROM shaped g
       GROUP BY g.source, g.time_column, g.grain, g.dimensions, g.refusal),
     parts AS (
       SELECT g.*,
-             ARRAY(SELECT DISTINCT m FROM shaped x, pg_catalog.unnest(x.measures) m
-                   WHERE x.queryid = ANY (g.ids) ORDER BY m) AS measures,
-             ARRAY(SELECT DISTINCT a FROM shaped x, pg_catalog.unnest(x.approximate) a
-                   WHERE x.queryid = ANY (g.ids) ORDER BY a) AS approximate
-      FROM grouped g)
+             ARRAY(SELECT DISTINCT m FROM shaped x, unnest(x.measures) m WHERE x.queryid = ANY (g.ids) ORDER BY m) AS measures,
+             ARRAY(SELECT DISTINCT a FROM shaped x, unnest(x.approximate) a WHERE x.queryid = ANY (g.ids) ORDER BY a) AS approximate,
+             (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = g.source) AS nsp,
+             left((SELECT c.relname FROM pg_class c WHERE c.oid = g.source), 24) || '_'
+               || CASE g.grain WHEN 'minute' THEN 'by_minute' WHEN 'day' THEN 'daily' ELSE g.grain || 'ly' END
+               || COALESCE('_by_' || left(NULLIF(array_to_string(g.dimensions, '_'), ''), 24), '') AS base_name
+      FROM grouped g),
+    named AS (
+      SELECT p.*, p.base_name || CASE WHEN row_number() OVER (PARTITION BY p.nsp, p.base_name ORDER BY p.calls DESC, p.example) > 1
+                                      THEN '_' || row_number() OVER (PARTITION BY p.nsp, p.base_name ORDER BY p.calls DESC, p.example)
+                                      ELSE '' END AS rollup_name
+      FROM parts p WHERE p.status = 'proposed'
+      UNION ALL
+      SELECT p.*, NULL FROM parts p WHERE p.status <> 'proposed')
     SELECT p.status, p.source, p.time_column, p.grain, p.dimensions, p.measures, p.statements, p.calls,
            p.routed_calls, p.est_rows_read, p.est_rows_saved,
            COALESCE(p.refusal,
                     CASE WHEN p.status = 'routed' THEN 'every call was answered by a rollup' END,
-                    NULLIF(pg_catalog.array_to_string(p.approximate, '; '), ''),
+                    NULLIF(array_to_string(p.approximate, '; '), ''),
                     CASE WHEN p.routed_calls > 0 THEN p.routed_calls || ' of ' || p.calls || ' calls were answered by a rollup' END),
-           CASE WHEN p.status = 'proposed' THEN pg_catalog.format(
-             'SELECT strata.create_rollup(%%L, $rollup$SELECT date_trunc(%%L, %%I) AS bucket%%s, %%s FROM %%s GROUP BY %%s$rollup$);',
-             pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = p.source) || '_'
-                             || CASE p.grain WHEN 'minute' THEN 'by_minute' WHEN 'day' THEN 'daily' ELSE p.grain || 'ly' END
-                             || COALESCE('_by_' || NULLIF(pg_catalog.array_to_string(p.dimensions, '_'), ''), ''), 60),
-             p.grain, p.time_column,
-             (SELECT pg_catalog.string_agg(', ' || pg_catalog.quote_ident(d), '') FROM pg_catalog.unnest(p.dimensions) d),
-             pg_catalog.array_to_string(p.measures, ', '), p.source,
-             (SELECT pg_catalog.string_agg(i::text, ', ') FROM pg_catalog.generate_series(1, 1 + pg_catalog.cardinality(p.dimensions)) i))
+           CASE WHEN p.status = 'proposed' THEN format('SELECT strata.create_rollup(%%L, %%L);',
+             quote_ident(p.nsp) || '.' || quote_ident(p.rollup_name),
+             format('SELECT date_trunc(%%L, %%I) AS bucket%%s, %%s FROM %%s GROUP BY %%s', p.grain, p.time_column,
+                    (SELECT string_agg(', ' || quote_ident(d), '') FROM unnest(p.dimensions) d),
+                    array_to_string(p.measures, ', '), p.source::regclass,
+                    (SELECT string_agg(i::text, ', ') FROM generate_series(1, 1 + cardinality(p.dimensions)) i)))
            END,
            p.example
-    FROM parts p
+    FROM named p
     ORDER BY p.status = 'not servable', p.est_rows_saved DESC NULLS LAST, p.calls DESC, p.example $q$, pss)
-  USING min_calls;
+  USING min_calls, search_path;
 END $fn$;
 
 -- query_metrics answers top-k metrics: each group's items with their counts and error bounds.
@@ -322,3 +337,384 @@ BEGIN
             'exact', exact, 'error_bounds', bounds, 'approximate', dec.approximate,
             'caught_up_at', (SELECT r.caught_up_at FROM @extschema@.rollup r WHERE r.view::text = dec.rollup)));
 END $fn$;
+
+-------------------------------------------------------------------------------- ingest health
+-- What slows or endangers the write path (src/health/README.md): the tables with ingest (partition
+-- sets, rollups' raw sources), their counters sampled by the worker each pass, lock waits on them with the
+-- blocking chain, sessions, prepared transactions and replication slots holding back the xmin horizon,
+-- and alerts logged once per condition.
+
+-- The tables watched: partition sets (by their control column) and rollups' raw sources that are not
+-- sets (by their first rollup's time column).
+CREATE FUNCTION @extschema@._health_tables(OUT relid regclass, OUT kind text, OUT time_column name)
+RETURNS SETOF record LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT s.parent, 'partition set', s.control_column FROM @extschema@.partition_set s
+  UNION ALL
+  SELECT DISTINCT ON (r.source) r.source, 'rollup source', r.time_column FROM @extschema@.rollup r
+   WHERE r.source_rollup IS NULL AND r.source NOT IN (SELECT s.parent FROM @extschema@.partition_set s)
+   ORDER BY 1, 2
+$$;
+
+-- A table's counters summed over its partitions (the cumulative statistics; the tree read from pg_inherits,
+-- which takes no lock: a health check must not queue behind the DDL it is to report).
+CREATE FUNCTION @extschema@._health_counters(rel regclass, OUT inserted bigint, OUT updated bigint,
+    OUT deleted bigint, OUT dead bigint, OUT live bigint, OUT last_vacuum timestamptz, OUT last_analyze timestamptz)
+RETURNS record LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT COALESCE(sum(pg_stat_get_tuples_inserted(t.relid)), 0)::bigint,
+         COALESCE(sum(pg_stat_get_tuples_updated(t.relid)), 0)::bigint,
+         COALESCE(sum(pg_stat_get_tuples_deleted(t.relid)), 0)::bigint,
+         COALESCE(sum(pg_stat_get_dead_tuples(t.relid)), 0)::bigint,
+         COALESCE(sum(pg_stat_get_live_tuples(t.relid)), 0)::bigint,
+         max(GREATEST(pg_stat_get_last_vacuum_time(t.relid), pg_stat_get_last_autovacuum_time(t.relid))),
+         max(GREATEST(pg_stat_get_last_analyze_time(t.relid), pg_stat_get_last_autoanalyze_time(t.relid)))
+  FROM (WITH RECURSIVE tree(relid) AS (
+          SELECT rel::oid UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+        SELECT tree.relid FROM tree JOIN pg_class c ON c.oid = tree.relid WHERE c.relkind IN ('r', 'm', 't', 'p')) t
+$$;
+
+-- Samples of the counters, at most one a minute per table, kept six hours (rates over the last passes;
+-- dead tuples accumulated since a horizon holder started).
+CREATE TABLE @extschema@.ingest_sample (
+    relid      oid NOT NULL,
+    sampled_at timestamptz NOT NULL,
+    inserted   bigint NOT NULL,
+    updated    bigint NOT NULL,
+    deleted    bigint NOT NULL,
+    dead       bigint NOT NULL,
+    PRIMARY KEY (relid, sampled_at)
+);
+
+-- Lock waits on watched tables (or their partitions), one row per wait (waiting pid, relation, since
+-- when), updated while it lasts; kept seven days. Query texts are shown through strata.lock_waits only to
+-- readers who may see them in pg_stat_activity.
+CREATE TABLE @extschema@.lock_wait (
+    id              bigserial PRIMARY KEY,
+    relation        oid NOT NULL,
+    relation_name   text NOT NULL,
+    watched         regclass,
+    waiting_pid     integer NOT NULL,
+    waiting_user    name,
+    waiting_query   text,
+    lock_mode       text NOT NULL,
+    waiting_since   timestamptz NOT NULL,
+    last_seen       timestamptz NOT NULL,
+    chain           jsonb NOT NULL,
+    root_pid        integer,
+    root_user       name,
+    root_state      text,
+    root_xact_start timestamptz,
+    root_query      text,
+    summary         text NOT NULL,
+    UNIQUE (waiting_pid, waiting_since, relation)
+);
+
+-- Alert state: a condition is logged when it appears, when its signature changes, and again after
+-- strata.health_alert_repeat; it goes when the condition clears.
+CREATE TABLE @extschema@.health_alert (
+    condition   text PRIMARY KEY,
+    signature   text NOT NULL,
+    message     text NOT NULL,
+    first_seen  timestamptz NOT NULL,
+    last_seen   timestamptz NOT NULL,
+    last_logged timestamptz NOT NULL
+);
+
+-- A threshold setting, with its default when strata is not loaded in the session.
+CREATE FUNCTION @extschema@._health_setting(name text, fallback bigint) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT COALESCE((SELECT s.setting::bigint FROM pg_settings s WHERE s.name = 'strata.' || _health_setting.name), fallback)
+$$;
+
+-- Rows of a set's default partition by why they are there: above the newest partition (premake ran out),
+-- a NULL key, below the oldest partition (older than retention, or before the set began). NULLs when the
+-- caller may not read the default partition.
+CREATE FUNCTION @extschema@._health_default_rows(parent regclass, OUT beyond_newest bigint, OUT null_key bigint,
+    OUT below_oldest bigint)
+RETURNS record LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET lock_timeout = '100ms' AS $$
+DECLARE
+  s record; def oid; st record;
+BEGIN
+  SELECT * INTO s FROM @extschema@.partition_set p WHERE p.parent = _health_default_rows.parent;
+  IF NOT FOUND THEN RETURN; END IF;
+  SELECT pt.partdefid INTO def FROM pg_partitioned_table pt WHERE pt.partrelid = _health_default_rows.parent;
+  IF def IS NULL OR def = 0 OR NOT has_table_privilege(def, 'SELECT') THEN RETURN; END IF;
+  SELECT * INTO st FROM @extschema@.partition_set_state(_health_default_rows.parent);
+  IF st.newest_bound IS NULL THEN RETURN; END IF;
+  EXECUTE format('SELECT count(*) FILTER (WHERE %1$I >= %2$L::%3$s), count(*) FILTER (WHERE %1$I IS NULL),
+                         count(*) FILTER (WHERE %1$I < %4$L::%3$s) FROM ONLY %5$s',
+                 s.control_column, st.newest_bound, s.key_type, st.oldest_bound, def::regclass)
+     INTO beyond_newest, null_key, below_oldest;
+EXCEPTION WHEN lock_not_available THEN
+  beyond_newest := NULL; null_key := NULL; below_oldest := NULL;
+END $$;
+
+-- The newest value of a table's time (control) column, through an index whose first column it is; NULL
+-- without such an index (a scan of the whole table is not what a health view should do) or without the
+-- privilege to read it.
+CREATE FUNCTION @extschema@._health_newest(rel regclass, col name) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET lock_timeout = '100ms' AS $$
+DECLARE
+  v text;
+BEGIN
+  IF NOT has_column_privilege(rel, col, 'SELECT') OR NOT EXISTS (
+       SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = rel AND a.attname = col) THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format('SELECT max(%I)::text FROM %s', col, rel) INTO v;
+  RETURN v;
+EXCEPTION WHEN lock_not_available THEN
+  RETURN NULL;  -- behind a lock queue on the table: unknown now
+END $$;
+
+-- Premade partitions ahead of a set's newest row (the newest value of its control column, through an
+-- index; the state's figure, ahead of now, without one): how many more partitions of new rows fit
+-- before rows go to the default partition or fail.
+CREATE FUNCTION @extschema@._health_ahead(parent regclass) RETURNS integer
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET lock_timeout = '100ms' AS $$
+DECLARE
+  s record; st record; newest text; n numeric;
+BEGIN
+  SELECT * INTO s FROM @extschema@.partition_set p WHERE p.parent = _health_ahead.parent;
+  IF NOT FOUND THEN RETURN NULL; END IF;
+  SELECT * INTO st FROM @extschema@._partition_set_live(_health_ahead.parent);
+  newest := @extschema@._health_newest(_health_ahead.parent, s.control_column);
+  IF newest IS NULL OR st.newest_bound IS NULL THEN RETURN st.partitions_ahead; END IF;
+  IF s.key_type IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    n := floor(extract(epoch FROM (st.newest_bound::timestamptz - newest::timestamptz))
+               / extract(epoch FROM s.partition_interval::interval));
+  ELSE
+    n := floor((st.newest_bound::numeric - newest::numeric) / s.partition_interval::numeric);
+  END IF;
+  RETURN LEAST(st.partitions_ahead, GREATEST(n, 0))::integer;
+EXCEPTION WHEN lock_not_available THEN
+  RETURN NULL;
+END $$;
+
+-- Sessions, prepared transactions and replication slots holding back this database's xmin horizon (so
+-- vacuum removes nothing newer), longer than strata.health_horizon_age (sessions, prepared transactions)
+-- or at all (slots), with the dead tuples the watched tables gained since (from the samples). As the
+-- reader: pg_stat_activity shows other roles' sessions in full only to pg_read_all_stats.
+CREATE VIEW @extschema@.horizon_holders WITH (security_invoker = true) AS
+WITH holders AS (
+  SELECT 'session'::text AS kind, a.pid, a.usename AS user_name, a.application_name AS application,
+         a.state, a.xact_start AS since, a.query_start, a.query,
+         COALESCE(a.backend_xid, a.backend_xmin) AS xmin
+  FROM pg_stat_activity a
+  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+    AND COALESCE(a.backend_xid, a.backend_xmin) IS NOT NULL
+    AND a.xact_start < now() - make_interval(secs => @extschema@._health_setting('health_horizon_age', 300))
+  UNION ALL
+  SELECT 'prepared transaction', NULL, p.owner, p.gid, 'prepared', p.prepared, NULL, NULL, p.transaction
+  FROM pg_prepared_xacts p
+  WHERE p.database = current_database()
+    AND p.prepared < now() - make_interval(secs => @extschema@._health_setting('health_horizon_age', 300))
+  UNION ALL
+  SELECT 'replication slot', s.active_pid, NULL, s.slot_name,
+         CASE WHEN s.active THEN 'active' ELSE 'inactive' END || CASE WHEN s.xmin IS NULL THEN ' (catalog rows only)' ELSE '' END,
+         NULL, NULL, NULL, COALESCE(s.xmin, s.catalog_xmin)
+  FROM pg_replication_slots s
+  WHERE (s.database IS NULL OR s.database = current_database()) AND COALESCE(s.xmin, s.catalog_xmin) IS NOT NULL)
+SELECT h.kind, h.pid, h.user_name, h.application, h.state, h.since, now() - h.since AS held_for, h.query_start,
+       h.query, h.xmin, age(h.xmin) AS xmin_age,
+       (SELECT sum(l.dead - f.dead) FROM (
+          SELECT DISTINCT ON (s.relid) s.relid, s.dead FROM @extschema@.ingest_sample s
+           WHERE h.since IS NOT NULL AND s.sampled_at >= h.since ORDER BY s.relid, s.sampled_at) f
+        JOIN (SELECT DISTINCT ON (s.relid) s.relid, s.dead FROM @extschema@.ingest_sample s
+               ORDER BY s.relid, s.sampled_at DESC) l USING (relid)) AS dead_tuples_since
+FROM holders h;
+
+-- Per watched table: ingest rates over the samples of the last ten minutes, what its default partition
+-- holds and why, premade partitions left, the newest row, dead tuples and the last vacuum and analyze,
+-- and a status with its reason. As the reader: tables it may read.
+CREATE VIEW @extschema@.ingest_health WITH (security_invoker = true) AS
+WITH t AS (
+  SELECT w.relid, w.kind, w.time_column, c.* FROM @extschema@._health_tables() w
+  CROSS JOIN LATERAL @extschema@._health_counters(w.relid) c
+  WHERE has_table_privilege(w.relid, 'SELECT')),
+rates AS (
+  SELECT x.relid, (x.last_ins - x.first_ins) / NULLIF(x.secs, 0) AS ins, (x.last_upd - x.first_upd) / NULLIF(x.secs, 0) AS upd,
+         (x.last_del - x.first_del) / NULLIF(x.secs, 0) AS del, x.secs
+  FROM (SELECT s.relid,
+               (array_agg(s.inserted ORDER BY s.sampled_at))[1] AS first_ins, (array_agg(s.inserted ORDER BY s.sampled_at DESC))[1] AS last_ins,
+               (array_agg(s.updated ORDER BY s.sampled_at))[1] AS first_upd, (array_agg(s.updated ORDER BY s.sampled_at DESC))[1] AS last_upd,
+               (array_agg(s.deleted ORDER BY s.sampled_at))[1] AS first_del, (array_agg(s.deleted ORDER BY s.sampled_at DESC))[1] AS last_del,
+               extract(epoch FROM max(s.sampled_at) - min(s.sampled_at)) AS secs
+          FROM @extschema@.ingest_sample s WHERE s.sampled_at > now() - interval '10 minutes' GROUP BY s.relid) x),
+h AS (
+  SELECT t.*, r.ins, r.upd, r.del, r.secs, @extschema@._health_ahead(t.relid) AS partitions_ahead, st.default_rows, ps.premake,
+         d.beyond_newest, d.null_key, d.below_oldest,
+         @extschema@._health_newest(t.relid, t.time_column) AS newest,
+         (SELECT count(*) FROM @extschema@.horizon_holders hh) AS holders
+  FROM t
+  LEFT JOIN rates r ON r.relid = t.relid
+  LEFT JOIN @extschema@.partition_set ps ON ps.parent = t.relid
+  LEFT JOIN LATERAL @extschema@._partition_set_live(t.relid) st ON t.kind = 'partition set'
+  LEFT JOIN LATERAL @extschema@._health_default_rows(t.relid) d ON t.kind = 'partition set')
+SELECT h.relid AS relation, h.kind, h.time_column,
+       round(h.ins::numeric, 2) AS inserts_per_s, round(h.upd::numeric, 2) AS updates_per_s,
+       round(h.del::numeric, 2) AS deletes_per_s, round(h.secs::numeric) AS rate_window_s,
+       h.newest AS newest_value,
+       CASE WHEN h.newest IS NOT NULL AND (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = h.relid
+                                            AND a.attname = h.time_column) IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype)
+            THEN now() - h.newest::timestamptz END AS newest_age,
+       h.partitions_ahead, h.premake, h.default_rows, h.beyond_newest AS default_beyond_newest,
+       h.null_key AS default_null_key, h.below_oldest AS default_below_oldest,
+       h.dead AS dead_tuples, h.live AS live_tuples, h.last_vacuum, h.last_analyze, h.holders AS horizon_holders,
+       CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
+              OR COALESCE(h.default_rows, 0) > @extschema@._health_setting('health_max_default_rows', 0) THEN 'warning'
+            WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1) THEN 'warning'
+            ELSE 'ok' END AS status,
+       concat_ws('; ',
+         CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
+              THEN format('%s premade partition(s) ahead of the newest row (premake %s): new rows beyond them go to the default partition or fail; is the worker running?',
+                          h.partitions_ahead, h.premake) END,
+         CASE WHEN COALESCE(h.default_rows, 0) > @extschema@._health_setting('health_max_default_rows', 0)
+              THEN format('%s row(s) in the default partition (%s beyond the newest partition, %s with a NULL key, %s below the oldest)',
+                          h.default_rows, COALESCE(h.beyond_newest::text, '?'), COALESCE(h.null_key::text, '?'),
+                          COALESCE(h.below_oldest::text, '?')) END,
+         CASE WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1)
+              THEN format('%s dead tuples (%s%% of live) while %s session(s) or slot(s) hold back the xmin horizon (strata.horizon_holders)',
+                          h.dead, round(100.0 * h.dead / GREATEST(h.live, 1)), h.holders) END) AS reason
+FROM h;
+
+-- Lock waits on watched tables as sampled (history), the chain of blockers down to the root one. As the
+-- reader: tables it may read; query texts only where pg_stat_activity would show them.
+CREATE VIEW @extschema@.lock_waits WITH (security_invoker = false) AS
+SELECT w.id, w.watched AS table_name, w.relation_name AS relation, w.waiting_pid, w.waiting_user, w.lock_mode,
+       w.waiting_since, w.last_seen, w.last_seen - w.waiting_since AS waited,
+       CASE WHEN w.waiting_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+            THEN w.waiting_query ELSE '<insufficient privilege>' END AS waiting_query,
+       w.root_pid, w.root_user, w.root_state, w.root_xact_start,
+       CASE WHEN w.root_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+            THEN w.root_query ELSE '<insufficient privilege>' END AS root_query,
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN w.chain END AS chain,
+       w.summary
+FROM @extschema@.lock_wait w
+WHERE w.watched IS NOT NULL AND has_table_privilege(w.watched, 'SELECT');
+
+-- Open alerts (conditions the worker logged and that have not cleared); their messages name sessions and
+-- users, shown to those who may see other roles' sessions (pg_read_all_stats).
+CREATE VIEW @extschema@.health_alerts AS
+SELECT a.condition,
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN a.message ELSE '<insufficient privilege>' END AS message,
+       a.first_seen, a.last_seen, a.last_logged FROM @extschema@.health_alert a;
+
+GRANT SELECT ON @extschema@.ingest_health, @extschema@.horizon_holders, @extschema@.lock_waits,
+    @extschema@.health_alerts, @extschema@.ingest_sample TO PUBLIC;
+
+-- The worker's health pass (each maintenance pass, as the extension's owner): samples the counters,
+-- records lock waits on watched tables, and returns the alerts to log now (new, changed, or repeated
+-- after strata.health_alert_repeat); cleared conditions are removed.
+CREATE FUNCTION @extschema@._health_pass(OUT condition text, OUT message text)
+RETURNS SETOF record LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '100ms' AS $$
+DECLARE
+  lock_ms bigint := @extschema@._health_setting('health_lock_wait', 1000);
+  repeat_s bigint := @extschema@._health_setting('health_alert_repeat', 3600);
+  min_ahead bigint := @extschema@._health_setting('health_min_partitions_ahead', 1);
+  max_default bigint := @extschema@._health_setting('health_max_default_rows', 0);
+  seen text[] := '{}';
+  cond record;
+BEGIN
+  -- Counters, at most once a minute per table.
+  INSERT INTO @extschema@.ingest_sample (relid, sampled_at, inserted, updated, deleted, dead)
+  SELECT w.relid, now(), k.inserted, k.updated, k.deleted, k.dead
+  FROM @extschema@._health_tables() w CROSS JOIN LATERAL @extschema@._health_counters(w.relid) k
+  WHERE NOT EXISTS (SELECT FROM @extschema@.ingest_sample s WHERE s.relid = w.relid AND s.sampled_at > now() - interval '1 minute')
+  ON CONFLICT DO NOTHING;
+  DELETE FROM @extschema@.ingest_sample s WHERE s.sampled_at < now() - interval '6 hours';
+
+  -- Lock waits longer than strata.health_lock_wait on a watched table or one of its partitions, each
+  -- with its chain of blockers (pg_blocking_pids, to a session that waits for nobody).
+  WITH RECURSIVE managed(watched, relid) AS (
+    SELECT w.relid::oid, w.relid::oid FROM @extschema@._health_tables() w
+    UNION ALL
+    SELECT m.watched, i.inhrelid FROM managed m JOIN pg_inherits i ON i.inhparent = m.relid),
+  waits AS (
+    SELECT l.pid, l.relation, l.mode, l.waitstart, m.watched FROM pg_locks l JOIN managed m ON m.relid = l.relation
+    WHERE NOT l.granted AND l.locktype = 'relation'
+      AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+      AND l.waitstart < now() - make_interval(secs => lock_ms / 1000.0)),
+  chain AS (
+    SELECT w.pid AS waiter, w.relation, w.pid, 0 AS depth, ARRAY[w.pid] AS path FROM waits w
+    UNION ALL
+    SELECT c.waiter, c.relation, b.pid, c.depth + 1, c.path || b.pid
+    FROM chain c CROSS JOIN LATERAL unnest(pg_blocking_pids(c.pid)) b(pid)
+    WHERE b.pid <> ALL (c.path) AND c.depth < 16),
+  described AS (
+    SELECT c.waiter, c.relation, c.depth, c.pid, a.usename, a.state, a.xact_start, a.query, a.wait_event_type,
+           (SELECT l.mode FROM pg_locks l WHERE l.pid = c.pid AND NOT l.granted LIMIT 1) AS waits_for,
+           cardinality(pg_blocking_pids(c.pid)) = 0 AS is_root
+    FROM chain c LEFT JOIN pg_stat_activity a ON a.pid = c.pid),
+  per_wait AS (
+    SELECT w.pid, w.relation, w.mode, w.waitstart, w.watched,
+           jsonb_agg(jsonb_build_object('pid', d.pid, 'depth', d.depth, 'user', d.usename, 'state', d.state,
+                                        'waits_for', d.waits_for, 'xact_start', d.xact_start, 'query', left(d.query, 200))
+                     ORDER BY d.depth, d.pid) AS chain,
+           (array_agg(d.pid ORDER BY d.is_root DESC, d.depth DESC, d.pid))[1] AS root_pid
+    FROM waits w JOIN described d ON d.waiter = w.pid AND d.relation = w.relation
+    GROUP BY w.pid, w.relation, w.mode, w.waitstart, w.watched)
+  INSERT INTO @extschema@.lock_wait AS t (relation, relation_name, watched, waiting_pid, waiting_user, waiting_query,
+      lock_mode, waiting_since, last_seen, chain, root_pid, root_user, root_state, root_xact_start, root_query, summary)
+  SELECT p.relation, p.relation::regclass::text, p.watched, p.pid, wa.usename, wa.query, p.mode, p.waitstart, now(), p.chain,
+         p.root_pid, ra.usename, ra.state, ra.xact_start, ra.query,
+         format('pid %s (%s) waited %s for %s on %s behind %s', p.pid, left(regexp_replace(COALESCE(wa.query, '?'), '\s+', ' ', 'g'), 60),
+                date_trunc('second', now() - p.waitstart), p.mode, p.relation::regclass,
+                (SELECT string_agg(format('pid %s (%s%s)', e ->> 'pid', COALESCE(e ->> 'state', '?'),
+                                          CASE WHEN e ->> 'waits_for' IS NOT NULL THEN ', waiting for ' || (e ->> 'waits_for') ELSE '' END
+                                          || CASE WHEN e ->> 'xact_start' IS NOT NULL
+                                                  THEN ', in a transaction for ' || date_trunc('second', now() - (e ->> 'xact_start')::timestamptz) ELSE '' END),
+                                   ' behind ' ORDER BY (e ->> 'depth')::int)
+                   FROM jsonb_array_elements(p.chain) e WHERE (e ->> 'depth')::int > 0))
+  FROM per_wait p
+  LEFT JOIN pg_stat_activity wa ON wa.pid = p.pid
+  LEFT JOIN pg_stat_activity ra ON ra.pid = p.root_pid
+  ON CONFLICT (waiting_pid, waiting_since, relation) DO UPDATE
+    SET last_seen = excluded.last_seen, chain = excluded.chain, root_pid = excluded.root_pid, root_user = excluded.root_user,
+        root_state = excluded.root_state, root_xact_start = excluded.root_xact_start, root_query = excluded.root_query,
+        summary = excluded.summary;
+  DELETE FROM @extschema@.lock_wait w WHERE w.last_seen < now() - interval '7 days';
+
+  -- The conditions now: each a key, a signature (what makes it a new condition) and a message.
+  FOR cond IN
+    SELECT 'horizon:' || h.kind || ':' || COALESCE(h.pid::text, h.application) AS key, h.xmin::text AS signature,
+           format('strata: %s %s (user %s, %s) holds back the xmin horizon of database %s (xid age %s%s): vacuum removes no row deleted or updated since; %s dead tuples accumulated in watched tables since',
+                  h.kind, COALESCE(h.pid::text, quote_literal(h.application)), COALESCE(h.user_name::text, '-'), COALESCE(h.state, '-'),
+                  current_database(), h.xmin_age, CASE WHEN h.held_for IS NOT NULL THEN ', for ' || date_trunc('second', h.held_for) ELSE '' END,
+                  COALESCE(h.dead_tuples_since::text, 'unknown')) AS msg
+    FROM @extschema@.horizon_holders h
+    WHERE h.kind <> 'replication slot' OR h.state LIKE 'inactive%'
+    UNION ALL
+    SELECT 'lock:' || w.waiting_pid || ':' || w.relation || ':' || w.waiting_since, w.root_pid::text,
+           'strata: lock wait: ' || w.summary
+    FROM @extschema@.lock_wait w WHERE w.last_seen = now()
+    UNION ALL
+    SELECT 'ahead:' || s.parent, a.ahead::text,
+           format('strata: partition set %s has %s premade partition(s) ahead of its newest row (premake %s, alert below %s): rows beyond go to the default partition or fail',
+                  s.parent, a.ahead, s.premake, min_ahead)
+    FROM @extschema@.partition_set s CROSS JOIN LATERAL (SELECT @extschema@._health_ahead(s.parent) AS ahead) a
+    WHERE a.ahead < min_ahead
+    UNION ALL
+    SELECT 'default:' || s.parent, st.default_rows::text,
+           format('strata: the default partition of %s holds %s row(s) (alert above %s): see strata.ingest_health for why', s.parent,
+                  st.default_rows, max_default)
+    FROM @extschema@.partition_set s CROSS JOIN LATERAL @extschema@._partition_set_live(s.parent) st
+    WHERE st.default_rows > max_default
+  LOOP
+    seen := seen || cond.key;
+    INSERT INTO @extschema@.health_alert AS a (condition, signature, message, first_seen, last_seen, last_logged)
+    VALUES (cond.key, COALESCE(cond.signature, ''), cond.msg, now(), now(), now())
+    ON CONFLICT ON CONSTRAINT health_alert_pkey DO UPDATE
+      SET last_seen = now(), message = excluded.message,
+          signature = excluded.signature,
+          last_logged = CASE WHEN a.signature IS DISTINCT FROM excluded.signature
+                               OR a.last_logged < now() - make_interval(secs => repeat_s) THEN now() ELSE a.last_logged END;
+    IF (SELECT a.last_logged = now() FROM @extschema@.health_alert a WHERE a.condition = cond.key) THEN
+      condition := cond.key;
+      message := cond.msg;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+  DELETE FROM @extschema@.health_alert a WHERE a.condition <> ALL (seen);
+END $$;
+REVOKE ALL ON FUNCTION @extschema@._health_pass() FROM PUBLIC;

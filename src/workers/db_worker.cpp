@@ -11,6 +11,7 @@
 #include "core/backoff.hpp"
 #include "core/json.hpp"
 #include "core/naming.hpp"
+#include "health/health.hpp"
 #include "partitions/maintenance.hpp"
 #include "rollups/worker.hpp"
 #include "vacuum/scheduler.hpp"
@@ -255,11 +256,21 @@ void PartitionPass() {
   pg::CommitWorkerTxn();
 }
 
-// One maintenance pass: partitions, rollups, vacuum. Returns how long to sleep after it, given the
+// One maintenance pass: health, partitions, rollups, vacuum. Returns how long to sleep after it, given the
 // naptime: shorter when rollups or vacuum have work due soon, longer with backoff after an error (the
 // pass's error is logged and shown in strata.workers).
 int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
   int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
+  // Health first and on its own: what it reports (a lock queue on a managed table) can make the other
+  // parts fail; a failure of its own is logged and the pass goes on.
+  try {
+    health::WorkerPass();
+  } catch (...) {
+    int code = 0;
+    const char* msg = pg::CurrentExceptionMessage(&code);
+    pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: health pass failed: %s", msg))); });
+    pg::AbortWorkerTxn();
+  }
   try {
     PartitionPass();
     const int64_t next_rollup_ms = rollups::WorkerPass();

@@ -64,6 +64,18 @@ SET strata.routing_force = on;
 SELECT w.n, e.rollup FROM workload w, strata.explain_routing(w.q) e WHERE e.decision = 'chosen' AND w.n <= 4 ORDER BY 1;
 RESET strata.routing_force;
 RESET strata.routing_approximate;
+-- Texts the advisor reads without planning them: a SELECT INTO (a utility statement), a prefix operator,
+-- a parse error, two statements, an empty text, a statement on a table it cannot find.
+SELECT q.n, count(sh.*) AS rows, max(sh.refusal) AS refusal FROM (VALUES
+  (1, $$SELECT date_trunc('hour', ts), count(*) INTO adv.x FROM adv.events GROUP BY 1$$),
+  (2, $$SELECT count(*) FROM adv.events WHERE OPERATOR(pg_catalog.<) ts$$),
+  (3, $$SELEKT count(*) FROM adv.events$$),
+  (4, $$SELECT count(*) FROM adv.events; SELECT 1$$),
+  (5, ''),
+  (6, $$SELECT count(*) FROM adv.nowhere$$),
+  (7, $$SELECT tableoid, count(*) FROM adv.events GROUP BY 1$$)) q(n, text)
+LEFT JOIN LATERAL strata._query_shape(q.text) sh ON true GROUP BY q.n ORDER BY q.n;
+SELECT to_regclass('adv.x') IS NULL AS nothing_created;
 -- Minimum calls: statements called fewer times are left out.
 SELECT count(*) FROM strata.rollup_advice(min_calls => 1000);
 
