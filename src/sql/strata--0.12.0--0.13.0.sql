@@ -541,13 +541,16 @@ rates AS (
                (array_agg(s.deleted ORDER BY s.sampled_at))[1] AS first_del, (array_agg(s.deleted ORDER BY s.sampled_at DESC))[1] AS last_del,
                extract(epoch FROM max(s.sampled_at) - min(s.sampled_at)) AS secs
           FROM @extschema@.ingest_sample s WHERE s.sampled_at > now() - interval '10 minutes' GROUP BY s.relid) x),
+earlier AS (  -- inserts in the samples of the last six hours (did ingest stop?)
+  SELECT s.relid, max(s.inserted) - min(s.inserted) AS inserted FROM @extschema@.ingest_sample s GROUP BY s.relid),
 h AS (
-  SELECT t.*, r.ins, r.upd, r.del, r.secs, @extschema@._health_ahead(t.relid) AS partitions_ahead, st.default_rows, ps.premake,
+  SELECT t.*, r.ins, r.upd, r.del, r.secs, e.inserted AS inserted_6h, @extschema@._health_ahead(t.relid) AS partitions_ahead, st.default_rows, ps.premake,
          d.beyond_newest, d.null_key, d.below_oldest,
          @extschema@._health_newest(t.relid, t.time_column) AS newest,
          (SELECT count(*) FROM @extschema@.horizon_holders hh) AS holders
   FROM t
   LEFT JOIN rates r ON r.relid = t.relid
+  LEFT JOIN earlier e ON e.relid = t.relid
   LEFT JOIN @extschema@.partition_set ps ON ps.parent = t.relid
   LEFT JOIN LATERAL @extschema@._partition_set_live(t.relid) st ON t.kind = 'partition set'
   LEFT JOIN LATERAL @extschema@._health_default_rows(t.relid) d ON t.kind = 'partition set')
@@ -564,6 +567,7 @@ SELECT h.relid AS relation, h.kind, h.time_column,
        CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
               OR COALESCE(h.default_rows, 0) > @extschema@._health_setting('health_max_default_rows', 0) THEN 'warning'
             WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1) THEN 'warning'
+            WHEN h.secs >= 300 AND h.ins = 0 AND h.inserted_6h > 0 THEN 'warning'
             ELSE 'ok' END AS status,
        concat_ws('; ',
          CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
@@ -575,7 +579,10 @@ SELECT h.relid AS relation, h.kind, h.time_column,
                           COALESCE(h.below_oldest::text, '?')) END,
          CASE WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1)
               THEN format('%s dead tuples (%s%% of live) while %s session(s) or slot(s) hold back the xmin horizon (strata.horizon_holders)',
-                          h.dead, round(100.0 * h.dead / GREATEST(h.live, 1)), h.holders) END) AS reason
+                          h.dead, round(100.0 * h.dead / GREATEST(h.live, 1)), h.holders) END,
+         CASE WHEN h.secs >= 300 AND h.ins = 0 AND h.inserted_6h > 0
+              THEN format('no row inserted in the last %s s, after %s in the hours before: did ingest stop?',
+                          round(h.secs), h.inserted_6h) END) AS reason
 FROM h;
 
 -- Lock waits on watched tables as sampled (history), the chain of blockers down to the root one. As the
