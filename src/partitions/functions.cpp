@@ -468,3 +468,75 @@ STRATA_FUNCTION(strata_guard_selftest) {
   }
   PG_RETURN_TEXT_P(cstring_to_text("ok"));
 }
+
+// strata._partition_set_figures(): per partition set, from the relation cache and the cumulative
+// statistics (the health pass's reading, src/health/README.md): its counters summed over its partitions,
+// the partitions ahead of the newest one holding rows, and the rows of its default partition (read only
+// when it has pages). Locks are taken only if that needs no wait (a set behind a lock queue is left out
+// this time) and let go at once. As the extension's owner only (not granted to PUBLIC).
+STRATA_FUNCTION(strata_partition_set_figures) {
+  pg::Call([&] { InitMaterializedSRF(fcinfo, 0); });
+  pg::SpiConnect();
+  const std::vector<SetRow> sets = LoadSets(InvalidOid);
+  for (const auto& set : sets) {
+    Facts f = ReadFacts(set, false);
+    if (f.locked_out) continue;
+    // Only the relation cache was read under the lock: let it go now (a pass over many sets would
+    // otherwise hold one per set to its end).
+    pg::Call([&] { UnlockRelationOid(set.parent, AccessShareLock); });
+    // The default partition's rows: none when it has no page (the normal case: no read); else counted
+    // (it should be small) under a lock taken only if that needs no wait. -1: unknown this time.
+    int64 default_rows = 0;
+    if (OidIsValid(f.default_oid)) {
+      bool locked = false, empty = false;
+      pg::Call([&] {
+        locked = ConditionalLockRelationOid(f.default_oid, AccessShareLock);
+        if (!locked) return;
+        Relation d = RelationIdGetRelation(f.default_oid);
+        if (d != nullptr) {
+          empty = RelationGetNumberOfBlocks(d) == 0;
+          RelationClose(d);
+        }
+      });
+      if (!locked) {
+        default_rows = -1;
+      } else if (!empty) {
+        const auto rows = pg::Query("SELECT count(*) FROM ONLY " + core::QualifiedName(f.default_schema, f.default_name));
+        default_rows = std::stoll(*rows[0][0]);
+      }
+      if (locked) pg::Call([&] { UnlockRelationOid(f.default_oid, AccessShareLock); });
+    }
+    pg::Call([&] {
+      int64 ins = 0, upd = 0, del = 0, dead = 0, live = 0;
+      int64_t newest_lo = INT64_MIN;
+      bool any_rows = false;
+      const auto add = [&](Oid relid) -> int64 {
+        // PostgreSQL 16 renames n_live_tuples / n_dead_tuples to live_tuples / dead_tuples.
+        PgStat_StatTabEntry* e = pgstat_fetch_stat_tabentry(relid);
+        if (e == nullptr) return 0;
+        ins += e->tuples_inserted;
+        upd += e->tuples_updated;
+        del += e->tuples_deleted;
+        dead += e->n_dead_tuples;
+        live += e->n_live_tuples;
+        return e->n_live_tuples > 0 ? e->n_live_tuples : e->tuples_inserted - e->tuples_deleted;
+      };
+      for (const auto& p : f.state.partitions)
+        if (add(static_cast<Oid>(p.id)) > 0 && p.range.lo > newest_lo) {
+          newest_lo = p.range.lo;
+          any_rows = true;
+        }
+      if (OidIsValid(f.default_oid)) add(f.default_oid);
+      int ahead = 0;
+      for (const auto& p : f.state.partitions)
+        if (p.range.lo > newest_lo) ahead++;
+      ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+      Datum values[8] = {ObjectIdGetDatum(set.parent), Int64GetDatum(ins), Int64GetDatum(upd), Int64GetDatum(del),
+                         Int64GetDatum(dead), Int64GetDatum(live), Int32GetDatum(ahead), Int64GetDatum(default_rows)};
+      bool nulls[8] = {false, false, false, false, false, false, !any_rows, !OidIsValid(f.default_oid) || default_rows < 0};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    });
+  }
+  pg::SpiFinish();
+  return (Datum)0;
+}

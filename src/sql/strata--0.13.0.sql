@@ -1241,9 +1241,10 @@ CREATE FUNCTION @extschema@._health_tables(OUT relid regclass, OUT kind text, OU
 RETURNS SETOF record LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT s.parent, 'partition set', s.control_column FROM @extschema@.partition_set s
   UNION ALL
-  SELECT DISTINCT ON (r.source) r.source, 'rollup source', r.time_column FROM @extschema@.rollup r
-   WHERE r.source_rollup IS NULL AND r.source NOT IN (SELECT s.parent FROM @extschema@.partition_set s)
-   ORDER BY 1, 2
+  SELECT * FROM (
+    SELECT DISTINCT ON (r.source) r.source, 'rollup source', r.time_column FROM @extschema@.rollup r
+     WHERE r.source_rollup IS NULL AND r.source NOT IN (SELECT s.parent FROM @extschema@.partition_set s)
+     ORDER BY r.source, r.id) first_rollup
 $$;
 
 -- A table's counters summed over its partitions (the cumulative statistics; the tree read from pg_inherits,
@@ -1274,6 +1275,7 @@ CREATE TABLE @extschema@.ingest_sample (
     dead       bigint NOT NULL,
     PRIMARY KEY (relid, sampled_at)
 );
+CREATE INDEX ON @extschema@.ingest_sample (sampled_at);
 
 -- Lock waits on watched tables (or their partitions), one row per wait (waiting pid, relation, since
 -- when), updated while it lasts; kept seven days. Query texts are shown through strata.lock_waits only to
@@ -1298,6 +1300,7 @@ CREATE TABLE @extschema@.lock_wait (
     summary         text NOT NULL,
     UNIQUE (waiting_pid, waiting_since, relation)
 );
+CREATE INDEX ON @extschema@.lock_wait (last_seen);
 
 -- Alert state: a condition is logged when it appears, when its signature changes, and again after
 -- strata.health_alert_repeat; it goes when the condition clears.
@@ -1335,7 +1338,7 @@ BEGIN
                          count(*) FILTER (WHERE %1$I < %4$L::%3$s) FROM ONLY %5$s',
                  s.control_column, st.newest_bound, s.key_type, st.oldest_bound, def::regclass)
      INTO beyond_newest, null_key, below_oldest;
-EXCEPTION WHEN lock_not_available THEN
+EXCEPTION WHEN OTHERS THEN  -- behind a lock queue, or the set's state unreadable: unknown
   beyond_newest := NULL; null_key := NULL; below_oldest := NULL;
 END $$;
 
@@ -1349,7 +1352,8 @@ DECLARE
 BEGIN
   IF NOT has_column_privilege(rel, col, 'SELECT') OR NOT EXISTS (
        SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-        WHERE i.indrelid = rel AND a.attname = col) THEN
+        JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+        WHERE i.indrelid = rel AND a.attname = col AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree') THEN
     RETURN NULL;
   END IF;
   EXECUTE format('SELECT max(%I)::text FROM %s', col, rel) INTO v;
@@ -1423,22 +1427,26 @@ WITH t AS (
   SELECT w.relid, w.kind, w.time_column, c.* FROM @extschema@._health_tables() w
   CROSS JOIN LATERAL @extschema@._health_counters(w.relid) c
   WHERE has_table_privilege(w.relid, 'SELECT')),
-rates AS (
-  SELECT x.relid, (x.last_ins - x.first_ins) / NULLIF(x.secs, 0) AS ins, (x.last_upd - x.first_upd) / NULLIF(x.secs, 0) AS upd,
-         (x.last_del - x.first_del) / NULLIF(x.secs, 0) AS del, x.secs
-  FROM (SELECT s.relid,
-               (array_agg(s.inserted ORDER BY s.sampled_at))[1] AS first_ins, (array_agg(s.inserted ORDER BY s.sampled_at DESC))[1] AS last_ins,
-               (array_agg(s.updated ORDER BY s.sampled_at))[1] AS first_upd, (array_agg(s.updated ORDER BY s.sampled_at DESC))[1] AS last_upd,
-               (array_agg(s.deleted ORDER BY s.sampled_at))[1] AS first_del, (array_agg(s.deleted ORDER BY s.sampled_at DESC))[1] AS last_del,
-               extract(epoch FROM max(s.sampled_at) - min(s.sampled_at)) AS secs
-          FROM @extschema@.ingest_sample s WHERE s.sampled_at > now() - interval '10 minutes' GROUP BY s.relid) x),
+rates AS (  -- samples are taken when counters move: from the last one at or before ten minutes ago (else the
+            -- first) to the latest, over the time to now
+  -- (counters fall when a partition is dropped or statistics are reset: a negative difference reads as 0)
+  SELECT l.relid, GREATEST(l.inserted - b.inserted, 0) / NULLIF(x.secs, 0) AS ins,
+         GREATEST(l.updated - b.updated, 0) / NULLIF(x.secs, 0) AS upd,
+         GREATEST(l.deleted - b.deleted, 0) / NULLIF(x.secs, 0) AS del, x.secs, extract(epoch FROM now() - l.sampled_at) AS idle_s
+  FROM (SELECT DISTINCT ON (s.relid) s.* FROM @extschema@.ingest_sample s ORDER BY s.relid, s.sampled_at DESC) l
+  CROSS JOIN LATERAL (
+    SELECT s.* FROM @extschema@.ingest_sample s WHERE s.relid = l.relid
+    ORDER BY s.sampled_at <= now() - interval '10 minutes' DESC,
+             CASE WHEN s.sampled_at <= now() - interval '10 minutes' THEN s.sampled_at END DESC NULLS LAST, s.sampled_at
+    LIMIT 1) b
+  CROSS JOIN LATERAL (SELECT extract(epoch FROM now() - b.sampled_at) AS secs) x),
 earlier AS (  -- inserts in the samples of the last six hours (did ingest stop?)
   SELECT s.relid, max(s.inserted) - min(s.inserted) AS inserted FROM @extschema@.ingest_sample s GROUP BY s.relid),
 h AS (
-  SELECT t.*, r.ins, r.upd, r.del, r.secs, e.inserted AS inserted_6h, @extschema@._health_ahead(t.relid) AS partitions_ahead, st.default_rows, ps.premake,
+  SELECT t.*, r.ins, r.upd, r.del, r.secs, r.idle_s, e.inserted AS inserted_6h, @extschema@._health_ahead(t.relid) AS partitions_ahead, st.default_rows, ps.premake,
          d.beyond_newest, d.null_key, d.below_oldest,
          @extschema@._health_newest(t.relid, t.time_column) AS newest,
-         (SELECT count(*) FROM @extschema@.horizon_holders hh) AS holders
+         (SELECT count(*) FROM @extschema@.horizon_holders hh WHERE hh.state NOT LIKE '%catalog rows only%') AS holders
   FROM t
   LEFT JOIN rates r ON r.relid = t.relid
   LEFT JOIN earlier e ON e.relid = t.relid
@@ -1455,13 +1463,13 @@ SELECT h.relid AS relation, h.kind, h.time_column,
        h.partitions_ahead, h.premake, h.default_rows, h.beyond_newest AS default_beyond_newest,
        h.null_key AS default_null_key, h.below_oldest AS default_below_oldest,
        h.dead AS dead_tuples, h.live AS live_tuples, h.last_vacuum, h.last_analyze, h.holders AS horizon_holders,
-       CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
+       CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < LEAST(@extschema@._health_setting('health_min_partitions_ahead', 1), h.premake)
               OR COALESCE(h.default_rows, 0) > @extschema@._health_setting('health_max_default_rows', 0) THEN 'warning'
             WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1) THEN 'warning'
-            WHEN h.secs >= 300 AND h.ins = 0 AND h.inserted_6h > 0 THEN 'warning'
+            WHEN h.idle_s >= 300 AND h.inserted_6h > 0 THEN 'warning'
             ELSE 'ok' END AS status,
        concat_ws('; ',
-         CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < @extschema@._health_setting('health_min_partitions_ahead', 1)
+         CASE WHEN h.partitions_ahead IS NOT NULL AND h.partitions_ahead < LEAST(@extschema@._health_setting('health_min_partitions_ahead', 1), h.premake)
               THEN format('%s premade partition(s) ahead of the newest row (premake %s): new rows beyond them go to the default partition or fail; is the worker running?',
                           h.partitions_ahead, h.premake) END,
          CASE WHEN COALESCE(h.default_rows, 0) > @extschema@._health_setting('health_max_default_rows', 0)
@@ -1471,9 +1479,9 @@ SELECT h.relid AS relation, h.kind, h.time_column,
          CASE WHEN h.holders > 0 AND h.dead > 0.2 * GREATEST(h.live, 1)
               THEN format('%s dead tuples (%s%% of live) while %s session(s) or slot(s) hold back the xmin horizon (strata.horizon_holders)',
                           h.dead, round(100.0 * h.dead / GREATEST(h.live, 1)), h.holders) END,
-         CASE WHEN h.secs >= 300 AND h.ins = 0 AND h.inserted_6h > 0
-              THEN format('no row inserted in the last %s s, after %s in the hours before: did ingest stop?',
-                          round(h.secs), h.inserted_6h) END) AS reason
+         CASE WHEN h.idle_s >= 300 AND h.inserted_6h > 0
+              THEN format('no row inserted, updated or deleted in the last %s s, after %s inserted in the hours before: did ingest stop?',
+                          round(h.idle_s), h.inserted_6h) END) AS reason
 FROM h;
 
 -- Lock waits on watched tables as sampled (history), the chain of blockers down to the root one. As the
@@ -1483,11 +1491,13 @@ SELECT w.id, w.watched AS table_name, w.relation_name AS relation, w.waiting_pid
        w.waiting_since, w.last_seen, w.last_seen - w.waiting_since AS waited,
        CASE WHEN w.waiting_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
             THEN w.waiting_query ELSE '<insufficient privilege>' END AS waiting_query,
-       w.root_pid, w.root_user, w.root_state, w.root_xact_start,
+       w.root_pid, w.root_user,
+       CASE WHEN w.root_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN w.root_state END AS root_state,
+       CASE WHEN w.root_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN w.root_xact_start END AS root_xact_start,
        CASE WHEN w.root_user = current_user OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
             THEN w.root_query ELSE '<insufficient privilege>' END AS root_query,
        CASE WHEN pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN w.chain END AS chain,
-       w.summary
+       CASE WHEN pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') THEN w.summary ELSE '<insufficient privilege>' END AS summary
 FROM @extschema@.lock_wait w
 WHERE w.watched IS NOT NULL AND has_table_privilege(w.watched, 'SELECT');
 
@@ -1501,6 +1511,13 @@ SELECT a.condition,
 GRANT SELECT ON @extschema@.ingest_health, @extschema@.horizon_holders, @extschema@.lock_waits,
     @extschema@.health_alerts, @extschema@.ingest_sample TO PUBLIC;
 
+-- Per partition set, from the relation cache and the statistics (no lock waited for): counters over
+-- its partitions, partitions ahead of the newest one holding rows, the default partition's rows.
+CREATE FUNCTION @extschema@._partition_set_figures(OUT parent regclass, OUT inserted bigint, OUT updated bigint,
+    OUT deleted bigint, OUT dead bigint, OUT live bigint, OUT partitions_ahead integer, OUT default_live bigint)
+RETURNS SETOF record LANGUAGE C AS 'MODULE_PATHNAME', 'strata_partition_set_figures';
+REVOKE ALL ON FUNCTION @extschema@._partition_set_figures() FROM PUBLIC;
+
 -- The worker's health pass (each maintenance pass, as the extension's owner): samples the counters,
 -- records lock waits on watched tables, and returns the alerts to log now (new, changed, or repeated
 -- after strata.health_alert_repeat); cleared conditions are removed.
@@ -1513,37 +1530,57 @@ DECLARE
   max_default bigint := @extschema@._health_setting('health_max_default_rows', 0);
   seen text[] := '{}';
   cond record;
+  figs jsonb;
 BEGIN
-  -- Counters, at most once a minute per table.
+  -- The sets' figures, read once (relation cache and statistics: no table is read, no lock waited for).
+  figs := (SELECT jsonb_agg(to_jsonb(f)) FROM @extschema@._partition_set_figures() f);
+  -- Counters of every watched table (sets from the figures, other rollup sources from the statistics),
+  -- a sample only when they moved since the last one (idle tables cost no write).
+  WITH now_counters AS (
+    SELECT x.parent::oid AS relid, x.inserted, x.updated, x.deleted, x.dead
+    FROM jsonb_to_recordset(COALESCE(figs, '[]')) AS x(parent regclass, inserted bigint, updated bigint, deleted bigint, dead bigint)
+    UNION ALL
+    SELECT w.relid, k.inserted, k.updated, k.deleted, k.dead
+    FROM @extschema@._health_tables() w CROSS JOIN LATERAL @extschema@._health_counters(w.relid) k
+    WHERE w.kind = 'rollup source')
   INSERT INTO @extschema@.ingest_sample (relid, sampled_at, inserted, updated, deleted, dead)
-  SELECT w.relid, now(), k.inserted, k.updated, k.deleted, k.dead
-  FROM @extschema@._health_tables() w CROSS JOIN LATERAL @extschema@._health_counters(w.relid) k
-  WHERE NOT EXISTS (SELECT FROM @extschema@.ingest_sample s WHERE s.relid = w.relid AND s.sampled_at > now() - interval '1 minute')
+  SELECT c.relid, now(), c.inserted, c.updated, c.deleted, c.dead FROM now_counters c
+  WHERE NOT EXISTS (SELECT FROM (SELECT s.inserted, s.updated, s.deleted, s.dead FROM @extschema@.ingest_sample s
+                                  WHERE s.relid = c.relid ORDER BY s.sampled_at DESC LIMIT 1) l
+                    WHERE (l.inserted, l.updated, l.deleted, l.dead) = (c.inserted, c.updated, c.deleted, c.dead))
   ON CONFLICT DO NOTHING;
-  DELETE FROM @extschema@.ingest_sample s WHERE s.sampled_at < now() - interval '6 hours';
+  DELETE FROM @extschema@.ingest_sample s WHERE s.sampled_at < now() - interval '6 hours'
+     AND s.sampled_at < (SELECT max(l.sampled_at) FROM @extschema@.ingest_sample l WHERE l.relid = s.relid);
+  -- Tables no longer watched (dropped, set undone): their samples go (an oid can be reused).
+  DELETE FROM @extschema@.ingest_sample s WHERE s.relid NOT IN (SELECT w.relid::oid FROM @extschema@._health_tables() w);
 
   -- Lock waits longer than strata.health_lock_wait on a watched table or one of its partitions, each
   -- with its chain of blockers (pg_blocking_pids, to a session that waits for nobody).
-  WITH RECURSIVE managed(watched, relid) AS (
-    SELECT w.relid::oid, w.relid::oid FROM @extschema@._health_tables() w
-    UNION ALL
-    SELECT m.watched, i.inhrelid FROM managed m JOIN pg_inherits i ON i.inhparent = m.relid),
-  waits AS (
-    SELECT l.pid, l.relation, l.mode, l.waitstart, m.watched FROM pg_locks l JOIN managed m ON m.relid = l.relation
+  WITH RECURSIVE waiting AS (
+    SELECT l.pid, l.relation, l.mode, l.waitstart FROM pg_locks l
     WHERE NOT l.granted AND l.locktype = 'relation'
       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
       AND l.waitstart < now() - make_interval(secs => lock_ms / 1000.0)),
-  chain AS (
-    SELECT w.pid AS waiter, w.relation, w.pid, 0 AS depth, ARRAY[w.pid] AS path FROM waits w
+  up(relation, relid) AS (  -- each waited-for relation and its ancestors (pg_inherits: no lock)
+    SELECT DISTINCT w.relation, w.relation FROM waiting w
     UNION ALL
-    SELECT c.waiter, c.relation, b.pid, c.depth + 1, c.path || b.pid
+    SELECT u.relation, i.inhparent FROM up u JOIN pg_inherits i ON i.inhrelid = u.relid),
+  waits AS (  -- one watched table per wait (trees may nest: the innermost)
+    SELECT DISTINCT ON (w.pid, w.relation) w.pid, w.relation, w.mode, w.waitstart, t.relid::oid AS watched
+    FROM waiting w JOIN up u ON u.relation = w.relation JOIN @extschema@._health_tables() t ON t.relid::oid = u.relid
+    ORDER BY w.pid, w.relation, t.relid <> w.relation, t.relid),
+  chain(waiter, relation, pid, depth) AS (  -- UNION: each blocker once per depth (no path explosion)
+    SELECT w.pid, w.relation, w.pid, 0 FROM waits w
+    UNION
+    SELECT c.waiter, c.relation, b.pid, c.depth + 1
     FROM chain c CROSS JOIN LATERAL unnest(pg_blocking_pids(c.pid)) b(pid)
-    WHERE b.pid <> ALL (c.path) AND c.depth < 16),
+    WHERE b.pid <> c.waiter AND c.depth < 8),
   described AS (
-    SELECT c.waiter, c.relation, c.depth, c.pid, a.usename, a.state, a.xact_start, a.query, a.wait_event_type,
+    SELECT DISTINCT ON (c.waiter, c.relation, c.pid) c.waiter, c.relation, c.depth, c.pid, a.usename, a.state, a.xact_start, a.query, a.wait_event_type,
            (SELECT l.mode FROM pg_locks l WHERE l.pid = c.pid AND NOT l.granted LIMIT 1) AS waits_for,
            cardinality(pg_blocking_pids(c.pid)) = 0 AS is_root
-    FROM chain c LEFT JOIN pg_stat_activity a ON a.pid = c.pid),
+    FROM chain c LEFT JOIN pg_stat_activity a ON a.pid = c.pid
+    ORDER BY c.waiter, c.relation, c.pid, c.depth),
   per_wait AS (
     SELECT w.pid, w.relation, w.mode, w.waitstart, w.watched,
            jsonb_agg(jsonb_build_object('pid', d.pid, 'depth', d.depth, 'user', d.usename, 'state', d.state,
@@ -1575,29 +1612,38 @@ BEGIN
 
   -- The conditions now: each a key, a signature (what makes it a new condition) and a message.
   FOR cond IN
-    SELECT 'horizon:' || h.kind || ':' || COALESCE(h.pid::text, h.application) AS key, h.xmin::text AS signature,
-           format('strata: %s %s (user %s, %s) holds back the xmin horizon of database %s (xid age %s%s): vacuum removes no row deleted or updated since; %s dead tuples accumulated in watched tables since',
-                  h.kind, COALESCE(h.pid::text, quote_literal(h.application)), COALESCE(h.user_name::text, '-'), COALESCE(h.state, '-'),
-                  current_database(), h.xmin_age, CASE WHEN h.held_for IS NOT NULL THEN ', for ' || date_trunc('second', h.held_for) ELSE '' END,
-                  COALESCE(h.dead_tuples_since::text, 'unknown')) AS msg
+    -- A holder is one condition while its transaction lasts (its start, or a slot's name, as signature).
+    SELECT 'horizon:' || h.kind || ':' || COALESCE(h.pid::text, h.application) AS key,
+           COALESCE(h.since::text, h.application) AS signature,
+           CASE WHEN h.state LIKE '%catalog rows only%'
+                THEN format('strata: replication slot %s (%s) holds back the catalog xmin horizon of database %s (xid age %s): vacuum of system catalogs removes no row version newer; the slot also retains WAL',
+                            quote_literal(h.application), h.state, current_database(), h.xmin_age)
+                ELSE format('strata: %s %s (user %s, %s) holds back the xmin horizon of database %s (xid age %s%s): vacuum removes no row version deleted or updated since; %s dead tuples accumulated in watched tables since',
+                            h.kind, COALESCE(h.pid::text, quote_literal(h.application)), COALESCE(h.user_name::text, '-'), COALESCE(h.state, '-'),
+                            current_database(), h.xmin_age, CASE WHEN h.held_for IS NOT NULL THEN ', for ' || date_trunc('second', h.held_for) ELSE '' END,
+                            COALESCE(h.dead_tuples_since::text, 'unknown')) END AS msg
     FROM @extschema@.horizon_holders h
     WHERE h.kind <> 'replication slot' OR h.state LIKE 'inactive%'
     UNION ALL
-    SELECT 'lock:' || w.waiting_pid || ':' || w.relation || ':' || w.waiting_since, w.root_pid::text,
-           'strata: lock wait: ' || w.summary
-    FROM @extschema@.lock_wait w WHERE w.last_seen = now()
+    -- A lock queue is one condition per watched table and root blocker, however many wait in it.
+    SELECT 'lock:' || w.watched || ':' || w.root_pid, w.root_pid::text,
+           format('strata: lock queue on %s: %s session(s) waiting behind pid %s; the longest: %s', w.watched::regclass, count(*),
+                  w.root_pid, (array_agg(w.summary ORDER BY w.waiting_since))[1])
+    FROM @extschema@.lock_wait w WHERE w.last_seen = now() GROUP BY w.watched, w.root_pid
     UNION ALL
-    SELECT 'ahead:' || s.parent, a.ahead::text,
-           format('strata: partition set %s has %s premade partition(s) ahead of its newest row (premake %s, alert below %s): rows beyond go to the default partition or fail',
-                  s.parent, a.ahead, s.premake, min_ahead)
-    FROM @extschema@.partition_set s CROSS JOIN LATERAL (SELECT @extschema@._health_ahead(s.parent) AS ahead) a
-    WHERE a.ahead < min_ahead
+    SELECT 'ahead:' || x.parent, x.partitions_ahead::text,
+           format('strata: partition set %s has %s premade partition(s) ahead of the newest one holding rows (premake %s, alert below %s): rows beyond go to the default partition or fail',
+                  x.parent, x.partitions_ahead, s.premake, min_ahead)
+    FROM jsonb_to_recordset(COALESCE(figs, '[]')) AS x(parent regclass, partitions_ahead integer, default_live bigint)
+    JOIN @extschema@.partition_set s ON s.parent = x.parent
+    WHERE x.partitions_ahead < LEAST(min_ahead, s.premake)
     UNION ALL
-    SELECT 'default:' || s.parent, st.default_rows::text,
-           format('strata: the default partition of %s holds %s row(s) (alert above %s): see strata.ingest_health for why', s.parent,
-                  st.default_rows, max_default)
-    FROM @extschema@.partition_set s CROSS JOIN LATERAL @extschema@._partition_set_live(s.parent) st
-    WHERE st.default_rows > max_default
+    -- Rows arriving in a default partition change its count each pass: one condition while it holds more.
+    SELECT 'default:' || x.parent, '',
+           format('strata: the default partition of %s holds %s row(s) (alert above %s): see strata.ingest_health for why', x.parent,
+                  x.default_live, max_default)
+    FROM jsonb_to_recordset(COALESCE(figs, '[]')) AS x(parent regclass, partitions_ahead integer, default_live bigint)
+    WHERE x.default_live > max_default
   LOOP
     seen := seen || cond.key;
     INSERT INTO @extschema@.health_alert AS a (condition, signature, message, first_seen, last_seen, last_logged)
@@ -1613,6 +1659,10 @@ BEGIN
       RETURN NEXT;
     END IF;
   END LOOP;
-  DELETE FROM @extschema@.health_alert a WHERE a.condition <> ALL (seen);
+  -- Cleared conditions go; a set left out of the figures (behind a lock queue) keeps its own.
+  DELETE FROM @extschema@.health_alert a WHERE a.condition <> ALL (seen)
+     AND NOT (a.condition ~ '^(ahead|default):' AND NOT EXISTS (
+           SELECT FROM jsonb_to_recordset(COALESCE(figs, '[]')) AS x(parent regclass)
+            WHERE a.condition IN ('ahead:' || x.parent, 'default:' || x.parent)));
 END $$;
 REVOKE ALL ON FUNCTION @extschema@._health_pass() FROM PUBLIC;

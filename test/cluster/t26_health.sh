@@ -21,7 +21,7 @@ q "SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => 3)" >/dev/
 q "CREATE INDEX ON ev (ts)"
 q "INSERT INTO ev (ts, v) SELECT now() - g * interval '1 second', g FROM generate_series(1, 2000) g"
 LOG="$DIR/server.log"
-warnings() { grep -c "WARNING:  strata: $1" "$LOG"; }
+warnings() { grep -c "WARNING:  strata: $1 " "$LOG"; }
 # A session with its own psql, fed from a fifo kept open: it stays idle after its statements.
 session() {  # session NAME: starts it; say NAME SQL sends SQL; its pid is in $DIR/NAME.pid
   mkfifo "$DIR/$1.in"
@@ -78,10 +78,11 @@ check "dropped, it is gone" wait_for 20 "SELECT count(*) FROM strata.horizon_hol
 session reader
 READER=$(cat "$DIR/reader.pid")
 say reader "BEGIN; SELECT count(*) FROM ev;"
+wait_for 20 "SELECT count(*) > 0 FROM pg_locks WHERE pid = $READER AND relation = 'ev'::regclass AND granted" t >/dev/null
 session ddl
 DDL=$(cat "$DIR/ddl.pid")
 say ddl "ALTER TABLE ev ADD COLUMN note text;"
-sleep 0.5
+wait_for 20 "SELECT count(*) > 0 FROM pg_locks WHERE pid = $DDL AND NOT granted" t >/dev/null
 session writer
 WRITER=$(cat "$DIR/writer.pid")
 say writer "INSERT INTO ev (ts, v) VALUES (now(), 1);"
@@ -90,7 +91,8 @@ check "the insert's wait is recorded with the reader as its root blocker" wait_f
 check "the chain goes through the DDL" test "$(q "SELECT chain @> '[{\"pid\": $DDL}]' FROM strata.lock_waits WHERE waiting_pid = $WRITER")" = t
 check "the DDL's own wait is recorded too" test "$(q "SELECT count(*) FROM strata.lock_waits WHERE waiting_pid = $DDL AND root_pid = $READER")" = 1
 q "SELECT summary FROM strata.lock_waits WHERE waiting_pid = $WRITER" | sed 's/^/# /'
-check "a WARNING tells the chain" wait_for 20 "SELECT count(*) > 0 FROM strata.health_alerts WHERE condition LIKE 'lock:$WRITER:%'" t
+check "one alert for the queue, naming its root blocker" wait_for 20 "SELECT count(*) FROM strata.health_alerts WHERE condition LIKE 'lock:%:$READER'" 1
+check "one WARNING for the queue" test "$(grep -c "WARNING:  strata: lock queue on public.ev: .* behind pid $READER" "$LOG")" = 1
 say reader "COMMIT;"
 check "the queue drains once the reader ends" wait_for 20 "SELECT count(*) FROM ev WHERE v = 1 AND ts > now() - interval '1 minute'" 1
 end_session reader; end_session ddl; end_session writer
@@ -110,4 +112,5 @@ check "the set is flagged: no partition ahead of its newest row" wait_for 20 \
 check "and alerted" wait_for 20 "SELECT count(*) FROM strata.health_alerts WHERE condition = 'ahead:public.fut'" 1
 check "while inserts still succeed" test "$(q "INSERT INTO fut (ts) VALUES ('$LAST'::timestamptz - interval '2 hours') RETURNING 1")" = 1
 check "no pass failed" test "$(q "SELECT count(*) FROM strata.workers WHERE last_error <> ''")" = 0
+check "no health pass failed" test "$(grep -c "health pass failed" "$LOG")" = 0
 finish

@@ -16,6 +16,8 @@ INSERT INTO ev (ts, channel) SELECT '2026-11-18'::timestamptz + i * interval '1 
 -- Rows the set has no partition for: far in the future (premake ran out) and long before it began.
 INSERT INTO ev (ts, channel) VALUES ('2027-01-01', 1), ('2027-01-02', 1), ('2020-01-01', 2);
 ANALYZE ev;
+-- The pass reads the cumulative statistics: this session's counts are flushed at its next statement.
+SELECT count(*) AS flushed FROM pg_stat_force_next_flush();
 CREATE TABLE plain (id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL, channel int);
 CREATE INDEX ON plain (id);
 SELECT strata.create_rollup('ih.plain_hourly', $$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS n
@@ -66,6 +68,7 @@ DROP ROLE ih_viewer;
 
 -- Conditions that clear are forgotten.
 DELETE FROM ev WHERE ts >= '2027-01-01' OR ts < '2026-01-01';
+SELECT count(*) AS flushed FROM pg_stat_force_next_flush();
 SELECT condition FROM strata._health_pass() ORDER BY 1;
 SELECT condition FROM strata.health_alerts ORDER BY 1;
 
