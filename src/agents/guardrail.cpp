@@ -171,8 +171,8 @@ void Collect(PlanState* ps, double loops, double frac, Walk* w) {
 // What could answer the question instead, for the table read most: its rollups (routing answers a query
 // on the table from one of them when it can), or how to make one. Read in a subtransaction: if reading
 // fails, a plainer hint (the refusal stays what it is).
-std::string Hint(Oid table) {
-  std::string name;
+std::string Hint(Oid table, const char* statement) {
+  std::string name, proposal;
   pg::Call([&] { name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)), get_rel_name(table)); });
   std::vector<std::string> listed;
   size_t count = 0;
@@ -195,15 +195,28 @@ std::string Hint(Oid table) {
     listed.clear();
     count = 0;
   }
+  // The rollup that would answer this statement (the advisor's reading of its text), or why none can.
+  if (statement != nullptr)
+    try {
+      pg::InSubTransaction([&] {
+        pg::SpiConnect();
+        const auto rows = pg::Query("SELECT strata._proposal($1)", {std::string(statement)});
+        if (!rows.empty() && rows[0][0]) proposal = *rows[0][0];
+        pg::SpiFinish();
+      });
+    } catch (...) {
+      proposal.clear();
+    }
   writing_hint = false;
+  const std::string make = proposal.empty() ? "" : " A rollup answering this statement: " + proposal;
   if (count == 0)
     return "No rollup answers questions on " + name + ": make one for the questions asked of it (strata.create_rollup), "
-           "or narrow the statement to fewer rows.";
+           "or narrow the statement to fewer rows." + make;
   std::string list;
   for (const auto& l : listed) list += (list.empty() ? "" : "; ") + l;
   if (count > listed.size()) list += "; " + std::to_string(count - listed.size()) + " more";
   return "Rollups of " + name + " answer aggregate questions on it: " + list +
-         ". strata.explain_routing(<the statement>) says why none answers this one.";
+         ". strata.explain_routing(<the statement>) says why none answers this one." + make;
 }
 
 void Check(QueryDesc* desc) {
@@ -240,7 +253,7 @@ void Check(QueryDesc* desc) {
   throw core::Error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                     std::string("statement would read about ") + t + " rows from tables, more than strata.max_raw_rows (" +
                         std::to_string(config::max_raw_rows) + ")",
-                    "Estimated rows read per table: " + detail + ".", Hint(most));
+                    "Estimated rows read per table: " + detail + ".", Hint(most, desc->sourceText));
 }
 
 // Checked after the executor's start, on the plan-state tree it made (pruning done); an ERROR then is as

@@ -47,6 +47,46 @@ CREATE FUNCTION @extschema@._query_shape(query text, as_user oid DEFAULT NULL, s
     OUT rows_read double precision, OUT groups double precision, OUT table_rows double precision)
 RETURNS SETOF record LANGUAGE C CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'strata_query_shape';
 
+-- The create_rollup call of a proposal: a bucket at `grain` over `time_column`, the dimensions, the measures
+-- (select-list items), named `name` in the source's schema (every part quoted).
+CREATE FUNCTION @extschema@._proposal_sql(source regclass, time_column text, grain text, dimensions text[],
+    measures text[], name text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT format('SELECT strata.create_rollup(%L, %L);',
+    quote_ident((SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source))
+      || '.' || quote_ident(name),
+    format('SELECT date_trunc(%L, %I) AS bucket%s, %s FROM %s GROUP BY %s', grain, time_column,
+           (SELECT string_agg(', ' || quote_ident(d), '') FROM unnest(dimensions) d),
+           array_to_string(measures, ', '), source,
+           (SELECT string_agg(i::text, ', ') FROM generate_series(1, 1 + cardinality(dimensions)) i)))
+$$;
+
+-- The name proposed for a rollup of a table at a grain by some dimensions: one no relation of the
+-- table's schema has (a number added when needed).
+CREATE FUNCTION @extschema@._proposal_name(source regclass, grain text, dimensions text[]) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  WITH base AS (
+    SELECT c.relnamespace AS nsp, left(c.relname, 24) || '_'
+           || CASE grain WHEN 'minute' THEN 'by_minute' WHEN 'day' THEN 'daily' ELSE grain || 'ly' END
+           || COALESCE('_by_' || left(NULLIF(array_to_string(dimensions, '_'), ''), 24), '') AS name
+    FROM pg_class c WHERE c.oid = source)
+  SELECT x.name FROM base b CROSS JOIN LATERAL generate_series(1, 100) i
+  CROSS JOIN LATERAL (SELECT b.name || CASE WHEN i > 1 THEN '_' || i ELSE '' END AS name) x
+  WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.relnamespace = b.nsp AND r.relname = x.name)
+  ORDER BY i LIMIT 1
+$$;
+
+-- A rollup that would answer one statement (its text as run; names resolved by the caller's search_path,
+-- passed in): the create_rollup call, or why none can (the guardrail's hint). As the caller.
+CREATE FUNCTION @extschema@._proposal(query text, search_path text DEFAULT pg_catalog.current_setting('search_path'))
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN sh.refusal IS NOT NULL THEN 'none can (' || sh.refusal || ')'
+              ELSE @extschema@._proposal_sql(sh.source, sh.time_column, sh.grain, sh.dimensions, sh.measures,
+                                             @extschema@._proposal_name(sh.source, sh.grain, sh.dimensions))
+                   || COALESCE(' (' || NULLIF(array_to_string(sh.approximate, '; '), '') || ')', '') END
+  FROM @extschema@._query_shape(query, NULL, _proposal.search_path) sh
+$$;
+
 -- The aggregate statements pg_stat_statements recorded in this database, grouped by the rollup that
 -- would answer them (table, time column, grain, dimensions), each group with its calls, the calls
 -- routing answered, the rows its unanswered calls read as estimated, the rows a rollup would save them,
@@ -102,9 +142,7 @@ BEGIN
              ARRAY(SELECT DISTINCT m FROM shaped x, unnest(x.measures) m WHERE x.queryid = ANY (g.ids) ORDER BY m) AS measures,
              ARRAY(SELECT DISTINCT a FROM shaped x, unnest(x.approximate) a WHERE x.queryid = ANY (g.ids) ORDER BY a) AS approximate,
              (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = g.source) AS nsp,
-             left((SELECT c.relname FROM pg_class c WHERE c.oid = g.source), 24) || '_'
-               || CASE g.grain WHEN 'minute' THEN 'by_minute' WHEN 'day' THEN 'daily' ELSE g.grain || 'ly' END
-               || COALESCE('_by_' || left(NULLIF(array_to_string(g.dimensions, '_'), ''), 24), '') AS base_name
+             @extschema@._proposal_name(g.source, g.grain, g.dimensions) AS base_name
       FROM grouped g),
     named AS (
       SELECT p.*, p.base_name || CASE WHEN row_number() OVER (PARTITION BY p.nsp, p.base_name ORDER BY p.calls DESC, p.example) > 1
@@ -119,13 +157,8 @@ BEGIN
                     CASE WHEN p.status = 'routed' THEN 'every call was answered by a rollup' END,
                     NULLIF(array_to_string(p.approximate, '; '), ''),
                     CASE WHEN p.routed_calls > 0 THEN p.routed_calls || ' of ' || p.calls || ' calls were answered by a rollup' END),
-           CASE WHEN p.status = 'proposed' THEN format('SELECT strata.create_rollup(%%L, %%L);',
-             quote_ident(p.nsp) || '.' || quote_ident(p.rollup_name),
-             format('SELECT date_trunc(%%L, %%I) AS bucket%%s, %%s FROM %%s GROUP BY %%s', p.grain, p.time_column,
-                    (SELECT string_agg(', ' || quote_ident(d), '') FROM unnest(p.dimensions) d),
-                    array_to_string(p.measures, ', '), p.source::regclass,
-                    (SELECT string_agg(i::text, ', ') FROM generate_series(1, 1 + cardinality(p.dimensions)) i)))
-           END,
+           CASE WHEN p.status = 'proposed'
+                THEN @extschema@._proposal_sql(p.source, p.time_column, p.grain, p.dimensions, p.measures, p.rollup_name) END,
            p.example
     FROM named p
     ORDER BY p.status = 'not servable', p.est_rows_saved DESC NULLS LAST, p.calls DESC, p.example $q$, pss)
