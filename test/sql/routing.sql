@@ -138,8 +138,10 @@ SELECT strata.drop_rollup('r_busy');
 -- TRUNCATE of a partition: the capture logs the buckets of the rows it removes, so they are read raw
 -- until recomputed (and the refresh drops their groups).
 TRUNCATE events_old;
+SET strata.routing_force = on;  -- the routed plan, whatever the costs say: its answer is what is checked
 SELECT routed, differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*), sum(views) FROM rt.events
   WHERE ts >= '2026-10-27' AND ts < '2026-11-05' GROUP BY 1$$);
+RESET strata.routing_force;
 SELECT (strata.refresh_rollup('r_hourly') ->> 'caught_up')::boolean AS refreshed;
 -- (Routed or not after the refresh is a close call of the costs: only the answer is compared.)
 SELECT differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*), sum(views) FROM rt.events
@@ -305,7 +307,9 @@ SELECT rollup, decision, reason_code FROM strata.explain_routing($$SELECT count(
 TRUNCATE inh, inh_child RESTART IDENTITY;
 INSERT INTO inh (ts, v) SELECT '2026-03-01'::timestamptz + g * interval '1 minute', 1 FROM generate_series(1, 20000) g;
 ANALYZE inh;
+SET strata.routing_force = on;
 SELECT routed, differs FROM compare_routed($$SELECT date_trunc('day', ts), count(*) FROM inh GROUP BY 1$$);
+RESET strata.routing_force;
 SELECT strata.drop_rollup('inh_h');
 DROP TABLE inh CASCADE;
 DROP TABLE hist;
