@@ -302,8 +302,9 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   }
   // The tail's rows of whole, clean, unfrozen buckets, tested on the time column itself: each bound
   // becomes the first bucket start on its side (a bucket start b satisfies b >= S exactly when its rows'
-  // times t do, t >= S), computed once per execution (a scalar subquery), so no row's bucket is computed
-  // unless some bucket is dirty. (Bucket functions are monotone and keep infinities.)
+  // times t do, t >= S), computed once per execution (a scalar subquery), so a row's bucket is computed
+  // once (for the dirty test) instead of once per bound. (Bucket functions are monotone and keep
+  // infinities.)
   const auto first_start = [&](const std::string& x, const std::string& op) {
     const std::string rx = r.bucket_of("(" + x + ")");
     if (op == ">") return r.bucket_end(rx);
@@ -314,7 +315,7 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   if (r.upper) tail_where.push_back(t + " < (SELECT " + r.bucket_of("(" + r.upper->expr + ")") + ")");
   // (No frozen cutoff: NULL, so -infinity; a bucket function is not asked for an infinite time.)
   tail_where.push_back(t + " >= COALESCE((SELECT " + first_start(frozen, ">=") + "), '-infinity'::" + type + ")");
-  tail_where.push_back("(pg_catalog.cardinality(" + dirty + ") = 0 OR " + rt + " <> ALL (" + dirty + "))");
+  tail_where.push_back(rt + " <> ALL (" + dirty + ")");
   const std::string clean_whole = Join(tail_where, " AND ") + guard;
   const std::string order = "r." + r.order_column;
   arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > " + progress("watermark"), clean_whole}));
