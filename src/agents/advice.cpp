@@ -362,9 +362,10 @@ std::vector<std::string> Strings(List* l) {
   return out;
 }
 
-// The planner's estimate of one statement's plan (routing off: the plan as written), in a subtransaction
-// (a normalized text whose parameters' types cannot be inferred fails to analyze).
-std::optional<double> EstimateRowsRead(const std::string& text) {
+// The planner's estimate of one statement (routing off: the plan as written), in a subtransaction (a
+// normalized text whose parameters' types cannot be inferred fails to analyze): the rows its scans read,
+// or (`output`) the rows it returns, for a statement built here (the groups a proposed rollup would store).
+std::optional<double> Estimate(const std::string& text, bool output) {
   std::optional<double> out;
   try {
     strata::pg::InSubTransaction([&] {
@@ -377,30 +378,10 @@ std::optional<double> EstimateRowsRead(const std::string& text) {
         if (q->commandType != CMD_SELECT || q->utilityStmt != nullptr) return;
         List* rewritten = QueryRewrite(q);
         if (list_length(rewritten) != 1 || linitial_node(Query, rewritten)->commandType != CMD_SELECT) return;
-        PlannedStmt* p = standard_planner(linitial_node(Query, rewritten), text.c_str(), CURSOR_OPT_PARALLEL_OK, nullptr);
-        rows = strata::routing::PlanRowsRead(p->planTree);
+        PlannedStmt* p = standard_planner(linitial_node(Query, rewritten), text.c_str(), output ? 0 : CURSOR_OPT_PARALLEL_OK, nullptr);
+        rows = output ? p->planTree->plan_rows : strata::routing::PlanRowsRead(p->planTree);
       });
       if (rows >= 0) out = rows;
-    });
-  } catch (const strata::pg::PgError&) {
-    out.reset();
-  }
-  return out;
-}
-
-// The estimated output rows of a statement built here (the groups a proposed rollup would store).
-std::optional<double> EstimateOutputRows(const std::string& text) {
-  std::optional<double> out;
-  try {
-    strata::pg::InSubTransaction([&] {
-      double rows = 0;
-      strata::pg::Call([&] {
-        List* raw = raw_parser(text.c_str(), RAW_PARSE_DEFAULT);
-        Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), text.c_str(), nullptr, 0, nullptr);
-        PlannedStmt* p = standard_planner(q, text.c_str(), 0, nullptr);
-        rows = p->planTree->plan_rows;
-      });
-      out = rows;
     });
   } catch (const strata::pg::PgError&) {
     out.reset();
@@ -505,8 +486,8 @@ Shape Read(const std::string& text, Oid as_user) {
       SetUserIdAndSecContext(as_user, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     });
   try {
-    out.rows_read = EstimateRowsRead(text);
-    out.table_rows = EstimateOutputRows(std::string("SELECT 1 FROM ") + source);
+    out.rows_read = Estimate(text, false);
+    out.table_rows = Estimate(std::string("SELECT 1 FROM ") + source, true);
     // The groups such a rollup stores: the buckets the time column's values span times the groups of
     // the dimensions (the planner's estimate from their statistics), at most one per row. (The planner's
     // own estimate of a grouping by date_trunc(..., ts) takes the bucket to be as distinct as ts.)
@@ -516,7 +497,7 @@ Shape Read(const std::string& text, Oid as_user) {
       if (!out.dims.empty()) {
         std::string keys;
         for (const auto& d : out.dims) keys += (keys.empty() ? "" : ", ") + QuoteIdent(d);
-        dim_groups = EstimateOutputRows("SELECT " + keys + " FROM " + source + " GROUP BY " + keys).value_or(*out.table_rows);
+        dim_groups = Estimate("SELECT " + keys + " FROM " + source + " GROUP BY " + keys, true).value_or(*out.table_rows);
       }
       out.groups = std::min(*out.table_rows, (std::floor(*span / GrainMicros(out.grain)) + 1) * dim_groups);
     }

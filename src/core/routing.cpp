@@ -1,6 +1,8 @@
 // Query routing's pure parts (see routing.hpp for the terms).
 #include "core/routing.hpp"
 
+#include <optional>
+
 #include <cctype>
 #include <cstdlib>
 
@@ -145,81 +147,117 @@ std::string CombineState(Combine combine, const std::string& column, const std::
 
 namespace {
 
-std::string ViewUnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
-  const std::string t = "r." + r.time_column;
-  const std::string b = "d." + r.bucket_column;
-  const std::string rt = r.bucket_of(t);
-  const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
-  const std::string dirty = "ARRAY(SELECT p.b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL)";
-  const auto whole = [&](const std::string& x) {
+// What both forms of the routed statement share: the time column (rows, alias r) and its bucket, the
+// stored groups' bucket (alias d), the guard, the query's time range, the arms' select lists and
+// grouping, and the conditions of whole buckets, of the range's partial first and last buckets and of the
+// rows with no finite time.
+struct Shared {
+  const Route& r;
+  std::string t, b, rt, guard, group_by;
+  std::vector<std::string> range, raw_states, rollup_states;
+
+  explicit Shared(const Route& route) : r(route) {
+    t = "r." + r.time_column;
+    b = "d." + r.bucket_column;
+    rt = r.bucket_of(t);
+    guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
+    if (r.lower) range.push_back(t + " " + r.lower->op + " (" + r.lower->expr + ")");
+    if (r.upper) range.push_back(t + " " + r.upper->op + " (" + r.upper->expr + ")");
+    std::vector<std::string> groups;
+    for (size_t i = 0; i < r.keys.size(); i++) {
+      const std::string g = "g" + std::to_string(i + 1);
+      raw_states.push_back(r.keys[i].first + " AS " + g);
+      rollup_states.push_back(r.keys[i].second + " AS " + g);
+      groups.push_back(std::to_string(i + 1));
+    }
+    for (size_t i = 0; i < r.states.size(); i++) {
+      const std::string c = "c" + std::to_string(i + 1);
+      raw_states.push_back(r.states[i].raw_aggregate + " AS " + c);
+      rollup_states.push_back(r.states[i].rollup_column + " AS " + c);
+    }
+    group_by = groups.empty() ? "" : " GROUP BY " + Join(groups, ", ");
+  }
+  // x is a finite bucket start inside the range, its end at or before the upper bound.
+  std::string Whole(const std::string& x) const {
     std::vector<std::string> c{"pg_catalog.isfinite(" + x + ")"};
     if (r.lower) c.push_back(x + " " + r.lower->op + " (" + r.lower->expr + ")");
     if (r.upper) c.push_back(x + " < " + r.bucket_of("(" + r.upper->expr + ")"));
     return Join(c, " AND ");
-  };
-  std::vector<std::string> range;
-  if (r.lower) range.push_back(t + " " + r.lower->op + " (" + r.lower->expr + ")");
-  if (r.upper) range.push_back(t + " " + r.upper->op + " (" + r.upper->expr + ")");
-  std::vector<std::string> raw_states, rollup_states, groups;
-  for (size_t i = 0; i < r.keys.size(); i++) {
-    const std::string g = "g" + std::to_string(i + 1);
-    raw_states.push_back(r.keys[i].first + " AS " + g);
-    rollup_states.push_back(r.keys[i].second + " AS " + g);
-    groups.push_back(std::to_string(i + 1));
   }
-  for (size_t i = 0; i < r.states.size(); i++) {
-    const std::string c = "c" + std::to_string(i + 1);
-    raw_states.push_back(r.states[i].raw_aggregate + " AS " + c);
-    rollup_states.push_back(r.states[i].rollup_column + " AS " + c);
-  }
-  const std::string group_by = groups.empty() ? "" : " GROUP BY " + Join(groups, ", ");
-  const auto view_arm = [&](const std::string& from, std::vector<std::string> where) {
+  // One arm over rows (alias r): `where` and the query's other filters, grouped by the query's keys.
+  std::string RowArm(const std::string& from, std::vector<std::string> where) const {
     for (const auto& f : r.raw_filters) where.push_back("(" + f + ")");
     if (where.empty()) where.push_back("true");
     return "SELECT " + Join(raw_states, ", ") + " FROM " + from + " WHERE " + Join(where, " AND ") + group_by;
-  };
+  }
+  // The rows of the range's partial first bucket; none when the bound always starts a bucket.
+  std::optional<std::string> LeftEdge() const {
+    if (!r.lower || (r.lower->aligned && r.lower->op == ">=")) return std::nullopt;
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    // The partial first bucket ends where R(A) ends; with `>=` and A on a bucket start there is none,
+    // and the index range is empty (not a whole bucket read to find nothing). Both: the plain end bounds
+    // the range for the planner (estimates, partition pruning), the CASE makes it empty at execution
+    // when A starts a bucket.
+    const std::string a = "(" + r.lower->expr + ")";
+    const std::string end = r.bucket_end(r.bucket_of(a));
+    w.push_back(t + " < " + end);
+    if (r.lower->op == ">=") w.push_back(t + " < CASE WHEN " + r.bucket_of(a) + " < " + a + " THEN " + end + " ELSE " + a + " END");
+    w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))");
+    return Join(w, " AND ") + guard;
+  }
+  // The rows of the range's partial last bucket (not the first one's); none when the bound always
+  // starts a bucket.
+  std::optional<std::string> RightEdge() const {
+    if (!r.upper || (r.upper->aligned && r.upper->op == "<")) return std::nullopt;
+    std::vector<std::string> w = range;
+    w.push_back("pg_catalog.isfinite(" + t + ")");
+    w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));
+    if (r.lower) w.push_back(rt + " " + r.lower->op + " (" + r.lower->expr + ")");
+    return Join(w, " AND ") + guard;
+  }
+  // Rows with an infinite time, and with a NULL one when there is no range (no bucket range holds them).
+  std::string Infinite() const {
+    std::vector<std::string> w = range;
+    const std::string inf = "'infinity'::" + r.bucket_type + ", '-infinity'::" + r.bucket_type;
+    w.push_back(range.empty() ? "(" + t + " IS NULL OR " + t + " IN (" + inf + "))" : t + " IN (" + inf + ")");
+    return Join(w, " AND ") + guard;
+  }
+  // Every row of the range, when the guard fails.
+  std::string GuardOff() const {
+    std::vector<std::string> w = range;
+    w.push_back("NOT (" + r.guard + ")");
+    return Join(w, " AND ");
+  }
+};
+
+std::string ViewUnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
+  const Shared sh(r);
+  const std::string dirty = "ARRAY(SELECT p.b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL)";
   std::vector<std::string> arms;
   {
-    std::vector<std::string> where{whole(b), b + " <> ALL (" + dirty + ")"};
+    std::vector<std::string> where{sh.Whole(sh.b), sh.b + " <> ALL (" + dirty + ")"};
     for (const auto& f : r.rollup_filters) where.push_back("(" + f + ")");
-    arms.push_back("SELECT " + Join(rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " + Join(where, " AND ") + guard);
+    arms.push_back("SELECT " + Join(sh.rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " +
+                   Join(where, " AND ") + sh.guard);
   }
   // The viewed rollup's stored groups outside those buckets, each part through its bucket index: the
   // pending buckets' (one range each), the range's partial first and last buckets', the NULL and infinite
   // buckets', and all of them when the guard fails.
   const std::string viewed = r.over_view->data_table + " AS r";
-  arms.push_back(view_arm("(SELECT DISTINCT p.b AS __strata_b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL) AS __strata_x JOIN " +
-                              viewed + " ON " + t + " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
-                          {rt + " = __strata_x.__strata_b", whole("__strata_x.__strata_b") + guard}));
-  if (r.lower && !(r.lower->aligned && r.lower->op == ">=")) {
-    std::vector<std::string> w = range;
-    w.push_back("pg_catalog.isfinite(" + t + ")");
-    w.push_back(t + " < " + r.bucket_end(r.bucket_of("(" + r.lower->expr + ")")));
-    w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))" + guard);
-    arms.push_back(view_arm(viewed, w));
-  }
-  if (r.upper && !(r.upper->aligned && r.upper->op == "<")) {
-    std::vector<std::string> w = range;
-    w.push_back("pg_catalog.isfinite(" + t + ")");
-    w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));
-    if (r.lower) w.push_back(rt + " " + r.lower->op + " (" + r.lower->expr + ")");
-    w.back() += guard;
-    arms.push_back(view_arm(viewed, w));
-  }
-  {
-    std::vector<std::string> w = range;
-    const std::string inf = "'infinity'::" + r.bucket_type + ", '-infinity'::" + r.bucket_type;
-    w.push_back((range.empty() ? "(" + t + " IS NULL OR " + t + " IN (" + inf + "))" : t + " IN (" + inf + ")") + guard);
-    arms.push_back(view_arm(viewed, w));
-  }
+  arms.push_back(sh.RowArm("(SELECT DISTINCT p.b AS __strata_b FROM " + r.pending_table + " p WHERE p.b IS NOT NULL) AS __strata_x JOIN " +
+                               viewed + " ON " + sh.t + " >= __strata_x.__strata_b AND " + sh.t + " < " +
+                               r.bucket_end("__strata_x.__strata_b"),
+                           {sh.rt + " = __strata_x.__strata_b", sh.Whole("__strata_x.__strata_b") + sh.guard}));
+  if (const auto w = sh.LeftEdge()) arms.push_back(sh.RowArm(viewed, {*w}));
+  if (const auto w = sh.RightEdge()) arms.push_back(sh.RowArm(viewed, {*w}));
+  arms.push_back(sh.RowArm(viewed, {sh.Infinite()}));
   std::vector<int> rare_arms;
   if (!r.guard.empty()) {
     rare_arms.push_back(static_cast<int>(arms.size()));
-    std::vector<std::string> w = range;
-    w.push_back("NOT (" + r.guard + ")");
-    arms.push_back(view_arm(viewed, w));
+    arms.push_back(sh.RowArm(viewed, {sh.GuardOff()}));
   }
-  if (!r.over_view->tail.empty()) arms.push_back(view_arm("(" + r.over_view->tail + ") AS r", range));
+  if (!r.over_view->tail.empty()) arms.push_back(sh.RowArm("(" + r.over_view->tail + ") AS r", sh.range));
   if (arm_count) *arm_count = static_cast<int>(arms.size());
   if (rare) *rare = rare_arms;
   return "(" + Join(arms, " UNION ALL ") + ")";
@@ -229,9 +267,10 @@ std::string ViewUnionSql(const Route& r, int* arm_count, std::vector<int>* rare)
 
 std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   if (r.over_view) return ViewUnionSql(r, arm_count, rare);
+  const Shared sh(r);
+  const std::string& t = sh.t;
+  const std::string& rt = sh.rt;
   const std::string id = std::to_string(r.rollup_id);
-  const std::string t = "r." + r.time_column;
-  const std::string b = "d." + r.bucket_column;
   const std::string type = r.bucket_type;
   const auto as_bucket = [&](const std::string& tstz) {
     return type == "timestamp without time zone" ? "(" + tstz + " AT TIME ZONE 'UTC')" : tstz;
@@ -258,47 +297,14 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
                                  ? "(SELECT (frozen_before AT TIME ZONE 'UTC') + interval '14 hours' FROM strata.rollup WHERE id = " + id + ")"
                                  : "(SELECT frozen_before FROM strata.rollup WHERE id = " + id + ")";
   const std::string unfrozen_from = "COALESCE(" + frozen + ", '-infinity'::" + type + ")";
-  const std::string rt = r.bucket_of(t);
-  const std::string guard = r.guard.empty() ? "" : " AND (" + r.guard + ")";
-
-  // Whole buckets: x is a finite bucket start inside the range, its end at or before the upper bound.
-  const auto whole = [&](const std::string& x) {
-    std::vector<std::string> c{"pg_catalog.isfinite(" + x + ")"};
-    if (r.lower) c.push_back(x + " " + r.lower->op + " (" + r.lower->expr + ")");
-    if (r.upper) c.push_back(x + " < " + r.bucket_of("(" + r.upper->expr + ")"));
-    return Join(c, " AND ");
-  };
-  // The query's own time range over the raw time column.
-  std::vector<std::string> range;
-  if (r.lower) range.push_back(t + " " + r.lower->op + " (" + r.lower->expr + ")");
-  if (r.upper) range.push_back(t + " " + r.upper->op + " (" + r.upper->expr + ")");
-
-  std::vector<std::string> raw_keys, rollup_keys, groups;
-  for (size_t i = 0; i < r.keys.size(); i++) {
-    const std::string g = "g" + std::to_string(i + 1);
-    raw_keys.push_back(r.keys[i].first + " AS " + g);
-    rollup_keys.push_back(r.keys[i].second + " AS " + g);
-    groups.push_back(std::to_string(i + 1));
-  }
-  std::vector<std::string> raw_states = raw_keys, rollup_states = rollup_keys;
-  for (size_t i = 0; i < r.states.size(); i++) {
-    const std::string c = "c" + std::to_string(i + 1);
-    raw_states.push_back(r.states[i].raw_aggregate + " AS " + c);
-    rollup_states.push_back(r.states[i].rollup_column + " AS " + c);
-  }
-  const std::string group_by = groups.empty() ? "" : " GROUP BY " + Join(groups, ", ");
-  const auto raw_arm = [&](const std::string& from, std::vector<std::string> where) {
-    for (const auto& f : r.raw_filters) where.push_back("(" + f + ")");
-    return "SELECT " + Join(raw_states, ", ") + " FROM " + from + " WHERE " + Join(where, " AND ") + group_by;
-  };
   const std::string source = r.source + " AS r";
 
   std::vector<std::string> arms;
   {
-    std::vector<std::string> where{whole(b), b + " >= " + unfrozen_from, b + " <> ALL (" + dirty + ")"};
+    std::vector<std::string> where{sh.Whole(sh.b), sh.b + " >= " + unfrozen_from, sh.b + " <> ALL (" + dirty + ")"};
     for (const auto& f : r.rollup_filters) where.push_back("(" + f + ")");
-    arms.push_back("SELECT " + Join(rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " +
-                   Join(where, " AND ") + guard);
+    arms.push_back("SELECT " + Join(sh.rollup_states, ", ") + " FROM " + r.data_table + " AS d WHERE " +
+                   Join(where, " AND ") + sh.guard);
   }
   // The tail's rows of whole, clean, unfrozen buckets, tested on the time column itself: each bound
   // becomes the first bucket start on its side (a bucket start b satisfies b >= S exactly when its rows'
@@ -316,57 +322,31 @@ std::string UnionSql(const Route& r, int* arm_count, std::vector<int>* rare) {
   // (No frozen cutoff: NULL, so -infinity; a bucket function is not asked for an infinite time.)
   tail_where.push_back(t + " >= COALESCE((SELECT " + first_start(frozen, ">=") + "), '-infinity'::" + type + ")");
   tail_where.push_back(rt + " <> ALL (" + dirty + ")");
-  const std::string clean_whole = Join(tail_where, " AND ") + guard;
+  const std::string clean_whole = Join(tail_where, " AND ") + sh.guard;
   const std::string order = "r." + r.order_column;
-  arms.push_back(raw_arm(source, {order + " > " + std::to_string(r.watermark), order + " > " + progress("watermark"), clean_whole}));
+  arms.push_back(sh.RowArm(source, {order + " > " + std::to_string(r.watermark), order + " > " + progress("watermark"), clean_whole}));
   if (r.cursor)
-    arms.push_back(raw_arm(source, {order + " <= " + std::to_string(*r.cursor), order + " <= " + progress("backfill_cursor"), clean_whole}));
-  if (r.lower && !(r.lower->aligned && r.lower->op == ">=")) {
-    std::vector<std::string> w = range;
-    w.push_back("pg_catalog.isfinite(" + t + ")");
-    // The partial first bucket ends where R(A) ends; with `>=` and A on a bucket start there is none,
-    // and the index range is empty (not a whole bucket read to find nothing).
-    const std::string a = "(" + r.lower->expr + ")";
-    const std::string end = r.bucket_end(r.bucket_of(a));
-    // Both: the plain end bounds the range for the planner (estimates, partition pruning), the CASE
-    // makes it empty at execution when A starts a bucket.
-    w.push_back(t + " < " + end);
-    if (r.lower->op == ">=") w.push_back(t + " < CASE WHEN " + r.bucket_of(a) + " < " + a + " THEN " + end + " ELSE " + a + " END");
-    w.push_back("NOT (" + rt + " " + r.lower->op + " (" + r.lower->expr + "))");
-    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
-  }
-  if (r.upper && !(r.upper->aligned && r.upper->op == "<")) {
-    std::vector<std::string> w = range;
-    w.push_back("pg_catalog.isfinite(" + t + ")");
-    w.push_back(t + " >= " + r.bucket_of("(" + r.upper->expr + ")"));
-    if (r.lower) w.push_back(rt + " " + r.lower->op + " (" + r.lower->expr + ")");
-    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
-  }
+    arms.push_back(sh.RowArm(source, {order + " <= " + std::to_string(*r.cursor), order + " <= " + progress("backfill_cursor"), clean_whole}));
+  if (const auto w = sh.LeftEdge()) arms.push_back(sh.RowArm(source, {*w}));
+  if (const auto w = sh.RightEdge()) arms.push_back(sh.RowArm(source, {*w}));
   std::vector<int> rare_arms;
   rare_arms.push_back(static_cast<int>(arms.size()));
-  arms.push_back(raw_arm(dirty_set + " AS __strata_x JOIN " + source + " ON " + t +
-                             " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
-                         {rt + " = __strata_x.__strata_b", whole("__strata_x.__strata_b"),
-                          "__strata_x.__strata_b >= " + unfrozen_from + guard}));
+  arms.push_back(sh.RowArm(dirty_set + " AS __strata_x JOIN " + source + " ON " + t +
+                               " >= __strata_x.__strata_b AND " + t + " < " + r.bucket_end("__strata_x.__strata_b"),
+                           {rt + " = __strata_x.__strata_b", sh.Whole("__strata_x.__strata_b"),
+                            "__strata_x.__strata_b >= " + unfrozen_from + sh.guard}));
   rare_arms.push_back(static_cast<int>(arms.size()));
   {
-    std::vector<std::string> w = range;  // implied by whole(rt); gives the planner the query's own range
-    w.push_back(whole(rt));
+    std::vector<std::string> w = sh.range;  // implied by Whole(rt); gives the planner the query's own range
+    w.push_back(sh.Whole(rt));
     w.push_back(rt + " < " + frozen);
-    w.push_back(t + " < " + r.bucket_end(r.bucket_of(frozen)) + guard);
-    arms.push_back(raw_arm(source, w));
+    w.push_back(t + " < " + r.bucket_end(r.bucket_of(frozen)) + sh.guard);
+    arms.push_back(sh.RowArm(source, w));
   }
-  {
-    std::vector<std::string> w = range;
-    const std::string inf = "'infinity'::" + type + ", '-infinity'::" + type;
-    w.push_back(range.empty() ? "(" + t + " IS NULL OR " + t + " IN (" + inf + "))" : t + " IN (" + inf + ")");
-    arms.push_back(raw_arm(source, {Join(w, " AND ") + guard}));
-  }
+  arms.push_back(sh.RowArm(source, {sh.Infinite()}));
   if (!r.guard.empty()) {
     rare_arms.push_back(static_cast<int>(arms.size()));
-    std::vector<std::string> w = range;
-    w.push_back("NOT (" + r.guard + ")");
-    arms.push_back(raw_arm(source, w));
+    arms.push_back(sh.RowArm(source, {sh.GuardOff()}));
   }
   if (arm_count) *arm_count = static_cast<int>(arms.size());
   if (rare) *rare = rare_arms;
