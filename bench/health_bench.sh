@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Ingest health benchmark, side by side in one run on one throwaway cluster (ratios; this machine is shared):
-#  1. the cost of watching: the worker's health pass (strata._health_pass: sampling, lock waits, alerts)
-#     over SETS partition sets, against the rest of a maintenance pass over the same sets, as a session
-#     runs its parts: partition maintenance (strata.run_maintenance) and vacuum planning
-#     (strata.vacuum_plan, the scheduler's full reading); target: health < 10% of the pass;
+#  1. the cost of watching: the worker's own maintenance passes over SETS partition sets (strata.workers
+#     shows each pass's duration and its health pass's), with health on and off, idle and with a row into
+#     every set each second; target: the health pass < 10% of the pass;
 #  2. insert throughput into a partition set with the workers running, health on vs off, against the
 #     floor: the same inserts with the workers off (nothing attached).
-# SETS (default 500). Not run by CI.
+# SETS (default 500), PASSES per mode (default 15). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETS=${SETS:-500}
+PASSES=${PASSES:-15}
 source test/cluster/lib.sh
 source bench/lib.sh
 bench_prepare
@@ -34,27 +34,50 @@ q "DO \$\$ BEGIN FOR i IN $(( b * 50 + 1 ))..$(( (b + 1) * 50 < SETS ? (b + 1) *
 done
 q "ANALYZE"
 
-echo "== 1. one pass over $SETS sets (median of 7 in one session)"
-MAINT_SCRIPT="\\timing on"
-VAC_SCRIPT="\\timing on"
-HEALTH_SCRIPT="\\timing on"
-IDLE_SCRIPT="\\timing on"
-for i in $(seq 1 8); do
-  MAINT_SCRIPT+=$'\n'"SELECT count(*) FROM strata.run_maintenance();"
-  VAC_SCRIPT+=$'\n'"SELECT count(*) FROM strata.vacuum_plan();"
-  # A pass after ingest moved every set's counters (each writes a sample): the samples cleared first.
-  HEALTH_SCRIPT+=$'\n'"\\timing off"$'\n'"DELETE FROM strata.ingest_sample;"$'\n'"\\timing on"$'\n'"SELECT count(*) FROM strata._health_pass();"
-  # An idle pass (nothing moved: no sample written).
-  IDLE_SCRIPT+=$'\n'"SELECT count(*) FROM strata._health_pass();"
+echo "== 1. the worker's own passes over $SETS sets, health on vs off (medians of $PASSES passes each)"
+# strata.workers shows the last pass's duration and its health pass's: each new pass read once. Idle:
+# nothing moves. Ingest: one row into every set each second (every set's counters move: a sample written
+# per set each pass).
+q -d postgres "ALTER SYSTEM SET strata.enabled = on" >/dev/null
+q -d postgres "SELECT pg_reload_conf()" >/dev/null
+passes() {  # passes N: "pass_ms health_ms" of the next N passes
+  local seen last=-1 n=0
+  while [ "$n" -lt "$1" ]; do
+    seen=$(q "SELECT passes || ' ' || last_pass_ms || ' ' || last_health_ms FROM strata.workers WHERE datname = current_database()")
+    if [ -n "$seen" ] && [ "${seen%% *}" != "$last" ]; then
+      [ "$last" != -1 ] && { echo "${seen#* }"; n=$((n + 1)); }
+      last=${seen%% *}
+    fi
+    sleep 0.2
+  done
+}
+health() { q -d postgres "ALTER SYSTEM SET strata.health = $1" >/dev/null; q -d postgres "SELECT pg_reload_conf()" >/dev/null; sleep 2; }
+ingest_start() {
+  ( while :; do q "DO \$\$ BEGIN FOR i IN 1..$SETS LOOP EXECUTE format('INSERT INTO s%s (ts, v) VALUES (now(), 1)', i); END LOOP; END \$\$" >/dev/null; sleep 1; done ) &
+  INGEST_PID=$!
+}
+ingest_stop() { kill "$INGEST_PID"; wait "$INGEST_PID" 2>/dev/null || true; }
+# Settle: the first passes hand every new partition over to vacuum's schedule.
+sleep 20
+row() {  # row LABEL: the medians of the "pass_ms health_ms" lines on stdin
+  local in; in=$(cat)
+  echo "$1 $(cut -d' ' -f1 <<<"$in" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}') $(cut -d' ' -f2 <<<"$in" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}')"
+}
+health on;  IDLE_ON=$(passes "$PASSES" | row idle_on)
+health off; IDLE_OFF=$(passes "$PASSES" | row idle_off)
+ingest_start
+health on;  ING_ON=$(passes "$PASSES" | row ingest_on)
+health off; ING_OFF=$(passes "$PASSES" | row ingest_off)
+ingest_stop
+health on
+for r in "$IDLE_ON:$IDLE_OFF" "$ING_ON:$ING_OFF"; do
+  on=${r%%:*}; off=${r#*:}
+  read -r label pass_on health_ms <<<"$on"; read -r _ pass_off _ <<<"$off"
+  printf "   %-10s pass with health %7.2f ms (its health pass %6.3f ms = %s of it)   pass without health %7.2f ms   on/off %s   target < 0.10\n" \
+    "${label%_on}" "$pass_on" "$health_ms" "$(ratio "$health_ms" "$pass_on")" "$pass_off" "$(ratio "$pass_on" "$pass_off")"
 done
-T_MAINT=$(session_times "$MAINT_SCRIPT" | tail -7 | median)
-T_VAC=$(session_times "$VAC_SCRIPT" | tail -7 | median)
-T_HEALTH=$(session_times "$HEALTH_SCRIPT" | tail -7 | median)
-T_IDLE=$(session_times "$IDLE_SCRIPT" | tail -7 | median)
-T_PASS=$(awk -v a="$T_MAINT" -v b="$T_VAC" 'BEGIN{printf "%.1f", a+b}')
-printf "   partition maintenance %8.1f ms + vacuum planning %8.1f ms = pass %8.1f ms\n" "$T_MAINT" "$T_VAC" "$T_PASS"
-printf "   health pass, every set sampled %8.1f ms (%s of the pass)   idle %8.1f ms (%s)   target < 0.10\n" \
-  "$T_HEALTH" "$(ratio "$T_HEALTH" "$T_PASS")" "$T_IDLE" "$(ratio "$T_IDLE" "$T_PASS")"
+T_HEALTH=$(session_times $'\\timing on\nSELECT count(*) FROM strata._health_pass();\nSELECT count(*) FROM strata._health_pass();\nSELECT count(*) FROM strata._health_pass();' | median)
+printf "   strata._health_pass() by hand (everything read afresh, samples trimmed) %8.1f ms\n" "$T_HEALTH"
 T_VIEW=$(session_times $'\\timing on\nSELECT count(*) FROM strata.ingest_health;\nSELECT count(*) FROM strata.ingest_health;\nSELECT count(*) FROM strata.ingest_health;' | median)
 printf "   reading strata.ingest_health over $SETS sets %8.1f ms\n" "$T_VIEW"
 

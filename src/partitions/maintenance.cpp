@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/naming.hpp"
 #include "core/partition_sql.hpp"
+#include "partitions/figures.hpp"
 #include "pg/spi.hpp"
 #include "rollups/retention.hpp"
 #include "pg/xact.hpp"
@@ -358,6 +359,8 @@ void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>*
   // just created the premade ranges, so remaining rows are late, early or misrouted ones.
   for (const auto& a : plan.actions)
     if (a.kind == ActionKind::kCreate) facts.state.partitions.push_back({0, a.schema, a.name, a.range, false});
+  // The layout as read (and extended by what was created) is the health pass's too (figures.hpp).
+  if (mode == Mode::kWorker) RememberPassLayout(set, facts);
   MoveDefaultRows(set, &facts, mode, run_as, out, &failures);
 }
 
@@ -541,7 +544,9 @@ PassSummary WorkerPass() {
   static std::map<Oid, std::pair<int, TimestampTz>> backoff;
   PassSummary sum;
   Oid configured_role = InvalidOid;
+  ForgetPassLayouts();
   const std::vector<SetRow> sets = LoadPass(&configured_role);
+  RememberPassSets(sets);
   const TimestampTz now = GetCurrentTimestamp();
   for (const auto& set : sets) {
     if (!set.enabled) continue;

@@ -177,6 +177,8 @@ bool AttachSlot(Oid dboid) {
     my_slot->state = SlotState::kRunning;
     my_slot->started_at = GetCurrentTimestamp();
     my_slot->passes = 0;
+    my_slot->last_pass_us = 0;
+    my_slot->last_health_us = 0;
     my_slot->waiting_since = 0;
     my_slot->latch = MyLatch;
   }
@@ -256,23 +258,32 @@ void PartitionPass() {
   pg::CommitWorkerTxn();
 }
 
-// One maintenance pass: health, partitions, rollups, vacuum. Returns how long to sleep after it, given the
+// One maintenance pass: partitions, health, rollups, vacuum. Returns how long to sleep after it, given the
 // naptime: shorter when rollups or vacuum have work due soon, longer with backoff after an error (the
-// pass's error is logged and shown in strata.workers).
+// pass's error is logged and shown in strata.workers). The health pass follows the partition pass (it
+// reuses the layouts that pass read) and runs on its own: a failure of the others (a lock timeout behind
+// the very DDL queue it is to report) does not stop it, and its own failure is logged and the pass goes on.
 int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
   int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
-  // Health first and on its own: what it reports (a lock queue on a managed table) can make the other
-  // parts fail; a failure of its own is logged and the pass goes on.
-  try {
-    health::WorkerPass();
-  } catch (...) {
-    int code = 0;
-    const char* msg = pg::CurrentExceptionMessage(&code);
-    pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: health pass failed: %s", msg))); });
-    pg::AbortWorkerTxn();
-  }
+  const TimestampTz t0 = GetCurrentTimestamp();
+  int64 health_us = 0;
+  auto health = [&] {
+    const TimestampTz h0 = GetCurrentTimestamp();
+    try {
+      health::WorkerPass();
+    } catch (...) {
+      int code = 0;
+      const char* msg = pg::CurrentExceptionMessage(&code);
+      pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: health pass failed: %s", msg))); });
+      pg::AbortWorkerTxn();
+    }
+    health_us = GetCurrentTimestamp() - h0;
+  };
+  bool health_done = false;
   try {
     PartitionPass();
+    health();
+    health_done = true;
     const int64_t next_rollup_ms = rollups::WorkerPass();
     if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
     // Vacuum scheduling last: its actions are the longest. Work left by the per-pass budget
@@ -290,10 +301,13 @@ int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
     const core::Backoff b{1000, int64_t(config::naptime_s) * 1000 * 10};
     sleep_ms = std::max<int64_t>(sleep_ms, b.DelayMs(*consecutive_errors, dboid));
   }
+  if (!health_done) health();
   // A worker has no idle loop that flushes its statistics: do it once per pass.
   pg::Call([] { pgstat_report_stat(false); });
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   my_slot->last_pass_at = GetCurrentTimestamp();
+  my_slot->last_pass_us = my_slot->last_pass_at - t0;
+  my_slot->last_health_us = health_us;
   my_slot->passes++;
   my_slot->naptime_ms = config::naptime_s * 1000;
   LWLockRelease(shared->lock);

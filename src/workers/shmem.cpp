@@ -115,8 +115,8 @@ STRATA_FUNCTION(strata_wake_launcher) {
 }
 
 // strata.worker_status() and strata._worker_slots(): one row per database the launcher knows; the
-// second (behind the strata.workers view since 0.9.0) also has waiting_since. One C function serves both
-// by the width of the declared result.
+// second (behind the strata.workers view) also has waiting_since (0.9.0) and the last pass's durations
+// (0.14.0; 10 columns before). One C function serves every width of the declared result.
 STRATA_FUNCTION(strata_worker_status) {
   pg::Call([&] {
     InitMaterializedSRF(fcinfo, 0);
@@ -127,11 +127,11 @@ STRATA_FUNCTION(strata_worker_status) {
     memcpy(&snap, workers::shared, sizeof snap);
     LWLockRelease(workers::shared->lock);
     const int natts = rsinfo->setDesc->natts;
-    if (natts != 9 && natts != 10) elog(ERROR, "worker_status: unexpected result width %d", natts);
+    if (natts != 9 && natts != 10 && natts != 12) elog(ERROR, "worker_status: unexpected result width %d", natts);
     for (const auto& s : snap.slots) {
       if (s.state == workers::SlotState::kFree) continue;
-      Datum v[10];
-      bool n[10] = {false, false, false, false, false, false, false, false, false, false};
+      Datum v[12];
+      bool n[12] = {false, false, false, false, false, false, false, false, false, false, false, false};
       char* dbname = get_database_name(s.dboid);
       n[0] = dbname == nullptr;
       v[0] = dbname ? CStringGetTextDatum(dbname) : 0;
@@ -150,6 +150,10 @@ STRATA_FUNCTION(strata_worker_status) {
       n[8] = s.last_error[0] == '\0';
       v[9] = TimestampTzGetDatum(s.waiting_since);
       n[9] = s.state != workers::SlotState::kWaiting || s.waiting_since == 0;
+      v[10] = Float8GetDatum(double(s.last_pass_us) / 1000.0);
+      n[10] = s.last_pass_at == 0;
+      v[11] = Float8GetDatum(double(s.last_health_us) / 1000.0);
+      n[11] = s.last_pass_at == 0;
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
     }
   });

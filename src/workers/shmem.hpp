@@ -29,6 +29,8 @@ struct DbSlot {
   Latch* latch;               // worker-owned while running: set by the launcher when a database waits
   TimestampTz last_pass_at;  // worker-owned
   int64 passes;              // worker-owned
+  int64 last_pass_us;        // worker-owned: how long the last pass took, its health pass included
+  int64 last_health_us;      // worker-owned: how long the last pass's health pass took
   int naptime_ms;            // worker-owned: the naptime in force
   char last_error[256];      // worker-owned
 };
