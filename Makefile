@@ -10,7 +10,7 @@ MODULE_big = strata
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard src/jobs/*.cpp) $(wildcard src/partitions/*.cpp) \
-            $(wildcard src/aggregates/*.cpp) $(wildcard src/rollups/*.cpp) $(wildcard src/routing/*.cpp) $(wildcard src/agents/*.cpp) $(wildcard src/health/*.cpp) $(wildcard src/vacuum/*.cpp) \
+            $(wildcard src/aggregates/*.cpp) $(wildcard src/rollups/*.cpp) $(wildcard src/routing/*.cpp) $(wildcard src/agents/*.cpp) $(wildcard src/health/*.cpp) $(wildcard src/analytics/*.cpp) $(wildcard src/vacuum/*.cpp) \
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 

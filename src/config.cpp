@@ -31,6 +31,8 @@ int health_lock_wait_ms = 1000;
 int health_min_partitions_ahead = 1;
 int health_max_default_rows = 0;
 int health_alert_repeat_s = 3600;
+int heartbeat_interval_s = 5;
+int health_max_slot_wal_mb = 1024;
 int max_raw_rows = 0;
 bool vacuum_enabled = true;
 char* vacuum_window = nullptr;
@@ -178,6 +180,15 @@ void DefineHealthSettings() {
   DefineCustomIntVariable("strata.health_alert_repeat", "Logs a condition that has not changed again after this long.",
                           "A new or changed condition is logged at once; a cleared one is forgotten.", &health_alert_repeat_s,
                           3600, 1, INT_MAX, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("strata.health_max_slot_wal",
+                          "Alerts when a logical replication slot of the database retains more WAL than this.",
+                          "Its subscriber (an analytics node) is down or behind; past max_slot_wal_keep_size the slot is lost.",
+                          &health_max_slot_wal_mb, 1024, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+  // The analytics node (src/analytics/).
+  DefineCustomIntVariable("strata.heartbeat_interval",
+                          "How often a primary's worker writes its row of strata.heartbeat when that table is published.",
+                          "An analytics node knows from it how complete its data is.", &heartbeat_interval_s, 5, 1, 3600,
+                          PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 }
 
 void DefineVacuumSettings() {

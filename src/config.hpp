@@ -55,6 +55,9 @@ extern int health_lock_wait_ms;      // strata.health_lock_wait: lock waits long
 extern int health_min_partitions_ahead;  // strata.health_min_partitions_ahead: alert below this
 extern int health_max_default_rows;  // strata.health_max_default_rows: alert above this
 extern int health_alert_repeat_s;    // strata.health_alert_repeat: log an unchanged condition again after this
+extern int health_max_slot_wal_mb;   // strata.health_max_slot_wal: alert when a logical slot retains more WAL
+// The analytics node (src/analytics/).
+extern int heartbeat_interval_s;     // strata.heartbeat_interval: a publishing primary's heartbeat row
 
 extern bool preloaded;
 

@@ -111,6 +111,25 @@ bool MaybeHorizonHolders() {
   return maybe;
 }
 
+// Has this database a logical replication slot or a subscription (an analytics node's either side)?
+// Only then is strata.replication_health read.
+bool AnyReplication() {
+  bool any = false;
+  pg::Call([&] {
+    if (max_replication_slots <= 0 || ReplicationSlotCtl == nullptr) return;
+    LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+    for (int i = 0; i < max_replication_slots && !any; i++) {
+      const ReplicationSlot* s = &ReplicationSlotCtl->replication_slots[i];
+      any = s->in_use && s->data.database == MyDatabaseId;
+    }
+    LWLockRelease(ReplicationSlotControlLock);
+  });
+  if (!any)
+    any = pg::Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription s WHERE s.subdbid = "
+                    "(SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()))")[0][0] == "t";
+  return any;
+}
+
 struct PassResult {
   std::vector<std::pair<std::string, std::string>> alerts;  // condition, message
   Counters written;                                         // the newest samples after this pass
@@ -159,7 +178,9 @@ PassResult RunPass(bool worker) {
               "AND s.sampled_at < (SELECT max(l.sampled_at) FROM strata.ingest_sample l WHERE l.relid = s.relid)");
     // A left-out set (behind a lock queue) keeps its samples.
     for (Oid o : left_out) watched.push_back(o);
-    pg::Query("DELETE FROM strata.ingest_sample s WHERE s.relid <> ALL ($1::oid[])", {ArrayLiteral(watched)});
+    pg::Query("DELETE FROM strata.ingest_sample s USING (SELECT DISTINCT i.relid FROM strata.ingest_sample i EXCEPT "
+              "SELECT pg_catalog.unnest($1::oid[])) gone WHERE s.relid = gone.relid",
+              {ArrayLiteral(watched)});
     if (worker) {
       last_trim = ts;
       std::set<Oid> keep(watched.begin(), watched.end());
@@ -184,13 +205,15 @@ PassResult RunPass(bool worker) {
   for (Oid o : left_out) left.push_back(o);
   const bool locks = AnyLockWaiter();
   const bool holders = MaybeHorizonHolders();
-  bool run = locks || holders || !ahead_sets.empty() || !default_sets.empty();
+  const bool replication = AnyReplication();
+  bool run = locks || holders || replication || !ahead_sets.empty() || !default_sets.empty();
   if (!run) run = pg::Query("SELECT EXISTS (SELECT FROM strata.health_alert)")[0][0] == "t";
   if (run)
     for (const auto& r : pg::Query("SELECT condition, message FROM strata._health_alerts($1::oid[], $2::int[], "
-                                   "$3::oid[], $4::int8[], $5::oid[], $6::bool, $7::bool)",
+                                   "$3::oid[], $4::int8[], $5::oid[], $6::bool, $7::bool, $8::bool)",
                                    {ArrayLiteral(ahead_sets), ArrayLiteral(ahead_n), ArrayLiteral(default_sets),
-                                    ArrayLiteral(default_n), ArrayLiteral(left), locks ? "t" : "f", holders ? "t" : "f"}))
+                                    ArrayLiteral(default_n), ArrayLiteral(left), locks ? "t" : "f", holders ? "t" : "f",
+                                    replication ? "t" : "f"}))
       out.alerts.emplace_back(r[0].value_or(""), r[1].value_or(""));
   return out;
 }

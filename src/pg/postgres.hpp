@@ -76,6 +76,7 @@ extern "C" {
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "access/twophase.h"
+#include "replication/slot.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"

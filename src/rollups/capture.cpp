@@ -204,6 +204,7 @@ struct CachedCapture {
   std::set<Oid> tree;
   std::vector<rs::Grain> grains;
   SPIPlanPtr update = nullptr, remove = nullptr;  // planned at their first use (a DELETE has no new rows)
+  bool row_triggers = false;                       // rollup_source.row_triggers: row triggers expected
   bool valid = false;
 };
 
@@ -248,7 +249,8 @@ void Load(int id, CachedCapture* c) {
   c->valid = false;
   std::vector<pg::Row> src, grains;
   pg::AsExtensionOwner([&] {
-    src = pg::Query("SELECT source::pg_catalog.oid FROM strata.rollup_source WHERE id = $1::int", {std::to_string(id)});
+    src = pg::Query("SELECT source::pg_catalog.oid, row_triggers FROM strata.rollup_source WHERE id = $1::int",
+                    {std::to_string(id)});
     grains = pg::Query("SELECT id, bucket_expr, bucket_type, time_column FROM strata.rollup_grain WHERE source_id = $1::int "
                        "ORDER BY id",
                        {std::to_string(id)});
@@ -261,6 +263,7 @@ void Load(int id, CachedCapture* c) {
     return;
   }
   c->source = static_cast<Oid>(std::stoul(*src[0][0]));
+  c->row_triggers = src[0][1] == std::optional<std::string>("t");
   List* rels = nullptr;
   pg::Call([&] { rels = find_all_inheritors(c->source, NoLock, nullptr); });
   ListCell* lc;
@@ -288,6 +291,69 @@ void LogRowsOf(const std::vector<rs::Grain>& grains, const std::string& relation
       SPI_freeplan(plan);
     });
   });
+}
+
+// A row trigger's row as a one-row ephemeral table named as the statement trigger's transition table,
+// so the capture statement (and its cached plan) is the same at both levels.
+void RegisterRowAs(const char* name, Relation rel, HeapTuple tuple) {
+  pg::Call([&] {
+    EphemeralNamedRelation enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(name);
+    enr->md.reliddesc = RelationGetRelid(rel);
+    enr->md.tupdesc = nullptr;
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = 1;
+    Tuplestorestate* ts = tuplestore_begin_heap(false, false, work_mem);
+    tuplestore_puttuple(ts, tuple);
+    enr->reldata = ts;
+    if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER) elog(ERROR, "SPI_register_relation failed");
+  });
+}
+
+// Row triggers fire once per row (apply of a transaction updating many rows of one hour): the rows'
+// time columns already logged in this subtransaction are remembered, raw (fixed-width by-value types
+// only; others are always logged), and such a row logs nothing more. Scoped to the subtransaction: an
+// entry logged in one that rolled back is gone, so the next row logs it again.
+bool SeenRow(int capture, TriggerData* td, bool update) {
+  static LocalTransactionId lxid = InvalidLocalTransactionId;
+  static SubTransactionId subxid = InvalidSubTransactionId;
+  static std::set<std::string> seen;
+  bool skip = false;
+  std::string key;
+  pg::Call([&] {
+#if PG_VERSION_NUM >= 170000
+    const LocalTransactionId now_lxid = MyProc->vxid.lxid;
+#else
+    const LocalTransactionId now_lxid = MyProc->lxid;
+#endif
+    if (now_lxid != lxid || GetCurrentSubTransactionId() != subxid) {
+      lxid = now_lxid;
+      subxid = GetCurrentSubTransactionId();
+      seen.clear();  // cannot throw
+    }
+  });
+  CachedCapture& c = Captures()[capture];
+  if (!c.valid) return false;  // loaded by the full path
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  key = std::to_string(capture) + (update ? "u" : "d");
+  for (const auto& g : c.grains) {
+    int att = 0;
+    pg::Call([&] { att = SPI_fnumber(desc, g.time_column.c_str()); });
+    if (att <= 0) return false;
+    const Form_pg_attribute a = TupleDescAttr(desc, att - 1);
+    if (!a->attbyval || a->attlen != 8) return false;
+    for (HeapTuple t : {td->tg_trigtuple, update ? td->tg_newtuple : nullptr}) {
+      if (t == nullptr) continue;
+      bool isnull = false;
+      Datum d = 0;
+      pg::Call([&] { d = heap_getattr(t, att, desc, &isnull); });
+      const int64 v = isnull ? 0 : DatumGetInt64(d);
+      key += isnull ? "n" : "v";
+      key.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+  }
+  skip = !seen.insert(key).second;
+  return skip;
 }
 
 }  // namespace
@@ -435,14 +501,18 @@ STRATA_FUNCTION(strata_rollup_capture) {
   const bool update = td != nullptr && TRIGGER_FIRED_BY_UPDATE(td->tg_event);
   const bool truncate = td != nullptr && TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && TRIGGER_FIRED_BEFORE(td->tg_event) &&
                         TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && td->tg_trigger->tgnargs == 1;
-  if (!truncate &&
+  // On a subscription's target (row_triggers): AFTER UPDATE / DELETE ... FOR EACH ROW, no transition table.
+  const bool row = td != nullptr && !truncate && TRIGGER_FIRED_AFTER(td->tg_event) && TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+                   (update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) && td->tg_trigger->tgnargs == 1 &&
+                   td->tg_trigger->tgoldtable == nullptr && td->tg_trigger->tgnewtable == nullptr;
+  if (!truncate && !row &&
       (td == nullptr || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
        !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
        td->tg_trigger->tgoldtable == nullptr || strcmp(td->tg_trigger->tgoldtable, "__strata_old") != 0 ||
        (update && (td->tg_trigger->tgnewtable == nullptr || strcmp(td->tg_trigger->tgnewtable, "__strata_new") != 0))))
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                       "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
-                      "statement trigger", {},
+                      "statement trigger (row triggers on a subscription's target)", {},
                       "strata attaches it to the sources of rollups itself; do not call or attach it.");
   const char* arg = td->tg_trigger->tgargs[0];
   char* end = nullptr;
@@ -450,14 +520,28 @@ STRATA_FUNCTION(strata_rollup_capture) {
   if (end == arg || *end != '\0' || id <= 0 || id > INT_MAX)
     throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, std::string("invalid capture id \"") + arg + "\"");
   const Oid rel = RelationGetRelid(td->tg_relation);
+  // A row whose time columns this subtransaction has logged already logs the same buckets again: skipped.
+  if (row && SeenRow(static_cast<int>(id), td, update)) return PointerGetDatum(nullptr);
   pg::SpiConnect();
-  // The transition tables, for planning the capture statement and for running it.
-  if (!truncate)
+  // The transition tables (or, for a row trigger, the row as a one-row table of the same name), for
+  // planning the capture statement and for running it.
+  if (row) {
+    RegisterRowAs("__strata_old", td->tg_relation, td->tg_trigtuple);
+    if (update) RegisterRowAs("__strata_new", td->tg_relation, td->tg_newtuple);
+  } else if (!truncate) {
     pg::Call([&] {
       if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER) elog(ERROR, "SPI_register_trigger_data failed");
     });
+  }
   CachedCapture& c = Captures()[static_cast<int>(id)];
   if (!c.valid) Load(static_cast<int>(id), &c);
+  // A row trigger only where strata made one: on a capture in row mode.
+  if (row && !c.row_triggers) Load(static_cast<int>(id), &c);
+  if (row && !c.row_triggers && c.source != InvalidOid)
+    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
+                      "statement trigger (row triggers on a subscription's target)", {},
+                      "strata attaches it to the sources of rollups itself; do not call or attach it.");
   // A relation outside the source's tree (detached, being cleaned up) logs nothing; a relation new in
   // the tree whose invalidation has not arrived yet is looked up once more.
   if (!c.grains.empty() && !c.tree.count(rel)) Load(static_cast<int>(id), &c);

@@ -167,13 +167,14 @@ struct TreeRelation {
   bool not_always = false;      // ours, but not ENABLE ALWAYS
   Oid owner = InvalidOid;
   bool disabled = false;        // ours, disabled (or enabled in replica mode only)
+  bool partitioned = false;     // a partitioned table (row triggers go on its leaves, not on it)
 };
 
 // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
 // statement on an inner partitioned table fires that table's statement triggers only) and inheritance
 // children, source first.
 std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std::string& order_column,
-                                   const std::string& sequence) {
+                                   const std::string& sequence, bool row_level) {
   const auto rows = pg::Query(
       std::string(kTreeOf1) +
           "SELECT c.oid::pg_catalog.regclass::text, "
@@ -192,12 +193,18 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
       "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5, $7) "
       "    AND g.tgfoid = $4::pg_catalog.regprocedure AND g.tgenabled IN ('D', 'R')), "
       "  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = $7 "
-      "    AND g.tgfoid = $4::pg_catalog.regprocedure) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure), "
+      // Our UPDATE/DELETE triggers at the other level than the capture's mode wants (statement triggers
+      // with transition tables; row triggers on a subscription's target, never on a partitioned table).
+      "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname IN ($2, $5) "
+      "    AND g.tgfoid = $4::pg_catalog.regprocedure "
+      "    AND ((g.tgtype::int & 1 = 1) <> $8::bool OR ($8::bool AND c.relkind = 'p'))), "
+      "  c.relkind = 'p' "
       "FROM tree t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
       "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = $3::name AND NOT a.attisdropped "
       "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
       "ORDER BY t.level, c.oid",
-      {std::to_string(source), t.upd, order_column, kCaptureFunction, t.del, sequence, t.trunc});
+      {std::to_string(source), t.upd, order_column, kCaptureFunction, t.del, sequence, t.trunc, row_level ? "t" : "f"});
   std::vector<TreeRelation> rels;
   for (const auto& r : rows) {
     TreeRelation x;
@@ -211,6 +218,15 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
     x.owner = static_cast<Oid>(std::stoul(*r[7]));
     x.disabled = *r[8] == "t";
     x.lacks_truncate = *r[9] == "t";
+    x.partitioned = *r[11] == "t";
+    if (*r[10] == "t") {
+      // Made at the other level: dropped and made again (all three), as an earlier install's would be.
+      x.stale_trigger = true;
+      x.lacks_trigger = true;
+    }
+    // In row mode a partitioned table carries only the TRUNCATE trigger (a row trigger there would be
+    // cloned onto every partition; each leaf gets its own).
+    if (row_level && x.partitioned) x.lacks_trigger = false;
     rels.push_back(std::move(x));
   }
   return rels;
@@ -312,7 +328,7 @@ class SourceQueues {
 // column's default set. Returns the changes counted (triggers made or re-enabled after a disable, the
 // default set).
 int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, const std::string& order_column,
-                 const std::string& sequence, SourceQueues* queues, bool queue_new) {
+                 const std::string& sequence, SourceQueues* queues, bool queue_new, bool row_level) {
   int changed = 0;
   if (r.stale_trigger) {
     pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
@@ -323,6 +339,14 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     // Made as the extension's owner, who alone may execute the capture function.
     const std::string call = "strata._rollup_capture(" + core::QuoteLiteral(std::to_string(capture)) + ")";
     pg::AsExtensionOwner([&] {
+      if (row_level) {
+        // A subscription's apply fires row triggers only, and no trigger with transition tables.
+        pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
+                 " FOR EACH ROW EXECUTE FUNCTION " + call);
+        pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.del) + " AFTER DELETE ON " + r.name +
+                 " FOR EACH ROW EXECUTE FUNCTION " + call);
+        return;
+      }
       pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
                " REFERENCING OLD TABLE AS __strata_old NEW TABLE AS __strata_new FOR EACH STATEMENT EXECUTE FUNCTION " +
                call);
@@ -343,12 +367,15 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
   }
   // Fired in every session_replication_role (pg_restore --disable-triggers and bulk loaders run as
   // replica). Enabling a trigger is ALTER TABLE: done as the table's owner, for strata's own trigger.
-  if (r.lacks_trigger || r.not_always) {
+  const bool has_row_events = !(row_level && r.partitioned);
+  if ((r.lacks_trigger || r.not_always) && has_row_events) {
     pg::AsRole(r.owner, [&] {
       pg::Exec("ALTER TABLE " + r.name + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.upd) + ", ENABLE ALWAYS TRIGGER " +
                core::QuoteIdent(t.del) + (r.lacks_truncate || r.stale_trigger ? std::string()
                                                                                : ", ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.trunc)));
     });
+  } else if (r.not_always && !r.lacks_truncate && !r.stale_trigger) {
+    pg::AsRole(r.owner, [&] { pg::Exec("ALTER TABLE " + r.name + " ENABLE ALWAYS TRIGGER " + core::QuoteIdent(t.trunc)); });
   }
   if (!r.lacks_trigger && r.disabled && !in_ddl_event && !queues->All().empty()) {
     // Someone disabled our triggers (ALTER TABLE ... DISABLE TRIGGER, or ENABLE REPLICA) and writes
@@ -377,6 +404,24 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     changed++;
   }
   return changed;
+}
+
+// The capture's mode: row triggers when the source's tree (or an ancestor) is a logical replication
+// subscription's target, statement triggers otherwise; recorded in strata.rollup_source when it changes
+// (a subscription made or dropped after the rollups), and the triggers follow (ReadTree: other level).
+bool RowCaptureMode(Oid source, int capture) {
+  bool row = false;
+  pg::AsExtensionOwner([&] {
+    row = pg::Query(std::string(kTreeOf1) +
+                        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid IN (SELECT relid FROM tree) "
+                        "OR r.srrelid IN (SELECT a.relid::pg_catalog.oid FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid::pg_catalog.regclass) a))",
+                        {std::to_string(source)})
+              .at(0)
+              .at(0) == std::optional<std::string>("t");
+    pg::Query("UPDATE strata.rollup_source SET row_triggers = $2::bool WHERE id = $1::int AND row_triggers <> $2::bool",
+              {std::to_string(capture), row ? "t" : "f"});
+  });
+  return row;
 }
 
 // A relation that left the tree (DETACH PARTITION, NO INHERIT) stops affecting the rollup: its triggers
@@ -410,12 +455,14 @@ int EnsureSourceHooksNow(Oid source, const std::string& order_column, const std:
                     pg::RelName(source) + " is gone",
                 "A rollup finds new rows by the values of that sequence.",
                 "Drop the rollup (strata.drop_rollup) before dropping the column's identity or sequence.");
-  const std::vector<TreeRelation> rels = ReadTree(source, t, order_column, sequence);
+  const bool row_level = RowCaptureMode(source, capture);
+  const std::vector<TreeRelation> rels = ReadTree(source, t, order_column, sequence, row_level);
   const std::string shown = rels.empty() ? std::to_string(source) : rels[0].name;
   RefuseUntrackable(rels, shown, order_column, sequence);
   SourceQueues queues(source);
   int changed = 0;
-  for (const auto& r : rels) changed += HookRelation(r, t, capture, order_column, sequence, &queues, queue_new);
+  for (const auto& r : rels)
+    changed += HookRelation(r, t, capture, order_column, sequence, &queues, queue_new, row_level);
   return changed + DropLeftTriggers(source, t);
 }
 

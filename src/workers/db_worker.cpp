@@ -11,6 +11,7 @@
 #include "core/backoff.hpp"
 #include "core/json.hpp"
 #include "core/naming.hpp"
+#include "analytics/heartbeat.hpp"
 #include "health/health.hpp"
 #include "partitions/maintenance.hpp"
 #include "rollups/worker.hpp"
@@ -258,7 +259,25 @@ void PartitionPass() {
   pg::CommitWorkerTxn();
 }
 
-// One maintenance pass: partitions, health, rollups, vacuum. Returns how long to sleep after it, given the
+// When the next heartbeat is due (0: this database publishes no strata.heartbeat; looked at each pass).
+TimestampTz next_beat = 0;
+
+// The heartbeat of a publishing primary (src/analytics/), on its own: a failure is logged and the worker
+// goes on (the next pass looks again).
+void HeartbeatSafely() {
+  try {
+    const int64_t ms = analytics::Beat();
+    next_beat = ms < 0 ? 0 : GetCurrentTimestamp() + ms * 1000;
+  } catch (...) {
+    int code = 0;
+    const char* msg = pg::CurrentExceptionMessage(&code);
+    pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: heartbeat failed: %s", msg))); });
+    pg::AbortWorkerTxn();
+    next_beat = 0;
+  }
+}
+
+// One maintenance pass: heartbeat, partitions, health, rollups, vacuum. Returns how long to sleep after it, given the
 // naptime: shorter when rollups or vacuum have work due soon, longer with backoff after an error (the
 // pass's error is logged and shown in strata.workers). The health pass follows the partition pass (it
 // reuses the layouts that pass read) and runs on its own: a failure of the others (a lock timeout behind
@@ -266,6 +285,7 @@ void PartitionPass() {
 int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
   int64_t sleep_ms = int64_t(config::naptime_s) * 1000;
   const TimestampTz t0 = GetCurrentTimestamp();
+  HeartbeatSafely();
   int64 health_us = 0;
   auto health = [&] {
     const TimestampTz h0 = GetCurrentTimestamp();
@@ -321,9 +341,17 @@ int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
 void Nap(int64_t sleep_ms) {
   const TimestampTz deadline = GetCurrentTimestamp() + sleep_ms * 1000;
   for (;;) {
-    const long remaining = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+    const TimestampTz now = GetCurrentTimestamp();
+    const long remaining = static_cast<long>((deadline - now) / 1000);
     if (remaining <= 0 || ConfigReloadPending) break;
-    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining, PG_WAIT_EXTENSION);
+    // A publishing primary beats between passes too (strata.heartbeat_interval is seconds, the naptime
+    // a minute by default).
+    if (next_beat != 0 && now >= next_beat && config::enabled) {
+      HeartbeatSafely();
+      continue;
+    }
+    const long wait = next_beat != 0 ? std::min<long>(remaining, std::max<long>(1, (next_beat - now) / 1000)) : remaining;
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     pg::Call([] { CHECK_FOR_INTERRUPTS(); });
     LeaveIfNotMine();
