@@ -191,6 +191,19 @@ CREATE TABLE @extschema@.heartbeat (
     lsn     pg_lsn NOT NULL         -- the origin's WAL position then
 );
 GRANT SELECT ON @extschema@.heartbeat TO PUBLIC;
+-- A row for an origin already here (a subscription made again after a resync copies the origin's row
+-- anew) updates it: the initial copy must not fail on the key. ENABLE ALWAYS: it fires in apply and in
+-- the initial copy; its names are qualified and its search_path its own (apply runs with an empty one).
+CREATE FUNCTION @extschema@._heartbeat_upsert() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE @extschema@.heartbeat h SET beat_at = NEW.beat_at, lsn = NEW.lsn WHERE h.origin = NEW.origin;
+  IF FOUND THEN RETURN NULL; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER heartbeat_upsert BEFORE INSERT ON @extschema@.heartbeat FOR EACH ROW
+EXECUTE FUNCTION @extschema@._heartbeat_upsert();
+ALTER TABLE @extschema@.heartbeat ENABLE ALWAYS TRIGGER heartbeat_upsert;
 
 -- The primary's side: a publication of the tables (and strata.heartbeat) with publish_via_partition_root,
 -- and its logical replication slot (created first: a slot cannot be made after a write in the same
@@ -228,9 +241,9 @@ BEGIN
       RAISE EXCEPTION 'must be owner of table %', t USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- UPDATE and DELETE replicate only with a replica identity: on each table that holds rows (the leaves).
-    SELECT string_agg(l.relid::regclass::text, ', ') INTO bad
-    FROM pg_partition_tree(t) l JOIN pg_class c ON c.oid = l.relid
-    WHERE l.isleaf AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (
+    SELECT string_agg(c.oid::regclass::text, ', ') INTO bad
+    FROM (SELECT l.relid FROM pg_partition_tree(t) l WHERE l.isleaf UNION SELECT t) l JOIN pg_class c ON c.oid = l.relid
+    WHERE c.relkind = 'r' AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (
             SELECT FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)));
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'table % has no replica identity for UPDATE and DELETE (%)', t, bad
