@@ -537,7 +537,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
   if (!c.valid) Load(static_cast<int>(id), &c);
   // A row trigger only where strata made one: on a capture in row mode.
   if (row && !c.row_triggers) Load(static_cast<int>(id), &c);
-  if (row && !c.row_triggers && c.source != InvalidOid)
+  if (row && !c.row_triggers)
     throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
                       "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
                       "statement trigger (row triggers on a subscription's target)", {},
