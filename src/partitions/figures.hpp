@@ -29,7 +29,8 @@ struct SetFigures {
 };
 
 // The worker's partition pass: forget the layouts of the last pass (at its start), remember the sets it
-// loaded, then each set's layout as MaintainSet read it (partitions it created included, as empty ones).
+// loaded, then each set's layout as MaintainSet read it when it had nothing to do (a set it changed is
+// read afresh by the health pass).
 void ForgetPassLayouts();
 void RememberPassSets(const std::vector<SetRow>& sets);
 void RememberPassLayout(const SetRow& set, const Facts& facts);

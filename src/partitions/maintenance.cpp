@@ -359,8 +359,9 @@ void MaintainSet(const SetRow& set, Mode mode, Oid run_as, std::vector<Outcome>*
   // just created the premade ranges, so remaining rows are late, early or misrouted ones.
   for (const auto& a : plan.actions)
     if (a.kind == ActionKind::kCreate) facts.state.partitions.push_back({0, a.schema, a.name, a.range, false});
-  // The layout as read (and extended by what was created) is the health pass's too (figures.hpp).
-  if (mode == Mode::kWorker) RememberPassLayout(set, facts);
+  // The layout as read is the health pass's too (figures.hpp), when nothing changed it: after actions
+  // (some may have failed: a premade partition not made must not count as ahead) it reads the set afresh.
+  if (mode == Mode::kWorker && plan.actions.empty()) RememberPassLayout(set, facts);
   MoveDefaultRows(set, &facts, mode, run_as, out, &failures);
 }
 

@@ -23,6 +23,16 @@ namespace strata::rollups {
 namespace rs = core::rollup;
 using Args = std::vector<std::optional<std::string>>;
 
+bool RowTriggersInCatalog() {
+  bool has = false;
+  pg::Call([&] {
+    const Oid ns = get_namespace_oid("strata", true);
+    const Oid rel = OidIsValid(ns) ? get_relname_relid("rollup_source", ns) : InvalidOid;
+    has = OidIsValid(rel) && get_attnum(rel, "row_triggers") != InvalidAttrNumber;
+  });
+  return has;
+}
+
 int CaptureIdOf(Oid source) {
   int id = 0;
   // Read first: refreshes and creates of the source's rollups must not serialize on its row.
@@ -203,8 +213,11 @@ struct CachedCapture {
   Oid source = InvalidOid;
   std::set<Oid> tree;
   std::vector<rs::Grain> grains;
-  SPIPlanPtr update = nullptr, remove = nullptr;  // planned at their first use (a DELETE has no new rows)
-  bool row_triggers = false;                       // rollup_source.row_triggers: row triggers expected
+  // Planned at their first use on each relation (a DELETE has no new rows): a statement over a transition
+  // table refers to its columns by number, and two relations of a tree may number them differently
+  // (a partition made after a DROP COLUMN, or attached after LIKE).
+  std::map<Oid, SPIPlanPtr> update, remove;
+  bool row_triggers = false;  // rollup_source.row_triggers: row triggers expected
   bool valid = false;
 };
 
@@ -221,10 +234,11 @@ void OnRelcacheInvalidation(Datum, Oid relid) {
 
 void FreePlans(CachedCapture* c) {
   pg::Call([&] {
-    if (c->update) SPI_freeplan(c->update);
-    if (c->remove) SPI_freeplan(c->remove);
+    for (auto& [rel, plan] : c->update) SPI_freeplan(plan);
+    for (auto& [rel, plan] : c->remove) SPI_freeplan(plan);
   });
-  c->update = c->remove = nullptr;
+  c->update.clear();
+  c->remove.clear();
 }
 
 SPIPlanPtr Prepare(const std::string& sql) {
@@ -249,7 +263,10 @@ void Load(int id, CachedCapture* c) {
   c->valid = false;
   std::vector<pg::Row> src, grains;
   pg::AsExtensionOwner([&] {
-    src = pg::Query("SELECT source::pg_catalog.oid, row_triggers FROM strata.rollup_source WHERE id = $1::int",
+    // row_triggers came with 0.14.0: a catalog not updated yet has statement triggers only.
+    src = pg::Query(std::string("SELECT source::pg_catalog.oid, ") +
+                        (RowTriggersInCatalog() ? "row_triggers" : "false") +
+                        " FROM strata.rollup_source WHERE id = $1::int",
                     {std::to_string(id)});
     grains = pg::Query("SELECT id, bucket_expr, bucket_type, time_column FROM strata.rollup_grain WHERE source_id = $1::int "
                        "ORDER BY id",
@@ -333,9 +350,9 @@ bool SeenRow(int capture, TriggerData* td, bool update) {
     }
   });
   CachedCapture& c = Captures()[capture];
-  if (!c.valid) return false;  // loaded by the full path
+  if (!c.valid || !c.row_triggers || !c.tree.count(RelationGetRelid(td->tg_relation))) return false;  // the full path
   TupleDesc desc = RelationGetDescr(td->tg_relation);
-  key = std::to_string(capture) + (update ? "u" : "d");
+  key = std::to_string(capture) + "/" + std::to_string(RelationGetRelid(td->tg_relation)) + (update ? "u" : "d");
   for (const auto& g : c.grains) {
     int att = 0;
     pg::Call([&] { att = SPI_fnumber(desc, g.time_column.c_str()); });
@@ -352,6 +369,9 @@ bool SeenRow(int capture, TriggerData* td, bool update) {
       key.append(reinterpret_cast<const char*>(&v), sizeof v);
     }
   }
+  // Bounded: past this many distinct rows a transaction's rows are logged one statement each again.
+  constexpr size_t kSeenLimit = 100000;
+  if (seen.size() >= kSeenLimit) seen.clear();
   skip = !seen.insert(key).second;
   return skip;
 }
@@ -501,10 +521,16 @@ STRATA_FUNCTION(strata_rollup_capture) {
   const bool update = td != nullptr && TRIGGER_FIRED_BY_UPDATE(td->tg_event);
   const bool truncate = td != nullptr && TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) && TRIGGER_FIRED_BEFORE(td->tg_event) &&
                         TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) && td->tg_trigger->tgnargs == 1;
-  // On a subscription's target (row_triggers): AFTER UPDATE / DELETE ... FOR EACH ROW, no transition table.
-  const bool row = td != nullptr && !truncate && TRIGGER_FIRED_AFTER(td->tg_event) && TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
-                   (update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) && td->tg_trigger->tgnargs == 1 &&
-                   td->tg_trigger->tgoldtable == nullptr && td->tg_trigger->tgnewtable == nullptr;
+  // On a subscription's target (row_triggers): BEFORE UPDATE / AFTER DELETE ... FOR EACH ROW, no transition
+  // table. BEFORE UPDATE: an UPDATE moving a row to another partition fires only the DELETE's AFTER
+  // triggers (on the old partition), but the UPDATE's BEFORE triggers too, which see the new row.
+  const bool row = td != nullptr && !truncate && TRIGGER_FIRED_FOR_ROW(td->tg_event) &&
+                   ((update && TRIGGER_FIRED_BEFORE(td->tg_event)) ||
+                    (TRIGGER_FIRED_BY_DELETE(td->tg_event) && TRIGGER_FIRED_AFTER(td->tg_event))) &&
+                   td->tg_trigger->tgnargs == 1 && td->tg_trigger->tgoldtable == nullptr &&
+                   td->tg_trigger->tgnewtable == nullptr;
+  // What the trigger returns: a BEFORE UPDATE row trigger the new row unchanged, every other nothing.
+  const Datum result = row && update ? PointerGetDatum(td->tg_newtuple) : PointerGetDatum(nullptr);
   if (!truncate && !row &&
       (td == nullptr || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
        !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
@@ -521,7 +547,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
     throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, std::string("invalid capture id \"") + arg + "\"");
   const Oid rel = RelationGetRelid(td->tg_relation);
   // A row whose time columns this subtransaction has logged already logs the same buckets again: skipped.
-  if (row && SeenRow(static_cast<int>(id), td, update)) return PointerGetDatum(nullptr);
+  if (row && SeenRow(static_cast<int>(id), td, update)) return result;
   pg::SpiConnect();
   // The transition tables (or, for a row trigger, the row as a one-row table of the same name), for
   // planning the capture statement and for running it.
@@ -550,7 +576,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
     // rows a DELETE of them all would pass in its transition table. TRUNCATE is rare: not cached.
     LogRowsOf(c.grains, "FROM ONLY " + core::QualifiedName(pg::RelSchema(rel), pg::RelName(rel)));
   } else if (!c.grains.empty() && c.tree.count(rel)) {
-    SPIPlanPtr& plan = update ? c.update : c.remove;
+    SPIPlanPtr& plan = (update ? c.update : c.remove)[rel];
     pg::AsExtensionOwner([&] {
       if (plan == nullptr) plan = Prepare(rs::CaptureSql(c.grains, update));
       pg::Call([&] {
@@ -560,7 +586,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
     });
   }
   pg::SpiFinish();
-  return PointerGetDatum(nullptr);
+  return result;
 }
 
 // strata._rollup_capture_sync(): SyncCaptures, for the sql_drop event trigger.

@@ -12,6 +12,10 @@
 namespace strata::rollups {
 
 // The id of the source's capture (strata.rollup_source), made when missing.
+// Whether strata.rollup_source has row_triggers (0.14.0): a database whose extension is not updated yet
+// tracks every source with statement triggers.
+bool RowTriggersInCatalog();
+
 int CaptureIdOf(Oid source);
 // The names of the capture's two triggers on each relation of the tree.
 std::string CaptureTrigger(int capture_id, bool update);

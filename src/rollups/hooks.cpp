@@ -168,6 +168,7 @@ struct TreeRelation {
   Oid owner = InvalidOid;
   bool disabled = false;        // ours, disabled (or enabled in replica mode only)
   bool partitioned = false;     // a partitioned table (row triggers go on its leaves, not on it)
+  bool relevel = false;         // ours at the other level than the capture's mode (the mode changed)
 };
 
 // Every relation whose rows the rollup reads: the source, every level of its partition tree (a
@@ -223,6 +224,7 @@ std::vector<TreeRelation> ReadTree(Oid source, const TriggerNames& t, const std:
       // Made at the other level: dropped and made again (all three), as an earlier install's would be.
       x.stale_trigger = true;
       x.lacks_trigger = true;
+      x.relevel = true;
     }
     // In row mode a partitioned table carries only the TRUNCATE trigger (a row trigger there would be
     // cloned onto every partition; each leaf gets its own).
@@ -331,9 +333,12 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
                  const std::string& sequence, SourceQueues* queues, bool queue_new, bool row_level) {
   int changed = 0;
   if (r.stale_trigger) {
-    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
-    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + r.name);
-    pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.trunc) + " ON " + r.name);
+    // As the table's owner (the refreshing role may only read the source).
+    pg::AsRole(r.owner, [&] {
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.upd) + " ON " + r.name);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.del) + " ON " + r.name);
+      pg::Exec("DROP TRIGGER IF EXISTS " + core::QuoteIdent(t.trunc) + " ON " + r.name);
+    });
   }
   if (r.lacks_trigger) {
     // Made as the extension's owner, who alone may execute the capture function.
@@ -341,7 +346,9 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     pg::AsExtensionOwner([&] {
       if (row_level) {
         // A subscription's apply fires row triggers only, and no trigger with transition tables.
-        pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " AFTER UPDATE ON " + r.name +
+        // BEFORE: an UPDATE moving a row to another partition fires the UPDATE's BEFORE triggers (with
+        // the new row) but only the DELETE's AFTER ones.
+        pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.upd) + " BEFORE UPDATE ON " + r.name +
                  " FOR EACH ROW EXECUTE FUNCTION " + call);
         pg::Exec("CREATE TRIGGER " + core::QuoteIdent(t.del) + " AFTER DELETE ON " + r.name +
                  " FOR EACH ROW EXECUTE FUNCTION " + call);
@@ -392,6 +399,19 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
     for (auto& q : queues->All()) jobs::RecordJob("rollup_tracking", q.View(), "ok", msg, "{}", GetCurrentTimestamp());
     pg::Call([&] { ereport(LOG, (errmsg("strata: %s", msg.c_str()))); });
     changed++;
+  } else if (r.relevel && !queues->All().empty()) {
+    // The capture changed mode (its source became a subscription's target, or stopped being one): what
+    // apply changed while only the other level's triggers were there was not seen (apply fires no
+    // statement trigger), so every bucket the rollups hold and every bucket of this relation's absorbed
+    // rows is recomputed, as after a disable.
+    for (auto& q : queues->All()) {
+      q.AllHeld();
+      q.PassedRows(r.name);
+    }
+    const std::string msg = "change triggers of rollups " + queues->Names() + " on " + r.name + " changed to " +
+                            (row_level ? "row" : "statement") + " level: every bucket queued for a recompute";
+    for (auto& q : queues->All()) jobs::RecordJob("rollup_tracking", q.View(), "ok", msg, "{}", GetCurrentTimestamp());
+    changed++;
   } else if (r.lacks_trigger && queue_new) {
     // A relation that joins the tree after rollups were made (ATTACH PARTITION of a filled table)
     // may hold rows with order values their watermarks have passed: their buckets are recomputed, which
@@ -411,6 +431,7 @@ int HookRelation(const TreeRelation& r, const TriggerNames& t, int capture, cons
 // (a subscription made or dropped after the rollups), and the triggers follow (ReadTree: other level).
 bool RowCaptureMode(Oid source, int capture) {
   bool row = false;
+  if (!RowTriggersInCatalog()) return false;
   pg::AsExtensionOwner([&] {
     row = pg::Query(std::string(kTreeOf1) +
                         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid IN (SELECT relid FROM tree) "

@@ -206,19 +206,27 @@ EXECUTE FUNCTION @extschema@._heartbeat_upsert();
 ALTER TABLE @extschema@.heartbeat ENABLE ALWAYS TRIGGER heartbeat_upsert;
 
 -- The primary's side: a publication of the tables (and strata.heartbeat) with publish_via_partition_root,
--- and its logical replication slot (created first: a slot cannot be made after a write in the same
--- transaction; dropped again if the publication fails). Refuses what breaks the contract: wal_level
--- below logical, a table without a replica identity for UPDATE/DELETE, an existing publication or slot
--- of that name. Warns when max_slot_wal_keep_size is -1 (a subscriber that stays down retains WAL
--- without limit). As the caller: the tables' owner with the REPLICATION attribute, or a superuser.
-CREATE FUNCTION @extschema@.create_analytics_publication(tables regclass[], publication name DEFAULT 'strata_analytics',
-    slot name DEFAULT NULL)
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- then its logical replication slot. A procedure, called on its own (not inside BEGIN ... COMMIT): the
+-- publication is committed first, and the slot is made in the next transaction (a slot cannot be made
+-- after a write in its transaction, and one made before the publication commits cannot decode what
+-- commits in between: "publication does not exist"); when the slot cannot be made, the publication is
+-- dropped again and the error raised. Refuses what breaks the contract: wal_level below logical, a table
+-- without a replica identity for UPDATE/DELETE, an existing publication or slot of that name. Warns when
+-- max_slot_wal_keep_size is -1 (a subscriber that stays down retains WAL without limit). As the caller:
+-- the owner of the tables and of strata.heartbeat (the extension's owner, or a superuser), with the
+-- REPLICATION attribute. Returns the slot's name in `slot`.
+CREATE PROCEDURE @extschema@.create_analytics_publication(tables regclass[], publication name DEFAULT 'strata_analytics',
+    INOUT slot name DEFAULT NULL)
+LANGUAGE plpgsql AS $$
 DECLARE
-  the_slot name := COALESCE(create_analytics_publication.slot, publication);
+  the_slot name := COALESCE(slot, publication);
   t regclass;
   bad text;
+  failed text;
+  failed_state text;
 BEGIN
+  -- (A procedure that commits cannot have SET clauses: the path is set per transaction.)
+  SET LOCAL search_path = pg_catalog, pg_temp;
   IF current_setting('wal_level') <> 'logical' THEN
     RAISE EXCEPTION 'wal_level is %, logical replication needs logical', current_setting('wal_level')
       USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'ALTER SYSTEM SET wal_level = logical, then restart the server.';
@@ -256,19 +264,26 @@ BEGIN
     RAISE WARNING 'max_slot_wal_keep_size is -1: a subscriber that stays down makes this server keep WAL without limit'
       USING HINT = 'Set max_slot_wal_keep_size (the slot is then lost past it, and the analytics node needs a resync: see src/analytics/README.md).';
   END IF;
-  PERFORM pg_create_logical_replication_slot(the_slot, 'pgoutput');
+  EXECUTE format('CREATE PUBLICATION %I FOR TABLE %s, @extschema@.heartbeat WITH (publish_via_partition_root = true)',
+                 publication, (SELECT string_agg(x::text, ', ') FROM unnest(tables) x));
+  COMMIT;
+  SET LOCAL search_path = pg_catalog, pg_temp;
   BEGIN
-    EXECUTE format('CREATE PUBLICATION %I FOR TABLE %s, @extschema@.heartbeat WITH (publish_via_partition_root = true)',
-                   publication, (SELECT string_agg(x::text, ', ') FROM unnest(tables) x));
-    INSERT INTO @extschema@.job_runs (job_kind, target, status, message, finished_at, run_as)
-    VALUES ('analytics_publication', quote_ident(publication), 'ok',
-            format('publication %s of %s table(s) and strata.heartbeat, slot %s', quote_ident(publication),
-                   cardinality(tables), quote_ident(the_slot)), clock_timestamp(), current_user);
+    PERFORM pg_create_logical_replication_slot(the_slot, 'pgoutput');
   EXCEPTION WHEN OTHERS THEN
-    PERFORM pg_drop_replication_slot(the_slot);
-    RAISE;
+    GET STACKED DIAGNOSTICS failed = MESSAGE_TEXT, failed_state = RETURNED_SQLSTATE;
   END;
-  RETURN the_slot;
+  IF failed IS NOT NULL THEN
+    EXECUTE format('DROP PUBLICATION %I', publication);
+    COMMIT;
+    RAISE EXCEPTION 'could not create replication slot %: % (the publication was dropped again)', quote_ident(the_slot), failed
+      USING ERRCODE = failed_state;
+  END IF;
+  INSERT INTO @extschema@.job_runs (job_kind, target, status, message, finished_at, run_as)
+  VALUES ('analytics_publication', quote_ident(publication), 'ok',
+          format('publication %s of %s table(s) and strata.heartbeat, slot %s', quote_ident(publication),
+                 cardinality(tables), quote_ident(the_slot)), clock_timestamp(), current_user);
+  slot := the_slot;
 END $$;
 
 -- The analytics node's side: the subscription (its slot made by create_analytics_publication, not
@@ -363,7 +378,7 @@ WHERE s.slot_type = 'logical' AND s.database = pg_catalog.current_database()
   AND NOT pg_catalog.pg_is_in_recovery()
 UNION ALL
 SELECT 'subscriber', s.subname::text, NULL, s.subenabled, NULL, NULL, NULL,
-       pg_catalog.pg_wal_lsn_diff(w.latest_end_lsn, w.received_lsn)::bigint,
+       pg_catalog.pg_wal_lsn_diff(w.received_lsn, w.latest_end_lsn)::bigint,
        pg_catalog.now() - w.last_msg_receipt_time,
        (SELECT pg_catalog.min(h.beat_at) FROM @extschema@.heartbeat h), st.apply_error_count, st.sync_error_count,
        CASE WHEN NOT s.subenabled THEN 'disabled (by hand, or by an apply error: see the server log; fix, then ALTER SUBSCRIPTION ... ENABLE)'

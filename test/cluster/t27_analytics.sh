@@ -38,11 +38,15 @@ at "$PC" "CREATE TABLE ev (id bigint NOT NULL, ts timestamptz NOT NULL, channel 
 
 # 1. Setup, one call per side, and what it refuses (leaving nothing behind).
 at "$PA" "CREATE TABLE noid (ts timestamptz, v int)"
-err=$(at "$PA" "SELECT strata.create_analytics_publication(ARRAY['noid'::regclass], 'pub_bad')" 2>&1 >/dev/null)
+err=$(at "$PA" "CALL strata.create_analytics_publication(ARRAY['noid'::regclass], 'pub_bad')" 2>&1 >/dev/null)
 check "a table without a replica identity is refused, with the fix" grep -q "REPLICA IDENTITY FULL" <<<"$err"
 check "... and leaves no slot or publication" wait_for_at "$PA" 5 \
   "SELECT (SELECT count(*) FROM pg_replication_slots) + (SELECT count(*) FROM pg_publication)" 0
-at "$PA" "SELECT strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_a')" >/dev/null 2>&1
+at "$PA" "CALL strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_a')" >/dev/null 2>&1
+err=$(at "$PA" "BEGIN; CALL strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_txn'); COMMIT" 2>&1 >/dev/null)
+check "the primary's call inside a transaction block is refused" grep -q "invalid transaction termination" <<<"$err"
+check "... and leaves no slot or publication of its name" wait_for_at "$PA" 5 \
+  "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pub_txn') + (SELECT count(*) FROM pg_publication WHERE pubname = 'pub_txn')" 0
 check "the primary's publication and slot exist" wait_for_at "$PA" 5 \
   "SELECT count(*) FROM pg_publication WHERE pubname = 'pub_a' AND pubviaroot" 1
 at "$PA" "INSERT INTO ev (ts, channel, video, views) SELECT now() - (g % 50) * interval '1 hour', g % 5, g % 97, g FROM generate_series(1, 3000) g"
@@ -148,8 +152,12 @@ check "... the rollups equal GROUP BY over the raw rows" equal
 
 # 6. Fan-in: a second primary publishes into the same table.
 at "$PB" "INSERT INTO ev (ts, channel, video, views) SELECT now() - (g % 20) * interval '1 hour', 10 + g % 3, g % 50, g FROM generate_series(1, 2000) g"
-at "$PB" "SELECT strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_b')" >/dev/null 2>&1
+# Set up while B ingests (commits between the publication and the slot must decode).
+( for i in $(seq 1 40); do at "$PB" "INSERT INTO ev (ts, channel, video, views) SELECT now(), 11, g, 2 FROM generate_series(1, 20) g"; sleep 0.05; done ) &
+INGEST_B=$!
+at "$PB" "CALL strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_b')" >/dev/null 2>&1
 at "$PC" "SELECT strata.create_analytics_subscription('sub_b', 'host=127.0.0.1 port=$PB dbname=app user=postgres', 'pub_b')" >/dev/null
+wait "$INGEST_B"
 at "$PB" "UPDATE ev SET views = views * 2 WHERE id % 3 = 0"
 at "$PA" "INSERT INTO ev (ts, channel, video, views) SELECT now(), g % 5, g % 97, g FROM generate_series(1, 1000) g"
 at "$PB" "DELETE FROM ev WHERE id % 7 = 0"
@@ -161,6 +169,27 @@ check "replication_health on the analytics node: two subscriptions and two origi
   "SELECT count(*) FILTER (WHERE side = 'subscriber' AND status = 'ok') || '/' || count(*) FILTER (WHERE side = 'origin' AND status = 'ok') FROM strata.replication_health" 2/2
 check "strata.rollups says how complete the replicated data is" wait_for_at "$PC" 10 \
   "SELECT bool_and(replicated_up_to > now() - interval '30 s') FROM strata.rollups" t
+
+# Routing works on the analytics node: the query written on the raw table is answered by the rollup,
+# with the raw table's answer.
+RAWQ="SELECT date_trunc('hour', ts) AS h, channel, count(*) AS n, sum(views) AS v FROM ev GROUP BY 1, 2"
+check "routing on the analytics node chooses the rollup for a query on the raw table" wait_for_at "$PC" 5 \
+  "SELECT count(*) FROM strata.explain_routing(\$q\$$RAWQ\$q\$) WHERE rollup = 'hourly' AND decision = 'chosen'" 1
+check "... and its answer equals the raw query's" wait_for_at "$PC" 5 \
+  "SET strata.routing_force = on; CREATE TEMP TABLE routed AS $RAWQ; SET strata.routing = off;
+   SELECT count(*) FROM ((TABLE routed EXCEPT ($RAWQ)) UNION ALL (($RAWQ) EXCEPT TABLE routed)) d" 0
+
+# DDL drift: a column added on the primary first stops apply; health says so; the documented fix
+# (the column on the analytics node, then ENABLE) catches up.
+at "$PA" "ALTER TABLE ev ADD COLUMN quality int"
+at "$PA" "INSERT INTO ev (ts, channel, video, views, quality) SELECT now(), 1, g, 5, 1 FROM generate_series(1, 50) g"
+check "a column added on the primary first: the subscription is disabled, and health says so" wait_for_at "$PC" 30 \
+  "SELECT status LIKE 'disabled%' FROM strata.replication_health WHERE name = 'sub_a'" t
+at "$PC" "ALTER TABLE ev ADD COLUMN quality int"
+at "$PC" "ALTER SUBSCRIPTION sub_a ENABLE"
+check "the column added on the analytics node and the subscription enabled: caught up" caught_up 2
+check "... the union again" same_rows "$(both)"
+check "... the rollups equal GROUP BY over the raw rows" equal
 
 # 7. The slot lost: health says so on the primary; the documented resync makes the rollups equal again.
 at "$PA" "ALTER SYSTEM SET max_slot_wal_keep_size = '48MB'" >/dev/null
@@ -183,7 +212,7 @@ at "$PC" "DROP SUBSCRIPTION sub_a"
 at "$PC" "DELETE FROM ev WHERE id < 1000000000000"
 at "$PA" "SELECT pg_drop_replication_slot('pub_a')" >/dev/null
 at "$PA" "DROP PUBLICATION pub_a"
-at "$PA" "SELECT strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_a')" >/dev/null 2>&1
+at "$PA" "CALL strata.create_analytics_publication(ARRAY['ev'::regclass], 'pub_a')" >/dev/null 2>&1
 at "$PC" "SELECT strata.create_analytics_subscription('sub_a', '$CONN_A', 'pub_a')" >/dev/null
 check "resynced: caught up" caught_up 2
 check "... the analytics node holds the union again" same_rows "$(both)"

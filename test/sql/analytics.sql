@@ -13,7 +13,7 @@ CREATE TABLE ev_2026 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2027-01
 CREATE TABLE noid (ts timestamptz, v int);
 
 -- The primary's call: wal_level first, then nothing is created.
-SELECT test_err($$SELECT strata.create_analytics_publication(ARRAY['an.ev'::regclass])$$);
+SELECT test_err($$CALL strata.create_analytics_publication(ARRAY['an.ev'::regclass])$$);
 SELECT count(*) AS slots FROM pg_replication_slots;
 SELECT count(*) AS publications FROM pg_publication;
 -- The analytics node's call: superuser only; its arguments checked before anything is made.

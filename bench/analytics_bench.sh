@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The analytics node (src/analytics/README.md), side by side in one run: a primary and an analytics node,
+# two throwaway clusters on this machine (ratios; both share its 2 cores, so the analytics node's apply
+# and refreshes take CPU from the primary's clients here, which separate machines would not).
+#  1. ingest throughput on the primary, single-row INSERTs (pgbench) and COPY, into three tables: with no
+#     rollup (the floor), with 3 rollups on the primary, and published to the analytics node that holds
+#     the same 3 rollups; target: the published table equal to the floor (within noise);
+#  2. a dashboard query's p95 while pgbench inserts at a steady rate: on the primary's rollup vs on the
+#     analytics node's;
+#  3. freshness at a steady ingest rate: p50/p95 of (commit on the primary -> the row counted in the
+#     analytics node's real-time rollup view), beside the replication lag alone (the same row in the
+#     analytics node's raw table) and the refresh interval; target p95 < 2 x refresh interval + lag.
+# ROUNDS (default 3), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-10}
+ROWS=${ROWS:-300000}
+source test/cluster/lib.sh
+source bench/lib.sh
+bench_prepare
+DIR=$(mktemp -d /tmp/strata-abench.XXXXXX)
+chmod 755 "$DIR"
+mkdir -p "$DIR/p" "$DIR/a"
+chmod 777 "$DIR/p" "$DIR/a"
+PP=${PGPORT:-25800}
+PA=$((PP + 1))
+trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR/p" immediate; cluster_stop "$DIR/a" immediate; rm -rf "$DIR"' EXIT
+CONF=("shared_buffers = 512MB" "wal_level = logical" "strata.naptime = 1" "strata.heartbeat_interval = 1" "jit = off")
+cluster_start "$DIR/p" "$PP" "${CONF[@]}" >/dev/null
+cluster_start "$DIR/a" "$PA" "${CONF[@]}" >/dev/null
+export DB=bench
+onp() { PGPORT=$PP q "$@"; }
+ona() { PGPORT=$PA q "$@"; }
+for p in $PP $PA; do PGPORT=$p q -d postgres "CREATE DATABASE bench"; PGPORT=$p q "CREATE EXTENSION strata"; done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
+pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; printf "%.1f", a[i]}'; }
+
+TABLE="(id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int NOT NULL,
+        video int NOT NULL, watch_ms int NOT NULL, PRIMARY KEY (id))"
+rollups() {  # rollups PORT TABLE: the 3 rollups (refreshed every second)
+  PGPORT=$1 q "SELECT strata.create_rollup('${2}_hourly', \$\$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS views, sum(watch_ms) AS watch FROM $2 GROUP BY 1, 2\$\$, refresh_interval => '1 s')" >/dev/null
+  PGPORT=$1 q "SELECT strata.create_rollup('${2}_daily', \$\$SELECT date_trunc('day', ts) AS day, video, count(*) AS views, strata.hll_agg(channel) AS channels FROM $2 GROUP BY 1, 2\$\$, refresh_interval => '1 s')" >/dev/null
+  PGPORT=$1 q "SELECT strata.create_rollup('${2}_minute', \$\$SELECT date_trunc('minute', ts) AS minute, count(*) AS views, strata.qsketch_agg(watch_ms) AS watch_q FROM $2 GROUP BY 1\$\$, refresh_interval => '1 s')" >/dev/null
+}
+for t in ev_none ev_local ev_repl; do onp "CREATE TABLE $t $TABLE"; done
+rollups "$PP" ev_local
+onp "CALL strata.create_analytics_publication(ARRAY['ev_repl'::regclass], 'bench_pub')" >/dev/null 2>&1
+ona "CREATE TABLE ev_repl (id bigint NOT NULL PRIMARY KEY, ts timestamptz NOT NULL, channel int NOT NULL, video int NOT NULL, watch_ms int NOT NULL)"
+ona "SELECT strata.create_analytics_subscription('bench_sub', 'host=127.0.0.1 port=$PP dbname=bench user=postgres', 'bench_pub', ARRAY['ev_repl'::regclass])" >/dev/null
+rollups "$PA" ev_repl
+PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PP -U postgres -n"
+for t in ev_none ev_local ev_repl; do
+  echo "INSERT INTO $t (channel, video, watch_ms) VALUES (random() * 1000, random() * 100000, random() * 60000);" >"$DIR/ins_$t.sql"
+done
+seq 1 "$ROWS" | awk '{printf "%d\t%d\t%d\n", $1 % 1000, $1 % 100000, $1 % 60000}' >"$DIR/rows.tsv"
+caught_up() {  # the analytics node holds every row of ev_repl and its rollups are refreshed
+  local n; n=$(onp "SELECT count(*) FROM ev_repl")
+  PGPORT=$PA wait_for 300 "SELECT count(*) FROM ev_repl" "$n" && PGPORT=$PA wait_for 300 \
+    "SELECT bool_and(lag_rows = 0 AND pending_buckets = 0) FROM strata.rollups" t
+}
+caught_up
+
+echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups"
+declare -A TPS COPYMS
+for round in $(seq 1 "$ROUNDS"); do
+  for t in ev_none ev_local ev_repl; do
+    TPS[$t]+="$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p') "
+    ms=$(PGPORT=$PP session_times $'\\timing on\n'"COPY $t (channel, video, watch_ms) FROM '$DIR/rows.tsv';" | head -1)
+    COPYMS[$t]+="$ms "
+    caught_up >/dev/null
+  done
+done
+med() { tr ' ' '\n' | grep -v '^$' | median; }
+for t in ev_none ev_local ev_repl; do
+  printf "   %-8s  single-row tps %9.1f   COPY of %s rows %8.1f ms\n" "$t" "$(med <<<"${TPS[$t]}")" "$ROWS" "$(med <<<"${COPYMS[$t]}")"
+done
+printf "   tps vs the floor: rollups on the primary %s, on the analytics node %s (target: 1.00 within noise)\n" \
+  "$(ratio "$(med <<<"${TPS[ev_local]}")" "$(med <<<"${TPS[ev_none]}")")" "$(ratio "$(med <<<"${TPS[ev_repl]}")" "$(med <<<"${TPS[ev_none]}")")"
+printf "   COPY time vs the floor: rollups on the primary %s, on the analytics node %s\n" \
+  "$(ratio "$(med <<<"${COPYMS[ev_local]}")" "$(med <<<"${COPYMS[ev_none]}")")" "$(ratio "$(med <<<"${COPYMS[ev_repl]}")" "$(med <<<"${COPYMS[ev_none]}")")"
+
+echo "== 2. a dashboard (views and watch time per channel, last day, top 20) while 1,000 rows/s are inserted"
+DASH="SELECT channel, sum(views) AS v, sum(watch) AS w FROM %s WHERE hour >= now() - interval '1 day' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+dash_p95() {  # dash_p95 PORT VIEW TABLE: p95 ms of 40 runs while pgbench inserts into TABLE at 1,000/s
+  $PGB -c 2 -R 1000 -T 30 -f "$DIR/ins_$3.sql" bench >/dev/null 2>&1 &
+  local pid=$! script="\\timing on" i
+  sleep 2
+  for i in $(seq 1 40); do script+=$'\n'"$(printf "$DASH" "$2");"; done
+  PGPORT=$1 session_times "$script" | pct 95
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+}
+P95_LOCAL=$(dash_p95 "$PP" ev_local_hourly ev_local)
+P95_REPL=$(dash_p95 "$PA" ev_repl_hourly ev_repl)
+printf "   p95 on the primary's rollup %7.1f ms   on the analytics node's %7.1f ms\n" "$P95_LOCAL" "$P95_REPL"
+caught_up >/dev/null
+
+echo "== 3. freshness while 1,000 rows/s are inserted: commit on the primary -> counted in the analytics node's view"
+$PGB -c 1 -R 1000 -T 60 -f "$DIR/ins_ev_repl.sql" bench >/dev/null 2>&1 &
+LOAD=$!
+sleep 2
+FRESH="" LAG=""
+for i in $(seq 1 20); do
+  ch=$((100000 + i))
+  t0=$(date +%s%N)
+  onp "INSERT INTO ev_repl (channel, video, watch_ms) VALUES ($ch, 1, 1)"
+  t1=""
+  while :; do
+    [ -z "$t1" ] && [ "$(ona "SELECT count(*) FROM ev_repl WHERE channel = $ch")" = 1 ] && t1=$(date +%s%N)
+    [ "$(ona "SELECT count(*) FROM ev_repl_hourly WHERE channel = $ch")" = 1 ] && break
+    sleep 0.02
+  done
+  t2=$(date +%s%N)
+  [ -z "$t1" ] && t1=$t2
+  LAG+="$(( (t1 - t0) / 1000000 )) "
+  FRESH+="$(( (t2 - t0) / 1000000 )) "
+  sleep 0.5
+done
+kill "$LOAD" 2>/dev/null || true; wait "$LOAD" 2>/dev/null || true
+printf "   in the view: p50 %6.1f ms  p95 %6.1f ms   in the raw table (replication lag): p50 %6.1f ms  p95 %6.1f ms\n" \
+  "$(tr ' ' '\n' <<<"$FRESH" | grep -v '^$' | pct 50)" "$(tr ' ' '\n' <<<"$FRESH" | grep -v '^$' | pct 95)" \
+  "$(tr ' ' '\n' <<<"$LAG" | grep -v '^$' | pct 50)" "$(tr ' ' '\n' <<<"$LAG" | grep -v '^$' | pct 95)"
+echo "   target: p95 under 2 x the refresh interval (1 s) + the replication lag (the view is real-time: rows not yet absorbed are read from the raw table)"
