@@ -10,10 +10,10 @@
 #  3. freshness at a steady ingest rate: p50/p95 of (commit on the primary -> the row counted in the
 #     analytics node's real-time rollup view), beside the replication lag alone (the same row in the
 #     analytics node's raw table) and the refresh interval; target p95 < 2 x refresh interval + lag.
-# ROUNDS (default 3), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
+# ROUNDS (default 6), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-6}
 SECS=${SECS:-10}
 ROWS=${ROWS:-300000}
 source test/cluster/lib.sh
@@ -61,10 +61,14 @@ caught_up() {  # the analytics node holds every row of ev_repl and its rollups a
 }
 caught_up
 
-echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups"
+echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups ($ROUNDS rounds, medians)"
 declare -A TPS COPYMS
+ORDERS=("ev_none ev_local ev_repl" "ev_local ev_repl ev_none" "ev_repl ev_none ev_local")
 for round in $(seq 1 "$ROUNDS"); do
-  for t in ev_none ev_local ev_repl; do
+  # Rotating order (each variant first once per three rounds); each run starts after the analytics node
+  # caught up with the one before and a few seconds of quiet (both nodes share this machine's cores).
+  for t in ${ORDERS[$(( (round - 1) % 3 ))]}; do
+    sleep 3
     TPS[$t]+="$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p') "
     ms=$(PGPORT=$PP session_times $'\\timing on\n'"COPY $t (channel, video, watch_ms) FROM '$DIR/rows.tsv';" | head -1)
     COPYMS[$t]+="$ms "
