@@ -360,8 +360,9 @@ REVOKE ALL ON FUNCTION @extschema@.create_analytics_subscription(name, text, nam
 -- Replication as both sides see it: on a primary, each logical slot of this database (its WAL status,
 -- WAL retained, how much more it may retain before it is lost, how far its subscriber is behind, in
 -- bytes and time); on an analytics node, each subscription (enabled, the origin's last heartbeat: "complete
--- up to", apply and sync errors) and each origin whose heartbeats arrive. status says what is wrong.
-CREATE VIEW @extschema@.replication_health AS
+-- up to", apply and sync errors) and each origin whose heartbeats arrive. status says what is wrong. As
+-- the reader (security_invoker): pg_stat_replication's details only for pg_read_all_stats.
+CREATE VIEW @extschema@.replication_health WITH (security_invoker = true) AS
 SELECT 'publisher'::text AS side, s.slot_name::text AS name, NULL::text AS origin, s.active AS running,
        s.wal_status, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint AS retained_bytes,
        s.safe_wal_size AS safe_wal_bytes,
