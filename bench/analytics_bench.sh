@@ -5,17 +5,18 @@
 #  1. ingest throughput on the primary, single-row INSERTs (pgbench) and COPY, into three tables: with no
 #     rollup (the floor), with 3 rollups on the primary, and published to the analytics node that holds
 #     the same 3 rollups, once with the analytics node applying meanwhile (on this same machine) and once
-#     with its subscription paused for the run (the primary's write path alone); target: the published
-#     table equal to the floor (within noise);
+#     with its subscription paused for the run (the primary's write path alone, against the floor also
+#     taken with the subscription paused: no walsender decoding); target: the published table equal to
+#     the floor (within noise);
 #  2. a dashboard query's p95 while pgbench inserts at a steady rate: on the primary's rollup vs on the
 #     analytics node's;
 #  3. freshness at a steady ingest rate: p50/p95 of (commit on the primary -> the row counted in the
 #     analytics node's real-time rollup view), beside the replication lag alone (the same row in the
 #     analytics node's raw table) and the refresh interval; target p95 < 2 x refresh interval + lag.
-# ROUNDS (default 4), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
+# ROUNDS (default 5), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-10}
 ROWS=${ROWS:-300000}
 source test/cluster/lib.sh
@@ -65,34 +66,39 @@ caught_up
 
 echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups ($ROUNDS rounds, medians)"
 declare -A TPS COPYMS
-ORDERS=("ev_none ev_local ev_repl paused" "ev_local ev_repl paused ev_none" "ev_repl paused ev_none ev_local"
-        "paused ev_none ev_local ev_repl")
+ORDERS=("none_paused ev_none ev_local ev_repl paused" "ev_none ev_local ev_repl paused none_paused"
+        "ev_local ev_repl paused none_paused ev_none" "ev_repl paused none_paused ev_none ev_local"
+        "paused none_paused ev_none ev_local ev_repl")
 for round in $(seq 1 "$ROUNDS"); do
   # Rotating order (each variant first once per three rounds); each run starts after the analytics node
   # caught up with the one before and a few seconds of quiet (both nodes share this machine's cores).
-  for v in ${ORDERS[$(( (round - 1) % 4 ))]}; do
+  for v in ${ORDERS[$(( (round - 1) % 5 ))]}; do
     # paused: the published table with the subscription disabled during the run (the slot keeps the WAL,
     # decoded and applied afterwards): the primary's write path alone, without the analytics node's apply
     # taking this machine's cores.
-    t=$v; [ "$v" = paused ] && { t=ev_repl; ona "ALTER SUBSCRIPTION bench_sub DISABLE"; }
+    # none_paused: the floor with no walsender decoding at all (the subscription disabled too).
+    t=$v; [ "$v" = paused ] && t=ev_repl; [ "$v" = none_paused ] && t=ev_none
+    case $v in paused|none_paused) ona "ALTER SUBSCRIPTION bench_sub DISABLE" ;; esac
     sleep 3
     TPS[$v]+="$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p') "
     ms=$(PGPORT=$PP session_times $'\\timing on\n'"COPY $t (channel, video, watch_ms) FROM '$DIR/rows.tsv';" | head -1)
     COPYMS[$v]+="$ms "
-    [ "$v" = paused ] && ona "ALTER SUBSCRIPTION bench_sub ENABLE"
+    case $v in paused|none_paused) ona "ALTER SUBSCRIPTION bench_sub ENABLE" ;; esac
     caught_up >/dev/null
   done
 done
 med() { tr ' ' '\n' | grep -v '^$' | median; }
-for t in ev_none ev_local ev_repl paused; do
-  printf "   %-8s  single-row tps %9.1f   COPY of %s rows %8.1f ms\n" "$t" "$(med <<<"${TPS[$t]}")" "$ROWS" "$(med <<<"${COPYMS[$t]}")"
+for t in none_paused ev_none ev_local ev_repl paused; do
+  printf "   %-11s  single-row tps %9.1f   COPY of %s rows %8.1f ms\n" "$t" "$(med <<<"${TPS[$t]}")" "$ROWS" "$(med <<<"${COPYMS[$t]}")"
 done
-printf "   tps vs the floor: rollups on the primary %s, on the analytics node %s (applying on this machine meanwhile), %s (paused) (target: 1.00 within noise)\n" \
-  "$(ratio "$(med <<<"${TPS[ev_local]}")" "$(med <<<"${TPS[ev_none]}")")" "$(ratio "$(med <<<"${TPS[ev_repl]}")" "$(med <<<"${TPS[ev_none]}")")" \
-  "$(ratio "$(med <<<"${TPS[paused]}")" "$(med <<<"${TPS[ev_none]}")")"
-printf "   COPY time vs the floor: rollups on the primary %s, on the analytics node %s (applying), %s (paused)\n" \
-  "$(ratio "$(med <<<"${COPYMS[ev_local]}")" "$(med <<<"${COPYMS[ev_none]}")")" "$(ratio "$(med <<<"${COPYMS[ev_repl]}")" "$(med <<<"${COPYMS[ev_none]}")")" \
-  "$(ratio "$(med <<<"${COPYMS[paused]}")" "$(med <<<"${COPYMS[ev_none]}")")"
+tps() { med <<<"${TPS[$1]}"; }
+cms() { med <<<"${COPYMS[$1]}"; }
+printf "   the primary's write path alone (no decoding, no apply on this machine during the run): published / not published: tps %s, COPY time %s (target: 1.00 within noise)\n" \
+  "$(ratio "$(tps paused)" "$(tps none_paused)")" "$(ratio "$(cms paused)" "$(cms none_paused)")"
+printf "   with the walsender decoding and the analytics node applying on this machine: published / not published: tps %s, COPY time %s\n" \
+  "$(ratio "$(tps ev_repl)" "$(tps ev_none)")" "$(ratio "$(cms ev_repl)" "$(cms ev_none)")"
+printf "   rollups on the primary / nothing attached (both with decoding active): tps %s, COPY time %s\n" \
+  "$(ratio "$(tps ev_local)" "$(tps ev_none)")" "$(ratio "$(cms ev_local)" "$(cms ev_none)")"
 
 echo "== 2. a dashboard (views and watch time per channel, last day, top 20) while 1,000 rows/s are inserted"
 DASH="SELECT channel, sum(views) AS v, sum(watch) AS w FROM %s WHERE hour >= now() - interval '1 day' GROUP BY 1 ORDER BY 2 DESC LIMIT 20"

@@ -180,6 +180,32 @@ check "... and its answer equals the raw query's" wait_for_at "$PC" 5 \
   "SET strata.routing_force = on; CREATE TEMP TABLE routed AS $RAWQ; SET strata.routing = off;
    SELECT count(*) FROM ((TABLE routed EXCEPT ($RAWQ)) UNION ALL (($RAWQ) EXCEPT TABLE routed)) d" 0
 
+# A rollup made before its table was subscribed: the capture switches to row triggers at the worker's
+# next pass and recomputes every bucket it holds (apply's changes before the switch were not seen).
+at "$PA" "CREATE TABLE ev2 (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts timestamptz NOT NULL, channel int NOT NULL, views int NOT NULL)"
+at "$PA" "INSERT INTO ev2 (ts, channel, views) SELECT now() - (g % 30) * interval '1 hour', g % 4, g FROM generate_series(1, 1000) g"
+at "$PC" "CREATE TABLE ev2 (id bigint NOT NULL PRIMARY KEY, ts timestamptz NOT NULL, channel int NOT NULL, views int NOT NULL,
+            strata_order bigint GENERATED ALWAYS AS IDENTITY)"
+at "$PC" "CREATE INDEX ON ev2 (strata_order)"
+at "$PC" "SELECT strata.create_rollup('ev2_hourly', \$\$SELECT date_trunc('hour', ts) AS hour, channel, count(*) AS n, sum(views) AS views FROM ev2 GROUP BY 1, 2\$\$, refresh_interval => '200 ms')" >/dev/null
+check "made before the subscription, its capture is at statement level" wait_for_at "$PC" 5 \
+  "SELECT row_triggers FROM strata.rollup_source WHERE source = 'ev2'::regclass" f
+at "$PA" "CALL strata.create_analytics_publication(ARRAY['ev2'::regclass], 'pub_a2')" >/dev/null 2>&1
+at "$PC" "SELECT strata.create_analytics_subscription('sub_a2', '$CONN_A', 'pub_a2')" >/dev/null
+at "$PA" "UPDATE ev2 SET views = views + 7 WHERE id % 3 = 0"
+at "$PA" "DELETE FROM ev2 WHERE id % 5 = 0"
+check "subscribed, the worker switches it to row triggers" wait_for_at "$PC" 20 \
+  "SELECT row_triggers FROM strata.rollup_source WHERE source = 'ev2'::regclass" t
+check "... and says so in job_runs" wait_for_at "$PC" 10 \
+  "SELECT count(*) > 0 FROM strata.job_runs WHERE job_kind = 'rollup_tracking' AND message LIKE '%changed to row level%'" t
+at "$PA" "UPDATE ev2 SET views = views + 1 WHERE id % 4 = 0"
+at "$PA" "DELETE FROM ev2 WHERE id % 7 = 0"
+check "... its rollup equals GROUP BY over the raw rows (changes before and after the switch)" wait_for_at "$PC" 60 \
+  "SELECT (SELECT count(*) FROM ev2) = $(at "$PA" "SELECT count(*) FROM ev2") AND (SELECT count(*) FROM (
+      (SELECT hour, channel, n, views FROM ev2_hourly_data EXCEPT SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2)
+      UNION ALL
+      (SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2 EXCEPT SELECT hour, channel, n, views FROM ev2_hourly_data)) d) = 0" t
+
 # The agents' catalog and structured questions on the analytics node (routing picks the rollup or the raw
 # table by cost; either way the answer is exact).
 check "query_metrics on the analytics node: an exact answer with the raw table's totals" wait_for_at "$PC" 10 \
