@@ -211,7 +211,7 @@ check "... its rollup equals GROUP BY over the raw rows (changes before and afte
 check "query_metrics on the analytics node: an exact answer with the raw table's totals" wait_for_at "$PC" 10 \
   "SELECT (r -> 'provenance' ->> 'exact')::bool
           AND (SELECT sum((x ->> 'views')::bigint) FROM jsonb_array_elements(r -> 'rows') x) = (SELECT sum(views) FROM ev)
-     FROM strata.query_metrics(ARRAY['views'], ARRAY['channel']) r" t
+     FROM strata.query_metrics(ARRAY['public.ev:views'], ARRAY['channel']) r" t
 
 # DDL drift: a column added on the primary first stops apply; health says so; the documented fix
 # (the column on the analytics node, then ENABLE) catches up.
