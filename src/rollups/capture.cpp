@@ -513,9 +513,22 @@ STRATA_FUNCTION(strata_on_tree_change) {
   PG_RETURN_VOID();
 }
 
+namespace {
+
+// strata._rollup_capture() fired other than as one of strata's own capture triggers.
+[[noreturn]] void RefuseCall() {
+  throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
+                    "statement trigger (row triggers on a subscription's target)", {},
+                    "strata attaches it to the sources of rollups itself; do not call or attach it.");
+}
+
+}  // namespace
+
 // strata._rollup_capture(): AFTER UPDATE / AFTER DELETE ... FOR EACH STATEMENT trigger with transition
 // tables __strata_old (and __strata_new), or BEFORE TRUNCATE ... FOR EACH STATEMENT (the rows about to go
-// are read from the relation itself); argument the capture's id.
+// are read from the relation itself), or on a capture in row mode BEFORE UPDATE / AFTER DELETE ... FOR EACH
+// ROW (the row as a one-row table of the same name); argument the capture's id.
 STRATA_FUNCTION(strata_rollup_capture) {
   TriggerData* td = CALLED_AS_TRIGGER(fcinfo) ? reinterpret_cast<TriggerData*>(fcinfo->context) : nullptr;
   const bool update = td != nullptr && TRIGGER_FIRED_BY_UPDATE(td->tg_event);
@@ -536,10 +549,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
        !(update || TRIGGER_FIRED_BY_DELETE(td->tg_event)) || td->tg_trigger->tgnargs != 1 ||
        td->tg_trigger->tgoldtable == nullptr || strcmp(td->tg_trigger->tgoldtable, "__strata_old") != 0 ||
        (update && (td->tg_trigger->tgnewtable == nullptr || strcmp(td->tg_trigger->tgnewtable, "__strata_new") != 0))))
-    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
-                      "statement trigger (row triggers on a subscription's target)", {},
-                      "strata attaches it to the sources of rollups itself; do not call or attach it.");
+    RefuseCall();
   const char* arg = td->tg_trigger->tgargs[0];
   char* end = nullptr;
   const long id = strtol(arg, &end, 10);
@@ -564,10 +574,7 @@ STRATA_FUNCTION(strata_rollup_capture) {
   // A row trigger only where strata made one: on a capture in row mode.
   if (row && !c.row_triggers) Load(static_cast<int>(id), &c);
   if (row && !c.row_triggers)
-    throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                      "strata._rollup_capture() may only fire as strata's AFTER UPDATE or DELETE or BEFORE TRUNCATE "
-                      "statement trigger (row triggers on a subscription's target)", {},
-                      "strata attaches it to the sources of rollups itself; do not call or attach it.");
+    RefuseCall();
   // A relation outside the source's tree (detached, being cleaned up) logs nothing; a relation new in
   // the tree whose invalidation has not arrived yet is looked up once more.
   if (!c.grains.empty() && !c.tree.count(rel)) Load(static_cast<int>(id), &c);

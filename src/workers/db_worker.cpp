@@ -259,6 +259,14 @@ void PartitionPass() {
   pg::CommitWorkerTxn();
 }
 
+// Inside a catch block: logs "strata worker: <what> failed: <error>" and rolls the worker's transaction back.
+void LogFailureAndAbort(const char* what) {
+  int code = 0;
+  const char* msg = pg::CurrentExceptionMessage(&code);
+  pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: %s failed: %s", what, msg))); });
+  pg::AbortWorkerTxn();
+}
+
 // When the next heartbeat is due (0: this database publishes no strata.heartbeat; looked at each pass).
 TimestampTz next_beat = 0;
 
@@ -269,10 +277,7 @@ void HeartbeatSafely() {
     const int64_t ms = analytics::Beat();
     next_beat = ms < 0 ? 0 : GetCurrentTimestamp() + ms * 1000;
   } catch (...) {
-    int code = 0;
-    const char* msg = pg::CurrentExceptionMessage(&code);
-    pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: heartbeat failed: %s", msg))); });
-    pg::AbortWorkerTxn();
+    LogFailureAndAbort("heartbeat");
     next_beat = 0;
   }
 }
@@ -292,10 +297,7 @@ int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
     try {
       health::WorkerPass();
     } catch (...) {
-      int code = 0;
-      const char* msg = pg::CurrentExceptionMessage(&code);
-      pg::Call([&] { ereport(LOG, (errcode(code), errmsg("strata worker: health pass failed: %s", msg))); });
-      pg::AbortWorkerTxn();
+      LogFailureAndAbort("health pass");
     }
     health_us = GetCurrentTimestamp() - h0;
   };
