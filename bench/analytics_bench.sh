@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # The analytics node (src/analytics/README.md), side by side in one run: a primary and an analytics node,
-# two throwaway clusters on this machine (ratios; both share its 2 cores, so the analytics node's apply
-# and refreshes take CPU from the primary's clients here, which separate machines would not).
+# two throwaway clusters on this machine. With PIN=1 (the default on a machine with 2 or more cores) the
+# two stand in for separate machines: the primary's processes and the pgbench client run on CPU 0, the
+# analytics node and the primary's walsender (what a primary's spare core does) on CPU 1; PIN=0 lets
+# them share every core (the analytics node's apply and refreshes then take CPU from the primary's clients).
 #  1. ingest throughput on the primary, single-row INSERTs (pgbench) and COPY, into three tables: with no
-#     rollup (the floor), with 3 rollups on the primary, and published to the analytics node that holds
-#     the same 3 rollups, once with the analytics node applying meanwhile (on this same machine) and once
-#     with its subscription paused for the run (the primary's write path alone, against the floor also
-#     taken with the subscription paused: no walsender decoding); target: the published table equal to
-#     the floor (within noise);
+#     rollup (the floor, run twice per round: the second run's ratio to the first is this machine's
+#     run-to-run noise), with 3 rollups on the primary, and published to the analytics node that holds
+#     the same 3 rollups, once with the analytics node applying meanwhile and once with its subscription
+#     paused for the run (the primary's write path alone, against the floor also taken with the
+#     subscription paused: no walsender decoding); target: the published table equal to the floor (within
+#     noise);
 #  2. a dashboard query's p95 while pgbench inserts at a steady rate: on the primary's rollup vs on the
 #     analytics node's;
 #  3. freshness at a steady ingest rate: p50/p95 of (commit on the primary -> the row counted in the
 #     analytics node's real-time rollup view), beside the replication lag alone (the same row in the
 #     analytics node's raw table) and the refresh interval; target p95 < 2 x refresh interval + lag.
-# ROUNDS (default 5), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
+# ROUNDS (default 6), SECS (seconds per pgbench run, default 10), ROWS (COPY rows, default 300000). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
+PIN=${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
 SECS=${SECS:-10}
 ROWS=${ROWS:-300000}
 source test/cluster/lib.sh
@@ -32,6 +36,17 @@ trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$
 CONF=("shared_buffers = 512MB" "wal_level = logical" "strata.naptime = 1" "strata.heartbeat_interval = 1" "jit = off")
 cluster_start "$DIR/p" "$PP" "${CONF[@]}" >/dev/null
 cluster_start "$DIR/a" "$PA" "${CONF[@]}" >/dev/null
+pin() {  # pin DIR CPU: the cluster's postmaster and its processes (those forked later inherit it)
+  [ "$PIN" = 1 ] || return 0
+  local pm p; pm=$(head -1 "$1/data/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do taskset -p -c "$2" "$p" >/dev/null 2>&1 || true; done
+}
+pin_walsender() {  # the primary's walsender runs on the analytics node's CPU (a primary's spare core)
+  [ "$PIN" = 1 ] || return 0
+  local p; for p in $(PGPORT=$PP DB=postgres q "SELECT pid FROM pg_stat_replication"); do taskset -p -c 1 "$p" >/dev/null 2>&1 || true; done
+}
+pin "$DIR/p" 0
+pin "$DIR/a" 1
 export DB=bench
 onp() { PGPORT=$PP q "$@"; }
 ona() { PGPORT=$PA q "$@"; }
@@ -52,32 +67,33 @@ onp "CALL strata.create_analytics_publication(ARRAY['ev_repl'::regclass], 'bench
 ona "CREATE TABLE ev_repl (id bigint NOT NULL PRIMARY KEY, ts timestamptz NOT NULL, channel int NOT NULL, video int NOT NULL, watch_ms int NOT NULL)"
 ona "SELECT strata.create_analytics_subscription('bench_sub', 'host=127.0.0.1 port=$PP dbname=bench user=postgres', 'bench_pub', ARRAY['ev_repl'::regclass])" >/dev/null
 rollups "$PA" ev_repl
-PGB="$PGBIN/pgbench -h 127.0.0.1 -p $PP -U postgres -n"
+PGB_CPU=(); [ "$PIN" = 1 ] && PGB_CPU=(taskset -c 0)
+PGB="${PGB_CPU[*]} $PGBIN/pgbench -h 127.0.0.1 -p $PP -U postgres -n"
 for t in ev_none ev_local ev_repl; do
   echo "INSERT INTO $t (channel, video, watch_ms) VALUES (random() * 1000, random() * 100000, random() * 60000);" >"$DIR/ins_$t.sql"
 done
 seq 1 "$ROWS" | awk '{printf "%d\t%d\t%d\n", $1 % 1000, $1 % 100000, $1 % 60000}' >"$DIR/rows.tsv"
 caught_up() {  # the analytics node holds every row of ev_repl and its rollups are refreshed
   local n; n=$(onp "SELECT count(*) FROM ev_repl")
+  pin_walsender
   PGPORT=$PA wait_for 300 "SELECT count(*) FROM ev_repl" "$n" && PGPORT=$PA wait_for 300 \
     "SELECT bool_and(lag_rows = 0 AND pending_buckets = 0) FROM strata.rollups" t
 }
 caught_up
 
-echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups ($ROUNDS rounds, medians)"
+echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups ($ROUNDS rounds, medians; PIN=$PIN)"
 declare -A TPS COPYMS
-ORDERS=("none_paused ev_none ev_local ev_repl paused" "ev_none ev_local ev_repl paused none_paused"
-        "ev_local ev_repl paused none_paused ev_none" "ev_repl paused none_paused ev_none ev_local"
-        "paused none_paused ev_none ev_local ev_repl")
+VARIANTS=(none_paused ev_none ev_local ev_repl paused none_again)
 for round in $(seq 1 "$ROUNDS"); do
-  # Rotating order (each variant first once per three rounds); each run starts after the analytics node
-  # caught up with the one before and a few seconds of quiet (both nodes share this machine's cores).
-  for v in ${ORDERS[$(( (round - 1) % 5 ))]}; do
+  # Rotating order (each variant first once per six rounds); each run starts after the analytics node
+  # caught up with the one before and a few seconds of quiet.
+  for k in $(seq 0 $(( ${#VARIANTS[@]} - 1 ))); do
+    v=${VARIANTS[$(( (k + round - 1) % ${#VARIANTS[@]} ))]}
     # paused: the published table with the subscription disabled during the run (the slot keeps the WAL,
-    # decoded and applied afterwards): the primary's write path alone, without the analytics node's apply
-    # taking this machine's cores.
+    # decoded and applied afterwards): the primary's write path alone.
     # none_paused: the floor with no walsender decoding at all (the subscription disabled too).
-    t=$v; [ "$v" = paused ] && t=ev_repl; [ "$v" = none_paused ] && t=ev_none
+    # none_again: the floor once more (its ratio to ev_none is the noise of two runs of one thing).
+    t=$v; [ "$v" = paused ] && t=ev_repl; [ "$v" = none_paused ] && t=ev_none; [ "$v" = none_again ] && t=ev_none
     case $v in paused|none_paused) ona "ALTER SUBSCRIPTION bench_sub DISABLE" ;; esac
     sleep 3
     TPS[$v]+="$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p') "
@@ -88,16 +104,18 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 med() { tr ' ' '\n' | grep -v '^$' | median; }
-for t in none_paused ev_none ev_local ev_repl paused; do
-  printf "   %-11s  single-row tps %9.1f   COPY of %s rows %8.1f ms\n" "$t" "$(med <<<"${TPS[$t]}")" "$ROWS" "$(med <<<"${COPYMS[$t]}")"
+for t in "${VARIANTS[@]}"; do
+  printf "   %-11s  single-row tps %9.1f   COPY of %s rows %8.1f ms   (tps per round: %s)\n" "$t" "$(med <<<"${TPS[$t]}")" "$ROWS" "$(med <<<"${COPYMS[$t]}")" "${TPS[$t]}"
 done
 tps() { med <<<"${TPS[$1]}"; }
 cms() { med <<<"${COPYMS[$1]}"; }
-printf "   the primary's write path alone (no decoding, no apply on this machine during the run): published / not published: tps %s, COPY time %s (target: 1.00 within noise)\n" \
-  "$(ratio "$(tps paused)" "$(tps none_paused)")" "$(ratio "$(cms paused)" "$(cms none_paused)")"
-printf "   with the walsender decoding and the analytics node applying on this machine: published / not published: tps %s, COPY time %s\n" \
+printf "   noise: the floor run twice (none_again / ev_none): tps %s, COPY time %s\n" \
+  "$(ratio "$(tps none_again)" "$(tps ev_none)")" "$(ratio "$(cms none_again)" "$(cms ev_none)")"
+printf "   published, the analytics node applying and refreshing its 3 rollups / not published: tps %s, COPY time %s (target: 1.00 within noise)\n" \
   "$(ratio "$(tps ev_repl)" "$(tps ev_none)")" "$(ratio "$(cms ev_repl)" "$(cms ev_none)")"
-printf "   rollups on the primary / nothing attached (both with decoding active): tps %s, COPY time %s\n" \
+printf "   the primary's write path alone (subscription paused in both): published / not published: tps %s, COPY time %s\n" \
+  "$(ratio "$(tps paused)" "$(tps none_paused)")" "$(ratio "$(cms paused)" "$(cms none_paused)")"
+printf "   rollups on the primary / nothing attached: tps %s, COPY time %s\n" \
   "$(ratio "$(tps ev_local)" "$(tps ev_none)")" "$(ratio "$(cms ev_local)" "$(cms ev_none)")"
 
 echo "== 2. a dashboard (views and watch time per channel, last day, top 20) while 1,000 rows/s are inserted"
