@@ -8,9 +8,9 @@
 EXTENSION = strata
 MODULE_big = strata
 
-CORE_SRCS = $(wildcard src/core/*.cpp)
+CORE_SRCS = $(wildcard src/core/*.cpp) $(wildcard src/core/*/*.cpp)
 GLUE_SRCS = src/strata.cpp src/config.cpp $(wildcard src/pg/*.cpp) $(wildcard src/jobs/*.cpp) $(wildcard src/partitions/*.cpp) \
-            $(wildcard src/aggregates/*.cpp) $(wildcard src/rollups/*.cpp) $(wildcard src/routing/*.cpp) $(wildcard src/agents/*.cpp) $(wildcard src/health/*.cpp) $(wildcard src/analytics/*.cpp) $(wildcard src/vacuum/*.cpp) \
+            $(wildcard src/aggregates/*.cpp) $(wildcard src/rollups/*.cpp) $(wildcard src/routing/*.cpp) $(wildcard src/agents/*.cpp) $(wildcard src/health/*.cpp) $(wildcard src/analytics/*.cpp) $(wildcard src/columnar/*.cpp) $(wildcard src/vacuum/*.cpp) \
             $(wildcard src/workers/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
@@ -32,7 +32,7 @@ PG_CPPFLAGS = -Isrc
 # Header dependencies: each object also writes a .d file next to it, read back below, so a change to a
 # header rebuilds every file that includes it (PGXS tracks only sources).
 PG_CXXFLAGS += -MMD -MP
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lstdc++ -lzstd
 
 # PGXS would also compile every file to LLVM bitcode with clang and none of our C++ flags, for JIT
 # inlining. strata's functions are C++ behind a guard and gain nothing from inlining: skip it.

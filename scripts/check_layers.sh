@@ -2,7 +2,7 @@
 # The layering check (run by `make test` and CI): core <- pg <- jobs <- capabilities <- workers.
 #  * src/core includes only src/core (no Postgres header; core/no_postgres.hpp also makes that a build error);
 #  * src/pg includes only src/pg, core/error.hpp and Postgres headers: nothing of a capability;
-#  * src/jobs adds config.hpp; a capability (partitions, rollups, routing, agents, vacuum, aggregates, health, analytics) adds src/jobs and its
+#  * src/jobs adds config.hpp; a capability (partitions, rollups, routing, agents, vacuum, aggregates, health, analytics, columnar) adds src/jobs and its
 #    own folder, and another capability only through a header made for it (partitions -> rollups/retention.hpp, routing and agents -> rollups/candidates.hpp, agents -> routing/routed_plan.hpp, health -> partitions/figures.hpp);
 #  * nothing below src/workers includes src/workers;
 #  * no include cycle between files (a .cpp and its .hpp count as one file).
@@ -25,7 +25,7 @@ out=$(grep -rHn '^#include "' src --include='*.cpp' --include='*.hpp' | awk -F: 
     from = substr(file, 5); from_dir = (index(from, "/") ? substr(from, 1, index(from, "/") - 1) : "top")
     to_dir = (index(inc, "/") ? substr(inc, 1, index(inc, "/") - 1) : "top")
     where = file ":" line " includes \"" inc "\""
-    strata = inc ~ /^(core|pg|jobs|partitions|rollups|routing|agents|vacuum|aggregates|health|analytics|workers)\// || inc == "config.hpp"
+    strata = inc ~ /^(core|pg|jobs|partitions|rollups|routing|agents|vacuum|aggregates|health|analytics|columnar|workers)\// || inc == "config.hpp"
     if (!strata) {
       if (from_dir == "core") print "bad " where ": a Postgres header in src/core"
       next
@@ -34,8 +34,8 @@ out=$(grep -rHn '^#include "' src --include='*.cpp' --include='*.hpp' | awk -F: 
     if (from_dir == "pg" && to_dir != "pg" && inc != "core/error.hpp")
       print "bad " where ": src/pg includes only src/pg and core/error.hpp"
     if (from_dir == "jobs" && to_dir !~ /^(core|pg|jobs|top)$/) print "bad " where ": src/jobs sits below the capabilities"
-    if (from_dir ~ /^(partitions|rollups|routing|agents|vacuum|aggregates|health|analytics)$/) {
-      if (to_dir ~ /^(partitions|rollups|routing|agents|vacuum|aggregates|health|analytics)$/ && to_dir != from_dir && !((from_dir ">" inc) in ALLOWED))
+    if (from_dir ~ /^(partitions|rollups|routing|agents|vacuum|aggregates|health|analytics|columnar)$/) {
+      if (to_dir ~ /^(partitions|rollups|routing|agents|vacuum|aggregates|health|analytics|columnar)$/ && to_dir != from_dir && !((from_dir ">" inc) in ALLOWED))
         print "bad " where ": a capability includes another only through a header made for it"
       if (to_dir == "workers") print "bad " where ": src/workers sits on top of the capabilities"
     }

@@ -4,7 +4,7 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libxxhash-dev clang-14 libfuzzer-14-dev
+PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libxxhash-dev libzstd-dev clang-14 libfuzzer-14-dev
       libboost-dev libgtest-dev googletest cmake g++ make
       libipc-run-perl python3 pgbouncer)
 missing=()

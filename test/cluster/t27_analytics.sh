@@ -206,6 +206,29 @@ check "... its rollup equals GROUP BY over the raw rows (changes before and afte
       UNION ALL
       (SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2 EXCEPT SELECT hour, channel, n, views FROM ev2_hourly_data)) d) = 0" t
 
+# The subscription dropped while the rollup reads its table (the table becomes a local one): the capture
+# switches back to statement triggers, recomputes, and local changes stay exact.
+at "$PA" "UPDATE ev2 SET views = views + 2 WHERE id % 6 = 0"
+check "before the drop, the analytics node holds ev2's rows" wait_for_at "$PC" 30 "SELECT count(*) FROM ev2" "$(at "$PA" "SELECT count(*) FROM ev2")"
+at "$PC" "ALTER SUBSCRIPTION sub_a2 DISABLE"
+at "$PC" "ALTER SUBSCRIPTION sub_a2 SET (slot_name = NONE)"
+at "$PC" "DROP SUBSCRIPTION sub_a2"
+at "$PA" "SELECT pg_drop_replication_slot('pub_a2')" >/dev/null
+check "the subscription dropped, the worker switches the capture back to statement level" wait_for_at "$PC" 20 \
+  "SELECT row_triggers FROM strata.rollup_source WHERE source = 'ev2'::regclass" f
+check "... and says so in job_runs" wait_for_at "$PC" 10 \
+  "SELECT count(*) > 0 FROM strata.job_runs WHERE job_kind = 'rollup_tracking' AND message LIKE '%changed to statement level%'" t
+check "... no row trigger of strata is left on it" wait_for_at "$PC" 5 \
+  "SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = 'ev2'::regclass AND t.tgname LIKE 'strata%' AND (t.tgtype & 1) = 1" 0
+at "$PC" "UPDATE ev2 SET views = views * 2 WHERE id % 8 = 0"
+at "$PC" "DELETE FROM ev2 WHERE id % 9 = 0"
+at "$PC" "INSERT INTO ev2 (id, ts, channel, views) SELECT 100000 + g, now() - (g % 20) * interval '1 hour', g % 4, g FROM generate_series(1, 300) g"
+check "... local UPDATE, DELETE and INSERT: the rollup equals GROUP BY over the raw rows" wait_for_at "$PC" 60 \
+  "SELECT count(*) FROM (
+      (SELECT hour, channel, n, views FROM ev2_hourly_data EXCEPT SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2)
+      UNION ALL
+      (SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2 EXCEPT SELECT hour, channel, n, views FROM ev2_hourly_data)) d" 0
+
 # The agents' catalog and structured questions on the analytics node (routing picks the rollup or the raw
 # table by cost; either way the answer is exact).
 check "query_metrics on the analytics node: an exact answer with the raw table's totals" wait_for_at "$PC" 10 \

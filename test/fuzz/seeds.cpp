@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <vector>
 
+#include "core/columnar/codec.hpp"
 #include "core/keyset.hpp"
 #include "core/sketch/hash.hpp"
 #include "core/sketch/hll.hpp"
@@ -54,6 +55,24 @@ int main(int, char** argv) {
     ks::Build(firsts, 2, 1, aux.data());
     k.insert(k.end(), aux.begin(), aux.end());
     WriteBytes(out + "/corpus_keyset", "aux" + std::to_string(n), k);
+  }
+  // Column batches of each kind (the first byte names the kind for fuzz_columnar): regular and random
+  // integers with NULLs, floats, a dictionary and plain text large enough for zstd.
+  namespace col = strata::core::columnar;
+  for (int kind = 1; kind <= 3; kind++) {
+    for (int n : {1, 200}) {
+      col::Batch b;
+      b.kind = col::Kind(kind);
+      for (int i = 0; i < n; i++) {
+        if (i % 13 == 5) b.AddNull();
+        else if (kind == 1) b.AddInt(i % 7 == 0 ? int64_t(i) * 1000003 : int64_t(i) * 1000);
+        else if (kind == 2) b.AddFloat(uint64_t(0x4034000000000000ull + uint64_t(i / 10) * 0x100000000ull));
+        else b.AddBytes(n > 100 && i % 2 ? "label" + std::to_string(i % 4) : std::string(size_t(i % 40), 'q'));
+      }
+      std::vector<uint8_t> e = col::Encode(b);
+      e.insert(e.begin(), uint8_t(kind - 1));
+      WriteBytes(out + "/corpus_columnar", "k" + std::to_string(kind) + "n" + std::to_string(n), e);
+    }
   }
   // Deparsed SQL as routing substitutes placeholders in (literals, identifiers, E'' strings).
   const std::string sql = "SELECT date_trunc('day'::text, $40000) AS \"$40001\", $44001 + $1 FROM t WHERE x = E'a\\'$1' AND y = 'it''s'";

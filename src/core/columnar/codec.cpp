@@ -1,0 +1,416 @@
+// Column batch codecs: the format is described in codec.hpp.
+#include "core/columnar/codec.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace strata::core::columnar {
+namespace {
+
+constexpr uint8_t kMagic = 0xC7;
+constexpr uint8_t kVersion = 1;
+constexpr uint8_t kHasNulls = 1;
+constexpr uint8_t kZstd = 2;
+constexpr size_t kBlock = 128;
+// zstd is kept only when it shrinks the payload by an eighth; a decoder accepts at most this expansion
+// of the compressed bytes (the encoder never writes more), which bounds what corrupted input allocates.
+constexpr size_t kMaxZstdRatio = 4096;
+constexpr size_t kMinZstdInput = 64;
+constexpr size_t kMaxRawPayload = size_t(1) << 30;
+
+[[noreturn]] void Corrupt(const std::string& what) {
+  throw Error(kDataCorrupted, "invalid compressed batch: " + what, {},
+              "The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.");
+}
+
+uint64_t ZigZag(int64_t v) { return (uint64_t(v) << 1) ^ (0 - (uint64_t(v) >> 63)); }
+int64_t UnZigZag(uint64_t u) { return int64_t((u >> 1) ^ (0 - (u & 1))); }
+int Width(uint64_t v) { return v == 0 ? 0 : 64 - __builtin_clzll(v); }
+
+void PutVarint(std::vector<uint8_t>* out, uint64_t v) {
+  while (v >= 0x80) out->push_back(uint8_t(v | 0x80)), v >>= 7;
+  out->push_back(uint8_t(v));
+}
+
+// Bounds-checked reading of bytes, varints and bit fields.
+class Reader {
+ public:
+  Reader(const uint8_t* p, size_t len) : p_(p), end_(p + len) {}
+  size_t remaining() const { return size_t(end_ - p_); }
+  const uint8_t* position() const { return p_; }
+  uint8_t U8() {
+    if (p_ == end_) Corrupt("truncated");
+    return *p_++;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      const uint8_t b = U8();
+      if (shift == 63 && b > 1) Corrupt("varint overflows 64 bits");
+      v |= uint64_t(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    Corrupt("varint too long");
+  }
+  std::string_view Bytes(uint64_t n) {
+    if (n > remaining()) Corrupt("a length runs past the end");
+    std::string_view s(reinterpret_cast<const char*>(p_), size_t(n));
+    p_ += n;
+    return s;
+  }
+  void Skip(size_t n) { Bytes(n); }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<uint8_t>* out) : out_(out) {}
+  void Put(uint64_t v, int width) {  // the low `width` bits of v, least significant first
+    while (width > 0) {
+      const int take = std::min(width, 64 - fill_);
+      const uint64_t part = take == 64 ? v : v & ((uint64_t(1) << take) - 1);
+      acc_ |= fill_ == 64 ? 0 : part << fill_;
+      fill_ += take, width -= take;
+      v = take == 64 ? 0 : v >> take;
+      while (fill_ >= 8) out_->push_back(uint8_t(acc_)), acc_ >>= 8, fill_ -= 8;
+    }
+  }
+  void Flush() {
+    if (fill_ > 0) out_->push_back(uint8_t(acc_)), acc_ = 0, fill_ = 0;
+  }
+
+ private:
+  std::vector<uint8_t>* out_;
+  uint64_t acc_ = 0;
+  int fill_ = 0;
+};
+
+class BitReader {
+ public:
+  BitReader(const uint8_t* p, size_t len) : p_(p), bits_(uint64_t(len) * 8) {}
+  uint64_t Get(int width) {
+    if (width == 0) return 0;
+    if (uint64_t(width) > bits_ - pos_) Corrupt("bit stream truncated");
+    uint64_t v = 0;
+    for (int got = 0; got < width;) {
+      const uint64_t byte = pos_ >> 3;
+      const int off = int(pos_ & 7);
+      const int take = std::min(8 - off, width - got);
+      v |= uint64_t((p_[byte] >> off) & ((1u << take) - 1)) << got;
+      got += take, pos_ += uint64_t(take);
+    }
+    return v;
+  }
+  size_t BytesUsed() const { return size_t((pos_ + 7) / 8); }
+
+ private:
+  const uint8_t* p_;
+  uint64_t bits_, pos_ = 0;
+};
+
+// ---- kInt: delta-of-delta, zigzag, 128-value blocks of one width each ----
+void EncodeInts(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
+  if (v.empty()) return;
+  PutVarint(out, ZigZag(v[0]));
+  if (v.size() == 1) return;
+  uint64_t prev_delta = uint64_t(v[1]) - uint64_t(v[0]);  // modular: exact over the whole int64 range
+  PutVarint(out, ZigZag(int64_t(prev_delta)));
+  std::vector<uint64_t> dd;
+  dd.reserve(v.size());
+  for (size_t i = 2; i < v.size(); i++) {
+    const uint64_t delta = uint64_t(v[i]) - uint64_t(v[i - 1]);
+    dd.push_back(ZigZag(int64_t(delta - prev_delta)));
+    prev_delta = delta;
+  }
+  for (size_t b = 0; b < dd.size(); b += kBlock) {
+    const size_t e = std::min(dd.size(), b + kBlock);
+    int w = 0;
+    for (size_t i = b; i < e; i++) w = std::max(w, Width(dd[i]));
+    out->push_back(uint8_t(w));
+    BitWriter bits(out);
+    for (size_t i = b; i < e; i++) bits.Put(dd[i], w);
+    bits.Flush();
+  }
+}
+
+void DecodeInts(Reader* r, size_t m, std::vector<int64_t>* v) {
+  if (m == 0) return;
+  v->reserve(m);
+  v->push_back(UnZigZag(r->Varint()));
+  if (m == 1) return;
+  uint64_t delta = uint64_t(UnZigZag(r->Varint()));
+  v->push_back(int64_t(uint64_t((*v)[0]) + delta));
+  for (size_t b = 2; b < m; b += kBlock) {
+    const size_t count = std::min(m - b, kBlock);
+    const int w = r->U8();
+    if (w > 64) Corrupt("bit width over 64");
+    const size_t bytes = (count * size_t(w) + 7) / 8;
+    BitReader bits(r->position(), std::min(bytes, r->remaining()));
+    for (size_t i = 0; i < count; i++) {
+      delta += uint64_t(UnZigZag(bits.Get(w)));
+      v->push_back(int64_t(uint64_t(v->back()) + delta));
+    }
+    r->Skip(bytes);
+  }
+}
+
+// ---- kFloat: Gorilla XOR ----
+void EncodeFloats(const std::vector<uint64_t>& v, std::vector<uint8_t>* out) {
+  if (v.empty()) return;
+  BitWriter bits(out);
+  bits.Put(v[0], 64);
+  int lead = -1, len = 0;  // the current window: `lead` leading zero bits, then `len` meaningful bits
+  for (size_t i = 1; i < v.size(); i++) {
+    const uint64_t x = v[i] ^ v[i - 1];
+    if (x == 0) {
+      bits.Put(0, 1);
+      continue;
+    }
+    const int l = __builtin_clzll(x), t = __builtin_ctzll(x);
+    if (lead >= 0 && l >= lead && t >= 64 - lead - len) {
+      bits.Put(1, 1), bits.Put(0, 1);
+      bits.Put(x >> (64 - lead - len), len);
+    } else {
+      lead = l, len = 64 - l - t;
+      bits.Put(1, 1), bits.Put(1, 1);
+      bits.Put(uint64_t(lead), 6), bits.Put(uint64_t(len - 1), 6);
+      bits.Put(x >> t, len);
+    }
+  }
+  bits.Flush();
+}
+
+void DecodeFloats(Reader* r, size_t m, std::vector<uint64_t>* v) {
+  if (m == 0) return;
+  BitReader bits(r->position(), r->remaining());
+  v->reserve(m);
+  v->push_back(bits.Get(64));
+  int lead = -1, len = 0;
+  for (size_t i = 1; i < m; i++) {
+    if (bits.Get(1) == 0) {
+      v->push_back(v->back());
+      continue;
+    }
+    if (bits.Get(1) == 1) {
+      lead = int(bits.Get(6)), len = int(bits.Get(6)) + 1;
+      if (lead + len > 64) Corrupt("XOR window past 64 bits");
+    } else if (lead < 0) {
+      Corrupt("XOR value reuses a window before one was set");
+    }
+    const uint64_t x = bits.Get(len) << (64 - lead - len);
+    v->push_back(v->back() ^ x);
+  }
+  r->Skip(bits.BytesUsed());
+}
+
+// ---- kBytes: dictionary or plain ----
+void EncodeDictionary(const Batch& b, std::vector<uint8_t>* out) {
+  std::unordered_map<std::string_view, uint32_t> index;
+  std::vector<std::string_view> entries;
+  std::vector<uint32_t> ids;
+  ids.reserve(b.spans.size());
+  for (size_t k = 0; k < b.spans.size(); k++) {
+    auto [it, added] = index.emplace(b.value(k), uint32_t(entries.size()));
+    if (added) entries.push_back(b.value(k));
+    ids.push_back(it->second);
+  }
+  PutVarint(out, entries.size());
+  for (std::string_view e : entries) {
+    PutVarint(out, e.size());
+    out->insert(out->end(), e.begin(), e.end());
+  }
+  const int w = Width(entries.size() - 1);
+  BitWriter bits(out);
+  for (uint32_t id : ids) bits.Put(id, w);
+  bits.Flush();
+}
+
+void DecodeDictionary(Reader* r, size_t m, Batch* b) {
+  const uint64_t d = r->Varint();
+  if (d == 0 || d > m) Corrupt("dictionary size out of range");
+  std::vector<Batch::Span> entries;
+  entries.reserve(size_t(d));
+  for (uint64_t i = 0; i < d; i++) {
+    std::string_view e = r->Bytes(r->Varint());
+    entries.push_back({b->bytes.size(), e.size()});
+    b->bytes.append(e);
+  }
+  const int w = Width(d - 1);
+  const size_t bytes = (m * size_t(w) + 7) / 8;
+  BitReader bits(r->position(), std::min(bytes, r->remaining()));
+  b->spans.reserve(m);
+  for (size_t k = 0; k < m; k++) {
+    const uint64_t id = bits.Get(w);
+    if (id >= d) Corrupt("dictionary index out of range");
+    b->spans.push_back(entries[size_t(id)]);
+  }
+  r->Skip(bytes);
+}
+
+void EncodePlain(const Batch& b, std::vector<uint8_t>* out) {
+  for (const Batch::Span& s : b.spans) PutVarint(out, s.length);
+  for (size_t k = 0; k < b.spans.size(); k++) {
+    std::string_view v = b.value(k);
+    out->insert(out->end(), v.begin(), v.end());
+  }
+}
+
+void DecodePlain(Reader* r, size_t m, Batch* b) {
+  std::vector<uint64_t> lengths;
+  lengths.reserve(std::min(m, r->remaining()));
+  uint64_t total = 0;
+  for (size_t k = 0; k < m; k++) {
+    lengths.push_back(r->Varint());
+    if (lengths.back() > r->remaining()) Corrupt("a value's length runs past the end");
+    total += lengths.back();
+  }
+  if (total > r->remaining()) Corrupt("values run past the end");
+  b->bytes.assign(reinterpret_cast<const char*>(r->position()), size_t(total));
+  r->Skip(size_t(total));
+  b->spans.reserve(m);
+  size_t offset = 0;
+  for (uint64_t len : lengths) b->spans.push_back({offset, size_t(len)}), offset += size_t(len);
+}
+
+Codec ChooseCodec(const Batch& b) {
+  switch (b.kind) {
+    case Kind::kInt: return Codec::kDeltaDelta;
+    case Kind::kFloat: return Codec::kXor;
+    case Kind::kBytes: break;
+  }
+  std::unordered_map<std::string_view, char> seen;
+  const size_t limit = b.spans.size() / 2;
+  for (size_t k = 0; k < b.spans.size(); k++) {
+    seen.emplace(b.value(k), 0);
+    if (seen.size() > limit) return Codec::kPlain;
+  }
+  return b.spans.empty() ? Codec::kPlain : Codec::kDictionary;
+}
+
+void CheckConsistent(const Batch& b) {
+  if (b.null.size() > kMaxBatchValues)
+    throw Error(sqlstate::kProgramLimitExceeded, "a compressed batch holds at most " + std::to_string(kMaxBatchValues) + " values");
+  const size_t m = b.values();
+  const size_t have = b.kind == Kind::kInt ? b.ints.size() : b.kind == Kind::kFloat ? b.floats.size() : b.spans.size();
+  if (have != m) throw Error(sqlstate::kInternalError, "batch values do not match its NULL map");
+}
+
+}  // namespace
+
+size_t Batch::values() const { return size_t(std::count(null.begin(), null.end(), uint8_t(0))); }
+
+void Batch::AddBytes(std::string_view v) {
+  null.push_back(0);
+  spans.push_back({bytes.size(), v.size()});
+  bytes.append(v);
+}
+
+const char* CodecName(Codec codec) {
+  switch (codec) {
+    case Codec::kDeltaDelta: return "delta-of-delta";
+    case Codec::kXor: return "xor";
+    case Codec::kDictionary: return "dictionary";
+    case Codec::kPlain: return "plain";
+  }
+  return "unknown";
+}
+
+std::vector<uint8_t> Encode(const Batch& b) {
+  CheckConsistent(b);
+  const Codec codec = ChooseCodec(b);
+  std::vector<uint8_t> payload;
+  switch (codec) {
+    case Codec::kDeltaDelta: EncodeInts(b.ints, &payload); break;
+    case Codec::kXor: EncodeFloats(b.floats, &payload); break;
+    case Codec::kDictionary: EncodeDictionary(b, &payload); break;
+    case Codec::kPlain: EncodePlain(b, &payload); break;
+  }
+  const bool has_nulls = b.values() != b.size();
+  std::vector<uint8_t> out = {kMagic, kVersion, uint8_t(b.kind), uint8_t(codec), 0};
+  PutVarint(&out, b.size());
+  if (has_nulls) {
+    out[4] |= kHasNulls;
+    uint8_t state = 0;  // runs alternate, starting with non-NULL (possibly an empty run)
+    size_t run = 0;
+    for (uint8_t is_null : b.null) {
+      if (is_null != state) PutVarint(&out, run), run = 0, state = is_null;
+      run++;
+    }
+    PutVarint(&out, run);
+  }
+  if (payload.size() >= kMinZstdInput) {
+    std::vector<uint8_t> z(ZSTD_compressBound(payload.size()));
+    const size_t zn = ZSTD_compress(z.data(), z.size(), payload.data(), payload.size(), 1);
+    if (!ZSTD_isError(zn) && zn + 8 < payload.size() - payload.size() / 8 && payload.size() <= zn * kMaxZstdRatio) {
+      out[4] |= kZstd;
+      PutVarint(&out, payload.size());
+      out.insert(out.end(), z.begin(), z.begin() + zn);
+      return out;
+    }
+  }
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+Header ReadHeader(const uint8_t* data, size_t len) {
+  Reader r(data, len);
+  if (r.U8() != kMagic) Corrupt("not a strata batch");
+  if (r.U8() != kVersion) Corrupt("unknown format version");
+  const uint8_t kind = r.U8(), codec = r.U8(), flags = r.U8();
+  if (kind < 1 || kind > 3) Corrupt("unknown value kind");
+  if (codec < 1 || codec > 4) Corrupt("unknown codec");
+  if (flags & ~(kHasNulls | kZstd)) Corrupt("unknown flags");
+  const uint64_t n = r.Varint();
+  if (n > kMaxBatchValues) Corrupt("too many values");
+  return {Kind(kind), Codec(codec), (flags & kHasNulls) != 0, (flags & kZstd) != 0, uint32_t(n)};
+}
+
+Batch Decode(const uint8_t* data, size_t len, Kind expected) {
+  const Header h = ReadHeader(data, len);
+  if (h.kind != expected) Corrupt("the batch holds another kind of value than its column");
+  const bool codec_fits = h.kind == Kind::kInt   ? h.codec == Codec::kDeltaDelta
+                          : h.kind == Kind::kFloat ? h.codec == Codec::kXor
+                                                   : h.codec == Codec::kDictionary || h.codec == Codec::kPlain;
+  if (!codec_fits) Corrupt("codec does not fit the value kind");
+  Reader r(data, len);
+  r.Skip(5);
+  r.Varint();
+  Batch b;
+  b.kind = h.kind;
+  b.null.assign(h.n, 0);
+  size_t m = h.n;
+  if (h.has_nulls) {
+    size_t at = 0;
+    for (uint8_t state = 0; at < h.n; state ^= 1) {
+      const uint64_t run = r.Varint();
+      if (run > h.n - at) Corrupt("NULL runs exceed the value count");
+      if (state) std::fill(b.null.begin() + long(at), b.null.begin() + long(at + run), uint8_t(1)), m -= size_t(run);
+      at += size_t(run);
+    }
+  }
+  std::vector<uint8_t> raw;
+  Reader payload = r;
+  if (h.zstd) {
+    const uint64_t raw_len = r.Varint();
+    if (raw_len > kMaxRawPayload || raw_len > r.remaining() * kMaxZstdRatio) Corrupt("compressed length out of range");
+    raw.resize(size_t(raw_len));
+    const size_t got = ZSTD_decompress(raw.data(), raw.size(), r.position(), r.remaining());
+    if (ZSTD_isError(got) || got != raw.size()) Corrupt("zstd frame does not decompress to its length");
+    payload = Reader(raw.data(), raw.size());
+  }
+  switch (h.codec) {
+    case Codec::kDeltaDelta: DecodeInts(&payload, m, &b.ints); break;
+    case Codec::kXor: DecodeFloats(&payload, m, &b.floats); break;
+    case Codec::kDictionary: DecodeDictionary(&payload, m, &b); break;
+    case Codec::kPlain: DecodePlain(&payload, m, &b); break;
+  }
+  if (payload.remaining() != 0) Corrupt("bytes left after the last value");
+  return b;
+}
+
+}  // namespace strata::core::columnar

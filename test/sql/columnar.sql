@@ -1,0 +1,67 @@
+-- Column batches (src/columnar/README.md): every type comes back bit for bit through
+-- _columnar_encode/_columnar_decode, NULLs included; damaged bytes are refused, never read.
+CREATE FUNCTION roundtrip(a anyarray) RETURNS boolean LANGUAGE sql AS $$
+  SELECT a::text = strata._columnar_decode(strata._columnar_encode(a), a[1])::text
+     AND a IS NOT DISTINCT FROM strata._columnar_decode(strata._columnar_encode(a), a[1])
+$$;
+SELECT roundtrip(ARRAY[-32768, 32767, 0, NULL, -1]::int2[]) AS int2,
+       roundtrip(ARRAY[-2147483648, 2147483647, NULL, 7]::int4[]) AS int4,
+       roundtrip(ARRAY[-9223372036854775808, 9223372036854775807, -9223372036854775808, 0, NULL]::int8[]) AS int8,
+       roundtrip(ARRAY[true, NULL, false, false]) AS bool,
+       roundtrip(ARRAY['-infinity', '2026-12-06', NULL, 'infinity', '4713-01-01 BC']::date[]) AS date,
+       roundtrip(ARRAY['-infinity', '2026-12-06 10:00:00.123456+00', 'infinity', NULL]::timestamptz[]) AS timestamptz,
+       roundtrip(ARRAY['294276-12-31 23:59:59.999999', '4713-01-01 00:00:00 BC']::timestamp[]) AS timestamp,
+       roundtrip(ARRAY['00:00', '24:00', '13:37:00.5']::time[]) AS time;
+SELECT roundtrip(ARRAY['NaN', '-0', '0', 'Infinity', '-Infinity', '1.17549435e-38', '3.4028235e+38', NULL]::float4[]) AS float4,
+       roundtrip(ARRAY['NaN', '-0', 'Infinity', '-Infinity', '2.2250738585072014e-308', '1.7976931348623157e+308', '4.9e-324', NULL]::float8[]) AS float8,
+       strata._columnar_decode(strata._columnar_encode(ARRAY['-0']::float8[]), 0::float8)::text AS minus_zero_kept;
+SELECT roundtrip(ARRAY['NaN', '-1e-1000', '123456789012345678901234567890.123', NULL, '0']::numeric[]) AS numeric,
+       roundtrip(ARRAY['', 'ä', NULL, 'x' COLLATE "C", repeat('long ', 100000)]::text[]) AS text,
+       roundtrip(ARRAY['a', 'b', 'a', 'a', 'b', 'a']::varchar(3)[]) AS varchar_dictionary,
+       roundtrip(ARRAY['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', NULL]::uuid[]) AS uuid,
+       roundtrip(ARRAY['1 year 2 mons 3 days 04:05:06.789', '-178000000 years', NULL]::interval[]) AS interval,
+       roundtrip(ARRAY['{"a": [1, 2.5, null]}', '[]', NULL]::jsonb[]) AS jsonb,
+       roundtrip(ARRAY['\x'::bytea, '\x00ff00', NULL]) AS bytea,
+       roundtrip(ARRAY['pg_class', NULL]::name[]) AS name,
+       roundtrip(ARRAY['pg_class'::regclass, 'pg_proc']) AS regclass,
+       roundtrip(ARRAY['(1,2)'::point, NULL]) AS point;
+-- A domain maps as its base type; empty arrays and all-NULL batches come back as they were.
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+SELECT roundtrip(ARRAY[1, 2, 3]::positive[]) AS domain,
+       strata._columnar_decode(strata._columnar_encode('{}'::int[]), 0) AS empty,
+       strata._columnar_decode(strata._columnar_encode(ARRAY[NULL, NULL]::text[]), ''::text) AS nulls;
+-- What the codecs make of a realistic batch: 1,000 timestamps one second apart, a low-cardinality label,
+-- a counter and a float.
+SELECT octet_length(strata._columnar_encode(array_agg('2026-12-01'::timestamptz + i * interval '1 s'))) < 40 AS ts_small,
+       octet_length(strata._columnar_encode(array_agg((ARRAY['sports', 'news', 'music'])[1 + i % 3]))) < 300 AS label_small,
+       octet_length(strata._columnar_encode(array_agg(i::bigint))) < 40 AS counter_small,
+       octet_length(strata._columnar_encode(array_agg((20 + (i / 100) * 0.5)::float8))) < 300 AS float_small
+FROM generate_series(1, 1000) i;
+-- Refusals: a batch read as another kind of type, damaged bytes, a two-dimensional array, a NULL type.
+\set VERBOSITY default
+SELECT strata._columnar_decode(strata._columnar_encode(ARRAY[1, 2]), ''::text);
+SELECT strata._columnar_decode('\xc701010000ff'::bytea, 0);
+SELECT strata._columnar_decode(substr(strata._columnar_encode(ARRAY['a', 'b', 'c']), 1, 9), ''::text);
+SELECT strata._columnar_decode('\x00'::bytea, 0);
+SELECT strata._columnar_encode(ARRAY[[1, 2], [3, 4]]);
+SELECT strata._columnar_decode(strata._columnar_encode(ARRAY[1]), NULL::int) AS typed_by_null;
+-- Every single-byte change of a stored batch is refused with XX001 or decodes, never crashes.
+DO $$
+DECLARE
+  b bytea := strata._columnar_encode(ARRAY(SELECT (i * 37 % 1000)::bigint FROM generate_series(1, 500) i));
+  t bytea := strata._columnar_encode(ARRAY(SELECT 'label ' || (i % 50) FROM generate_series(1, 500) i));
+  refused int := 0;
+  x bytea;
+BEGIN
+  FOR i IN 0 .. octet_length(b) - 1 LOOP
+    x := set_byte(b, i, (get_byte(b, i) + 1 + i) % 256);
+    BEGIN PERFORM strata._columnar_decode(x, 0::bigint); EXCEPTION WHEN data_corrupted THEN refused := refused + 1; END;
+  END LOOP;
+  FOR i IN 0 .. octet_length(t) - 1 LOOP
+    x := set_byte(t, i, (get_byte(t, i) + 1 + i) % 256);
+    BEGIN PERFORM strata._columnar_decode(x, ''::text); EXCEPTION WHEN data_corrupted THEN refused := refused + 1; END;
+  END LOOP;
+  RAISE NOTICE 'damaged batches refused: %', refused > 0;
+END $$;
+DROP FUNCTION roundtrip(anyarray);
+DROP DOMAIN positive;

@@ -1,0 +1,197 @@
+// Round trips of the column batch codecs at the edges of each kind, and refusal of damaged encodings.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "core/columnar/codec.hpp"
+
+namespace col = strata::core::columnar;
+using col::Batch;
+using col::Kind;
+
+namespace {
+
+uint64_t Bits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return u;
+}
+
+uint64_t Bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+Batch RoundTrip(const Batch& in, std::vector<uint8_t>* encoded = nullptr) {
+  std::vector<uint8_t> e = col::Encode(in);
+  if (encoded) *encoded = e;
+  return col::Decode(e.data(), e.size(), in.kind);
+}
+
+void ExpectSame(const Batch& a, const Batch& b) {
+  ASSERT_EQ(a.null, b.null);
+  EXPECT_EQ(a.ints, b.ints);
+  EXPECT_EQ(a.floats, b.floats);
+  ASSERT_EQ(a.spans.size(), b.spans.size());
+  for (size_t k = 0; k < a.spans.size(); k++) EXPECT_EQ(a.value(k), b.value(k)) << k;
+}
+
+Batch Ints(std::initializer_list<int64_t> v) {
+  Batch b;
+  b.kind = Kind::kInt;
+  for (int64_t x : v) b.AddInt(x);
+  return b;
+}
+
+TEST(ColumnarCodec, IntegersAtTheEdges) {
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  for (const Batch& b : {Ints({}), Ints({0}), Ints({lo}), Ints({hi, lo}), Ints({lo, hi, lo, hi, 0, -1, 1}),
+                         Ints({hi, hi, hi}), Ints({-5, -5, -4, 7, 1000000000000, lo + 1})}) {
+    ExpectSame(b, RoundTrip(b));
+  }
+}
+
+TEST(ColumnarCodec, RegularTimestampsPackToAFewBytes) {
+  Batch b;
+  b.kind = Kind::kInt;
+  const int64_t start = 852076800000000;  // microseconds, as a timestamptz is stored
+  for (int i = 0; i < 1000; i++) b.AddInt(start + int64_t(i) * 1000000);
+  std::vector<uint8_t> e;
+  ExpectSame(b, RoundTrip(b, &e));
+  EXPECT_LT(e.size(), 40u);  // 8,000 bytes of int64: the deltas are constant
+  EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kDeltaDelta);
+}
+
+TEST(ColumnarCodec, RandomIntegersOfEveryWidth) {
+  std::mt19937_64 rng(7);
+  for (int width = 1; width <= 64; width += 7) {
+    Batch b;
+    b.kind = Kind::kInt;
+    for (int i = 0; i < 1000; i++) {
+      if (i % 17 == 3) {
+        b.AddNull();
+        continue;
+      }
+      const uint64_t r = rng();
+      b.AddInt(int64_t(width == 64 ? r : r & ((uint64_t(1) << width) - 1)));
+    }
+    ExpectSame(b, RoundTrip(b));
+  }
+}
+
+TEST(ColumnarCodec, NullsEverywhere) {
+  Batch all;
+  all.kind = Kind::kInt;
+  for (int i = 0; i < 300; i++) all.AddNull();
+  ExpectSame(all, RoundTrip(all));
+  Batch first_last;
+  first_last.kind = Kind::kBytes;
+  first_last.AddNull();
+  first_last.AddBytes("x");
+  first_last.AddBytes("");
+  first_last.AddNull();
+  ExpectSame(first_last, RoundTrip(first_last));
+}
+
+TEST(ColumnarCodec, FloatsKeepEveryBitPattern) {
+  Batch b;
+  b.kind = Kind::kFloat;
+  const double specials[] = {0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::denorm_min(),
+                             std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest(), 1.5, 1.5, 1.25};
+  for (double d : specials) b.AddFloat(Bits(d));
+  b.AddFloat(0x7FF8DEADBEEF0001ull);  // a NaN with a payload
+  b.AddNull();
+  b.AddFloat(Bits(-std::numeric_limits<float>::quiet_NaN()));  // float4 patterns are kept as 32-bit values
+  b.AddFloat(Bits(std::numeric_limits<float>::denorm_min()));
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 500; i++) b.AddFloat(Bits(double(rng() % 100000) / 100.0));
+  ExpectSame(b, RoundTrip(b));
+}
+
+TEST(ColumnarCodec, SlowlyChangingFloatsCompress) {
+  Batch b;
+  b.kind = Kind::kFloat;
+  for (int i = 0; i < 1000; i++) b.AddFloat(Bits(20.0 + (i / 100) * 0.5));
+  std::vector<uint8_t> e;
+  ExpectSame(b, RoundTrip(b, &e));
+  EXPECT_LT(e.size(), 300u);
+}
+
+TEST(ColumnarCodec, LowCardinalityTextUsesADictionary) {
+  Batch b;
+  b.kind = Kind::kBytes;
+  const char* labels[] = {"cat", "dog", "car", "", "sports"};
+  for (int i = 0; i < 1000; i++) b.AddBytes(labels[(i * 7) % 5]);
+  std::vector<uint8_t> e;
+  ExpectSame(b, RoundTrip(b, &e));
+  EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kDictionary);
+  EXPECT_LT(e.size(), 450u);  // 3 bits per value and the five entries
+}
+
+TEST(ColumnarCodec, DistinctAndHugeValuesArePlain) {
+  Batch b;
+  b.kind = Kind::kBytes;
+  for (int i = 0; i < 100; i++) b.AddBytes("video-" + std::to_string(i * 7919));
+  std::string json;  // about 1 MiB of JSON documents in one value: zstd shrinks it
+  for (int i = 0; json.size() < (1u << 20); i++) json += "{\"video\": " + std::to_string(i * 31) + ", \"label\": \"sports\"},";
+  b.AddBytes(json);
+  b.AddBytes(std::string("\0\xff\0", 3));
+  b.AddBytes("");
+  std::vector<uint8_t> e;
+  ExpectSame(b, RoundTrip(b, &e));
+  const col::Header h = col::ReadHeader(e.data(), e.size());
+  EXPECT_EQ(h.codec, col::Codec::kPlain);
+  EXPECT_TRUE(h.zstd);
+  EXPECT_LT(e.size(), 200000u);
+}
+
+TEST(ColumnarCodec, TooManyValuesAreRefused) {
+  Batch b;
+  b.kind = Kind::kInt;
+  for (uint32_t i = 0; i <= col::kMaxBatchValues; i++) b.AddInt(i);
+  EXPECT_THROW(col::Encode(b), strata::core::Error);
+}
+
+TEST(ColumnarCodec, DamagedEncodingsAreRefusedNeverRead) {
+  std::vector<Batch> batches;
+  Batch ints;
+  ints.kind = Kind::kInt;
+  for (int i = 0; i < 400; i++) i % 9 ? ints.AddInt(int64_t(i) * i) : ints.AddNull();
+  Batch floats;
+  floats.kind = Kind::kFloat;
+  for (int i = 0; i < 300; i++) floats.AddFloat(Bits(i * 0.1));
+  Batch dict;
+  dict.kind = Kind::kBytes;
+  for (int i = 0; i < 300; i++) dict.AddBytes(i % 3 ? "alpha" : "beta");
+  Batch plain;
+  plain.kind = Kind::kBytes;
+  for (int i = 0; i < 300; i++) plain.AddBytes(std::string(size_t(i % 50), char('a' + i % 26)) + std::to_string(i));
+  for (const Batch* b : {&ints, &floats, &dict, &plain}) {
+    const std::vector<uint8_t> e = col::Encode(*b);
+    for (size_t cut = 0; cut < e.size(); cut++) {  // every truncation is refused
+      EXPECT_THROW(col::Decode(e.data(), cut, b->kind), strata::core::Error) << cut;
+    }
+    std::vector<uint8_t> extra = e;
+    extra.push_back(0);
+    EXPECT_THROW(col::Decode(extra.data(), extra.size(), b->kind), strata::core::Error);
+    const Kind other = b->kind == Kind::kInt ? Kind::kBytes : Kind::kInt;
+    EXPECT_THROW(col::Decode(e.data(), e.size(), other), strata::core::Error);
+    std::mt19937 rng(3);
+    for (int i = 0; i < 2000; i++) {  // flipped bits: refused or decoded, never out of bounds
+      std::vector<uint8_t> f = e;
+      f[rng() % f.size()] ^= uint8_t(1u << (rng() % 8));
+      try {
+        col::Decode(f.data(), f.size(), b->kind);
+      } catch (const strata::core::Error& err) {
+        EXPECT_EQ(err.sqlstate(), col::kDataCorrupted);
+      }
+    }
+  }
+}
+
+}  // namespace
