@@ -5,9 +5,10 @@
 //   fixed-length by reference   -> kBytes (uuid, interval, name, macaddr ...: the value's typlen bytes);
 //   varlena                     -> kBytes (text, numeric, jsonb, arrays ...: the detoasted bytes).
 // Domains map as their base type. Values come back bit for bit; collations play no part in storage.
-#include "columnar/batch_functions.hpp"
-
+// The Postgres-free core first: it refuses to be included after Postgres headers.
 #include "core/columnar/codec.hpp"
+
+#include "columnar/batch_functions.hpp"
 #include "pg/guard.hpp"
 
 namespace strata::columnar {
