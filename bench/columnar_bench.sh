@@ -121,3 +121,7 @@ BARE=$(best "SELECT count(*) FROM ev_heap")
 printf "   floor: a bare count(*) over the heap %.2f ms\n" "$BARE"
 
 echo "== 3. conversion (the prototype's SQL, one core): $RPS rows/s; segmented by label: $RPS_SEG rows/s"
+
+echo "== 4. the codecs alone (C++, one core, batches of 1,000): what the custom scan pays per value decoded"
+g++ -std=c++17 -O2 -Isrc -o "$DIR/codec_speed" bench/columnar_codec_speed.cpp src/core/columnar/codec.cpp src/core/error.cpp -lzstd
+"$DIR/codec_speed"

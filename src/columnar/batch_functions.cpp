@@ -5,6 +5,9 @@
 //   fixed-length by reference   -> kBytes (uuid, interval, name, macaddr ...: the value's typlen bytes);
 //   varlena                     -> kBytes (text, numeric, jsonb, arrays ...: the detoasted bytes).
 // Domains map as their base type. Values come back bit for bit; collations play no part in storage.
+// A batch records its base type's OID (pg_upgrade keeps type OIDs) and a checksum: it decodes only as
+// that type, and any change of its bytes is refused (XX001). Decoding returns the stored values as they
+// were written (a domain's CHECK is not evaluated again) in an array with lower bound 1.
 // The Postgres-free core first: it refuses to be included after Postgres headers.
 #include "core/columnar/codec.hpp"
 
@@ -29,6 +32,7 @@ TypeLayout LayoutOf(Oid type) {
              : t.byval                             ? uint8_t(col::Kind::kInt)
                                                    : uint8_t(col::Kind::kBytes);
     t.is_float4 = base == FLOAT4OID;
+    t.tag = base;
   });
   return t;
 }
@@ -39,7 +43,7 @@ namespace {
 // only their low bytes meaningful).
 int64_t ByvalInt(Datum d, int16 typlen) {
   switch (typlen) {
-    case 1: return DatumGetChar(d);
+    case 1: return int8_t(DatumGetChar(d));  // signed on every platform, as stored batches must be
     case 2: return DatumGetInt16(d);
     case 4: return DatumGetInt32(d);
     default: return DatumGetInt64(d);
@@ -59,6 +63,7 @@ Datum IntByval(int64_t v, int16 typlen) {
 
 void AddDatums(const TypeLayout& t, const Datum* values, const bool* nulls, int n, col::Batch* batch) {
   batch->kind = col::Kind(t.kind);
+  batch->type_tag = t.tag;
   // One guard for the batch: the loop only detoasts (which may ERROR) and appends to `batch`, owned by
   // the caller; the lambda itself owns nothing.
   pg::Call([&] {
@@ -89,8 +94,24 @@ void AddDatums(const TypeLayout& t, const Datum* values, const bool* nulls, int 
   });
 }
 
+namespace {
+
+[[noreturn]] void Refuse(const char* what) {
+  ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("invalid compressed batch: %s", what),
+                  errhint("The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.")));
+}
+
+}  // namespace
+
 void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, bool* nulls) {
   pg::Call([&] {
+    if (t.kind == uint8_t(col::Kind::kBytes)) {
+      // What the values will take, before any is made: a dictionary's one entry repeated is stored once
+      // but made once per value.
+      uint64 total = 0;
+      for (const auto& span : batch.spans) total += span.length + (t.typlen > 0 ? 0 : VARHDRSZ);
+      if (total > MaxAllocSize) Refuse("its values would take more than 1 GB");
+    }
     size_t k = 0;
     for (size_t i = 0; i < batch.size(); i++) {
       nulls[i] = batch.null[i] != 0;
@@ -99,32 +120,30 @@ void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, boo
         continue;
       }
       if (t.kind == uint8_t(col::Kind::kFloat)) {
+        const uint64_t bits = batch.floats[k++];
         if (t.is_float4) {
-          const uint32_t bits = uint32_t(batch.floats[k++]);
+          if (bits >> 32 != 0) Refuse("a float4 value with more than 32 bits");
+          const uint32_t narrow = uint32_t(bits);
           float4 f;
-          memcpy(&f, &bits, sizeof f);
+          memcpy(&f, &narrow, sizeof f);
           values[i] = Float4GetDatum(f);
         } else {
-          const uint64_t bits = batch.floats[k++];
           float8 f;
           memcpy(&f, &bits, sizeof f);
           values[i] = Float8GetDatum(f);
         }
       } else if (t.kind == uint8_t(col::Kind::kInt)) {
-        values[i] = IntByval(batch.ints[k++], t.typlen);
+        const int64_t v = batch.ints[k++];
+        values[i] = IntByval(v, t.typlen);
+        if (ByvalInt(values[i], t.typlen) != v) Refuse("an integer out of its type's range");
       } else {
         const std::string_view v = batch.value(k++);
-        if (t.typlen > 0 && v.size() != size_t(t.typlen))
-          ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                          errmsg("invalid compressed batch: a value of %zu bytes for a type of %d", v.size(), int(t.typlen)),
-                          errhint("The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.")));
+        if (t.typlen > 0 && v.size() != size_t(t.typlen)) Refuse("a value of another length than its type's");
         if (t.typlen > 0) {
           char* p = static_cast<char*>(palloc(v.size()));
           memcpy(p, v.data(), v.size());
           values[i] = PointerGetDatum(p);
         } else {
-          if (v.size() > MaxAllocSize - VARHDRSZ)
-            ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("invalid compressed batch: a value is too long")));
           struct varlena* p = static_cast<struct varlena*>(palloc(v.size() + VARHDRSZ));
           SET_VARSIZE(p, v.size() + VARHDRSZ);
           memcpy(VARDATA(p), v.data(), v.size());
@@ -141,9 +160,11 @@ const TypeLayout& CachedLayout(FunctionCallInfo fcinfo, Oid type) {
   auto* cached = static_cast<TypeLayout*>(fcinfo->flinfo->fn_extra);
   if (cached != nullptr && cached->type == type) return *cached;
   const TypeLayout t = LayoutOf(type);
-  pg::Call([&] { cached = static_cast<TypeLayout*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TypeLayout))); });
+  if (cached == nullptr) {
+    pg::Call([&] { cached = static_cast<TypeLayout*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TypeLayout))); });
+    fcinfo->flinfo->fn_extra = cached;
+  }
   *cached = t;
-  fcinfo->flinfo->fn_extra = cached;
   return *cached;
 }
 
@@ -180,6 +201,7 @@ STRATA_FUNCTION(strata_columnar_encode) {
 // _columnar_decode(batch bytea, like anyelement) -> anyarray: the batch's values as an array of like's
 // type (which must be the type the batch was encoded from: a batch of another kind is refused).
 STRATA_FUNCTION(strata_columnar_decode) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
   bytea* in = nullptr;
   Oid type = InvalidOid;
   pg::Call([&] {
@@ -188,7 +210,7 @@ STRATA_FUNCTION(strata_columnar_decode) {
     if (!OidIsValid(type)) elog(ERROR, "could not determine the type of the batch's values");
   });
   const TypeLayout& t = strata::columnar::CachedLayout(fcinfo, type);
-  const col::Batch batch = col::Decode(reinterpret_cast<const uint8_t*>(VARDATA_ANY(in)), VARSIZE_ANY_EXHDR(in), col::Kind(t.kind));
+  const col::Batch batch = col::Decode(reinterpret_cast<const uint8_t*>(VARDATA_ANY(in)), VARSIZE_ANY_EXHDR(in), col::Kind(t.kind), t.tag);
   ArrayType* out = nullptr;
   pg::Call([&] {
     const int n = int(batch.size());

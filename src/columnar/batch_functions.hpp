@@ -18,6 +18,7 @@ struct TypeLayout {
   char align = 'i';
   uint8_t kind = 0;  // core::columnar::Kind
   bool is_float4 = false;
+  uint32_t tag = 0;  // the batch's type tag: the base type's OID
 };
 
 // The layout of `type`; refused (0A000) for types without a length (cstring).

@@ -1931,8 +1931,12 @@ GRANT SELECT ON @extschema@.replication_health TO PUBLIC;
 
 -- ============================================================================================================
 -- Columnar: column batches of compressed cold partitions (src/columnar/README.md, docs/rfcs/columnar.md).
--- One column's values as one compressed batch and back; the decoder refuses damaged bytes (XX001).
+-- One column's values as one compressed batch and back; a batch decodes only as the type it was made
+-- from, and damaged bytes are refused (XX001).
 CREATE FUNCTION @extschema@._columnar_encode(column_values anyarray) RETURNS bytea
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_columnar_encode';
 CREATE FUNCTION @extschema@._columnar_decode(batch bytea, value_type anyelement) RETURNS anyarray
 LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_columnar_decode';
+-- A decoded batch hands Postgres the stored bytes of its type: not for PUBLIC.
+REVOKE ALL ON FUNCTION @extschema@._columnar_encode(anyarray) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._columnar_decode(bytea, anyelement) FROM PUBLIC;

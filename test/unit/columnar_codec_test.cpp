@@ -29,7 +29,7 @@ uint64_t Bits(float f) {
 Batch RoundTrip(const Batch& in, std::vector<uint8_t>* encoded = nullptr) {
   std::vector<uint8_t> e = col::Encode(in);
   if (encoded) *encoded = e;
-  return col::Decode(e.data(), e.size(), in.kind);
+  return col::Decode(e.data(), e.size(), in.kind, in.type_tag);
 }
 
 void ExpectSame(const Batch& a, const Batch& b) {
@@ -116,10 +116,55 @@ TEST(ColumnarCodec, FloatsKeepEveryBitPattern) {
 TEST(ColumnarCodec, SlowlyChangingFloatsCompress) {
   Batch b;
   b.kind = Kind::kFloat;
-  for (int i = 0; i < 1000; i++) b.AddFloat(Bits(20.0 + (i / 100) * 0.5));
+  for (int i = 0; i < 1000; i++) b.AddFloat(Bits(std::sqrt(double(2 + i / 100))));  // repeats, not decimals
   std::vector<uint8_t> e;
   ExpectSame(b, RoundTrip(b, &e));
   EXPECT_LT(e.size(), 300u);
+}
+
+TEST(ColumnarCodec, IntegersInARangeUseAFrameOfReference) {
+  std::mt19937_64 rng(5);
+  Batch b;
+  b.kind = Kind::kInt;
+  for (int i = 0; i < 1000; i++) b.AddInt(1000 + int64_t(rng() % 20000));
+  std::vector<uint8_t> e;
+  ExpectSame(b, RoundTrip(b, &e));
+  EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kFrame);
+  EXPECT_LT(e.size(), 1000u * 15 / 8 + 40);  // 15 bits per value
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  Batch wide = Ints({hi, lo, 0, hi, lo, -1, 1, hi});  // the distance from the minimum needs all 64 bits
+  for (int i = 0; i < 300; i++) wide.AddInt(i % 2 ? lo + i : hi - i);
+  ExpectSame(wide, RoundTrip(wide));
+}
+
+TEST(ColumnarCodec, DecimalFloatsAreScaledIntegers) {
+  std::mt19937_64 rng(9);
+  Batch prices;
+  prices.kind = Kind::kFloat;
+  for (int i = 0; i < 1000; i++) prices.AddFloat(Bits(double(rng() % 100001) / 100.0));
+  prices.AddNull();
+  prices.AddFloat(Bits(-12.5));
+  prices.AddFloat(Bits(0.0));
+  std::vector<uint8_t> e;
+  ExpectSame(prices, RoundTrip(prices, &e));
+  EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kDecimal);
+  EXPECT_LT(e.size(), 1003u * 17 / 8 + 40);
+  // What no scale holds exactly stays XOR, every bit kept: 0.1 + 0.2, -0, NaN, 1e300, a float4 pattern.
+  for (double odd : {0.1 + 0.2, -0.0, std::numeric_limits<double>::quiet_NaN(), 1e300}) {
+    Batch b = prices;
+    b.AddFloat(Bits(odd));
+    ExpectSame(b, RoundTrip(b, &e));
+    EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kXor);
+  }
+  Batch f4;
+  f4.kind = Kind::kFloat;
+  for (int i = 0; i < 100; i++) f4.AddFloat(Bits(float(i) / 4));
+  ExpectSame(f4, RoundTrip(f4));
+  Batch whole;  // integers in a float column: scale 0
+  whole.kind = Kind::kFloat;
+  for (int i = 0; i < 200; i++) whole.AddFloat(Bits(double(i * 3 - 100)));
+  ExpectSame(whole, RoundTrip(whole, &e));
+  EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kDecimal);
 }
 
 TEST(ColumnarCodec, LowCardinalityTextUsesADictionary) {
@@ -158,40 +203,79 @@ TEST(ColumnarCodec, TooManyValuesAreRefused) {
 }
 
 TEST(ColumnarCodec, DamagedEncodingsAreRefusedNeverRead) {
-  std::vector<Batch> batches;
-  Batch ints;
+  std::mt19937_64 rng64(21);
+  Batch ints;  // delta-of-delta
   ints.kind = Kind::kInt;
-  for (int i = 0; i < 400; i++) i % 9 ? ints.AddInt(int64_t(i) * i) : ints.AddNull();
-  Batch floats;
+  ints.type_tag = 20;
+  for (int i = 0; i < 400; i++) i % 9 ? ints.AddInt(int64_t(i) * 1000) : ints.AddNull();
+  Batch frame;  // frame of reference
+  frame.kind = Kind::kInt;
+  for (int i = 0; i < 300; i++) frame.AddInt(int64_t(rng64() % 5000));
+  Batch floats;  // XOR
   floats.kind = Kind::kFloat;
-  for (int i = 0; i < 300; i++) floats.AddFloat(Bits(i * 0.1));
+  for (int i = 0; i < 300; i++) floats.AddFloat(Bits(std::sqrt(double(i))));
+  Batch decimals;
+  decimals.kind = Kind::kFloat;
+  for (int i = 0; i < 300; i++) decimals.AddFloat(Bits(double(rng64() % 10000) / 100));
   Batch dict;
   dict.kind = Kind::kBytes;
   for (int i = 0; i < 300; i++) dict.AddBytes(i % 3 ? "alpha" : "beta");
+  Batch one;  // a one-entry dictionary: indexes of width 0
+  one.kind = Kind::kBytes;
+  for (int i = 0; i < 300; i++) i % 5 ? one.AddBytes("same") : one.AddNull();
   Batch plain;
   plain.kind = Kind::kBytes;
   for (int i = 0; i < 300; i++) plain.AddBytes(std::string(size_t(i % 50), char('a' + i % 26)) + std::to_string(i));
-  for (const Batch* b : {&ints, &floats, &dict, &plain}) {
-    const std::vector<uint8_t> e = col::Encode(*b);
+  const std::pair<const Batch*, col::Codec> cases[] = {{&ints, col::Codec::kDeltaDelta}, {&frame, col::Codec::kFrame},
+                                                       {&floats, col::Codec::kXor}, {&decimals, col::Codec::kDecimal},
+                                                       {&dict, col::Codec::kDictionary}, {&one, col::Codec::kDictionary},
+                                                       {&plain, col::Codec::kPlain}};
+  for (const auto& [b, codec] : cases) {
+    std::vector<uint8_t> e;
+    ExpectSame(*b, RoundTrip(*b, &e));
+    EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, codec);
     for (size_t cut = 0; cut < e.size(); cut++) {  // every truncation is refused
-      EXPECT_THROW(col::Decode(e.data(), cut, b->kind), strata::core::Error) << cut;
+      EXPECT_THROW(col::Decode(e.data(), cut, b->kind, b->type_tag), strata::core::Error) << cut;
     }
     std::vector<uint8_t> extra = e;
     extra.push_back(0);
-    EXPECT_THROW(col::Decode(extra.data(), extra.size(), b->kind), strata::core::Error);
+    EXPECT_THROW(col::Decode(extra.data(), extra.size(), b->kind, b->type_tag), strata::core::Error);
     const Kind other = b->kind == Kind::kInt ? Kind::kBytes : Kind::kInt;
-    EXPECT_THROW(col::Decode(e.data(), e.size(), other), strata::core::Error);
+    EXPECT_THROW(col::Decode(e.data(), e.size(), other, b->type_tag), strata::core::Error);
+    EXPECT_THROW(col::Decode(e.data(), e.size(), b->kind, b->type_tag + 1), strata::core::Error);
     std::mt19937 rng(3);
-    for (int i = 0; i < 2000; i++) {  // flipped bits: refused or decoded, never out of bounds
+    for (int i = 0; i < 2000; i++) {
       std::vector<uint8_t> f = e;
       f[rng() % f.size()] ^= uint8_t(1u << (rng() % 8));
+      // With the checksum every changed bit is refused ...
+      EXPECT_THROW(col::Decode(f.data(), f.size(), b->kind, b->type_tag), strata::core::Error);
+      // ... and without it (as a hostile batch with a right checksum) refused or decoded, never out of bounds.
       try {
-        col::Decode(f.data(), f.size(), b->kind);
+        col::Decode(f.data(), f.size(), b->kind, b->type_tag, false);
       } catch (const strata::core::Error& err) {
         EXPECT_EQ(err.sqlstate(), col::kDataCorrupted);
       }
     }
   }
+}
+
+TEST(ColumnarCodec, BlockAndBatchEdges) {
+  for (int n : {2, 3, 127, 128, 129, 130, 256, 257}) {  // no block, partial blocks, whole blocks
+    Batch b;
+    b.kind = Kind::kInt;
+    for (int i = 0; i < n; i++) b.AddInt(int64_t(i) * i * (i % 2 ? -1 : 1));
+    ExpectSame(b, RoundTrip(b));
+  }
+  Batch full;  // exactly the most values a batch holds
+  full.kind = Kind::kInt;
+  for (uint32_t i = 0; i < col::kMaxBatchValues; i++) full.AddInt(int64_t(i) * 7);
+  ExpectSame(full, RoundTrip(full));
+  Batch window;  // XOR windows of all 64 bits: the first and the last bit differ
+  window.kind = Kind::kFloat;
+  for (int i = 0; i < 50; i++) window.AddFloat(i % 2 ? 0x8000000000000001ull : 0);
+  window.AddFloat(0xFFFFFFFFFFFFFFFFull);
+  window.AddFloat(1);
+  ExpectSame(window, RoundTrip(window));
 }
 
 }  // namespace

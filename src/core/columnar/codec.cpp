@@ -2,8 +2,12 @@
 #include "core/columnar/codec.hpp"
 
 #include <zstd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 namespace strata::core::columnar {
@@ -23,6 +27,11 @@ constexpr size_t kMaxRawPayload = size_t(1) << 30;
 [[noreturn]] void Corrupt(const std::string& what) {
   throw Error(kDataCorrupted, "invalid compressed batch: " + what, {},
               "The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.");
+}
+
+// Low 32 bits of XXH3-64 over the header (seeding) and everything after the checksum field.
+uint32_t Checksum(const uint8_t* head, size_t head_len, const uint8_t* body, size_t body_len) {
+  return uint32_t(XXH3_64bits_withSeed(body, body_len, XXH3_64bits(head, head_len)));
 }
 
 uint64_t ZigZag(int64_t v) { return (uint64_t(v) << 1) ^ (0 - (uint64_t(v) >> 63)); }
@@ -92,29 +101,70 @@ class BitWriter {
 
 class BitReader {
  public:
-  BitReader(const uint8_t* p, size_t len) : p_(p), bits_(uint64_t(len) * 8) {}
+  BitReader(const uint8_t* p, size_t len) : p_(p), len_(len), bits_(uint64_t(len) * 8) {}
   uint64_t Get(int width) {
     if (width == 0) return 0;
     if (uint64_t(width) > bits_ - pos_) Corrupt("bit stream truncated");
+    const size_t byte = size_t(pos_ >> 3);
+    const int off = int(pos_ & 7);
+    pos_ += uint64_t(width);
+    if (width + off <= 64 && byte + 8 <= len_) {  // one unaligned 8-byte load (little-endian)
+      uint64_t w;
+      std::memcpy(&w, p_ + byte, 8);
+      w = LittleEndian(w) >> off;
+      return width == 64 ? w : w & ((uint64_t(1) << width) - 1);
+    }
     uint64_t v = 0;
-    for (int got = 0; got < width;) {
-      const uint64_t byte = pos_ >> 3;
-      const int off = int(pos_ & 7);
-      const int take = std::min(8 - off, width - got);
-      v |= uint64_t((p_[byte] >> off) & ((1u << take) - 1)) << got;
-      got += take, pos_ += uint64_t(take);
+    for (int got = 0, at = off, i = 0; got < width; i++, at = 0) {
+      const int take = std::min(8 - at, width - got);
+      v |= uint64_t((p_[byte + size_t(i)] >> at) & ((1u << take) - 1)) << got;
+      got += take;
     }
     return v;
   }
   size_t BytesUsed() const { return size_t((pos_ + 7) / 8); }
 
  private:
+  static uint64_t LittleEndian(uint64_t w) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+  }
   const uint8_t* p_;
+  size_t len_;
   uint64_t bits_, pos_ = 0;
 };
 
-// ---- kInt: delta-of-delta, zigzag, 128-value blocks of one width each ----
-void EncodeInts(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
+// ---- kInt: unsigned values bit-packed in blocks of 128, one width byte per block ----
+void PackBlocks(const std::vector<uint64_t>& u, std::vector<uint8_t>* out) {
+  for (size_t b = 0; b < u.size(); b += kBlock) {
+    const size_t e = std::min(u.size(), b + kBlock);
+    int w = 0;
+    for (size_t i = b; i < e; i++) w = std::max(w, Width(u[i]));
+    out->push_back(uint8_t(w));
+    BitWriter bits(out);
+    for (size_t i = b; i < e; i++) bits.Put(u[i], w);
+    bits.Flush();
+  }
+}
+
+template <class F>
+void UnpackBlocks(Reader* r, size_t count, F&& each) {
+  for (size_t b = 0; b < count; b += kBlock) {
+    const size_t n = std::min(count - b, kBlock);
+    const int w = r->U8();
+    if (w > 64) Corrupt("bit width over 64");
+    const size_t bytes = (n * size_t(w) + 7) / 8;
+    BitReader bits(r->position(), std::min(bytes, r->remaining()));
+    for (size_t i = 0; i < n; i++) each(bits.Get(w));
+    r->Skip(bytes);
+  }
+}
+
+// Delta-of-delta: the first value, the first delta, then each delta's change, zigzagged (regular series).
+void EncodeDeltaDelta(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
   if (v.empty()) return;
   PutVarint(out, ZigZag(v[0]));
   if (v.size() == 1) return;
@@ -127,36 +177,57 @@ void EncodeInts(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
     dd.push_back(ZigZag(int64_t(delta - prev_delta)));
     prev_delta = delta;
   }
-  for (size_t b = 0; b < dd.size(); b += kBlock) {
-    const size_t e = std::min(dd.size(), b + kBlock);
-    int w = 0;
-    for (size_t i = b; i < e; i++) w = std::max(w, Width(dd[i]));
-    out->push_back(uint8_t(w));
-    BitWriter bits(out);
-    for (size_t i = b; i < e; i++) bits.Put(dd[i], w);
-    bits.Flush();
-  }
+  PackBlocks(dd, out);
 }
 
-void DecodeInts(Reader* r, size_t m, std::vector<int64_t>* v) {
+void DecodeDeltaDelta(Reader* r, size_t m, std::vector<int64_t>* v) {
   if (m == 0) return;
   v->reserve(m);
   v->push_back(UnZigZag(r->Varint()));
   if (m == 1) return;
   uint64_t delta = uint64_t(UnZigZag(r->Varint()));
   v->push_back(int64_t(uint64_t((*v)[0]) + delta));
-  for (size_t b = 2; b < m; b += kBlock) {
-    const size_t count = std::min(m - b, kBlock);
-    const int w = r->U8();
-    if (w > 64) Corrupt("bit width over 64");
-    const size_t bytes = (count * size_t(w) + 7) / 8;
-    BitReader bits(r->position(), std::min(bytes, r->remaining()));
-    for (size_t i = 0; i < count; i++) {
-      delta += uint64_t(UnZigZag(bits.Get(w)));
-      v->push_back(int64_t(uint64_t(v->back()) + delta));
-    }
-    r->Skip(bytes);
-  }
+  UnpackBlocks(r, m - 2, [&](uint64_t u) {
+    delta += uint64_t(UnZigZag(u));
+    v->push_back(int64_t(uint64_t(v->back()) + delta));
+  });
+}
+
+// Frame of reference: the minimum, then each value's distance from it (values in a range, in any order).
+void EncodeFrame(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
+  if (v.empty()) return;
+  const int64_t lo = *std::min_element(v.begin(), v.end());
+  PutVarint(out, ZigZag(lo));
+  std::vector<uint64_t> d;
+  d.reserve(v.size());
+  for (int64_t x : v) d.push_back(uint64_t(x) - uint64_t(lo));
+  PackBlocks(d, out);
+}
+
+void DecodeFrame(Reader* r, size_t m, std::vector<int64_t>* v) {
+  if (m == 0) return;
+  v->reserve(m);
+  const uint64_t lo = uint64_t(UnZigZag(r->Varint()));
+  UnpackBlocks(r, m, [&](uint64_t u) { v->push_back(int64_t(lo + u)); });
+}
+
+// The smaller of the two integer forms; returns its codec.
+Codec EncodeInts(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
+  std::vector<uint8_t> dd, fr;
+  EncodeDeltaDelta(v, &dd);
+  EncodeFrame(v, &fr);
+  const bool frame = fr.size() < dd.size();
+  out->insert(out->end(), frame ? fr.begin() : dd.begin(), frame ? fr.end() : dd.end());
+  return frame ? Codec::kFrame : Codec::kDeltaDelta;
+}
+
+void DecodeInts(Reader* r, Codec codec, size_t m, std::vector<int64_t>* v) {
+  if (codec == Codec::kFrame)
+    DecodeFrame(r, m, v);
+  else if (codec == Codec::kDeltaDelta)
+    DecodeDeltaDelta(r, m, v);
+  else
+    Corrupt("not an integer codec");
 }
 
 // ---- kFloat: Gorilla XOR ----
@@ -206,6 +277,58 @@ void DecodeFloats(Reader* r, size_t m, std::vector<uint64_t>* v) {
     v->push_back(v->back() ^ x);
   }
   r->Skip(bits.BytesUsed());
+}
+
+// ---- kFloat: decimals (values with at most 9 decimal digits, e.g. prices or scores): v * 10^k as
+// integers, when every value comes back bit for bit as double(integer) / 10^k ----
+constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+constexpr int kMaxScale = 9;
+
+double FromBits(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, 8);
+  return d;
+}
+
+uint64_t ToBits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return u;
+}
+
+// Fills `scaled` and returns the scale k when every value is an integer over 10^k (k <= 9); else -1.
+// float4 patterns (below 2^32) are never scaled: their bits are not a double's (0, +0 in both, is).
+int FindScale(const std::vector<uint64_t>& v, std::vector<int64_t>* scaled) {
+  for (int k = 0; k <= kMaxScale; k++) {
+    scaled->clear();
+    bool fits = true;
+    for (uint64_t bits : v) {
+      const double d = FromBits(bits);
+      const double x = d * kPow10[k];
+      if ((bits != 0 && bits <= 0xFFFFFFFFull) || !std::isfinite(x) || std::fabs(x) > 9007199254740992.0 ||
+          (d == 0 && std::signbit(d))) {
+        return -1;  // NaN, infinities, -0, a float4 or too large: no scale can hold it
+      }
+      const int64_t r = std::llround(x);
+      if (ToBits(double(r) / kPow10[k]) != bits) {
+        fits = false;
+        break;
+      }
+      scaled->push_back(r);
+    }
+    if (fits) return k;
+  }
+  return -1;
+}
+
+void DecodeDecimals(Reader* r, size_t m, std::vector<uint64_t>* v) {
+  const int k = r->U8();
+  if (k > kMaxScale) Corrupt("decimal scale out of range");
+  const Codec inner = Codec(r->U8());
+  std::vector<int64_t> ints;
+  DecodeInts(r, inner, m, &ints);
+  v->reserve(m);
+  for (int64_t x : ints) v->push_back(ToBits(double(x) / kPow10[k]));
 }
 
 // ---- kBytes: dictionary or plain ----
@@ -278,11 +401,7 @@ void DecodePlain(Reader* r, size_t m, Batch* b) {
 }
 
 Codec ChooseCodec(const Batch& b) {
-  switch (b.kind) {
-    case Kind::kInt: return Codec::kDeltaDelta;
-    case Kind::kFloat: return Codec::kXor;
-    case Kind::kBytes: break;
-  }
+  if (b.kind != Kind::kBytes) return Codec::kDeltaDelta;  // ints and floats choose while encoding
   std::unordered_map<std::string_view, char> seen;
   const size_t limit = b.spans.size() / 2;
   for (size_t k = 0; k < b.spans.size(); k++) {
@@ -316,23 +435,41 @@ const char* CodecName(Codec codec) {
     case Codec::kXor: return "xor";
     case Codec::kDictionary: return "dictionary";
     case Codec::kPlain: return "plain";
+    case Codec::kFrame: return "frame-of-reference";
+    case Codec::kDecimal: return "decimal";
   }
   return "unknown";
 }
 
 std::vector<uint8_t> Encode(const Batch& b) {
   CheckConsistent(b);
-  const Codec codec = ChooseCodec(b);
+  Codec codec = ChooseCodec(b);
   std::vector<uint8_t> payload;
-  switch (codec) {
-    case Codec::kDeltaDelta: EncodeInts(b.ints, &payload); break;
-    case Codec::kXor: EncodeFloats(b.floats, &payload); break;
-    case Codec::kDictionary: EncodeDictionary(b, &payload); break;
-    case Codec::kPlain: EncodePlain(b, &payload); break;
+  if (b.kind == Kind::kInt) {
+    codec = EncodeInts(b.ints, &payload);
+  } else if (b.kind == Kind::kFloat) {
+    EncodeFloats(b.floats, &payload);
+    codec = Codec::kXor;
+    std::vector<int64_t> scaled;
+    const int k = FindScale(b.floats, &scaled);
+    if (k >= 0) {
+      std::vector<uint8_t> decimals = {uint8_t(k), 0};
+      decimals[1] = uint8_t(EncodeInts(scaled, &decimals));
+      if (decimals.size() < payload.size()) payload.swap(decimals), codec = Codec::kDecimal;
+    }
+  } else if (codec == Codec::kDictionary) {
+    EncodeDictionary(b, &payload);
+  } else {
+    EncodePlain(b, &payload);
   }
+  if (payload.size() > kMaxRawPayload)
+    throw Error(sqlstate::kProgramLimitExceeded, "a compressed batch's values take at most 1 GB");
   const bool has_nulls = b.values() != b.size();
   std::vector<uint8_t> out = {kMagic, kVersion, uint8_t(b.kind), uint8_t(codec), 0};
   PutVarint(&out, b.size());
+  PutVarint(&out, b.type_tag);
+  const size_t head = out.size();
+  out.resize(head + 4);  // the checksum, written last
   if (has_nulls) {
     out[4] |= kHasNulls;
     uint8_t state = 0;  // runs alternate, starting with non-NULL (possibly an empty run)
@@ -343,17 +480,20 @@ std::vector<uint8_t> Encode(const Batch& b) {
     }
     PutVarint(&out, run);
   }
+  bool compressed = false;
   if (payload.size() >= kMinZstdInput) {
     std::vector<uint8_t> z(ZSTD_compressBound(payload.size()));
     const size_t zn = ZSTD_compress(z.data(), z.size(), payload.data(), payload.size(), 1);
     if (!ZSTD_isError(zn) && zn + 8 < payload.size() - payload.size() / 8 && payload.size() <= zn * kMaxZstdRatio) {
       out[4] |= kZstd;
       PutVarint(&out, payload.size());
-      out.insert(out.end(), z.begin(), z.begin() + zn);
-      return out;
+      out.insert(out.end(), z.begin(), z.begin() + long(zn));
+      compressed = true;
     }
   }
-  out.insert(out.end(), payload.begin(), payload.end());
+  if (!compressed) out.insert(out.end(), payload.begin(), payload.end());
+  const uint32_t sum = Checksum(out.data(), head, out.data() + head + 4, out.size() - head - 4);
+  for (int i = 0; i < 4; i++) out[head + size_t(i)] = uint8_t(sum >> (8 * i));
   return out;
 }
 
@@ -363,25 +503,32 @@ Header ReadHeader(const uint8_t* data, size_t len) {
   if (r.U8() != kVersion) Corrupt("unknown format version");
   const uint8_t kind = r.U8(), codec = r.U8(), flags = r.U8();
   if (kind < 1 || kind > 3) Corrupt("unknown value kind");
-  if (codec < 1 || codec > 4) Corrupt("unknown codec");
+  if (codec < 1 || codec > 6) Corrupt("unknown codec");
   if (flags & ~(kHasNulls | kZstd)) Corrupt("unknown flags");
   const uint64_t n = r.Varint();
   if (n > kMaxBatchValues) Corrupt("too many values");
-  return {Kind(kind), Codec(codec), (flags & kHasNulls) != 0, (flags & kZstd) != 0, uint32_t(n)};
+  const uint64_t tag = r.Varint();
+  if (tag > 0xFFFFFFFFull) Corrupt("type tag out of range");
+  Header h{Kind(kind), Codec(codec), (flags & kHasNulls) != 0, (flags & kZstd) != 0, uint32_t(n), uint32_t(tag), 0, 0};
+  h.length = len - r.remaining();
+  h.checksum = uint32_t(r.U8()) | uint32_t(r.U8()) << 8 | uint32_t(r.U8()) << 16 | uint32_t(r.U8()) << 24;
+  return h;
 }
 
-Batch Decode(const uint8_t* data, size_t len, Kind expected) {
+Batch Decode(const uint8_t* data, size_t len, Kind expected, uint32_t type_tag, bool verify) {
   const Header h = ReadHeader(data, len);
-  if (h.kind != expected) Corrupt("the batch holds another kind of value than its column");
-  const bool codec_fits = h.kind == Kind::kInt   ? h.codec == Codec::kDeltaDelta
-                          : h.kind == Kind::kFloat ? h.codec == Codec::kXor
+  if (verify && h.checksum != Checksum(data, h.length, data + h.length + 4, len - h.length - 4))
+    Corrupt("checksum mismatch");
+  if (h.kind != expected || h.type_tag != type_tag) Corrupt("the batch holds another type of value than its column");
+  const bool codec_fits = h.kind == Kind::kInt   ? h.codec == Codec::kDeltaDelta || h.codec == Codec::kFrame
+                          : h.kind == Kind::kFloat ? h.codec == Codec::kXor || h.codec == Codec::kDecimal
                                                    : h.codec == Codec::kDictionary || h.codec == Codec::kPlain;
   if (!codec_fits) Corrupt("codec does not fit the value kind");
   Reader r(data, len);
-  r.Skip(5);
-  r.Varint();
+  r.Skip(h.length + 4);
   Batch b;
   b.kind = h.kind;
+  b.type_tag = h.type_tag;
   b.null.assign(h.n, 0);
   size_t m = h.n;
   if (h.has_nulls) {
@@ -398,14 +545,18 @@ Batch Decode(const uint8_t* data, size_t len, Kind expected) {
   if (h.zstd) {
     const uint64_t raw_len = r.Varint();
     if (raw_len > kMaxRawPayload || raw_len > r.remaining() * kMaxZstdRatio) Corrupt("compressed length out of range");
+    const unsigned long long framed = ZSTD_getFrameContentSize(r.position(), r.remaining());
+    if (framed != raw_len) Corrupt("zstd frame does not hold its length");
     raw.resize(size_t(raw_len));
     const size_t got = ZSTD_decompress(raw.data(), raw.size(), r.position(), r.remaining());
     if (ZSTD_isError(got) || got != raw.size()) Corrupt("zstd frame does not decompress to its length");
     payload = Reader(raw.data(), raw.size());
   }
   switch (h.codec) {
-    case Codec::kDeltaDelta: DecodeInts(&payload, m, &b.ints); break;
+    case Codec::kDeltaDelta:
+    case Codec::kFrame: DecodeInts(&payload, h.codec, m, &b.ints); break;
     case Codec::kXor: DecodeFloats(&payload, m, &b.floats); break;
+    case Codec::kDecimal: DecodeDecimals(&payload, m, &b.floats); break;
     case Codec::kDictionary: DecodeDictionary(&payload, m, &b); break;
     case Codec::kPlain: DecodePlain(&payload, m, &b); break;
   }
