@@ -44,7 +44,7 @@ for form in heap lz4; do
   done
 done
 for c in label; do q "ALTER TABLE ev_lz4 ALTER COLUMN $c SET COMPRESSION lz4"; done
-GEN="SELECT i, '2026-11-01'::timestamptz + (i - 1) * (interval '30 days' / $ROWS) + random() * interval '2 s',
+GEN="SELECT i, least('2026-11-01'::timestamptz + (i - 1) * (interval '30 days' / $ROWS) + random() * interval '2 s', '2026-11-30 23:59:59.999999'),
             (random() * 100000)::bigint, (random() * 999)::int, (exp(7 + random() * 3))::int, (random() * 20)::int,
             round((random() * 100)::numeric, 2)::float8,
             (ARRAY['sports', 'news', 'music', 'gaming', 'kids', 'education', 'comedy', 'film'])[1 + (i * 7 + (random() * 3)::int) % 8]
