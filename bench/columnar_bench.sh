@@ -93,6 +93,22 @@ q "SELECT '   per column (bytes per row, batches): ' || string_agg(format('%s %s
          UNION ALL SELECT 'watch_ms', sum(pg_column_size(watch_c)) FROM ev_c UNION ALL SELECT 'likes', sum(pg_column_size(likes_c)) FROM ev_c
          UNION ALL SELECT 'score', sum(pg_column_size(score_c)) FROM ev_c UNION ALL SELECT 'label', sum(pg_column_size(label_c)) FROM ev_c) x"
 
+# The floor of any codec that codes each value (or each delta) by itself: the zero-order entropy of each
+# column's values in this data (of the deltas in batch order for ts and id), in bytes per row.
+ENTROPY="SELECT -sum(n::float8 / $ROWS * log(2, n::float8 / $ROWS)) / 8 FROM (SELECT count(*) AS n FROM %s GROUP BY 1) x"
+H=0
+for col in channel video_id watch_ms likes score label; do
+  h=$(q "$(printf "$ENTROPY" "(SELECT $col FROM ev_heap) v")")
+  H=$(awk -v a="$H" -v b="$h" 'BEGIN{print a + b}')
+done
+for col in ts id; do
+  expr="(extract(epoch FROM ts - lag(ts) OVER w) * 1000000)::bigint"; [ "$col" = id ] && expr="id - lag(id) OVER w"
+  h=$(q "$(printf "$ENTROPY" "(SELECT $expr FROM ev_heap WINDOW w AS (PARTITION BY tableoid ORDER BY ts, id)) v")")
+  H=$(awk -v a="$H" -v b="$h" 'BEGIN{print a + b}')
+done
+printf "   floor: the columns' zero-order entropy (deltas for ts and id) is %.2f bytes per row: %.1f MB, heap / floor %sx\n" \
+  "$H" "$(awk -v h="$H" -v r="$ROWS" 'BEGIN{print h * r / 1048576}')" "$(ratio "$S_HEAP" "$(awk -v h="$H" -v r="$ROWS" 'BEGIN{print h * r}')")"
+
 echo "== 2. reads (median of $REPS, one core, warm cache): heap vs batches decoded through SQL"
 AGG_H="SELECT count(*), sum(watch_ms), round(avg(score)::numeric, 6), max(likes) FROM ev_heap"
 AGG_C="SELECT count(*), sum(w), round(avg(s)::numeric, 6), max(l) FROM ev_c, unnest(strata._columnar_decode(watch_c, 0), strata._columnar_decode(score_c, 0::float8), strata._columnar_decode(likes_c, 0)) u(w, s, l)"
@@ -113,7 +129,7 @@ same() {  # same A B: the two queries' results are equal (as sets of rows)
 }
 for pair in "a month's aggregate over three columns|$AGG_H|$AGG_C" "filtered aggregate on a label (segment)|$LAB_H|$LAB_C" \
             "7-day dashboard (day x channel, top 20)|$DASH_H|$DASH_C" "point lookup by primary key|$PT_H|$PT_C"; do
-  IFS='|' read -r name h c <<<"$pair"
+  IFS='|' read -r name h c <<<"$(tr '\n' ' ' <<<"$pair")"
   th=$(best "$h") tc=$(best "$c")
   printf "   %-42s heap %9.2f ms   batches %9.2f ms   heap / batches %6s   answers %s\n" "$name" "$th" "$tc" "$(ratio "$th" "$tc")" "$(same "$h" "$c")"
 done
