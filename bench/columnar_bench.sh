@@ -12,6 +12,9 @@
 # aggregate on the label, a 7-day dashboard (day x channel), a point lookup by id and time; conversion
 # throughput (rows/s on one core). The batch reads go through SQL (unnest of decoded arrays): an upper
 # bound of what the custom scan pays, which decodes into slots without building arrays.
+# TimescaleDB (an anchor; built and installed by hand, never by this script): when its library is installed
+# into this PostgreSQL, the same rows also go into a hypertable of daily chunks, compressed with
+# compress_chunk (orderby ts, no segmentby), and are measured beside the rest.
 # ROWS (default 5000000), REPS (default 5). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +27,11 @@ DIR=$(mktemp -d /tmp/strata-cbench.XXXXXX)
 chmod 755 "$DIR"
 export PGPORT=${PGPORT:-25820} DB=bench
 trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
+TSDB=""
+[ -f "$("$PGBIN/pg_config" --pkglibdir)/timescaledb.so" ] && TSDB=1
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 2GB" "work_mem = 256MB" "max_parallel_workers_per_gather = 0" \
-  "jit = off" "strata.enabled = off" "synchronous_commit = off" >/dev/null
+  "jit = off" "strata.enabled = off" "synchronous_commit = off" \
+  ${TSDB:+"shared_preload_libraries = 'strata,timescaledb'" "timescaledb.telemetry_level = off"} >/dev/null
 q -d postgres "CREATE DATABASE bench"
 q "CREATE EXTENSION strata"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
@@ -78,6 +84,17 @@ for sfx in "" s; do
   for d in $(seq 0 29); do q "VACUUM (FREEZE, ANALYZE) ev_c${sfx}_$d"; done
 done
 
+if [ -n "$TSDB" ]; then
+  q "CREATE EXTENSION timescaledb" >/dev/null
+  q "CREATE TABLE ev_ts (LIKE ev_heap INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+  q "SELECT create_hypertable('ev_ts', 'ts', chunk_time_interval => interval '1 day')" >/dev/null
+  q "INSERT INTO ev_ts SELECT * FROM ev_heap"
+  q "ALTER TABLE ev_ts SET (timescaledb.compress, timescaledb.compress_orderby = 'ts', timescaledb.compress_segmentby = '')"
+  TS_MS=$(session_times $'\\timing on\n'"SELECT count(compress_chunk(c)) FROM show_chunks('ev_ts') c;" | head -1)
+  RPS_TS=$(awk -v r="$ROWS" -v ms="$TS_MS" 'BEGIN{printf "%.0f", r / (ms / 1000)}')
+  q "VACUUM ANALYZE ev_ts"
+fi
+
 echo "== 1. bytes of $ROWS rows in 30 daily partitions (tables, TOAST and indexes)"
 size() { q "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '$1'"; }
 S_HEAP=$(size '^ev_heap_[0-9]+$') S_LZ4=$(size '^ev_lz4_[0-9]+$') S_C=$(size '^ev_c_[0-9]+$') S_CS=$(size '^ev_cs_[0-9]+$')
@@ -85,6 +102,11 @@ S_HEAP_NOIDX=$(q "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE c.relki
 printf "   heap %8.1f MB (without its primary key %.1f MB)   heap lz4 %8.1f MB   batches %7.1f MB   batches segmented by label %7.1f MB\n" \
   "$(awk -v b="$S_HEAP" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_HEAP_NOIDX" 'BEGIN{print b/1048576}')" \
   "$(awk -v b="$S_LZ4" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_C" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_CS" 'BEGIN{print b/1048576}')"
+if [ -n "$TSDB" ]; then
+  S_TS=$(q "SELECT sum(after_compression_total_bytes) FROM chunk_compression_stats('ev_ts')")
+  printf "   TimescaleDB compressed chunks %.1f MB: heap / TimescaleDB %sx   TimescaleDB / batches %s\n" \
+    "$(awk -v b="$S_TS" 'BEGIN{print b/1048576}')" "$(ratio "$S_HEAP" "$S_TS")" "$(ratio "$S_TS" "$S_C")"
+fi
 printf "   heap / batches: %sx (target >= 10x)   heap lz4 / heap: %s   heap / segmented batches: %sx\n" \
   "$(ratio "$S_HEAP" "$S_C")" "$(ratio "$S_LZ4" "$S_HEAP")" "$(ratio "$S_HEAP" "$S_CS")"
 q "SELECT '   per column (bytes per row, batches): ' || string_agg(format('%s %s', col, round(b::numeric / $ROWS, 2)), ', ' ORDER BY col)
@@ -95,15 +117,15 @@ q "SELECT '   per column (bytes per row, batches): ' || string_agg(format('%s %s
 
 # The floor of any codec that codes each value (or each delta) by itself: the zero-order entropy of each
 # column's values in this data (of the deltas in batch order for ts and id), in bytes per row.
-ENTROPY="SELECT -sum(n::float8 / $ROWS * log(2, n::float8 / $ROWS)) / 8 FROM (SELECT count(*) AS n FROM %s GROUP BY 1) x"
+ENTROPY="SELECT -sum(n::float8 / $ROWS * log(2, n::float8 / $ROWS)) / 8 FROM (SELECT count(*) AS n FROM %s GROUP BY v.x) c"
 H=0
 for col in channel video_id watch_ms likes score label; do
-  h=$(q "$(printf "$ENTROPY" "(SELECT $col FROM ev_heap) v")")
+  h=$(q "$(printf "$ENTROPY" "(SELECT $col AS x FROM ev_heap) v")")
   H=$(awk -v a="$H" -v b="$h" 'BEGIN{print a + b}')
 done
 for col in ts id; do
   expr="(extract(epoch FROM ts - lag(ts) OVER w) * 1000000)::bigint"; [ "$col" = id ] && expr="id - lag(id) OVER w"
-  h=$(q "$(printf "$ENTROPY" "(SELECT $expr FROM ev_heap WINDOW w AS (PARTITION BY tableoid ORDER BY ts, id)) v")")
+  h=$(q "$(printf "$ENTROPY" "(SELECT $expr AS x FROM ev_heap WINDOW w AS (PARTITION BY tableoid ORDER BY ts, id)) v")")
   H=$(awk -v a="$H" -v b="$h" 'BEGIN{print a + b}')
 done
 printf "   floor: the columns' zero-order entropy (deltas for ts and id) is %.2f bytes per row: %.1f MB, heap / floor %sx\n" \
@@ -132,11 +154,15 @@ for pair in "a month's aggregate over three columns|$AGG_H|$AGG_C" "filtered agg
   IFS='|' read -r name h c <<<"$(tr '\n' ' ' <<<"$pair")"
   th=$(best "$h") tc=$(best "$c")
   printf "   %-42s heap %9.2f ms   batches %9.2f ms   heap / batches %6s   answers %s\n" "$name" "$th" "$tc" "$(ratio "$th" "$tc")" "$(same "$h" "$c")"
+  if [ -n "$TSDB" ]; then
+    tt=$(best "${h//ev_heap/ev_ts}")
+    printf "   %-42s TimescaleDB %9.2f ms   heap / TimescaleDB %6s   answers %s\n" "" "$tt" "$(ratio "$th" "$tt")" "$(same "$h" "${h//ev_heap/ev_ts}")"
+  fi
 done
 BARE=$(best "SELECT count(*) FROM ev_heap")
 printf "   floor: a bare count(*) over the heap %.2f ms\n" "$BARE"
 
-echo "== 3. conversion (the prototype's SQL, one core): $RPS rows/s; segmented by label: $RPS_SEG rows/s"
+echo "== 3. conversion (the prototype's SQL, one core): $RPS rows/s; segmented by label: $RPS_SEG rows/s${TSDB:+; TimescaleDB compress_chunk: $RPS_TS rows/s}"
 
 echo "== 4. the codecs alone (C++, one core, batches of 1,000): what the custom scan pays per value decoded"
 g++ -std=c++17 -O2 -Isrc -o "$DIR/codec_speed" bench/columnar_codec_speed.cpp src/core/columnar/codec.cpp src/core/error.cpp -lzstd
