@@ -117,7 +117,7 @@ q "SELECT '   per column (bytes per row, batches): ' || string_agg(format('%s %s
 
 # The floor of any codec that codes each value (or each delta) by itself: the zero-order entropy of each
 # column's values in this data (of the deltas in batch order for ts and id), in bytes per row.
-ENTROPY="SELECT -sum(n::float8 / $ROWS * log(2, n::float8 / $ROWS)) / 8 FROM (SELECT count(*) AS n FROM %s GROUP BY v.x) c"
+ENTROPY="SELECT -sum(n::float8 / $ROWS * ln(n::float8 / $ROWS) / ln(2)) / 8 FROM (SELECT count(*) AS n FROM %s GROUP BY v.x) c"
 H=0
 for col in channel video_id watch_ms likes score label; do
   h=$(q "$(printf "$ENTROPY" "(SELECT $col AS x FROM ev_heap) v")")
