@@ -139,7 +139,7 @@ LAB_C="SELECT count(*), sum(w) FROM ev_cs, unnest(strata._columnar_decode(watch_
 DASH_H="SELECT date_trunc('day', ts) d, channel, count(*), sum(watch_ms) FROM ev_heap WHERE ts >= '2026-11-24' GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 20"
 DASH_C="SELECT date_trunc('day', t) d, c, count(*), sum(w) FROM ev_c, unnest(strata._columnar_decode(ts_c, now()), strata._columnar_decode(channel_c, 0), strata._columnar_decode(watch_c, 0)) u(t, c, w)
         WHERE max_ts >= '2026-11-24' AND t >= '2026-11-24' GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 20"
-PT=$(q "SELECT id || ',' || ts FROM ev_heap_17 ORDER BY id LIMIT 1 OFFSET 4321")
+PT=$(q "SELECT id || ',' || ts FROM ev_heap_17 ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 3 FROM ev_heap_17)")
 PID=${PT%%,*} PTS=${PT#*,}
 PT_H="SELECT * FROM ev_heap WHERE id = $PID AND ts = '$PTS'"
 PT_C="SELECT u.* FROM ev_c, unnest(strata._columnar_decode(id_c, 0::bigint), strata._columnar_decode(ts_c, now()), strata._columnar_decode(video_c, 0::bigint),
