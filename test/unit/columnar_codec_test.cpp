@@ -137,6 +137,31 @@ TEST(ColumnarCodec, IntegersInARangeUseAFrameOfReference) {
   ExpectSame(wide, RoundTrip(wide));
 }
 
+TEST(ColumnarCodec, CoarseTimestampsDivideOutTheirPrecision) {
+  std::mt19937_64 rng(13);
+  for (int64_t unit : {int64_t(1000), int64_t(1000000)}) {  // milliseconds, seconds, in microseconds
+    Batch sorted, unsorted;
+    sorted.kind = unsorted.kind = Kind::kInt;
+    int64_t t = 852076800000000;
+    for (int i = 0; i < 1000; i++) {
+      t += int64_t(rng() % 1000) * unit;
+      sorted.AddInt(t);
+      unsorted.AddInt(852076800000000 + int64_t(rng() % 86400) * unit);
+    }
+    std::vector<uint8_t> e;
+    ExpectSame(sorted, RoundTrip(sorted, &e));
+    EXPECT_LT(e.size(), 1000u * 11 / 8 + 40);  // changes of up to 1,000 units: 11 bits, not 21 or 31
+    ExpectSame(unsorted, RoundTrip(unsorted, &e));
+    EXPECT_EQ(col::ReadHeader(e.data(), e.size()).codec, col::Codec::kFrame);
+    EXPECT_LT(e.size(), 1000u * 17 / 8 + 40);  // a day in units: 17 bits
+  }
+  const int64_t lo = std::numeric_limits<int64_t>::min();
+  for (const Batch& b : {Ints({lo, 0, lo, 0, lo}), Ints({0, lo, 0, lo, 0, lo}), Ints({lo, lo / 2, 0, -(lo / 2)}),
+                         Ints({6, 12, 18, 30, -6, -12, 0}), Ints({5, 5, 5, 5})}) {
+    ExpectSame(b, RoundTrip(b));  // divisors at the edges: 2^63, 2^62, a regular series, none
+  }
+}
+
 TEST(ColumnarCodec, DecimalFloatsAreScaledIntegers) {
   std::mt19937_64 rng(9);
   Batch prices;

@@ -163,21 +163,41 @@ void UnpackBlocks(Reader* r, size_t count, F&& each) {
   }
 }
 
-// Delta-of-delta: the first value, the first delta, then each delta's change, zigzagged (regular series).
+// A common divisor of the packed numbers (timestamps of millisecond or second precision, amounts in
+// hundreds) is stored once and divided out; 1 when there is none.
+uint64_t Divisor(const std::vector<uint64_t>& magnitudes) {
+  uint64_t g = 0;
+  for (uint64_t x : magnitudes) {
+    for (uint64_t a = x; a != 0;) std::swap(a, g), a %= g;  // g = gcd(g, x)
+    if (g == 1) return 1;
+  }
+  return g == 0 || g > (uint64_t(1) << 62) ? 1 : g;
+}
+
+// Delta-of-delta: the first value, the first delta, the divisor, then each delta's change divided by it,
+// zigzagged (regular series).
 void EncodeDeltaDelta(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
   if (v.empty()) return;
   PutVarint(out, ZigZag(v[0]));
   if (v.size() == 1) return;
   uint64_t prev_delta = uint64_t(v[1]) - uint64_t(v[0]);  // modular: exact over the whole int64 range
   PutVarint(out, ZigZag(int64_t(prev_delta)));
-  std::vector<uint64_t> dd;
+  std::vector<int64_t> dd;
+  std::vector<uint64_t> magnitude;
   dd.reserve(v.size());
+  magnitude.reserve(v.size());
   for (size_t i = 2; i < v.size(); i++) {
     const uint64_t delta = uint64_t(v[i]) - uint64_t(v[i - 1]);
-    dd.push_back(ZigZag(int64_t(delta - prev_delta)));
+    dd.push_back(int64_t(delta - prev_delta));
+    magnitude.push_back(dd.back() < 0 ? 0 - uint64_t(dd.back()) : uint64_t(dd.back()));
     prev_delta = delta;
   }
-  PackBlocks(dd, out);
+  const uint64_t g = Divisor(magnitude);
+  PutVarint(out, g);
+  std::vector<uint64_t> packed;
+  packed.reserve(dd.size());
+  for (int64_t x : dd) packed.push_back(ZigZag(x / int64_t(g)));
+  PackBlocks(packed, out);
 }
 
 void DecodeDeltaDelta(Reader* r, size_t m, std::vector<int64_t>* v) {
@@ -187,13 +207,16 @@ void DecodeDeltaDelta(Reader* r, size_t m, std::vector<int64_t>* v) {
   if (m == 1) return;
   uint64_t delta = uint64_t(UnZigZag(r->Varint()));
   v->push_back(int64_t(uint64_t((*v)[0]) + delta));
+  const uint64_t g = r->Varint();
+  if (g == 0) Corrupt("divisor 0");
   UnpackBlocks(r, m - 2, [&](uint64_t u) {
-    delta += uint64_t(UnZigZag(u));
+    delta += uint64_t(UnZigZag(u)) * g;
     v->push_back(int64_t(uint64_t(v->back()) + delta));
   });
 }
 
-// Frame of reference: the minimum, then each value's distance from it (values in a range, in any order).
+// Frame of reference: the minimum, the divisor, then each value's distance from the minimum divided by
+// it (values in a range, in any order).
 void EncodeFrame(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
   if (v.empty()) return;
   const int64_t lo = *std::min_element(v.begin(), v.end());
@@ -201,6 +224,10 @@ void EncodeFrame(const std::vector<int64_t>& v, std::vector<uint8_t>* out) {
   std::vector<uint64_t> d;
   d.reserve(v.size());
   for (int64_t x : v) d.push_back(uint64_t(x) - uint64_t(lo));
+  const uint64_t g = Divisor(d);
+  PutVarint(out, g);
+  if (g > 1)
+    for (uint64_t& x : d) x /= g;
   PackBlocks(d, out);
 }
 
@@ -208,7 +235,9 @@ void DecodeFrame(Reader* r, size_t m, std::vector<int64_t>* v) {
   if (m == 0) return;
   v->reserve(m);
   const uint64_t lo = uint64_t(UnZigZag(r->Varint()));
-  UnpackBlocks(r, m, [&](uint64_t u) { v->push_back(int64_t(lo + u)); });
+  const uint64_t g = r->Varint();
+  if (g == 0) Corrupt("divisor 0");
+  UnpackBlocks(r, m, [&](uint64_t u) { v->push_back(int64_t(lo + u * g)); });
 }
 
 // The smaller of the two integer forms; returns its codec.

@@ -10,8 +10,9 @@
 //
 // Kinds and their codecs (the glue maps each Postgres type to a kind; values are exact bit for bit):
 //   kInt    (integers, dates, times, timestamps as int64): the smaller of delta-of-delta (zigzag) and
-//           frame of reference (distance from the minimum), bit-packed in blocks of 128 with one width
-//           byte per block (a regular series packs to ~1 byte per 128 values);
+//           frame of reference (distance from the minimum), divided by their common divisor (timestamps
+//           of millisecond or second precision), bit-packed in blocks of 128 with one width byte per
+//           block (a regular series packs to ~1 byte per 128 values);
 //   kFloat  (float4/float8 bit patterns): Gorilla XOR against the previous value, or, when every value
 //           is exactly an integer over 10^k (k <= 9: prices, scores), those integers as kInt packs them
 //           (payload: k, the integer codec, its payload);
