@@ -74,4 +74,4 @@ demo:
 test:
 	bash scripts/test.sh
 bench:
-	bash bench/partitions_bench.sh && bash bench/sketches_bench.sh && bash bench/rollups_bench.sh && bash bench/vacuum_bench.sh && bash bench/routing_bench.sh && bash bench/agents_bench.sh && bash bench/health_bench.sh && bash bench/analytics_bench.sh
+	bash bench/partitions_bench.sh && bash bench/sketches_bench.sh && bash bench/rollups_bench.sh && bash bench/vacuum_bench.sh && bash bench/routing_bench.sh && bash bench/agents_bench.sh && bash bench/health_bench.sh && bash bench/analytics_bench.sh && bash bench/columnar_bench.sh
