@@ -72,7 +72,7 @@ BEGIN
     x := set_byte(t, i, (get_byte(t, i) + 1 + i % 255) % 256);
     BEGIN PERFORM strata._columnar_decode(x, ''::text); EXCEPTION WHEN data_corrupted THEN refused := refused + 1; END;
   END LOOP;
-  RAISE NOTICE 'changed bytes: %, refused: %', octet_length(b) + octet_length(t), refused;
+  RAISE NOTICE 'every changed byte refused: %', refused = octet_length(b) + octet_length(t);
 END $$;
 DROP FUNCTION roundtrip(anyarray);
 DROP DOMAIN positive;
