@@ -78,6 +78,9 @@ convert() {  # convert SEGMENT_EXPR SUFFIX: every partition into ev_c<SUFFIX>_<d
   awk -v r="$ROWS" -v ms="$ms" 'BEGIN{printf "%.0f", r / (ms / 1000)}'
 }
 RPS=$(convert "''::text" "")
+# The conversion's build step in C++ (strata._columnar_build): the same batches, written by the extension.
+BUILD_MS=$(session_times "$(printf '\\timing on'; for d in $(seq 0 29); do printf "\nSELECT strata._columnar_build('ev_heap_%s', 'ev_b_%s', '{}', 'ts');" "$d" "$d"; done)" | awk '{s += $1} END {print s}')
+RPS_BUILD=$(awk -v r="$ROWS" -v ms="$BUILD_MS" 'BEGIN{printf "%.0f", r / (ms / 1000)}')
 RPS_SEG=$(convert "label" "s")
 for sfx in "" s; do
   q "CREATE VIEW ev_c$sfx AS $(for d in $(seq 0 29); do [ "$d" = 0 ] || printf ' UNION ALL '; printf 'SELECT * FROM ev_c%s_%s' "$sfx" "$d"; done)"
@@ -162,7 +165,9 @@ done
 BARE=$(best "SELECT count(*) FROM ev_heap")
 printf "   floor: a bare count(*) over the heap %.2f ms\n" "$BARE"
 
-echo "== 3. conversion (the prototype's SQL, one core): $RPS rows/s; segmented by label: $RPS_SEG rows/s${TSDB:+; TimescaleDB compress_chunk: $RPS_TS rows/s}"
+S_B=$(size '^ev_b_[0-9]+$')
+printf "== 3. conversion, rows/s on one core: strata._columnar_build %s (its batches %.1f MB); the SQL form %s; segmented by label %s%s\n" \
+  "$RPS_BUILD" "$(awk -v b="$S_B" 'BEGIN{print b/1048576}')" "$RPS" "$RPS_SEG" "${TSDB:+; TimescaleDB compress_chunk $RPS_TS}"
 
 echo "== 4. the codecs alone (C++, one core, batches of 1,000): what the custom scan pays per value decoded"
 g++ -std=c++17 -O2 -Isrc -o "$DIR/codec_speed" bench/columnar_codec_speed.cpp src/core/columnar/codec.cpp src/core/error.cpp -lzstd

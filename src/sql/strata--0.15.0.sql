@@ -1940,3 +1940,9 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'strata_columnar_decode
 -- A decoded batch hands Postgres the stored bytes of its type: not for PUBLIC.
 REVOKE ALL ON FUNCTION @extschema@._columnar_encode(anyarray) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._columnar_decode(bytea, anyelement) FROM PUBLIC;
+-- A table's rows as batches in a new table beside it, one row per batch of at most 1,000 rows of one
+-- segment value in order_by's order (the conversion's build step); returns the rows read.
+CREATE FUNCTION @extschema@._columnar_build(leaf regclass, sibling name, segment_by name[] DEFAULT '{}',
+                                             order_by name DEFAULT NULL) RETURNS bigint
+LANGUAGE C AS 'MODULE_PATHNAME', 'strata_columnar_build';
+REVOKE ALL ON FUNCTION @extschema@._columnar_build(regclass, name, name[], name) FROM PUBLIC;

@@ -76,3 +76,52 @@ BEGIN
 END $$;
 DROP FUNCTION roundtrip(anyarray);
 DROP DOMAIN positive;
+-- Building batches from a table (the conversion's build step): every row comes back, each batch holds
+-- one segment value and at most 1,000 rows, and its order range is its rows' range.
+CREATE TABLE cb_events (id bigint, ts timestamptz, channel int, score float8, label text, payload jsonb, flag bool);
+INSERT INTO cb_events
+SELECT i, '2026-12-01'::timestamptz + (i % 997) * interval '37 s' + i * interval '1 ms', i % 7,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE round((i % 1000)::numeric / 100, 2) END, (ARRAY['a', 'b', 'c'])[1 + i % 3],
+       CASE WHEN i % 5 = 0 THEN NULL ELSE jsonb_build_object('i', i) END, i % 2 = 0
+FROM generate_series(1, 5000) i;
+INSERT INTO cb_events VALUES (5001, NULL, NULL, 'NaN', NULL, NULL, NULL), (5002, '2026-12-02', 1, '-0', 'a', '[]', true);
+SELECT strata._columnar_build('cb_events', 'cb_batches', ARRAY['label'], 'ts') AS rows_read;
+SELECT count(*) AS batches, sum(_strata_rows) AS rows, max(_strata_rows) AS largest,
+       count(DISTINCT label) AS labels, pg_total_relation_size('cb_batches') < pg_total_relation_size('cb_events') AS smaller
+FROM cb_batches;
+CREATE VIEW cb_back AS
+SELECT b.label, u.* FROM cb_batches b, unnest(strata._columnar_decode(b.id, 0::bigint), strata._columnar_decode(b.ts, now()),
+  strata._columnar_decode(b.channel, 0), strata._columnar_decode(b.score, 0::float8), strata._columnar_decode(b.payload, '{}'::jsonb),
+  strata._columnar_decode(b.flag, true)) u(id, ts, channel, score, payload, flag);
+SELECT (SELECT count(*) FROM (SELECT label, id, ts, channel, score, payload, flag FROM cb_events
+                              EXCEPT ALL SELECT label, id, ts, channel, score, payload, flag FROM cb_back) d) AS missing,
+       (SELECT count(*) FROM (SELECT label, id, ts, channel, score, payload, flag FROM cb_back
+                              EXCEPT ALL SELECT label, id, ts, channel, score, payload, flag FROM cb_events) d) AS extra,
+       (SELECT score::text FROM cb_back WHERE id = 5002) AS minus_zero;
+SELECT bool_and(_strata_min IS NOT DISTINCT FROM (SELECT min(t) FROM unnest(strata._columnar_decode(ts, now())) t)
+            AND _strata_max IS NOT DISTINCT FROM (SELECT max(t) FROM unnest(strata._columnar_decode(ts, now())) t)
+            AND _strata_rows = cardinality(strata._columnar_decode(id, 0::bigint))) AS ranges_right,
+       count(*) FILTER (WHERE _strata_min IS NULL) AS batches_without_time
+FROM cb_batches;
+-- Without a segment or an order: batches of 1,000 in the table's order, no range columns.
+SELECT strata._columnar_build('cb_events', 'cb_plain') AS rows_read;
+SELECT count(*) AS batches, sum(_strata_rows) AS rows,
+       (SELECT count(*) FROM pg_attribute WHERE attrelid = 'cb_plain'::regclass AND attname LIKE '\_strata\_m%') AS range_columns
+FROM cb_plain;
+-- Refusals leave nothing behind.
+SELECT strata._columnar_build('cb_events', 'cb_plain');
+SELECT strata._columnar_build('cb_events', 'cb_x', ARRAY['nope']);
+SELECT strata._columnar_build('cb_events', 'cb_x', '{}', 'nope');
+SELECT strata._columnar_build('cb_back', 'cb_x');
+CREATE ROLE columnar_other;
+GRANT EXECUTE ON FUNCTION strata._columnar_build(regclass, name, name[], name) TO columnar_other;
+GRANT USAGE ON SCHEMA strata TO columnar_other;
+SET ROLE columnar_other;
+SELECT strata._columnar_build('cb_events', 'cb_x');
+RESET ROLE;
+SELECT to_regclass('cb_x') IS NULL AS nothing_left;
+REVOKE ALL ON FUNCTION strata._columnar_build(regclass, name, name[], name) FROM columnar_other;
+REVOKE USAGE ON SCHEMA strata FROM columnar_other;
+DROP ROLE columnar_other;
+DROP VIEW cb_back;
+DROP TABLE cb_events, cb_batches, cb_plain;

@@ -1,0 +1,301 @@
+// strata._columnar_build(leaf, sibling, segment_by, order_by): a table's rows as column batches in a new
+// table beside it (the conversion's build step, docs/rfcs/columnar.md section 5; nothing reads the new
+// table yet). Rows are read in (segment_by, order_by) order, cut into batches of at most 1,000 rows of one
+// segment value, and written one row per batch: the segment columns as they are, the row count, the
+// order column's min and max, and every other column as one batch (bytea, STORAGE EXTERNAL: already
+// compressed, never again by TOAST).
+//
+// Transaction: one, the caller's. Memory: a context per fetched chunk of rows (reset per chunk) and one
+// per batch (reset per batch); the values of a batch are held by the codecs' C++ batches until written.
+// The C++ objects live in this function's frame; every Postgres call is a short pg::Call.
+// The core first: it refuses to be included after Postgres headers.
+#include "core/columnar/codec.hpp"
+#include "core/naming.hpp"
+
+#include "columnar/batch_functions.hpp"
+#include "pg/guard.hpp"
+#include "pg/security.hpp"
+#include "pg/spi.hpp"
+
+namespace strata::columnar {
+namespace {
+
+namespace col = core::columnar;
+
+constexpr int kBatchRows = 1000;
+constexpr long kFetchRows = 10000;
+const char* const kMeta[] = {"_strata_rows", "_strata_min", "_strata_max"};
+
+struct Column {
+  std::string name, type_sql;
+  Oid type = InvalidOid;
+  bool segment = false, order = false;
+  TypeLayout layout;
+};
+
+[[noreturn]] void Refuse(int sqlstate, const std::string& message, const std::string& hint = {}) {
+  throw core::Error(sqlstate, message, {}, hint);
+}
+
+// The leaf's columns, segment columns first (in segment_by's order), then the others in attnum order.
+std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segment_by, const std::string& order_by) {
+  std::vector<Column> all;
+  for (const auto& r : pg::Query("SELECT attname, atttypid::pg_catalog.int8::text, pg_catalog.format_type(atttypid, atttypmod) "
+                                 "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.oid AND attnum > 0 "
+                                 "AND NOT attisdropped ORDER BY attnum",
+                                 {std::to_string(leaf)})) {
+    Column c;
+    c.name = *r[0];
+    c.type = Oid(std::stoul(*r[1]));
+    c.type_sql = *r[2];
+    for (const char* m : kMeta)
+      if (c.name == m)
+        Refuse(core::sqlstate::kFeatureNotSupported, "column " + c.name + " has a name strata's batches use",
+               "Rename the column.");
+    c.order = c.name == order_by;
+    all.push_back(std::move(c));
+  }
+  std::vector<Column> out;
+  for (const std::string& s : segment_by) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const Column& c) { return c.name == s; });
+    if (it == all.end()) Refuse(core::sqlstate::kInvalidParameterValue, "segment_by names no column: " + s);
+    if (it->segment) Refuse(core::sqlstate::kInvalidParameterValue, "segment_by names a column twice: " + s);
+    it->segment = true;
+    out.push_back(*it);
+  }
+  if (!order_by.empty() && std::none_of(all.begin(), all.end(), [](const Column& c) { return c.order; }))
+    Refuse(core::sqlstate::kInvalidParameterValue, "order_by names no column: " + order_by);
+  for (const Column& c : all)
+    if (!c.segment) out.push_back(c);
+  for (Column& c : out) c.layout = LayoutOf(c.type);
+  return out;
+}
+
+}  // namespace
+}  // namespace strata::columnar
+
+namespace pg = strata::pg;
+namespace core = strata::core;
+namespace col = strata::core::columnar;
+using strata::columnar::Column;
+using strata::columnar::kBatchRows;
+using strata::columnar::kFetchRows;
+
+// _columnar_build(leaf regclass, sibling name, segment_by name[], order_by name) -> bigint (rows).
+STRATA_FUNCTION(strata_columnar_build) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "leaf and sibling must not be null");
+  const Oid leaf = PG_GETARG_OID(0);
+  std::string sibling;
+  std::vector<std::string> segment_by;
+  std::string order_by;
+  pg::Call([&] {
+    sibling = NameStr(*PG_GETARG_NAME(1));
+    if (!PG_ARGISNULL(3)) order_by = NameStr(*PG_GETARG_NAME(3));
+    if (!PG_ARGISNULL(2)) {
+      Datum* names;
+      bool* nulls;
+      int n;
+      deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
+      for (int i = 0; i < n; i++)
+        if (!nulls[i]) segment_by.emplace_back(NameStr(*DatumGetName(names[i])));
+    }
+  });
+
+  pg::SpiConnect();
+  const auto rel = pg::Query("SELECT relkind::text, relnamespace::pg_catalog.regnamespace::text, oid::pg_catalog.regclass::text "
+                             "FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid",
+                             {std::to_string(leaf)});
+  if (rel.empty()) throw core::Error(core::sqlstate::kInvalidParameterValue, "no such table");
+  if (*rel[0][0] != "r")
+    throw core::Error(core::sqlstate::kFeatureNotSupported, *rel[0][2] + " is not a table", {},
+                      "Batches are built from a plain table or a leaf partition.");
+  if (!pg::OwnsTable(leaf))
+    throw core::Error(core::MakeSqlstate("42501"), "must be owner of table " + *rel[0][2]);
+  const std::string schema = *rel[0][1], source = *rel[0][2];
+  const std::string target = schema + "." + core::QuoteIdent(sibling);
+  std::vector<Column> cols = strata::columnar::ReadColumns(leaf, segment_by, order_by);
+  const Column* order = nullptr;
+  for (const Column& c : cols)
+    if (c.order) order = &c;
+
+  // The sibling: segment columns, the row count, the order column's range, a batch per other column.
+  std::string create = "CREATE TABLE " + target + " (", select = "SELECT ", sort, insert_cols, storage;
+  std::vector<Oid> arg_types;
+  for (const Column& c : cols) {
+    const std::string q = core::QuoteIdent(c.name);
+    select += (select.size() > 7 ? ", " : "") + q;
+    if (c.segment) {
+      create += q + " " + c.type_sql + ", ";
+      sort += (sort.empty() ? "" : ", ") + q;
+      insert_cols += q + ", ";
+      arg_types.push_back(c.type);
+    }
+  }
+  create += "_strata_rows integer NOT NULL";
+  insert_cols += "_strata_rows";
+  arg_types.push_back(INT4OID);
+  if (order != nullptr) {
+    create += ", _strata_min " + order->type_sql + ", _strata_max " + order->type_sql;
+    insert_cols += ", _strata_min, _strata_max";
+    arg_types.push_back(order->type);
+    arg_types.push_back(order->type);
+    sort += (sort.empty() ? "" : ", ") + core::QuoteIdent(order->name);
+  }
+  for (const Column& c : cols) {
+    if (c.segment) continue;
+    create += ", " + core::QuoteIdent(c.name) + " bytea";
+    insert_cols += ", " + core::QuoteIdent(c.name);
+    storage += std::string(storage.empty() ? "" : ", ") + "ALTER COLUMN " + core::QuoteIdent(c.name) + " SET STORAGE EXTERNAL";
+    arg_types.push_back(BYTEAOID);
+  }
+  create += ")";
+  pg::Exec(create);
+  if (!storage.empty()) pg::Exec("ALTER TABLE " + target + " " + storage);
+  std::string placeholders;
+  for (size_t i = 1; i <= arg_types.size(); i++) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
+  const std::string insert = "INSERT INTO " + target + " (" + insert_cols + ") VALUES (" + placeholders + ")";
+  const std::string query = select + " FROM ONLY " + source + (sort.empty() ? "" : " ORDER BY " + sort);
+
+  const size_t ncols = cols.size(), nseg = segment_by.size();
+  size_t order_at = ncols;
+  for (size_t i = 0; i < ncols; i++)
+    if (cols[i].order) order_at = i;
+  SPIPlanPtr plan = nullptr;
+  Portal portal = nullptr;
+  MemoryContext chunk_cxt = nullptr, batch_cxt = nullptr;
+  pg::Call([&] {
+    plan = SPI_prepare(insert.c_str(), int(arg_types.size()), arg_types.data());
+    if (plan == nullptr) elog(ERROR, "could not prepare the batch insert: %s", SPI_result_code_string(SPI_result));
+    portal = SPI_cursor_open_with_args(nullptr, query.c_str(), 0, nullptr, nullptr, nullptr, true, 0);
+    chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar chunk", ALLOCSET_DEFAULT_SIZES);
+    batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar batch", ALLOCSET_DEFAULT_SIZES);
+  });
+
+  // The batch being built: a codec batch per non-segment column, its segment values, its order range.
+  std::vector<col::Batch> batches(ncols);
+  std::vector<Datum> seg_values(nseg), params(arg_types.size());
+  std::vector<char> seg_nulls(nseg), param_nulls(arg_types.size());
+  Datum order_min = 0, order_max = 0;
+  bool have_min = false, have_max = false;
+  int in_batch = 0;
+  int64_t rows = 0;
+  auto flush = [&] {
+    if (in_batch == 0) return;
+    std::vector<std::vector<uint8_t>> encoded(ncols);
+    for (size_t c = nseg; c < ncols; c++) encoded[c] = col::Encode(batches[c]);
+    pg::Call([&] {
+      size_t p = 0;
+      for (size_t s = 0; s < nseg; s++) params[p] = seg_values[s], param_nulls[p++] = seg_nulls[s] ? 'n' : ' ';
+      params[p] = Int32GetDatum(in_batch), param_nulls[p++] = ' ';
+      if (order != nullptr) {
+        params[p] = order_min, param_nulls[p++] = have_min ? ' ' : 'n';
+        params[p] = order_max, param_nulls[p++] = have_max ? ' ' : 'n';
+      }
+      MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+      for (size_t c = nseg; c < ncols; c++) {
+        bytea* b = static_cast<bytea*>(palloc(encoded[c].size() + VARHDRSZ));
+        SET_VARSIZE(b, encoded[c].size() + VARHDRSZ);
+        memcpy(VARDATA(b), encoded[c].data(), encoded[c].size());
+        params[p] = PointerGetDatum(b), param_nulls[p++] = ' ';
+      }
+      MemoryContextSwitchTo(old);
+      if (SPI_execute_plan(plan, params.data(), param_nulls.data(), false, 0) != SPI_OK_INSERT)
+        elog(ERROR, "could not insert a batch");
+      MemoryContextReset(batch_cxt);
+    });
+    for (auto& b : batches) b = col::Batch();
+    in_batch = 0;
+    have_min = have_max = false;
+  };
+
+  Datum* values = nullptr;  // this chunk's rows, column-major (chunk context)
+  bool* nulls = nullptr;
+  for (;;) {
+    // One chunk of rows, deformed column-major into the chunk context.
+    uint64 n = 0;
+    pg::Call([&] {
+      MemoryContextReset(chunk_cxt);
+      SPI_cursor_fetch(portal, true, kFetchRows);
+      n = SPI_processed;
+      if (n == 0) return;
+      MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+      values = static_cast<Datum*>(palloc(sizeof(Datum) * n * ncols));
+      nulls = static_cast<bool*>(palloc(sizeof(bool) * n * ncols));
+      for (uint64 r = 0; r < n; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+          bool isnull;
+          const Datum d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, int(c) + 1, &isnull);
+          values[c * n + r] = isnull ? (Datum) 0 : datumCopy(d, cols[c].layout.byval, cols[c].layout.typlen);
+          nulls[c * n + r] = isnull;
+        }
+      }
+      MemoryContextSwitchTo(old);
+      SPI_freetuptable(SPI_tuptable);
+    });
+    if (n == 0) break;
+    // Walk the rows: a batch ends when it is full or the segment changes.
+    uint64 start = 0;
+    auto append = [&](uint64 end) {  // rows [start, end) of this chunk into the batch
+      if (end == start) return;
+      for (size_t c = nseg; c < ncols; c++)
+        strata::columnar::AddDatums(cols[c].layout, &values[c * n + start], &nulls[c * n + start], int(end - start), &batches[c]);
+      if (order_at < ncols) {
+        pg::Call([&] {
+          MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+          const Column& o = cols[order_at];
+          for (uint64 r = start; r < end; r++) {
+            if (nulls[order_at * n + r]) continue;
+            const Datum d = values[order_at * n + r];
+            if (!have_min) order_min = datumCopy(d, o.layout.byval, o.layout.typlen), have_min = true;
+            if (r + 1 == end || nulls[order_at * n + r + 1]) {
+              order_max = datumCopy(d, o.layout.byval, o.layout.typlen), have_max = true;
+              break;  // sorted, NULLs last: the last non-NULL of the run is its maximum
+            }
+          }
+          MemoryContextSwitchTo(old);
+        });
+      }
+      in_batch += int(end - start);
+      rows += int64_t(end - start);
+      start = end;
+    };
+    for (uint64 r = 0; r < n; r++) {
+      bool same = in_batch + int(r - start) < kBatchRows;
+      if (same && (in_batch > 0 || r > start) && nseg > 0) {
+        pg::Call([&] {
+          for (size_t s = 0; s < nseg && same; s++) {
+            const bool null_now = nulls[s * n + r];
+            const bool null_then = r > start ? nulls[s * n + r - 1] : seg_nulls[s] != 0;
+            const Datum then = r > start ? values[s * n + r - 1] : seg_values[s];
+            same = null_now == null_then &&
+                   (null_now || datumIsEqual(values[s * n + r], then, cols[s].layout.byval, cols[s].layout.typlen));
+          }
+        });
+      }
+      if (!same) {
+        append(r);
+        flush();
+      }
+      if (in_batch == 0 && r == start) {
+        pg::Call([&] {  // the new batch's segment values, kept past this chunk
+          MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+          for (size_t s = 0; s < nseg; s++) {
+            seg_nulls[s] = nulls[s * n + r];
+            seg_values[s] = seg_nulls[s] ? (Datum) 0 : datumCopy(values[s * n + r], cols[s].layout.byval, cols[s].layout.typlen);
+          }
+          MemoryContextSwitchTo(old);
+        });
+      }
+    }
+    append(n);
+  }
+  flush();
+  pg::Call([&] {
+    SPI_cursor_close(portal);
+    MemoryContextDelete(chunk_cxt);
+    MemoryContextDelete(batch_cxt);
+  });
+  pg::SpiFinish();
+  PG_RETURN_INT64(rows);
+}
