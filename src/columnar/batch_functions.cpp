@@ -87,8 +87,10 @@ void AddDatums(const TypeLayout& t, const Datum* values, const bool* nulls, int 
       } else if (t.typlen > 0) {
         batch->AddBytes(std::string_view(DatumGetPointer(values[i]), size_t(t.typlen)));
       } else {
-        struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(values[i])));
+        struct varlena* stored = reinterpret_cast<struct varlena*>(DatumGetPointer(values[i]));
+        struct varlena* v = pg_detoast_datum_packed(stored);
         batch->AddBytes(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+        if (v != stored) pfree(v);  // the bytes are copied: a detoasted copy would live as long as the context
       }
     }
   });

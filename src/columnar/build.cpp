@@ -40,9 +40,14 @@ struct Column {
 // The leaf's columns, segment columns first (in segment_by's order), then the others in attnum order.
 std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segment_by, const std::string& order_by) {
   std::vector<Column> all;
-  for (const auto& r : pg::Query("SELECT attname, atttypid::pg_catalog.int8::text, pg_catalog.format_type(atttypid, atttypmod) "
-                                 "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.oid AND attnum > 0 "
-                                 "AND NOT attisdropped ORDER BY attnum",
+  // Type names as format_type gives them (qualified unless in pg_catalog: the function runs with
+  // search_path = pg_catalog), with the column's collation when it is not the type's.
+  for (const auto& r : pg::Query("SELECT a.attname, a.atttypid::pg_catalog.int8::text, pg_catalog.format_type(a.atttypid, a.atttypmod) || "
+                                 "COALESCE((SELECT ' COLLATE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname) "
+                                 "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace "
+                                 "WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), '') "
+                                 "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+                                 "WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
                                  {std::to_string(leaf)})) {
     Column c;
     c.name = *r[0];
@@ -65,6 +70,9 @@ std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segmen
   }
   if (!order_by.empty() && std::none_of(all.begin(), all.end(), [](const Column& c) { return c.order; }))
     Refuse(core::sqlstate::kInvalidParameterValue, "order_by names no column: " + order_by);
+  if (std::any_of(all.begin(), all.end(), [](const Column& c) { return c.order && c.segment; }))
+    Refuse(core::sqlstate::kInvalidParameterValue, "order_by names a segment_by column: " + order_by,
+           "Within a batch the segment columns hold one value; order by another column.");
   for (const Column& c : all)
     if (!c.segment) out.push_back(c);
   for (Column& c : out) c.layout = LayoutOf(c.type);
@@ -97,22 +105,30 @@ STRATA_FUNCTION(strata_columnar_build) {
       bool* nulls;
       int n;
       deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
-      for (int i = 0; i < n; i++)
-        if (!nulls[i]) segment_by.emplace_back(NameStr(*DatumGetName(names[i])));
+      for (int i = 0; i < n; i++) {
+        if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("segment_by must not hold NULL")));
+        segment_by.emplace_back(NameStr(*DatumGetName(names[i])));
+      }
     }
   });
 
   pg::SpiConnect();
-  const auto rel = pg::Query("SELECT relkind::text, relnamespace::pg_catalog.regnamespace::text, oid::pg_catalog.regclass::text "
-                             "FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.oid",
+  const auto rel = pg::Query("SELECT c.relkind::text, n.nspname::text, c.relname::text, c.relforcerowsecurity::text "
+                             "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE c.oid = $1::pg_catalog.oid",
                              {std::to_string(leaf)});
   if (rel.empty()) throw core::Error(core::sqlstate::kInvalidParameterValue, "no such table");
+  const std::string schema = core::QuoteIdent(*rel[0][1]), source = schema + "." + core::QuoteIdent(*rel[0][2]);
   if (*rel[0][0] != "r")
-    throw core::Error(core::sqlstate::kFeatureNotSupported, *rel[0][2] + " is not a table", {},
+    throw core::Error(core::sqlstate::kFeatureNotSupported, source + " is not a table", {},
                       "Batches are built from a plain table or a leaf partition.");
-  if (!pg::OwnsTable(leaf))
-    throw core::Error(core::MakeSqlstate("42501"), "must be owner of table " + *rel[0][2]);
-  const std::string schema = *rel[0][1], source = *rel[0][2];
+  if (!pg::OwnsTable(leaf)) throw core::Error(core::MakeSqlstate("42501"), "must be owner of table " + source);
+  if (*rel[0][3] == "true")
+    throw core::Error(core::sqlstate::kFeatureNotSupported, source + " forces row level security", {},
+                      "The batches must hold every row: ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.");
+  // Its columns cannot change under the build (ALTER TABLE takes a conflicting lock); the rows built are
+  // those of the caller's snapshot.
+  pg::Call([&] { LockRelationOid(leaf, AccessShareLock); });
   const std::string target = schema + "." + core::QuoteIdent(sibling);
   std::vector<Column> cols = strata::columnar::ReadColumns(leaf, segment_by, order_by);
   const Column* order = nullptr;
@@ -209,15 +225,20 @@ STRATA_FUNCTION(strata_columnar_build) {
     have_min = have_max = false;
   };
 
-  Datum* values = nullptr;  // this chunk's rows, column-major (chunk context)
-  bool* nulls = nullptr;
+  Datum* values = nullptr;  // this chunk's rows, column-major: pointers into its tuple table, varlenas
+  bool* nulls = nullptr;    // detoasted into the chunk context
+  SPITupleTable* chunk = nullptr;
+  std::vector<uint8_t> seg_change;  // row r's segment differs from the row before it (row 0: the batch's)
   for (;;) {
-    // One chunk of rows, deformed column-major into the chunk context.
     uint64 n = 0;
+    seg_change.assign(kFetchRows, 0);
+    const bool batch_open = in_batch > 0;
     pg::Call([&] {
+      if (chunk != nullptr) SPI_freetuptable(chunk), chunk = nullptr;
       MemoryContextReset(chunk_cxt);
       SPI_cursor_fetch(portal, true, kFetchRows);
       n = SPI_processed;
+      chunk = SPI_tuptable;  // kept: the batch INSERTs replace SPI_tuptable
       if (n == 0) return;
       MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
       values = static_cast<Datum*>(palloc(sizeof(Datum) * n * ncols));
@@ -225,13 +246,34 @@ STRATA_FUNCTION(strata_columnar_build) {
       for (uint64 r = 0; r < n; r++) {
         for (size_t c = 0; c < ncols; c++) {
           bool isnull;
-          const Datum d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, int(c) + 1, &isnull);
-          values[c * n + r] = isnull ? (Datum) 0 : datumCopy(d, cols[c].layout.byval, cols[c].layout.typlen);
+          Datum d = SPI_getbinval(chunk->vals[r], chunk->tupdesc, int(c) + 1, &isnull);
+          if (!isnull && cols[c].layout.typlen == -1)
+            d = PointerGetDatum(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d))));
+          values[c * n + r] = isnull ? (Datum) 0 : d;
           nulls[c * n + r] = isnull;
         }
       }
+      // Segment changes, compared by content (a varlena's bytes without its header; exact bytes, as the
+      // batches keep them: values that only sort as equal start a new batch).
+      for (uint64 r = (batch_open ? 0 : 1); r < n; r++) {
+        for (size_t s = 0; s < nseg && !seg_change[r]; s++) {
+          const bool null_now = nulls[s * n + r];
+          const bool null_then = r > 0 ? nulls[s * n + r - 1] : seg_nulls[s] != 0;
+          const Datum now = values[s * n + r], then = r > 0 ? values[s * n + r - 1] : seg_values[s];
+          bool same = null_now == null_then;
+          if (same && !null_now) {
+            if (cols[s].layout.typlen == -1) {
+              const struct varlena* a = reinterpret_cast<const struct varlena*>(DatumGetPointer(now));
+              const struct varlena* b = reinterpret_cast<const struct varlena*>(DatumGetPointer(then));
+              same = VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) && memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+            } else {
+              same = datumIsEqual(now, then, cols[s].layout.byval, cols[s].layout.typlen);
+            }
+          }
+          seg_change[r] = !same;
+        }
+      }
       MemoryContextSwitchTo(old);
-      SPI_freetuptable(SPI_tuptable);
     });
     if (n == 0) break;
     // Walk the rows: a batch ends when it is full or the segment changes.
@@ -261,23 +303,12 @@ STRATA_FUNCTION(strata_columnar_build) {
       start = end;
     };
     for (uint64 r = 0; r < n; r++) {
-      bool same = in_batch + int(r - start) < kBatchRows;
-      if (same && (in_batch > 0 || r > start) && nseg > 0) {
-        pg::Call([&] {
-          for (size_t s = 0; s < nseg && same; s++) {
-            const bool null_now = nulls[s * n + r];
-            const bool null_then = r > start ? nulls[s * n + r - 1] : seg_nulls[s] != 0;
-            const Datum then = r > start ? values[s * n + r - 1] : seg_values[s];
-            same = null_now == null_then &&
-                   (null_now || datumIsEqual(values[s * n + r], then, cols[s].layout.byval, cols[s].layout.typlen));
-          }
-        });
-      }
-      if (!same) {
+      const bool open = in_batch > 0 || r > start;
+      if (open && (in_batch + int(r - start) >= kBatchRows || (nseg > 0 && seg_change[r]))) {
         append(r);
         flush();
       }
-      if (in_batch == 0 && r == start) {
+      if (in_batch == 0 && r == start && nseg > 0) {
         pg::Call([&] {  // the new batch's segment values, kept past this chunk
           MemoryContext old = MemoryContextSwitchTo(batch_cxt);
           for (size_t s = 0; s < nseg; s++) {
@@ -292,6 +323,7 @@ STRATA_FUNCTION(strata_columnar_build) {
   }
   flush();
   pg::Call([&] {
+    if (chunk != nullptr) SPI_freetuptable(chunk);
     SPI_cursor_close(portal);
     MemoryContextDelete(chunk_cxt);
     MemoryContextDelete(batch_cxt);

@@ -14,5 +14,5 @@ REVOKE ALL ON FUNCTION @extschema@._columnar_decode(bytea, anyelement) FROM PUBL
 -- segment value in order_by's order (the conversion's build step); returns the rows read.
 CREATE FUNCTION @extschema@._columnar_build(leaf regclass, sibling name, segment_by name[] DEFAULT '{}',
                                              order_by name DEFAULT NULL) RETURNS bigint
-LANGUAGE C AS 'MODULE_PATHNAME', 'strata_columnar_build';
+LANGUAGE C SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'strata_columnar_build';
 REVOKE ALL ON FUNCTION @extschema@._columnar_build(regclass, name, name[], name) FROM PUBLIC;

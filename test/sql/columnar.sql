@@ -108,11 +108,43 @@ SELECT strata._columnar_build('cb_events', 'cb_plain') AS rows_read;
 SELECT count(*) AS batches, sum(_strata_rows) AS rows,
        (SELECT count(*) FROM pg_attribute WHERE attrelid = 'cb_plain'::regclass AND attname LIKE '\_strata\_m%') AS range_columns
 FROM cb_plain;
+-- Batches across the 10,000-row chunks the build fetches: segment groups straddling 10,000 and 20,000,
+-- a NULL segment longer than a batch, two segment columns, segment and payload values stored out of line
+-- (over 2 kB), and names that need quoting.
+CREATE SCHEMA "Cold ""Schema""";
+CREATE TABLE "Cold ""Schema""".wide ("Seg A" text, seg_b int, "When" timestamptz, n bigint, blob text);
+INSERT INTO "Cold ""Schema""".wide
+SELECT CASE WHEN i <= 9500 THEN repeat('s', 3000) WHEN i <= 20500 THEN 'short' WHEN i <= 22000 THEN NULL ELSE repeat('t', 2500) END,
+       CASE WHEN i BETWEEN 15000 AND 15010 THEN 2 ELSE 1 END, '2026-12-01'::timestamptz + i * interval '1 s', i,
+       CASE WHEN i % 1000 = 0 THEN repeat(md5(i::text), 100) ELSE md5(i::text) END
+FROM generate_series(1, 25000) i;
+SELECT strata._columnar_build('"Cold ""Schema""".wide', 'Sib "1"', ARRAY['Seg A', 'seg_b'], 'When') AS rows_read;
+CREATE VIEW wide_back AS
+SELECT b."Seg A", b.seg_b, u.* FROM "Cold ""Schema"""."Sib ""1""" b,
+  unnest(strata._columnar_decode(b."When", now()), strata._columnar_decode(b.n, 0::bigint), strata._columnar_decode(b.blob, ''::text)) u("When", n, blob);
+SELECT (SELECT count(*) FROM (SELECT * FROM "Cold ""Schema""".wide EXCEPT ALL SELECT "Seg A", seg_b, "When", n, blob FROM wide_back) d) AS missing,
+       (SELECT count(*) FROM (SELECT "Seg A", seg_b, "When", n, blob FROM wide_back EXCEPT ALL SELECT * FROM "Cold ""Schema""".wide) d) AS extra;
+SELECT count(*) AS batches, max(_strata_rows) AS largest, sum(_strata_rows) AS rows,
+       bool_and(_strata_min = (SELECT min(t) FROM unnest(strata._columnar_decode("When", now())) t)
+            AND _strata_max = (SELECT max(t) FROM unnest(strata._columnar_decode("When", now())) t)) AS ranges_right,
+       count(*) FILTER (WHERE "Seg A" IS NULL) AS null_segment_batches, count(*) FILTER (WHERE seg_b = 2) AS seg_b_batches
+FROM "Cold ""Schema"""."Sib ""1""";
+DROP VIEW wide_back;
+DROP SCHEMA "Cold ""Schema""" CASCADE;
 -- Refusals leave nothing behind.
 SELECT strata._columnar_build('cb_events', 'cb_plain');
 SELECT strata._columnar_build('cb_events', 'cb_x', ARRAY['nope']);
 SELECT strata._columnar_build('cb_events', 'cb_x', '{}', 'nope');
 SELECT strata._columnar_build('cb_back', 'cb_x');
+SELECT strata._columnar_build('cb_events', 'cb_x', ARRAY['label', 'label']);
+SELECT strata._columnar_build('cb_events', 'cb_x', ARRAY['label', NULL]);
+SELECT strata._columnar_build('cb_events', 'cb_x', ARRAY['label'], 'label');
+ALTER TABLE cb_events ADD COLUMN _strata_rows int;
+SELECT strata._columnar_build('cb_events', 'cb_x');
+ALTER TABLE cb_events DROP COLUMN _strata_rows;
+ALTER TABLE cb_events ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+SELECT strata._columnar_build('cb_events', 'cb_x');
+ALTER TABLE cb_events NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
 CREATE ROLE columnar_other;
 GRANT EXECUTE ON FUNCTION strata._columnar_build(regclass, name, name[], name) TO columnar_other;
 GRANT USAGE ON SCHEMA strata TO columnar_other;
