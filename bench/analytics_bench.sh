@@ -5,7 +5,7 @@
 # analytics node and the primary's walsender (what a primary's spare core does) on CPU 1; PIN=0 lets
 # them share every core (the analytics node's apply and refreshes then take CPU from the primary's clients).
 #  1. ingest throughput on the primary, single-row INSERTs (pgbench) and COPY, into three tables: with no
-#     rollup (the floor, run twice per round: the second run's ratio to the first is this machine's
+#     rollup (the floor, and the same floor on a second table of its own: their ratio is this machine's
 #     run-to-run noise), with 3 rollups on the primary, and published to the analytics node that holds
 #     the same 3 rollups (applying and refreshing meanwhile); ratios per round, to the round's floor;
 #     target: the published table equal to the floor (within noise);
@@ -33,13 +33,16 @@ PA=$((PP + 1))
 trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; cluster_stop "$DIR/p" immediate; cluster_stop "$DIR/a" immediate; rm -rf "$DIR"' EXIT
 CONF=("shared_buffers = 512MB" "wal_level = logical" "strata.naptime = 1" "strata.heartbeat_interval = 1" "jit = off")
 # On the primary no vacuum runs during the runs (autovacuum and strata's scheduler would visit the
-# growing tables at random moments of some runs and not others; the variants write the same rows).
+# growing tables during some runs and not others; every variant writes the same rows into a table of
+# its own).
 cluster_start "$DIR/p" "$PP" "${CONF[@]}" "autovacuum = off" "strata.vacuum_enabled = off" >/dev/null
 cluster_start "$DIR/a" "$PA" "${CONF[@]}" >/dev/null
 pin() {  # pin DIR CPU: the cluster's postmaster and its processes (those forked later inherit it)
   [ "$PIN" = 1 ] || return 0
   local pm p; pm=$(head -1 "$1/data/postmaster.pid")
-  for p in $pm $(pgrep -P "$pm"); do taskset -p -c "$2" "$p" >/dev/null 2>&1 || true; done
+  for p in $pm $(ps -o pid= --ppid "$pm"); do taskset -p -c "$2" "$p" >/dev/null 2>&1 || true; done
+  # A machine whose CPUs 0 and 1 are not both allowed (a cpuset) cannot stand in for two machines.
+  taskset -p -c "$pm" 2>/dev/null | grep -q ": $2\$" || { echo "PIN=1: could not pin $1 to CPU $2 (run with PIN=0)" >&2; exit 1; }
 }
 pin_walsender() {  # the primary's walsender runs on the analytics node's CPU (a primary's spare core)
   [ "$PIN" = 1 ] || return 0
@@ -51,7 +54,6 @@ export DB=bench
 onp() { PGPORT=$PP q "$@"; }
 ona() { PGPORT=$PA q "$@"; }
 for p in $PP $PA; do PGPORT=$p q -d postgres "CREATE DATABASE bench"; PGPORT=$p q "CREATE EXTENSION strata"; done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; printf "%.1f", a[i]}'; }
 
 TABLE="(id bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL DEFAULT now(), channel int NOT NULL,
@@ -61,7 +63,7 @@ rollups() {  # rollups PORT TABLE: the 3 rollups (refreshed every second)
   PGPORT=$1 q "SELECT strata.create_rollup('${2}_daily', \$\$SELECT date_trunc('day', ts) AS day, video, count(*) AS views, strata.hll_agg(channel) AS channels FROM $2 GROUP BY 1, 2\$\$, refresh_interval => '1 s')" >/dev/null
   PGPORT=$1 q "SELECT strata.create_rollup('${2}_minute', \$\$SELECT date_trunc('minute', ts) AS minute, count(*) AS views, strata.qsketch_agg(watch_ms) AS watch_q FROM $2 GROUP BY 1\$\$, refresh_interval => '1 s')" >/dev/null
 }
-for t in ev_none ev_local ev_repl; do onp "CREATE TABLE $t $TABLE"; done
+for t in ev_none ev_none2 ev_local ev_repl; do onp "CREATE TABLE $t $TABLE"; done
 rollups "$PP" ev_local
 onp "CALL strata.create_analytics_publication(ARRAY['ev_repl'::regclass], 'bench_pub')" >/dev/null 2>&1
 ona "CREATE TABLE ev_repl (id bigint NOT NULL PRIMARY KEY, ts timestamptz NOT NULL, channel int NOT NULL, video int NOT NULL, watch_ms int NOT NULL)"
@@ -69,7 +71,7 @@ ona "SELECT strata.create_analytics_subscription('bench_sub', 'host=127.0.0.1 po
 rollups "$PA" ev_repl
 PGB_CPU=(); [ "$PIN" = 1 ] && PGB_CPU=(taskset -c 0)
 PGB="${PGB_CPU[*]} $PGBIN/pgbench -h 127.0.0.1 -p $PP -U postgres -n"
-for t in ev_none ev_local ev_repl; do
+for t in ev_none ev_none2 ev_local ev_repl; do
   echo "INSERT INTO $t (channel, video, watch_ms) VALUES (random() * 1000, random() * 100000, random() * 60000);" >"$DIR/ins_$t.sql"
 done
 seq 1 "$ROWS" | awk '{printf "%d\t%d\t%d\n", $1 % 1000, $1 % 100000, $1 % 60000}' >"$DIR/rows.tsv"
@@ -84,32 +86,37 @@ caught_up
 echo "== 1. ingest on the primary: no rollup (floor) / 3 rollups on the primary / published to the analytics node with its 3 rollups ($ROUNDS rounds of ${SECS} s runs; PIN=$PIN)"
 # Each round runs the four variants back to back (order rotated), then waits for the analytics node to
 # catch up: a round's runs see the same state of the machine, so the per-round ratios to that round's
-# floor cancel slow drifts. none_again is the floor once more: its ratios are this machine's noise.
+# floor cancel slow drifts. none_again is the floor once more, on a table of its own (ev_none2): its
+# ratios are this machine's noise. A run that measured nothing counts as NA and its round is left out.
 declare -A TPS COPYMS
 VARIANTS=(ev_none ev_repl ev_local none_again)
 for round in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $(( ${#VARIANTS[@]} - 1 ))); do
     v=${VARIANTS[$(( (k + round - 1) % ${#VARIANTS[@]} ))]}
-    t=$v; [ "$v" = none_again ] && t=ev_none
+    t=$v; [ "$v" = none_again ] && t=ev_none2
     sleep 2
-    TPS[$v]+="$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p') "
-    ms=$(PGPORT=$PP session_times $'\\timing on\n'"COPY $t (channel, video, watch_ms) FROM '$DIR/rows.tsv';" | head -1)
-    COPYMS[$v]+="$ms "
+    tps=$($PGB -c 2 -T "$SECS" -f "$DIR/ins_$t.sql" bench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p' || true)
+    TPS[$v]+="${tps:-NA} "
+    ms=$(PGPORT=$PP session_times $'\\timing on\n'"COPY $t (channel, video, watch_ms) FROM '$DIR/rows.tsv';" | head -1 || true)
+    COPYMS[$v]+="${ms:-NA} "
   done
   caught_up >/dev/null
 done
-# per_round A B SERIES: the ratio A/B of each round, for TPS or COPYMS (COPY: B/A, a speed ratio).
+# per_round A B SERIES COPY: the ratio A/B of each round, for TPS or COPYMS (COPY=1: B/A, a speed
+# ratio); rounds where either run measured nothing (NA) are left out.
 per_round() {
   local -n series=$3
   paste <(tr ' ' '\n' <<<"${series[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${series[$2]}" | grep -v '^$') |
-    awk -v copy="$4" '{print (copy ? $2 / $1 : $1 / $2)}'
+    awk -v copy="$4" '$1 + 0 > 0 && $2 + 0 > 0 {print (copy ? $2 / $1 : $1 / $2)}'
 }
 summary() {  # median and the middle half of per-round ratios
-  sort -n | awk '{a[NR]=$1} END {printf "median %.3f (middle half %.3f .. %.3f, %d rounds)", a[int((NR+1)/2)], a[int(NR/4)+1], a[int(3*NR/4+0.5)], NR}'
+  sort -n | awk '{a[NR]=$1} END {if (NR == 0) {printf "n/a (no round measured)"; exit}
+    printf "median %.3f (middle half %.3f .. %.3f, %d rounds)", a[int((NR+1)/2)], a[int(NR/4)+1], a[int(3*NR/4+0.5)], NR}'
 }
+measured() { tr ' ' '\n' | grep -E '^[0-9.]+$' | median; }
 for t in "${VARIANTS[@]}"; do
-  printf "   %-11s  single-row tps %9.1f   COPY of %s rows %8.1f ms (medians)\n" "$t" "$(tr ' ' '\n' <<<"${TPS[$t]}" | grep -v '^$' | median)" \
-    "$ROWS" "$(tr ' ' '\n' <<<"${COPYMS[$t]}" | grep -v '^$' | median)"
+  printf "   %-11s  single-row tps %9.1f   COPY of %s rows %8.1f ms (medians)\n" "$t" "$(measured <<<"${TPS[$t]}")" \
+    "$ROWS" "$(measured <<<"${COPYMS[$t]}")"
 done
 echo "   per-round ratios to the round's floor (ingest speed; 1.000 = the floor):"
 printf "   noise, the floor again:                          tps %s\n" "$(per_round none_again ev_none TPS 0 | summary)"

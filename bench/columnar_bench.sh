@@ -34,7 +34,9 @@ cluster_start "$DIR" "$PGPORT" "shared_buffers = 2GB" "work_mem = 256MB" "max_pa
   ${TSDB:+"shared_preload_libraries = 'strata,timescaledb'" "timescaledb.telemetry_level = off"} >/dev/null
 q -d postgres "CREATE DATABASE bench"
 q "CREATE EXTENSION strata"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+# ratio A B and per_second ROWS MS print n/a when a measurement is missing (an empty or zero divisor).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{if (b + 0 > 0 && a != "") printf "%.2f", a/b; else printf "n/a"}'; }
+per_second() { awk -v r="$1" -v ms="$2" 'BEGIN{if (ms + 0 > 0) printf "%.0f", r / (ms / 1000); else printf "n/a"}'; }
 best() {  # best SQL: the median of REPS timed runs (ms)
   local script="\\timing on" i
   for i in $(seq 1 "$REPS"); do script+=$'\n'"$1;"; done
@@ -75,12 +77,12 @@ convert() {  # convert SEGMENT_EXPR SUFFIX: every partition into ev_c<SUFFIX>_<d
     script+=$'\n'"CREATE INDEX ON ev_c${sfx}_$d (min_ts, max_ts);"
   done
   local ms; ms=$(session_times "$script" | awk '{s += $1} END {print s}')
-  awk -v r="$ROWS" -v ms="$ms" 'BEGIN{printf "%.0f", r / (ms / 1000)}'
+  per_second "$ROWS" "$ms"
 }
 RPS=$(convert "''::text" "")
 # The conversion's build step in C++ (strata._columnar_build): the same batches, written by the extension.
 BUILD_MS=$(session_times "$(printf '\\timing on'; for d in $(seq 0 29); do printf "\nSELECT strata._columnar_build('ev_heap_%s', 'ev_b_%s', '{}', 'ts');" "$d" "$d"; done)" | awk '{s += $1} END {print s}')
-RPS_BUILD=$(awk -v r="$ROWS" -v ms="$BUILD_MS" 'BEGIN{printf "%.0f", r / (ms / 1000)}')
+RPS_BUILD=$(per_second "$ROWS" "$BUILD_MS")
 RPS_SEG=$(convert "label" "s")
 for sfx in "" s; do
   q "CREATE VIEW ev_c$sfx AS $(for d in $(seq 0 29); do [ "$d" = 0 ] || printf ' UNION ALL '; printf 'SELECT * FROM ev_c%s_%s' "$sfx" "$d"; done)"
@@ -94,7 +96,7 @@ if [ -n "$TSDB" ]; then
   q "INSERT INTO ev_ts SELECT * FROM ev_heap"
   q "ALTER TABLE ev_ts SET (timescaledb.compress, timescaledb.compress_orderby = 'ts', timescaledb.compress_segmentby = '')"
   TS_MS=$(session_times $'\\timing on\n'"SELECT count(compress_chunk(c)) FROM show_chunks('ev_ts') c;" | head -1)
-  RPS_TS=$(awk -v r="$ROWS" -v ms="$TS_MS" 'BEGIN{printf "%.0f", r / (ms / 1000)}')
+  RPS_TS=$(per_second "$ROWS" "$TS_MS")
   q "VACUUM ANALYZE ev_ts"
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer of strata and ends with one line "N passed, N failed" across all layers:
 #   1. GoogleTest unit tests of src/core (ctest), also under AddressSanitizer + UBSan; libFuzzer on every
-#      sketch reader and the keyset reader for a bounded time
+#      sketch reader, the keyset reader and the column batch decoder for a bounded time
 #   2. pg_regress (test/sql, test/expected, in test/schedule's order; the schedule checked against the
 #      files) on a throwaway cluster with shared_preload_libraries = strata
 #   3. pg_isolation_regress specs (test/isolation/)

@@ -4,7 +4,8 @@
 # UPDATE, DELETE, a root TRUNCATE and rollbacks; after catch-up (the heartbeat) the analytics node's rollups
 # equal GROUP BY over its raw rows (sketches bitwise) and the primary has no rollup; faults: the analytics
 # node stopped during ingest, killed (-9) mid-refresh, its slot lost (health says so, the documented
-# resync makes the rollups equal again); fan-in from a second primary.
+# resync makes the rollups equal again); fan-in from a second primary; a rollup's source subscribed
+# after the rollup was made, and one whose subscription is dropped (the capture changes level both ways).
 set -u
 source "$(dirname "$0")/lib.sh"
 DIR=$(mktemp -d /tmp/strata-t27.XXXXXX)
@@ -206,7 +207,7 @@ check "... its rollup equals GROUP BY over the raw rows (changes before and afte
       UNION ALL
       (SELECT date_trunc('hour', ts), channel, count(*), sum(views) FROM ev2 GROUP BY 1, 2 EXCEPT SELECT hour, channel, n, views FROM ev2_hourly_data)) d) = 0" t
 
-# The subscription dropped while the rollup reads its table (the table becomes a local one): the capture
+# The subscription of the rollup's source dropped (the table becomes a local one): the capture
 # switches back to statement triggers, recomputes, and local changes stay exact.
 at "$PA" "UPDATE ev2 SET views = views + 2 WHERE id % 6 = 0"
 check "before the drop, the analytics node holds ev2's rows" wait_for_at "$PC" 30 "SELECT count(*) FROM ev2" "$(at "$PA" "SELECT count(*) FROM ev2")"

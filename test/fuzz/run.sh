@@ -8,7 +8,7 @@ OUT=build/fuzz
 mkdir -p "$OUT"
 pass=0
 fail=0
-# Seeds: valid sketches of each type and keysets, written by the helper below. Targets are single files
+# Seeds: valid sketches of each type, keysets and column batches, written by the helper below. Targets are single files
 # (fuzz_keyset.cpp includes src/core/keyset.cpp).
 g++ -std=c++17 -O1 -Isrc -o "$OUT/seeds" test/fuzz/seeds.cpp src/core/keyset.cpp src/core/columnar/codec.cpp -lzstd && "$OUT/seeds" "$OUT"
 for t in hll qsketch topk keyset placeholders columnar; do
