@@ -99,8 +99,7 @@ void AddDatums(const TypeLayout& t, const Datum* values, const bool* nulls, int 
 namespace {
 
 [[noreturn]] void Refuse(const char* what) {
-  ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("invalid compressed batch: %s", what),
-                  errhint("The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.")));
+  ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED), errmsg("invalid compressed batch: %s", what), errhint("%s", col::kCorruptHint)));
 }
 
 }  // namespace

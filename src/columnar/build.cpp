@@ -122,7 +122,7 @@ STRATA_FUNCTION(strata_columnar_build) {
   if (*rel[0][0] != "r")
     throw core::Error(core::sqlstate::kFeatureNotSupported, source + " is not a table", {},
                       "Batches are built from a plain table or a leaf partition.");
-  if (!pg::OwnsTable(leaf)) throw core::Error(core::MakeSqlstate("42501"), "must be owner of table " + source);
+  if (!pg::OwnsTable(leaf)) throw core::Error(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + source);
   if (*rel[0][3] == "true")
     throw core::Error(core::sqlstate::kFeatureNotSupported, source + " forces row level security", {},
                       "The batches must hold every row: ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.");
@@ -130,10 +130,10 @@ STRATA_FUNCTION(strata_columnar_build) {
   // those of the caller's snapshot.
   pg::Call([&] { LockRelationOid(leaf, AccessShareLock); });
   const std::string target = schema + "." + core::QuoteIdent(sibling);
-  std::vector<Column> cols = strata::columnar::ReadColumns(leaf, segment_by, order_by);
-  const Column* order = nullptr;
-  for (const Column& c : cols)
-    if (c.order) order = &c;
+  const std::vector<Column> cols = strata::columnar::ReadColumns(leaf, segment_by, order_by);
+  const size_t ncols = cols.size(), nseg = segment_by.size();
+  const size_t order_at = size_t(std::find_if(cols.begin(), cols.end(), [](const Column& c) { return c.order; }) - cols.begin());
+  const Column* order = order_at < ncols ? &cols[order_at] : nullptr;  // the order_by column, if any
 
   // The sibling: segment columns, the row count, the order column's range, a batch per other column.
   std::string create = "CREATE TABLE " + target + " (", select = "SELECT ", sort, insert_cols, storage;
@@ -173,10 +173,6 @@ STRATA_FUNCTION(strata_columnar_build) {
   const std::string insert = "INSERT INTO " + target + " (" + insert_cols + ") VALUES (" + placeholders + ")";
   const std::string query = select + " FROM ONLY " + source + (sort.empty() ? "" : " ORDER BY " + sort);
 
-  const size_t ncols = cols.size(), nseg = segment_by.size();
-  size_t order_at = ncols;
-  for (size_t i = 0; i < ncols; i++)
-    if (cols[i].order) order_at = i;
   SPIPlanPtr plan = nullptr;
   Portal portal = nullptr;
   MemoryContext chunk_cxt = nullptr, batch_cxt = nullptr;

@@ -25,8 +25,7 @@ constexpr size_t kMinZstdInput = 64;
 constexpr size_t kMaxRawPayload = size_t(1) << 30;
 
 [[noreturn]] void Corrupt(const std::string& what) {
-  throw Error(kDataCorrupted, "invalid compressed batch: " + what, {},
-              "The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.");
+  throw Error(kDataCorrupted, "invalid compressed batch: " + what, {}, kCorruptHint);
 }
 
 // Low 32 bits of XXH3-64 over the header (seeding) and everything after the checksum field.
@@ -361,16 +360,20 @@ void DecodeDecimals(Reader* r, size_t m, std::vector<uint64_t>* v) {
 }
 
 // ---- kBytes: dictionary or plain ----
-void EncodeDictionary(const Batch& b, std::vector<uint8_t>* out) {
+// A dictionary when at most half of the values are distinct; false (nothing written) otherwise.
+bool EncodeDictionary(const Batch& b, std::vector<uint8_t>* out) {
   std::unordered_map<std::string_view, uint32_t> index;
   std::vector<std::string_view> entries;
   std::vector<uint32_t> ids;
   ids.reserve(b.spans.size());
+  const size_t limit = b.spans.size() / 2;
   for (size_t k = 0; k < b.spans.size(); k++) {
     auto [it, added] = index.emplace(b.value(k), uint32_t(entries.size()));
     if (added) entries.push_back(b.value(k));
+    if (entries.size() > limit) return false;
     ids.push_back(it->second);
   }
+  if (entries.empty()) return false;
   PutVarint(out, entries.size());
   for (std::string_view e : entries) {
     PutVarint(out, e.size());
@@ -380,6 +383,7 @@ void EncodeDictionary(const Batch& b, std::vector<uint8_t>* out) {
   BitWriter bits(out);
   for (uint32_t id : ids) bits.Put(id, w);
   bits.Flush();
+  return true;
 }
 
 void DecodeDictionary(Reader* r, size_t m, Batch* b) {
@@ -429,23 +433,35 @@ void DecodePlain(Reader* r, size_t m, Batch* b) {
   for (uint64_t len : lengths) b->spans.push_back({offset, size_t(len)}), offset += size_t(len);
 }
 
-Codec ChooseCodec(const Batch& b) {
-  if (b.kind != Kind::kBytes) return Codec::kDeltaDelta;  // ints and floats choose while encoding
-  std::unordered_map<std::string_view, char> seen;
-  const size_t limit = b.spans.size() / 2;
-  for (size_t k = 0; k < b.spans.size(); k++) {
-    seen.emplace(b.value(k), 0);
-    if (seen.size() > limit) return Codec::kPlain;
-  }
-  return b.spans.empty() ? Codec::kPlain : Codec::kDictionary;
-}
-
-void CheckConsistent(const Batch& b) {
+// The batch's non-NULL count, after checking its size and that its values match its NULL map.
+size_t CheckConsistent(const Batch& b) {
   if (b.null.size() > kMaxBatchValues)
     throw Error(sqlstate::kProgramLimitExceeded, "a compressed batch holds at most " + std::to_string(kMaxBatchValues) + " values");
   const size_t m = b.values();
   const size_t have = b.kind == Kind::kInt ? b.ints.size() : b.kind == Kind::kFloat ? b.floats.size() : b.spans.size();
   if (have != m) throw Error(sqlstate::kInternalError, "batch values do not match its NULL map");
+  return m;
+}
+
+// The smaller of XOR and scaled decimals; returns its codec.
+Codec EncodeFloatBatch(const std::vector<uint64_t>& v, std::vector<uint8_t>* out) {
+  EncodeFloats(v, out);
+  std::vector<int64_t> scaled;
+  const int k = FindScale(v, &scaled);
+  if (k < 0) return Codec::kXor;
+  std::vector<uint8_t> decimals = {uint8_t(k), 0};
+  decimals[1] = uint8_t(EncodeInts(scaled, &decimals));
+  if (decimals.size() >= out->size()) return Codec::kXor;
+  out->swap(decimals);
+  return Codec::kDecimal;
+}
+
+// A dictionary or, failing that, lengths and bytes; returns its codec.
+Codec EncodeBytes(const Batch& b, std::vector<uint8_t>* out) {
+  if (EncodeDictionary(b, out)) return Codec::kDictionary;
+  out->clear();
+  EncodePlain(b, out);
+  return Codec::kPlain;
 }
 
 }  // namespace
@@ -471,29 +487,14 @@ const char* CodecName(Codec codec) {
 }
 
 std::vector<uint8_t> Encode(const Batch& b) {
-  CheckConsistent(b);
-  Codec codec = ChooseCodec(b);
+  const size_t m = CheckConsistent(b);
   std::vector<uint8_t> payload;
-  if (b.kind == Kind::kInt) {
-    codec = EncodeInts(b.ints, &payload);
-  } else if (b.kind == Kind::kFloat) {
-    EncodeFloats(b.floats, &payload);
-    codec = Codec::kXor;
-    std::vector<int64_t> scaled;
-    const int k = FindScale(b.floats, &scaled);
-    if (k >= 0) {
-      std::vector<uint8_t> decimals = {uint8_t(k), 0};
-      decimals[1] = uint8_t(EncodeInts(scaled, &decimals));
-      if (decimals.size() < payload.size()) payload.swap(decimals), codec = Codec::kDecimal;
-    }
-  } else if (codec == Codec::kDictionary) {
-    EncodeDictionary(b, &payload);
-  } else {
-    EncodePlain(b, &payload);
-  }
+  const Codec codec = b.kind == Kind::kInt     ? EncodeInts(b.ints, &payload)
+                      : b.kind == Kind::kFloat ? EncodeFloatBatch(b.floats, &payload)
+                                               : EncodeBytes(b, &payload);
   if (payload.size() > kMaxRawPayload)
     throw Error(sqlstate::kProgramLimitExceeded, "a compressed batch's values take at most 1 GB");
-  const bool has_nulls = b.values() != b.size();
+  const bool has_nulls = m != b.size();
   std::vector<uint8_t> out = {kMagic, kVersion, uint8_t(b.kind), uint8_t(codec), 0};
   PutVarint(&out, b.size());
   PutVarint(&out, b.type_tag);

@@ -38,6 +38,9 @@
 namespace strata::core::columnar {
 
 inline constexpr int kDataCorrupted = MakeSqlstate("XX001");
+// The hint of every refusal of a damaged batch (the decoder's and the glue's).
+inline constexpr const char* kCorruptHint =
+    "The stored batch is truncated or corrupted; decompress from a backup or rebuild the partition.";
 inline constexpr uint32_t kMaxBatchValues = 1u << 16;
 
 enum class Kind : uint8_t { kInt = 1, kFloat = 2, kBytes = 3 };
