@@ -14,6 +14,7 @@ int max_workers = 8;
 int lock_timeout_ms = 200;
 char* databases = nullptr;
 int ddl_retries = 3;
+double recompress_fraction = 0.05;
 int job_runs_retention_s = 7 * 24 * 3600;
 int move_max_ranges = 16;
 int rollup_wait_ms = 2000;
@@ -103,6 +104,10 @@ void DefineDdlSettings() {
                           nullptr);
   DefineCustomIntVariable("strata.ddl_retries", "Attempts of a DDL statement that lost a lock race, per pass.",
                           nullptr, &ddl_retries, 3, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomRealVariable("strata.recompress_fraction",
+                           "Rows written into (or moved back into) a compressed partition, relative to its compressed "
+                           "rows, at which the worker compresses it again.",
+                           nullptr, &recompress_fraction, 0.05, 0.0, 1000.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("strata.default_move_max_ranges",
                           "Ranges moved out of a default partition per set and pass.", nullptr,
                           &move_max_ranges, 16, 1, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);

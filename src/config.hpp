@@ -15,6 +15,8 @@ extern int move_max_ranges;      // strata.default_move_max_ranges: ranges moved
 extern int rollup_wait_ms;       // strata.rollup_wait_timeout: wait for in-flight writers per refresh (user)
 extern char* test_now;            // strata.test_now: the clock partition maintenance reads, for tests;
                                  // '' = the real clock (superuser)
+extern double recompress_fraction;  // strata.recompress_fraction: heap rows of a compressed partition, relative to
+                                   // its batched rows, at which the worker compresses it again (SIGHUP)
 extern int rollup_hash_table_kb; // strata.rollup_hash_table: in-memory size a refresh's hash aggregation
                                  // aims at (kB; 0 = work_mem as set) (user)
 

@@ -1,5 +1,7 @@
 // Module entry: _PG_init only calls each module's Init (GUCs, shared memory, workers).
 #include "agents/guardrail.hpp"
+#include "columnar/columnar.hpp"
+#include "columnar/state.hpp"
 #include "config.hpp"
 #include "pg/postgres.hpp"
 #include "routing/routing.hpp"
@@ -15,5 +17,8 @@ void _PG_init(void) {
   strata::config::Init();
   strata::routing::Init();
   strata::agents::InitGuardrail();
+  strata::columnar::InitState(process_shared_preload_libraries_in_progress);
+  strata::columnar::InitScan();
+  strata::columnar::InitUtility();
   if (process_shared_preload_libraries_in_progress) strata::workers::Init();
 }

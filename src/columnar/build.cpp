@@ -13,6 +13,7 @@
 #include "core/naming.hpp"
 
 #include "columnar/batch_functions.hpp"
+#include "columnar/columnar.hpp"
 #include "pg/guard.hpp"
 #include "pg/security.hpp"
 #include "pg/spi.hpp"
@@ -28,6 +29,7 @@ const char* const kMeta[] = {"_strata_rows", "_strata_min", "_strata_max"};
 
 struct Column {
   std::string name, type_sql;
+  AttrNumber attnum = 0;
   Oid type = InvalidOid;
   bool segment = false, order = false;
   TypeLayout layout;
@@ -42,7 +44,7 @@ std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segmen
   std::vector<Column> all;
   // Type names as format_type gives them (qualified unless in pg_catalog: the function runs with
   // search_path = pg_catalog), with the column's collation when it is not the type's.
-  for (const auto& r : pg::Query("SELECT a.attname, a.atttypid::pg_catalog.int8::text, pg_catalog.format_type(a.atttypid, a.atttypmod) || "
+  for (const auto& r : pg::Query("SELECT a.attname, a.atttypid::pg_catalog.int8::text, a.attnum::text, pg_catalog.format_type(a.atttypid, a.atttypmod) || "
                                  "COALESCE((SELECT ' COLLATE ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname) "
                                  "FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace "
                                  "WHERE co.oid = a.attcollation AND a.attcollation <> t.typcollation), '') "
@@ -52,7 +54,8 @@ std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segmen
     Column c;
     c.name = *r[0];
     c.type = Oid(std::stoul(*r[1]));
-    c.type_sql = *r[2];
+    c.attnum = AttrNumber(std::stoi(*r[2]));
+    c.type_sql = *r[3];
     for (const char* m : kMeta)
       if (c.name == m)
         Refuse(core::sqlstate::kFeatureNotSupported, "column " + c.name + " has a name strata's batches use",
@@ -80,39 +83,10 @@ std::vector<Column> ReadColumns(Oid leaf, const std::vector<std::string>& segmen
 }
 
 }  // namespace
-}  // namespace strata::columnar
 
-namespace pg = strata::pg;
-namespace core = strata::core;
-namespace col = strata::core::columnar;
-using strata::columnar::Column;
-using strata::columnar::kBatchRows;
-using strata::columnar::kFetchRows;
-
-// _columnar_build(leaf regclass, sibling name, segment_by name[], order_by name) -> bigint (rows).
-STRATA_FUNCTION(strata_columnar_build) {
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-    throw core::Error(core::sqlstate::kInvalidParameterValue, "leaf and sibling must not be null");
-  const Oid leaf = PG_GETARG_OID(0);
-  std::string sibling;
-  std::vector<std::string> segment_by;
-  std::string order_by;
-  pg::Call([&] {
-    sibling = NameStr(*PG_GETARG_NAME(1));
-    if (!PG_ARGISNULL(3)) order_by = NameStr(*PG_GETARG_NAME(3));
-    if (!PG_ARGISNULL(2)) {
-      Datum* names;
-      bool* nulls;
-      int n;
-      deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
-      for (int i = 0; i < n; i++) {
-        if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("segment_by must not hold NULL")));
-        segment_by.emplace_back(NameStr(*DatumGetName(names[i])));
-      }
-    }
-  });
-
-  pg::SpiConnect();
+BuildResult BuildBatches(Oid leaf, const std::string* sibling_schema, const std::string& sibling,
+                         const std::vector<std::string>& segment_by, const std::string& order_by) {
+  BuildResult out;
   const auto rel = pg::Query("SELECT c.relkind::text, n.nspname::text, c.relname::text, c.relforcerowsecurity::text "
                              "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                              "WHERE c.oid = $1::pg_catalog.oid",
@@ -129,14 +103,14 @@ STRATA_FUNCTION(strata_columnar_build) {
   // Its columns cannot change under the build (ALTER TABLE takes a conflicting lock); the rows built are
   // those of the caller's snapshot.
   pg::Call([&] { LockRelationOid(leaf, AccessShareLock); });
-  const std::string target = schema + "." + core::QuoteIdent(sibling);
+  const std::string target = (sibling_schema ? core::QuoteIdent(*sibling_schema) : schema) + "." + core::QuoteIdent(sibling);
   const std::vector<Column> cols = strata::columnar::ReadColumns(leaf, segment_by, order_by);
   const size_t ncols = cols.size(), nseg = segment_by.size();
   const size_t order_at = size_t(std::find_if(cols.begin(), cols.end(), [](const Column& c) { return c.order; }) - cols.begin());
   const Column* order = order_at < ncols ? &cols[order_at] : nullptr;  // the order_by column, if any
 
   // The sibling: segment columns, the row count, the order column's range, a batch per other column.
-  std::string create = "CREATE TABLE " + target + " (", select = "SELECT ", sort, insert_cols, storage;
+  std::string create = "CREATE TABLE " + target + " (", select = "SELECT ", sort, storage;
   std::vector<Oid> arg_types;
   for (const Column& c : cols) {
     const std::string q = core::QuoteIdent(c.name);
@@ -144,16 +118,13 @@ STRATA_FUNCTION(strata_columnar_build) {
     if (c.segment) {
       create += q + " " + c.type_sql + ", ";
       sort += (sort.empty() ? "" : ", ") + q;
-      insert_cols += q + ", ";
       arg_types.push_back(c.type);
     }
   }
   create += "_strata_rows integer NOT NULL";
-  insert_cols += "_strata_rows";
   arg_types.push_back(INT4OID);
   if (order != nullptr) {
     create += ", _strata_min " + order->type_sql + ", _strata_max " + order->type_sql;
-    insert_cols += ", _strata_min, _strata_max";
     arg_types.push_back(order->type);
     arg_types.push_back(order->type);
     sort += (sort.empty() ? "" : ", ") + core::QuoteIdent(order->name);
@@ -161,24 +132,36 @@ STRATA_FUNCTION(strata_columnar_build) {
   for (const Column& c : cols) {
     if (c.segment) continue;
     create += ", " + core::QuoteIdent(c.name) + " bytea";
-    insert_cols += ", " + core::QuoteIdent(c.name);
     storage += std::string(storage.empty() ? "" : ", ") + "ALTER COLUMN " + core::QuoteIdent(c.name) + " SET STORAGE EXTERNAL";
     arg_types.push_back(BYTEAOID);
   }
   create += ")";
-  pg::Exec(create);
-  if (!storage.empty()) pg::Exec("ALTER TABLE " + target + " " + storage);
-  std::string placeholders;
-  for (size_t i = 1; i <= arg_types.size(); i++) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
-  const std::string insert = "INSERT INTO " + target + " (" + insert_cols + ") VALUES (" + placeholders + ")";
+  // A partition's batch table is strata's (in strata's schema, made by its owner); a table built by
+  // _columnar_build is the caller's, beside the source.
+  auto make = [&] {
+    pg::Exec(create);
+    if (!storage.empty()) pg::Exec("ALTER TABLE " + target + " " + storage);
+  };
+  if (sibling_schema != nullptr)
+    pg::AsExtensionOwner(make);
+  else
+    make();
+  out.sibling = Oid(std::stoul(*pg::Query("SELECT $1::pg_catalog.regclass::pg_catalog.oid::text", {target})[0][0]));
+  for (const Column& c : cols) {
+    if (c.segment) out.segment.push_back(c.attnum);
+    else out.batch.push_back(c.attnum);
+    if (c.order) out.order = c.attnum;
+  }
   const std::string query = select + " FROM ONLY " + source + (sort.empty() ? "" : " ORDER BY " + sort);
 
-  SPIPlanPtr plan = nullptr;
+  // Batches go in frozen (the table is this transaction's: gone if it aborts), so the partition never
+  // needs an anti-wraparound vacuum for them, and hidden from logical decoding (a publication sends a
+  // partition's rows, never its batches).
+  Relation target_rel = nullptr;
   Portal portal = nullptr;
   MemoryContext chunk_cxt = nullptr, batch_cxt = nullptr;
   pg::Call([&] {
-    plan = SPI_prepare(insert.c_str(), int(arg_types.size()), arg_types.data());
-    if (plan == nullptr) elog(ERROR, "could not prepare the batch insert: %s", SPI_result_code_string(SPI_result));
+    target_rel = table_open(out.sibling, RowExclusiveLock);
     portal = SPI_cursor_open_with_args(nullptr, query.c_str(), 0, nullptr, nullptr, nullptr, true, 0);
     chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar chunk", ALLOCSET_DEFAULT_SIZES);
     batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar batch", ALLOCSET_DEFAULT_SIZES);
@@ -211,12 +194,15 @@ STRATA_FUNCTION(strata_columnar_build) {
         memcpy(VARDATA(b), encoded[c].data(), encoded[c].size());
         params[p] = PointerGetDatum(b), param_nulls[p++] = ' ';
       }
+      bool* isnull = static_cast<bool*>(palloc(sizeof(bool) * params.size()));
+      for (size_t i = 0; i < params.size(); i++) isnull[i] = param_nulls[i] == 'n';
+      HeapTuple tup = heap_form_tuple(RelationGetDescr(target_rel), params.data(), isnull);
       MemoryContextSwitchTo(old);
-      if (SPI_execute_plan(plan, params.data(), param_nulls.data(), false, 0) != SPI_OK_INSERT)
-        elog(ERROR, "could not insert a batch");
+      heap_insert(target_rel, tup, GetCurrentCommandId(true), HEAP_INSERT_FROZEN | HEAP_INSERT_NO_LOGICAL, nullptr);
       MemoryContextReset(batch_cxt);
     });
     for (auto& b : batches) b = col::Batch();
+    out.batches++;
     in_batch = 0;
     have_min = have_max = false;
   };
@@ -321,9 +307,44 @@ STRATA_FUNCTION(strata_columnar_build) {
   pg::Call([&] {
     if (chunk != nullptr) SPI_freetuptable(chunk);
     SPI_cursor_close(portal);
+    table_close(target_rel, NoLock);
+    CommandCounterIncrement();
     MemoryContextDelete(chunk_cxt);
     MemoryContextDelete(batch_cxt);
   });
+  out.rows = rows;
+  return out;
+}
+
+}  // namespace strata::columnar
+
+namespace pg = strata::pg;
+namespace core = strata::core;
+
+// _columnar_build(leaf regclass, sibling name, segment_by name[], order_by name) -> bigint (rows).
+STRATA_FUNCTION(strata_columnar_build) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "leaf and sibling must not be null");
+  const Oid leaf = PG_GETARG_OID(0);
+  std::string sibling;
+  std::vector<std::string> segment_by;
+  std::string order_by;
+  pg::Call([&] {
+    sibling = NameStr(*PG_GETARG_NAME(1));
+    if (!PG_ARGISNULL(3)) order_by = NameStr(*PG_GETARG_NAME(3));
+    if (!PG_ARGISNULL(2)) {
+      Datum* names;
+      bool* nulls;
+      int n;
+      deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names, &nulls, &n);
+      for (int i = 0; i < n; i++) {
+        if (nulls[i]) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("segment_by must not hold NULL")));
+        segment_by.emplace_back(NameStr(*DatumGetName(names[i])));
+      }
+    }
+  });
+  pg::SpiConnect();
+  const strata::columnar::BuildResult r = strata::columnar::BuildBatches(leaf, nullptr, sibling, segment_by, order_by);
   pg::SpiFinish();
-  PG_RETURN_INT64(rows);
+  PG_RETURN_INT64(r.rows);
 }

@@ -16,6 +16,7 @@
 #include "partitions/maintenance.hpp"
 #include "rollups/worker.hpp"
 #include "vacuum/scheduler.hpp"
+#include "columnar/policy.hpp"
 #include "pg/spi.hpp"
 #include "workers/shmem.hpp"
 #include "pg/xact.hpp"
@@ -310,6 +311,8 @@ int64_t MaintenancePass(Oid dboid, int* consecutive_errors) {
     if (next_rollup_ms >= 0) sleep_ms = std::min(sleep_ms, std::max<int64_t>(next_rollup_ms, 100));
     // Vacuum scheduling last: its actions are the longest. Work left by the per-pass budget
     // continues after a short nap, so partitions and rollups still get their turn in between.
+    // Compression of old partitions (src/columnar/): a few conversions per pass, more after a short nap.
+    if (columnar::WorkerPass()) sleep_ms = std::min<int64_t>(sleep_ms, 1000);
     if (vacuum::WorkerPass()) sleep_ms = std::min<int64_t>(sleep_ms, 1000);
     *consecutive_errors = 0;
     SetSlotError("");

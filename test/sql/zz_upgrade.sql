@@ -166,6 +166,9 @@ SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- 0.14.0 -> 0.15.0 (column batches of compressed partitions).
 ALTER EXTENSION strata UPDATE TO '0.15.0';
 SELECT extversion FROM pg_extension WHERE extname = 'strata';
+-- 0.15.0 -> 0.16.0 (compressed partitions: policy, conversion, read path state).
+ALTER EXTENSION strata UPDATE TO '0.16.0';
+SELECT extversion FROM pg_extension WHERE extname = 'strata';
 -- Nothing differs: each line names its side, its kind, its object and the property that differs.
 SELECT side, kind, object, detail FROM (
   SELECT 'only in a fresh install' AS side, * FROM (SELECT * FROM schema_fresh EXCEPT SELECT * FROM strata_schema()) f

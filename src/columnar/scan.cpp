@@ -1,0 +1,826 @@
+// Reading a compressed partition: the planner's hooks and the custom scan "StrataColumnarScan"
+// (src/columnar/README.md, "Read path"). A compressed partition is a heap (rows written since its
+// conversion, and rows moved back by UPDATE/DELETE) plus its batches. For such a relation the planner
+// gets one path, this scan, which returns the heap's rows and then the batches' rows, under the query's
+// snapshot, with the relation's quals (row security's included) evaluated on every row as a sequential
+// scan does. Only the columns the query uses are decoded; a batch is skipped without decoding when its
+// segment values or its order column's range cannot satisfy a qual `column op value` (value: a constant,
+// a parameter or any stable expression without this relation's columns).
+//
+// Statements that need row identities (UPDATE, DELETE, MERGE on the partition, SELECT ... FOR UPDATE
+// and the like) first move the batches that hold rows their quals select back into the heap (the
+// executor's start, before any row is read; see MoveBatches), then read the heap alone: the rows they
+// update or lock are ordinary heap rows with ctids, row locks and EvalPlanQual.
+//
+// Parallel plans: the heap part and the batch table are each a parallel heap scan whose blocks the
+// workers share (two ParallelTableScanDescs in the node's shared memory).
+//
+// Error boundary: every callback Postgres calls is noexcept C; the per-row path calls nothing that can
+// fail, and the per-batch work runs under pg::GuardHook with every Postgres call inside pg::Call.
+#include "core/columnar/codec.hpp"
+
+#include "columnar/batch_functions.hpp"
+#include "columnar/columnar.hpp"
+#include "columnar/state.hpp"
+#include "pg/guard.hpp"
+
+namespace strata::columnar {
+namespace {
+
+namespace col = core::columnar;
+
+constexpr const char* kName = "StrataColumnarScan";
+
+set_rel_pathlist_hook_type prev_pathlist = nullptr;
+get_relation_info_hook_type prev_relinfo = nullptr;
+
+// custom_private of the plan: a list of
+//   0: needed leaf attnums (IntList; empty = none)
+//   1: skip tests: leaf attnum (IntList)
+//   2: skip tests: 0 = on the segment value, 1 = on the order column's range (IntList)
+//   3: skip tests: function applied to the segment value or the minimum (OidList; InvalidOid = none)
+//   4: skip tests: function applied to the maximum (OidList; InvalidOid = none)
+//   5: skip tests: input collation (OidList)
+//   6: whether the quals can be evaluated before the executor runs (no SubPlan, no PARAM_EXEC): Integer
+// custom_exprs: the skip tests' values, one per test.
+
+// ---------------------------------------------------------------------------------------- planner
+
+bool HasExecParams(Node* node, void*);
+bool HasExecParams(Node* node, void* ctx) {
+  if (node == nullptr) return false;
+  if (IsA(node, Param) && castNode(Param, node)->paramkind == PARAM_EXEC) return true;
+  if (IsA(node, SubPlan) || IsA(node, AlternativeSubPlan) || IsA(node, SubLink)) return true;
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(HasExecParams)), ctx);
+}
+
+struct SkipTest {
+  AttrNumber attno;
+  int on_range;
+  Oid lo, hi, collation;
+  Node* value;
+};
+
+// The skip test a qual gives, if it is `column op value` (or `value op column`) on a segment or the
+// order column with a btree operator of the column type's default family.
+std::optional<SkipTest> SkipTestOf(const Compressed& c, Index relid, Expr* clause) {
+  if (!IsA(clause, OpExpr)) return std::nullopt;
+  auto* op = castNode(OpExpr, clause);
+  if (list_length(op->args) != 2) return std::nullopt;
+  Node* l = static_cast<Node*>(linitial(op->args));
+  Node* r = static_cast<Node*>(lsecond(op->args));
+  Oid opno = op->opno;
+  auto is_col = [&](Node* n) {
+    return IsA(n, Var) && castNode(Var, n)->varno == int(relid) && castNode(Var, n)->varlevelsup == 0 &&
+           castNode(Var, n)->varattno > 0;
+  };
+  auto is_value = [&](Node* n) { return !contain_var_clause(n) && !contain_volatile_functions(n); };
+  Var* var = nullptr;
+  Node* value = nullptr;
+  if (is_col(l) && is_value(r)) {
+    var = castNode(Var, l), value = r;
+  } else if (is_col(r) && is_value(l)) {
+    var = castNode(Var, r), value = l;
+    opno = get_commutator(opno);
+    if (!OidIsValid(opno)) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  const AttrNumber attno = var->varattno;
+  const bool seg = std::find(c.segment.begin(), c.segment.end(), attno) != c.segment.end();
+  const bool ord = attno == c.order;
+  if (!seg && !ord) return std::nullopt;
+  // Ranges and segment values compare as the column's collation orders them.
+  if (OidIsValid(op->inputcollid) && op->inputcollid != var->varcollid) return std::nullopt;
+  const Oid opclass = GetDefaultOpClass(var->vartype, BTREE_AM_OID);
+  if (!OidIsValid(opclass)) return std::nullopt;
+  const Oid family = get_opclass_family(opclass);
+  if (!op_in_opfamily(opno, family)) return std::nullopt;
+  int strategy;
+  Oid lefttype, righttype;
+  get_op_opfamily_properties(opno, family, false, &strategy, &lefttype, &righttype);
+  if (lefttype != var->vartype) return std::nullopt;
+  SkipTest t{attno, seg ? 0 : 1, InvalidOid, InvalidOid, op->inputcollid, value};
+  if (seg) {
+    t.lo = get_opcode(opno);
+    return t;
+  }
+  switch (strategy) {
+    case BTLessStrategyNumber:
+    case BTLessEqualStrategyNumber:
+      t.lo = get_opcode(opno);  // some row may be below the value only if the minimum is
+      break;
+    case BTGreaterStrategyNumber:
+    case BTGreaterEqualStrategyNumber:
+      t.hi = get_opcode(opno);
+      break;
+    case BTEqualStrategyNumber: {
+      const Oid le = get_opfamily_member(family, lefttype, righttype, BTLessEqualStrategyNumber);
+      const Oid ge = get_opfamily_member(family, lefttype, righttype, BTGreaterEqualStrategyNumber);
+      if (!OidIsValid(le) || !OidIsValid(ge)) return std::nullopt;
+      t.lo = get_opcode(le);
+      t.hi = get_opcode(ge);
+      break;
+    }
+    default:
+      return std::nullopt;
+  }
+  return t;
+}
+
+Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* tlist, List* clauses, List*) {
+  CustomScan* cscan = makeNode(CustomScan);
+  cscan->scan.plan.targetlist = tlist;
+  List* quals = extract_actual_clauses(clauses, false);
+  cscan->scan.plan.qual = quals;
+  cscan->scan.scanrelid = rel->relid;
+  cscan->flags = best_path->flags;
+  cscan->methods = &ScanMethods();
+  const RangeTblEntry* rte = planner_rt_fetch(rel->relid, root);
+  const std::optional<Compressed> c = Lookup(rte->relid);
+
+  // The columns the query needs: the target list's and the quals'.
+  Bitmapset* attrs = nullptr;
+  pull_varattnos(reinterpret_cast<Node*>(tlist), rel->relid, &attrs);
+  pull_varattnos(reinterpret_cast<Node*>(quals), rel->relid, &attrs);
+  List* needed = NIL;
+  const bool whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+  for (AttrNumber a = 1; a <= rel->max_attr; a++)
+    if (whole_row || bms_is_member(a - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, a);
+
+  List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL;
+  ListCell* lc;
+  if (c) {
+    foreach (lc, clauses) {
+      auto* ri = lfirst_node(RestrictInfo, lc);
+      if (ri->pseudoconstant) continue;
+      const std::optional<SkipTest> t = SkipTestOf(*c, rel->relid, ri->clause);
+      if (!t) continue;
+      attnos = lappend_int(attnos, t->attno);
+      kinds = lappend_int(kinds, t->on_range);
+      los = lappend_oid(los, t->lo);
+      his = lappend_oid(his, t->hi);
+      colls = lappend_oid(colls, t->collation);
+      values = lappend(values, copyObjectImpl(t->value));
+    }
+  }
+  const bool simple = !HasExecParams(reinterpret_cast<Node*>(quals), nullptr);
+  cscan->custom_private = list_make5(needed, attnos, kinds, los, his);
+  cscan->custom_private = lappend(cscan->custom_private, colls);
+  cscan->custom_private = lappend(cscan->custom_private, makeInteger(simple ? 1 : 0));
+  cscan->custom_exprs = values;
+  return &cscan->scan.plan;
+}
+
+const CustomPathMethods kPathMethods = {kName, PlanPath, nullptr};
+
+// Costs: the heap part as a sequential scan; each batch row read, a fraction of the rows decoded.
+void CostPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* p, const Compressed& c, int workers) {
+  QualCost q;
+  cost_qual_eval(&q, rel->baserestrictinfo, root);
+  const Cost startup = q.startup, per_tuple = q.per_tuple;
+  const double heap_pages = double(rel->pages);
+  const double rows_all = rel->tuples;
+  const double batches = std::max(1.0, c.rows / 1000.0);
+  const double decode = cpu_operator_cost * 0.5 * rows_all;  // a few ns per value and column
+  Cost run = seq_page_cost * (heap_pages + batches) + cpu_tuple_cost * (rows_all * 0.5 + batches) + decode +
+             per_tuple * rows_all + p->path.pathtarget->cost.per_tuple * p->path.rows;
+  if (workers > 0) run /= (workers + 1);
+  p->path.startup_cost = startup;
+  p->path.total_cost = startup + run;
+}
+
+CustomPath* MakePath(PlannerInfo* root, RelOptInfo* rel, const Compressed& c, int workers) {
+  CustomPath* p = makeNode(CustomPath);
+  p->path.pathtype = T_CustomScan;
+  p->path.parent = rel;
+  p->path.pathtarget = rel->reltarget;
+  p->path.param_info = get_baserel_parampathinfo(root, rel, rel->lateral_relids);
+  p->path.parallel_aware = workers > 0;
+  p->path.parallel_safe = rel->consider_parallel;
+  p->path.parallel_workers = workers;
+  p->path.rows = workers > 0 ? clamp_row_est(rel->rows / (workers + (workers < 4 ? 0.3 * (4 - workers) : 0) + 1))
+                             : rel->rows;
+  p->path.pathkeys = NIL;
+  p->flags = 0;
+  p->custom_paths = NIL;
+  p->methods = &kPathMethods;
+  CostPath(root, rel, p, c, workers);
+  return p;
+}
+
+void SetPathlist(void* arg) {
+  auto* a = static_cast<std::tuple<PlannerInfo*, RelOptInfo*, RangeTblEntry*>*>(arg);
+  auto [root, rel, rte] = *a;
+  const std::optional<Compressed> c = Lookup(rte->relid);
+  if (!c) return;
+  pg::Call([&] {
+    if (rte->tablesample != nullptr)
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("TABLESAMPLE is not supported on compressed partition \"%s\"", get_rel_name(rte->relid)),
+                      errhint("Call strata.decompress_partition() first, or sample the rows with random().")));
+    // The heap's own paths (sequential, index, bitmap, TID) see only the rows outside the batches.
+    rel->pathlist = NIL;
+    rel->partial_pathlist = NIL;
+    add_path(rel, &MakePath(root, rel, *c, 0)->path);
+    if (rel->consider_parallel && max_parallel_workers_per_gather > 0) {
+      const double pages = double(rel->pages);
+      int workers = compute_parallel_worker(rel, pages, -1, max_parallel_workers_per_gather);
+      if (workers > 0) add_partial_path(rel, &MakePath(root, rel, *c, workers)->path);
+    }
+  });
+}
+
+void PathlistHook(PlannerInfo* root, RelOptInfo* rel, Index rti, RangeTblEntry* rte) {
+  if (prev_pathlist) prev_pathlist(root, rel, rti, rte);
+  if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION || rte->inh) return;
+  std::tuple<PlannerInfo*, RelOptInfo*, RangeTblEntry*> arg{root, rel, rte};
+  pg::GuardHook(SetPathlist, &arg);
+}
+
+// Sizes: the batches' rows count as the relation's (the heap part's statistics alone would make the
+// partition look empty), their pages as its pages; the heap's indexes, which hold only the heap part's
+// rows, are not offered.
+void SetRelInfo(void* arg) {
+  auto* a = static_cast<std::pair<Oid, RelOptInfo*>*>(arg);
+  const std::optional<Compressed> c = Lookup(a->first);
+  if (!c) return;
+  RelOptInfo* rel = a->second;
+  pg::Call([&] {
+    rel->indexlist = NIL;
+    Relation sib = try_relation_open(c->sibling, AccessShareLock);
+    BlockNumber pages = sib != nullptr ? RelationGetNumberOfBlocks(sib) : 0;
+    if (sib != nullptr) relation_close(sib, NoLock);
+    // A heap part without statistics counts as empty (the planner's guess for a never-vacuumed table
+    // is ten pages of rows).
+    const double heap_tuples = rel->tuples >= 0 ? rel->tuples : 0;
+    rel->tuples = heap_tuples + c->rows;
+    rel->pages += pages * 8;  // the batches' bytes as heap pages would hold their rows, roughly
+  });
+}
+
+void RelInfoHook(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
+  if (prev_relinfo) prev_relinfo(root, relid, inhparent, rel);
+  if (inhparent) return;
+  std::pair<Oid, RelOptInfo*> arg{relid, rel};
+  pg::GuardHook(SetRelInfo, &arg);
+}
+
+// ---------------------------------------------------------------------------------------- executor
+
+struct Shared {  // the node's parallel state: the heap part's and the batch table's scans
+  Size heap_offset, batch_offset;
+};
+
+struct ColumnBatch {  // one decoded column of the current batch
+  AttrNumber attno;
+  Datum* values;
+  bool* nulls;
+};
+
+struct State {
+  CustomScanState css;  // first: Postgres sees a CustomScanState
+  bool compressed;      // false: decompressed since planning, the heap holds every row
+  Relation sibling;
+  TupleDesc sibling_desc;
+  // The batch layout (state.hpp's Compressed, as plain arrays in the query's memory)
+  int nsegment;
+  AttrNumber* seg_attno;  // leaf attnums; segment k is the sibling's column k + 1
+  int nbatchcols;
+  AttrNumber* batch_leaf;  // leaf attnums of the batch columns
+  AttrNumber* batch_sib;   // their sibling attnums
+  AttrNumber rows_att, min_att, max_att;
+  TypeLayout* layouts;  // per leaf attnum - 1
+  List* needed;         // leaf attnums
+  int ntests;
+  AttrNumber* test_attno;
+  int* test_kind;
+  FmgrInfo* test_lo;
+  FmgrInfo* test_hi;
+  Oid* test_coll;
+  ExprState** test_expr;
+  Datum* test_value;
+  bool* test_null;
+  bool quals_simple;
+  bool heap_only;  // the statement moved the rows it touches into the heap: batches are not read
+  int phase;       // 0: heap part, 1: batches, 2: done
+  TableScanDesc heap_scan, batch_scan;
+  TupleTableSlot* heap_slot;
+  MemoryContext batch_cxt;
+  // the current batch
+  int nrows, row;
+  int ncolumns;
+  ColumnBatch* columns;  // its decoded columns
+  Datum* seg_value;
+  bool* seg_null;
+  // counters for EXPLAIN ANALYZE
+  int64 batches_read, batches_skipped, batches_moved, rows_moved;
+  ParallelTableScanDesc heap_pscan, batch_pscan;
+};
+
+// The batch's rows satisfy no qual that a test covers.
+bool Skip(State* s, HeapTuple tup) {
+  for (int i = 0; i < s->ntests; i++) {
+    if (s->test_null[i]) return true;  // column op NULL: no row
+    bool isnull;
+    if (s->test_kind[i] == 0) {
+      int k = 0;
+      while (s->seg_attno[k] != s->test_attno[i]) k++;
+      const Datum v = heap_getattr(tup, k + 1, s->sibling_desc, &isnull);
+      if (isnull) return true;
+      if (!DatumGetBool(FunctionCall2Coll(&s->test_lo[i], s->test_coll[i], v, s->test_value[i]))) return true;
+      continue;
+    }
+    if (OidIsValid(s->test_lo[i].fn_oid)) {
+      const Datum lo = heap_getattr(tup, s->min_att, s->sibling_desc, &isnull);
+      if (isnull) return true;  // every row's order value is NULL
+      if (!DatumGetBool(FunctionCall2Coll(&s->test_lo[i], s->test_coll[i], lo, s->test_value[i]))) return true;
+    }
+    if (OidIsValid(s->test_hi[i].fn_oid)) {
+      const Datum hi = heap_getattr(tup, s->max_att, s->sibling_desc, &isnull);
+      if (isnull) return true;
+      if (!DatumGetBool(FunctionCall2Coll(&s->test_hi[i], s->test_coll[i], hi, s->test_value[i]))) return true;
+    }
+  }
+  return false;
+}
+
+// Decodes the batch columns in `attnos` (leaf attnums) of tuple `tup` into s->columns (batch context).
+// Throws on a damaged batch (the error names the partition and the column).
+void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
+  pg::Call([&] {
+    MemoryContextReset(s->batch_cxt);
+    bool isnull;
+    s->nrows = DatumGetInt32(heap_getattr(tup, s->rows_att, s->sibling_desc, &isnull));
+    for (int k = 0; k < s->nsegment; k++) s->seg_value[k] = heap_getattr(tup, k + 1, s->sibling_desc, &s->seg_null[k]);
+  });
+  s->ncolumns = 0;
+  ListCell* lc;
+  foreach (lc, attnos) {
+    const AttrNumber a = AttrNumber(lfirst_int(lc));
+    int k = 0;
+    while (k < s->nbatchcols && s->batch_leaf[k] != a) k++;
+    if (k == s->nbatchcols) continue;  // a segment column, or one added after the conversion (NULL)
+    const TypeLayout& layout = s->layouts[a - 1];
+    const char* data = nullptr;
+    size_t len = 0;
+    bool isnull = false;
+    ColumnBatch& cb = s->columns[s->ncolumns];
+    pg::Call([&] {
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
+      const Datum d = heap_getattr(tup, s->batch_sib[k], s->sibling_desc, &isnull);
+      if (!isnull) {
+        struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
+        data = VARDATA_ANY(v);
+        len = VARSIZE_ANY_EXHDR(v);
+      }
+      cb.attno = a;
+      cb.values = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nrows)));
+      cb.nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nrows)));
+      MemoryContextSwitchTo(old);
+    });
+    if (isnull) continue;
+    col::Batch b;
+    try {
+      b = col::Decode(reinterpret_cast<const uint8_t*>(data), len, col::Kind(layout.kind), layout.tag);
+      if (int(b.size()) != s->nrows)
+        throw core::Error(ERRCODE_DATA_CORRUPTED, "a batch holds another number of rows than recorded", {},
+                          col::kCorruptHint);
+    } catch (const core::Error& e) {
+      std::string where;
+      pg::Call([&] {
+        Relation leaf = s->css.ss.ss_currentRelation;
+        where = std::string("compressed partition ") + quote_identifier(RelationGetRelationName(leaf)) + ", column " +
+                quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(leaf), a - 1)->attname));
+      });
+      throw core::Error(e.sqlstate(), where + ": " + e.what(), {}, e.hint());
+    }
+    MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);  // MakeDatums allocates in the current context
+    try {
+      MakeDatums(layout, b, cb.values, cb.nulls);
+    } catch (...) {
+      MemoryContextSwitchTo(old);
+      throw;
+    }
+    MemoryContextSwitchTo(old);
+    s->ncolumns++;
+  }
+}
+
+// Row `row` of the current batch into the scan slot. Calls nothing that can fail.
+TupleTableSlot* StoreRow(State* s) {
+  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  ExecClearTuple(slot);
+  const int natts = slot->tts_tupleDescriptor->natts;
+  for (int i = 0; i < natts; i++) slot->tts_isnull[i] = true;
+  for (int k = 0; k < s->nsegment; k++) {
+    slot->tts_values[s->seg_attno[k] - 1] = s->seg_value[k];
+    slot->tts_isnull[s->seg_attno[k] - 1] = s->seg_null[k];
+  }
+  for (int k = 0; k < s->ncolumns; k++) {
+    const ColumnBatch& cb = s->columns[k];
+    slot->tts_values[cb.attno - 1] = cb.values[s->row];
+    slot->tts_isnull[cb.attno - 1] = cb.nulls[s->row];
+  }
+  s->row++;
+  ExecStoreVirtualTuple(slot);
+  slot->tts_tableOid = RelationGetRelid(s->css.ss.ss_currentRelation);
+  ItemPointerSetInvalid(&slot->tts_tid);
+  return slot;
+}
+
+// Fetches the next row into the scan slot (the heap part's, or a batch's), or clears it at the end.
+void Advance(void* arg) {
+  State* s = static_cast<State*>(arg);
+  EState* estate = s->css.ss.ps.state;
+  Relation leaf = s->css.ss.ss_currentRelation;
+  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  bool got = false;
+  while (!got && s->phase < 2) {
+    if (s->phase == 0) {
+      pg::Call([&] {
+        if (s->heap_scan == nullptr) {
+          s->heap_scan = s->heap_pscan != nullptr ? table_beginscan_parallel(leaf, s->heap_pscan)
+                                                  : table_beginscan(leaf, estate->es_snapshot, 0, nullptr);
+        }
+        if (table_scan_getnextslot(s->heap_scan, ForwardScanDirection, s->heap_slot)) {
+          const int natts = slot->tts_tupleDescriptor->natts;
+          slot_getallattrs(s->heap_slot);
+          ExecClearTuple(slot);
+          memcpy(slot->tts_values, s->heap_slot->tts_values, sizeof(Datum) * natts);
+          memcpy(slot->tts_isnull, s->heap_slot->tts_isnull, sizeof(bool) * natts);
+          ExecStoreVirtualTuple(slot);
+          slot->tts_tid = s->heap_slot->tts_tid;
+          slot->tts_tableOid = RelationGetRelid(leaf);
+          got = true;
+        } else {
+          s->phase = s->heap_only ? 2 : 1;
+        }
+      });
+      continue;
+    }
+    if (s->row < s->nrows) {
+      StoreRow(s);
+      got = true;
+      continue;
+    }
+    HeapTuple tup = nullptr;
+    pg::Call([&] {
+      if (s->batch_scan == nullptr) {
+        s->batch_scan = s->batch_pscan != nullptr ? table_beginscan_parallel(s->sibling, s->batch_pscan)
+                                                  : table_beginscan(s->sibling, estate->es_snapshot, 0, nullptr);
+      }
+      tup = heap_getnext(s->batch_scan, ForwardScanDirection);
+      if (tup == nullptr) s->phase = 2;
+    });
+    if (tup == nullptr) break;
+    bool skip = false;
+    pg::Call([&] { skip = Skip(s, tup); });
+    if (skip) {
+      s->batches_skipped++;
+      continue;
+    }
+    s->batches_read++;
+    DecodeBatch(s, tup, s->needed);
+    s->row = 0;
+  }
+  if (!got) ExecClearTuple(slot);
+}
+
+TupleTableSlot* Next(ScanState* ss) {
+  State* s = reinterpret_cast<State*>(ss);
+  if (s->phase == 1 && s->row < s->nrows) return StoreRow(s);  // the hot path: no Postgres call
+  pg::GuardHook(Advance, s);
+  return ss->ss_ScanTupleSlot;
+}
+
+bool Recheck(ScanState*, TupleTableSlot*) { return true; }  // the quals are the scan's own
+
+Node* CreateState(CustomScan*);
+
+// Moves the batches holding rows that the statement's quals select into the heap (module comment).
+// Each batch row is deleted (waiting for, and refusing after, a concurrent move of the same batch) and
+// its rows inserted into the heap and its indexes, hidden from logical decoding: the partition's rows
+// do not change, only where they are kept.
+void MoveBatches(State* s) {
+  EState* estate = s->css.ss.ps.state;
+  Relation leaf = s->css.ss.ss_currentRelation;
+  TupleDesc leaf_desc = RelationGetDescr(leaf);
+  const int natts = leaf_desc->natts;
+  List* all = NIL;
+  pg::Call([&] {
+    for (int a = 1; a <= natts; a++)
+      if (!TupleDescAttr(leaf_desc, a - 1)->attisdropped) all = lappend_int(all, a);
+  });
+  ResultRelInfo* rri = nullptr;
+  TupleTableSlot* heap_slot = nullptr;
+  TableScanDesc scan = nullptr;
+  pg::Call([&] {
+    rri = makeNode(ResultRelInfo);
+    InitResultRelInfo(rri, leaf, 0, nullptr, 0);
+    ExecOpenIndices(rri, false);
+    heap_slot = MakeSingleTupleTableSlot(leaf_desc, &TTSOpsHeapTuple);
+    scan = table_beginscan(s->sibling, estate->es_snapshot, 0, nullptr);
+  });
+  const CommandId cid = GetCurrentCommandId(true);
+  ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
+  for (;;) {
+    HeapTuple tup = nullptr;
+    bool skip = false;
+    pg::Call([&] {
+      tup = heap_getnext(scan, ForwardScanDirection);
+      if (tup != nullptr) skip = Skip(s, tup);
+    });
+    if (tup == nullptr) break;
+    if (skip) continue;
+    DecodeBatch(s, tup, all);
+    bool wanted = !s->quals_simple || s->css.ss.ps.qual == nullptr;
+    pg::Call([&] {
+      for (s->row = 0; !wanted && s->row < s->nrows;) {
+        TupleTableSlot* slot = StoreRow(s);
+        econtext->ecxt_scantuple = slot;
+        ResetExprContext(econtext);
+        wanted = ExecQual(s->css.ss.ps.qual, econtext);
+      }
+      ResetExprContext(econtext);
+    });
+    if (!wanted) continue;
+    pg::Call([&] {
+      TM_FailureData tmfd;
+      const ItemPointerData tid = tup->t_self;
+      TM_Result r = heap_delete(s->sibling, const_cast<ItemPointer>(&tid), cid, InvalidSnapshot, true, &tmfd, false);
+      if (r == TM_SelfModified) return;  // moved already by this statement's other scan
+      if (r != TM_Ok)
+        ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                        errmsg("could not serialize access to compressed partition \"%s\"", RelationGetRelationName(leaf)),
+                        errdetail("A concurrent transaction moved the same rows out of their compressed batch."),
+                        errhint("Retry the statement.")));
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
+      Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * natts));
+      bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * natts));
+      for (s->row = 0; s->row < s->nrows;) {
+        TupleTableSlot* slot = StoreRow(s);
+        memcpy(values, slot->tts_values, sizeof(Datum) * natts);
+        memcpy(nulls, slot->tts_isnull, sizeof(bool) * natts);
+        HeapTuple row = heap_form_tuple(leaf_desc, values, nulls);
+        heap_insert(leaf, row, cid, HEAP_INSERT_NO_LOGICAL, nullptr);
+        ExecStoreHeapTuple(row, heap_slot, false);
+        if (rri->ri_NumIndices > 0) {
+#if PG_VERSION_NUM >= 160000
+          List* r2 = ExecInsertIndexTuples(rri, heap_slot, estate, false, false, nullptr, NIL, false);
+#else
+          List* r2 = ExecInsertIndexTuples(rri, heap_slot, estate, false, false, nullptr, NIL);
+#endif
+          list_free(r2);
+        }
+        ExecClearTuple(heap_slot);
+        heap_freetuple(row);
+      }
+      MemoryContextSwitchTo(old);
+      s->rows_moved += s->nrows;
+    });
+    s->batches_moved++;
+  }
+  pg::Call([&] {
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(heap_slot);
+    ExecCloseIndices(rri);
+    s->nrows = s->row = 0;
+    MemoryContextReset(s->batch_cxt);
+    if (s->batches_moved > 0) {
+      // The moved rows become visible to this statement, the batch rows invisible; the statement's own
+      // writes come after both.
+      CommandCounterIncrement();
+      estate->es_output_cid = GetCurrentCommandId(true);
+      estate->es_snapshot->curcid = estate->es_output_cid;
+    }
+  });
+}
+
+// Whether the statement needs row identities from this scan.
+bool NeedsRowIdentity(State* s) {
+  EState* estate = s->css.ss.ps.state;
+  const Index rti = reinterpret_cast<CustomScan*>(s->css.ss.ps.plan)->scan.scanrelid;
+  PlannedStmt* stmt = estate->es_plannedstmt;
+  if (stmt == nullptr) return false;
+  ListCell* lc;
+  if (stmt->commandType != CMD_SELECT)
+    foreach (lc, stmt->resultRelations)
+      if (Index(lfirst_int(lc)) == rti) return true;
+  foreach (lc, stmt->rowMarks) {
+    auto* rm = lfirst_node(PlanRowMark, lc);
+    if (rm->rti == rti && rm->markType != ROW_MARK_REFERENCE && rm->markType != ROW_MARK_COPY) return true;
+  }
+  return false;
+}
+
+void Begin(void* arg) {
+  auto* a = static_cast<std::pair<State*, int>*>(arg);
+  State* s = a->first;
+  const int eflags = a->second;
+  EState* estate = s->css.ss.ps.state;
+  CustomScan* cscan = reinterpret_cast<CustomScan*>(s->css.ss.ps.plan);
+  Relation leaf = s->css.ss.ss_currentRelation;
+  const std::optional<Compressed> c = Lookup(RelationGetRelid(leaf));
+  pg::Call([&] {
+    // Quals and projection also see EvalPlanQual's heap slots, not only this node's virtual ones.
+    s->css.ss.ps.scanopsfixed = false;
+    ExecAssignScanProjectionInfoWithVarno(&s->css.ss, cscan->scan.scanrelid);
+    s->css.ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &s->css.ss.ps);
+    s->heap_slot = table_slot_create(leaf, &estate->es_tupleTable);
+    s->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar scan batch", ALLOCSET_DEFAULT_SIZES);
+    s->needed = static_cast<List*>(linitial(cscan->custom_private));
+  });
+  if (!c) {  // decompressed since the plan was made: the heap holds every row
+    s->heap_only = true;
+    return;
+  }
+  s->compressed = true;
+  const int natts = RelationGetDescr(leaf)->natts;
+  pg::Call([&] {
+    s->sibling = table_open(c->sibling, AccessShareLock);
+    s->sibling_desc = RelationGetDescr(s->sibling);
+    s->columns = static_cast<ColumnBatch*>(palloc0(sizeof(ColumnBatch) * std::max(1, natts)));
+    s->layouts = static_cast<TypeLayout*>(palloc0(sizeof(TypeLayout) * std::max(1, natts)));
+    s->nsegment = int(c->segment.size());
+    s->seg_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nsegment)));
+    s->seg_value = static_cast<Datum*>(palloc0(sizeof(Datum) * std::max(1, s->nsegment)));
+    s->seg_null = static_cast<bool*>(palloc0(sizeof(bool) * std::max(1, s->nsegment)));
+    s->nbatchcols = int(c->batch.size());
+    s->batch_leaf = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nbatchcols)));
+    s->batch_sib = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nbatchcols)));
+  });
+  for (int k = 0; k < s->nsegment; k++) s->seg_attno[k] = c->segment[size_t(k)];
+  for (int k = 0; k < s->nbatchcols; k++) {
+    s->batch_leaf[k] = c->batch[size_t(k)];
+    s->batch_sib[k] = c->BatchAttno(size_t(k));
+  }
+  s->rows_att = c->RowsAttno();
+  s->min_att = c->MinAttno();
+  s->max_att = c->MaxAttno();
+  for (int a = 1; a <= natts; a++) {
+    Form_pg_attribute att = TupleDescAttr(RelationGetDescr(leaf), a - 1);
+    if (!att->attisdropped && std::find(c->batch.begin(), c->batch.end(), a) != c->batch.end())
+      s->layouts[a - 1] = LayoutOf(att->atttypid);
+  }
+  pg::Call([&] {
+    List* attnos = static_cast<List*>(lsecond(cscan->custom_private));
+    List* kinds = static_cast<List*>(lthird(cscan->custom_private));
+    List* los = static_cast<List*>(lfourth(cscan->custom_private));
+    List* his = static_cast<List*>(list_nth(cscan->custom_private, 4));
+    List* colls = static_cast<List*>(list_nth(cscan->custom_private, 5));
+    s->quals_simple = intVal(list_nth(cscan->custom_private, 6)) != 0;
+    const int n = std::max(1, list_length(attnos));
+    s->test_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * n));
+    s->test_kind = static_cast<int*>(palloc0(sizeof(int) * n));
+    s->test_lo = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo) * n));
+    s->test_hi = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo) * n));
+    s->test_coll = static_cast<Oid*>(palloc0(sizeof(Oid) * n));
+    s->test_expr = static_cast<ExprState**>(palloc0(sizeof(ExprState*) * n));
+    s->test_value = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
+    s->test_null = static_cast<bool*>(palloc0(sizeof(bool) * n));
+    s->ntests = 0;
+    for (int i = 0; i < list_length(attnos); i++) {
+      const AttrNumber attno = AttrNumber(list_nth_int(attnos, i));
+      const int kind = list_nth_int(kinds, i);
+      // A test on a column the partition no longer lays out that way (compressed again since
+      // planning) is dropped: the quals still hold for every row.
+      bool seg = false;
+      for (int k = 0; k < s->nsegment; k++) seg = seg || s->seg_attno[k] == attno;
+      if ((kind == 0 && !seg) || (kind == 1 && attno != c->order)) continue;
+      const int t = s->ntests++;
+      s->test_attno[t] = attno;
+      s->test_kind[t] = kind;
+      const Oid lo = list_nth_oid(los, i), hi = list_nth_oid(his, i);
+      if (OidIsValid(lo)) fmgr_info(lo, &s->test_lo[t]);
+      if (OidIsValid(hi)) fmgr_info(hi, &s->test_hi[t]);
+      s->test_coll[t] = list_nth_oid(colls, i);
+      s->test_expr[t] = ExecInitExpr(static_cast<Expr*>(list_nth(cscan->custom_exprs, i)), &s->css.ss.ps);
+    }
+  });
+  if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
+  // The tests' values (parameters included), once per scan.
+  pg::Call([&] {
+    ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
+    for (int i = 0; i < s->ntests; i++) s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
+  });
+  if (NeedsRowIdentity(s)) {
+    MoveBatches(s);
+    s->heap_only = true;
+  }
+}
+
+void BeginScan(CustomScanState* node, EState*, int eflags) {
+  std::pair<State*, int> arg{reinterpret_cast<State*>(node), eflags};
+  pg::GuardHook(Begin, &arg);
+}
+
+TupleTableSlot* ExecNode(CustomScanState* node) {
+  return ExecScan(&node->ss, reinterpret_cast<ExecScanAccessMtd>(Next), reinterpret_cast<ExecScanRecheckMtd>(Recheck));
+}
+
+void EndScan(CustomScanState* node) {
+  State* s = reinterpret_cast<State*>(node);
+  if (s->heap_scan) table_endscan(s->heap_scan);
+  if (s->batch_scan) table_endscan(s->batch_scan);
+  if (s->sibling) table_close(s->sibling, NoLock);
+}
+
+void Rescan(void* arg) {
+  State* s = static_cast<State*>(arg);
+  pg::Call([&] {
+    if (s->heap_scan) table_rescan(s->heap_scan, nullptr);
+    if (s->batch_scan) table_rescan(s->batch_scan, nullptr);
+    ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
+    for (int i = 0; i < s->ntests; i++) s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
+  });
+  s->phase = 0;
+  s->nrows = s->row = 0;
+}
+
+void RescanNode(CustomScanState* node) {
+  pg::GuardHook(Rescan, node);
+  ExecScanReScan(&node->ss);
+}
+
+void Explain(CustomScanState* node, List*, ExplainState* es) {
+  State* s = reinterpret_cast<State*>(node);
+  if (!s->compressed) {
+    ExplainPropertyText("Compressed", "no (decompressed since planning)", es);
+    return;
+  }
+  ExplainPropertyInteger("Batch Tests", nullptr, s->ntests, es);
+  if (es->analyze) {
+    ExplainPropertyInteger("Batches Read", nullptr, s->batches_read, es);
+    ExplainPropertyInteger("Batches Skipped", nullptr, s->batches_skipped, es);
+    if (s->batches_moved > 0) {
+      ExplainPropertyInteger("Batches Moved To Heap", nullptr, s->batches_moved, es);
+      ExplainPropertyInteger("Rows Moved To Heap", nullptr, s->rows_moved, es);
+    }
+  }
+}
+
+// Parallel: two parallel heap scans in the node's shared memory.
+Size EstimateDSM(CustomScanState* node, ParallelContext*) {
+  State* s = reinterpret_cast<State*>(node);
+  EState* estate = node->ss.ps.state;
+  Size size = MAXALIGN(sizeof(Shared));
+  size = add_size(size, MAXALIGN(table_parallelscan_estimate(node->ss.ss_currentRelation, estate->es_snapshot)));
+  if (s->sibling) size = add_size(size, MAXALIGN(table_parallelscan_estimate(s->sibling, estate->es_snapshot)));
+  return size;
+}
+
+void InitDSM(CustomScanState* node, ParallelContext*, void* coordinate) {
+  State* s = reinterpret_cast<State*>(node);
+  EState* estate = node->ss.ps.state;
+  auto* sh = static_cast<Shared*>(coordinate);
+  sh->heap_offset = MAXALIGN(sizeof(Shared));
+  sh->batch_offset =
+      sh->heap_offset + MAXALIGN(table_parallelscan_estimate(node->ss.ss_currentRelation, estate->es_snapshot));
+  s->heap_pscan = reinterpret_cast<ParallelTableScanDesc>(static_cast<char*>(coordinate) + sh->heap_offset);
+  table_parallelscan_initialize(node->ss.ss_currentRelation, s->heap_pscan, estate->es_snapshot);
+  if (s->sibling) {
+    s->batch_pscan = reinterpret_cast<ParallelTableScanDesc>(static_cast<char*>(coordinate) + sh->batch_offset);
+    table_parallelscan_initialize(s->sibling, s->batch_pscan, estate->es_snapshot);
+  }
+}
+
+void ReInitDSM(CustomScanState* node, ParallelContext*, void*) {
+  State* s = reinterpret_cast<State*>(node);
+  if (s->heap_pscan) table_parallelscan_reinitialize(node->ss.ss_currentRelation, s->heap_pscan);
+  if (s->batch_pscan) table_parallelscan_reinitialize(s->sibling, s->batch_pscan);
+}
+
+void InitWorker(CustomScanState* node, shm_toc*, void* coordinate) {
+  State* s = reinterpret_cast<State*>(node);
+  auto* sh = static_cast<Shared*>(coordinate);
+  s->heap_pscan = reinterpret_cast<ParallelTableScanDesc>(static_cast<char*>(coordinate) + sh->heap_offset);
+  if (s->sibling) s->batch_pscan = reinterpret_cast<ParallelTableScanDesc>(static_cast<char*>(coordinate) + sh->batch_offset);
+}
+
+const CustomExecMethods kExecMethods = {
+    kName, BeginScan, ExecNode, EndScan, RescanNode, nullptr, nullptr,
+    EstimateDSM, InitDSM, ReInitDSM, InitWorker, nullptr, Explain};
+
+Node* CreateState(CustomScan*) {
+  State* s = static_cast<State*>(palloc0(sizeof(State)));
+  NodeSetTag(s, T_CustomScanState);
+  s->css.methods = &kExecMethods;
+  return reinterpret_cast<Node*>(s);
+}
+
+const CustomScanMethods kScanMethods = {kName, CreateState};
+
+}  // namespace
+
+const CustomScanMethods& ScanMethods() { return kScanMethods; }
+
+void InitScan() {
+  RegisterCustomScanMethods(&kScanMethods);
+  prev_pathlist = set_rel_pathlist_hook;
+  set_rel_pathlist_hook = PathlistHook;
+  prev_relinfo = get_relation_info_hook;
+  get_relation_info_hook = RelInfoHook;
+}
+
+}  // namespace strata::columnar
