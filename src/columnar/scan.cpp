@@ -42,7 +42,9 @@ get_relation_info_hook_type prev_relinfo = nullptr;
 //   4: skip tests: function applied to the maximum (OidList; InvalidOid = none)
 //   5: skip tests: input collation (OidList)
 //   6: whether the quals can be evaluated before the executor runs (no SubPlan, no PARAM_EXEC): Integer
-// custom_exprs: the skip tests' values, one per test.
+//   7: skip tests: whether the value holds a PARAM_EXEC (an init plan's or an outer row's) (IntList)
+// custom_exprs: the skip tests' values, one per test. They are evaluated when the scan starts reading
+// (and at each rescan), never at the executor's start, when an init plan has not run yet.
 
 // ---------------------------------------------------------------------------------------- planner
 
@@ -148,7 +150,7 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
   for (AttrNumber a = 1; a <= rel->max_attr; a++)
     if (whole_row || bms_is_member(a - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, a);
 
-  List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL;
+  List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL, *exec_params = NIL;
   ListCell* lc;
   if (c) {
     foreach (lc, clauses) {
@@ -162,12 +164,14 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
       his = lappend_oid(his, t->hi);
       colls = lappend_oid(colls, t->collation);
       values = lappend(values, copyObjectImpl(t->value));
+      exec_params = lappend_int(exec_params, HasExecParams(t->value, nullptr) ? 1 : 0);
     }
   }
   const bool simple = !HasExecParams(reinterpret_cast<Node*>(quals), nullptr);
   cscan->custom_private = list_make5(needed, attnos, kinds, los, his);
   cscan->custom_private = lappend(cscan->custom_private, colls);
   cscan->custom_private = lappend(cscan->custom_private, makeInteger(simple ? 1 : 0));
+  cscan->custom_private = lappend(cscan->custom_private, exec_params);
   cscan->custom_exprs = values;
   return &cscan->scan.plan;
 }
@@ -301,6 +305,8 @@ struct State {
   ExprState** test_expr;
   Datum* test_value;
   bool* test_null;
+  bool* test_exec_param;  // its value needs the executor running: not used before the scan reads
+  bool tests_ready;       // the values are evaluated (at the first read and each rescan)
   bool quals_simple;
   bool heap_only;  // the statement moved the rows it touches into the heap: batches are not read
   int phase;       // 0: heap part, 1: batches, 2: done
@@ -318,9 +324,20 @@ struct State {
   ParallelTableScanDesc heap_pscan, batch_pscan;
 };
 
-// The batch's rows satisfy no qual that a test covers.
-bool Skip(State* s, HeapTuple tup) {
+void EvalTests(State* s, bool before_run) {
+  ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
   for (int i = 0; i < s->ntests; i++) {
+    if (before_run && s->test_exec_param[i]) continue;
+    s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
+  }
+  s->tests_ready = !before_run;
+}
+
+// The batch's rows satisfy no qual that a test covers. Before the executor runs (MoveBatches), tests
+// whose value needs it are not applied.
+bool Skip(State* s, HeapTuple tup, bool before_run = false) {
+  for (int i = 0; i < s->ntests; i++) {
+    if (before_run && s->test_exec_param[i]) continue;
     if (s->test_null[i]) return true;  // column op NULL: no row
     bool isnull;
     if (s->test_kind[i] == 0) {
@@ -475,7 +492,10 @@ void Advance(void* arg) {
     });
     if (tup == nullptr) break;
     bool skip = false;
-    pg::Call([&] { skip = Skip(s, tup); });
+    pg::Call([&] {
+      if (!s->tests_ready) EvalTests(s, false);
+      skip = Skip(s, tup);
+    });
     if (skip) {
       s->batches_skipped++;
       continue;
@@ -529,7 +549,7 @@ void MoveBatches(State* s) {
     bool skip = false;
     pg::Call([&] {
       tup = heap_getnext(scan, ForwardScanDirection);
-      if (tup != nullptr) skip = Skip(s, tup);
+      if (tup != nullptr) skip = Skip(s, tup, true);
     });
     if (tup == nullptr) break;
     if (skip) continue;
@@ -679,6 +699,8 @@ void Begin(void* arg) {
     s->test_expr = static_cast<ExprState**>(palloc0(sizeof(ExprState*) * n));
     s->test_value = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
     s->test_null = static_cast<bool*>(palloc0(sizeof(bool) * n));
+    s->test_exec_param = static_cast<bool*>(palloc0(sizeof(bool) * n));
+    List* exec_params = static_cast<List*>(list_nth(cscan->custom_private, 7));
     s->ntests = 0;
     for (int i = 0; i < list_length(attnos); i++) {
       const AttrNumber attno = AttrNumber(list_nth_int(attnos, i));
@@ -695,16 +717,13 @@ void Begin(void* arg) {
       if (OidIsValid(lo)) fmgr_info(lo, &s->test_lo[t]);
       if (OidIsValid(hi)) fmgr_info(hi, &s->test_hi[t]);
       s->test_coll[t] = list_nth_oid(colls, i);
+      s->test_exec_param[t] = list_nth_int(exec_params, i) != 0;
       s->test_expr[t] = ExecInitExpr(static_cast<Expr*>(list_nth(cscan->custom_exprs, i)), &s->css.ss.ps);
     }
   });
   if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
-  // The tests' values (parameters included), once per scan.
-  pg::Call([&] {
-    ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
-    for (int i = 0; i < s->ntests; i++) s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
-  });
   if (NeedsRowIdentity(s)) {
+    pg::Call([&] { EvalTests(s, true); });
     MoveBatches(s);
     s->heap_only = true;
   }
@@ -731,9 +750,8 @@ void Rescan(void* arg) {
   pg::Call([&] {
     if (s->heap_scan) table_rescan(s->heap_scan, nullptr);
     if (s->batch_scan) table_rescan(s->batch_scan, nullptr);
-    ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
-    for (int i = 0; i < s->ntests; i++) s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
   });
+  s->tests_ready = false;  // parameters may have changed: evaluated again at the first read
   s->phase = 0;
   s->nrows = s->row = 0;
 }

@@ -86,22 +86,38 @@ struct Before {
 };
 
 void CheckAlter(AlterTableStmt* a) {
+  ListCell* lc;
+  foreach (lc, a->cmds) {
+    auto* cmd = lfirst_node(AlterTableCmd, lc);
+    if (cmd->subtype != AT_AttachPartition || cmd->def == nullptr || !IsA(cmd->def, PartitionCmd)) continue;
+    // Postgres checks the rows of a table it attaches by reading its heap alone.
+    RangeVar* rv = castNode(PartitionCmd, cmd->def)->name;
+    rv->inh = false;
+    if (auto att = FirstCompressed(WithPartitions(rv)))
+      RefuseOn(att->leaf, "cannot attach a compressed table as a partition (its rows would not be checked)");
+  }
   const std::vector<Oid> rels = WithPartitions(a->relation);
   const std::optional<Compressed> c = FirstCompressed(rels);
   if (!c) return;
-  ListCell* lc;
   foreach (lc, a->cmds) {
     auto* cmd = lfirst_node(AlterTableCmd, lc);
     switch (cmd->subtype) {
       case AT_AddColumn:
       case AT_AlterColumnType:
         RefuseOn(c->leaf, "cannot add or change the type of a column");
+      case AT_SetNotNull:
+      case AT_ValidateConstraint:
+        // Postgres checks these by reading the heap alone, which would not see the batches' rows.
+        RefuseOn(c->leaf, "cannot validate a constraint");
       case AT_AddConstraint:
       case AT_AddIndex: {
         Node* def = cmd->def;
         bool unique = false;
         if (def != nullptr && IsA(def, Constraint)) {
-          const ConstrType t = castNode(Constraint, def)->contype;
+          const auto* con = castNode(Constraint, def);
+          const ConstrType t = con->contype;
+          if (t == CONSTR_CHECK && !con->skip_validation)
+            RefuseOn(c->leaf, "cannot validate a constraint (add it NOT VALID)");
           unique = t == CONSTR_PRIMARY || t == CONSTR_UNIQUE || t == CONSTR_EXCLUSION;
         } else if (def != nullptr && IsA(def, IndexStmt)) {
           unique = castNode(IndexStmt, def)->unique || castNode(IndexStmt, def)->primary;
