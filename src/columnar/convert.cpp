@@ -54,6 +54,12 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
   if (*r[0][0] != "r")
     Refuse(ERRCODE_WRONG_OBJECT_TYPE, l.qualified + " is not a table or leaf partition", "Compress its partitions one by one.");
   if (!pg::OwnsTable(leaf)) Refuse(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + l.qualified);
+  // The conversion reads the partition as of its lock (every committed row), which a transaction-long
+  // snapshot cannot: rows committed after it would be lost.
+  if (IsolationUsesXactSnapshot())
+    Refuse(ERRCODE_ACTIVE_SQL_TRANSACTION, std::string(compressing ? "compress" : "decompress") +
+                                               "_partition cannot run in a REPEATABLE READ or SERIALIZABLE transaction",
+           "Call it in a READ COMMITTED transaction (as the worker does).");
   if (!compressing) return l;
   if (*r[0][1] != "p")
     Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, l.qualified + " is not a permanent table",
@@ -75,6 +81,18 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
            "Every session must read compressed partitions through strata's planner hooks: add strata to "
            "shared_preload_libraries and restart.");
   return l;
+}
+
+// Runs fn with a snapshot taken now, after the conversion's lock: it sees every row committed before the
+// lock was granted (writers of the partition have finished by then), which the statement's snapshot,
+// taken before the wait, may not.
+void WithFreshSnapshot(const std::function<void()>& fn) {
+  pg::Call([] {
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetLatestSnapshot());
+  });
+  fn();  // on an error, the (sub)transaction's abort pops the snapshot
+  pg::Call([] { PopActiveSnapshot(); });
 }
 
 // Whether the heap part holds a row visible to the current snapshot.
@@ -186,9 +204,10 @@ std::vector<std::string> ParseNames(const std::optional<std::string>& text_array
 
 }  // namespace
 
+Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, const std::vector<std::string>& segment_by,
+                          const std::string& order_by);
+
 Conversion Compress(Oid leaf) {
-  Conversion out;
-  const TimestampTz started = GetCurrentTimestamp();
   const Leaf l = CheckLeaf(leaf, true);
   const std::optional<Compressed> was = Lookup(leaf);
   // Settings: the set's policy, else those it was compressed with, else none (ordered by the set's
@@ -216,6 +235,16 @@ Conversion Compress(Oid leaf) {
   }
   // Writers into this partition wait from here to the commit; readers do not until the swap.
   pg::WithLockTimeout(config::lock_timeout_ms, [&] { pg::Call([&] { LockRelationOid(leaf, ShareLock); }); });
+  Conversion done;
+  WithFreshSnapshot([&] { done = CompressLocked(leaf, was, segment_by, order_by); });
+  return done;
+}
+
+// Compress after its SHARE lock, under a snapshot taken after it.
+Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, const std::vector<std::string>& segment_by,
+                          const std::string& order_by) {
+  Conversion out;
+  const TimestampTz started = GetCurrentTimestamp();
   if (was) {
     const auto r = pg::Query("SELECT segment_by::text, order_by::text FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid",
                              {std::to_string(leaf)});
@@ -270,16 +299,25 @@ Conversion Compress(Oid leaf) {
   return out;
 }
 
+void DecompressLocked(Oid leaf, const Leaf& l, const Compressed& was_c, Conversion* outp);
+
 Conversion Decompress(Oid leaf) {
   Conversion out;
   const Leaf l = CheckLeaf(leaf, false);
-  (void) l;
   const std::optional<Compressed> was = Lookup(leaf);
   if (!was) {
     out.note = "not compressed";
     return out;
   }
   out.attempts = LockForSwap(leaf);
+  WithFreshSnapshot([&] { DecompressLocked(leaf, l, *was, &out); });
+  return out;
+}
+
+// Decompress after its lock, under a snapshot taken after it.
+void DecompressLocked(Oid leaf, const Leaf& l, const Compressed& was_c, Conversion* outp) {
+  Conversion& out = *outp;
+  const Compressed* was = &was_c;
   out.bytes_before = TotalBytes(leaf) + TotalBytes(was->sibling);
   // Every row, as the read path returns it, kept before the heap is emptied.
   Relation rel = nullptr;
@@ -355,7 +393,6 @@ Conversion Decompress(Oid leaf) {
   });
   out.bytes_after = TotalBytes(leaf);
   out.done = true;
-  return out;
 }
 
 }  // namespace strata::columnar

@@ -136,6 +136,19 @@ void BeforeUtility(void* arg) {
   Call& c = *pair->first;
   Before& b = *pair->second;
   Node* stmt = c.pstmt->utilityStmt;
+  // Only the statements below look at the state (reading it takes a snapshot, which must not happen
+  // before BEGIN ... ISOLATION LEVEL or SET TRANSACTION have run).
+  switch (nodeTag(stmt)) {
+    case T_CopyStmt:
+    case T_TruncateStmt:
+    case T_DropStmt:
+    case T_DropOwnedStmt:
+    case T_AlterTableStmt:
+    case T_IndexStmt:
+      break;
+    default:
+      return;
+  }
   if (!AnyCompressed()) return;
   switch (nodeTag(stmt)) {
     case T_CopyStmt: {
