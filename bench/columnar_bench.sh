@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Compressed column batches, the prototype of docs/rfcs/columnar.md, side by side in one run on one
-# throwaway cluster: 30 daily partitions of video events (ids, a timestamp, counters, a float, a
-# low-cardinality label; rows in time order as they arrive) in three forms:
-#   heap        the partitions as they are, with their primary key;
-#   heap lz4    the same with `COMPRESSION lz4` on every column that can have it (the no-extension option:
-#               TOAST compresses only values over ~2 kB, so narrow rows stay as they are);
-#   batches     per partition, one row per 1,000 rows (ordered by time, optionally segmented by label):
-#               each column one strata._columnar_encode batch, with the batch's row count and min/max
-#               time, and a btree on (min, max) time; what the RFC's sibling table would hold.
-# Measured: bytes (tables, TOAST and indexes); a month's aggregate over three columns, a filtered
-# aggregate on the label, a 7-day dashboard (day x channel), a point lookup by id and time; conversion
-# throughput (rows/s on one core). The batch reads go through SQL (unnest of decoded arrays): an upper
-# bound of what the custom scan pays, which decodes into slots without building arrays.
+# Compressed partitions (src/columnar/README.md) side by side in one run on one throwaway cluster: 30
+# daily partitions of video events (ids, a timestamp, counters, a float, a low-cardinality label; rows in
+# time order as they arrive) in three forms:
+#   heap        the partitions as they are, with their primary key (id, ts);
+#   heap lz4    the same with `COMPRESSION lz4` on the label (the no-extension option: TOAST compresses
+#               only values over ~2 kB, so narrow rows stay as they are);
+#   compressed  a strata partition set whose 30 partitions strata.compress_partition converted (segment_by
+#               label, order_by ts; no primary key: a compressed partition cannot keep a unique index).
+# Measured: bytes (tables, TOAST and indexes) and the floor (the columns' entropy); reads through the
+# parent, unchanged queries (a month's aggregate over three columns, a filtered aggregate on the label, a
+# 7-day dashboard, a point lookup by id and time), each answer compared with the heap's; conversion
+# throughput (rows/s on one core) and the p99 of single-row inserts into the hot partition during the
+# conversions against a quiet period of the same run; UPDATE of 1% of a compressed partition's rows (a
+# time window, and scattered ids), the size after compressing it again; the codecs alone.
 # TimescaleDB (an anchor; built and installed by hand, never by this script): when its library is installed
 # into this PostgreSQL, the same rows also go into a hypertable of daily chunks, compressed with
-# compress_chunk (orderby ts, no segmentby), and are measured beside the rest.
+# compress_chunk (orderby ts, segmentby label), and are measured beside the rest.
 # ROWS (default 5000000), REPS (default 5). Not run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +31,8 @@ trap 'cluster_stop "$DIR" immediate; rm -rf "$DIR"' EXIT
 TSDB=""
 [ -f "$("$PGBIN/pg_config" --pkglibdir)/timescaledb.so" ] && TSDB=1
 cluster_start "$DIR" "$PGPORT" "shared_buffers = 2GB" "work_mem = 256MB" "max_parallel_workers_per_gather = 0" \
-  "jit = off" "strata.enabled = off" "synchronous_commit = off" \
-  ${TSDB:+"shared_preload_libraries = 'strata,timescaledb'" "timescaledb.telemetry_level = off"} >/dev/null
+  "jit = off" "strata.enabled = off" "synchronous_commit = off" "autovacuum = off" \
+  "shared_preload_libraries = 'strata${TSDB:+,timescaledb}'" ${TSDB:+"timescaledb.telemetry_level = off"} >/dev/null
 q -d postgres "CREATE DATABASE bench"
 q "CREATE EXTENSION strata"
 # ratio A B and per_second ROWS MS print n/a when a measurement is missing (an empty or zero divisor).
@@ -62,39 +63,42 @@ q "INSERT INTO ev_lz4 SELECT * FROM ev_heap"
 q "VACUUM (FREEZE, ANALYZE) ev_heap"
 q "VACUUM (FREEZE, ANALYZE) ev_lz4"
 
-# The prototype's conversion of one partition: batches of 1,000 rows in (segment, time) order.
-BATCHED="CREATE TABLE %s AS
-  SELECT %s AS segment, count(*)::int AS n, min(ts) AS min_ts, max(ts) AS max_ts,
-         strata._columnar_encode(array_agg(id ORDER BY ts, id)) AS id_c, strata._columnar_encode(array_agg(ts ORDER BY ts, id)) AS ts_c,
-         strata._columnar_encode(array_agg(video_id ORDER BY ts, id)) AS video_c, strata._columnar_encode(array_agg(channel ORDER BY ts, id)) AS channel_c,
-         strata._columnar_encode(array_agg(watch_ms ORDER BY ts, id)) AS watch_c, strata._columnar_encode(array_agg(likes ORDER BY ts, id)) AS likes_c,
-         strata._columnar_encode(array_agg(score ORDER BY ts, id)) AS score_c, strata._columnar_encode(array_agg(label ORDER BY ts, id)) AS label_c
-  FROM (SELECT *, (row_number() OVER (PARTITION BY %s ORDER BY ts, id) - 1) / 1000 AS b FROM ONLY %s) s GROUP BY %s, b"
-convert() {  # convert SEGMENT_EXPR SUFFIX: every partition into ev_c<SUFFIX>_<d>; prints rows/s
-  local seg=$1 sfx=$2 d script="\\timing on"
-  for d in $(seq 0 29); do
-    script+=$'\n'"$(printf "$BATCHED" "ev_c${sfx}_$d" "$seg" "$seg" "ev_heap_$d" "$seg");"
-    script+=$'\n'"CREATE INDEX ON ev_c${sfx}_$d (min_ts, max_ts);"
-  done
-  local ms; ms=$(session_times "$script" | awk '{s += $1} END {print s}')
-  per_second "$ROWS" "$ms"
-}
-RPS=$(convert "''::text" "")
-# The conversion's build step in C++ (strata._columnar_build): the same batches, written by the extension.
-BUILD_MS=$(session_times "$(printf '\\timing on'; for d in $(seq 0 29); do printf "\nSELECT strata._columnar_build('ev_heap_%s', 'ev_b_%s', '{}', 'ts');" "$d" "$d"; done)" | awk '{s += $1} END {print s}')
-RPS_BUILD=$(per_second "$ROWS" "$BUILD_MS")
-RPS_SEG=$(convert "label" "s")
-for sfx in "" s; do
-  q "CREATE VIEW ev_c$sfx AS $(for d in $(seq 0 29); do [ "$d" = 0 ] || printf ' UNION ALL '; printf 'SELECT * FROM ev_c%s_%s' "$sfx" "$d"; done)"
-  for d in $(seq 0 29); do q "VACUUM (FREEZE, ANALYZE) ev_c${sfx}_$d"; done
-done
+# The compressed form: a partition set (its partitions from 2026-11-01 to a few days ahead of now), the
+# same rows, then each of the 30 November partitions compressed by hand while single-row inserts go into
+# the hot partition (today's).
+q "CREATE TABLE ev_cmp (id bigint NOT NULL, ts timestamptz NOT NULL, video_id bigint NOT NULL, channel int NOT NULL,
+     watch_ms int NOT NULL, likes int NOT NULL, score float8, label text NOT NULL) PARTITION BY RANGE (ts)"
+q "SELECT strata.create_partition_set('ev_cmp', 'ts', '1 day', premake => 2, start_partition => '2026-11-01',
+     compress_segment_by => '{label}', compress_order_by => 'ts')" >/dev/null
+q "INSERT INTO ev_cmp SELECT * FROM ev_heap"
+q "VACUUM (FREEZE, ANALYZE) ev_cmp"
+PARTS=$(q "SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'ev_cmp'::regclass AND c.relname < 'ev_cmp_p20261201'")
+cat > "$DIR/insert.sql" <<'SQL'
+INSERT INTO ev_cmp VALUES (-1, now(), 1, 1, 1, 1, 1, 'hot');
+SQL
+QUIET_S=10
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres -n -c 1 -T 90 -f "$DIR/insert.sql" -l --log-prefix="$DIR/ins" "$DB" >/dev/null 2>&1 &
+PGB=$!
+sleep "$QUIET_S"
+T_CONV0=$(date +%s.%N)
+CONV_MS=$(session_times "$(printf '\\timing on'; for p in $PARTS; do printf "\nSELECT strata.compress_partition('%s');" "$p"; done)" | awk '{s += $1} END {print s}')
+T_CONV1=$(date +%s.%N)
+wait "$PGB" || true
+# pgbench's log: client, transaction, latency (us), script, epoch s, us. p99 within a window of epochs.
+p99() { cat "$DIR"/ins* | awk -v a="$1" -v b="$2" '{t = $5 + $6 / 1e6; if (t >= a && t < b) print $3 / 1000}' | sort -n |
+        awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; if (NR == 0) print "n/a"; else printf "%.2f", v[i]}'; }
+T_START=$(cat "$DIR"/ins* | awk 'NR == 1 {printf "%.3f", $5 + $6 / 1e6}')
+P99_QUIET=$(p99 "$(awk -v t="$T_START" 'BEGIN{printf "%.3f", t + 1}')" "$T_CONV0")
+P99_CONV=$(p99 "$T_CONV0" "$T_CONV1")
+RPS=$(per_second "$ROWS" "$CONV_MS")
 
 if [ -n "$TSDB" ]; then
   q "CREATE EXTENSION timescaledb" >/dev/null
   q "CREATE TABLE ev_ts (LIKE ev_heap INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
   q "SELECT create_hypertable('ev_ts', 'ts', chunk_time_interval => interval '1 day')" >/dev/null
   q "INSERT INTO ev_ts SELECT * FROM ev_heap"
-  q "ALTER TABLE ev_ts SET (timescaledb.compress, timescaledb.compress_orderby = 'ts', timescaledb.compress_segmentby = '')"
+  q "ALTER TABLE ev_ts SET (timescaledb.compress, timescaledb.compress_orderby = 'ts', timescaledb.compress_segmentby = 'label')"
   TS_MS=$(session_times $'\\timing on\n'"SELECT count(compress_chunk(c)) FROM show_chunks('ev_ts') c;" | head -1)
   RPS_TS=$(per_second "$ROWS" "$TS_MS")
   q "VACUUM ANALYZE ev_ts"
@@ -102,23 +106,29 @@ fi
 
 echo "== 1. bytes of $ROWS rows in 30 daily partitions (tables, TOAST and indexes)"
 size() { q "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '$1'"; }
-S_HEAP=$(size '^ev_heap_[0-9]+$') S_LZ4=$(size '^ev_lz4_[0-9]+$') S_C=$(size '^ev_c_[0-9]+$') S_CS=$(size '^ev_cs_[0-9]+$')
+S_HEAP=$(size '^ev_heap_[0-9]+$') S_LZ4=$(size '^ev_lz4_[0-9]+$')
+S_C=$(q "SELECT sum(bytes_now) FROM strata.compressed_partitions")
 S_HEAP_NOIDX=$(q "SELECT sum(pg_table_size(c.oid)) FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^ev_heap_[0-9]+$'")
-printf "   heap %8.1f MB (without its primary key %.1f MB)   heap lz4 %8.1f MB   batches %7.1f MB   batches segmented by label %7.1f MB\n" \
+printf "   heap %8.1f MB (without its primary key %.1f MB)   heap lz4 %8.1f MB   compressed %7.1f MB\n" \
   "$(awk -v b="$S_HEAP" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_HEAP_NOIDX" 'BEGIN{print b/1048576}')" \
-  "$(awk -v b="$S_LZ4" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_C" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_CS" 'BEGIN{print b/1048576}')"
+  "$(awk -v b="$S_LZ4" 'BEGIN{print b/1048576}')" "$(awk -v b="$S_C" 'BEGIN{print b/1048576}')"
 if [ -n "$TSDB" ]; then
   S_TS=$(q "SELECT sum(after_compression_total_bytes) FROM chunk_compression_stats('ev_ts')")
-  printf "   TimescaleDB compressed chunks %.1f MB: heap / TimescaleDB %sx   TimescaleDB / batches %s\n" \
+  printf "   TimescaleDB compressed chunks %.1f MB: heap / TimescaleDB %sx   TimescaleDB / compressed %s\n" \
     "$(awk -v b="$S_TS" 'BEGIN{print b/1048576}')" "$(ratio "$S_HEAP" "$S_TS")" "$(ratio "$S_TS" "$S_C")"
 fi
-printf "   heap / batches: %sx (target >= 10x)   heap lz4 / heap: %s   heap / segmented batches: %sx\n" \
-  "$(ratio "$S_HEAP" "$S_C")" "$(ratio "$S_LZ4" "$S_HEAP")" "$(ratio "$S_HEAP" "$S_CS")"
-q "SELECT '   per column (bytes per row, batches): ' || string_agg(format('%s %s', col, round(b::numeric / $ROWS, 2)), ', ' ORDER BY col)
-   FROM (SELECT 'id' col, sum(pg_column_size(id_c)) b FROM ev_c UNION ALL SELECT 'ts', sum(pg_column_size(ts_c)) FROM ev_c
-         UNION ALL SELECT 'video_id', sum(pg_column_size(video_c)) FROM ev_c UNION ALL SELECT 'channel', sum(pg_column_size(channel_c)) FROM ev_c
-         UNION ALL SELECT 'watch_ms', sum(pg_column_size(watch_c)) FROM ev_c UNION ALL SELECT 'likes', sum(pg_column_size(likes_c)) FROM ev_c
-         UNION ALL SELECT 'score', sum(pg_column_size(score_c)) FROM ev_c UNION ALL SELECT 'label', sum(pg_column_size(label_c)) FROM ev_c) x"
+printf "   heap / compressed: %sx (target >= 10x)   heap without its key / compressed: %sx   heap lz4 / heap: %s\n" \
+  "$(ratio "$S_HEAP" "$S_C")" "$(ratio "$S_HEAP_NOIDX" "$S_C")" "$(ratio "$S_LZ4" "$S_HEAP")"
+COLS=0
+for sib in $(q "SELECT sibling::regclass FROM strata.columnar_partition"); do
+  c=$(q "SELECT sum(pg_column_size(id) + pg_column_size(ts) + pg_column_size(video_id) + pg_column_size(channel) + pg_column_size(watch_ms)
+                 + pg_column_size(likes) + pg_column_size(score)) FROM $sib")
+  COLS=$(awk -v a="$COLS" -v b="$c" 'BEGIN{print a + b}')
+done
+printf "   where the compressed bytes are: the batches' bytes %.2f B/row; batch tables with TOAST %.2f B/row; emptied partitions %.2f B/row\n" \
+  "$(awk -v c="$COLS" -v r="$ROWS" 'BEGIN{print c / r}')" \
+  "$(awk -v c="$(q "SELECT sum(pg_total_relation_size(sibling)) FROM strata.columnar_partition")" -v r="$ROWS" 'BEGIN{print c / r}')" \
+  "$(awk -v c="$(q "SELECT sum(pg_total_relation_size(leaf)) FROM strata.columnar_partition")" -v r="$ROWS" 'BEGIN{print c / r}')"
 
 # The floor of any codec that codes each value (or each delta) by itself: the zero-order entropy of each
 # column's values in this data (of the deltas in batch order for ts and id), in bytes per row.
@@ -136,41 +146,53 @@ done
 printf "   floor: the columns' zero-order entropy (deltas for ts and id) is %.2f bytes per row: %.1f MB, heap / floor %sx\n" \
   "$H" "$(awk -v h="$H" -v r="$ROWS" 'BEGIN{print h * r / 1048576}')" "$(ratio "$S_HEAP" "$(awk -v h="$H" -v r="$ROWS" 'BEGIN{print h * r}')")"
 
-echo "== 2. reads (median of $REPS, one core, warm cache): heap vs batches decoded through SQL"
-AGG_H="SELECT count(*), sum(watch_ms), round(avg(score)::numeric, 6), max(likes) FROM ev_heap"
-AGG_C="SELECT count(*), sum(w), round(avg(s)::numeric, 6), max(l) FROM ev_c, unnest(strata._columnar_decode(watch_c, 0), strata._columnar_decode(score_c, 0::float8), strata._columnar_decode(likes_c, 0)) u(w, s, l)"
-LAB_H="SELECT count(*), sum(watch_ms) FROM ev_heap WHERE label = 'music'"
-LAB_C="SELECT count(*), sum(w) FROM ev_cs, unnest(strata._columnar_decode(watch_c, 0)) u(w) WHERE segment = 'music'"
-DASH_H="SELECT date_trunc('day', ts) d, channel, count(*), sum(watch_ms) FROM ev_heap WHERE ts >= '2026-11-24' GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 20"
-DASH_C="SELECT date_trunc('day', t) d, c, count(*), sum(w) FROM ev_c, unnest(strata._columnar_decode(ts_c, now()), strata._columnar_decode(channel_c, 0), strata._columnar_decode(watch_c, 0)) u(t, c, w)
-        WHERE max_ts >= '2026-11-24' AND t >= '2026-11-24' GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 20"
+echo "== 2. reads (median of $REPS, one core, warm cache): the same query on the heap and on the compressed set"
+AGG="SELECT count(*), sum(watch_ms), round(avg(score)::numeric, 6), max(likes) FROM %s WHERE ts < '2026-12-01'"
+LAB="SELECT count(*), sum(watch_ms) FROM %s WHERE label = 'music' AND ts < '2026-12-01'"
+DASH="SELECT date_trunc('day', ts) d, channel, count(*), sum(watch_ms) FROM %s WHERE ts >= '2026-11-24' AND ts < '2026-12-01' GROUP BY 1, 2 ORDER BY 4 DESC, 2 LIMIT 20"
 PT=$(q "SELECT id || ',' || ts FROM ev_heap_17 ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 3 FROM ev_heap_17)")
 PID=${PT%%,*} PTS=${PT#*,}
-PT_H="SELECT * FROM ev_heap WHERE id = $PID AND ts = '$PTS'"
-PT_C="SELECT u.* FROM ev_c, unnest(strata._columnar_decode(id_c, 0::bigint), strata._columnar_decode(ts_c, now()), strata._columnar_decode(video_c, 0::bigint),
-        strata._columnar_decode(channel_c, 0), strata._columnar_decode(watch_c, 0), strata._columnar_decode(likes_c, 0), strata._columnar_decode(score_c, 0::float8),
-        strata._columnar_decode(label_c, ''::text)) u(id, ts, video_id, channel, watch_ms, likes, score, label)
-        WHERE min_ts <= '$PTS' AND max_ts >= '$PTS' AND u.id = $PID AND u.ts = '$PTS'"
+POINT="SELECT * FROM %s WHERE id = $PID AND ts = '$PTS'"
 same() {  # same A B: the two queries' results are equal (as sets of rows)
   [ "$(q "SELECT count(*) FROM (($1) EXCEPT ALL ($2)) a")" = 0 ] && [ "$(q "SELECT count(*) FROM (($2) EXCEPT ALL ($1)) b")" = 0 ] && echo same || echo DIFFERENT
 }
-for pair in "a month's aggregate over three columns|$AGG_H|$AGG_C" "filtered aggregate on a label (segment)|$LAB_H|$LAB_C" \
-            "7-day dashboard (day x channel, top 20)|$DASH_H|$DASH_C" "point lookup by primary key|$PT_H|$PT_C"; do
-  IFS='|' read -r name h c <<<"$(tr '\n' ' ' <<<"$pair")"
+for pair in "a month's aggregate over three columns|$AGG" "filtered aggregate on a label (segment)|$LAB" \
+            "7-day dashboard (day x channel, top 20)|$DASH" "point lookup by (id, ts)|$POINT"; do
+  IFS='|' read -r name tmpl <<<"$(tr '\n' ' ' <<<"$pair")"
+  h=$(printf "$tmpl" ev_heap) c=$(printf "$tmpl" ev_cmp)
   th=$(best "$h") tc=$(best "$c")
-  printf "   %-42s heap %9.2f ms   batches %9.2f ms   heap / batches %6s   answers %s\n" "$name" "$th" "$tc" "$(ratio "$th" "$tc")" "$(same "$h" "$c")"
+  printf "   %-42s heap %9.2f ms   compressed %9.2f ms   heap / compressed %6s   answers %s\n" "$name" "$th" "$tc" "$(ratio "$th" "$tc")" "$(same "$h" "$c")"
   if [ -n "$TSDB" ]; then
-    tt=$(best "${h//ev_heap/ev_ts}")
-    printf "   %-42s TimescaleDB %9.2f ms   heap / TimescaleDB %6s   answers %s\n" "" "$tt" "$(ratio "$th" "$tt")" "$(same "$h" "${h//ev_heap/ev_ts}")"
+    t=$(printf "$tmpl" ev_ts)
+    tt=$(best "$t")
+    printf "   %-42s TimescaleDB %9.2f ms   heap / TimescaleDB %6s   answers %s\n" "" "$tt" "$(ratio "$th" "$tt")" "$(same "$h" "$t")"
   fi
 done
 BARE=$(best "SELECT count(*) FROM ev_heap")
 printf "   floor: a bare count(*) over the heap %.2f ms\n" "$BARE"
 
-S_B=$(size '^ev_b_[0-9]+$')
-printf "== 3. conversion, rows/s on one core: strata._columnar_build %s (its batches %.1f MB); the SQL form %s; segmented by label %s%s\n" \
-  "$RPS_BUILD" "$(awk -v b="$S_B" 'BEGIN{print b/1048576}')" "$RPS" "$RPS_SEG" "${TSDB:+; TimescaleDB compress_chunk $RPS_TS}"
+printf "== 3. conversion: %s rows/s on one core (strata.compress_partition, 30 partitions%s)\n" "$RPS" "${TSDB:+; TimescaleDB compress_chunk $RPS_TS}"
+printf "   single-row inserts into the hot partition, p99: quiet %s ms, during the conversions %s ms: %sx (target <= 1.2x)\n" \
+  "$P99_QUIET" "$P99_CONV" "$(ratio "$P99_CONV" "$P99_QUIET")"
 
-echo "== 4. the codecs alone (C++, one core, batches of 1,000): what the custom scan pays per value decoded"
+echo "== 4. UPDATE of 1% of one compressed partition's rows (late enrichment), then compressing it again"
+P17=$(q "SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'ev_cmp'::regclass AND c.relname = 'ev_cmp_p20261118'")
+N17=$(q "SELECT count(*) FROM $P17")
+for kind in window scattered; do
+  if [ "$kind" = window ]; then W="ts >= '2026-11-18 12:00' AND ts < '2026-11-18 12:14:24'"; else W="ts >= '2026-11-18' AND ts < '2026-11-19' AND id % 100 = 0"; fi
+  B0=$(q "SELECT bytes_now FROM strata.compressed_partitions WHERE partition = '$P17'::regclass")
+  TU_H=$(session_times $'\\timing on\n'"UPDATE ev_heap SET score = score + 1 WHERE $W;" | head -1)
+  TU_C=$(session_times $'\\timing on\n'"UPDATE ev_cmp SET score = score + 1 WHERE $W;" | head -1)
+  NU=$(q "SELECT count(*) FROM ev_cmp WHERE $W")
+  B1=$(q "SELECT bytes_now FROM strata.compressed_partitions WHERE partition = '$P17'::regclass")
+  TR=$(session_times $'\\timing on\n'"SELECT strata.compress_partition('$P17');" | head -1)
+  B2=$(q "SELECT bytes_now FROM strata.compressed_partitions WHERE partition = '$P17'::regclass")
+  printf "   %-9s %s of %s rows: heap %.1f ms, compressed %.1f ms (%sx); partition %.2f MB -> %.2f MB after the UPDATE -> %.2f MB compressed again (%.1f ms)   answers %s\n" \
+    "$kind" "$NU" "$N17" "$TU_H" "$TU_C" "$(ratio "$TU_C" "$TU_H")" "$(awk -v b="$B0" 'BEGIN{print b/1048576}')" \
+    "$(awk -v b="$B1" 'BEGIN{print b/1048576}')" "$(awk -v b="$B2" 'BEGIN{print b/1048576}')" "$TR" \
+    "$(same "SELECT * FROM ev_heap WHERE ts < '2026-12-01'" "SELECT * FROM ev_cmp WHERE ts < '2026-12-01'")"
+done
+
+echo "== 5. the codecs alone (C++, one core, batches of 1,000): what the custom scan pays per value decoded"
 g++ -std=c++17 -O2 -Isrc -o "$DIR/codec_speed" bench/columnar_codec_speed.cpp src/core/columnar/codec.cpp src/core/error.cpp -lzstd
 "$DIR/codec_speed"

@@ -43,6 +43,8 @@ get_relation_info_hook_type prev_relinfo = nullptr;
 //   5: skip tests: input collation (OidList)
 //   6: whether the quals can be evaluated before the executor runs (no SubPlan, no PARAM_EXEC): Integer
 //   7: skip tests: whether the value holds a PARAM_EXEC (an init plan's or an outer row's) (IntList)
+//   8: skip tests: the position of their qual in the plan's qual list (IntList)
+//   9: skip tests: the proof function (SkipTest::proof; OidList)
 // custom_exprs: the skip tests' values, one per test. They are evaluated when the scan starts reading
 // (and at each rescan), never at the executor's start, when an init plan has not run yet.
 
@@ -61,6 +63,8 @@ struct SkipTest {
   int on_range;
   Oid lo, hi, collation;
   Node* value;
+  Oid proof;  // applied to the segment value, the maximum (< and <=) or the minimum (> and >=): true
+              // proves that every row of the batch satisfies the qual; InvalidOid for =
 };
 
 // The skip test a qual gives, if it is `column op value` (or `value op column`) on a segment or the
@@ -102,19 +106,19 @@ std::optional<SkipTest> SkipTestOf(const Compressed& c, Index relid, Expr* claus
   Oid lefttype, righttype;
   get_op_opfamily_properties(opno, family, false, &strategy, &lefttype, &righttype);
   if (lefttype != var->vartype) return std::nullopt;
-  SkipTest t{attno, seg ? 0 : 1, InvalidOid, InvalidOid, op->inputcollid, value};
+  SkipTest t{attno, seg ? 0 : 1, InvalidOid, InvalidOid, op->inputcollid, value, InvalidOid};
   if (seg) {
-    t.lo = get_opcode(opno);
+    t.lo = t.proof = get_opcode(opno);
     return t;
   }
   switch (strategy) {
     case BTLessStrategyNumber:
     case BTLessEqualStrategyNumber:
-      t.lo = get_opcode(opno);  // some row may be below the value only if the minimum is
-      break;
+      t.lo = t.proof = get_opcode(opno);  // some row may be below the value only if the minimum is; all
+      break;                              // are if the maximum is
     case BTGreaterStrategyNumber:
     case BTGreaterEqualStrategyNumber:
-      t.hi = get_opcode(opno);
+      t.hi = t.proof = get_opcode(opno);
       break;
     case BTEqualStrategyNumber: {
       const Oid le = get_opfamily_member(family, lefttype, righttype, BTLessEqualStrategyNumber);
@@ -141,9 +145,10 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
   const RangeTblEntry* rte = planner_rt_fetch(rel->relid, root);
   const std::optional<Compressed> c = Lookup(rte->relid);
 
-  // The columns the query needs: the target list's and the quals'.
+  // The columns the query needs: the relation's target's and the quals' (the plan's target list may be
+  // the whole row when the node above does not care, which would decode every column).
   Bitmapset* attrs = nullptr;
-  pull_varattnos(reinterpret_cast<Node*>(tlist), rel->relid, &attrs);
+  pull_varattnos(reinterpret_cast<Node*>(rel->reltarget->exprs), rel->relid, &attrs);
   pull_varattnos(reinterpret_cast<Node*>(quals), rel->relid, &attrs);
   List* needed = NIL;
   const bool whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
@@ -151,13 +156,18 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
     if (whole_row || bms_is_member(a - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, a);
 
   List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL, *exec_params = NIL;
+  List *positions = NIL, *proofs = NIL;
   ListCell* lc;
   if (c) {
+    int position = -1;
     foreach (lc, clauses) {
       auto* ri = lfirst_node(RestrictInfo, lc);
       if (ri->pseudoconstant) continue;
+      position++;
       const std::optional<SkipTest> t = SkipTestOf(*c, rel->relid, ri->clause);
       if (!t) continue;
+      positions = lappend_int(positions, position);
+      proofs = lappend_oid(proofs, t->proof);
       attnos = lappend_int(attnos, t->attno);
       kinds = lappend_int(kinds, t->on_range);
       los = lappend_oid(los, t->lo);
@@ -172,6 +182,8 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
   cscan->custom_private = lappend(cscan->custom_private, colls);
   cscan->custom_private = lappend(cscan->custom_private, makeInteger(simple ? 1 : 0));
   cscan->custom_private = lappend(cscan->custom_private, exec_params);
+  cscan->custom_private = lappend(cscan->custom_private, positions);
+  cscan->custom_private = lappend(cscan->custom_private, proofs);
   cscan->custom_exprs = values;
   return &cscan->scan.plan;
 }
@@ -294,6 +306,7 @@ struct State {
   AttrNumber* batch_leaf;  // leaf attnums of the batch columns
   AttrNumber* batch_sib;   // their sibling attnums
   AttrNumber rows_att, min_att, max_att;
+  AttrNumber order_leaf;  // the order column's leaf attnum, 0 if none
   TypeLayout* layouts;  // per leaf attnum - 1
   List* needed;         // leaf attnums
   int ntests;
@@ -306,6 +319,10 @@ struct State {
   Datum* test_value;
   bool* test_null;
   bool* test_exec_param;  // its value needs the executor running: not used before the scan reads
+  FmgrInfo* test_proof;   // SkipTest::proof (fn_oid InvalidOid: none)
+  ExprState* full_qual;     // the plan's quals
+  ExprState* reduced_qual;  // without those a proof covers: for batches whose every row satisfies them
+  int order_column;         // the order column's index in columns of the current batch, -1 if not decoded
   bool tests_ready;       // the values are evaluated (at the first read and each rescan)
   bool quals_simple;
   bool heap_only;  // the statement moved the rows it touches into the heap: batches are not read
@@ -360,6 +377,37 @@ bool Skip(State* s, HeapTuple tup, bool before_run = false) {
     }
   }
   return false;
+}
+
+// Whether every row of the decoded batch satisfies every qual a proof covers (then the scan evaluates
+// only the others on its rows).
+bool AllProven(State* s, HeapTuple tup) {
+  bool any = false;
+  for (int i = 0; i < s->ntests; i++) {
+    if (!OidIsValid(s->test_proof[i].fn_oid)) continue;
+    if (s->test_null[i]) return false;
+    bool isnull;
+    Datum v;
+    if (s->test_kind[i] == 0) {
+      int k = 0;
+      while (s->seg_attno[k] != s->test_attno[i]) k++;
+      v = s->seg_value[k];
+      if (s->seg_null[k]) return false;
+    } else {
+      // NULLs of the order column satisfy no comparison, and the range leaves them out.
+      const ColumnBatch* cb = nullptr;
+      for (int k = 0; k < s->ncolumns; k++)
+        if (s->columns[k].attno == s->order_leaf) cb = &s->columns[k];
+      if (cb == nullptr) return false;
+      for (int r = 0; r < s->nrows; r++)
+        if (cb->nulls[r]) return false;
+      v = heap_getattr(tup, OidIsValid(s->test_lo[i].fn_oid) ? s->max_att : s->min_att, s->sibling_desc, &isnull);
+      if (isnull) return false;
+    }
+    if (!DatumGetBool(FunctionCall2Coll(&s->test_proof[i], s->test_coll[i], v, s->test_value[i]))) return false;
+    any = true;
+  }
+  return any;
 }
 
 // Decodes the batch columns in `attnos` (leaf attnums) of tuple `tup` into s->columns (batch context).
@@ -502,6 +550,7 @@ void Advance(void* arg) {
     }
     s->batches_read++;
     DecodeBatch(s, tup, s->needed);
+    pg::Call([&] { s->css.ss.ps.qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual; });
     s->row = 0;
   }
   if (!got) ExecClearTuple(slot);
@@ -675,6 +724,7 @@ void Begin(void* arg) {
     s->batch_leaf[k] = c->batch[size_t(k)];
     s->batch_sib[k] = c->BatchAttno(size_t(k));
   }
+  s->order_leaf = c->order;
   s->rows_att = c->RowsAttno();
   s->min_att = c->MinAttno();
   s->max_att = c->MaxAttno();
@@ -700,7 +750,11 @@ void Begin(void* arg) {
     s->test_value = static_cast<Datum*>(palloc0(sizeof(Datum) * n));
     s->test_null = static_cast<bool*>(palloc0(sizeof(bool) * n));
     s->test_exec_param = static_cast<bool*>(palloc0(sizeof(bool) * n));
+    s->test_proof = static_cast<FmgrInfo*>(palloc0(sizeof(FmgrInfo) * n));
     List* exec_params = static_cast<List*>(list_nth(cscan->custom_private, 7));
+    List* positions = static_cast<List*>(list_nth(cscan->custom_private, 8));
+    List* proofs = static_cast<List*>(list_nth(cscan->custom_private, 9));
+    Bitmapset* proven_quals = nullptr;  // positions of quals every kept test with a proof covers
     s->ntests = 0;
     for (int i = 0; i < list_length(attnos); i++) {
       const AttrNumber attno = AttrNumber(list_nth_int(attnos, i));
@@ -718,8 +772,21 @@ void Begin(void* arg) {
       if (OidIsValid(hi)) fmgr_info(hi, &s->test_hi[t]);
       s->test_coll[t] = list_nth_oid(colls, i);
       s->test_exec_param[t] = list_nth_int(exec_params, i) != 0;
+      const Oid proof = list_nth_oid(proofs, i);
+      if (OidIsValid(proof)) {
+        fmgr_info(proof, &s->test_proof[t]);
+        proven_quals = bms_add_member(proven_quals, list_nth_int(positions, i));
+      }
       s->test_expr[t] = ExecInitExpr(static_cast<Expr*>(list_nth(cscan->custom_exprs, i)), &s->css.ss.ps);
     }
+    s->full_qual = s->css.ss.ps.qual;
+    List* reduced = NIL;
+    int position = 0;
+    ListCell* qc;
+    foreach (qc, cscan->scan.plan.qual) {
+      if (!bms_is_member(position++, proven_quals)) reduced = lappend(reduced, lfirst(qc));
+    }
+    s->reduced_qual = ExecInitQual(reduced, &s->css.ss.ps);
   });
   if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
   if (NeedsRowIdentity(s)) {
@@ -752,6 +819,7 @@ void Rescan(void* arg) {
     if (s->batch_scan) table_rescan(s->batch_scan, nullptr);
   });
   s->tests_ready = false;  // parameters may have changed: evaluated again at the first read
+  if (s->full_qual != nullptr) s->css.ss.ps.qual = s->full_qual;
   s->phase = 0;
   s->nrows = s->row = 0;
 }
