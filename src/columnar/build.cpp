@@ -155,8 +155,9 @@ BuildResult BuildBatches(Oid leaf, const std::string* sibling_schema, const std:
   const std::string query = select + " FROM ONLY " + source + (sort.empty() ? "" : " ORDER BY " + sort);
 
   // Batches go in frozen (the table is this transaction's: gone if it aborts), so the partition never
-  // needs an anti-wraparound vacuum for them, and hidden from logical decoding (a publication sends a
-  // partition's rows, never its batches).
+  // needs an anti-wraparound vacuum for them, hidden from logical decoding (a publication sends a
+  // partition's rows, never its batches), and appended without a free-space map (nothing is ever
+  // written into their pages again; the map alone would cost 24 kB per table and per TOAST table).
   Relation target_rel = nullptr;
   Portal portal = nullptr;
   MemoryContext chunk_cxt = nullptr, batch_cxt = nullptr;
@@ -198,7 +199,8 @@ BuildResult BuildBatches(Oid leaf, const std::string* sibling_schema, const std:
       for (size_t i = 0; i < params.size(); i++) isnull[i] = param_nulls[i] == 'n';
       HeapTuple tup = heap_form_tuple(RelationGetDescr(target_rel), params.data(), isnull);
       MemoryContextSwitchTo(old);
-      heap_insert(target_rel, tup, GetCurrentCommandId(true), HEAP_INSERT_FROZEN | HEAP_INSERT_NO_LOGICAL, nullptr);
+      heap_insert(target_rel, tup, GetCurrentCommandId(true), HEAP_INSERT_FROZEN | HEAP_INSERT_NO_LOGICAL | HEAP_INSERT_SKIP_FSM,
+                  nullptr);
       MemoryContextReset(batch_cxt);
     });
     for (auto& b : batches) b = col::Batch();

@@ -218,7 +218,7 @@ CustomPath* MakePath(PlannerInfo* root, RelOptInfo* rel, const Compressed& c, in
   p->path.rows = workers > 0 ? clamp_row_est(rel->rows / (workers + (workers < 4 ? 0.3 * (4 - workers) : 0) + 1))
                              : rel->rows;
   p->path.pathkeys = NIL;
-  p->flags = 0;
+  p->flags = CUSTOMPATH_SUPPORT_PROJECTION;  // ExecScan projects
   p->custom_paths = NIL;
   p->methods = &kPathMethods;
   CostPath(root, rel, p, c, workers);
