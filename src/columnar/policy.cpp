@@ -37,6 +37,11 @@ bool WorkerPass() {
   std::vector<Candidate> todo;
   Oid configured = InvalidOid;
   pg::BeginWorkerTxn();
+  // A library newer than the installed extension (before ALTER EXTENSION UPDATE) has no policy table.
+  if (pg::Query("SELECT 1 WHERE pg_catalog.to_regclass('strata.columnar_policy') IS NOT NULL").empty()) {
+    pg::CommitWorkerTxn();
+    return false;
+  }
   if (config::role != nullptr && config::role[0] != '\0') {
     const char* rname = config::role;
     pg::Call([&] { configured = get_role_oid(rname, true); });

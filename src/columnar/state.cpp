@@ -3,6 +3,7 @@
 // sees the conversion's outcome, never an older one; dropped on any relcache invalidation.
 #include <unordered_map>
 
+#include "columnar/compressed.hpp"
 #include "columnar/state.hpp"
 
 namespace strata::columnar {
@@ -79,6 +80,16 @@ std::vector<Compressed> All() {
   std::vector<Compressed> out;
   for (const auto& [leaf, c] : entries) out.push_back(c);
   return out;
+}
+
+std::string CompressedOidArray() {
+  std::string s = "'{";
+  bool first = true;
+  for (const Compressed& c : All()) {
+    s += (first ? "" : ",") + std::to_string(c.leaf);
+    first = false;
+  }
+  return s + "}'::pg_catalog.oid[]";
 }
 
 void InitState(bool preloaded) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "columnar/compressed.hpp"
 #include "config.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
@@ -29,8 +30,11 @@ namespace {
 // the cumulative count of updates that were not HOT plus deletes: each left index entries pointing at
 // a dead tuple.
 // restricted: only the relations in the oid array $2 (a parent's sums still read all its leaves).
+// Compressed partitions (src/columnar/) are no leaves here: their heap is emptied and frozen at each
+// conversion, and the worker compresses them again rather than vacuuming their heap part.
 std::string TreeCte(bool rollups, bool restricted) {
-  const std::string readable = " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))";
+  const std::string readable = " AND (NOT $1::bool OR pg_catalog.has_table_privilege(c.oid, 'SELECT'))"
+                               " AND c.oid <> ALL (" + columnar::CompressedOidArray() + ")";
   const std::string only = restricted ? " AND c.oid = ANY ($2::pg_catalog.oid[])" : "";
   std::string sql =
       "parents AS ("
@@ -463,7 +467,8 @@ std::string ProbeSql(bool rollups) {
          " CASE WHEN c.relkind = 'r' THEN pg_catalog.mxid_age(c.relminmxid) ELSE 0 END"
          " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
          " WHERE c.relpersistence <> 't' AND ((c.relkind = 'p' AND n.nspname <> 'pg_catalog'"
-         " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast') OR (c.relkind = 'r' AND c.relispartition)" +
+         " AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_toast') OR (c.relkind = 'r' AND c.relispartition"
+         " AND c.oid <> ALL (" + columnar::CompressedOidArray() + "))" +
          std::string(rollups ? " OR (c.relkind = 'r' AND c.oid IN (SELECT ro.data_table FROM strata.rollup ro))" : "") + ")";
 }
 
@@ -476,7 +481,8 @@ std::string Fingerprint(bool rollups) {
                                           " FROM strata.rollup ro), "
                                         : "") +
                     "pg_catalog.current_setting('autovacuum_vacuum_insert_threshold'),"
-                    " pg_catalog.current_setting('autovacuum_vacuum_insert_scale_factor'), $1))",
+                    " pg_catalog.current_setting('autovacuum_vacuum_insert_scale_factor'), $1, " +
+                    columnar::CompressedOidArray() + "::text))",
                     {std::to_string(config::vacuum_cold_after_s)})[0][0];
 }
 
