@@ -76,6 +76,16 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
            "cannot compress " + l.qualified + ": its index " + *uniq[0][0] + " enforces a unique or exclusion constraint",
            "Compressed rows are not in the partition's indexes, so strata could not keep the constraint. Drop the "
            "constraint (or keep this partition as a heap), or enforce uniqueness on the hot partitions only.");
+  // Logical replication's apply finds the rows an UPDATE or DELETE names by reading the heap itself,
+  // never through the planner: on a subscription's target it would not find compressed rows, and
+  // PostgreSQL 15 then skips the change with a LOG line. Refused rather than lose changes.
+  if (!pg::Query("SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid = $1::pg_catalog.oid "
+                 "OR r.srrelid IN (SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1::pg_catalog.oid) a)",
+                 {std::to_string(leaf)})
+           .empty())
+    Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress " + l.qualified + ": it is the target of a subscription",
+           "Logical replication applies UPDATE and DELETE by reading the heap, where compressed rows are not; keep "
+           "subscribed partitions as heaps (compress them on the publisher, or after the subscription is dropped).");
   if (!Preloaded())
     Refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "strata is not in shared_preload_libraries",
            "Every session must read compressed partitions through strata's planner hooks: add strata to "

@@ -59,6 +59,7 @@ bool WorkerPass() {
       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "LEFT JOIN strata.columnar_partition cp ON cp.leaf = c.oid "
       "WHERE p.compress_after IS NOT NULL "
+      "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid IN (c.oid, pc.oid)) "
       "  AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')::pg_catalog.timestamptz "
       "      <= pg_catalog.now() - p.compress_after "
       "  AND (cp.leaf IS NULL OR pg_catalog.pg_stat_get_live_tuples(c.oid) >= "
@@ -142,6 +143,12 @@ STRATA_FUNCTION(strata_set_compression_policy) {
                         "Compress the partitions of " + shown + " by hand with strata.compress_partition().");
     if (*pg::Query("SELECT ($1::pg_catalog.interval > '0'::pg_catalog.interval)::text", {*after})[0][0] != "true")
       throw core::Error(ERRCODE_INVALID_PARAMETER_VALUE, "compress_after must be a positive interval");
+    if (!pg::Query("SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid IN "
+                   "(SELECT t.relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid) t)",
+                   {std::to_string(parent)})
+             .empty())
+      throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress the partitions of " + shown + ": it is the target of a subscription",
+                        {}, "Logical replication applies UPDATE and DELETE by reading the heap, where compressed rows are not.");
   }
   // Every named column exists; the order column is no segment column.
   std::vector<std::string> names;
