@@ -104,15 +104,85 @@ namespace {
 
 }  // namespace
 
-void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, bool* nulls) {
-  pg::Call([&] {
-    if (t.kind == uint8_t(col::Kind::kBytes)) {
-      // What the values will take, before any is made: a dictionary's one entry repeated is stored once
-      // but made once per value.
-      uint64 total = 0;
-      for (const auto& span : batch.spans) total += span.length + (t.typlen > 0 ? 0 : VARHDRSZ);
-      if (total > MaxAllocSize) Refuse("its values would take more than 1 GB");
+namespace {
+
+// Integers and floats: no allocation, no Postgres call (the read path's hot loop), one pass.
+template <int16 kLen>
+bool IntDatums(const col::Batch& batch, Datum* values, bool* nulls) {
+  const size_t n = batch.size();
+  const uint8_t* null = batch.null.data();
+  const int64_t* v = batch.ints.data();
+  size_t k = 0;
+  bool in_range = true;
+  for (size_t i = 0; i < n; i++) {
+    nulls[i] = null[i] != 0;
+    if (nulls[i]) {
+      values[i] = (Datum) 0;
+      continue;
     }
+    const int64_t x = v[k++];
+    values[i] = IntByval(x, kLen);
+    if constexpr (kLen < 8) in_range &= ByvalInt(values[i], kLen) == x;
+  }
+  return in_range;
+}
+
+bool FloatDatums(const col::Batch& batch, bool is_float4, Datum* values, bool* nulls) {
+  const size_t n = batch.size();
+  const uint8_t* null = batch.null.data();
+  const uint64_t* v = batch.floats.data();
+  size_t k = 0;
+  bool fits = true;
+  for (size_t i = 0; i < n; i++) {
+    nulls[i] = null[i] != 0;
+    if (nulls[i]) {
+      values[i] = (Datum) 0;
+      continue;
+    }
+    const uint64_t bits = v[k++];
+    if (is_float4) {
+      fits &= bits >> 32 == 0;
+      const uint32_t narrow = uint32_t(bits);
+      float4 f;
+      memcpy(&f, &narrow, sizeof f);
+      values[i] = Float4GetDatum(f);
+    } else {
+      float8 f;
+      memcpy(&f, &bits, sizeof f);
+      values[i] = Float8GetDatum(f);
+    }
+  }
+  return fits;
+}
+
+[[noreturn]] void Damaged(const char* what) {
+  throw core::Error(ERRCODE_DATA_CORRUPTED, std::string("invalid compressed batch: ") + what, {}, col::kCorruptHint);
+}
+
+}  // namespace
+
+void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, bool* nulls) {
+  if (t.kind == uint8_t(col::Kind::kInt)) {
+    bool ok = true;
+    switch (t.typlen) {
+      case 1: ok = IntDatums<1>(batch, values, nulls); break;
+      case 2: ok = IntDatums<2>(batch, values, nulls); break;
+      case 4: ok = IntDatums<4>(batch, values, nulls); break;
+      default: ok = IntDatums<8>(batch, values, nulls); break;
+    }
+    if (!ok) Damaged("an integer out of its type's range");
+    return;
+  }
+  if (t.kind == uint8_t(col::Kind::kFloat)) {
+    if (!FloatDatums(batch, t.is_float4, values, nulls)) Damaged("a float4 value with more than 32 bits");
+    return;
+  }
+  pg::Call([&] {
+    // What the values will take, before any is made: a dictionary's one entry repeated is stored once
+    // but made once per value.
+    uint64 total = 0;
+    for (const auto& span : batch.spans) total += span.length + (t.typlen > 0 ? 0 : VARHDRSZ);
+    if (total > MaxAllocSize) Refuse("its values would take more than 1 GB");
     size_t k = 0;
     for (size_t i = 0; i < batch.size(); i++) {
       nulls[i] = batch.null[i] != 0;
@@ -120,36 +190,17 @@ void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, boo
         values[i] = (Datum) 0;
         continue;
       }
-      if (t.kind == uint8_t(col::Kind::kFloat)) {
-        const uint64_t bits = batch.floats[k++];
-        if (t.is_float4) {
-          if (bits >> 32 != 0) Refuse("a float4 value with more than 32 bits");
-          const uint32_t narrow = uint32_t(bits);
-          float4 f;
-          memcpy(&f, &narrow, sizeof f);
-          values[i] = Float4GetDatum(f);
-        } else {
-          float8 f;
-          memcpy(&f, &bits, sizeof f);
-          values[i] = Float8GetDatum(f);
-        }
-      } else if (t.kind == uint8_t(col::Kind::kInt)) {
-        const int64_t v = batch.ints[k++];
-        values[i] = IntByval(v, t.typlen);
-        if (ByvalInt(values[i], t.typlen) != v) Refuse("an integer out of its type's range");
+      const std::string_view v = batch.value(k++);
+      if (t.typlen > 0 && v.size() != size_t(t.typlen)) Refuse("a value of another length than its type's");
+      if (t.typlen > 0) {
+        char* p = static_cast<char*>(palloc(v.size()));
+        memcpy(p, v.data(), v.size());
+        values[i] = PointerGetDatum(p);
       } else {
-        const std::string_view v = batch.value(k++);
-        if (t.typlen > 0 && v.size() != size_t(t.typlen)) Refuse("a value of another length than its type's");
-        if (t.typlen > 0) {
-          char* p = static_cast<char*>(palloc(v.size()));
-          memcpy(p, v.data(), v.size());
-          values[i] = PointerGetDatum(p);
-        } else {
-          struct varlena* p = static_cast<struct varlena*>(palloc(v.size() + VARHDRSZ));
-          SET_VARSIZE(p, v.size() + VARHDRSZ);
-          memcpy(VARDATA(p), v.data(), v.size());
-          values[i] = PointerGetDatum(p);
-        }
+        struct varlena* p = static_cast<struct varlena*>(palloc(v.size() + VARHDRSZ));
+        SET_VARSIZE(p, v.size() + VARHDRSZ);
+        memcpy(VARDATA(p), v.data(), v.size());
+        values[i] = PointerGetDatum(p);
       }
     }
   });

@@ -470,14 +470,15 @@ void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
     MemoryContextSwitchTo(old);
     s->ncolumns++;
   }
+  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  const int natts = slot->tts_tupleDescriptor->natts;
+  for (int i = 0; i < natts; i++) slot->tts_values[i] = (Datum) 0, slot->tts_isnull[i] = true;
 }
 
 // Row `row` of the current batch into the scan slot. Calls nothing that can fail.
 TupleTableSlot* StoreRow(State* s) {
   TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
-  ExecClearTuple(slot);
-  const int natts = slot->tts_tupleDescriptor->natts;
-  for (int i = 0; i < natts; i++) slot->tts_isnull[i] = true;
+  ExecClearTuple(slot);  // the columns not decoded stay NULL from the batch's start (DecodeBatch)
   for (int k = 0; k < s->nsegment; k++) {
     slot->tts_values[s->seg_attno[k] - 1] = s->seg_value[k];
     slot->tts_isnull[s->seg_attno[k] - 1] = s->seg_null[k];
