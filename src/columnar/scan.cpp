@@ -667,7 +667,8 @@ void MoveBatches(State* s) {
   });
 }
 
-// Whether the statement needs row identities from this scan.
+// Whether the statement needs row identities from this scan: it updates, deletes or locks its rows, or
+// may have to fetch one again by ctid (a row mark of a relation the statement only reads).
 bool NeedsRowIdentity(State* s) {
   EState* estate = s->css.ss.ps.state;
   const Index rti = reinterpret_cast<CustomScan*>(s->css.ss.ps.plan)->scan.scanrelid;
@@ -679,7 +680,8 @@ bool NeedsRowIdentity(State* s) {
       if (Index(lfirst_int(lc)) == rti) return true;
   foreach (lc, stmt->rowMarks) {
     auto* rm = lfirst_node(PlanRowMark, lc);
-    if (rm->rti == rti && rm->markType != ROW_MARK_REFERENCE && rm->markType != ROW_MARK_COPY) return true;
+    // ROW_MARK_REFERENCE too: EvalPlanQual fetches such a row again by its ctid.
+    if (rm->rti == rti && rm->markType != ROW_MARK_COPY) return true;
   }
   return false;
 }
