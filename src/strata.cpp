@@ -4,6 +4,7 @@
 #include "columnar/state.hpp"
 #include "config.hpp"
 #include "pg/postgres.hpp"
+#include "rollups/restore.hpp"
 #include "routing/routing.hpp"
 #include "workers/workers.hpp"
 
@@ -20,5 +21,6 @@ void _PG_init(void) {
   strata::columnar::InitState(process_shared_preload_libraries_in_progress);
   strata::columnar::InitScan();
   strata::columnar::InitUtility();
+  strata::rollups::InitRestoreHook();
   if (process_shared_preload_libraries_in_progress) strata::workers::Init();
 }

@@ -86,6 +86,16 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
     Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress " + l.qualified + ": it is the target of a subscription",
            "Logical replication applies UPDATE and DELETE by reading the heap, where compressed rows are not; keep "
            "subscribed partitions as heaps (compress them on the publisher, or after the subscription is dropped).");
+  // A publication of every table (or of strata's schema) would publish the batch tables and the state
+  // (a subscriber would need tables it cannot have, and receive the publisher's OIDs).
+  const auto pub = pg::Query(
+      "SELECT p.pubname::text FROM pg_catalog.pg_publication p WHERE p.puballtables OR EXISTS (SELECT 1 FROM "
+      "pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid "
+      "WHERE pn.pnpubid = p.oid AND n.nspname = 'strata') ORDER BY 1 LIMIT 1");
+  if (!pub.empty())
+    Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress " + l.qualified + ": publication " + *pub[0][0] +
+               " publishes every table (or strata's schema), which would publish strata's batch tables",
+           "Publish the tables by name (CREATE PUBLICATION ... FOR TABLE), which sends a compressed partition's rows.");
   if (!Preloaded())
     Refuse(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "strata is not in shared_preload_libraries",
            "Every session must read compressed partitions through strata's planner hooks: add strata to "

@@ -60,6 +60,7 @@ bool WorkerPass() {
       "LEFT JOIN strata.columnar_partition cp ON cp.leaf = c.oid "
       "WHERE p.compress_after IS NOT NULL "
       "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel r WHERE r.srrelid IN (c.oid, pc.oid)) "
+      "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables) "
       "  AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')::pg_catalog.timestamptz "
       "      <= pg_catalog.now() - p.compress_after "
       "  AND (cp.leaf IS NULL OR pg_catalog.pg_stat_get_live_tuples(c.oid) >= "
@@ -149,6 +150,9 @@ STRATA_FUNCTION(strata_set_compression_policy) {
              .empty())
       throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress the partitions of " + shown + ": it is the target of a subscription",
                         {}, "Logical replication applies UPDATE and DELETE by reading the heap, where compressed rows are not.");
+    if (!pg::Query("SELECT 1 FROM pg_catalog.pg_publication WHERE puballtables").empty())
+      throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress partitions while a publication publishes every table",
+                        {}, "It would publish strata's batch tables: publish the tables by name (FOR TABLE) instead.");
   }
   // Every named column exists; the order column is no segment column.
   std::vector<std::string> names;

@@ -131,6 +131,30 @@ void CheckAlter(AlterTableStmt* a) {
   }
 }
 
+// A publication of every table, or of strata's schema, would publish strata's batch tables and state:
+// refused while a partition is compressed or a set has a compression policy.
+void CheckPublication(CreatePublicationStmt* p) {
+  bool strata_schema = false;
+  ListCell* lc;
+  foreach (lc, p->pubobjects) {
+    auto* o = lfirst_node(PublicationObjSpec, lc);
+    if (o->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && o->name != nullptr && strcmp(o->name, "strata") == 0)
+      strata_schema = true;
+  }
+  if (!p->for_all_tables && !strata_schema) return;
+  bool policy = false;
+  pg::SpiConnect();
+  policy = !pg::Query("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE n.nspname = 'strata' AND c.relname = 'columnar_policy'").empty() &&
+           !pg::Query("SELECT 1 FROM strata.columnar_policy WHERE compress_after IS NOT NULL").empty();
+  pg::SpiFinish();
+  if (!AnyCompressed() && !policy) return;
+  throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "cannot publish every table (or strata's schema) while partitions are compressed or a compression policy is set",
+                    {}, "It would publish strata's batch tables; publish the tables by name (FOR TABLE), which sends a "
+                        "compressed partition's rows, or decompress the partitions and clear the policies first.");
+}
+
 void BeforeUtility(void* arg) {
   auto* pair = static_cast<std::pair<Call*, Before*>*>(arg);
   Call& c = *pair->first;
@@ -146,6 +170,9 @@ void BeforeUtility(void* arg) {
     case T_AlterTableStmt:
     case T_IndexStmt:
       break;
+    case T_CreatePublicationStmt:
+      CheckPublication(castNode(CreatePublicationStmt, stmt));
+      return;
     default:
       return;
   }

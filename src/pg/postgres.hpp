@@ -121,16 +121,17 @@ extern "C" {
 #include "commands/explain.h"
 #include "commands/copy.h"
 #include "commands/tablecmds.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_publication.h"
 #include "utils/inval.h"
 #include "access/visibilitymap.h"
 #include "storage/bufmgr.h"
+#include "commands/trigger.h"
+#include "executor/tstoreReceiver.h"
 #if PG_VERSION_NUM >= 160000
 #include "utils/tuplesortvariants.h"
 #else
 #include "utils/tuplesort.h"
-#include "commands/trigger.h"
-#include "utils/inval.h"
-#include "executor/tstoreReceiver.h"
 #endif
 }
 

@@ -76,7 +76,7 @@ day() { echo "to_timestamp(${D[$1]})"; }
 # (see 6b.).
 for p in $P $LP; do
   PGPORT=$p q "CREATE DATABASE allt"
-  at "$p" allt "CREATE EXTENSION strata"
+  PGOPTIONS="-c client_min_messages=warning" at "$p" allt "CREATE EXTENSION strata"
 done
 at "$P" allt "CREATE TABLE fa (id bigint NOT NULL, ts timestamptz NOT NULL, v int NOT NULL) PARTITION BY RANGE (ts)"
 at "$LP" allt "CREATE TABLE fa (id bigint NOT NULL, ts timestamptz NOT NULL, v int NOT NULL)"
@@ -109,7 +109,7 @@ after_kill_checks() {
 # a. Killed during the call (the build, usually: the call takes about a second).
 n=$(ready_count)
 PGAPPNAME=t28_conv_a "$PGBIN/psql" -h 127.0.0.1 -p "$P" -U postgres -d app -X -q -At \
-  -c "BEGIN" -c "SELECT strata.compress_partition('$BIGP')" -c "COMMIT" >/dev/null 2>&1 &
+  -c "BEGIN" -c "SELECT 'returned ' || strata.compress_partition('$BIGP')" -c "COMMIT" >"$DIR/a.out" 2>&1 &
 BG+=($!)
 cpid=""
 for i in $(seq 1 500); do
@@ -118,6 +118,7 @@ for i in $(seq 1 500); do
 done
 kill -9 "$cpid"
 check "a backend killed (-9) during compress_partition: the server resets and recovers" after_crash "$n"
+grep -q returned "$DIR/a.out" && echo "# the kill came after compress_partition returned (too late for this case)"
 after_kill_checks "killed during the call"
 
 # b. Killed while the call waits for the swap's lock (batches built, heap not emptied yet): a reader
@@ -212,8 +213,8 @@ session_close 5
 worker_back() { after_crash "$1" && wait_for 30 "SELECT state = 'running' AND pid <> $2 FROM strata.workers WHERE datname = 'app'" t; }
 check "the worker killed (-9) mid-conversion: the server recovers, a new worker runs" worker_back "$n" "$wpid"
 check "... the same rows and checksum right after recovery" same rows "$(sig "$P" app m)" "$M0"
-# Each old partition wholly heap (no state row, rows in the heap) or wholly compressed (heap empty, the
-# batches hold every row): partition:rows as read, and how they are kept.
+# Each old partition wholly heap (no state row) or wholly compressed (heap empty, the batches hold every
+# row the partition reads): partition:form.
 form_sql="SELECT string_agg(c.oid::regclass || ':' || CASE WHEN cp.leaf IS NULL THEN 'heap'
             WHEN pg_relation_size(c.oid) = 0 AND (xpath('/row/s/text()', query_to_xml(format('SELECT sum(_strata_rows) AS s FROM %s', cp.sibling::regclass), false, true, '')))[1]::text::bigint
                  = (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1]::text::bigint
@@ -263,17 +264,19 @@ q "CREATE PUBLICATION pub_ev FOR TABLE ev WITH (publish_via_partition_root = tru
 CONN="host=127.0.0.1 port=$P dbname=app user=postgres"
 for d in app app2; do
   PGPORT=$LP DB=postgres q "CREATE DATABASE $d"
-  at "$LP" "$d" "CREATE EXTENSION strata"
+  PGOPTIONS="-c client_min_messages=warning" at "$LP" "$d" "CREATE EXTENSION strata"
   at "$LP" "$d" "CREATE TABLE ev (id bigint NOT NULL, ts timestamptz NOT NULL, channel int NOT NULL, viewer bigint, watch_ms int, label text)
                    PARTITION BY RANGE (ts)"
-  at "$LP" "$d" "SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => 2, default_partition => true, start_partition => ($(day 5))::text)" >/dev/null
+  PGOPTIONS="-c client_min_messages=warning" at "$LP" "$d" \
+    "SELECT strata.create_partition_set('ev', 'ts', '1 day', premake => 2, default_partition => true, start_partition => ($(day 5))::text)" >/dev/null
 done
-# No rows yet: the subscription streams every row (its initial copy: 6., a second subscription).
-at "$LP" app "CREATE SUBSCRIPTION sub_ev CONNECTION '$CONN' PUBLICATION pub_ev WITH (copy_data = false)" 2>/dev/null
+# No rows yet: the subscription streams every row (an initial copy of compressed partitions: 6., a
+# second subscription).
+at "$LP" app "CREATE SUBSCRIPTION sub_ev CONNECTION '$CONN' PUBLICATION pub_ev" 2>/dev/null
 # The FOR ALL TABLES publication in allt (its subscriber has strata too: every published table must exist there).
 for t in fa $(at "$P" allt "SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'fa'::regclass"); do at "$P" allt "ALTER TABLE $t REPLICA IDENTITY FULL"; done
 at "$P" allt "CREATE PUBLICATION pub_all FOR ALL TABLES WITH (publish_via_partition_root = true)"
-at "$LP" allt "CREATE SUBSCRIPTION sub_all CONNECTION 'host=127.0.0.1 port=$P dbname=allt user=postgres' PUBLICATION pub_all WITH (copy_data = false)" 2>/dev/null
+at "$LP" allt "CREATE SUBSCRIPTION sub_all CONNECTION 'host=127.0.0.1 port=$P dbname=allt user=postgres' PUBLICATION pub_all" 2>/dev/null
 
 ################################################################################ 3. DML into compressed partitions, rollup
 for k in 4 3 2; do
@@ -329,11 +332,13 @@ check "... per partition too" \
 batched="(xpath('/row/s/text()', query_to_xml(format('SELECT COALESCE(sum(_strata_rows), 0) AS s FROM %s', cp.sibling::regclass), false, true, '')))[1]::text::bigint"
 ev_forms="SELECT string_agg(leaf::regclass || ':' || rows || ':' || $batched || ':' || pg_relation_size(leaf), ' ' ORDER BY leaf) FROM strata.columnar_partition cp
           JOIN pg_inherits i ON i.inhrelid = cp.leaf AND i.inhparent = 'ev'::regclass"
-moved_some() {  # every compressed partition of ev: some rows still batched, some moved to the heap
+# Every partition had batches moved; day 3's all of them (the cross-partition UPDATE's quals select a
+# row of each), days 4 and 2 kept the batches no statement selected.
+moved_some() {
   local r
-  r=$(q "SELECT count(*) FILTER (WHERE $batched > 0 AND $batched < cp.rows AND pg_relation_size(cp.leaf) > 0) FROM strata.columnar_partition cp
-         JOIN pg_inherits i ON i.inhrelid = cp.leaf AND i.inhparent = 'ev'::regclass")
-  [ "$r" = 3 ] || { echo "# partition:rows at compression:rows batched now:heap bytes: $(q "$ev_forms")" >&2; return 1; }
+  r=$(q "SELECT count(*) FILTER (WHERE $batched < cp.rows AND pg_relation_size(cp.leaf) > 0) || '/' || count(*) FILTER (WHERE $batched > 0)
+         FROM strata.columnar_partition cp JOIN pg_inherits i ON i.inhrelid = cp.leaf AND i.inhparent = 'ev'::regclass")
+  [ "$r" = 3/2 ] || { echo "# partition:rows at compression:rows batched now:heap bytes: $(q "$ev_forms")" >&2; return 1; }
 }
 check "... the touched batches were moved to the heap, the others stayed" moved_some
 check "... the rollup equals GROUP BY over the raw rows" rollup_exact
