@@ -54,6 +54,11 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
   if (*r[0][0] != "r")
     Refuse(ERRCODE_WRONG_OBJECT_TYPE, l.qualified + " is not a table or leaf partition", "Compress its partitions one by one.");
   if (!pg::OwnsTable(leaf)) Refuse(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + l.qualified);
+  // Both ways read every row as the owner: forced row security would hide some (and decompress would
+  // then lose them).
+  if (*r[0][4] == "true")
+    Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, l.qualified + " forces row level security",
+           "The conversion must read every row: ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.");
   // The conversion reads the partition as of its lock (every committed row), which a transaction-long
   // snapshot cannot: rows committed after it would be lost.
   if (IsolationUsesXactSnapshot())
@@ -64,9 +69,14 @@ Leaf CheckLeaf(Oid leaf, bool compressing) {
   if (*r[0][1] != "p")
     Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, l.qualified + " is not a permanent table",
            "Only logged tables are compressed (their batches must survive a crash and reach standbys).");
-  if (*r[0][4] == "true")
-    Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, l.qualified + " forces row level security",
-           "The batches must hold every row: ALTER TABLE ... NO FORCE ROW LEVEL SECURITY first.");
+  // Postgres checks a default partition's rows against a new partition's bounds by reading its heap.
+  if (!pg::Query("SELECT 1 FROM pg_catalog.pg_partitioned_table pt JOIN pg_catalog.pg_inherits i ON i.inhparent = pt.partrelid "
+                 "WHERE i.inhrelid = $1::pg_catalog.oid AND pt.partdefid = $1::pg_catalog.oid",
+                 {std::to_string(leaf)})
+           .empty())
+    Refuse(ERRCODE_FEATURE_NOT_SUPPORTED, "cannot compress " + l.qualified + ": it is a default partition",
+           "Postgres checks a default partition's rows by reading its heap when a partition is added; move its "
+           "rows into ranged partitions (strata does for a set's default partition) and compress those.");
   const auto uniq = pg::Query(
       "SELECT i.indexrelid::pg_catalog.regclass::text FROM pg_catalog.pg_index i "
       "WHERE i.indrelid = $1::pg_catalog.oid AND (i.indisunique OR i.indisexclusion) ORDER BY 1 LIMIT 1",
@@ -229,6 +239,9 @@ Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, const 
 
 Conversion Compress(Oid leaf) {
   const Leaf l = CheckLeaf(leaf, true);
+  // Writers into this partition wait from here to the commit; readers do not until the swap. Everything
+  // about its state is read after the lock (a conversion that committed while this one waited is seen).
+  pg::WithLockTimeout(config::lock_timeout_ms, [&] { pg::Call([&] { LockRelationOid(leaf, ShareLock); }); });
   const std::optional<Compressed> was = Lookup(leaf);
   // Settings: the set's policy, else those it was compressed with, else none (ordered by the set's
   // control column).
@@ -253,8 +266,6 @@ Conversion Compress(Oid leaf) {
       order_by = r[0][1] ? *r[0][1] : "";
     }
   }
-  // Writers into this partition wait from here to the commit; readers do not until the swap.
-  pg::WithLockTimeout(config::lock_timeout_ms, [&] { pg::Call([&] { LockRelationOid(leaf, ShareLock); }); });
   Conversion done;
   WithFreshSnapshot([&] { done = CompressLocked(leaf, was, segment_by, order_by); });
   return done;
@@ -324,12 +335,16 @@ void DecompressLocked(Oid leaf, const Leaf& l, const Compressed& was_c, Conversi
 Conversion Decompress(Oid leaf) {
   Conversion out;
   const Leaf l = CheckLeaf(leaf, false);
-  const std::optional<Compressed> was = Lookup(leaf);
-  if (!was) {
+  if (!Lookup(leaf)) {
     out.note = "not compressed";
     return out;
   }
   out.attempts = LockForSwap(leaf);
+  const std::optional<Compressed> was = Lookup(leaf);  // again, after the lock
+  if (!was) {
+    out.note = "not compressed";
+    return out;
+  }
   WithFreshSnapshot([&] { DecompressLocked(leaf, l, *was, &out); });
   return out;
 }
@@ -371,6 +386,10 @@ void DecompressLocked(Oid leaf, const Leaf& l, const Compressed& was_c, Conversi
             continue;
           }
           values[a - 1] = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, ++k, &nulls[a - 1]);
+          // A value kept in the partition's TOAST table is read now: that table is emptied below.
+          if (!nulls[a - 1] && TupleDescAttr(desc, a - 1)->attlen == -1 &&
+              VARATT_IS_EXTERNAL(DatumGetPointer(values[a - 1])))
+            values[a - 1] = PointerGetDatum(detoast_external_attr(reinterpret_cast<struct varlena*>(DatumGetPointer(values[a - 1]))));
         }
         tuplestore_putvalues(rows, desc, values, nulls);
         out.rows++;

@@ -65,7 +65,13 @@ bool WorkerPass() {
       "      <= pg_catalog.now() - p.compress_after "
       "  AND (cp.leaf IS NULL OR pg_catalog.pg_stat_get_live_tuples(c.oid) >= "
       "       GREATEST(1, cp.rows * $1::pg_catalog.float8)) "
-      "ORDER BY c.oid LIMIT " + std::to_string(kPerPass),
+      // A partition whose last compression failed (an index it must not have, another owner) waits an
+      // hour, so it never holds back the others; the oldest go first.
+      "  AND NOT EXISTS (SELECT 1 FROM strata.job_runs j WHERE j.job_kind = 'columnar_compress' "
+      "    AND j.target = pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) "
+      "    AND j.status = 'failed' AND j.started_at > pg_catalog.now() - interval '1 hour') "
+      "ORDER BY pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']*)''\\)')::pg_catalog.timestamptz, c.oid "
+      "LIMIT " + std::to_string(kPerPass),
       {std::to_string(config::recompress_fraction)});
   for (const auto& r : rows)
     todo.push_back({Oid(std::stoul(*r[0])), *r[1], *r[2], Oid(std::stoul(*r[3]))});

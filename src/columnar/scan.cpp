@@ -41,10 +41,12 @@ get_relation_info_hook_type prev_relinfo = nullptr;
 //   3: skip tests: function applied to the segment value or the minimum (OidList; InvalidOid = none)
 //   4: skip tests: function applied to the maximum (OidList; InvalidOid = none)
 //   5: skip tests: input collation (OidList)
-//   6: whether the quals can be evaluated before the executor runs (no SubPlan, no PARAM_EXEC): Integer
+//   6: unused (0)
 //   7: skip tests: whether the value holds a PARAM_EXEC (an init plan's or an outer row's) (IntList)
 //   8: skip tests: the position of their qual in the plan's qual list (IntList)
 //   9: skip tests: the proof function (SkipTest::proof; OidList)
+//  10: the batch table (OidList of one); 11, 12: the segment and batch columns' leaf attnums (IntLists);
+//  13: the order column's leaf attnum (Integer): the layout as planned, which parallel workers use
 // custom_exprs: the skip tests' values, one per test. They are evaluated when the scan starts reading
 // (and at each rescan), never at the executor's start, when an init plan has not run yet.
 
@@ -134,58 +136,84 @@ std::optional<SkipTest> SkipTestOf(const Compressed& c, Index relid, Expr* claus
   return t;
 }
 
-Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* tlist, List* clauses, List*) {
-  CustomScan* cscan = makeNode(CustomScan);
-  cscan->scan.plan.targetlist = tlist;
-  List* quals = extract_actual_clauses(clauses, false);
-  cscan->scan.plan.qual = quals;
-  cscan->scan.scanrelid = rel->relid;
-  cscan->flags = best_path->flags;
-  cscan->methods = &ScanMethods();
-  const RangeTblEntry* rte = planner_rt_fetch(rel->relid, root);
-  const std::optional<Compressed> c = Lookup(rte->relid);
+struct PlanArgs {
+  PlannerInfo* root;
+  RelOptInfo* rel;
+  CustomPath* best_path;
+  List* tlist;
+  List* clauses;
+  Plan* plan;
+};
 
-  // The columns the query needs: the relation's target's and the quals' (the plan's target list may be
-  // the whole row when the node above does not care, which would decode every column).
-  Bitmapset* attrs = nullptr;
-  pull_varattnos(reinterpret_cast<Node*>(rel->reltarget->exprs), rel->relid, &attrs);
-  pull_varattnos(reinterpret_cast<Node*>(quals), rel->relid, &attrs);
-  List* needed = NIL;
-  const bool whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
-  for (AttrNumber a = 1; a <= rel->max_attr; a++)
-    if (whole_row || bms_is_member(a - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, a);
+// The plan of the path (called by the planner through PlanPath, under the hook guard): the state is read
+// first (C++ objects), then every Postgres call runs inside one pg::Call.
+void MakePlan(void* arg) {
+  auto* a = static_cast<PlanArgs*>(arg);
+  RelOptInfo* rel = a->rel;
+  const std::optional<Compressed> c = Lookup(planner_rt_fetch(rel->relid, a->root)->relid);
+  pg::Call([&] {
+    CustomScan* cscan = makeNode(CustomScan);
+    cscan->scan.plan.targetlist = a->tlist;
+    List* quals = extract_actual_clauses(a->clauses, false);
+    cscan->scan.plan.qual = quals;
+    cscan->scan.scanrelid = rel->relid;
+    cscan->flags = a->best_path->flags;
+    cscan->methods = &ScanMethods();
 
-  List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL, *exec_params = NIL;
-  List *positions = NIL, *proofs = NIL;
-  ListCell* lc;
-  if (c) {
-    int position = -1;
-    foreach (lc, clauses) {
-      auto* ri = lfirst_node(RestrictInfo, lc);
-      if (ri->pseudoconstant) continue;
-      position++;
-      const std::optional<SkipTest> t = SkipTestOf(*c, rel->relid, ri->clause);
-      if (!t) continue;
-      positions = lappend_int(positions, position);
-      proofs = lappend_oid(proofs, t->proof);
-      attnos = lappend_int(attnos, t->attno);
-      kinds = lappend_int(kinds, t->on_range);
-      los = lappend_oid(los, t->lo);
-      his = lappend_oid(his, t->hi);
-      colls = lappend_oid(colls, t->collation);
-      values = lappend(values, copyObjectImpl(t->value));
-      exec_params = lappend_int(exec_params, HasExecParams(t->value, nullptr) ? 1 : 0);
+    // The columns the query needs: the relation's target's and the quals' (the plan's target list may
+    // be the whole row when the node above does not care, which would decode every column).
+    Bitmapset* attrs = nullptr;
+    pull_varattnos(reinterpret_cast<Node*>(rel->reltarget->exprs), rel->relid, &attrs);
+    pull_varattnos(reinterpret_cast<Node*>(quals), rel->relid, &attrs);
+    List* needed = NIL;
+    const bool whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+    for (AttrNumber x = 1; x <= rel->max_attr; x++)
+      if (whole_row || bms_is_member(x - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, x);
+
+    List *attnos = NIL, *kinds = NIL, *los = NIL, *his = NIL, *colls = NIL, *values = NIL, *exec_params = NIL;
+    List *positions = NIL, *proofs = NIL, *seg = NIL, *batch = NIL;
+    ListCell* lc;
+    if (c) {
+      int position = -1;
+      foreach (lc, a->clauses) {
+        auto* ri = lfirst_node(RestrictInfo, lc);
+        if (ri->pseudoconstant) continue;
+        position++;
+        const std::optional<SkipTest> t = SkipTestOf(*c, rel->relid, ri->clause);
+        if (!t) continue;
+        positions = lappend_int(positions, position);
+        proofs = lappend_oid(proofs, t->proof);
+        attnos = lappend_int(attnos, t->attno);
+        kinds = lappend_int(kinds, t->on_range);
+        los = lappend_oid(los, t->lo);
+        his = lappend_oid(his, t->hi);
+        colls = lappend_oid(colls, t->collation);
+        values = lappend(values, copyObjectImpl(t->value));
+        exec_params = lappend_int(exec_params, HasExecParams(t->value, nullptr) ? 1 : 0);
+      }
+      for (AttrNumber x : c->segment) seg = lappend_int(seg, x);
+      for (AttrNumber x : c->batch) batch = lappend_int(batch, x);
     }
-  }
-  const bool simple = !HasExecParams(reinterpret_cast<Node*>(quals), nullptr);
-  cscan->custom_private = list_make5(needed, attnos, kinds, los, his);
-  cscan->custom_private = lappend(cscan->custom_private, colls);
-  cscan->custom_private = lappend(cscan->custom_private, makeInteger(simple ? 1 : 0));
-  cscan->custom_private = lappend(cscan->custom_private, exec_params);
-  cscan->custom_private = lappend(cscan->custom_private, positions);
-  cscan->custom_private = lappend(cscan->custom_private, proofs);
-  cscan->custom_exprs = values;
-  return &cscan->scan.plan;
+    cscan->custom_private = list_make5(needed, attnos, kinds, los, his);
+    cscan->custom_private = lappend(cscan->custom_private, colls);
+    cscan->custom_private = lappend(cscan->custom_private, makeInteger(0));  // (unused)
+    cscan->custom_private = lappend(cscan->custom_private, exec_params);
+    cscan->custom_private = lappend(cscan->custom_private, positions);
+    cscan->custom_private = lappend(cscan->custom_private, proofs);
+    // The layout as planned, for parallel workers (which cannot read the state as their leader did).
+    cscan->custom_private = lappend(cscan->custom_private, list_make1_oid(c ? c->sibling : InvalidOid));
+    cscan->custom_private = lappend(cscan->custom_private, seg);
+    cscan->custom_private = lappend(cscan->custom_private, batch);
+    cscan->custom_private = lappend(cscan->custom_private, makeInteger(c ? c->order : 0));
+    cscan->custom_exprs = values;
+    a->plan = &cscan->scan.plan;
+  });
+}
+
+Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* tlist, List* clauses, List*) {
+  PlanArgs args{root, rel, best_path, tlist, clauses, nullptr};
+  pg::GuardHook(MakePlan, &args);
+  return args.plan;
 }
 
 const CustomPathMethods kPathMethods = {kName, PlanPath, nullptr};
@@ -230,6 +258,11 @@ void SetPathlist(void* arg) {
   auto [root, rel, rte] = *a;
   const std::optional<Compressed> c = Lookup(rte->relid);
   if (!c) return;
+  // UPDATE/DELETE ... WHERE CURRENT OF: the heap's TID scan finds the cursor's row (a FOR UPDATE cursor
+  // moved it to the heap), which this scan could not.
+  ListCell* lc;
+  foreach (lc, rel->baserestrictinfo)
+    if (IsA(lfirst_node(RestrictInfo, lc)->clause, CurrentOfExpr)) return;
   pg::Call([&] {
     if (rte->tablesample != nullptr)
       ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -320,7 +353,8 @@ struct State {
   bool* test_null;
   bool* test_exec_param;  // its value needs the executor running: not used before the scan reads
   FmgrInfo* test_proof;   // SkipTest::proof (fn_oid InvalidOid: none)
-  ExprState* full_qual;     // the plan's quals
+  ExprState* full_qual;     // the plan's quals (the node's own ps.qual stays NULL: Next applies them)
+  ExprState* cur_qual;      // what the current batch's rows are checked with: full or reduced
   ExprState* reduced_qual;  // without those a proof covers: for batches whose every row satisfies them
   int order_column;         // the order column's index in columns of the current batch, -1 if not decoded
   bool tests_ready;       // the values are evaluated (at the first read and each rescan)
@@ -427,6 +461,7 @@ void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
     while (k < s->nbatchcols && s->batch_leaf[k] != a) k++;
     if (k == s->nbatchcols) continue;  // a segment column, or one added after the conversion (NULL)
     const TypeLayout& layout = s->layouts[a - 1];
+    if (layout.tag == 0) continue;  // a dropped column (a whole-row reference reads it as NULL)
     const char* data = nullptr;
     size_t len = 0;
     bool isnull = false;
@@ -551,20 +586,45 @@ void Advance(void* arg) {
     }
     s->batches_read++;
     DecodeBatch(s, tup, s->needed);
-    pg::Call([&] { s->css.ss.ps.qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual; });
+    pg::Call([&] { s->cur_qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual; });
     s->row = 0;
   }
   if (!got) ExecClearTuple(slot);
 }
 
+// The next row that passes the quals (the heap part's with the plan's quals, a batch's with those its
+// range does not prove). ExecScan sees no quals of this node: the quals a row is checked with change
+// from batch to batch, which ExecScan, reading them once per call, would not follow. This frame owns
+// nothing: an ERROR of a qual may pass through it.
 TupleTableSlot* Next(ScanState* ss) {
   State* s = reinterpret_cast<State*>(ss);
-  if (s->phase == 1 && s->row < s->nrows) return StoreRow(s);  // the hot path: no Postgres call
-  pg::GuardHook(Advance, s);
-  return ss->ss_ScanTupleSlot;
+  ExprContext* econtext = ss->ps.ps_ExprContext;
+  for (;;) {
+    TupleTableSlot* slot;
+    if (s->phase == 1 && s->row < s->nrows) {
+      slot = StoreRow(s);  // the hot path: no call that can fail
+    } else {
+      pg::GuardHook(Advance, s);
+      slot = ss->ss_ScanTupleSlot;
+      if (TupIsNull(slot)) return slot;
+    }
+    ExprState* qual = s->phase == 0 ? s->full_qual : s->cur_qual;
+    if (qual == nullptr) return slot;
+    econtext->ecxt_scantuple = slot;
+    if (ExecQual(qual, econtext)) return slot;
+    InstrCountFiltered1(ss, 1);
+    ResetExprContext(econtext);
+  }
 }
 
-bool Recheck(ScanState*, TupleTableSlot*) { return true; }  // the quals are the scan's own
+// EvalPlanQual's row: the plan's quals (ExecScan applies none of this node's).
+bool Recheck(ScanState* ss, TupleTableSlot* slot) {
+  State* s = reinterpret_cast<State*>(ss);
+  if (s->full_qual == nullptr) return true;
+  ExprContext* econtext = ss->ps.ps_ExprContext;
+  econtext->ecxt_scantuple = slot;
+  return ExecQual(s->full_qual, econtext);
+}
 
 Node* CreateState(CustomScan*);
 
@@ -586,6 +646,9 @@ void MoveBatches(State* s) {
   TupleTableSlot* heap_slot = nullptr;
   TableScanDesc scan = nullptr;
   pg::Call([&] {
+    // It writes into the partition: the lock of a writer, also when the statement only reads or locks
+    // its rows (a concurrent CREATE INDEX must not miss the moved rows).
+    LockRelationOid(RelationGetRelid(leaf), RowExclusiveLock);
     rri = makeNode(ResultRelInfo);
     InitResultRelInfo(rri, leaf, 0, nullptr, 0);
     ExecOpenIndices(rri, false);
@@ -604,13 +667,13 @@ void MoveBatches(State* s) {
     if (tup == nullptr) break;
     if (skip) continue;
     DecodeBatch(s, tup, all);
-    bool wanted = !s->quals_simple || s->css.ss.ps.qual == nullptr;
+    bool wanted = !s->quals_simple || s->full_qual == nullptr;
     pg::Call([&] {
       for (s->row = 0; !wanted && s->row < s->nrows;) {
         TupleTableSlot* slot = StoreRow(s);
         econtext->ecxt_scantuple = slot;
         ResetExprContext(econtext);
-        wanted = ExecQual(s->css.ss.ps.qual, econtext);
+        wanted = ExecQual(s->full_qual, econtext);
       }
       ResetExprContext(econtext);
     });
@@ -667,6 +730,20 @@ void MoveBatches(State* s) {
   });
 }
 
+// The layout the plan was made with (custom_private 10..13), or nullopt.
+std::optional<Compressed> Planned(CustomScan* cscan) {
+  Compressed c;
+  pg::Call([&] {
+    c.sibling = linitial_oid(static_cast<List*>(list_nth(cscan->custom_private, 10)));
+    ListCell* lc;
+    foreach (lc, static_cast<List*>(list_nth(cscan->custom_private, 11))) c.segment.push_back(AttrNumber(lfirst_int(lc)));
+    foreach (lc, static_cast<List*>(list_nth(cscan->custom_private, 12))) c.batch.push_back(AttrNumber(lfirst_int(lc)));
+    c.order = AttrNumber(intVal(list_nth(cscan->custom_private, 13)));
+  });
+  if (!OidIsValid(c.sibling)) return std::nullopt;
+  return c;
+}
+
 // Whether the statement needs row identities from this scan: it updates, deletes or locks its rows, or
 // may have to fetch one again by ctid (a row mark of a relation the statement only reads).
 bool NeedsRowIdentity(State* s) {
@@ -675,9 +752,9 @@ bool NeedsRowIdentity(State* s) {
   PlannedStmt* stmt = estate->es_plannedstmt;
   if (stmt == nullptr) return false;
   ListCell* lc;
-  if (stmt->commandType != CMD_SELECT)
-    foreach (lc, stmt->resultRelations)
-      if (Index(lfirst_int(lc)) == rti) return true;
+  // Also under a SELECT: an UPDATE or DELETE in a WITH query.
+  foreach (lc, stmt->resultRelations)
+    if (Index(lfirst_int(lc)) == rti) return true;
   foreach (lc, stmt->rowMarks) {
     auto* rm = lfirst_node(PlanRowMark, lc);
     // ROW_MARK_REFERENCE too: EvalPlanQual fetches such a row again by its ctid.
@@ -693,12 +770,19 @@ void Begin(void* arg) {
   EState* estate = s->css.ss.ps.state;
   CustomScan* cscan = reinterpret_cast<CustomScan*>(s->css.ss.ps.plan);
   Relation leaf = s->css.ss.ss_currentRelation;
-  const std::optional<Compressed> c = Lookup(RelationGetRelid(leaf));
+  // A parallel worker uses the layout its leader planned with (it reads the state with the statement's
+  // snapshot, which may be older than the one its leader read it with).
+  const std::optional<Compressed> c = IsParallelWorker() ? Planned(cscan) : Lookup(RelationGetRelid(leaf));
   pg::Call([&] {
     // Quals and projection also see EvalPlanQual's heap slots, not only this node's virtual ones.
     s->css.ss.ps.scanopsfixed = false;
     ExecAssignScanProjectionInfoWithVarno(&s->css.ss, cscan->scan.scanrelid);
-    s->css.ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &s->css.ss.ps);
+    s->full_qual = s->cur_qual = ExecInitQual(cscan->scan.plan.qual, &s->css.ss.ps);
+    s->css.ss.ps.qual = nullptr;
+    // Quals that can be evaluated before the executor runs, without a visible effect of evaluating them
+    // twice (MoveBatches evaluates them once, the scan again).
+    Node* q = reinterpret_cast<Node*>(cscan->scan.plan.qual);
+    s->quals_simple = !HasExecParams(q, nullptr) && !contain_volatile_functions(q);
     s->heap_slot = table_slot_create(leaf, &estate->es_tupleTable);
     s->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar scan batch", ALLOCSET_DEFAULT_SIZES);
     s->needed = static_cast<List*>(linitial(cscan->custom_private));
@@ -742,7 +826,6 @@ void Begin(void* arg) {
     List* los = static_cast<List*>(lfourth(cscan->custom_private));
     List* his = static_cast<List*>(list_nth(cscan->custom_private, 4));
     List* colls = static_cast<List*>(list_nth(cscan->custom_private, 5));
-    s->quals_simple = intVal(list_nth(cscan->custom_private, 6)) != 0;
     const int n = std::max(1, list_length(attnos));
     s->test_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * n));
     s->test_kind = static_cast<int*>(palloc0(sizeof(int) * n));
@@ -782,7 +865,6 @@ void Begin(void* arg) {
       }
       s->test_expr[t] = ExecInitExpr(static_cast<Expr*>(list_nth(cscan->custom_exprs, i)), &s->css.ss.ps);
     }
-    s->full_qual = s->css.ss.ps.qual;
     List* reduced = NIL;
     int position = 0;
     ListCell* qc;
@@ -793,8 +875,11 @@ void Begin(void* arg) {
   });
   if (eflags & EXEC_FLAG_EXPLAIN_ONLY) return;
   if (NeedsRowIdentity(s)) {
-    pg::Call([&] { EvalTests(s, true); });
-    MoveBatches(s);
+    // An EvalPlanQual recheck starts this node again in the same statement: the batches were moved.
+    if (estate->es_epq_active == nullptr) {
+      pg::Call([&] { EvalTests(s, true); });
+      MoveBatches(s);
+    }
     s->heap_only = true;
   }
 }
@@ -822,7 +907,7 @@ void Rescan(void* arg) {
     if (s->batch_scan) table_rescan(s->batch_scan, nullptr);
   });
   s->tests_ready = false;  // parameters may have changed: evaluated again at the first read
-  if (s->full_qual != nullptr) s->css.ss.ps.qual = s->full_qual;
+  s->cur_qual = s->full_qual;
   s->phase = 0;
   s->nrows = s->row = 0;
 }

@@ -116,7 +116,7 @@ void CheckAlter(AlterTableStmt* a) {
         if (def != nullptr && IsA(def, Constraint)) {
           const auto* con = castNode(Constraint, def);
           const ConstrType t = con->contype;
-          if (t == CONSTR_CHECK && !con->skip_validation)
+          if ((t == CONSTR_CHECK || t == CONSTR_FOREIGN) && !con->skip_validation)
             RefuseOn(c->leaf, "cannot validate a constraint (add it NOT VALID)");
           unique = t == CONSTR_PRIMARY || t == CONSTR_UNIQUE || t == CONSTR_EXCLUSION;
         } else if (def != nullptr && IsA(def, IndexStmt)) {
@@ -146,7 +146,8 @@ void CheckPublication(CreatePublicationStmt* p) {
   pg::SpiConnect();
   policy = !pg::Query("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE n.nspname = 'strata' AND c.relname = 'columnar_policy'").empty() &&
-           !pg::Query("SELECT 1 FROM strata.columnar_policy WHERE compress_after IS NOT NULL").empty();
+           !pg::Query("SELECT 1 FROM strata.columnar_policy p JOIN strata.partition_set s ON s.parent = p.parent "
+                      "WHERE p.compress_after IS NOT NULL").empty();
   pg::SpiFinish();
   if (!AnyCompressed() && !policy) return;
   throw core::Error(ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -176,13 +177,17 @@ void BeforeUtility(void* arg) {
     default:
       return;
   }
+  // A dropped table may have had a compression policy (with or without compressed partitions).
+  if (IsA(stmt, DropStmt) && (castNode(DropStmt, stmt)->removeType == OBJECT_TABLE ||
+                              castNode(DropStmt, stmt)->removeType == OBJECT_SCHEMA))
+    b.cleanup = true;
   if (!AnyCompressed()) return;
   switch (nodeTag(stmt)) {
     case T_CopyStmt: {
       auto* copy = castNode(CopyStmt, stmt);
       if (copy->is_from || copy->relation == nullptr || copy->query != nullptr) return;
       Oid relid = InvalidOid;
-      pg::Call([&] { relid = RangeVarGetRelid(copy->relation, AccessShareLock, true); });
+      pg::Call([&] { relid = RangeVarGetRelid(copy->relation, NoLock, true); });  // COPY locks it
       if (!OidIsValid(relid) || !Lookup(relid)) return;
       // COPY (SELECT the columns FROM ONLY the partition) TO the same place with the same options.
       std::string cols;
@@ -216,10 +221,29 @@ void BeforeUtility(void* arg) {
       return;
     }
     case T_TruncateStmt: {
+      // The relations named, their partitions and, with CASCADE, every table referencing them by a
+      // foreign key (and those tables' partitions), as TRUNCATE finds them.
+      auto* t = castNode(TruncateStmt, stmt);
+      List* all = NIL;
       ListCell* lc;
-      foreach (lc, castNode(TruncateStmt, stmt)->relations)
-        for (Oid r : WithPartitions(lfirst_node(RangeVar, lc)))
-          if (Lookup(r)) pg::Call([&] { b.truncated = lappend_oid(b.truncated, r); });
+      foreach (lc, t->relations)
+        for (Oid r : WithPartitions(lfirst_node(RangeVar, lc))) pg::Call([&] { all = list_append_unique_oid(all, r); });
+      if (t->behavior == DROP_CASCADE) {
+        pg::Call([&] {
+          for (;;) {
+            const int before = list_length(all);
+            ListCell* fc;
+            foreach (fc, heap_truncate_find_FKs(all)) {
+              all = list_append_unique_oid(all, lfirst_oid(fc));
+              ListCell* ic;
+              foreach (ic, find_all_inheritors(lfirst_oid(fc), NoLock, nullptr)) all = list_append_unique_oid(all, lfirst_oid(ic));
+            }
+            if (list_length(all) == before) break;
+          }
+        });
+      }
+      foreach (lc, all)
+        if (Lookup(lfirst_oid(lc))) pg::Call([&] { b.truncated = lappend_oid(b.truncated, lfirst_oid(lc)); });
       return;
     }
     case T_DropStmt: {
@@ -233,6 +257,15 @@ void BeforeUtility(void* arg) {
                               "Call strata.decompress_partition() on each partition strata.compressed_partitions lists "
                               "first: their rows are kept in strata's batch tables.");
         return;
+      }
+      if (d->removeType == OBJECT_SCHEMA) {
+        ListCell* lc;
+        foreach (lc, d->objects)
+          if (strcmp(strVal(lfirst(lc)), "strata") == 0)
+            throw core::Error(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                              "cannot drop schema strata while partitions are compressed", {},
+                              "Call strata.decompress_partition() on each partition strata.compressed_partitions lists "
+                              "first: their rows are kept in strata's batch tables.");
       }
       b.cleanup = d->removeType == OBJECT_TABLE || d->removeType == OBJECT_SCHEMA;
       return;
@@ -272,8 +305,14 @@ void AfterUtility(void* arg) {
   ListCell* lc;
   foreach (lc, b.truncated)
     if (auto c = Lookup(lfirst_oid(lc))) gone.push_back(*c);
-  if (gone.empty()) return;
   pg::SpiConnect();
+  if (b.cleanup && !pg::Query("SELECT 1 WHERE pg_catalog.to_regclass('strata.columnar_policy') IS NOT NULL").empty()) {
+    // The policies of dropped tables.
+    pg::AsExtensionOwner([&] {
+      pg::Query("DELETE FROM strata.columnar_policy p WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+                "WHERE c.oid = p.parent::pg_catalog.oid) RETURNING 1");
+    });
+  }
   for (const Compressed& c : gone) {
     pg::Call([&] {
       if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(c.sibling))) return;

@@ -310,7 +310,11 @@ STRATA_FUNCTION(strata_undo_partition_set) {
   const std::string del = "DELETE FROM strata.partition_set WHERE parent = $1::oid RETURNING 1";
   std::vector<pg::Row> rows;
   const std::vector<std::optional<std::string>> args{std::to_string(parent)};
-  pg::AsExtensionOwner([&] { rows = pg::Query(del, args); });
+  pg::AsExtensionOwner([&] {
+    rows = pg::Query(del, args);
+    // Its compression policy goes with it (compressed partitions stay compressed).
+    pg::Query("DELETE FROM strata.columnar_policy WHERE parent = $1::oid RETURNING 1", args);
+  });
   if (rows.empty())
     throw core::Error(ERRCODE_UNDEFINED_OBJECT, "table " + shown + " is not a partition set", {},
                       "strata.partition_sets lists the managed tables.");

@@ -122,6 +122,7 @@ extern "C" {
 #include "commands/copy.h"
 #include "commands/tablecmds.h"
 #include "catalog/pg_trigger.h"
+#include "access/detoast.h"
 #include "catalog/pg_publication.h"
 #include "utils/inval.h"
 #include "access/visibilitymap.h"
