@@ -413,9 +413,11 @@ err=$(at "$P" app "CREATE PUBLICATION pub_every FOR ALL TABLES" 2>&1)
 check "a publication of every table is refused while partitions are compressed" grep -q "cannot publish every table" <<<"$err"
 # On a subscriber, apply finds the rows of UPDATE and DELETE by reading the heap: its subscribed
 # partitions are not compressed.
-LEV=$(at "$LP" app "SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'ev'::regclass ORDER BY 1 LIMIT 1")
+LEV=$(at "$LP" app "SELECT i.inhrelid::regclass FROM pg_inherits i JOIN pg_partitioned_table pt ON pt.partrelid = i.inhparent
+                   WHERE i.inhparent = 'ev'::regclass AND i.inhrelid <> pt.partdefid ORDER BY 1 LIMIT 1")
 err=$(at "$LP" app "SELECT strata.compress_partition('$LEV')" 2>&1)
-check "compress_partition of a subscription's target is refused" grep -q "target of a subscription" <<<"$err"
+check "compress_partition of a subscription's target is refused" grep -q "target of a subscription" <<<"$err" ||
+  echo "# got: $err"
 
 ################################################################################ 5. pg_dump / pg_restore
 EVD=$(sig "$P" app ev) MD=$(sig "$P" app m) BIGD=$(sig "$P" app big)
