@@ -38,6 +38,12 @@ Conversion Compress(Oid leaf);
 // Moves every row back into the heap and drops the batches.
 Conversion Decompress(Oid leaf);
 
+// Drops a batch table (an extension member: released from the extension first); nothing if it is gone.
+void DropSibling(Oid sibling);
+// Deletes a partition's state row and sends the relcache invalidation that makes backends plan it as
+// a heap. Within an SPI connection.
+void ForgetState(Oid leaf);
+
 const CustomScanMethods& ScanMethods();
 void InitScan();
 void InitUtility();

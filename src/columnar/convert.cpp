@@ -197,17 +197,6 @@ void EmptyHeap(Oid leaf, bool reindex, const char* what) {
   }
 }
 
-// Drops a batch table (strata's: an extension member, so first released from the extension).
-void DropSibling(Oid sibling) {
-  pg::Call([&] {
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(sibling))) return;
-    deleteDependencyRecordsForClass(RelationRelationId, sibling, ExtensionRelationId, DEPENDENCY_EXTENSION);
-    CommandCounterIncrement();
-    ObjectAddress obj;
-    ObjectAddressSet(obj, RelationRelationId, sibling);
-    performDeletion(&obj, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
-  });
-}
 
 std::string ArrayLiteral(const std::vector<AttrNumber>& v) {
   std::string s = "{";
@@ -234,8 +223,31 @@ std::vector<std::string> ParseNames(const std::optional<std::string>& text_array
 
 }  // namespace
 
-Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, const std::vector<std::string>& segment_by,
-                          const std::string& order_by);
+// Drops a batch table (strata's: an extension member, so first released from the extension).
+void DropSibling(Oid sibling) {
+  pg::Call([&] {
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(sibling))) return;
+    deleteDependencyRecordsForClass(RelationRelationId, sibling, ExtensionRelationId, DEPENDENCY_EXTENSION);
+    CommandCounterIncrement();
+    ObjectAddress obj;
+    ObjectAddressSet(obj, RelationRelationId, sibling);
+    performDeletion(&obj, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+  });
+}
+
+// Forgets a compressed partition: its state row goes and every backend plans it as a heap again.
+void ForgetState(Oid leaf) {
+  pg::AsExtensionOwner([&] {
+    pg::Query("DELETE FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid RETURNING 1", {std::to_string(leaf)});
+  });
+  pg::Call([&] {
+    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(leaf))) CacheInvalidateRelcacheByRelid(leaf);
+    CommandCounterIncrement();
+  });
+}
+
+Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, bool same_settings,
+                          const std::vector<std::string>& segment_by, const std::string& order_by);
 
 Conversion Compress(Oid leaf) {
   const Leaf l = CheckLeaf(leaf, true);
@@ -258,32 +270,32 @@ Conversion Compress(Oid leaf) {
       order_by = p[0][1] ? *p[0][1] : (p[0][2] ? *p[0][2] : "");
     }
   }
-  if (was && !from_policy) {
+  // The settings it was compressed with (read once: the default here, and what "already compressed"
+  // compares with).
+  bool same = false;
+  if (was) {
     const auto r = pg::Query("SELECT segment_by::text, order_by::text FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid",
                              {std::to_string(leaf)});
     if (!r.empty()) {
-      segment_by = ParseNames(r[0][0]);
-      order_by = r[0][1] ? *r[0][1] : "";
+      const std::vector<std::string> was_segment_by = ParseNames(r[0][0]);
+      const std::string was_order_by = r[0][1] ? *r[0][1] : "";
+      if (!from_policy) segment_by = was_segment_by, order_by = was_order_by;
+      same = was_segment_by == segment_by && was_order_by == order_by;
     }
   }
   Conversion done;
-  WithFreshSnapshot([&] { done = CompressLocked(leaf, was, segment_by, order_by); });
+  WithFreshSnapshot([&] { done = CompressLocked(leaf, was, same, segment_by, order_by); });
   return done;
 }
 
 // Compress after its SHARE lock, under a snapshot taken after it.
-Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, const std::vector<std::string>& segment_by,
-                          const std::string& order_by) {
+Conversion CompressLocked(Oid leaf, const std::optional<Compressed>& was, bool same_settings,
+                          const std::vector<std::string>& segment_by, const std::string& order_by) {
   Conversion out;
   const TimestampTz started = GetCurrentTimestamp();
-  if (was) {
-    const auto r = pg::Query("SELECT segment_by::text, order_by::text FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid",
-                             {std::to_string(leaf)});
-    const bool same = !r.empty() && ParseNames(r[0][0]) == segment_by && (r[0][1] ? *r[0][1] : "") == order_by;
-    if (same && !HeapHasRows(leaf)) {
-      out.note = "already compressed";
-      return out;
-    }
+  if (was && same_settings && !HeapHasRows(leaf)) {
+    out.note = "already compressed";
+    return out;
   }
   out.bytes_before = TotalBytes(leaf) + (was ? TotalBytes(was->sibling) : 0);
   std::string name;
@@ -423,13 +435,7 @@ void DecompressLocked(Oid leaf, const Leaf& l, const Compressed& was_c, Conversi
 #endif
   });
   DropSibling(was->sibling);
-  pg::AsExtensionOwner([&] {
-    pg::Query("DELETE FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid RETURNING 1", {std::to_string(leaf)});
-  });
-  pg::Call([&] {
-    CacheInvalidateRelcacheByRelid(leaf);
-    CommandCounterIncrement();
-  });
+  ForgetState(leaf);
   out.bytes_after = TotalBytes(leaf);
   out.done = true;
 }

@@ -314,21 +314,8 @@ void AfterUtility(void* arg) {
     });
   }
   for (const Compressed& c : gone) {
-    pg::Call([&] {
-      if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(c.sibling))) return;
-      deleteDependencyRecordsForClass(RelationRelationId, c.sibling, ExtensionRelationId, DEPENDENCY_EXTENSION);
-      CommandCounterIncrement();
-      ObjectAddress obj;
-      ObjectAddressSet(obj, RelationRelationId, c.sibling);
-      performDeletion(&obj, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
-    });
-    pg::AsExtensionOwner([&] {
-      pg::Query("DELETE FROM strata.columnar_partition WHERE leaf = $1::pg_catalog.oid RETURNING 1", {std::to_string(c.leaf)});
-    });
-    pg::Call([&] {
-      if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(c.leaf))) CacheInvalidateRelcacheByRelid(c.leaf);
-      CommandCounterIncrement();
-    });
+    DropSibling(c.sibling);
+    ForgetState(c.leaf);
   }
   pg::SpiFinish();
 }
