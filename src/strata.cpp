@@ -20,6 +20,7 @@ void _PG_init(void) {
   strata::agents::InitGuardrail();
   strata::columnar::InitState(process_shared_preload_libraries_in_progress);
   strata::columnar::InitScan();
+  strata::columnar::InitAggregate();
   strata::columnar::InitUtility();
   strata::rollups::InitRestoreHook();
   if (process_shared_preload_libraries_in_progress) strata::workers::Init();

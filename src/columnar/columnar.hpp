@@ -45,7 +45,18 @@ void DropSibling(Oid sibling);
 void ForgetState(Oid leaf);
 
 const CustomScanMethods& ScanMethods();
+// The aggregate mode of the scan (aggregate.cpp plans it; scan.cpp runs it).
+const CustomScanMethods& AggScanMethods();
+// Whether the path is the scan of a compressed partition (set_rel_pathlist_hook's).
+bool IsScanPath(const Path* path);
+// The scan's plan for `rel` with the quals `clauses` (RestrictInfos) and target list `tlist`; throws.
+CustomScan* MakeScanPlan(PlannerInfo* root, RelOptInfo* rel, CustomPath* path, List* tlist, List* clauses);
 void InitScan();
+// Partial aggregation over batches: the planner's hooks (aggregate.cpp).
+void InitAggregate();
+// Lets the planner offer aggregation over batches for compressed partition `rel` (from
+// get_relation_info_hook; throws).
+void OfferAggregation(PlannerInfo* root, RelOptInfo* rel);
 void InitUtility();
 
 }  // namespace strata::columnar

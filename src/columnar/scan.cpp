@@ -17,6 +17,7 @@
 //
 // Error boundary: every callback Postgres calls is noexcept C; the per-row path calls nothing that can
 // fail, and the per-batch work runs under pg::GuardHook with every Postgres call inside pg::Call.
+#include "core/columnar/aggregate.hpp"
 #include "core/columnar/codec.hpp"
 
 #include "columnar/batch_functions.hpp"
@@ -30,6 +31,7 @@ namespace {
 namespace col = core::columnar;
 
 constexpr const char* kName = "StrataColumnarScan";
+constexpr const char* kAggName = "StrataColumnarAggregate";
 
 set_rel_pathlist_hook_type prev_pathlist = nullptr;
 get_relation_info_hook_type prev_relinfo = nullptr;
@@ -210,6 +212,16 @@ void MakePlan(void* arg) {
   });
 }
 
+}  // namespace
+
+CustomScan* MakeScanPlan(PlannerInfo* root, RelOptInfo* rel, CustomPath* path, List* tlist, List* clauses) {
+  PlanArgs args{root, rel, path, tlist, clauses, nullptr};
+  MakePlan(&args);
+  return reinterpret_cast<CustomScan*>(args.plan);
+}
+
+namespace {
+
 Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* tlist, List* clauses, List*) {
   PlanArgs args{root, rel, best_path, tlist, clauses, nullptr};
   pg::GuardHook(MakePlan, &args);
@@ -217,6 +229,15 @@ Plan* PlanPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* best_path, List* 
 }
 
 const CustomPathMethods kPathMethods = {kName, PlanPath, nullptr};
+
+}  // namespace
+
+bool IsScanPath(const Path* path) {
+  return path != nullptr && path->pathtype == T_CustomScan &&
+         reinterpret_cast<const CustomPath*>(path)->methods == &kPathMethods;
+}
+
+namespace {
 
 // Costs: the heap part as a sequential scan; each batch row read, a fraction of the rows decoded.
 void CostPath(PlannerInfo* root, RelOptInfo* rel, CustomPath* p, const Compressed& c, int workers) {
@@ -291,10 +312,10 @@ void PathlistHook(PlannerInfo* root, RelOptInfo* rel, Index rti, RangeTblEntry* 
 // partition look empty), their pages as its pages; the heap's indexes, which hold only the heap part's
 // rows, are not offered.
 void SetRelInfo(void* arg) {
-  auto* a = static_cast<std::pair<Oid, RelOptInfo*>*>(arg);
-  const std::optional<Compressed> c = Lookup(a->first);
+  auto* a = static_cast<std::tuple<PlannerInfo*, Oid, RelOptInfo*>*>(arg);
+  const std::optional<Compressed> c = Lookup(std::get<1>(*a));
   if (!c) return;
-  RelOptInfo* rel = a->second;
+  RelOptInfo* rel = std::get<2>(*a);
   pg::Call([&] {
     rel->indexlist = NIL;
     Relation sib = try_relation_open(c->sibling, AccessShareLock);
@@ -305,13 +326,14 @@ void SetRelInfo(void* arg) {
     const double heap_tuples = rel->tuples >= 0 ? rel->tuples : 0;
     rel->tuples = heap_tuples + c->rows;
     rel->pages += pages * 8;  // the batches' bytes as heap pages would hold their rows, roughly
+    OfferAggregation(std::get<0>(*a), rel);
   });
 }
 
 void RelInfoHook(PlannerInfo* root, Oid relid, bool inhparent, RelOptInfo* rel) {
   if (prev_relinfo) prev_relinfo(root, relid, inhparent, rel);
   if (inhparent) return;
-  std::pair<Oid, RelOptInfo*> arg{relid, rel};
+  std::tuple<PlannerInfo*, Oid, RelOptInfo*> arg{root, relid, rel};
   pg::GuardHook(SetRelInfo, &arg);
 }
 
@@ -372,6 +394,19 @@ struct State {
   bool* seg_null;
   // counters for EXPLAIN ANALYZE
   int64 batches_read, batches_skipped, batches_moved, rows_moved;
+  // rows as the leaf lays them out: the scan slot, or in aggregate mode a slot of their own (the scan
+  // slot then has custom_scan_tlist's layout: the leaf's columns, then the partial aggregates)
+  TupleTableSlot* row_slot;
+  bool order_notnull;  // the order column is NOT NULL: a batch's range covers every row
+  // Aggregate mode (StrataColumnarAggregate, src/columnar/aggregate.cpp): one output row of partial
+  // aggregate states; batches whose quals the ranges prove are aggregated from their decoded columns
+  // without a row each, the others row by row after the quals.
+  bool agg_mode, agg_done;
+  int naggs;
+  core::columnar::Accumulator* accs;
+  AttrNumber* agg_attno;  // 0 for count(*)
+  Oid* agg_type;
+  int64 batches_aggregated;
   ParallelTableScanDesc heap_pscan, batch_pscan;
 };
 
@@ -432,8 +467,8 @@ bool AllProven(State* s, HeapTuple tup) {
       const ColumnBatch* cb = nullptr;
       for (int k = 0; k < s->ncolumns; k++)
         if (s->columns[k].attno == s->order_leaf) cb = &s->columns[k];
-      if (cb == nullptr) return false;
-      for (int r = 0; r < s->nrows; r++)
+      if (cb == nullptr && !s->order_notnull) return false;
+      for (int r = 0; cb != nullptr && r < s->nrows; r++)
         if (cb->nulls[r]) return false;
       v = heap_getattr(tup, OidIsValid(s->test_lo[i].fn_oid) ? s->max_att : s->min_att, s->sibling_desc, &isnull);
       if (isnull) return false;
@@ -444,57 +479,83 @@ bool AllProven(State* s, HeapTuple tup) {
   return any;
 }
 
-// Decodes the batch columns in `attnos` (leaf attnums) of tuple `tup` into s->columns (batch context).
+// Decodes batch column k (leaf attnum a) of tuple `tup`; *isnull when the batch holds no bytes for it.
 // Throws on a damaged batch (the error names the partition and the column).
-void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
+col::Batch DecodeColumn(State* s, HeapTuple tup, int k, AttrNumber a, bool* isnull) {
+  const TypeLayout& layout = s->layouts[a - 1];
+  const char* data = nullptr;
+  size_t len = 0;
+  *isnull = false;
+  pg::Call([&] {
+    MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
+    const Datum d = heap_getattr(tup, s->batch_sib[k], s->sibling_desc, isnull);
+    if (!*isnull) {
+      struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
+      data = VARDATA_ANY(v);
+      len = VARSIZE_ANY_EXHDR(v);
+    }
+    MemoryContextSwitchTo(old);
+  });
+  if (*isnull) return {};
+  col::Batch b;
+  try {
+    b = col::Decode(reinterpret_cast<const uint8_t*>(data), len, col::Kind(layout.kind), layout.tag);
+    if (int(b.size()) != s->nrows)
+      throw core::Error(ERRCODE_DATA_CORRUPTED, "a batch holds another number of rows than recorded", {},
+                        col::kCorruptHint);
+  } catch (const core::Error& e) {
+    std::string where;
+    pg::Call([&] {
+      Relation leaf = s->css.ss.ss_currentRelation;
+      where = std::string("compressed partition ") + quote_identifier(RelationGetRelationName(leaf)) + ", column " +
+              quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(leaf), a - 1)->attname));
+    });
+    throw core::Error(e.sqlstate(), where + ": " + e.what(), {}, e.hint());
+  }
+  return b;
+}
+
+// The batch's row count and segment values (a new batch: the batch context is reset).
+void ReadBatchHeader(State* s, HeapTuple tup) {
   pg::Call([&] {
     MemoryContextReset(s->batch_cxt);
     bool isnull;
     s->nrows = DatumGetInt32(heap_getattr(tup, s->rows_att, s->sibling_desc, &isnull));
     for (int k = 0; k < s->nsegment; k++) s->seg_value[k] = heap_getattr(tup, k + 1, s->sibling_desc, &s->seg_null[k]);
   });
+}
+
+// The batch column index of leaf attnum a, or nbatchcols (a segment column, or one added after the
+// conversion, NULL in every batch).
+int BatchColumnOf(const State* s, AttrNumber a) {
+  int k = 0;
+  while (k < s->nbatchcols && s->batch_leaf[k] != a) k++;
+  return k;
+}
+
+// Decodes the batch columns in `attnos` (leaf attnums) of tuple `tup` into s->columns (batch context).
+// Throws on a damaged batch (the error names the partition and the column).
+void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
+  ReadBatchHeader(s, tup);
   s->ncolumns = 0;
   ListCell* lc;
   foreach (lc, attnos) {
     const AttrNumber a = AttrNumber(lfirst_int(lc));
-    int k = 0;
-    while (k < s->nbatchcols && s->batch_leaf[k] != a) k++;
-    if (k == s->nbatchcols) continue;  // a segment column, or one added after the conversion (NULL)
+    const int k = BatchColumnOf(s, a);
+    if (k == s->nbatchcols) continue;
     const TypeLayout& layout = s->layouts[a - 1];
     if (layout.tag == 0) continue;  // a dropped column (a whole-row reference reads it as NULL)
-    const char* data = nullptr;
-    size_t len = 0;
-    bool isnull = false;
     ColumnBatch& cb = s->columns[s->ncolumns];
     pg::Call([&] {
       MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
-      const Datum d = heap_getattr(tup, s->batch_sib[k], s->sibling_desc, &isnull);
-      if (!isnull) {
-        struct varlena* v = pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(DatumGetPointer(d)));
-        data = VARDATA_ANY(v);
-        len = VARSIZE_ANY_EXHDR(v);
-      }
       cb.attno = a;
       cb.values = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nrows)));
       cb.nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nrows)));
       MemoryContextSwitchTo(old);
     });
+    bool isnull;
+    const col::Batch b = DecodeColumn(s, tup, k, a, &isnull);
     if (isnull) continue;
-    col::Batch b;
-    try {
-      b = col::Decode(reinterpret_cast<const uint8_t*>(data), len, col::Kind(layout.kind), layout.tag);
-      if (int(b.size()) != s->nrows)
-        throw core::Error(ERRCODE_DATA_CORRUPTED, "a batch holds another number of rows than recorded", {},
-                          col::kCorruptHint);
-    } catch (const core::Error& e) {
-      std::string where;
-      pg::Call([&] {
-        Relation leaf = s->css.ss.ss_currentRelation;
-        where = std::string("compressed partition ") + quote_identifier(RelationGetRelationName(leaf)) + ", column " +
-                quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(leaf), a - 1)->attname));
-      });
-      throw core::Error(e.sqlstate(), where + ": " + e.what(), {}, e.hint());
-    }
     MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);  // MakeDatums allocates in the current context
     try {
       MakeDatums(layout, b, cb.values, cb.nulls);
@@ -505,14 +566,92 @@ void DecodeBatch(State* s, HeapTuple tup, List* attnos) {
     MemoryContextSwitchTo(old);
     s->ncolumns++;
   }
-  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  TupleTableSlot* slot = s->row_slot;
   const int natts = slot->tts_tupleDescriptor->natts;
   for (int i = 0; i < natts; i++) slot->tts_values[i] = (Datum) 0, slot->tts_isnull[i] = true;
 }
 
+// Aggregate mode: one value of a by-value column as the accumulator of its op reads it.
+void AddDatum(core::columnar::Accumulator* acc, Oid type, Datum v) {
+  switch (type) {
+    case FLOAT8OID: acc->AddFloat(DatumGetFloat8(v)); break;
+    case FLOAT4OID: acc->AddFloat4(DatumGetFloat4(v)); break;
+    case INT2OID: acc->AddInt(DatumGetInt16(v)); break;
+    case INT4OID:
+    case DATEOID: acc->AddInt(DatumGetInt32(v)); break;
+    case INT8OID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: acc->AddInt(DatumGetInt64(v)); break;
+    default: acc->AddInt(0); break;  // count(x) of another type: only that it is not NULL counts
+  }
+}
+
+void AddRepeated(core::columnar::Accumulator* acc, Oid type, Datum v, int64 rows) {
+  switch (type) {
+    case FLOAT8OID: acc->AddFloatRepeated(DatumGetFloat8(v), rows); break;
+    case FLOAT4OID: acc->AddFloat4Repeated(DatumGetFloat4(v), rows); break;
+    case INT2OID: acc->AddIntRepeated(DatumGetInt16(v), rows); break;
+    case INT4OID:
+    case DATEOID: acc->AddIntRepeated(DatumGetInt32(v), rows); break;
+    case INT8OID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: acc->AddIntRepeated(DatumGetInt64(v), rows); break;
+    default: acc->AddIntRepeated(0, rows); break;
+  }
+}
+
+void CheckOverflow(const core::columnar::Accumulator& acc) {
+  if (acc.overflow) throw core::Error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow");
+}
+
+// Aggregate mode: adds every row of batch `tup` to the accumulators from its decoded columns, when
+// every row satisfies the quals (none, or all proven by the batch's ranges); false otherwise (the rows
+// then go through the quals one by one).
+bool AggregateWholeBatch(State* s, HeapTuple tup) {
+  ReadBatchHeader(s, tup);  // AllProven reads the segment values
+  s->ncolumns = 0;          // and no decoded column of an earlier batch
+  if (s->full_qual != nullptr) {
+    bool proven = false;
+    pg::Call([&] { proven = s->reduced_qual == nullptr && AllProven(s, tup); });
+    if (!proven) return false;
+  }
+  std::vector<std::pair<AttrNumber, col::Batch>> decoded;  // a column two aggregates read is decoded once
+  for (int i = 0; i < s->naggs; i++) {
+    core::columnar::Accumulator& acc = s->accs[i];
+    const AttrNumber a = s->agg_attno[i];
+    if (a == 0) {
+      acc.AddRows(s->nrows);
+      continue;
+    }
+    int seg = 0;
+    while (seg < s->nsegment && s->seg_attno[seg] != a) seg++;
+    if (seg < s->nsegment) {
+      if (!s->seg_null[seg]) AddRepeated(&acc, s->agg_type[i], s->seg_value[seg], s->nrows);
+      CheckOverflow(acc);
+      continue;
+    }
+    const int k = BatchColumnOf(s, a);
+    if (k == s->nbatchcols) continue;  // added after the conversion: NULL in every batch
+    const col::Batch* b = nullptr;
+    for (const auto& d : decoded)
+      if (d.first == a) b = &d.second;
+    if (b == nullptr) {
+      bool isnull;
+      col::Batch fresh = DecodeColumn(s, tup, k, a, &isnull);
+      if (isnull) continue;
+      decoded.emplace_back(a, std::move(fresh));
+      b = &decoded.back().second;
+    }
+    acc.AddBatch(*b, s->agg_type[i] == FLOAT4OID);
+    CheckOverflow(acc);
+  }
+  s->nrows = s->row = 0;
+  return true;
+}
+
 // Row `row` of the current batch into the scan slot. Calls nothing that can fail.
 TupleTableSlot* StoreRow(State* s) {
-  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  TupleTableSlot* slot = s->row_slot;
   ExecClearTuple(slot);  // the columns not decoded stay NULL from the batch's start (DecodeBatch)
   for (int k = 0; k < s->nsegment; k++) {
     slot->tts_values[s->seg_attno[k] - 1] = s->seg_value[k];
@@ -535,7 +674,7 @@ void Advance(void* arg) {
   State* s = static_cast<State*>(arg);
   EState* estate = s->css.ss.ps.state;
   Relation leaf = s->css.ss.ss_currentRelation;
-  TupleTableSlot* slot = s->css.ss.ss_ScanTupleSlot;
+  TupleTableSlot* slot = s->row_slot;
   bool got = false;
   while (!got && s->phase < 2) {
     if (s->phase == 0) {
@@ -585,6 +724,10 @@ void Advance(void* arg) {
       continue;
     }
     s->batches_read++;
+    if (s->agg_mode && AggregateWholeBatch(s, tup)) {
+      s->batches_aggregated++;
+      continue;
+    }
     DecodeBatch(s, tup, s->needed);
     pg::Call([&] { s->cur_qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual; });
     s->row = 0;
@@ -605,7 +748,7 @@ TupleTableSlot* Next(ScanState* ss) {
       slot = StoreRow(s);  // the hot path: no call that can fail
     } else {
       pg::GuardHook(Advance, s);
-      slot = ss->ss_ScanTupleSlot;
+      slot = s->row_slot;
       if (TupIsNull(slot)) return slot;
     }
     ExprState* qual = s->phase == 0 ? s->full_qual : s->cur_qual;
@@ -776,7 +919,27 @@ void Begin(void* arg) {
   pg::Call([&] {
     // Quals and projection also see EvalPlanQual's heap slots, not only this node's virtual ones.
     s->css.ss.ps.scanopsfixed = false;
-    ExecAssignScanProjectionInfoWithVarno(&s->css.ss, cscan->scan.scanrelid);
+    if (s->agg_mode) {
+      // The projection reads the scan slot (custom_scan_tlist's layout, set up by Postgres); the quals
+      // read rows in the leaf's layout, whose attnums custom_scan_tlist's first columns keep.
+      s->row_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(leaf), &TTSOpsVirtual);
+      List* ops = static_cast<List*>(list_nth(cscan->custom_private, 14));
+      List* attnos = static_cast<List*>(list_nth(cscan->custom_private, 15));
+      List* types = static_cast<List*>(list_nth(cscan->custom_private, 16));
+      s->naggs = list_length(ops);
+      s->accs = static_cast<core::columnar::Accumulator*>(palloc0(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
+      s->agg_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->naggs)));
+      s->agg_type = static_cast<Oid*>(palloc0(sizeof(Oid) * std::max(1, s->naggs)));
+      for (int i = 0; i < s->naggs; i++) {
+        s->accs[i] = core::columnar::Accumulator{};
+        s->accs[i].op = core::columnar::AggOp(list_nth_int(ops, i));
+        s->agg_attno[i] = AttrNumber(list_nth_int(attnos, i));
+        s->agg_type[i] = list_nth_oid(types, i);
+      }
+    } else {
+      s->row_slot = s->css.ss.ss_ScanTupleSlot;
+      ExecAssignScanProjectionInfoWithVarno(&s->css.ss, cscan->scan.scanrelid);
+    }
     s->full_qual = s->cur_qual = ExecInitQual(cscan->scan.plan.qual, &s->css.ss.ps);
     s->css.ss.ps.qual = nullptr;
     // Quals that can be evaluated before the executor runs, without a visible effect of evaluating them
@@ -812,6 +975,7 @@ void Begin(void* arg) {
     s->batch_sib[k] = c->BatchAttno(size_t(k));
   }
   s->order_leaf = c->order;
+  s->order_notnull = c->order > 0 && c->order <= natts && TupleDescAttr(RelationGetDescr(leaf), c->order - 1)->attnotnull;
   s->rows_att = c->RowsAttno();
   s->min_att = c->MinAttno();
   s->max_att = c->MaxAttno();
@@ -908,6 +1072,8 @@ void Rescan(void* arg) {
   });
   s->tests_ready = false;  // parameters may have changed: evaluated again at the first read
   s->cur_qual = s->full_qual;
+  s->agg_done = false;
+  for (int i = 0; i < s->naggs; i++) s->accs[i].Reset();
   s->phase = 0;
   s->nrows = s->row = 0;
 }
@@ -927,6 +1093,7 @@ void Explain(CustomScanState* node, List*, ExplainState* es) {
   if (es->analyze) {
     ExplainPropertyInteger("Batches Read", nullptr, s->batches_read, es);
     ExplainPropertyInteger("Batches Skipped", nullptr, s->batches_skipped, es);
+    if (s->agg_mode) ExplainPropertyInteger("Batches Aggregated Without Rows", nullptr, s->batches_aggregated, es);
     if (s->batches_moved > 0) {
       ExplainPropertyInteger("Batches Moved To Heap", nullptr, s->batches_moved, es);
       ExplainPropertyInteger("Rows Moved To Heap", nullptr, s->rows_moved, es);
@@ -976,6 +1143,99 @@ const CustomExecMethods kExecMethods = {
     kName, BeginScan, ExecNode, EndScan, RescanNode, nullptr, nullptr,
     EstimateDSM, InitDSM, ReInitDSM, InitWorker, nullptr, Explain};
 
+// Aggregate mode: the accumulators' states as the partial aggregates' values, after the leaf's columns
+// (custom_scan_tlist's layout).
+void FillAggregates(void* arg) {
+  State* s = static_cast<State*>(arg);
+  TupleTableSlot* out = s->css.ss.ss_ScanTupleSlot;
+  const int natts = RelationGetDescr(s->css.ss.ss_currentRelation)->natts;
+  pg::Call([&] {
+    ExecClearTuple(out);
+    for (int i = 0; i < out->tts_tupleDescriptor->natts; i++) out->tts_values[i] = (Datum) 0, out->tts_isnull[i] = true;
+    MemoryContext old = MemoryContextSwitchTo(s->css.ss.ps.state->es_query_cxt);
+    for (int i = 0; i < s->naggs; i++) {
+      const core::columnar::Accumulator& a = s->accs[i];
+      Datum v = (Datum) 0;
+      bool isnull = false;
+      switch (a.op) {
+        case core::columnar::AggOp::kCountStar:
+        case core::columnar::AggOp::kCount: v = Int64GetDatum(a.count); break;
+        case core::columnar::AggOp::kSumInt: v = Int64GetDatum(a.isum), isnull = !a.has; break;
+        case core::columnar::AggOp::kSumFloat8:
+        case core::columnar::AggOp::kMinFloat8:
+        case core::columnar::AggOp::kMaxFloat8: v = Float8GetDatum(a.sx), isnull = !a.has; break;
+        case core::columnar::AggOp::kSumFloat4:
+        case core::columnar::AggOp::kMinFloat4:
+        case core::columnar::AggOp::kMaxFloat4: v = Float4GetDatum(a.f4), isnull = !a.has; break;
+        case core::columnar::AggOp::kAvgInt: {  // int4_avg_accum's {count, sum}
+          Datum e[2] = {Int64GetDatum(a.count), Int64GetDatum(a.isum)};
+          v = PointerGetDatum(construct_array(e, 2, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+          break;
+        }
+        case core::columnar::AggOp::kAccumFloat: {  // float8_accum's {N, Sx, Sxx}
+          Datum e[3] = {Float8GetDatum(a.n), Float8GetDatum(a.sx), Float8GetDatum(a.sxx)};
+          v = PointerGetDatum(construct_array(e, 3, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+          break;
+        }
+        case core::columnar::AggOp::kMinInt:
+        case core::columnar::AggOp::kMaxInt:
+          isnull = !a.has;
+          switch (s->agg_type[i]) {
+            case INT2OID: v = Int16GetDatum(int16(a.ibest)); break;
+            case INT4OID:
+            case DATEOID: v = Int32GetDatum(int32(a.ibest)); break;
+            default: v = Int64GetDatum(a.ibest); break;
+          }
+          break;
+      }
+      out->tts_values[natts + i] = v;
+      out->tts_isnull[natts + i] = isnull;
+    }
+    MemoryContextSwitchTo(old);
+    ExecStoreVirtualTuple(out);
+  });
+}
+
+// Aggregate mode's one row: every row of the partition that passes the quals, added up. Rows that come
+// one by one (the heap part's, and those of batches whose quals are not proven) are added here; Next
+// adds the proven batches whole (AggregateWholeBatch). This frame owns nothing.
+TupleTableSlot* ExecAggNode(CustomScanState* node) {
+  State* s = reinterpret_cast<State*>(node);
+  if (s->agg_done) return nullptr;
+  ExprContext* econtext = node->ss.ps.ps_ExprContext;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    TupleTableSlot* slot = Next(&node->ss);
+    if (TupIsNull(slot)) break;
+    bool overflow = false;
+    for (int i = 0; i < s->naggs; i++) {
+      core::columnar::Accumulator& acc = s->accs[i];
+      const AttrNumber a = s->agg_attno[i];
+      if (a == 0) {
+        acc.AddRows(1);
+        continue;
+      }
+      if (slot->tts_isnull[a - 1]) continue;
+      AddDatum(&acc, s->agg_type[i], slot->tts_values[a - 1]);
+      overflow = overflow || acc.overflow;
+    }
+    if (overflow)
+      ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("value out of range: overflow")));
+    ResetExprContext(econtext);
+  }
+  s->agg_done = true;
+  pg::GuardHook(FillAggregates, s);
+  TupleTableSlot* out = node->ss.ss_ScanTupleSlot;
+  if (node->ss.ps.ps_ProjInfo == nullptr) return out;
+  ResetExprContext(econtext);
+  econtext->ecxt_scantuple = out;
+  return ExecProject(node->ss.ps.ps_ProjInfo);
+}
+
+const CustomExecMethods kAggExecMethods = {
+    kAggName, BeginScan, ExecAggNode, EndScan, RescanNode, nullptr, nullptr,
+    nullptr, nullptr, nullptr, nullptr, nullptr, Explain};
+
 Node* CreateState(CustomScan*) {
   State* s = static_cast<State*>(palloc0(sizeof(State)));
   NodeSetTag(s, T_CustomScanState);
@@ -983,14 +1243,25 @@ Node* CreateState(CustomScan*) {
   return reinterpret_cast<Node*>(s);
 }
 
+Node* CreateAggState(CustomScan*) {
+  State* s = static_cast<State*>(palloc0(sizeof(State)));
+  NodeSetTag(s, T_CustomScanState);
+  s->css.methods = &kAggExecMethods;
+  s->agg_mode = true;
+  return reinterpret_cast<Node*>(s);
+}
+
 const CustomScanMethods kScanMethods = {kName, CreateState};
+const CustomScanMethods kAggScanMethods = {kAggName, CreateAggState};
 
 }  // namespace
 
 const CustomScanMethods& ScanMethods() { return kScanMethods; }
+const CustomScanMethods& AggScanMethods() { return kAggScanMethods; }
 
 void InitScan() {
   RegisterCustomScanMethods(&kScanMethods);
+  RegisterCustomScanMethods(&kAggScanMethods);
   prev_pathlist = set_rel_pathlist_hook;
   set_rel_pathlist_hook = PathlistHook;
   prev_relinfo = get_relation_info_hook;

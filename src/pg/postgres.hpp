@@ -57,6 +57,7 @@ extern "C" {
 #include "utils/ruleutils.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "foreign/fdwapi.h"
 #include "jit/jit.h"
 #include "optimizer/clauses.h"
 #include "parser/parse_oper.h"

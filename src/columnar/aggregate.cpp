@@ -1,0 +1,351 @@
+// Aggregation over batches: the planner's side of StrataColumnarAggregate (src/columnar/README.md,
+// "Aggregation over batches"). An aggregate query over a partition set with compressed partitions is
+// planned partitionwise (Postgres's partial aggregation per partition, then a Finalize Aggregate over
+// their Append); for each compressed partition whose partial aggregation strata can compute, the
+// partial grouping rel gets one more path: the scan in aggregate mode, which returns the partial states
+// themselves, computed from decoded columns without a row per value when a batch's ranges prove the
+// quals. The planner keeps whichever path costs less; the heap partitions keep Postgres's own.
+//
+// What qualifies: no GROUP BY; every aggregate one of count(*), count(x), sum, avg and the float
+// variance family of int2/int4/float4/float8, min and max of int2/int4/int8/float4/float8/date/
+// timestamp/timestamptz, over a plain column of the partition, without DISTINCT, ORDER BY or FILTER;
+// the partition's quals without whole-row or system columns and without pseudoconstant parts.
+//
+// Partitionwise aggregation is what Postgres does with enable_partitionwise_aggregate; the planner hook
+// turns it on for the planning of a query that aggregates over a partitioned table with a compressed
+// partition below it, and back when the planning ends or fails.
+#include "core/columnar/aggregate.hpp"
+
+#include "columnar/columnar.hpp"
+#include "columnar/state.hpp"
+#include "pg/guard.hpp"
+
+namespace strata::columnar {
+namespace {
+
+using core::columnar::AggOp;
+
+planner_hook_type prev_planner = nullptr;
+
+constexpr const char* kAggName = "StrataColumnarAggregate";
+
+// ---------------------------------------------------------------------------------- the planner hook
+
+struct Reads {
+  bool aggregates = false;
+  bool compressed_parent = false;
+};
+
+bool ReadsWalker(Node* node, Reads* r);
+bool ReadsWalker(Node* node, Reads* r) {
+  if (node == nullptr) return false;
+  if (IsA(node, RangeTblEntry)) {
+    auto* rte = castNode(RangeTblEntry, node);
+    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE && IsCompressedAncestor(rte->relid))
+      r->compressed_parent = true;
+    return false;
+  }
+  if (IsA(node, Query)) {
+    auto* q = castNode(Query, node);
+    r->aggregates = r->aggregates || q->hasAggs;
+    return query_tree_walker(q, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(ReadsWalker)), r,
+                             QTW_EXAMINE_RTES_BEFORE);
+  }
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(ReadsWalker)), r);
+}
+
+struct WantArgs {
+  Query* parse;
+  bool want;
+};
+
+void Want(void* arg) {
+  auto* a = static_cast<WantArgs*>(arg);
+  if (!AnyCompressed()) return;
+  Reads r;
+  pg::Call([&] { ReadsWalker(reinterpret_cast<Node*>(a->parse), &r); });
+  a->want = r.aggregates && r.compressed_parent;
+}
+
+PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_options, ParamListInfo bound) {
+  return prev_planner ? prev_planner(parse, query_string, cursor_options, bound)
+                      : standard_planner(parse, query_string, cursor_options, bound);
+}
+
+}  // namespace
+}  // namespace strata::columnar
+
+// The hook holds no C++ object: an error of the planning passes through it, and PG_FINALLY sets the
+// setting back.
+extern "C" PlannedStmt* strata_columnar_planner(Query* parse, const char* query_string, int cursor_options,
+                                                ParamListInfo bound) {
+  using namespace strata::columnar;
+  WantArgs want{parse, false};
+  if (!enable_partitionwise_aggregate && Preloaded()) strata::pg::GuardHook(Want, &want);
+  if (!want.want) return NextPlanner(parse, query_string, cursor_options, bound);
+  PlannedStmt* volatile result = nullptr;
+  enable_partitionwise_aggregate = true;
+  PG_TRY();
+  { result = NextPlanner(parse, query_string, cursor_options, bound); }
+  PG_FINALLY();
+  { enable_partitionwise_aggregate = false; }
+  PG_END_TRY();
+  return result;
+}
+
+namespace strata::columnar {
+namespace {
+
+// ------------------------------------------------------------------------------------ the path
+
+bool IsIntType(Oid t) {
+  return t == INT2OID || t == INT4OID || t == INT8OID || t == DATEOID || t == TIMESTAMPOID || t == TIMESTAMPTZOID;
+}
+
+struct AggOf {
+  AggOp op;
+  AttrNumber attno;  // 0: count(*)
+  Oid type;
+};
+
+// The op computing this partial Aggref over relation `relid`, or nullopt.
+std::optional<AggOf> Classify(Aggref* a, Index relid) {
+  if (a->aggsplit != AGGSPLIT_INITIAL_SERIAL || a->agglevelsup != 0 || a->aggkind != AGGKIND_NORMAL ||
+      a->aggdistinct != NIL || a->aggorder != NIL || a->aggfilter != nullptr || a->aggvariadic ||
+      a->aggfnoid >= FirstGenbkiObjectId)
+    return std::nullopt;
+  HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(a->aggfnoid));
+  if (!HeapTupleIsValid(tup)) return std::nullopt;
+  const Oid transfn = reinterpret_cast<Form_pg_aggregate>(GETSTRUCT(tup))->aggtransfn;
+  ReleaseSysCache(tup);
+  if (a->aggstar) {
+    if (transfn == F_INT8INC && a->args == NIL) return AggOf{AggOp::kCountStar, 0, InvalidOid};
+    return std::nullopt;
+  }
+  if (list_length(a->args) != 1) return std::nullopt;
+  Node* arg = reinterpret_cast<Node*>(linitial_node(TargetEntry, a->args)->expr);
+  if (!IsA(arg, Var)) return std::nullopt;
+  auto* v = castNode(Var, arg);
+  if (v->varno != int(relid) || v->varlevelsup != 0 || v->varattno <= 0) return std::nullopt;
+  const Oid t = v->vartype;
+  const AttrNumber x = v->varattno;
+  switch (transfn) {
+    case F_INT8INC_ANY: return AggOf{AggOp::kCount, x, t};
+    case F_INT2_SUM:
+    case F_INT4_SUM:
+      if (t == INT2OID || t == INT4OID) return AggOf{AggOp::kSumInt, x, t};
+      break;
+    case F_INT2_AVG_ACCUM:
+    case F_INT4_AVG_ACCUM:
+      if (t == INT2OID || t == INT4OID) return AggOf{AggOp::kAvgInt, x, t};
+      break;
+    case F_FLOAT8PL:
+      if (t == FLOAT8OID) return AggOf{AggOp::kSumFloat8, x, t};
+      break;
+    case F_FLOAT4PL:
+      if (t == FLOAT4OID) return AggOf{AggOp::kSumFloat4, x, t};
+      break;
+    case F_FLOAT8_ACCUM:
+      if (t == FLOAT8OID) return AggOf{AggOp::kAccumFloat, x, t};
+      break;
+    case F_FLOAT4_ACCUM:
+      if (t == FLOAT4OID) return AggOf{AggOp::kAccumFloat, x, t};
+      break;
+    case F_INT2SMALLER:
+    case F_INT4SMALLER:
+    case F_INT8SMALLER:
+    case F_DATE_SMALLER:
+    case F_TIMESTAMP_SMALLER:
+    case F_TIMESTAMPTZ_SMALLER:
+      if (IsIntType(t)) return AggOf{AggOp::kMinInt, x, t};
+      break;
+    case F_INT2LARGER:
+    case F_INT4LARGER:
+    case F_INT8LARGER:
+    case F_DATE_LARGER:
+    case F_TIMESTAMP_LARGER:
+    case F_TIMESTAMPTZ_LARGER:
+      if (IsIntType(t)) return AggOf{AggOp::kMaxInt, x, t};
+      break;
+    case F_FLOAT8SMALLER:
+      if (t == FLOAT8OID) return AggOf{AggOp::kMinFloat8, x, t};
+      break;
+    case F_FLOAT8LARGER:
+      if (t == FLOAT8OID) return AggOf{AggOp::kMaxFloat8, x, t};
+      break;
+    case F_FLOAT4SMALLER:
+      if (t == FLOAT4OID) return AggOf{AggOp::kMinFloat4, x, t};
+      break;
+    case F_FLOAT4LARGER:
+      if (t == FLOAT4OID) return AggOf{AggOp::kMaxFloat4, x, t};
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
+// Whether the quals can run in aggregate mode: no pseudoconstant (a gating Result would go above a
+// plain scan), no whole-row or system column (custom_scan_tlist holds the user columns), no CURRENT OF.
+bool QualsFit(RelOptInfo* rel) {
+  ListCell* lc;
+  foreach (lc, rel->baserestrictinfo) {
+    auto* ri = lfirst_node(RestrictInfo, lc);
+    if (ri->pseudoconstant || IsA(ri->clause, CurrentOfExpr)) return false;
+    Bitmapset* attrs = nullptr;
+    pull_varattnos(reinterpret_cast<Node*>(ri->clause), rel->relid, &attrs);
+    int x = -1;
+    while ((x = bms_next_member(attrs, x)) >= 0)
+      if (x + FirstLowInvalidHeapAttributeNumber <= 0) return false;
+  }
+  return true;
+}
+
+// custom_private of the path: relid of the partition (Integer), then ops, attnos, types (lists).
+Plan* PlanAggPath(PlannerInfo* root, RelOptInfo*, CustomPath* best_path, List* tlist, List*, List*);
+
+const CustomPathMethods kAggPathMethods = {kAggName, PlanAggPath, nullptr};
+
+struct UpperArgs {
+  PlannerInfo* root;
+  RelOptInfo* input;
+  RelOptInfo* output;
+};
+
+void AddAggPath(void* arg) {
+  auto* a = static_cast<UpperArgs*>(arg);
+  PlannerInfo* root = a->root;
+  RelOptInfo* in = a->input;
+  Path* scan = in->cheapest_total_path;
+  if (!IsScanPath(scan) || scan->param_info != nullptr || !bms_is_empty(in->lateral_relids)) return;
+  if (root->parse->groupClause != NIL || root->parse->groupingSets != NIL) return;
+  pg::Call([&] {
+    if (!QualsFit(in)) return;
+    List *ops = NIL, *attnos = NIL, *types = NIL;
+    ListCell* lc;
+    foreach (lc, a->output->reltarget->exprs) {
+      Node* e = static_cast<Node*>(lfirst(lc));
+      if (!IsA(e, Aggref)) return;
+      const std::optional<AggOf> g = Classify(castNode(Aggref, e), in->relid);
+      if (!g) return;
+      ops = lappend_int(ops, int(g->op));
+      attnos = lappend_int(attnos, g->attno);
+      types = lappend_oid(types, g->type);
+    }
+    if (ops == NIL) return;
+    CustomPath* p = makeNode(CustomPath);
+    p->path.pathtype = T_CustomScan;
+    p->path.parent = a->output;
+    p->path.pathtarget = a->output->reltarget;
+    p->path.param_info = nullptr;
+    p->path.parallel_aware = false;
+    p->path.parallel_safe = false;
+    p->path.parallel_workers = 0;
+    p->path.rows = 1;
+    // The scan's pages and decoding without a row per value: less than the scan alone, which the
+    // Partial Aggregate it replaces adds its per-row work to.
+    p->path.startup_cost = p->path.total_cost = scan->startup_cost + (scan->total_cost - scan->startup_cost) * 0.5;
+    p->path.pathkeys = NIL;
+    p->flags = 0;
+    p->custom_paths = NIL;
+    p->custom_private = list_make4(makeInteger(int(in->relid)), ops, attnos, types);
+    p->methods = &kAggPathMethods;
+    add_path(a->output, &p->path);
+  });
+}
+
+// Postgres calls no create_upper_paths_hook for a partial grouping rel, only the FDW callback of the
+// rel's fdwroutine, which a grouping rel takes from its input rel: a compressed partition read by an
+// aggregating SELECT carries a routine with this callback alone (OfferAggregation).
+void UpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input, RelOptInfo* output, void*) {
+  if (stage != UPPERREL_PARTIAL_GROUP_AGG || input->rtekind != RTE_RELATION ||
+      (input->reloptkind != RELOPT_BASEREL && input->reloptkind != RELOPT_OTHER_MEMBER_REL))
+    return;
+  UpperArgs args{root, input, output};
+  pg::GuardHook(AddAggPath, &args);
+}
+
+FdwRoutine* routine = nullptr;
+
+struct PlanArgs {
+  PlannerInfo* root;
+  CustomPath* path;
+  List* tlist;
+  Plan* plan;
+};
+
+// The scan's plan in aggregate mode: custom_scan_tlist is the partition's columns in attnum order (a
+// NULL for a dropped one), so that quals keep their attnums, then the partial aggregates; the target
+// list reads the aggregates from it.
+void MakeAggPlan(void* arg) {
+  auto* a = static_cast<PlanArgs*>(arg);
+  PlannerInfo* root = a->root;
+  List* priv = a->path->custom_private;
+  const Index relid = Index(intVal(linitial(priv)));
+  RelOptInfo* in = root->simple_rel_array[relid];
+  CustomScan* cscan = MakeScanPlan(root, in, a->path, a->tlist, in->baserestrictinfo);
+  pg::Call([&] {
+    cscan->methods = &AggScanMethods();
+    cscan->flags = 0;
+    Relation rel = table_open(planner_rt_fetch(relid, root)->relid, NoLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    List* scan_tlist = NIL;
+    AttrNumber resno = 1;
+    for (int i = 0; i < desc->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      Expr* e = att->attisdropped
+                    ? reinterpret_cast<Expr*>(makeNullConst(INT4OID, -1, InvalidOid))
+                    : reinterpret_cast<Expr*>(makeVar(int(relid), att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+      scan_tlist = lappend(scan_tlist, makeTargetEntry(e, resno++, nullptr, false));
+    }
+    table_close(rel, NoLock);
+    ListCell* lc;
+    foreach (lc, a->tlist)
+      scan_tlist = lappend(scan_tlist, makeTargetEntry(lfirst_node(TargetEntry, lc)->expr, resno++, nullptr, false));
+    cscan->custom_scan_tlist = scan_tlist;
+    // The columns to decode: the aggregates' and the quals'.
+    Bitmapset* attrs = nullptr;
+    pull_varattnos(reinterpret_cast<Node*>(cscan->scan.plan.qual), relid, &attrs);
+    foreach (lc, static_cast<List*>(lthird(priv))) {
+      const int x = lfirst_int(lc);
+      if (x > 0) attrs = bms_add_member(attrs, x - FirstLowInvalidHeapAttributeNumber);
+    }
+    List* needed = NIL;
+    for (AttrNumber x = 1; x <= in->max_attr; x++)
+      if (bms_is_member(x - FirstLowInvalidHeapAttributeNumber, attrs)) needed = lappend_int(needed, x);
+    linitial(cscan->custom_private) = needed;
+    cscan->custom_private = lappend(cscan->custom_private, lsecond(priv));  // 14: ops
+    cscan->custom_private = lappend(cscan->custom_private, lthird(priv));   // 15: attnos
+    cscan->custom_private = lappend(cscan->custom_private, lfourth(priv));  // 16: types
+    a->plan = &cscan->scan.plan;
+  });
+}
+
+Plan* PlanAggPath(PlannerInfo* root, RelOptInfo*, CustomPath* best_path, List* tlist, List*, List*) {
+  PlanArgs args{root, best_path, tlist, nullptr};
+  pg::GuardHook(MakeAggPlan, &args);
+  return args.plan;
+}
+
+}  // namespace
+
+void InitAggregate() {
+  prev_planner = planner_hook;
+  planner_hook = strata_columnar_planner;
+}
+
+void OfferAggregation(PlannerInfo* root, RelOptInfo* rel) {
+  Query* q = root->parse;
+  // Not for a statement that writes: make_modifytable reads a result relation's fdwroutine.
+  if (q->commandType != CMD_SELECT || !q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
+      rel->fdwroutine != nullptr)
+    return;
+  if (routine == nullptr) {
+    routine = static_cast<FdwRoutine*>(MemoryContextAllocZero(TopMemoryContext, sizeof(FdwRoutine)));
+    NodeSetTag(routine, T_FdwRoutine);
+    routine->GetForeignUpperPaths = UpperPaths;
+  }
+  rel->fdwroutine = routine;
+}
+
+}  // namespace strata::columnar
