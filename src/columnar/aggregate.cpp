@@ -31,27 +31,62 @@ constexpr const char* kAggName = "StrataColumnarAggregate";
 
 // ---------------------------------------------------------------------------------- the planner hook
 
-struct Reads {
-  bool aggregates = false;
-  bool compressed_parent = false;
-};
+// The partitioned tables read by query levels that aggregate without GROUP BY (what aggregate mode
+// serves): a level's own range table, and that of a subquery in it that does not aggregate itself (the
+// planner may pull its relations up into the level). Other levels (sublinks, CTEs, aggregating
+// subqueries) are looked at on their own.
+void CollectLevel(Query* q, bool inherited, List** parents);
 
-bool ReadsWalker(Node* node, Reads* r);
-bool ReadsWalker(Node* node, Reads* r) {
+bool SublinkWalker(Node* node, List** parents);
+bool SublinkWalker(Node* node, List** parents) {
   if (node == nullptr) return false;
-  if (IsA(node, RangeTblEntry)) {
-    auto* rte = castNode(RangeTblEntry, node);
-    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE && IsCompressedAncestor(rte->relid))
-      r->compressed_parent = true;
-    return false;
+  if (IsA(node, SubLink)) {
+    CollectLevel(castNode(Query, castNode(SubLink, node)->subselect), false, parents);
+    return SublinkWalker(castNode(SubLink, node)->testexpr, parents);
   }
-  if (IsA(node, Query)) {
-    auto* q = castNode(Query, node);
-    r->aggregates = r->aggregates || q->hasAggs;
-    return query_tree_walker(q, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(ReadsWalker)), r,
-                             QTW_EXAMINE_RTES_BEFORE);
+  if (IsA(node, Query)) return false;
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(SublinkWalker)), parents);
+}
+
+void CollectLevel(Query* q, bool inherited, List** parents) {
+  const bool plain_aggregate = q->hasAggs && q->groupClause == NIL && q->groupingSets == NIL;
+  const bool take = inherited || plain_aggregate;
+  ListCell* lc;
+  foreach (lc, q->rtable) {
+    auto* rte = lfirst_node(RangeTblEntry, lc);
+    if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE && take)
+      *parents = list_append_unique_oid(*parents, rte->relid);
+    if (rte->rtekind == RTE_SUBQUERY) {
+      Query* sub = rte->subquery;
+      CollectLevel(sub, take && !sub->hasAggs && sub->groupClause == NIL && sub->groupingSets == NIL, parents);
+    }
   }
-  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(ReadsWalker)), r);
+  foreach (lc, q->cteList) CollectLevel(castNode(Query, lfirst_node(CommonTableExpr, lc)->ctequery), false, parents);
+  query_tree_walker(q, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(SublinkWalker)), parents,
+                    QTW_IGNORE_RANGE_TABLE | QTW_IGNORE_CTE_SUBQUERIES);
+}
+
+// Whether a partition of `parent` (at any level) is compressed. The query's relations are locked
+// before it is planned.
+bool HasCompressedBelow(Oid parent) {
+  Oid* children = nullptr;
+  bool* partitioned = nullptr;
+  int n = 0;
+  pg::Call([&] {
+    Relation rel = relation_open(parent, AccessShareLock);
+    PartitionDesc pd = RelationGetPartitionDesc(rel, false);
+    n = pd->nparts;
+    children = static_cast<Oid*>(palloc(sizeof(Oid) * std::max(1, n)));
+    partitioned = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, n)));
+    for (int i = 0; i < n; i++) {
+      children[i] = pd->oids[i];
+      partitioned[i] = !pd->is_leaf[i];
+    }
+    relation_close(rel, NoLock);
+  });
+  for (int i = 0; i < n; i++)
+    if (partitioned[i] ? HasCompressedBelow(children[i]) : Lookup(children[i]).has_value()) return true;
+  return false;
 }
 
 struct WantArgs {
@@ -59,12 +94,19 @@ struct WantArgs {
   bool want;
 };
 
+// Cheap for the statements that do not qualify: the walk reads the query alone; the state is asked
+// only for queries that aggregate over partitioned tables.
 void Want(void* arg) {
   auto* a = static_cast<WantArgs*>(arg);
-  if (!AnyCompressed()) return;
-  Reads r;
-  pg::Call([&] { ReadsWalker(reinterpret_cast<Node*>(a->parse), &r); });
-  a->want = r.aggregates && r.compressed_parent;
+  List* parents = NIL;
+  pg::Call([&] { CollectLevel(a->parse, false, &parents); });
+  if (parents == NIL || !AnyCompressed()) return;
+  ListCell* lc;
+  foreach (lc, parents)
+    if (HasCompressedBelow(lfirst_oid(lc))) {
+      a->want = true;
+      return;
+    }
 }
 
 PlannedStmt* NextPlanner(Query* parse, const char* query_string, int cursor_options, ParamListInfo bound) {
@@ -210,59 +252,111 @@ struct UpperArgs {
   PlannerInfo* root;
   RelOptInfo* input;
   RelOptInfo* output;
+  void* extra;
 };
 
-void AddAggPath(void* arg) {
+// Whether aggregate mode can read `in`: its only path is the scan, unparameterized, and the query has no
+// GROUP BY.
+bool Fits(PlannerInfo* root, RelOptInfo* in) {
+  Path* scan = in->cheapest_total_path;
+  return IsScanPath(scan) && scan->param_info == nullptr && bms_is_empty(in->lateral_relids) &&
+         root->parse->groupClause == NIL && root->parse->groupingSets == NIL && QualsFit(in);
+}
+
+// The aggregate-mode path computing the partial Aggrefs of `target` over `in`, as a path of `parent`;
+// nullptr when one of them is not computed by an accumulator. Within pg::Call.
+CustomPath* MakeAggPath(RelOptInfo* in, RelOptInfo* parent, PathTarget* target) {
+  List *ops = NIL, *attnos = NIL, *types = NIL;
+  ListCell* lc;
+  foreach (lc, target->exprs) {
+    Node* e = static_cast<Node*>(lfirst(lc));
+    if (!IsA(e, Aggref)) return nullptr;
+    const std::optional<AggOf> g = Classify(castNode(Aggref, e), in->relid);
+    if (!g) return nullptr;
+    ops = lappend_int(ops, int(g->op));
+    attnos = lappend_int(attnos, g->attno);
+    types = lappend_oid(types, g->type);
+  }
+  if (ops == NIL) return nullptr;
+  Path* scan = in->cheapest_total_path;
+  CustomPath* p = makeNode(CustomPath);
+  p->path.pathtype = T_CustomScan;
+  p->path.parent = parent;
+  p->path.pathtarget = target;
+  p->path.param_info = nullptr;
+  p->path.parallel_aware = false;
+  p->path.parallel_safe = false;
+  p->path.parallel_workers = 0;
+  p->path.rows = 1;
+  // The scan's pages and decoding without a row per value: less than the scan alone, which the
+  // Partial Aggregate it replaces adds its per-row work to.
+  p->path.startup_cost = p->path.total_cost = scan->startup_cost + (scan->total_cost - scan->startup_cost) * 0.5;
+  p->path.pathkeys = NIL;
+  p->flags = 0;
+  p->custom_paths = NIL;
+  p->custom_private = list_make4(makeInteger(int(in->relid)), ops, attnos, types);
+  p->methods = &kAggPathMethods;
+  return p;
+}
+
+// A partition of a set read partitionwise: the path goes into its partial grouping rel, under the
+// Append that Postgres's Finalize Aggregate reads.
+void AddPartialPath(void* arg) {
+  auto* a = static_cast<UpperArgs*>(arg);
+  pg::Call([&] {
+    if (!Fits(a->root, a->input)) return;
+    CustomPath* p = MakeAggPath(a->input, a->output, a->output->reltarget);
+    if (p != nullptr) add_path(a->output, &p->path);
+  });
+}
+
+// A compressed partition read by itself: a Finalize Aggregate over the path, beside Postgres's own
+// paths of the grouping rel.
+void AddFinalizedPath(void* arg) {
   auto* a = static_cast<UpperArgs*>(arg);
   PlannerInfo* root = a->root;
-  RelOptInfo* in = a->input;
-  Path* scan = in->cheapest_total_path;
-  if (!IsScanPath(scan) || scan->param_info != nullptr || !bms_is_empty(in->lateral_relids)) return;
-  if (root->parse->groupClause != NIL || root->parse->groupingSets != NIL) return;
+  auto* extra = static_cast<GroupPathExtraData*>(a->extra);
+  if (extra == nullptr || (extra->flags & GROUPING_CAN_PARTIAL_AGG) == 0) return;
   pg::Call([&] {
-    if (!QualsFit(in)) return;
-    List *ops = NIL, *attnos = NIL, *types = NIL;
+    if (!Fits(root, a->input)) return;
+    // The partial target: every Aggref of the target and of HAVING, marked partial (what the Finalize
+    // Aggregate's Aggrefs are matched with when the plan's references are set).
+    const int flags = PVC_INCLUDE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS | PVC_INCLUDE_PLACEHOLDERS;
+    List* found = pull_var_clause(reinterpret_cast<Node*>(a->output->reltarget->exprs), flags);
+    found = list_concat(found, pull_var_clause(extra->havingQual, flags));
+    PathTarget* partial = create_empty_pathtarget();
     ListCell* lc;
-    foreach (lc, a->output->reltarget->exprs) {
+    foreach (lc, found) {
       Node* e = static_cast<Node*>(lfirst(lc));
       if (!IsA(e, Aggref)) return;
-      const std::optional<AggOf> g = Classify(castNode(Aggref, e), in->relid);
-      if (!g) return;
-      ops = lappend_int(ops, int(g->op));
-      attnos = lappend_int(attnos, g->attno);
-      types = lappend_oid(types, g->type);
+      Aggref* copy = static_cast<Aggref*>(copyObjectImpl(e));
+      mark_partial_aggref(copy, AGGSPLIT_INITIAL_SERIAL);
+      add_new_column_to_pathtarget(partial, reinterpret_cast<Expr*>(copy));
     }
-    if (ops == NIL) return;
-    CustomPath* p = makeNode(CustomPath);
-    p->path.pathtype = T_CustomScan;
-    p->path.parent = a->output;
-    p->path.pathtarget = a->output->reltarget;
-    p->path.param_info = nullptr;
-    p->path.parallel_aware = false;
-    p->path.parallel_safe = false;
-    p->path.parallel_workers = 0;
-    p->path.rows = 1;
-    // The scan's pages and decoding without a row per value: less than the scan alone, which the
-    // Partial Aggregate it replaces adds its per-row work to.
-    p->path.startup_cost = p->path.total_cost = scan->startup_cost + (scan->total_cost - scan->startup_cost) * 0.5;
-    p->path.pathkeys = NIL;
-    p->flags = 0;
-    p->custom_paths = NIL;
-    p->custom_private = list_make4(makeInteger(int(in->relid)), ops, attnos, types);
-    p->methods = &kAggPathMethods;
-    add_path(a->output, &p->path);
+    set_pathtarget_cost_width(root, partial);
+    RelOptInfo* prel = fetch_upper_rel(root, UPPERREL_PARTIAL_GROUP_AGG, a->input->relids);
+    CustomPath* p = MakeAggPath(a->input, prel, partial);
+    if (p == nullptr) return;
+    AggClauseCosts costs;
+    MemSet(&costs, 0, sizeof costs);
+    get_agg_clause_costs(root, AGGSPLIT_FINAL_DESERIAL, &costs);
+    Path* fin = &create_agg_path(root, a->output, &p->path, a->output->reltarget, AGG_PLAIN, AGGSPLIT_FINAL_DESERIAL,
+                                 NIL, reinterpret_cast<List*>(extra->havingQual), &costs, 1)->path;
+    add_path(a->output, fin);
   });
 }
 
 // Postgres calls no create_upper_paths_hook for a partial grouping rel, only the FDW callback of the
 // rel's fdwroutine, which a grouping rel takes from its input rel: a compressed partition read by an
 // aggregating SELECT carries a routine with this callback alone (OfferAggregation).
-void UpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input, RelOptInfo* output, void*) {
-  if (stage != UPPERREL_PARTIAL_GROUP_AGG || input->rtekind != RTE_RELATION ||
-      (input->reloptkind != RELOPT_BASEREL && input->reloptkind != RELOPT_OTHER_MEMBER_REL))
-    return;
-  UpperArgs args{root, input, output};
-  pg::GuardHook(AddAggPath, &args);
+void UpperPaths(PlannerInfo* root, UpperRelationKind stage, RelOptInfo* input, RelOptInfo* output, void* extra) {
+  if (input->rtekind != RTE_RELATION) return;
+  UpperArgs args{root, input, output, extra};
+  if (stage == UPPERREL_PARTIAL_GROUP_AGG &&
+      (input->reloptkind == RELOPT_BASEREL || input->reloptkind == RELOPT_OTHER_MEMBER_REL))
+    pg::GuardHook(AddPartialPath, &args);
+  else if (stage == UPPERREL_GROUP_AGG && input->reloptkind == RELOPT_BASEREL)
+    pg::GuardHook(AddFinalizedPath, &args);
 }
 
 FdwRoutine* routine = nullptr;

@@ -161,6 +161,20 @@ bool FloatDatums(const col::Batch& batch, bool is_float4, Datum* values, bool* n
 
 }  // namespace
 
+void CheckFits(const TypeLayout& t, const col::Batch& batch) {
+  if (t.kind == uint8_t(col::Kind::kInt) && t.typlen < 8) {
+    const int64_t lo = t.typlen == 1 ? INT8_MIN : t.typlen == 2 ? INT16_MIN : INT32_MIN;
+    const int64_t hi = t.typlen == 1 ? INT8_MAX : t.typlen == 2 ? INT16_MAX : INT32_MAX;
+    bool in_range = true;
+    for (const int64_t x : batch.ints) in_range &= x >= lo && x <= hi;
+    if (!in_range) Damaged("an integer out of its type's range");
+  } else if (t.kind == uint8_t(col::Kind::kFloat) && t.is_float4) {
+    uint64_t wide = 0;
+    for (const uint64_t bits : batch.floats) wide |= bits >> 32;
+    if (wide != 0) Damaged("a float4 value with more than 32 bits");
+  }
+}
+
 void MakeDatums(const TypeLayout& t, const col::Batch& batch, Datum* values, bool* nulls) {
   if (t.kind == uint8_t(col::Kind::kInt)) {
     bool ok = true;

@@ -25,6 +25,9 @@ struct TypeLayout {
 TypeLayout LayoutOf(Oid type);
 // Appends n values (nulls may be null: none is NULL) to `batch`, detoasting varlenas.
 void AddDatums(const TypeLayout& t, const Datum* values, const bool* nulls, int n, core::columnar::Batch* batch);
+// Refuses (XX001, as MakeDatums does) a decoded integer batch with a value outside its type's range or a
+// float4 batch with a value wider than 32 bits: for readers of the values that make no Datums.
+void CheckFits(const TypeLayout& t, const core::columnar::Batch& batch);
 // Fills values/nulls (batch.size() of each) with palloc'd Datums of the batch's values.
 void MakeDatums(const TypeLayout& t, const core::columnar::Batch& batch, Datum* values, bool* nulls);
 

@@ -386,6 +386,7 @@ struct State {
   TableScanDesc heap_scan, batch_scan;
   TupleTableSlot* heap_slot;
   MemoryContext batch_cxt;
+  MemoryContext tests_cxt;  // the tests' values
   // the current batch
   int nrows, row;
   int ncolumns;
@@ -405,17 +406,22 @@ struct State {
   int naggs;
   core::columnar::Accumulator* accs;
   AttrNumber* agg_attno;  // 0 for count(*)
+  MemoryContext agg_cxt;  // the output row's by-reference states
   Oid* agg_type;
   int64 batches_aggregated;
   ParallelTableScanDesc heap_pscan, batch_pscan;
 };
 
+// Evaluates the tests' values into tests_cxt (reset: each call evaluates every value it uses again).
 void EvalTests(State* s, bool before_run) {
   ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
+  MemoryContextReset(s->tests_cxt);
+  MemoryContext old = MemoryContextSwitchTo(s->tests_cxt);
   for (int i = 0; i < s->ntests; i++) {
     if (before_run && s->test_exec_param[i]) continue;
     s->test_value[i] = ExecEvalExpr(s->test_expr[i], econtext, &s->test_null[i]);
   }
+  MemoryContextSwitchTo(old);
   s->tests_ready = !before_run;
 }
 
@@ -503,14 +509,17 @@ col::Batch DecodeColumn(State* s, HeapTuple tup, int k, AttrNumber a, bool* isnu
     if (int(b.size()) != s->nrows)
       throw core::Error(ERRCODE_DATA_CORRUPTED, "a batch holds another number of rows than recorded", {},
                         col::kCorruptHint);
+    CheckFits(layout, b);  // what MakeDatums checks, for aggregate mode, which makes no Datums
   } catch (const core::Error& e) {
-    std::string where;
+    const char* rel = nullptr;
+    const char* column = nullptr;
     pg::Call([&] {
       Relation leaf = s->css.ss.ss_currentRelation;
-      where = std::string("compressed partition ") + quote_identifier(RelationGetRelationName(leaf)) + ", column " +
-              quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(leaf), a - 1)->attname));
+      rel = quote_identifier(RelationGetRelationName(leaf));
+      column = quote_identifier(NameStr(TupleDescAttr(RelationGetDescr(leaf), a - 1)->attname));
     });
-    throw core::Error(e.sqlstate(), where + ": " + e.what(), {}, e.hint());
+    throw core::Error(e.sqlstate(), std::string("compressed partition ") + rel + ", column " + column + ": " + e.what(),
+                      {}, e.hint());
   }
   return b;
 }
@@ -612,7 +621,11 @@ bool AggregateWholeBatch(State* s, HeapTuple tup) {
   s->ncolumns = 0;          // and no decoded column of an earlier batch
   if (s->full_qual != nullptr) {
     bool proven = false;
-    pg::Call([&] { proven = s->reduced_qual == nullptr && AllProven(s, tup); });
+    pg::Call([&] {
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);  // what the comparisons allocate: this batch's
+      proven = s->reduced_qual == nullptr && AllProven(s, tup);
+      MemoryContextSwitchTo(old);
+    });
     if (!proven) return false;
   }
   std::vector<std::pair<AttrNumber, col::Batch>> decoded;  // a column two aggregates read is decoded once
@@ -717,7 +730,9 @@ void Advance(void* arg) {
     bool skip = false;
     pg::Call([&] {
       if (!s->tests_ready) EvalTests(s, false);
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
       skip = Skip(s, tup);
+      MemoryContextSwitchTo(old);
     });
     if (skip) {
       s->batches_skipped++;
@@ -729,7 +744,11 @@ void Advance(void* arg) {
       continue;
     }
     DecodeBatch(s, tup, s->needed);
-    pg::Call([&] { s->cur_qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual; });
+    pg::Call([&] {
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
+      s->cur_qual = AllProven(s, tup) ? s->reduced_qual : s->full_qual;
+      MemoryContextSwitchTo(old);
+    });
     s->row = 0;
   }
   if (!got) ExecClearTuple(slot);
@@ -805,7 +824,9 @@ void MoveBatches(State* s) {
     bool skip = false;
     pg::Call([&] {
       tup = heap_getnext(scan, ForwardScanDirection);
+      MemoryContext old = MemoryContextSwitchTo(s->batch_cxt);
       if (tup != nullptr) skip = Skip(s, tup, true);
+      MemoryContextSwitchTo(old);
     });
     if (tup == nullptr) break;
     if (skip) continue;
@@ -927,6 +948,7 @@ void Begin(void* arg) {
       List* attnos = static_cast<List*>(list_nth(cscan->custom_private, 15));
       List* types = static_cast<List*>(list_nth(cscan->custom_private, 16));
       s->naggs = list_length(ops);
+      s->agg_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar aggregate", ALLOCSET_SMALL_SIZES);
       s->accs = static_cast<core::columnar::Accumulator*>(palloc0(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
       s->agg_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->naggs)));
       s->agg_type = static_cast<Oid*>(palloc0(sizeof(Oid) * std::max(1, s->naggs)));
@@ -948,6 +970,7 @@ void Begin(void* arg) {
     s->quals_simple = !HasExecParams(q, nullptr) && !contain_volatile_functions(q);
     s->heap_slot = table_slot_create(leaf, &estate->es_tupleTable);
     s->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar scan batch", ALLOCSET_DEFAULT_SIZES);
+    s->tests_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar scan tests", ALLOCSET_SMALL_SIZES);
     s->needed = static_cast<List*>(linitial(cscan->custom_private));
   });
   if (!c) {  // decompressed since the plan was made: the heap holds every row
@@ -1148,11 +1171,13 @@ const CustomExecMethods kExecMethods = {
 void FillAggregates(void* arg) {
   State* s = static_cast<State*>(arg);
   TupleTableSlot* out = s->css.ss.ss_ScanTupleSlot;
-  const int natts = RelationGetDescr(s->css.ss.ss_currentRelation)->natts;
+  const int natts = out->tts_tupleDescriptor->natts - s->naggs;  // the aggregates follow the planned columns
   pg::Call([&] {
     ExecClearTuple(out);
     for (int i = 0; i < out->tts_tupleDescriptor->natts; i++) out->tts_values[i] = (Datum) 0, out->tts_isnull[i] = true;
-    MemoryContext old = MemoryContextSwitchTo(s->css.ss.ps.state->es_query_cxt);
+    // The arrays live until the node's next row (the Finalize Aggregate copies the states it combines).
+    MemoryContextReset(s->agg_cxt);
+    MemoryContext old = MemoryContextSwitchTo(s->agg_cxt);
     for (int i = 0; i < s->naggs; i++) {
       const core::columnar::Accumulator& a = s->accs[i];
       Datum v = (Datum) 0;

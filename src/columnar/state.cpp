@@ -2,7 +2,6 @@
 // per compressed partition) with the latest snapshot, so a reader that waited for a conversion's lock
 // sees the conversion's outcome, never an older one; dropped on any relcache invalidation.
 #include <unordered_map>
-#include <unordered_set>
 
 #include "columnar/compressed.hpp"
 #include "columnar/state.hpp"
@@ -13,7 +12,6 @@ namespace {
 bool valid = false;
 bool preloaded_flag = false;
 std::unordered_map<Oid, Compressed> entries;
-std::unordered_set<Oid> ancestors;
 
 void Invalidate(Datum, Oid) { valid = false; }
 
@@ -27,14 +25,11 @@ struct RawEntry {
   int nbatch;
   AttrNumber order;
   double rows;
-  Oid* ancestors;
-  int nancestors;
 };
 
 // Reads the table into `entries` (no transaction or no strata here: empty).
 void Load() {
   entries.clear();
-  ancestors.clear();
   valid = false;
   if (!IsTransactionState()) return;
   MemoryContext cxt = nullptr;
@@ -69,10 +64,6 @@ void Load() {
       e.order = isnull ? 0 : DatumGetInt16(order);
       const Datum rows = heap_getattr(tup, 6, desc, &isnull);
       e.rows = isnull ? 0 : double(DatumGetInt64(rows));
-      List* up = get_partition_ancestors(e.leaf);
-      e.nancestors = list_length(up);
-      e.ancestors = static_cast<Oid*>(palloc(sizeof(Oid) * std::max(1, e.nancestors)));
-      for (int k = 0; k < e.nancestors; k++) e.ancestors[k] = list_nth_oid(up, k);
     }
     table_endscan(scan);
     UnregisterSnapshot(snap);
@@ -87,7 +78,6 @@ void Load() {
     for (int k = 0; k < raw[i].nbatch; k++) c.batch.push_back(DatumGetInt16(raw[i].batch[k]));
     c.order = raw[i].order;
     c.rows = raw[i].rows;
-    for (int k = 0; k < raw[i].nancestors; k++) ancestors.insert(raw[i].ancestors[k]);
     entries[c.leaf] = std::move(c);
   }
   if (cxt != nullptr) pg::Call([&] { MemoryContextDelete(cxt); });
@@ -106,11 +96,6 @@ std::optional<Compressed> Lookup(Oid leaf) {
 bool AnyCompressed() {
   if (!valid) Load();
   return !entries.empty();
-}
-
-bool IsCompressedAncestor(Oid rel) {
-  if (!valid) Load();
-  return ancestors.count(rel) > 0;
 }
 
 std::vector<Compressed> All() {

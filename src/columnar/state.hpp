@@ -32,8 +32,6 @@ struct Compressed {
 std::optional<Compressed> Lookup(Oid leaf);
 // Whether any partition of this database is compressed.
 bool AnyCompressed();
-// Whether `rel` is a partitioned table with a compressed partition below it.
-bool IsCompressedAncestor(Oid rel);
 // Every compressed partition (for the utility hooks).
 std::vector<Compressed> All();
 // Registers the invalidation callback (once, from _PG_init) and whether strata is preloaded.

@@ -57,6 +57,8 @@ extern "C" {
 #include "utils/ruleutils.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "optimizer/prep.h"
+#include "optimizer/tlist.h"
 #include "foreign/fdwapi.h"
 #include "jit/jit.h"
 #include "optimizer/clauses.h"

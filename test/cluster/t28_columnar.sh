@@ -57,7 +57,7 @@ session_open() {  # session_open N APPNAME DB
 session_send() { echo "$2" >&$((20 + $1)); }
 session_close() { eval "exec $((20 + $1))>&-"; rm -f "$DIR/s$1.in"; }
 pid_of() { q "SELECT pid FROM pg_stat_activity WHERE application_name = '$1'"; }
-uses_scan() { at "$1" app "EXPLAIN $2" | grep -q StrataColumnarScan; }
+uses_scan() { at "$1" app "EXPLAIN $2" | grep -Eq "StrataColumnar(Scan|Aggregate)"; }  # the scan, or its aggregate mode
 says() {  # says TEXT PATTERN...: TEXT holds every pattern
   local text=$1 p; shift
   for p in "$@"; do grep -q -- "$p" <<<"$text" || { echo "# no [$p] in: $(head -c 400 <<<"$text")" >&2; return 1; }; done
