@@ -29,6 +29,9 @@ PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-missing-field-initializers \
               -Isrc -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CPPFLAGS = -Isrc
+# No fused multiply-add: the float aggregate states (src/core/columnar/aggregate.cpp) round each step as
+# Postgres's own transition functions do.
+PG_CXXFLAGS += -ffp-contract=off
 # Header dependencies: each object also writes a .d file next to it, read back below, so a change to a
 # header rebuilds every file that includes it (PGXS tracks only sources).
 PG_CXXFLAGS += -MMD -MP
