@@ -6,7 +6,7 @@
 // themselves, computed from decoded columns without a row per value when a batch's ranges prove the
 // quals. The planner keeps whichever path costs less; the heap partitions keep Postgres's own.
 //
-// What qualifies: no GROUP BY; every aggregate one of count(*), count(x), sum, avg and the float
+// What qualifies: no GROUP BY, or GROUP BY segment columns of the partition; every aggregate one of count(*), count(x), sum, avg and the float
 // variance family of int2/int4/float4/float8, min and max of int2/int4/int8/float4/float8/date/
 // timestamp/timestamptz, over a plain column of the partition, without DISTINCT, ORDER BY or FILTER;
 // the partition's quals without whole-row or system columns and without pseudoconstant parts.
@@ -48,8 +48,18 @@ bool SublinkWalker(Node* node, List** parents) {
   return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(SublinkWalker)), parents);
 }
 
+// GROUP BY plain columns only (aggregate mode groups by segment columns).
+bool GroupsByColumns(Query* q) {
+  ListCell* lc;
+  foreach (lc, q->groupClause) {
+    Node* e = get_sortgroupclause_expr(lfirst_node(SortGroupClause, lc), q->targetList);
+    if (!IsA(e, Var)) return false;
+  }
+  return true;
+}
+
 void CollectLevel(Query* q, bool inherited, List** parents) {
-  const bool plain_aggregate = q->hasAggs && q->groupClause == NIL && q->groupingSets == NIL;
+  const bool plain_aggregate = q->hasAggs && q->groupingSets == NIL && GroupsByColumns(q);
   const bool take = inherited || plain_aggregate;
   ListCell* lc;
   foreach (lc, q->rtable) {
@@ -243,7 +253,7 @@ bool QualsFit(RelOptInfo* rel) {
   return true;
 }
 
-// custom_private of the path: relid of the partition (Integer), then ops, attnos, types (lists).
+// custom_private of the path: relid of the partition (Integer), then ops, attnos, types, grouping columns (lists).
 Plan* PlanAggPath(PlannerInfo* root, RelOptInfo*, CustomPath* best_path, List* tlist, List*, List*);
 
 const CustomPathMethods kAggPathMethods = {kAggName, PlanAggPath, nullptr};
@@ -256,20 +266,30 @@ struct UpperArgs {
 };
 
 // Whether aggregate mode can read `in`: its only path is the scan, unparameterized, and the query has no
-// GROUP BY.
-bool Fits(PlannerInfo* root, RelOptInfo* in) {
+// grouping sets (and no GROUP BY unless `grouped`: the target's columns are then checked).
+bool Fits(PlannerInfo* root, RelOptInfo* in, bool grouped) {
   Path* scan = in->cheapest_total_path;
   return IsScanPath(scan) && scan->param_info == nullptr && bms_is_empty(in->lateral_relids) &&
-         root->parse->groupClause == NIL && root->parse->groupingSets == NIL && QualsFit(in);
+         (grouped || root->parse->groupClause == NIL) && root->parse->groupingSets == NIL && QualsFit(in);
 }
 
 // The aggregate-mode path computing the partial Aggrefs of `target` over `in`, as a path of `parent`;
 // nullptr when one of them is not computed by an accumulator. Within pg::Call.
-CustomPath* MakeAggPath(RelOptInfo* in, RelOptInfo* parent, PathTarget* target) {
-  List *ops = NIL, *attnos = NIL, *types = NIL;
+CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, PathTarget* target) {
+  List *ops = NIL, *attnos = NIL, *types = NIL, *keys = NIL;
+  std::optional<Compressed> c;
   ListCell* lc;
   foreach (lc, target->exprs) {
     Node* e = static_cast<Node*>(lfirst(lc));
+    if (IsA(e, Var)) {  // a grouping column: one of the partition's segment columns
+      auto* v = castNode(Var, e);
+      if (v->varno != int(in->relid) || v->varlevelsup != 0 || v->varattno <= 0) return nullptr;
+      if (!c) c = Lookup(planner_rt_fetch(in->relid, root)->relid);
+      if (!c || std::find(c->segment.begin(), c->segment.end(), v->varattno) == c->segment.end()) return nullptr;
+      keys = list_append_unique_int(keys, v->varattno);
+      if (list_length(keys) > INDEX_MAX_KEYS) return nullptr;
+      continue;
+    }
     if (!IsA(e, Aggref)) return nullptr;
     const std::optional<AggOf> g = Classify(castNode(Aggref, e), in->relid);
     if (!g) return nullptr;
@@ -287,14 +307,14 @@ CustomPath* MakeAggPath(RelOptInfo* in, RelOptInfo* parent, PathTarget* target) 
   p->path.parallel_aware = false;
   p->path.parallel_safe = false;
   p->path.parallel_workers = 0;
-  p->path.rows = 1;
+  p->path.rows = keys == NIL ? 1 : std::max(1.0, std::min(in->rows, 10.0 * list_length(keys)));  // segment values
   // The scan's pages and decoding without a row per value: less than the scan alone, which the
   // Partial Aggregate it replaces adds its per-row work to.
   p->path.startup_cost = p->path.total_cost = scan->startup_cost + (scan->total_cost - scan->startup_cost) * 0.5;
   p->path.pathkeys = NIL;
   p->flags = 0;
   p->custom_paths = NIL;
-  p->custom_private = list_make4(makeInteger(int(in->relid)), ops, attnos, types);
+  p->custom_private = list_make5(makeInteger(int(in->relid)), ops, attnos, types, keys);
   p->methods = &kAggPathMethods;
   return p;
 }
@@ -304,8 +324,8 @@ CustomPath* MakeAggPath(RelOptInfo* in, RelOptInfo* parent, PathTarget* target) 
 void AddPartialPath(void* arg) {
   auto* a = static_cast<UpperArgs*>(arg);
   pg::Call([&] {
-    if (!Fits(a->root, a->input)) return;
-    CustomPath* p = MakeAggPath(a->input, a->output, a->output->reltarget);
+    if (!Fits(a->root, a->input, true)) return;
+    CustomPath* p = MakeAggPath(a->root, a->input, a->output, a->output->reltarget);
     if (p != nullptr) add_path(a->output, &p->path);
   });
 }
@@ -318,7 +338,7 @@ void AddFinalizedPath(void* arg) {
   auto* extra = static_cast<GroupPathExtraData*>(a->extra);
   if (extra == nullptr || (extra->flags & GROUPING_CAN_PARTIAL_AGG) == 0) return;
   pg::Call([&] {
-    if (!Fits(root, a->input)) return;
+    if (!Fits(root, a->input, false)) return;
     // The partial target: every Aggref of the target and of HAVING, marked partial (what the Finalize
     // Aggregate's Aggrefs are matched with when the plan's references are set).
     const int flags = PVC_INCLUDE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS | PVC_INCLUDE_PLACEHOLDERS;
@@ -335,7 +355,7 @@ void AddFinalizedPath(void* arg) {
     }
     set_pathtarget_cost_width(root, partial);
     RelOptInfo* prel = fetch_upper_rel(root, UPPERREL_PARTIAL_GROUP_AGG, a->input->relids);
-    CustomPath* p = MakeAggPath(a->input, prel, partial);
+    CustomPath* p = MakeAggPath(root, a->input, prel, partial);
     if (p == nullptr) return;
     AggClauseCosts costs;
     MemSet(&costs, 0, sizeof costs);
@@ -394,13 +414,15 @@ void MakeAggPlan(void* arg) {
     }
     table_close(rel, NoLock);
     ListCell* lc;
-    foreach (lc, a->tlist)
-      scan_tlist = lappend(scan_tlist, makeTargetEntry(lfirst_node(TargetEntry, lc)->expr, resno++, nullptr, false));
+    foreach (lc, a->tlist) {  // the aggregates (grouping columns are read from the columns above)
+      Expr* e = lfirst_node(TargetEntry, lc)->expr;
+      if (IsA(e, Aggref)) scan_tlist = lappend(scan_tlist, makeTargetEntry(e, resno++, nullptr, false));
+    }
     cscan->custom_scan_tlist = scan_tlist;
     // The columns to decode: the aggregates' and the quals'.
     Bitmapset* attrs = nullptr;
     pull_varattnos(reinterpret_cast<Node*>(cscan->scan.plan.qual), relid, &attrs);
-    foreach (lc, static_cast<List*>(lthird(priv))) {
+    foreach (lc, list_concat_copy(static_cast<List*>(lthird(priv)), static_cast<List*>(list_nth(priv, 4)))) {
       const int x = lfirst_int(lc);
       if (x > 0) attrs = bms_add_member(attrs, x - FirstLowInvalidHeapAttributeNumber);
     }
@@ -410,7 +432,8 @@ void MakeAggPlan(void* arg) {
     linitial(cscan->custom_private) = needed;
     cscan->custom_private = lappend(cscan->custom_private, lsecond(priv));  // 14: ops
     cscan->custom_private = lappend(cscan->custom_private, lthird(priv));   // 15: attnos
-    cscan->custom_private = lappend(cscan->custom_private, lfourth(priv));  // 16: types
+    cscan->custom_private = lappend(cscan->custom_private, lfourth(priv));      // 16: types
+    cscan->custom_private = lappend(cscan->custom_private, list_nth(priv, 4));  // 17: grouping columns
     a->plan = &cscan->scan.plan;
   });
 }
@@ -431,7 +454,7 @@ void InitAggregate() {
 void OfferAggregation(PlannerInfo* root, RelOptInfo* rel) {
   Query* q = root->parse;
   // Not for a statement that writes: make_modifytable reads a result relation's fdwroutine.
-  if (q->commandType != CMD_SELECT || !q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
+  if (q->commandType != CMD_SELECT || !q->hasAggs || q->groupingSets != NIL ||
       rel->fdwroutine != nullptr)
     return;
   if (routine == nullptr) {

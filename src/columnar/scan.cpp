@@ -404,7 +404,19 @@ struct State {
   // without a row each, the others row by row after the quals.
   bool agg_mode, agg_done;
   int naggs;
-  core::columnar::Accumulator* accs;
+  core::columnar::Accumulator* ops;  // each aggregate's op, as a group's accumulators start
+  // GROUP BY segment columns: one group per distinct key (datum images), in a hash table of indexes;
+  // without GROUP BY one group of no key, made at the start (an empty input has its one row).
+  int nkeys;
+  AttrNumber* key_attno;
+  int16* key_len;
+  bool* key_byval;
+  struct AggGroup* groups;
+  int ngroups, groups_cap;
+  int* table;  // group index + 1, 0 = empty; size table_size (a power of 2)
+  int table_size;
+  int out_next;  // the next group to return
+  MemoryContext groups_cxt;  // the groups, their keys and the table
   AttrNumber* agg_attno;  // 0 for count(*)
   MemoryContext agg_cxt;  // the output row's by-reference states
   Oid* agg_type;
@@ -413,6 +425,85 @@ struct State {
 };
 
 // Evaluates the tests' values into tests_cxt (reset: each call evaluates every value it uses again).
+struct AggGroup {
+  Datum* keys;
+  bool* nulls;
+  uint32 hash;
+  core::columnar::Accumulator* accs;
+};
+
+uint32 KeyHash(const State* s, const Datum* keys, const bool* nulls) {
+  uint32 h = 0x9e3779b9u;
+  for (int k = 0; k < s->nkeys; k++) {
+    const uint32 x = nulls[k] ? 0x7f4a7c15u : datum_image_hash(keys[k], s->key_byval[k], s->key_len[k]);
+    h = (h ^ x) * 0x01000193u + uint32(k);
+  }
+  return h;
+}
+
+// The group of this key, made (its key copied) if new. Postgres calls only: may raise an error.
+AggGroup* FindGroup(State* s, const Datum* keys, const bool* nulls) {
+  const uint32 h = KeyHash(s, keys, nulls);
+  uint32 mask = uint32(s->table_size - 1);
+  for (uint32 i = h & mask;; i = (i + 1) & mask) {
+    const int slot = s->table[i];
+    if (slot == 0) break;
+    AggGroup* g = &s->groups[slot - 1];
+    if (g->hash != h) continue;
+    bool same = true;
+    for (int k = 0; k < s->nkeys && same; k++)
+      same = g->nulls[k] == nulls[k] &&
+             (nulls[k] || datum_image_eq(g->keys[k], keys[k], s->key_byval[k], s->key_len[k]));
+    if (same) return g;
+  }
+  MemoryContext old = MemoryContextSwitchTo(s->groups_cxt);
+  if (s->ngroups == s->groups_cap) {
+    s->groups_cap *= 2;
+    s->groups = static_cast<AggGroup*>(repalloc(s->groups, sizeof(AggGroup) * s->groups_cap));
+  }
+  AggGroup* g = &s->groups[s->ngroups++];
+  g->hash = h;
+  g->keys = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nkeys)));
+  g->nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nkeys)));
+  for (int k = 0; k < s->nkeys; k++) {
+    g->nulls[k] = nulls[k];
+    g->keys[k] = nulls[k] ? (Datum) 0 : datumCopy(keys[k], s->key_byval[k], s->key_len[k]);
+  }
+  g->accs = static_cast<core::columnar::Accumulator*>(palloc(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
+  for (int i = 0; i < s->naggs; i++) g->accs[i] = s->ops[i];
+  // The table at most half full: grown (and every group placed again) past that.
+  if (s->ngroups * 2 > s->table_size) {
+    s->table_size *= 2;
+    s->table = static_cast<int*>(palloc0(sizeof(int) * s->table_size));
+    mask = uint32(s->table_size - 1);
+    for (int n = 0; n < s->ngroups; n++) {
+      uint32 i = s->groups[n].hash & mask;
+      while (s->table[i] != 0) i = (i + 1) & mask;
+      s->table[i] = n + 1;
+    }
+  } else {
+    uint32 i = h & mask;
+    while (s->table[i] != 0) i = (i + 1) & mask;
+    s->table[i] = s->ngroups;
+  }
+  MemoryContextSwitchTo(old);
+  return g;
+}
+
+// No group yet (the start and each rescan); without GROUP BY the one group is made now.
+void ResetGroups(State* s) {
+  MemoryContextReset(s->groups_cxt);
+  MemoryContext old = MemoryContextSwitchTo(s->groups_cxt);
+  s->groups_cap = 8;
+  s->groups = static_cast<AggGroup*>(palloc(sizeof(AggGroup) * s->groups_cap));
+  s->ngroups = 0;
+  s->table_size = 16;
+  s->table = static_cast<int*>(palloc0(sizeof(int) * s->table_size));
+  s->out_next = 0;
+  MemoryContextSwitchTo(old);
+  if (s->nkeys == 0) FindGroup(s, nullptr, nullptr);
+}
+
 void EvalTests(State* s, bool before_run) {
   ExprContext* econtext = s->css.ss.ps.ps_ExprContext;
   MemoryContextReset(s->tests_cxt);
@@ -628,9 +719,23 @@ bool AggregateWholeBatch(State* s, HeapTuple tup) {
     });
     if (!proven) return false;
   }
+  AggGroup* group = nullptr;
+  pg::Call([&] {
+    // The key: segment columns, the same for every row of the batch.
+    Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nkeys)));
+    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nkeys)));
+    for (int k = 0; k < s->nkeys; k++) {
+      int seg = 0;
+      while (s->seg_attno[seg] != s->key_attno[k]) seg++;
+      keys[k] = s->seg_value[seg], nulls[k] = s->seg_null[seg];
+    }
+    group = FindGroup(s, keys, nulls);
+    pfree(keys);
+    pfree(nulls);
+  });
   std::vector<std::pair<AttrNumber, col::Batch>> decoded;  // a column two aggregates read is decoded once
   for (int i = 0; i < s->naggs; i++) {
-    core::columnar::Accumulator& acc = s->accs[i];
+    core::columnar::Accumulator& acc = group->accs[i];
     const AttrNumber a = s->agg_attno[i];
     if (a == 0) {
       acc.AddRows(s->nrows);
@@ -949,15 +1054,28 @@ void Begin(void* arg) {
       List* types = static_cast<List*>(list_nth(cscan->custom_private, 16));
       s->naggs = list_length(ops);
       s->agg_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar aggregate", ALLOCSET_SMALL_SIZES);
-      s->accs = static_cast<core::columnar::Accumulator*>(palloc0(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
+      s->ops = static_cast<core::columnar::Accumulator*>(palloc0(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
       s->agg_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->naggs)));
       s->agg_type = static_cast<Oid*>(palloc0(sizeof(Oid) * std::max(1, s->naggs)));
       for (int i = 0; i < s->naggs; i++) {
-        s->accs[i] = core::columnar::Accumulator{};
-        s->accs[i].op = core::columnar::AggOp(list_nth_int(ops, i));
+        s->ops[i] = core::columnar::Accumulator{};
+        s->ops[i].op = core::columnar::AggOp(list_nth_int(ops, i));
         s->agg_attno[i] = AttrNumber(list_nth_int(attnos, i));
         s->agg_type[i] = list_nth_oid(types, i);
       }
+      List* keys = static_cast<List*>(list_nth(cscan->custom_private, 17));
+      s->nkeys = list_length(keys);
+      s->key_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nkeys)));
+      s->key_len = static_cast<int16*>(palloc0(sizeof(int16) * std::max(1, s->nkeys)));
+      s->key_byval = static_cast<bool*>(palloc0(sizeof(bool) * std::max(1, s->nkeys)));
+      for (int k = 0; k < s->nkeys; k++) {
+        s->key_attno[k] = AttrNumber(list_nth_int(keys, k));
+        Form_pg_attribute att = TupleDescAttr(RelationGetDescr(leaf), s->key_attno[k] - 1);
+        s->key_len[k] = att->attlen;
+        s->key_byval[k] = att->attbyval;
+      }
+      s->groups_cxt = AllocSetContextCreate(CurrentMemoryContext, "strata columnar aggregate groups", ALLOCSET_DEFAULT_SIZES);
+      ResetGroups(s);
     } else {
       s->row_slot = s->css.ss.ss_ScanTupleSlot;
       ExecAssignScanProjectionInfoWithVarno(&s->css.ss, cscan->scan.scanrelid);
@@ -1096,7 +1214,7 @@ void Rescan(void* arg) {
   s->tests_ready = false;  // parameters may have changed: evaluated again at the first read
   s->cur_qual = s->full_qual;
   s->agg_done = false;
-  for (int i = 0; i < s->naggs; i++) s->accs[i].Reset();
+  if (s->agg_mode) pg::Call([&] { ResetGroups(s); });
   s->phase = 0;
   s->nrows = s->row = 0;
 }
@@ -1178,8 +1296,13 @@ void FillAggregates(void* arg) {
     // The arrays live until the node's next row (the Finalize Aggregate copies the states it combines).
     MemoryContextReset(s->agg_cxt);
     MemoryContext old = MemoryContextSwitchTo(s->agg_cxt);
+    const AggGroup& group = s->groups[s->out_next];
+    for (int k = 0; k < s->nkeys; k++) {  // the keys in their columns, which the target list reads
+      out->tts_values[s->key_attno[k] - 1] = group.keys[k];
+      out->tts_isnull[s->key_attno[k] - 1] = group.nulls[k];
+    }
     for (int i = 0; i < s->naggs; i++) {
-      const core::columnar::Accumulator& a = s->accs[i];
+      const core::columnar::Accumulator& a = group.accs[i];
       Datum v = (Datum) 0;
       bool isnull = false;
       switch (a.op) {
@@ -1221,20 +1344,30 @@ void FillAggregates(void* arg) {
   });
 }
 
-// Aggregate mode's one row: every row of the partition that passes the quals, added up. Rows that come
-// one by one (the heap part's, and those of batches whose quals are not proven) are added here; Next
-// adds the proven batches whole (AggregateWholeBatch). This frame owns nothing.
+// Aggregate mode's rows, one per group: every row of the partition that passes the quals, added up
+// first. Rows that come one by one (the heap part's, and those of batches whose quals are not proven)
+// are added here; Next adds the proven batches whole (AggregateWholeBatch). This frame owns nothing.
 TupleTableSlot* ExecAggNode(CustomScanState* node) {
   State* s = reinterpret_cast<State*>(node);
-  if (s->agg_done) return nullptr;
   ExprContext* econtext = node->ss.ps.ps_ExprContext;
-  for (;;) {
+  while (!s->agg_done) {
     CHECK_FOR_INTERRUPTS();
     TupleTableSlot* slot = Next(&node->ss);
-    if (TupIsNull(slot)) break;
+    if (TupIsNull(slot)) {
+      s->agg_done = true;
+      break;
+    }
+    AggGroup* group = &s->groups[0];
+    if (s->nkeys > 0) {
+      Datum keys[INDEX_MAX_KEYS];
+      bool nulls[INDEX_MAX_KEYS];
+      for (int k = 0; k < s->nkeys; k++)
+        keys[k] = slot->tts_values[s->key_attno[k] - 1], nulls[k] = slot->tts_isnull[s->key_attno[k] - 1];
+      group = FindGroup(s, keys, nulls);
+    }
     bool overflow = false;
     for (int i = 0; i < s->naggs; i++) {
-      core::columnar::Accumulator& acc = s->accs[i];
+      core::columnar::Accumulator& acc = group->accs[i];
       const AttrNumber a = s->agg_attno[i];
       if (a == 0) {
         acc.AddRows(1);
@@ -1248,8 +1381,9 @@ TupleTableSlot* ExecAggNode(CustomScanState* node) {
       ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("value out of range: overflow")));
     ResetExprContext(econtext);
   }
-  s->agg_done = true;
+  if (s->out_next >= s->ngroups) return nullptr;
   pg::GuardHook(FillAggregates, s);
+  s->out_next++;
   TupleTableSlot* out = node->ss.ss_ScanTupleSlot;
   if (node->ss.ps.ps_ProjInfo == nullptr) return out;
   ResetExprContext(econtext);

@@ -493,7 +493,21 @@ INSERT INTO corpus VALUES
 (247, false, $q$SELECT count(*), min(ratio), max(ratio), min(score), max(score) FROM {T} WHERE video_id = 42$q$, false, NULL, NULL, NULL),
 (248, false, $q$SELECT count(*), sum(video_id), count(*) FILTER (WHERE kind = 1) FROM {T} WHERE ts >= '2026-11-30'$q$, false, NULL, NULL, NULL),
 (249, false, $q$SELECT c.category, (SELECT count(*) FROM {T} e WHERE e.video_id = c.video_id AND e.ts < '2026-12-02') FROM videos c ORDER BY 1, 2 LIMIT 20$q$, true, NULL, NULL, NULL),
-(250, false, $q$SELECT x FROM (SELECT sum(kind) AS x FROM {T} WHERE ts < '2026-11-29 03:00') s WHERE x > 0$q$, false, NULL, NULL, NULL);
+(250, false, $q$SELECT x FROM (SELECT sum(kind) AS x FROM {T} WHERE ts < '2026-11-29 03:00') s WHERE x > 0$q$, false, NULL, NULL, NULL),
+-- GROUP BY segment columns: groups per segment value in the partitions segmented by them (NULL and '' values
+-- among them), Postgres's partial aggregation in the others.
+(251, true, $q$SELECT channel, count(*), sum(video_id), avg(kind), min(ts), max(score) FROM {T} GROUP BY channel$q$, false, NULL, NULL, NULL),
+(252, false, $q$SELECT channel, kind, count(*), sum(kind), max(day) FROM {T} WHERE ts < '2026-12-01' GROUP BY channel, kind$q$, false, NULL, NULL, NULL),
+(253, false, $q$SELECT video_id, count(*), min(ts), max(ts) FROM {T} WHERE ts >= '2026-12-02' GROUP BY video_id$q$, false, NULL, NULL, NULL),
+(254, false, $q$SELECT channel, count(*) FROM {T} WHERE ts >= '2026-11-28 06:00' AND ts < '2026-11-29 18:00' GROUP BY channel HAVING count(*) > 100$q$, false, NULL, NULL, NULL),
+(255, false, $q$SELECT kind, count(*), avg(video_id), min(score) FROM {T} GROUP BY kind$q$, false, NULL, NULL, NULL),
+(256, false, $q$SELECT channel, count(*), sum(video_id) FROM {T} WHERE ts < $1 GROUP BY channel$q$, false, 'plan_cache_mode=force_generic_plan', 'timestamptz',
+     ARRAY[$q$'2026-11-29 12:00'$q$, $q$'2026-12-02'$q$]),
+(257, false, $q$SELECT v.c, s.* FROM (VALUES ('2026-11-28'::timestamptz), ('2026-11-30'), ('2026-12-02')) v(c)
+     CROSS JOIN LATERAL (SELECT channel, count(*), max(ts) FROM {T} e WHERE e.ts >= v.c AND e.ts < v.c + interval '1 day' GROUP BY channel) s$q$, false, NULL, NULL, NULL),
+(258, false, $q$SELECT channel, count(*), sum(video_id) FROM {T} GROUP BY channel ORDER BY 2 DESC, 1 LIMIT 3$q$, true, NULL, NULL, NULL),
+(259, false, $q$SELECT channel, count(*), sum(kind) FROM {T} WHERE channel IS NULL OR channel = '' GROUP BY channel$q$, false, NULL, NULL, NULL),
+(260, false, $q$SELECT label, count(*) FROM {T} WHERE ts >= '2026-12-02' GROUP BY label$q$, false, NULL, NULL, NULL);
 
 -- Compress five of the days, each with other settings (the set's policy, changed between the calls): the 28th
 -- and the 29th by channel in ts order, the 30th by channel and kind, the 1st by nothing in score order (NaN,
@@ -546,6 +560,8 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM ev_p2
 -- (those whose ranges prove the quals without a row each), the heap partition's by Postgres.
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT count(*), sum(video_id), avg(score), max(ts) FROM ev WHERE ts >= '2026-11-29 12:00' AND ts < '2026-12-03 12:00';
+-- Grouped by a segment column: a group per channel value in the partitions segmented by channel.
+EXPLAIN (COSTS OFF) SELECT channel, count(*), max(ts) FROM ev WHERE ts < '2026-12-01' GROUP BY channel;
 -- A prepared statement's generic plan: the tests take its parameters.
 SET plan_cache_mode = force_generic_plan;
 PREPARE by_channel(text, timestamptz) AS SELECT count(*) FROM ev_p20261129 WHERE channel = $1 AND ts >= $2;
