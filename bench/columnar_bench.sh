@@ -9,8 +9,8 @@
 #               label, order_by ts; no primary key: a compressed partition cannot keep a unique index).
 # Measured: bytes (tables, TOAST and indexes) and the floor (the columns' entropy); reads through the
 # parent, unchanged queries (a month's aggregate over three columns, a filtered aggregate on the label, a
-# 7-day dashboard, a point lookup by id and time), each answer compared with the heap's; conversion
-# throughput (rows/s on one core) and the p99 of single-row inserts into the hot partition during the
+# 7-day dashboard, 7 days' totals per label, a point lookup by id and time), each answer compared with
+# the heap's; conversion throughput (rows/s on one core) and the p99 of single-row inserts into the hot partition during the
 # conversions against a quiet period of the same run; UPDATE of 1% of a compressed partition's rows (a
 # time window, and scattered ids), the size after compressing it again; the codecs alone.
 # TimescaleDB (an anchor; built and installed by hand, never by this script): when its library is installed
@@ -172,6 +172,7 @@ echo "== 2. reads (median of $REPS, one core, warm cache): the same query on the
 AGG="SELECT count(*), sum(watch_ms), round(avg(score)::numeric, 6), max(likes) FROM %s WHERE ts < '2026-12-01'"
 LAB="SELECT count(*), sum(watch_ms) FROM %s WHERE label = 'music' AND ts < '2026-12-01'"
 DASH="SELECT date_trunc('day', ts) d, channel, count(*), sum(watch_ms) FROM %s WHERE ts >= '2026-11-24' AND ts < '2026-12-01' GROUP BY 1, 2 ORDER BY 4 DESC, 2 LIMIT 20"
+BYLAB="SELECT label, count(*), sum(watch_ms), max(ts) FROM %s WHERE ts >= '2026-11-24' AND ts < '2026-12-01' GROUP BY label"
 PT=$(q "SELECT id || ',' || ts FROM ev_heap_17 ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 3 FROM ev_heap_17)")
 PID=${PT%%,*} PTS=${PT#*,}
 POINT="SELECT * FROM %s WHERE id = $PID AND ts = '$PTS'"
@@ -179,7 +180,8 @@ same() {  # same A B: the two queries' results are equal (as sets of rows)
   [ "$(q "SELECT count(*) FROM (($1) EXCEPT ALL ($2)) a")" = 0 ] && [ "$(q "SELECT count(*) FROM (($2) EXCEPT ALL ($1)) b")" = 0 ] && echo same || echo DIFFERENT
 }
 for pair in "a month's aggregate over three columns|$AGG" "filtered aggregate on a label (segment)|$LAB" \
-            "7-day dashboard (day x channel, top 20)|$DASH" "point lookup by (id, ts)|$POINT"; do
+            "7-day dashboard (day x channel, top 20)|$DASH" "7 days per label (GROUP BY the segment)|$BYLAB" \
+            "point lookup by (id, ts)|$POINT"; do
   IFS='|' read -r name tmpl <<<"$(tr '\n' ' ' <<<"$pair")"
   h=$(printf "$tmpl" ev_heap) c=$(printf "$tmpl" ev_cmp)
   th=$(best "$h") tc=$(best "$c")
