@@ -10,9 +10,10 @@
 # Measured: bytes (tables, TOAST and indexes) and the floor (the columns' entropy); reads through the
 # parent, unchanged queries (a month's aggregate over three columns, a filtered aggregate on the label, a
 # 7-day dashboard, 7 days' totals per label, a point lookup by id and time), each answer compared with
-# the heap's; conversion throughput (rows/s on one core) and the p99 of single-row inserts into the hot partition during the
-# conversions against a quiet period of the same run; UPDATE of 1% of a compressed partition's rows (a
-# time window, and scattered ids), the size after compressing it again; the codecs alone.
+# the heap's; conversion throughput (rows/s on one core) and the p99 of single-row inserts into the hot
+# partition during the conversions against a quiet period of the same run; UPDATE of 1% of a compressed
+# partition's rows (a time window, and scattered ids), the size after compressing it again; the codecs
+# alone.
 # TimescaleDB (an anchor; built and installed by hand, never by this script): when its library is installed
 # into this PostgreSQL, the same rows also go into a hypertable of daily chunks, compressed with
 # compress_chunk (orderby ts, segmentby label), and are measured beside the rest.
