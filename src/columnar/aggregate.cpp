@@ -267,25 +267,37 @@ struct UpperArgs {
 
 // Whether aggregate mode can read `in`: its only path is the scan, unparameterized, and the query has no
 // grouping sets (and no GROUP BY unless `grouped`: the target's columns are then checked).
-bool Fits(PlannerInfo* root, RelOptInfo* in, bool grouped) {
+// The partition's scan path (through the projection the planner may put over it), or nullptr.
+Path* ScanOf(RelOptInfo* in) {
   Path* scan = in->cheapest_total_path;
-  return IsScanPath(scan) && scan->param_info == nullptr && bms_is_empty(in->lateral_relids) &&
+  if (scan != nullptr && IsA(scan, ProjectionPath)) scan = castNode(ProjectionPath, scan)->subpath;
+  return IsScanPath(scan) ? scan : nullptr;
+}
+
+bool Fits(PlannerInfo* root, RelOptInfo* in, bool grouped) {
+  Path* scan = ScanOf(in);
+  return scan != nullptr && scan->param_info == nullptr && bms_is_empty(in->lateral_relids) &&
          (grouped || root->parse->groupClause == NIL) && root->parse->groupingSets == NIL && QualsFit(in);
 }
 
+// What a group of aggregate mode holds (its accumulators and key), for the work_mem check.
+constexpr double kGroupBytes = 256;
+
 // The aggregate-mode path computing the partial Aggrefs of `target` over `in`, as a path of `parent`;
-// nullptr when one of them is not computed by an accumulator. Within pg::Call.
-CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, PathTarget* target) {
-  List *ops = NIL, *attnos = NIL, *types = NIL, *keys = NIL;
-  std::optional<Compressed> c;
+// nullptr when one of them is not computed by an accumulator, a grouping column is not one of
+// `segment` (the partition's segment columns, read by the caller) or the groups would not fit in
+// work_mem. Within pg::Call.
+CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, PathTarget* target,
+                        const std::vector<AttrNumber>& segment) {
+  List *ops = NIL, *attnos = NIL, *types = NIL, *keys = NIL, *key_vars = NIL;
   ListCell* lc;
   foreach (lc, target->exprs) {
     Node* e = static_cast<Node*>(lfirst(lc));
     if (IsA(e, Var)) {  // a grouping column: one of the partition's segment columns
       auto* v = castNode(Var, e);
       if (v->varno != int(in->relid) || v->varlevelsup != 0 || v->varattno <= 0) return nullptr;
-      if (!c) c = Lookup(planner_rt_fetch(in->relid, root)->relid);
-      if (!c || std::find(c->segment.begin(), c->segment.end(), v->varattno) == c->segment.end()) return nullptr;
+      if (std::find(segment.begin(), segment.end(), v->varattno) == segment.end()) return nullptr;
+      if (!list_member_int(keys, v->varattno)) key_vars = lappend(key_vars, v);
       keys = list_append_unique_int(keys, v->varattno);
       if (list_length(keys) > INDEX_MAX_KEYS) return nullptr;
       continue;
@@ -298,7 +310,13 @@ CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, P
     types = lappend_oid(types, g->type);
   }
   if (ops == NIL) return nullptr;
-  Path* scan = in->cheapest_total_path;
+  // Groups: one per distinct key among the partition's rows, all in memory (no spill).
+  double groups = 1;
+  if (key_vars != NIL) {
+    groups = estimate_num_groups(root, key_vars, std::max(1.0, in->rows), nullptr, nullptr);
+    if (groups * (kGroupBytes + 64.0 * list_length(ops)) > double(work_mem) * 1024.0) return nullptr;
+  }
+  Path* scan = ScanOf(in);
   CustomPath* p = makeNode(CustomPath);
   p->path.pathtype = T_CustomScan;
   p->path.parent = parent;
@@ -307,7 +325,7 @@ CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, P
   p->path.parallel_aware = false;
   p->path.parallel_safe = false;
   p->path.parallel_workers = 0;
-  p->path.rows = keys == NIL ? 1 : std::max(1.0, std::min(in->rows, 10.0 * list_length(keys)));  // segment values
+  p->path.rows = std::max(1.0, groups);
   // The scan's pages and decoding without a row per value: less than the scan alone, which the
   // Partial Aggregate it replaces adds its per-row work to.
   p->path.startup_cost = p->path.total_cost = scan->startup_cost + (scan->total_cost - scan->startup_cost) * 0.5;
@@ -323,9 +341,11 @@ CustomPath* MakeAggPath(PlannerInfo* root, RelOptInfo* in, RelOptInfo* parent, P
 // Append that Postgres's Finalize Aggregate reads.
 void AddPartialPath(void* arg) {
   auto* a = static_cast<UpperArgs*>(arg);
+  const std::optional<Compressed> c = Lookup(planner_rt_fetch(a->input->relid, a->root)->relid);
+  if (!c) return;
   pg::Call([&] {
     if (!Fits(a->root, a->input, true)) return;
-    CustomPath* p = MakeAggPath(a->root, a->input, a->output, a->output->reltarget);
+    CustomPath* p = MakeAggPath(a->root, a->input, a->output, a->output->reltarget, c->segment);
     if (p != nullptr) add_path(a->output, &p->path);
   });
 }
@@ -337,6 +357,8 @@ void AddFinalizedPath(void* arg) {
   PlannerInfo* root = a->root;
   auto* extra = static_cast<GroupPathExtraData*>(a->extra);
   if (extra == nullptr || (extra->flags & GROUPING_CAN_PARTIAL_AGG) == 0) return;
+  const std::optional<Compressed> c = Lookup(planner_rt_fetch(a->input->relid, root)->relid);
+  if (!c) return;
   pg::Call([&] {
     if (!Fits(root, a->input, false)) return;
     // The partial target: every Aggref of the target and of HAVING, marked partial (what the Finalize
@@ -355,7 +377,7 @@ void AddFinalizedPath(void* arg) {
     }
     set_pathtarget_cost_width(root, partial);
     RelOptInfo* prel = fetch_upper_rel(root, UPPERREL_PARTIAL_GROUP_AGG, a->input->relids);
-    CustomPath* p = MakeAggPath(root, a->input, prel, partial);
+    CustomPath* p = MakeAggPath(root, a->input, prel, partial, c->segment);
     if (p == nullptr) return;
     AggClauseCosts costs;
     MemSet(&costs, 0, sizeof costs);

@@ -409,6 +409,7 @@ struct State {
   // without GROUP BY one group of no key, made at the start (an empty input has its one row).
   int nkeys;
   AttrNumber* key_attno;
+  int* key_seg;  // the key's segment index in the layout read at the start; -1: not a segment column now
   int16* key_len;
   bool* key_byval;
   struct AggGroup* groups;
@@ -465,9 +466,14 @@ AggGroup* FindGroup(State* s, const Datum* keys, const bool* nulls) {
   g->hash = h;
   g->keys = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nkeys)));
   g->nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nkeys)));
-  for (int k = 0; k < s->nkeys; k++) {
+  for (int k = 0; k < s->nkeys; k++) {  // copied whole: a TOAST pointer would be fetched at each probe
     g->nulls[k] = nulls[k];
-    g->keys[k] = nulls[k] ? (Datum) 0 : datumCopy(keys[k], s->key_byval[k], s->key_len[k]);
+    if (nulls[k])
+      g->keys[k] = (Datum) 0;
+    else if (s->key_len[k] == -1)
+      g->keys[k] = PointerGetDatum(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(keys[k]))));
+    else
+      g->keys[k] = datumCopy(keys[k], s->key_byval[k], s->key_len[k]);
   }
   g->accs = static_cast<core::columnar::Accumulator*>(palloc(sizeof(core::columnar::Accumulator) * std::max(1, s->naggs)));
   for (int i = 0; i < s->naggs; i++) g->accs[i] = s->ops[i];
@@ -488,6 +494,15 @@ AggGroup* FindGroup(State* s, const Datum* keys, const bool* nulls) {
   }
   MemoryContextSwitchTo(old);
   return g;
+}
+
+// No group, and none made: the node has returned its rows.
+void ResetGroupsEmpty(State* s) {
+  MemoryContextReset(s->groups_cxt);
+  s->groups = nullptr;
+  s->ngroups = s->groups_cap = s->table_size = 0;
+  s->table = nullptr;
+  s->out_next = 0;
 }
 
 // No group yet (the start and each rescan); without GROUP BY the one group is made now.
@@ -708,6 +723,8 @@ void CheckOverflow(const core::columnar::Accumulator& acc) {
 // every row satisfies the quals (none, or all proven by the batch's ranges); false otherwise (the rows
 // then go through the quals one by one).
 bool AggregateWholeBatch(State* s, HeapTuple tup) {
+  for (int k = 0; k < s->nkeys; k++)
+    if (s->key_seg[k] < 0) return false;  // compressed again since planning, without that segment column
   ReadBatchHeader(s, tup);  // AllProven reads the segment values
   s->ncolumns = 0;          // and no decoded column of an earlier batch
   if (s->full_qual != nullptr) {
@@ -724,11 +741,7 @@ bool AggregateWholeBatch(State* s, HeapTuple tup) {
     // The key: segment columns, the same for every row of the batch.
     Datum* keys = static_cast<Datum*>(palloc(sizeof(Datum) * std::max(1, s->nkeys)));
     bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * std::max(1, s->nkeys)));
-    for (int k = 0; k < s->nkeys; k++) {
-      int seg = 0;
-      while (s->seg_attno[seg] != s->key_attno[k]) seg++;
-      keys[k] = s->seg_value[seg], nulls[k] = s->seg_null[seg];
-    }
+    for (int k = 0; k < s->nkeys; k++) keys[k] = s->seg_value[s->key_seg[k]], nulls[k] = s->seg_null[s->key_seg[k]];
     group = FindGroup(s, keys, nulls);
     pfree(keys);
     pfree(nulls);
@@ -1066,6 +1079,7 @@ void Begin(void* arg) {
       List* keys = static_cast<List*>(list_nth(cscan->custom_private, 17));
       s->nkeys = list_length(keys);
       s->key_attno = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nkeys)));
+      s->key_seg = static_cast<int*>(palloc0(sizeof(int) * std::max(1, s->nkeys)));
       s->key_len = static_cast<int16*>(palloc0(sizeof(int16) * std::max(1, s->nkeys)));
       s->key_byval = static_cast<bool*>(palloc0(sizeof(bool) * std::max(1, s->nkeys)));
       for (int k = 0; k < s->nkeys; k++) {
@@ -1111,6 +1125,11 @@ void Begin(void* arg) {
     s->batch_sib = static_cast<AttrNumber*>(palloc0(sizeof(AttrNumber) * std::max(1, s->nbatchcols)));
   });
   for (int k = 0; k < s->nsegment; k++) s->seg_attno[k] = c->segment[size_t(k)];
+  for (int k = 0; k < s->nkeys; k++) {
+    s->key_seg[k] = -1;
+    for (int j = 0; j < s->nsegment; j++)
+      if (s->seg_attno[j] == s->key_attno[k]) s->key_seg[k] = j;
+  }
   for (int k = 0; k < s->nbatchcols; k++) {
     s->batch_leaf[k] = c->batch[size_t(k)];
     s->batch_sib[k] = c->BatchAttno(size_t(k));
@@ -1381,7 +1400,11 @@ TupleTableSlot* ExecAggNode(CustomScanState* node) {
       ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("value out of range: overflow")));
     ResetExprContext(econtext);
   }
-  if (s->out_next >= s->ngroups) return nullptr;
+  if (s->out_next >= s->ngroups) {
+    // Done: the groups go (the last row's keys were needed until this call); a rescan makes them again.
+    if (s->ngroups > 0) pg::GuardHook([](void* arg) { pg::Call([&] { ResetGroupsEmpty(static_cast<State*>(arg)); }); }, s);
+    return nullptr;
+  }
   pg::GuardHook(FillAggregates, s);
   s->out_next++;
   TupleTableSlot* out = node->ss.ss_ScanTupleSlot;

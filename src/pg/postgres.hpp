@@ -59,6 +59,7 @@ extern "C" {
 #include "optimizer/planner.h"
 #include "optimizer/prep.h"
 #include "optimizer/tlist.h"
+#include "utils/selfuncs.h"
 #include "foreign/fdwapi.h"
 #include "jit/jit.h"
 #include "optimizer/clauses.h"

@@ -507,7 +507,8 @@ INSERT INTO corpus VALUES
      CROSS JOIN LATERAL (SELECT channel, count(*), max(ts) FROM {T} e WHERE e.ts >= v.c AND e.ts < v.c + interval '1 day' GROUP BY channel) s$q$, false, NULL, NULL, NULL),
 (258, false, $q$SELECT channel, count(*), sum(video_id) FROM {T} GROUP BY channel ORDER BY 2 DESC, 1 LIMIT 3$q$, true, NULL, NULL, NULL),
 (259, false, $q$SELECT channel, count(*), sum(kind) FROM {T} WHERE channel IS NULL OR channel = '' GROUP BY channel$q$, false, NULL, NULL, NULL),
-(260, false, $q$SELECT label, count(*) FROM {T} WHERE ts >= '2026-12-02' GROUP BY label$q$, false, NULL, NULL, NULL);
+(260, false, $q$SELECT label, count(*) FROM {T} WHERE ts >= '2026-12-02' GROUP BY label$q$, false, NULL, NULL, NULL),
+(261, false, $q$SELECT sum(video_id), max(ts), channel, count(*) FROM {T} WHERE ts < '2026-12-01' GROUP BY channel$q$, false, NULL, NULL, NULL);
 
 -- Compress five of the days, each with other settings (the set's policy, changed between the calls): the 28th
 -- and the 29th by channel in ts order, the 30th by channel and kind, the 1st by nothing in score order (NaN,
