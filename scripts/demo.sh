@@ -257,6 +257,44 @@ else
     "SELECT priority, action, relation, decision, left(reason, 80) AS reason FROM strata.vacuum_plan() LIMIT 3"
 fi
 echo
+echo "== COLD HISTORY: the worker compresses the days older than 14 into column batches (segment by channel, time"
+echo "   order); the same SQL reads them, and totals per channel are added up batch by batch"
+q "SELECT strata.alter_partition_set('video_events', compress_after => '14 days', compress_segment_by => '{channel_id}',
+     compress_order_by => 'ts')" >/dev/null
+# The partitions wholly older than 14 days (and kept by the 21-day retention): the worker takes a few per pass.
+due=$(q "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'video_events'::regclass AND c.relname ~ '^video_events_p[0-9]{8}$'
+           AND to_date(right(c.relname, 8), 'YYYYMMDD') + 1 <= (now() - interval '14 days')::date")
+t=$SECONDS
+for _ in $(seq 1 90); do
+  [ "$(q "SELECT count(*) FROM strata.compressed_partitions WHERE parent = 'video_events'::regclass")" -ge "$due" ] && break
+  sleep 1
+done
+took $t
+show "strata.compressed_partitions (bytes with indexes and TOAST)" \
+  "SELECT count(*) AS partitions, sum(rows) AS rows, sum(batches) AS batches, pg_size_pretty(sum(bytes_before)) AS before,
+          pg_size_pretty(sum(bytes_now)) AS now, round(sum(bytes_before)::numeric / sum(bytes_now), 1) AS smaller
+     FROM strata.compressed_partitions WHERE parent = 'video_events'::regclass"
+# A time 15 days back: every row before it is in a compressed partition.
+CUT=$(q "SELECT now() - interval '15 days'")
+OLD="SELECT channel_id, count(*) AS events, sum(watch_ms) AS watch_ms, max(ts) AS last FROM %s
+     WHERE ts < '$CUT' GROUP BY channel_id ORDER BY watch_ms DESC LIMIT 5"
+q "CREATE TABLE video_events_heap AS SELECT * FROM video_events WHERE ts < '$CUT'"
+q "ANALYZE video_events_heap"
+ctimes=$({ echo '\o /dev/null'; echo '\timing on'; printf "$OLD;\n" video_events; printf "$OLD;\n" video_events_heap
+           for _ in $(seq 1 $RUNS); do printf "$OLD;\n" video_events; printf "$OLD;\n" video_events_heap; done; } |
+         "${PSQL[@]}" -q | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+cmp_ms=$(echo "$ctimes" | tail -n +3 | awk 'NR % 2 == 1' | median)
+heap_ms=$(echo "$ctimes" | tail -n +3 | awk 'NR % 2 == 0' | median)
+show "the top channels of the compressed days, from the compressed partitions" "$(printf "$OLD" video_events)"
+echo "   the plan: $(q "EXPLAIN $(printf "$OLD" video_events)" | grep -o 'StrataColumnarAggregate' | sort | uniq -c | awk '{print $1 " partitions read by " $2}')"
+same=$(q "SELECT count(*) = 0 FROM ((($(printf "$OLD" video_events)) EXCEPT ALL ($(printf "$OLD" video_events_heap)))
+          UNION ALL (($(printf "$OLD" video_events_heap)) EXCEPT ALL ($(printf "$OLD" video_events)))) d")
+echo "time, median of $RUNS runs in one session: compressed partitions $cmp_ms ms, a heap copy of the same rows $heap_ms ms;" \
+     "the same rows: $([ "$same" = t ] && echo yes || echo NO)"
+[ "$same" = t ] || exit 1
+
+echo
 echo "demo done in $(($SECONDS - T0)) s"
 if [ "${KEEP:-0}" = 1 ]; then
   # The server runs as postgres when the demo runs as root (lib.sh): pg_ctl must too (it refuses root).
