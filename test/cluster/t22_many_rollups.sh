@@ -74,6 +74,15 @@ q "CREATE FUNCTION t22_diff(n text, vcols text, raw text, since timestamptz, OUT
                                                    UNION ALL (SELECT * FROM r EXCEPT ALL SELECT * FROM v)) d),
                             (SELECT count(*) FROM r)', vcols, n, keep, raw, keep) INTO diff, groups;
    END \$f\$"
+# t22_rows(n, vcols, raw): the rows in which view and raw query differ (first 20), each marked with the side
+# it is on: printed when a check after the writes fails, so that a failure says which groups.
+q "CREATE FUNCTION t22_rows(n text, vcols text, raw text) RETURNS SETOF text LANGUAGE plpgsql AS \$f\$
+   BEGIN
+     RETURN QUERY EXECUTE format('WITH v AS (SELECT %s FROM %I), r AS (%s)
+                     (SELECT ''view only: '' || x::text FROM (SELECT * FROM v EXCEPT ALL SELECT * FROM r) x)
+                     UNION ALL (SELECT ''raw only: '' || x::text FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM v) x)
+                     ORDER BY 1 LIMIT 20', vcols, n, raw);
+   END \$f\$"
 # t22_check(src, since, phase): 'exact/total', the groups compared and the rollups that differ (with their
 # differing rows); each rollup's result is kept in t22_result.
 q "CREATE TABLE t22_result (src text, phase text, name text, diff bigint)"
@@ -218,6 +227,12 @@ scenario() {
   fi
   rt=$(q "SELECT t22_check('$t', NULL, 'real-time')")
   check "$rs: real-time views equal the raw rows after the writes ($rt)" test "${rt%%,*}" = "$n/$n exact"
+  if [ "${rt%%,*}" != "$n/$n exact" ]; then  # which groups, and what the rollup knew of them
+    q "SELECT d.name || ': ' || x FROM t22_def d, LATERAL t22_rows(d.name, d.view_cols, d.raw_query) x
+       WHERE d.src = '$t' AND d.name IN (SELECT name FROM t22_result WHERE src = '$t' AND phase = 'real-time' AND diff <> 0)" | sed 's/^/#   /'
+    q "SELECT name, watermark, lag_rows, pending_buckets, buckets_recomputed, rows_processed FROM strata.rollups
+       WHERE source = '$t'::regclass" | sed 's/^/#   /'
+  fi
   check "$rs: made materialized-only" on_all "$t" alter_rollup ", realtime => false"
   mo=$(q "SELECT t22_check('$t', NULL, 'materialized')")
   check "$rs: stored groups alone (materialized-only views) equal the raw rows ($mo)" test "${mo%%,*}" = "$n/$n exact"
