@@ -236,6 +236,10 @@ void AppendNewRows(Rollup& r, const std::vector<rs::Dependent>& deps, int64_t* w
   const int64_t log_end = shared ? shared->log_end : ChangeLogEnd();
   const int64_t hi = std::min(upper, *watermark + r.batch_size);
   if (hi <= *watermark && !HasChanges(r, log_end)) return;
+  // Log entries committed since a shared pass found none, without its wait: positions up to log_end may
+  // still belong to writers in flight, whose entries consuming now would skip for good. The next pass
+  // sees them and waits.
+  if (shared != nullptr && !shared->waited) return;
   if (shared == nullptr && !WaitForWriters(r.source_oid, config::rollup_wait_ms, &res->note)) {
     res->waited_out = true;
     return;

@@ -25,6 +25,7 @@ struct StepResult {
 struct SharedRead {
   int64_t upper = 0;    // the order sequence's last value
   int64_t log_end = 0;  // the change log's end (ChangeLogEnd)
+  bool waited = false;  // the pass waited for the source's writers (it found work when it started)
   std::string from;     // a FROM item over the staged rows, with the source's column names
 };
 

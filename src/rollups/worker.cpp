@@ -319,6 +319,7 @@ bool SharedPass(const std::vector<Due>& group, int pass, std::vector<Due>* more)
           work = work || HasChanges(r, shared.log_end);
         }
         if (work && !WaitForWriters(rs[0].source_oid, config::rollup_wait_ms, &note)) go = false;
+        shared.waited = work && go;
       }
       for (size_t i = 0; i < rs.size(); i++) {
         const TimestampTz ts = GetCurrentTimestamp();
