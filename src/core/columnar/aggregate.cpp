@@ -27,6 +27,23 @@ bool Less(F a, F b) {
 
 int64_t WrapAdd(int64_t a, int64_t b) { return int64_t(uint64_t(a) + uint64_t(b)); }
 
+// float8_accum's step: N, Sx and Sxx by Youngs-Cramer (inlined: the batch loop keeps them in registers).
+inline void AccumStep(double v, double& n, double& sx, double& sxx, bool& overflow) {
+  const double prev_n = n, prev_sx = sx;
+  n = prev_n + 1.0;
+  sx = prev_sx + v;
+  if (prev_n > 0.0) {
+    const double tmp = v * n - sx;
+    sxx += tmp * tmp / (n * prev_n);
+    if (std::isinf(sx) || std::isinf(sxx)) {
+      if (!std::isinf(prev_sx) && !std::isinf(v)) overflow = true;
+      sxx = std::numeric_limits<double>::quiet_NaN();
+    }
+  } else if (std::isnan(v) || std::isinf(v)) {
+    sxx = std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
 double Float8Of(uint64_t bits) {
   double d;
   std::memcpy(&d, &bits, sizeof d);
@@ -103,23 +120,9 @@ void Accumulator::AddFloat(double v) {
       sx = r;
       break;
     }
-    case AggOp::kAccumFloat: {
-      // float8_accum: N, Sx and Sxx by Youngs-Cramer.
-      const double prev_n = n, prev_sx = sx;
-      n = prev_n + 1.0;
-      sx = prev_sx + v;
-      if (prev_n > 0.0) {
-        const double tmp = v * n - sx;
-        sxx += tmp * tmp / (n * prev_n);
-        if (std::isinf(sx) || std::isinf(sxx)) {
-          if (!std::isinf(prev_sx) && !std::isinf(v)) overflow = true;
-          sxx = std::numeric_limits<double>::quiet_NaN();
-        }
-      } else if (std::isnan(v) || std::isinf(v)) {
-        sxx = std::numeric_limits<double>::quiet_NaN();
-      }
+    case AggOp::kAccumFloat:
+      AccumStep(v, n, sx, sxx, overflow);
       break;
-    }
     case AggOp::kMinFloat8:
       if (!has || !Less(sx, v)) sx = v;
       has = true;
@@ -215,23 +218,9 @@ void Accumulator::AddBatch(const Batch& b, bool float4_values) {
   }
   if (op == AggOp::kAccumFloat) {  // AddFloat's steps with the state in registers
     double nn = n, s = sx, ss = sxx;
-    for (size_t i = 0; i < m; i++) {
-      const double v = Float8Of(bits[i]);
-      const double prev_n = nn, prev_s = s;
-      nn = prev_n + 1.0;
-      s = prev_s + v;
-      if (prev_n > 0.0) {
-        const double tmp = v * nn - s;
-        ss += tmp * tmp / (nn * prev_n);
-        if (std::isinf(s) || std::isinf(ss)) {
-          if (!std::isinf(prev_s) && !std::isinf(v)) overflow = true;
-          ss = std::numeric_limits<double>::quiet_NaN();
-        }
-      } else if (std::isnan(v) || std::isinf(v)) {
-        ss = std::numeric_limits<double>::quiet_NaN();
-      }
-    }
-    n = nn, sx = s, sxx = ss;
+    bool of = overflow;
+    for (size_t i = 0; i < m; i++) AccumStep(Float8Of(bits[i]), nn, s, ss, of);
+    n = nn, sx = s, sxx = ss, overflow = of;
     return;
   }
   if (op == AggOp::kSumFloat8 && m > 0) {
